@@ -1,0 +1,1 @@
+"""The event bus: in-process, Redis Streams or Kafka behind one interface."""

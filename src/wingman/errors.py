@@ -1,0 +1,65 @@
+"""The error hierarchy. Vendor exceptions never leak past a provider: they become these."""
+
+from __future__ import annotations
+
+
+class WingmanError(Exception):
+    """Base of every error Wingman raises on purpose."""
+
+    code = "internal"
+
+
+class ConfigError(WingmanError):
+    """Settings that cannot work together (caught at start-up, never mid-call)."""
+
+    code = "config"
+
+
+class BadInput(WingmanError):
+    """Input from a client that we refuse; the message is safe to show to that client."""
+
+    code = "bad_input"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class NotFound(WingmanError):
+    """No such object for this caller (also used for other tenants' objects: never 403)."""
+
+    code = "not_found"
+
+
+class Unauthorized(WingmanError):
+    code = "unauthorized"
+
+
+class ProviderError(WingmanError):
+    """A provider (speech, LLM, search, bus, store) failed. `retryable` says whether to try again."""
+
+    code = "provider"
+    retryable = False
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection to a provider was lost or refused; worth a retry with backoff."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+
+
+class ProviderRateLimited(ProviderError):
+    retryable = True
+
+
+class ProviderAuthError(ProviderError):
+    """Bad or missing key: retrying will not help."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered with something we cannot use (malformed JSON, wrong schema)."""

@@ -1,0 +1,1 @@
+"""Reasoning engines behind one interface: the local engine, Gemini, OpenAI-compatible."""

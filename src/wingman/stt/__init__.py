@@ -1,0 +1,1 @@
+"""Speech to text: one streaming interface, a local engine and cloud providers."""

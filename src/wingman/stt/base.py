@@ -1,0 +1,146 @@
+"""The streaming speech-to-text interface.
+
+`SpeechToText.stream(...)` opens one `SttStream` per call. The pipeline pushes 16 kHz float32
+audio into it (`push_audio`, sync and non-blocking), and reads `SttResult`s out of it with
+`async for`. Subclasses write only `_run()`, which takes audio with `await self._next_audio()`
+(None at end of input) and hands results to `self._emit(...)`. Queues, closing and error
+propagation live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from wingman.errors import WingmanError
+from wingman.events import new_id
+
+SAMPLE_RATE = 16000
+Pcm = npt.NDArray[np.float32]  # shape (frames, channels), values in [-1, 1]
+
+
+@dataclass(frozen=True)
+class SttResult:
+    """One interim or final hypothesis for one channel. Times are seconds of call audio."""
+
+    text: str
+    is_final: bool
+    channel: int
+    start: float
+    end: float
+    utterance_id: str = field(default_factory=new_id)  # interims share their final's id
+    speaker: str | None = None  # set by engines that diarize; else the pipeline names channels
+    confidence: float | None = None
+    audio_end_at: float | None = None  # time.monotonic() when the utterance's end was heard
+
+
+class SttStream(ABC):
+    """One call's stream of audio in and transcript out."""
+
+    provider = "base"
+
+    def __init__(
+        self, *, sample_rate: int, channels: int, language: str, vocabulary: Sequence[str] = ()
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.language = language
+        self.vocabulary = tuple(vocabulary)
+        self._audio: asyncio.Queue[Pcm | None] = asyncio.Queue()
+        self._out: asyncio.Queue[SttResult | BaseException | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._ended = False
+        self.samples_in = 0  # frames pushed so far: the stream's clock
+
+    # -- producer side
+    def push_audio(self, pcm: Pcm) -> None:
+        """Queue audio (float32, shape (frames, channels)); never blocks."""
+        if self._ended:
+            raise WingmanError("audio pushed after end_input()")
+        if pcm.ndim != 2 or pcm.shape[1] != self.channels:
+            raise ValueError(f"expected shape (n, {self.channels}), got {pcm.shape}")
+        self._ensure_started()
+        self.samples_in += pcm.shape[0]
+        self._audio.put_nowait(pcm)
+
+    def end_input(self) -> None:
+        """No more audio: the engine finalizes what it has, then the iterator ends."""
+        if not self._ended:
+            self._ended = True
+            self._ensure_started()
+            self._audio.put_nowait(None)
+
+    # -- consumer side
+    async def __aiter__(self) -> AsyncIterator[SttResult]:
+        self._ensure_started()
+        while True:
+            item = await self._out.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    # -- for subclasses
+    async def _next_audio(self) -> Pcm | None:
+        return await self._audio.get()
+
+    def _emit(self, result: SttResult) -> None:
+        self._out.put_nowait(result)
+
+    @abstractmethod
+    async def _run(self) -> None:
+        """Consume audio until `_next_audio()` returns None, emitting results."""
+
+    async def _close(self) -> None:  # noqa: B027 - optional hook
+        """Release provider resources (sockets, models' per-call state)."""
+
+    def _ensure_started(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._main())
+
+    async def _main(self) -> None:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, never swallowed
+            self._out.put_nowait(exc)
+            return
+        self._out.put_nowait(None)
+
+
+class SpeechToText(ABC):
+    """A speech engine: opens streams."""
+
+    name = "base"
+
+    @abstractmethod
+    def stream(
+        self,
+        *,
+        sample_rate: int = SAMPLE_RATE,
+        channels: int = 1,
+        language: str = "en",
+        vocabulary: Sequence[str] = (),
+    ) -> SttStream:
+        """Open a stream for one call."""
+
+    async def warm_up(self) -> None:  # noqa: B027 - optional hook
+        """Load models or open pools before the first call."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release shared resources."""
