@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class SttStream(ABC):
         self._task: asyncio.Task[None] | None = None
         self._ended = False
         self.samples_in = 0  # frames pushed so far: the stream's clock
+        # frames of input fully transcribed (every final before it emitted); engines that know it
+        # advance it, so a failover can replay only the audio after it
+        self.finalized_samples = 0
 
     # -- producer side
     def push_audio(self, pcm: Pcm) -> None:
@@ -121,6 +125,26 @@ class SttStream(ABC):
             self._out.put_nowait(exc)
             return
         self._out.put_nowait(None)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a stream reconnects to a remote engine: exponential backoff, jittered (50-100%).
+
+    `attempts` counts reconnects in a row without a healthy connection in between; when they
+    are used up the stream fails with the last (retryable) ProviderError.
+    """
+
+    attempts: int = 5
+    initial_seconds: float = 0.25
+    max_seconds: float = 4.0
+    factor: float = 2.0
+    jitter: bool = True
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before reconnect number `attempt` (1-based)."""
+        base = min(self.max_seconds, self.initial_seconds * self.factor ** max(0, attempt - 1))
+        return random.uniform(base / 2, base) if self.jitter else base
 
 
 class SpeechToText(ABC):

@@ -1,0 +1,582 @@
+"""Load: N simulated callers stream real speech at real-time pace through nginx to the cluster.
+
+    .venv/bin/python bench/load.py                 # 100 calls, Deepgram stand-in, own cluster
+    .venv/bin/python bench/load.py --calls 20 --seconds 30
+    .venv/bin/python bench/load.py --local-capacity  # how many calls local speech carries live
+
+It starts the org-size stack with deploy/cluster (nginx, 2 gateways, 2 agent workers, Kafka
+protocol broker, Redis, PostgreSQL primary + replica + shard behind PgBouncer), points the
+Deepgram provider at a loopback stand-in that speaks Deepgram's live protocol and answers with
+the sample call's scripted timeline (tests/fakes/deepgram_server.py), and streams the sample call
+(stereo: rep, customer) from every caller. Measured:
+- end of utterance -> final transcript and -> insight, p50/p95/p99 (from when the audio of the
+  utterance's end was due to be sent, to when the event reached the caller);
+- errors (refused connects and start-calls, `error` events, failed end-calls) and lost events:
+  finals and insights the store saved for a call that its caller never received (and finals
+  received but never saved), plus scripted utterances with no final at all;
+- gateway event-loop lag, as the round trip of a no-database HTTP probe sent to each gateway
+  directly every 0.5 s (a loop busy for 200 ms answers 200 ms late); the bench's own loop lag
+  is printed too, since it delays when events are seen;
+- CPU of every cluster process (psutil, children included) per call.
+The last line is one comparable figure plus its context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import psutil  # noqa: E402
+import socketio  # noqa: E402
+from _common import DEMO_WAV, ROOT, demo_script, percentile, word_set  # noqa: E402
+
+CLUSTER = ROOT / "deploy" / "cluster"
+TRIGGERS = (4, 6, 8, 10, 12, 13, 15)  # utterances that must raise a tip (see audio_to_insight)
+CHUNK_SECONDS = 0.1
+
+
+# -- one caller ----------------------------------------------------------------------------
+
+@dataclass
+class Received:
+    event: str
+    data: dict[str, Any]
+    at: float
+
+
+@dataclass
+class Caller:
+    """One simulated rep: streams 16-bit PCM over Socket.IO at `speed` x real time, exactly as
+    the web app does. When the socket drops mid-call it reconnects (through the load balancer,
+    so possibly to another node), resumes with start-call {callId} and sends the audio that piled
+    up meanwhile: the call goes on."""
+
+    url: str
+    frames: bytes
+    rate: int
+    channels: int
+    title: str = "load call"
+    cookie: str | None = None  # nginx's sticky cookie: spreads loopback callers over the nodes
+    token: str | None = None
+    speed: float = 1.0
+    call_id: str = ""
+    events: list[Received] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ended: dict[str, Any] = field(default_factory=dict)
+    resumes: int = 0
+    disconnects: int = 0
+    stream_started_at: float = 0.0
+    position: float = 0.0  # seconds of audio handed to the socket so far
+
+    def __post_init__(self) -> None:
+        self._ready = asyncio.Event()
+        self._backlog: collections.deque[bytes] = collections.deque()
+        self._marks: list[tuple[float, asyncio.Event]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_attempts=0,
+                                        reconnection_delay=0.2, reconnection_delay_max=1.0)
+        for name in ("transcript", "insight", "metrics", "error", "call-ended",
+                     "provider-status"):
+            self.sio.on(name, self._recorder(name))
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+
+    # -- what came back
+    def of(self, event: str) -> list[Received]:
+        return [e for e in self.events if e.event == event]
+
+    def finals(self) -> dict[str, Received]:
+        """Final transcripts by id (first arrival)."""
+        out: dict[str, Received] = {}
+        for e in self.of("transcript"):
+            if e.data.get("isFinal") and e.data.get("id") not in out:
+                out[str(e.data.get("id"))] = e
+        return out
+
+    def wall_time_of(self, audio_seconds: float) -> float:
+        return self.stream_started_at + audio_seconds / self.speed
+
+    def reached(self, audio_seconds: float) -> asyncio.Event:
+        """An event set once `audio_seconds` of audio have been sent."""
+        mark = asyncio.Event()
+        self._marks.append((audio_seconds, mark))
+        return mark
+
+    # -- socket
+    def _recorder(self, name: str) -> Any:
+        async def handler(data: Any = None) -> None:
+            payload = data if isinstance(data, dict) else {"value": data}
+            self.events.append(Received(name, payload, time.monotonic()))
+            if name == "error":
+                self.errors.append(f"error event {payload.get('code')}: {payload.get('message')}")
+        return handler
+
+    def _start_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"title": self.title, "sampleRate": self.rate,
+                                   "encoding": "s16le", "channels": self.channels}
+        if self.call_id:
+            payload["callId"] = self.call_id
+        return payload
+
+    async def _on_connect(self) -> None:
+        if self.call_id:  # a reconnect: resume from a task (acks arrive on this very loop)
+            task = asyncio.get_running_loop().create_task(self._resume())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _on_disconnect(self, *_reason: Any) -> None:
+        self._ready.clear()
+        self.disconnects += 1
+
+    async def _resume(self) -> None:
+        try:
+            ack = await self.sio.call("start-call", self._start_payload(), timeout=15)
+        except Exception as exc:  # noqa: BLE001 - recorded, the call goes on reconnecting
+            self.errors.append(f"resume failed: {exc!r}")
+            return
+        if isinstance(ack, dict) and ack.get("callId") == self.call_id:
+            self.resumes += 1
+            self._ready.set()
+        else:
+            self.errors.append(f"resume refused: {ack}")
+
+    async def _flush(self) -> None:
+        while self._backlog and self._ready.is_set():
+            try:
+                await self.sio.emit("audio-chunk", self._backlog[0])
+            except socketio.exceptions.SocketIOError:
+                self._ready.clear()
+                return
+            self._backlog.popleft()
+
+    async def run(self, *, seconds: float | None = None, tail: float = 3.0,
+                  end_call: bool = True) -> None:
+        headers = {"Cookie": f"wingman_sticky={self.cookie}"} if self.cookie else {}
+        await self.sio.connect(self.url, headers=headers, transports=["websocket"],
+                               auth={"token": self.token} if self.token else {}, wait_timeout=15)
+        try:
+            ack = await self.sio.call("start-call", self._start_payload(), timeout=30)
+            if not isinstance(ack, dict) or "callId" not in ack:
+                raise RuntimeError(f"start-call refused: {ack}")
+            self.call_id = str(ack["callId"])
+            self._ready.set()
+            await self._stream(seconds)
+            await asyncio.sleep(tail)
+            if end_call:
+                await asyncio.wait_for(self._ready.wait(), 30)
+                ended = await self.sio.call("end-call", {"callId": self.call_id}, timeout=90)
+                self.ended = ended if isinstance(ended, dict) else {}
+                if "error" in self.ended:
+                    self.errors.append(f"end-call: {self.ended['error']}")
+        finally:
+            await self.sio.disconnect()
+
+    async def _stream(self, seconds: float | None) -> None:
+        step = int(self.rate * CHUNK_SECONDS) * self.channels * 2
+        total = len(self.frames) if seconds is None else min(
+            len(self.frames), int(seconds * self.rate) * self.channels * 2)
+        self.stream_started_at = time.monotonic()
+        for i, offset in enumerate(range(0, total, step)):
+            self._backlog.append(self.frames[offset:min(offset + step, total)])
+            await self._flush()
+            self.position = min(total, offset + step) / (self.rate * self.channels * 2)
+            for at, mark in self._marks:
+                if self.position >= at:
+                    mark.set()
+            delay = self.stream_started_at + (i + 1) * CHUNK_SECONDS / self.speed - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if self._backlog:  # still reconnecting: the rest goes out once the call is resumed
+            await asyncio.wait_for(self._ready.wait(), 30)
+            await self._flush()
+
+
+def read_wav(path: Path) -> tuple[bytes, int, int]:
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit PCM WAV")
+        return w.readframes(w.getnframes()), w.getframerate(), w.getnchannels()
+
+
+# -- the Deepgram stand-in, fed real speech -------------------------------------------------
+
+def serve_deepgram() -> None:
+    """`load.py --serve-deepgram`: print the stand-in's URL and key, serve until stdin closes."""
+    from tests.fakes.deepgram_server import FakeDeepgram
+    from tests.fakes.scripted_audio import Script, Segment
+
+    class SpeechDeepgram(FakeDeepgram):
+        """The stand-in reads time from sample values (test audio carries block numbers); real
+        speech does not, so here a connection's time is simply how much audio it received."""
+
+        async def _audio(self, ws: Any, conn: Any, data: bytes, channels: int) -> bool:
+            if conn.first_frame is None:
+                conn.first_frame = 0
+            ok: bool = await super()._audio(ws, conn, data, channels)
+            conn.errors.clear()  # "wrong block number" notes: meaningless for speech
+            conn.controls.clear()
+            return ok
+
+    utterances = demo_script()
+    duration = max(float(u["end"]) for u in utterances) + 1.5
+    script = Script([Segment(int(u["channel"]), float(u["start"]), float(u["end"]), u["text"])
+                     for u in utterances], duration=duration, channels=2)
+
+    async def main() -> None:
+        async with SpeechDeepgram(script, idle_timeout=30.0) as server:
+            print(json.dumps({"url": server.url, "api_key": server.api_key}), flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(main())
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+class Probe(threading.Thread):
+    """Round trip of GET /api/__probe (404, no database) to each gateway, every `interval`."""
+
+    def __init__(self, ports: dict[str, int], interval: float = 0.5) -> None:
+        super().__init__(daemon=True, name="lag-probe")
+        self.ports, self.interval = ports, interval
+        self.rtts: dict[str, list[float]] = {role: [] for role in ports}
+        self.failures: dict[str, int] = dict.fromkeys(ports, 0)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            for role, port in self.ports.items():
+                t0 = time.monotonic()
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    conn.request("GET", "/api/__probe")
+                    conn.getresponse().read()
+                    conn.close()
+                    self.rtts[role].append(time.monotonic() - t0)
+                except OSError:
+                    self.failures[role] += 1
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
+
+
+async def loop_lag(samples: list[float], interval: float = 0.1) -> None:
+    while True:
+        t0 = time.monotonic()
+        await asyncio.sleep(interval)
+        samples.append(time.monotonic() - t0 - interval)
+
+
+def cluster_processes(status: dict[str, Any]) -> dict[str, psutil.Process]:
+    procs = {}
+    for role, p in status["procs"].items():
+        with contextlib.suppress(psutil.Error):
+            procs[role] = psutil.Process(int(p["pid"]))
+    return procs
+
+
+def cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    """User + system CPU of each role, its children included (PostgreSQL backends, workers)."""
+    out: dict[str, float] = {}
+    for role, p in procs.items():
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            for q in [p, *p.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = q.cpu_times()
+                    total += t.user + t.system + t.children_user + t.children_system
+        out[role] = total
+    return out
+
+
+def own_cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def pct(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    return (f"p50={percentile(values, 0.5):.2f} p95={percentile(values, 0.95):.2f} "
+            f"p99={percentile(values, 0.99):.2f} max={max(values):.2f} (n={len(values)})")
+
+
+def match_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
+        dict[int, float], dict[int, float], set[int]]:
+    """Per utterance: seconds from its end to its final transcript and to its first insight;
+    and which utterances got no final at all."""
+    to_final: dict[int, float] = {}
+    finals = list(caller.finals().values())
+    for u in utterances:
+        n, start, end = int(u["index"]), float(u["start"]), float(u["end"])
+        covering = [f for f in finals
+                    if float(f.data.get("end", 0)) > start and float(f.data.get("start", 0)) < end
+                    and len(word_set(f.data.get("text", "")) & word_set(u["text"])) >= 1]
+        if covering:
+            last = max(covering, key=lambda f: float(f.data.get("end", 0)))
+            to_final[n] = last.at - caller.wall_time_of(end)
+    to_insight: dict[int, float] = {}
+    for e in caller.of("insight"):
+        snippet = word_set(e.data.get("contextSnippet", ""))
+        if not snippet:
+            continue
+        best = max(TRIGGERS, key=lambda n: len(snippet & word_set(utterances[n - 1]["text"]))
+                   / max(1, len(word_set(utterances[n - 1]["text"]))))
+        if len(snippet & word_set(utterances[best - 1]["text"])) < 2:
+            continue
+        latency = e.at - caller.wall_time_of(float(utterances[best - 1]["end"]))
+        to_insight[best] = min(latency, to_insight.get(best, latency))
+    missing = {int(u["index"]) for u in utterances} - set(to_final)
+    return to_final, to_insight, missing
+
+
+async def lost_events(front: str, callers: list[Caller]) -> tuple[int, int, int, list[str]]:
+    """Compare what each caller received with what the store saved for its call."""
+    import httpx
+
+    lost_finals = unsaved_finals = lost_insights = 0
+    problems: list[str] = []
+    async with httpx.AsyncClient(base_url=front, timeout=30) as client:
+        for c in callers:
+            if not c.call_id:
+                continue
+            r = await client.get(f"/api/calls/{c.call_id}")
+            if r.status_code != 200:
+                problems.append(f"GET /api/calls/{c.call_id}: {r.status_code}")
+                continue
+            detail = r.json()
+            saved = {s["id"] for s in detail.get("transcript", [])}
+            got = set(c.finals())
+            lost_finals += len(saved - got)
+            unsaved_finals += len(got - saved)
+            saved_recs = {rec["id"] for rec in detail.get("recommendations", [])}
+            lost_insights += len(saved_recs - {str(e.data.get("id")) for e in c.of("insight")})
+    return lost_finals, unsaved_finals, lost_insights, problems
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def cluster(args: argparse.Namespace, env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """Bring up the stack (unless --url) and yield `deploy/cluster status --json`."""
+    state = Path(args.state_dir or tempfile.mkdtemp(prefix="wingman-load-"))
+    cmd = [str(CLUSTER), "--state-dir", str(state)]
+    if not args.url:
+        print(f"bringing the cluster up in {state} ...", flush=True)
+        up = subprocess.run([*cmd, "up", "--gateways", str(args.gateways), "--agents",
+                             str(args.agents)], env=env, capture_output=True, text=True)
+        if up.returncode != 0:
+            raise SystemExit(f"cluster up failed:\n{up.stdout}\n{up.stderr}")
+    try:
+        out = subprocess.run([*cmd, "status", "--json"], capture_output=True, text=True)
+        status: dict[str, Any] = json.loads(out.stdout) if out.stdout.strip().startswith("{") \
+            else {"info": {}, "procs": {}}
+        status["front"] = args.url or status["info"]["front_url"]
+        yield status
+    finally:
+        if not args.url and not args.keep:
+            subprocess.run([*cmd, "down", "--purge"], capture_output=True, text=True)
+
+
+async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: float | None,
+                    ramp: float, token: str | None = None) -> dict[str, Any]:
+    """Stream `calls` concurrent calls through `front`; returns the measurements."""
+    frames, rate, channels = read_wav(DEMO_WAV)
+    utterances = [u for u in demo_script() if seconds is None or float(u["end"]) <= seconds]
+    gateways = {role: int(p["port"]) for role, p in status["procs"].items()
+                if role.startswith("gateway-") and p.get("port")}
+    procs = cluster_processes(status)
+    probe = Probe(gateways)
+    bench_lag: list[float] = []
+    lag_task = asyncio.get_running_loop().create_task(loop_lag(bench_lag))
+    probe.start()
+    rng = random.Random(7)
+    callers = [Caller(url=front, frames=frames, rate=rate, channels=channels,
+                      title=f"load call {i + 1}", cookie=uuid.uuid4().hex, token=token)
+               for i in range(calls)]
+    failures: list[str] = []
+
+    async def one(c: Caller, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await c.run(seconds=seconds)
+        except Exception as exc:  # noqa: BLE001 - counted as an error of this call
+            failures.append(f"{c.title}: {exc!r}")
+
+    cpu0, own0, t0 = cpu_seconds(procs), own_cpu(), time.monotonic()
+    await asyncio.gather(*(one(c, rng.uniform(0, ramp)) for c in callers))
+    wall = time.monotonic() - t0
+    cpu1, own1 = cpu_seconds(procs), own_cpu()
+    probe.stop()
+    lag_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await lag_task
+
+    to_final: list[float] = []
+    to_insight: list[float] = []
+    missing = 0
+    for c in callers:
+        if not c.call_id:
+            continue
+        f, i, m = match_latencies(c, utterances)
+        to_final += list(f.values())
+        to_insight += list(i.values())
+        missing += len(m)
+    lost_f, unsaved_f, lost_i, problems = await lost_events(front, callers)
+    call_seconds = sum(c.position for c in callers)
+    cpu = {role: cpu1.get(role, 0.0) - cpu0.get(role, 0.0) for role in cpu1}
+    return {
+        "calls": calls, "wall": wall, "call_seconds": call_seconds,
+        "to_final": to_final, "to_insight": to_insight, "missing_finals": missing,
+        "lost_finals": lost_f, "unsaved_finals": unsaved_f, "lost_insights": lost_i,
+        "errors": failures + [e for c in callers for e in c.errors] + problems,
+        "no_call": sum(1 for c in callers if not c.call_id),
+        "not_ended": sum(1 for c in callers if c.call_id and not c.ended.get("callId")),
+        "insights_per_call": [len(c.of("insight")) for c in callers if c.call_id],
+        "resumes": sum(c.resumes for c in callers),
+        "probe": probe.rtts, "probe_failures": probe.failures, "bench_lag": bench_lag,
+        "cpu": cpu, "bench_cpu": own1 - own0,
+    }
+
+
+def report(r: dict[str, Any]) -> float:
+    """Print the measurements; returns insight p95 (the comparable figure)."""
+    cores = psutil.cpu_count() or 1
+    print(f"\n== {r['calls']} calls, {r['call_seconds']:.0f} call-seconds in {r['wall']:.0f} s "
+          f"wall ({cores} cores)")
+    print(f"end of utterance -> final transcript: {pct(r['to_final'])}")
+    print(f"end of utterance -> insight:          {pct(r['to_insight'])}")
+    ipc = r["insights_per_call"]
+    print(f"insights per call: min={min(ipc, default=0)} "
+          f"mean={sum(ipc) / max(1, len(ipc)):.1f} max={max(ipc, default=0)}")
+    print(f"errors: {len(r['errors'])}  calls not started: {r['no_call']}  "
+          f"not ended: {r['not_ended']}  resumes: {r['resumes']}")
+    for line in collections.Counter(r["errors"]).most_common(8):
+        print(f"   {line[1]} x {line[0][:160]}")
+    print(f"lost events: finals saved but not received={r['lost_finals']}, received but not "
+          f"saved={r['unsaved_finals']}, insights saved but not received={r['lost_insights']}, "
+          f"scripted utterances without a final={r['missing_finals']}")
+    for role, rtts in sorted(r["probe"].items()):
+        print(f"{role} event-loop lag (probe round trip, s): {pct(rtts)} "
+              f"failed={r['probe_failures'][role]}")
+    print(f"bench client loop lag (s): {pct(r['bench_lag'])}")
+    total = sum(r["cpu"].values())
+    concurrent = r["call_seconds"] / max(1e-9, r["wall"])
+    per_call = 100 * total / max(1e-9, r["call_seconds"])
+    print(f"cluster CPU: {total:.0f} cpu-s = {100 * total / r['wall'] / cores:.0f}% of "
+          f"{cores} cores over the run; {per_call:.2f}% of one core per live call "
+          f"(~{concurrent:.0f} calls live on average)")
+    by_role: dict[str, float] = collections.defaultdict(float)
+    for role, secs in r["cpu"].items():
+        by_role[role.split("-")[0] if role.startswith(("gateway", "agent")) else role] += secs
+    print("   by role (% of one core per call): " + ", ".join(
+        f"{role}={100 * secs / max(1e-9, r['call_seconds']):.2f}"
+        for role, secs in sorted(by_role.items(), key=lambda kv: -kv[1])))
+    print(f"bench client CPU: {r['bench_cpu']:.0f} cpu-s (not counted above)")
+    return percentile(r["to_insight"], 0.95)
+
+
+def sustained(r: dict[str, Any], limit: float) -> bool:
+    """Real time: every call ran, nothing lost, transcripts keep up (p95 under `limit`)."""
+    return (not r["errors"] and not r["no_call"] and r["lost_finals"] == 0
+            and bool(r["to_final"]) and percentile(r["to_final"], 0.95) <= limit
+            and r["missing_finals"] <= r["calls"])  # at most ~1 utterance a call not heard
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="stream only the first SECONDS of the sample call (default: all)")
+    parser.add_argument("--ramp", type=float, default=None,
+                        help="spread call starts over this many seconds (default calls/4, <= 20)")
+    parser.add_argument("--gateways", type=int, default=2)
+    parser.add_argument("--agents", type=int, default=2)
+    parser.add_argument("--url", help="an already running front URL (skips cluster up/down)")
+    parser.add_argument("--state-dir", help="cluster state dir (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument("--local-capacity", action="store_true",
+                        help="local speech engine: raise concurrent calls until it falls behind")
+    parser.add_argument("--max-calls", type=int, default=6, help="--local-capacity upper bound")
+    parser.add_argument("--limit", type=float, default=3.0,
+                        help="--local-capacity: p95 utterance->transcript seconds still 'live'")
+    parser.add_argument("--serve-deepgram", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_deepgram:
+        serve_deepgram()
+        return
+
+    env = dict(os.environ)
+    stand_in: subprocess.Popen[str] | None = None
+    if args.local_capacity:
+        env["WINGMAN_STT"] = "local"
+    else:
+        stand_in = subprocess.Popen([sys.executable, __file__, "--serve-deepgram"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert stand_in.stdout is not None
+        dg = json.loads(stand_in.stdout.readline())
+        env.update({"WINGMAN_STT": "deepgram", "WINGMAN_DEEPGRAM_URL": dg["url"],
+                    "WINGMAN_DEEPGRAM_API_KEY": dg["api_key"]})
+        print(f"Deepgram stand-in on {dg['url']}", flush=True)
+    try:
+        with cluster(args, env) as status:
+            front = status["front"]
+            print(f"front: {front}", flush=True)
+            if args.local_capacity:
+                local_capacity(args, front, status)
+                return
+            ramp = args.ramp if args.ramp is not None else min(20.0, args.calls / 4)
+            result = asyncio.run(run_calls(front, status, calls=args.calls,
+                                           seconds=args.seconds, ramp=ramp))
+            p95 = report(result)
+            lost = result["lost_finals"] + result["lost_insights"]
+            print(f"load_insight_p95_s={p95:.2f} calls={args.calls} "
+                  f"transcript_p95_s={percentile(result['to_final'], 0.95):.2f} "
+                  f"errors={len(result['errors'])} lost={lost}")
+    finally:
+        if stand_in is not None:
+            assert stand_in.stdin is not None
+            stand_in.stdin.close()
+            try:
+                stand_in.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                stand_in.kill()
+
+
+def local_capacity(args: argparse.Namespace, front: str, status: dict[str, Any]) -> None:
+    seconds = args.seconds or 40.0
+    best = 0
+    for n in range(1, args.max_calls + 1):
+        print(f"\n-- {n} concurrent call(s), local speech, {seconds:.0f} s of audio each", flush=True)
+        r = asyncio.run(run_calls(front, status, calls=n, seconds=seconds, ramp=min(2.0, n / 2)))
+        report(r)
+        if not sustained(r, args.limit):
+            print(f"{n} calls: not real time (p95 transcript > {args.limit} s, or lost/errors)")
+            break
+        best = n
+    print(f"local_stt_live_calls={best} cores={psutil.cpu_count()} "
+          f"(p95 utterance->transcript <= {args.limit} s, nothing lost)")
+
+
+if __name__ == "__main__":
+    main()

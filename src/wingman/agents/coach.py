@@ -1,0 +1,258 @@
+"""Sales coach: objections, buying signals, tone and talk-time nudges, with tips from the
+playbook. Detection is local and deterministic (patterns, plus nearest playbook examples for
+customer sentences); the LLM only words the tip for the moment, and the playbook's own tip is
+used whenever it cannot."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from wingman.agents.base import Agent, AgentOutcome, CallContext, snippet, stable_id
+from wingman.agents.examples import ExampleMatcher
+from wingman.agents.metrics import ConversationMetrics
+from wingman.agents.playbook import Nudge, Playbook, PlaybookSource
+from wingman.agents.text import sentences
+from wingman.errors import ProviderError
+from wingman.events import Insight, TranscriptBlock
+from wingman.llm.base import Llm, LlmRequest
+from wingman.llm.local import LocalLlm
+from wingman.search.embeddings import Embedder
+
+log = logging.getLogger(__name__)
+
+COACH_SYSTEM = """You are Wingman, a sales coach whispering to a rep during a live call. The rep
+sells Relay, a cloud contact-center and phone platform. A rule of the team's sales playbook just
+fired on the conversation. Turn the playbook tip into one line the rep can act on right now:
+- keep the tip's advice and any facts in it; add no facts, prices or promises of your own;
+- at most 35 words, addressed to the rep ("Ask...", "Acknowledge..."), no preamble;
+- if the rule clearly misfired on this conversation, set "skip" to true.
+Reply with JSON only, matching the schema."""
+
+
+class CoachTip(BaseModel):
+    tip: str
+    skip: bool = False
+
+
+@dataclass(frozen=True)
+class _Finding:
+    kind: str
+    label: str
+    category: str
+    priority: float
+    tips: list[str]
+    confidence: float
+    why: str  # rule, example or metric that fired (no transcript text)
+    values: dict[str, Any]
+
+
+def _nudges(playbook: Playbook, m: ConversationMetrics) -> list[_Finding]:
+    found: list[_Finding] = []
+    cfg = playbook.nudges
+
+    def finding(key: str, nudge: Nudge, why: str, values: dict[str, Any]) -> _Finding:
+        return _Finding(
+            f"nudge.{key}", nudge.label, nudge.category, nudge.priority, nudge.tips, 1.0, why, values
+        )
+
+    ratio = m.rep_talk_ratio
+    total = m.rep_seconds + m.customer_seconds
+    if ratio is not None and m.ratio_nudged and ratio < cfg.talk_ratio.max_ratio - 0.1:
+        m.ratio_nudged = False  # back in balance: may nudge again later
+    if (
+        ratio is not None
+        and not m.ratio_nudged
+        and total >= cfg.talk_ratio.min_seconds
+        and ratio > cfg.talk_ratio.max_ratio
+    ):
+        m.ratio_nudged = True
+        found.append(
+            finding(
+                "talk_ratio",
+                cfg.talk_ratio,
+                f"rep talk ratio {ratio:.2f} > {cfg.talk_ratio.max_ratio}",
+                {"ratio": ratio},
+            )
+        )
+    if m.current_monologue_seconds > cfg.monologue.max_seconds and not m.monologue_nudged:
+        m.monologue_nudged = True
+        found.append(
+            finding(
+                "monologue",
+                cfg.monologue,
+                f"rep monologue {m.current_monologue_seconds:.0f}s > {cfg.monologue.max_seconds:.0f}s",
+                {"seconds": m.current_monologue_seconds},
+            )
+        )
+    if (
+        not m.questions_nudged
+        and m.call_seconds >= cfg.questions.after_seconds
+        and m.rep_questions < cfg.questions.min_questions
+    ):
+        m.questions_nudged = True
+        found.append(
+            finding(
+                "questions",
+                cfg.questions,
+                f"{m.rep_questions} rep questions after {m.call_seconds:.0f}s",
+                {"questions": m.rep_questions},
+            )
+        )
+    return found
+
+
+class SalesCoach(Agent):
+    name = "coach"
+
+    def __init__(
+        self,
+        *,
+        playbook: PlaybookSource,
+        llm: Llm,
+        embedder: Embedder | None = None,
+        llm_timeout: float = 1.2,
+        max_tips_per_block: int = 2,
+    ) -> None:
+        self.playbook = playbook
+        self.llm = llm
+        self.embedder = embedder
+        self.llm_timeout = llm_timeout
+        self.max_tips = max_tips_per_block
+        self._matcher: ExampleMatcher | None = None
+        self._local = LocalLlm()
+
+    def _examples(self, playbook: Playbook) -> ExampleMatcher | None:
+        if self.embedder is None:
+            return None
+        if self._matcher is None or self._matcher.playbook is not playbook:
+            self._matcher = ExampleMatcher(playbook, self.embedder)
+        return self._matcher
+
+    async def warm(self, user_id: str) -> None:
+        matcher = self._examples(self.playbook.current())
+        if matcher is not None:
+            await matcher.warm()
+
+    async def detect(self, block: TranscriptBlock, ctx: CallContext, *,
+                     deconflict: bool = True) -> list[_Finding]:
+        """Objections, signals and tone in `block` (nudges excluded). With `deconflict`, a
+        competitor objection naming a competitor that has a battlecard is left to the search
+        agent, whose brief carries the facts and the talk track."""
+        playbook = self.playbook.current()
+        entities = ctx.catalog.matcher.find(block.text)
+        found: dict[str, _Finding] = {}
+        for d in playbook.detect(
+            block.text, speaker=block.speaker, entities=entities, competitors=ctx.catalog.competitors
+        ):
+            found[d.kind] = _Finding(
+                d.kind, d.rule.label, d.rule.category, d.rule.priority, d.rule.tips, 1.0, d.why, {}
+            )
+        matcher = self._examples(playbook)
+        if matcher is not None and block.speaker != "rep":
+            for m in await matcher.match(sentences(block.text)):
+                rule = playbook.rule(m.kind)
+                if rule is None or m.kind in found or not rule.applies_to(block.speaker):
+                    continue
+                found[m.kind] = _Finding(
+                    m.kind,
+                    rule.label,
+                    rule.category,
+                    rule.priority,
+                    rule.tips,
+                    round(m.score, 3),
+                    f"{m.kind} nearest examples {m.score:.2f}: {m.example}",
+                    {},
+                )
+        # a named competitor with a battlecard is the search agent's: it brings the facts
+        if deconflict and "objection.competitor" in found and any(
+            ctx.catalog.kinds.get(e.name) == "competitor" and e.name in ctx.catalog.documents
+            for e in entities
+        ):
+            del found["objection.competitor"]
+        return list(found.values())
+
+    async def _tip(
+        self, finding: _Finding, block: TranscriptBlock, ctx: CallContext
+    ) -> tuple[CoachTip, str, str]:
+        index = ctx.used_tips.get(finding.kind, 0)
+        tips = "\n".join(f"- {t}" for t in finding.tips)
+        prompt = (
+            f"Playbook rule: {finding.label} ({finding.kind})\nPlaybook tips:\n{tips}\n"
+            f"Suggested tip: {finding.tips[index % len(finding.tips)]}\n"
+            f"Values: {finding.values}\n\nRecent conversation:\n{ctx.transcript_tail()}\n"
+            f"Just said ({block.speaker or 'speaker'}): {block.text}\n\n"
+            'Schema: {"tip": str, "skip": bool}'
+        )
+        request = LlmRequest(
+            task="coach",
+            system=COACH_SYSTEM,
+            prompt=prompt,
+            schema=CoachTip,
+            context={
+                "kind": finding.kind,
+                "tips": finding.tips,
+                "tip_index": index,
+                "values": finding.values,
+            },
+        )
+        try:
+            return await self.llm.complete(request, timeout=self.llm_timeout), self.llm.name, prompt
+        except ProviderError as e:
+            if self.llm.name == self._local.name:
+                raise
+            log.warning("coach llm failed; playbook tip used", extra={"error": type(e).__name__})
+            return await self._local.complete(request, timeout=1.0), self._local.name, prompt
+
+    async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
+        started = time.perf_counter()
+        findings = await self.detect(block, ctx)
+        findings += _nudges(self.playbook.current(), ctx.metrics)
+        if not findings:
+            return self.outcome(
+                block, started=started, rule_or_prompt="playbook rules", output="nothing to say"
+            )
+        findings.sort(key=lambda f: -f.priority)
+        insights: list[Insight] = []
+        notes: list[str] = []
+        prompts: list[str] = []
+        provider = "local"
+        for finding in findings[: self.max_tips]:
+            tip, provider, prompt = await self._tip(finding, block, ctx)
+            prompts.append(prompt)
+            if tip.skip or not tip.tip.strip():
+                notes.append(f"{finding.kind}: skipped by the model")
+                continue
+            ctx.used_tips[finding.kind] = ctx.used_tips.get(finding.kind, 0) + 1
+            insights.append(
+                Insight(
+                    id=stable_id(block.call_id, block.seq, self.name, finding.kind),
+                    call_id=block.call_id,
+                    user_id=block.user_id,
+                    block_id=block.id,
+                    agent="coach",
+                    category=finding.category,
+                    kind=finding.kind,
+                    content=tip.tip.strip(),
+                    context_snippet=snippet(block.text),
+                    confidence=finding.confidence,
+                    priority=finding.priority,
+                    provider=provider,
+                    audio_end_at=block.audio_end_at,
+                )
+            )
+            notes.append(finding.why)
+        for finding in findings[self.max_tips :]:
+            notes.append(f"{finding.kind}: held back (max {self.max_tips} tips per block)")
+        return self.outcome(
+            block,
+            started=started,
+            insights=insights,
+            provider=provider,
+            rule_or_prompt="\n---\n".join(prompts),
+            output="; ".join(notes),
+        )

@@ -1,0 +1,96 @@
+"""Nearest-example matching: the playbook's `examples` catch objections and signals phrased
+in words no pattern anticipated ("finance will push back on that number").
+
+Each customer sentence is embedded (MiniLM, cached) and compared with every example; a rule's
+score is the mean cosine similarity of its k nearest examples. The best rule fires when its
+score reaches the threshold and beats the neutral examples by the margin. Patterns stay the
+precise path; this is the recall path, so its threshold is deliberately conservative.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wingman.agents.playbook import Playbook
+from wingman.search.embeddings import Embedder
+
+NEUTRAL = "neutral"
+
+
+@dataclass(frozen=True)
+class ExampleMatch:
+    kind: str
+    score: float
+    example: str  # the nearest example of that kind (playbook text, safe to log)
+
+
+class ExampleMatcher:
+    """Scores sentences against one playbook's examples. Build once per playbook."""
+
+    def __init__(self, playbook: Playbook, embedder: Embedder) -> None:
+        self._playbook = playbook
+        self._embedder = embedder
+        labels: list[str] = []
+        texts: list[str] = []
+        for kind, rule in playbook.rules():
+            labels.extend([kind] * len(rule.examples))
+            texts.extend(rule.examples)
+        labels.extend([NEUTRAL] * len(playbook.neutral_examples))
+        texts.extend(playbook.neutral_examples)
+        self._labels = np.array(labels)
+        self._texts = texts
+        self._kinds = sorted(set(labels))
+        self._matrix: NDArray[np.float32] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def playbook(self) -> Playbook:
+        return self._playbook
+
+    async def _examples(self) -> NDArray[np.float32]:
+        if self._matrix is None:
+            async with self._lock:
+                if self._matrix is None:
+                    # small batches, so live queries get the model between them
+                    parts = [await self._embedder.embed_many(self._texts[i : i + 8])
+                             for i in range(0, len(self._texts), 8)]
+                    self._matrix = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+        return self._matrix
+
+    async def warm(self) -> None:
+        await self._examples()
+
+    def score(self, matrix: NDArray[np.float32], vector: NDArray[np.float32]) -> ExampleMatch | None:
+        if not self._texts:
+            return None
+        m = self._playbook.matching
+        sims = matrix @ vector
+        best: ExampleMatch | None = None
+        neutral = -1.0
+        for kind in self._kinds:
+            mask = self._labels == kind
+            kind_sims = sims[mask]
+            top = np.sort(kind_sims)[::-1][: m.k]
+            value = float(top.mean())
+            if kind == NEUTRAL:
+                neutral = value
+            elif best is None or value > best.score:
+                nearest = int(np.flatnonzero(mask)[int(np.argmax(kind_sims))])
+                best = ExampleMatch(kind, value, self._texts[nearest])
+        if best is None or best.score < m.threshold or best.score - neutral < m.margin:
+            return None
+        return best
+
+    async def match(self, sentences: Sequence[str]) -> list[ExampleMatch]:
+        """The example matches of `sentences` (one per sentence at most)."""
+        if not sentences or not self._texts:
+            return []
+        matrix = await self._examples()
+        vectors = [await self._embedder.embed_query(s) for s in sentences]
+        found = [self.score(matrix, v) for v in vectors]
+        return [f for f in found if f is not None]

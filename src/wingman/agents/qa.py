@@ -1,0 +1,173 @@
+"""Q&A agent: hears the customer's questions, explicit or implicit, and drafts a short factual
+answer from the tenant's knowledge base, citing the document. Silent when retrieval is not
+confident: a wrong answer on a live call is worse than none."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from wingman.agents.base import Agent, AgentOutcome, CallContext, snippet, stable_id
+from wingman.agents.text import question_sentences
+from wingman.errors import ProviderError
+from wingman.events import Insight, TranscriptBlock
+from wingman.llm.base import Llm, LlmRequest
+from wingman.llm.local import LocalLlm
+from wingman.search.knowledge import KnowledgeBase, Passage
+
+log = logging.getLogger(__name__)
+
+QA_SYSTEM = """You are Wingman, an assistant that whispers to a sales rep during a live call.
+The rep sells Relay, a cloud contact-center and phone platform. The customer just asked a
+question (explicitly, or implicitly by voicing a doubt). Draft the answer the rep can say.
+Rules:
+- Use ONLY facts stated in the knowledge-base passages below. Never invent numbers, features
+  or commitments.
+- At most two sentences and 45 words, plain words the rep can read aloud at a glance.
+- If the passages do not answer the question, set "answerable" to false and leave "answer"
+  empty.
+- "source" is the file name of the passage you used.
+Reply with JSON only, matching the schema."""
+
+
+class QaAnswer(BaseModel):
+    answerable: bool
+    answer: str = ""
+    source: str | None = None
+    confidence: float = Field(0.0, ge=-1.0, le=1.0)
+
+
+def retrieval_confidence(passage: Passage) -> float:
+    """How sure we are that `passage` answers the question: mostly the embedding similarity,
+    plus the idf-weighted share of the question's words the passage contains."""
+    return round(0.8 * passage.dense + 0.2 * passage.coverage, 4)
+
+
+def canonical_query(text: str, ctx: CallContext) -> str:
+    """The question with misheard names fixed ("ring central" -> "RingCentral")."""
+    for match in ctx.catalog.matcher.find(text):
+        words = [re.escape(w) for w in match.surface.split()]
+        text = re.sub(r"\b" + r"[\s-]+".join(words) + r"\b", match.name, text, flags=re.I)
+    return text
+
+
+class QaAgent(Agent):
+    name = "qa"
+
+    def __init__(
+        self,
+        *,
+        knowledge: KnowledgeBase,
+        llm: Llm,
+        llm_timeout: float = 1.2,
+        min_confidence: float = 0.30,
+        max_questions: int = 2,
+    ) -> None:
+        self.knowledge = knowledge
+        self.llm = llm
+        self.llm_timeout = llm_timeout
+        self.min_confidence = min_confidence
+        self.max_questions = max_questions
+        self._local = LocalLlm()
+
+    async def warm(self, user_id: str) -> None:
+        await self.knowledge.warm(user_id)
+        await self.knowledge.warm_sentences(user_id)
+
+    def _request(
+        self, question: str, ctx: CallContext, passages: list[Passage], context: dict[str, Any]
+    ) -> LlmRequest[QaAnswer]:
+        docs = "\n\n".join(f"[{i + 1}] {p.filename} — {p.title}\n{p.body}" for i, p in enumerate(passages))
+        prompt = (
+            f"Recent conversation:\n{ctx.transcript_tail()}\n\n"
+            f"Customer's question: {question}\n\nKnowledge-base passages:\n{docs}\n\n"
+            'Schema: {"answerable": bool, "answer": str, "source": str | null, '
+            '"confidence": float}'
+        )
+        return LlmRequest(task="qa", system=QA_SYSTEM, prompt=prompt, schema=QaAnswer, context=context)
+
+    async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
+        started = time.perf_counter()
+        if block.speaker == "rep":
+            return self.outcome(
+                block, started=started, rule_or_prompt="speaker filter", output="skipped: the rep is speaking"
+            )
+        questions = question_sentences(block.text)[-self.max_questions :]
+        if not questions:
+            return self.outcome(
+                block, started=started, rule_or_prompt="question detector", output="no question"
+            )
+        insights: list[Insight] = []
+        notes: list[str] = []
+        provider = "local"
+        prompts: list[str] = []
+        for index, (sentence, kind) in enumerate(questions):
+            query = canonical_query(sentence, ctx)
+            passages = await self.knowledge.retrieve(block.user_id, query, limit=3)
+            if not passages:
+                notes.append(f"{kind} question: knowledge base empty")
+                continue
+            confidence = retrieval_confidence(passages[0])
+            if confidence < self.min_confidence:
+                notes.append(
+                    f"{kind} question: low retrieval confidence {confidence:.2f} "
+                    f"(best {passages[0].filename})"
+                )
+                continue
+            context = {
+                "question": query,
+                "kind": kind,
+                "confidence": confidence,
+                "min_confidence": self.min_confidence,
+                "sentences": await self.knowledge.rank_sentences(query, passages[:2]),
+            }
+            request = self._request(query, ctx, passages, context)
+            prompts.append(request.prompt)
+            try:
+                answer = await self.llm.complete(request, timeout=self.llm_timeout)
+                provider = self.llm.name
+            except ProviderError as e:
+                if self.llm.name == self._local.name:
+                    raise
+                log.warning("qa llm failed; local answer used", extra={"error": type(e).__name__})
+                answer = await self._local.complete(request, timeout=self.llm_timeout)
+                provider = self._local.name
+            if not answer.answerable or not answer.answer.strip():
+                notes.append(f"{kind} question: not answerable from the passages")
+                continue
+            known = {p.filename for p in passages}
+            source = answer.source if answer.source in known else passages[0].filename
+            entities = ctx.catalog.matcher.find(sentence)
+            insights.append(
+                Insight(
+                    id=stable_id(block.call_id, block.seq, self.name, index),
+                    call_id=block.call_id,
+                    user_id=block.user_id,
+                    block_id=block.id,
+                    agent="qa",
+                    category="Knowledge Base",
+                    kind=f"qa.{PurePath(source).stem}",
+                    content=answer.answer.strip(),
+                    context_snippet=snippet(sentence),
+                    source=source,
+                    entity=entities[0].name if entities else None,
+                    confidence=round(confidence, 3),
+                    priority=0.9 if kind == "explicit" else 0.75,
+                    provider=provider,
+                    audio_end_at=block.audio_end_at,
+                )
+            )
+            notes.append(f"{kind} question answered from {source} (confidence {confidence:.2f})")
+        return self.outcome(
+            block,
+            started=started,
+            insights=insights,
+            provider=provider,
+            rule_or_prompt="\n---\n".join(prompts) or "question detector + retrieval",
+            output="; ".join(notes) or "nothing to say",
+        )

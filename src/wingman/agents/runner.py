@@ -1,0 +1,328 @@
+"""The agent worker: transcript blocks in, insights and metrics out.
+
+Per block, the coach, search and Q&A agents run in parallel, each under its own deadline;
+each agent's insights pass the gate and are published the moment that agent finishes, so a slow
+web search never holds back an objection tip. Every decision is saved as an AgentRun. Blocks
+of different calls are handled concurrently (bounded); blocks of one call in order. A block
+seen twice (at-least-once delivery) is skipped, and ids are deterministic, so a redelivered
+block after a restart yields the same insights, which the store keeps once.
+Logs carry ids, counts and timings, never transcript text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from wingman.agents.base import Agent, AgentOutcome, AgentStore, CallContext, EntityCatalog
+from wingman.agents.coach import SalesCoach
+from wingman.agents.feedback import FeedbackPreferences
+from wingman.agents.gate import InsightGate
+from wingman.agents.playbook import PlaybookSource
+from wingman.agents.qa import QaAgent
+from wingman.agents.search import SearchAgent
+from wingman.bus.base import EventBus
+from wingman.errors import WingmanError
+from wingman.events import (
+    TOPIC_BLOCKS,
+    TOPIC_CALLS,
+    TOPIC_INSIGHTS,
+    AgentRun,
+    CallEnded,
+    CallStarted,
+    Feedback,
+    Insight,
+    TranscriptBlock,
+)
+from wingman.llm.base import Llm
+from wingman.search.base import Search
+from wingman.search.knowledge import KnowledgeBase
+from wingman.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GROUP = "agents"
+
+
+def default_agents(
+    *, llm: Llm, knowledge: KnowledgeBase, web_search: Search | None, settings: Settings
+) -> list[Agent]:
+    """The coach, search and Q&A agents as configured by `settings`."""
+    deadline = settings.agent_deadline_seconds
+    llm_timeout = min(settings.llm_timeout_seconds, deadline * 0.8)
+    return [
+        SalesCoach(
+            playbook=PlaybookSource(settings.effective_playbook_path),
+            llm=llm,
+            embedder=knowledge.embedder,
+            llm_timeout=llm_timeout,
+        ),
+        SearchAgent(
+            knowledge=knowledge,
+            web_search=web_search,
+            llm=llm,
+            web_timeout=min(settings.search_timeout_seconds, deadline * 0.6),
+            llm_timeout=min(llm_timeout, deadline * 0.3),
+        ),
+        QaAgent(knowledge=knowledge, llm=llm, llm_timeout=llm_timeout),
+    ]
+
+
+class AgentWorker:
+    """Consumes `transcript.blocks` (group "agents") and `calls`; publishes to `insights`."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        store: AgentStore,
+        llm: Llm,
+        knowledge: KnowledgeBase,
+        web_search: Search | None,
+        settings: Settings,
+        agents: Sequence[Agent] | None = None,
+        consumer: str | None = None,
+        max_in_flight: int = 64,
+        idle_seconds: float = 2 * 3600,
+        preferences_ttl: float = 60.0,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.knowledge = knowledge
+        self.settings = settings
+        self.agents = (
+            list(agents)
+            if agents is not None
+            else default_agents(llm=llm, knowledge=knowledge, web_search=web_search, settings=settings)
+        )
+        self.gate = InsightGate(per_minute=settings.insights_per_minute)
+        self.deadline = settings.agent_deadline_seconds
+        self.consumer = consumer or f"{settings.node_id}-agents"
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._idle_seconds = idle_seconds
+        self._preferences_ttl = preferences_ttl
+        self._contexts: dict[str, CallContext] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._preferences: dict[str, tuple[float, FeedbackPreferences]] = {}
+        self._catalogs: dict[str, tuple[object, EntityCatalog]] = {}
+        self.block_ms: deque[float] = deque(maxlen=2000)  # wall time per block, all agents
+        self.handled = 0  # blocks taken off the bus and finished (duplicates and failures too)
+        self.handled_calls = 0  # call events (started, ended, feedback) handled
+        self._progress = asyncio.Condition()
+        self.counts: dict[str, int] = {
+            "blocks": 0,
+            "duplicates": 0,
+            "published": 0,
+            "held": 0,
+            "errors": 0,
+            "timeouts": 0,
+        }
+
+    # -- consuming
+    async def run(self) -> None:
+        """Consume until cancelled (or the bus closes)."""
+        log.info(
+            "agent worker started", extra={"consumer": self.consumer, "agents": [a.name for a in self.agents]}
+        )
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._consume_calls(tasks))
+            async for event in self.bus.subscribe(TOPIC_BLOCKS, group=GROUP, consumer=self.consumer):
+                if not isinstance(event, TranscriptBlock):
+                    continue
+                await self._slots.acquire()
+                tasks.create_task(self._guarded(event))
+
+    async def _guarded(self, block: TranscriptBlock) -> None:
+        try:
+            await self.handle_block(block)
+        except Exception as e:  # one bad block never stops the worker
+            self.counts["errors"] += 1
+            log.error(
+                "block failed", extra={"call_id": block.call_id, "seq": block.seq, "error": type(e).__name__}
+            )
+        finally:
+            self._slots.release()
+            self.handled += 1
+            async with self._progress:
+                self._progress.notify_all()
+
+    async def wait_handled(self, count: int, *, calls: int = 0, timeout: float = 60.0) -> None:
+        """Wait until `count` blocks and `calls` call events from the bus have been handled
+        (for tests and benches)."""
+        async with asyncio.timeout(timeout), self._progress:
+            await self._progress.wait_for(
+                lambda: self.handled >= count and self.handled_calls >= calls)
+
+    async def _consume_calls(self, tasks: asyncio.TaskGroup) -> None:
+        async for event in self.bus.subscribe(TOPIC_CALLS, group=GROUP, consumer=self.consumer):
+            try:
+                if isinstance(event, CallStarted):
+                    tasks.create_task(self._warm(event.user_id))
+                elif isinstance(event, CallEnded):
+                    await self._end(event.call_id)
+                elif isinstance(event, Feedback):
+                    await self._load_preferences(event.user_id, force=True)
+            except Exception as e:
+                log.error(
+                    "call event failed", extra={"type": type(event).__name__, "error": type(e).__name__}
+                )
+            self.handled_calls += 1
+            async with self._progress:
+                self._progress.notify_all()
+
+    async def _warm(self, user_id: str) -> None:
+        for agent in self.agents:
+            try:
+                await agent.warm(user_id)
+            except Exception as e:
+                log.warning("agent warm-up failed", extra={"agent": agent.name, "error": type(e).__name__})
+
+    async def _end(self, call_id: str) -> None:
+        lock = self._locks.get(call_id)
+        if lock is None:
+            self._contexts.pop(call_id, None)
+            return
+        async with lock:  # let the call's last blocks finish first
+            self._contexts.pop(call_id, None)
+        self._locks.pop(call_id, None)
+
+    # -- per-call state
+    async def _load_preferences(self, user_id: str, *, force: bool = False) -> FeedbackPreferences:
+        cached = self._preferences.get(user_id)
+        now = time.monotonic()
+        if cached is not None and not force and now - cached[0] < self._preferences_ttl:
+            return cached[1]
+        try:
+            counts = await self.store.feedback_by_kind(user_id=user_id)
+            prefs = FeedbackPreferences.from_counts(counts)
+        except Exception as e:  # keep the last known preferences: feedback is advisory
+            log.warning("feedback load failed", extra={"error": type(e).__name__})
+            prefs = cached[1] if cached else FeedbackPreferences()
+        self._preferences[user_id] = (now, prefs)
+        for ctx in self._contexts.values():
+            if ctx.user_id == user_id:
+                ctx.preferences = prefs
+        return prefs
+
+    async def _catalog(self, user_id: str) -> EntityCatalog:
+        entities = await self.knowledge.entities(user_id)
+        cached = self._catalogs.get(user_id)
+        if cached is not None and cached[0] is entities:
+            return cached[1]
+        catalog = EntityCatalog.build(self.settings.competitors, entities)
+        self._catalogs[user_id] = (entities, catalog)
+        return catalog
+
+    def _context(self, block: TranscriptBlock) -> CallContext:
+        ctx = self._contexts.get(block.call_id)
+        if ctx is None:
+            now = time.monotonic()
+            for call_id in [c for c, x in self._contexts.items() if now - x.last_seen > self._idle_seconds]:
+                self._contexts.pop(call_id, None)
+                self._locks.pop(call_id, None)
+            ctx = self._contexts[block.call_id] = CallContext(block.call_id, block.user_id)
+        ctx.last_seen = time.monotonic()
+        return ctx
+
+    def context(self, call_id: str) -> CallContext | None:
+        return self._contexts.get(call_id)
+
+    # -- one block
+    async def handle_block(self, block: TranscriptBlock) -> list[Insight]:
+        """Run every agent on `block`; returns the insights that were published."""
+        lock = self._locks.setdefault(block.call_id, asyncio.Lock())
+        async with lock:
+            ctx = self._context(block)
+            if block.seq in ctx.processed:
+                self.counts["duplicates"] += 1
+                return []
+            ctx.processed.add(block.seq)
+            self.counts["blocks"] += 1
+            started = time.perf_counter()
+            ctx.preferences = await self._load_preferences(block.user_id)
+            ctx.catalog = await self._catalog(block.user_id)
+            ctx.metrics.observe(block)
+            await self._publish(
+                ctx.metrics.snapshot(call_id=block.call_id, user_id=block.user_id), block.call_id
+            )
+            published: list[Insight] = []
+            async with asyncio.TaskGroup() as group:
+                for agent in self.agents:
+                    group.create_task(self._run_agent(agent, block, ctx, published))
+            ctx.recent.append(block)
+            self.block_ms.append((time.perf_counter() - started) * 1000)
+            return published
+
+    async def _run_agent(
+        self, agent: Agent, block: TranscriptBlock, ctx: CallContext, published: list[Insight]
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.deadline):
+                outcome = await agent.handle(block, ctx)
+        except TimeoutError:
+            self.counts["timeouts"] += 1
+            log.warning("agent missed its deadline", extra={"agent": agent.name, "call_id": block.call_id})
+            outcome = agent.outcome(
+                block,
+                started=started,
+                rule_or_prompt="",
+                output="",
+                error=f"deadline of {self.deadline}s exceeded",
+            )
+        except Exception as e:
+            self.counts["errors"] += 1
+            log.error(
+                "agent failed",
+                extra={"agent": agent.name, "call_id": block.call_id, "error": type(e).__name__},
+            )
+            outcome = agent.outcome(
+                block, started=started, rule_or_prompt="", output="", error=f"{type(e).__name__}: {e}"[:500]
+            )
+        admitted = await self._gate_and_publish(outcome, block, ctx)
+        published.extend(admitted)
+        run = outcome.run.model_copy(update={"insight_ids": tuple(i.id for i in admitted)})
+        if outcome.insights:
+            held = [i for i in outcome.insights if i.id not in run.insight_ids]
+            if held:
+                run = run.model_copy(
+                    update={"output": f"{run.output} | gate held back {', '.join(i.kind for i in held)}"}
+                )
+        await self._save(run)
+
+    async def _gate_and_publish(
+        self, outcome: AgentOutcome, block: TranscriptBlock, ctx: CallContext
+    ) -> list[Insight]:
+        admitted: list[Insight] = []
+        for insight in outcome.insights:
+            decision = self.gate.admit(insight, state=ctx.gate, preferences=ctx.preferences, at=block.end)
+            if not decision.admitted:
+                self.counts["held"] += 1
+                log.info(
+                    "insight held",
+                    extra={"call_id": block.call_id, "kind": insight.kind, "reason": decision.reason},
+                )
+                continue
+            ctx.shown[decision.insight.id] = decision.insight
+            if await self._publish(decision.insight, block.call_id):
+                self.counts["published"] += 1
+            admitted.append(decision.insight)
+        return admitted
+
+    async def _publish(self, event: Any, call_id: str) -> bool:
+        try:
+            await self.bus.publish(TOPIC_INSIGHTS, event, key=call_id)
+            return True
+        except WingmanError as e:
+            log.error("publish failed", extra={"call_id": call_id, "error": type(e).__name__})
+            return False
+
+    async def _save(self, run: AgentRun) -> None:
+        try:
+            await self.store.add_agent_run(run)
+        except Exception as e:  # reasoning records are for review; never stall the call
+            log.warning("agent run not saved", extra={"call_id": run.call_id, "error": type(e).__name__})

@@ -1,0 +1,143 @@
+"""Text helpers shared by the agents: normalization of spoken transcript text, sentence
+splitting and question detection (explicit and implicit). Pure functions, no state."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+QuestionKind = Literal["explicit", "implicit"]
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
+_FILLERS = re.compile(r"\b(?:um+|uh+|erm+|er|hmm+|mm+|uh-huh|mm-hmm|you know|i mean|like,)\s*,?\s*")
+_CONTRACTIONS = [
+    (re.compile(r"\bcan't\b"), "cannot"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bain't\b"), "is not"),
+    (re.compile(r"\blet's\b"), "let us"),
+    (re.compile(r"\b(it|that|what|there|here|who|how|where|he|she|this)'s\b"), r"\1 is"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'m\b"), " am"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'d\b"), " would"),
+    (re.compile(r"\bgonna\b"), "going to"),
+    (re.compile(r"\bwanna\b"), "want to"),
+    (re.compile(r"\bgotta\b"), "got to"),
+    (re.compile(r"\bdunno\b"), "do not know"),
+]
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def normalize(text: str) -> str:
+    """Lower case, straight quotes, contractions expanded, fillers dropped, spaces collapsed.
+
+    Punctuation is kept: a question mark is evidence even when speech engines forget it.
+    """
+    t = text.translate(_APOSTROPHES).lower()
+    for pattern, repl in _CONTRACTIONS:
+        t = pattern.sub(repl, t)
+    t = _FILLERS.sub("", t)
+    return re.sub(r"\s+", " ", t).strip(" ,")
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence punctuation; spoken text without punctuation stays one sentence."""
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+_LEAD = r"^(?:(?:so|and|but|also|okay|ok|well|just|actually|then|now|right|sorry|oh|yeah|and then),?\s+)*"
+_AUX = (
+    r"(?:do|does|did|is|are|was|were|can|could|will|would|should|shall|may|might|have|has|"
+    r"had|am)"
+)
+_SUBJECT = (
+    r"(?:you|we|i|it|they|there|this|that|your|relay|the|our|these|those|he|she|a|an|any|"
+    r"anyone|someone|anybody|everyone|all|my|their|its|each|every)"
+)
+_YES_NO = re.compile(rf"{_LEAD}{_AUX}\s+(?:not\s+)?{_SUBJECT}\b")
+_WH = re.compile(rf"{_LEAD}(?:how|what|when|where|which|who|whom|whose|why)\b(?:\s+(\w+))?")
+_WH_STATEMENT_NEXT = frozenset({"i", "we", "you", "they", "he", "she", "a", "an"})
+_MODAL_ANY = re.compile(rf"{_LEAD}(?:can|could)\s+(?!not\b|be\b)\w+\s+\w+")
+_TRAILING_WH = re.compile(rf",\s*(?:how|what|when|where|which|who|why)\s+{_AUX}\b")
+_POLITE = re.compile(rf"{_LEAD}(?:any chance|is it possible|would it be possible|how about|what about)\b")
+_BACKCHANNEL = re.compile(
+    r"^(?:right|okay|ok|yeah|you know|really|huh|sorry|no|yes|correct|"
+    r"is that right|does that make sense|make sense|you see|see)\W*$"
+)
+
+_IMPLICIT = [
+    re.compile(
+        r"\bi (?:am|was) (?:not sure|unsure|unclear|curious|wondering)\b(?: on| about)?"
+        r"\s+(?:how|what|whether|if|about|when|why|which|who|where)\b"
+    ),
+    re.compile(
+        r"\bi (?:am|was) (?:not (?:totally |really |entirely |quite )?(?:sure|clear)|unclear)"
+        r" (?:on|about) "
+    ),
+    re.compile(r"^(?:not sure|unsure|unclear|no idea) (?:if|whether|how|what|about|on|when|why)\b"),
+    re.compile(r"\bi wonder(?:ed)? (?:if|whether|how|what|why|when|who|where)\b"),
+    re.compile(
+        r"\b(?:i|we) (?:would|will|might|also) (?:want|need|like|love|have|have) to "
+        r"(?:know|understand|learn|see how|hear|find out|figure out|get a sense|confirm)\b"
+    ),
+    re.compile(
+        r"\b(?:i|we) (?:need|want|have) to (?:know|understand|confirm|figure out|"
+        r"find out|make sure)\b"
+    ),
+    re.compile(
+        r"^(?:can you |could you |please )?(?:tell|walk|show) (?:me|us) (?:about|more|how|"
+        r"what|through|whether|if)\b"
+    ),
+    re.compile(r"\bcurious (?:about|how|what|whether|if|to (?:know|hear|see))\b"),
+    re.compile(r"\b(?:i would|i will) be interested (?:in|to) (?:hear|know|learn|see)"),
+    re.compile(r"\bhelp (?:me|us) understand\b"),
+    re.compile(r"\bi am trying to (?:understand|figure out|work out)\b"),
+    re.compile(
+        r"\b(?:our|the|my) (?:security|legal|it|finance|procurement|compliance|infosec|"
+        r"privacy) (?:team|folks|people|department|officer|lead)s? (?:will|would|is going to|"
+        r"are going to|always) (?:ask|want to know|need to know|want to see|want)\b"
+    ),
+    re.compile(
+        r"\bwe (?:would|will) (?:need|have|want) to (?:keep|have|support|integrate|connect|"
+        r"migrate|port|sync|use|bring)\b"
+    ),
+]
+
+
+def _is_explicit(sentence: str) -> bool:
+    s = sentence.strip()
+    if not s or _BACKCHANNEL.match(s):
+        return False
+    if s.endswith("?"):
+        return len(s.split()) >= 2 or s.rstrip("?") not in {"right", "okay", "ok", "yeah"}
+    if _YES_NO.match(s) or _POLITE.match(s) or _MODAL_ANY.match(s) or _TRAILING_WH.search(s):
+        return True
+    m = _WH.match(s)
+    if m:
+        nxt = m.group(1)
+        return nxt is not None and nxt not in _WH_STATEMENT_NEXT
+    return False
+
+
+def question_kind(text: str) -> QuestionKind | None:
+    """'explicit' for a question, 'implicit' for an information need phrased as a statement
+    ("I'm not sure how long setup takes"), else None. `text` may hold several sentences."""
+    found: QuestionKind | None = None
+    for sentence in sentences(normalize(text)):
+        if _is_explicit(sentence):
+            return "explicit"
+        if found is None and any(p.search(sentence) for p in _IMPLICIT):
+            found = "implicit"
+    return found
+
+
+def question_sentences(text: str) -> list[tuple[str, QuestionKind]]:
+    """The sentences of `text` (original wording) that are questions, with their kind."""
+    out: list[tuple[str, QuestionKind]] = []
+    for original in sentences(text):
+        kind = question_kind(original)
+        if kind is not None:
+            out.append((original, kind))
+    return out

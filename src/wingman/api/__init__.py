@@ -1,0 +1,1 @@
+"""REST routers under /api; deps.py holds the shared dependencies (container, store, user)."""

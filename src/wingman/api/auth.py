@@ -1,0 +1,102 @@
+"""REST: register, login, logout and "who am I"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, Field
+
+from wingman.api.deps import ContainerDep, CurrentUser, TokenDep, unauthorized
+from wingman.auth import MAX_PASSWORD, TokenGrant
+from wingman.errors import BadInput, Unauthorized
+from wingman.store.records import UserRecord
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(max_length=320)
+    name: str = Field("", max_length=200)
+    password: str = Field(max_length=MAX_PASSWORD)
+
+
+class LoginIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=MAX_PASSWORD)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: UserRecord) -> UserOut:
+        return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    user: UserOut
+
+    @classmethod
+    def of(cls, grant: TokenGrant) -> TokenOut:
+        return cls(token=grant.token, expires_at=grant.expires_at, user=UserOut.of(grant.user))
+
+
+def bad_input(e: BadInput) -> HTTPException:
+    """400, or 409 when the input collides with existing data."""
+    code = status.HTTP_409_CONFLICT if e.code == "email_taken" else status.HTTP_400_BAD_REQUEST
+    return HTTPException(code, str(e))
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    responses={400: {"description": "invalid email or password"}, 409: {"description": "email taken"}},
+)
+async def register(body: RegisterIn, container: ContainerDep) -> TokenOut:
+    """Create an account and return a token for it."""
+    try:
+        grant = await container.auth.register(email=body.email, name=body.name, password=body.password)
+    except BadInput as e:
+        raise bad_input(e) from None
+    return TokenOut.of(grant)
+
+
+@router.post("/auth/login", responses={401: {"description": "wrong email or password"}})
+async def login(body: LoginIn, container: ContainerDep) -> TokenOut:
+    """Exchange email and password for a token."""
+    try:
+        grant = await container.auth.login(email=body.email, password=body.password)
+    except Unauthorized as e:
+        raise unauthorized(str(e)) from None
+    return TokenOut.of(grant)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "no valid token"}},
+)
+async def logout(container: ContainerDep, token: TokenDep) -> Response:
+    """Revoke the request's token. Without one: nothing to do in local mode, 401 otherwise."""
+    if token is None:
+        if container.auth.mode != "local":
+            raise unauthorized("sign in first")
+    else:
+        try:
+            await container.auth.logout(token)
+        except Unauthorized as e:
+            raise unauthorized(str(e)) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/auth/me", responses={401: {"description": "no valid token"}})
+async def me(user: CurrentUser) -> UserOut:
+    """The signed-in user (the built-in local user in local mode without a token)."""
+    return UserOut.of(user)

@@ -1,0 +1,207 @@
+"""REST: health, call history (search, detail, agent reasoning), stats and feedback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import BaseModel
+
+from wingman import __version__
+from wingman.api.deps import ContainerDep, CurrentUser, StoreDep
+from wingman.errors import WingmanError
+from wingman.events import TOPIC_CALLS, Feedback, FeedbackStatus
+from wingman.store.records import (
+    AgentRunRecord,
+    CallDetail,
+    CallRecord,
+    KeyMoment,
+    RecommendationRecord,
+    Stats,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["calls"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such call for this user"}}
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    auth: Literal["local", "required"]
+    version: str
+
+
+class CallItemOut(BaseModel):
+    id: str
+    title: str
+    start_time: datetime
+    end_time: datetime | None
+    duration_seconds: float | None
+    summary: str | None
+
+    @classmethod
+    def of(cls, call: CallRecord) -> CallItemOut:
+        return cls(
+            id=call.id,
+            title=call.title,
+            start_time=call.start_time,
+            end_time=call.end_time,
+            duration_seconds=call.duration_seconds,
+            summary=call.summary,
+        )
+
+
+class CallListOut(BaseModel):
+    items: list[CallItemOut]
+    total: int
+
+
+class TranscriptOut(BaseModel):
+    id: str
+    text: str
+    speaker: str | None
+    start: float
+    end: float
+
+
+class RecommendationOut(BaseModel):
+    id: str
+    content: str
+    category: str
+    agent: str
+    kind: str
+    context_snippet: str
+    feedback_status: FeedbackStatus
+    created_at: datetime
+    source: str | None
+    entity: str | None
+    confidence: float | None
+
+    @classmethod
+    def of(cls, rec: RecommendationRecord) -> RecommendationOut:
+        return cls.model_validate(rec.model_dump())
+
+
+class CallDetailOut(BaseModel):
+    id: str
+    title: str
+    start_time: datetime
+    end_time: datetime | None
+    duration_seconds: float | None
+    summary: str | None
+    full_transcript: str | None
+    transcript: list[TranscriptOut]
+    recommendations: list[RecommendationOut]
+    key_moments: list[KeyMoment]
+    action_items: list[str]
+
+    @classmethod
+    def of(cls, d: CallDetail) -> CallDetailOut:
+        duration = (d.end_time - d.start_time).total_seconds() if d.end_time else None
+        return cls(
+            id=d.id,
+            title=d.title,
+            start_time=d.start_time,
+            end_time=d.end_time,
+            duration_seconds=duration,
+            summary=d.summary,
+            full_transcript=d.full_transcript,
+            transcript=[
+                TranscriptOut(id=s.id, text=s.text, speaker=s.speaker, start=s.start, end=s.end)
+                for s in d.transcript
+            ],
+            recommendations=[RecommendationOut.of(r) for r in d.recommendations],
+            key_moments=d.key_moments,
+            action_items=d.action_items,
+        )
+
+
+class FeedbackIn(BaseModel):
+    status: FeedbackStatus
+
+
+class FeedbackOut(BaseModel):
+    ok: bool = True
+    id: str
+    feedback_status: FeedbackStatus
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no such {what}")
+
+
+@router.get("/health", responses={503: {"model": HealthOut, "description": "database down"}})
+async def health(container: ContainerDep, response: Response) -> HealthOut:
+    """Liveness and database reachability (no sign-in needed)."""
+    database = await container.store.ping()
+    if not database:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return HealthOut(
+        status="ok" if database else "degraded",
+        database=database,
+        auth=container.settings.auth or "required",
+        version=__version__,
+    )
+
+
+@router.get("/calls")
+async def list_calls(
+    user: CurrentUser,
+    store: StoreDep,
+    q: Annotated[str | None, Query(max_length=200, description="words to search for")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallListOut:
+    """The user's calls, newest first; `q` searches titles, summaries and transcripts."""
+    page = await store.list_calls(user_id=user.id, q=q, limit=limit, offset=offset)
+    return CallListOut(items=[CallItemOut.of(c) for c in page.items], total=page.total)
+
+
+@router.get("/calls/{call_id}", responses=NOT_FOUND)
+async def call_detail(call_id: str, user: CurrentUser, store: StoreDep) -> CallDetailOut:
+    """A call with transcript, recommendations, key moments and action items."""
+    detail = await store.call_detail(user_id=user.id, call_id=call_id)
+    if detail is None:
+        raise not_found("call")
+    return CallDetailOut.of(detail)
+
+
+@router.get("/calls/{call_id}/agent-runs", responses=NOT_FOUND)
+async def agent_runs(call_id: str, user: CurrentUser, store: StoreDep) -> list[AgentRunRecord]:
+    """Every agent decision about the call's transcript blocks, for review."""
+    if await store.get_call(user_id=user.id, call_id=call_id) is None:
+        raise not_found("call")
+    return await store.list_agent_runs(user_id=user.id, call_id=call_id)
+
+
+@router.get("/stats")
+async def stats(user: CurrentUser, store: StoreDep) -> Stats:
+    """Dashboard figures: this week, totals, feedback, top objections and competitors."""
+    return await store.stats(user_id=user.id)
+
+
+@router.post(
+    "/recommendations/{recommendation_id}/feedback",
+    responses={404: {"description": "no such recommendation for this user"}},
+)
+async def feedback(
+    recommendation_id: str, body: FeedbackIn, user: CurrentUser, container: ContainerDep
+) -> FeedbackOut:
+    """Like, dislike or clear a recommendation; the agents hear of it and adapt."""
+    rec = await container.store.set_feedback(
+        user_id=user.id, recommendation_id=recommendation_id, status=body.status
+    )
+    if rec is None:
+        raise not_found("recommendation")
+    event = Feedback(id=rec.id, user_id=user.id, status=body.status)
+    try:
+        await container.bus.publish(TOPIC_CALLS, event, key=rec.call_session_id)
+    except WingmanError:
+        # saved already; agents also read feedback from the store when they next load it
+        log.warning("feedback not published", extra={"call_id": rec.call_session_id})
+    return FeedbackOut(id=rec.id, feedback_status=rec.feedback_status)

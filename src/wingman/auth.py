@@ -1,0 +1,194 @@
+"""Accounts and tokens: argon2 password hashes, HS256 JWTs, logout by revocation.
+
+In `auth == "local"` mode (loopback only, see settings) a request without a token acts as the
+built-in local user; a token that is present must still be valid. In `"required"` mode there is
+no access without a valid token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel
+
+from wingman.errors import BadInput, ConfigError, Unauthorized
+from wingman.events import utcnow
+from wingman.settings import Settings
+from wingman.store.records import UserRecord
+from wingman.store.repos import Store
+
+ALGORITHM = "HS256"
+ISSUER = "wingman"
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256  # argon2 takes anything; this only stops megabyte "passwords"
+MAX_NAME = 200
+SECRET_FILE = "secret.key"
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class TokenGrant(BaseModel):
+    """What register and login return."""
+
+    token: str
+    user: UserRecord
+    expires_at: datetime
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The token signing key kept in `data_dir/secret.key` (0600), made once on first start."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # a key others can read signs tokens for anyone
+        secret = path.read_text().strip()
+        if len(secret) < 32:
+            raise ConfigError(f"{path} holds no usable key; delete it to make a new one") from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+def validate_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise BadInput("enter a valid email address", code="invalid_email")
+    return email
+
+
+def validate_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise BadInput(
+            f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+            code="invalid_password",
+        )
+
+
+class Auth:
+    """Registration, login, logout and "who is this token" for REST and Socket.IO."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        hasher: PasswordHasher | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._hasher = hasher or PasswordHasher()
+        self._clock = clock
+        key = settings.secret_key
+        self._secret = key.get_secret_value() if key else load_or_create_secret(settings.data_dir)
+        # verified against when the email is unknown, so both failures take as long
+        self._dummy_hash: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return self._settings.auth or "required"
+
+    # -- passwords (argon2 is deliberately slow: keep it off the event loop)
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self._hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # -- tokens
+    def issue_token(self, user: UserRecord) -> tuple[str, datetime]:
+        """A signed token for `user` and the time it expires."""
+        now = self._clock()
+        expires = now + timedelta(seconds=self._settings.token_ttl_seconds)
+        claims = {
+            "sub": user.id,
+            "jti": uuid.uuid4().hex,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "iss": ISSUER,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires
+
+    def _decode(self, token: str) -> dict[str, object]:
+        try:
+            claims: dict[str, object] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["sub", "jti", "exp", "iat"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the session has expired: sign in again") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("invalid token") from None
+        return claims
+
+    # -- the API
+    async def register(self, *, email: str, name: str, password: str) -> TokenGrant:
+        """Create an account and sign it in. BadInput(code="email_taken") for a known email."""
+        email = validate_email(email)
+        validate_password(password)
+        name = name.strip()[:MAX_NAME] or email.split("@", 1)[0]
+        if await self._store.get_user_by_email(email) is not None:
+            raise BadInput("an account with this email exists already", code="email_taken")
+        user = await self._store.create_user(email=email, name=name, password_hash=await self._hash(password))
+        return self._grant(user)
+
+    async def login(self, *, email: str, password: str) -> TokenGrant:
+        """Sign in; Unauthorized with the same message for unknown email and wrong password."""
+        user = await self._store.get_user_by_email(email.strip().lower())
+        if user is None or user.password_hash is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._hash(secrets.token_hex(16))
+            await self._verify(self._dummy_hash, password)
+            raise Unauthorized("wrong email or password")
+        if not await self._verify(user.password_hash, password):
+            raise Unauthorized("wrong email or password")
+        return self._grant(user)
+
+    def _grant(self, user: UserRecord) -> TokenGrant:
+        token, expires = self.issue_token(user)
+        return TokenGrant(token=token, user=user, expires_at=expires)
+
+    async def logout(self, token: str) -> None:
+        """Revoke a token until its expiry; an already invalid token is simply refused."""
+        claims = self._decode(token)
+        exp = claims["exp"]
+        if not isinstance(exp, int):
+            raise Unauthorized("invalid token")
+        expires_at = datetime.fromtimestamp(exp, tz=UTC)
+        await self._store.revoke_token(jti=str(claims["jti"]), expires_at=expires_at)
+
+    async def user_for_token(self, token: str | None) -> UserRecord:
+        """The user a request acts as. No token: the local user in local mode, else
+        Unauthorized. A bad, expired, revoked or orphaned token: Unauthorized."""
+        if not token:
+            if self.mode == "local":
+                return await self._store.ensure_local_user()
+            raise Unauthorized("sign in first")
+        claims = self._decode(token)
+        if await self._store.is_token_revoked(jti=str(claims["jti"])):
+            raise Unauthorized("this session was signed out")
+        user = await self._store.get_user(user_id=str(claims["sub"]))
+        if user is None:
+            raise Unauthorized("this account no longer exists")
+        return user

@@ -1,0 +1,193 @@
+"""`wingman serve | migrate | demo | agents | kb ...`"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from wingman.settings import DATA_DIR, Settings
+
+app = typer.Typer(help="Wingman: a real-time assistant for sales reps on live calls.", no_args_is_help=True)
+kb_app = typer.Typer(help="Manage the knowledge base the agents answer from.")
+app.add_typer(kb_app, name="kb")
+console = Console()
+DEMO_AUDIO = DATA_DIR / "demo" / "sample_call.wav"
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind (default WINGMAN_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default WINGMAN_PORT)")] = None,
+) -> None:
+    """Serve the web app, REST API and Socket.IO gateway."""
+    import uvicorn
+
+    from wingman.app import create_app
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    _logging()
+    console.print(
+        f"[bold green]Wingman[/] on http://{settings.host}:{settings.port} "
+        f"(auth={settings.auth}, stt={settings.stt}, llm={settings.llm}, bus={settings.bus})"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="websockets"
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (every shard)."""
+    from wingman.store.repos import Store
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        store = Store(
+            url=settings.effective_database_url,
+            replica_urls=tuple(settings.database_replica_urls),
+            shards=dict(settings.database_shards),
+        )
+        try:
+            await store.migrate()
+        finally:
+            await store.aclose()
+
+    asyncio.run(run())
+    console.print("[green]database is up to date[/]")
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="the Wingman server")] = "http://127.0.0.1:8000",
+    audio: Annotated[Path, typer.Option(help="a 16-bit PCM WAV; stereo = rep, customer")] = DEMO_AUDIO,
+    speed: Annotated[float, typer.Option(help="1.0 streams at real-time pace")] = 1.0,
+    title: Annotated[str, typer.Option(help="call title")] = "Demo call: Relay for Dana's team",
+    token: Annotated[str | None, typer.Option(help="API token (not needed in local mode)")] = None,
+) -> None:
+    """Stream a recorded call into a running server and print the live transcript and tips."""
+    from wingman.demo import run_demo
+
+    result = asyncio.run(
+        run_demo(url=url, audio=audio, speed=speed, title=title, token=token, console=console)
+    )
+    raise typer.Exit(code=0 if result.finals else 1)
+
+
+@app.command()
+def agents(
+    workers: Annotated[int, typer.Option(help="agent workers in this process")] = 1,
+) -> None:
+    """Run the agents as a separate worker process (team and org sizes)."""
+    from wingman.container import Container
+
+    settings = Settings(agents_in_process=False)
+    _logging()
+
+    async def run() -> None:
+        container = Container(settings)
+        await container.store.migrate()
+        await container.bus.start()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(workers):
+                    tg.create_task(container.run_agents())
+        finally:
+            await container.aclose()
+
+    console.print(f"[bold]wingman agents[/] x{workers} on bus={settings.bus}")
+    asyncio.run(run())
+
+
+@kb_app.command("add")
+def kb_add(
+    paths: Annotated[list[Path], typer.Argument(help="Markdown, text or PDF files")],
+    email: Annotated[str | None, typer.Option(help="owner (default: the local user)")] = None,
+) -> None:
+    """Add documents to a user's knowledge base."""
+    from rich.progress import Progress
+
+    from wingman.container import Container
+    from wingman.errors import WingmanError
+
+    settings = Settings()
+
+    async def run() -> int:
+        container = Container(settings)
+        await container.store.migrate()
+        try:
+            if email:
+                record = await container.store.get_user_by_email(email)
+                if record is None:
+                    console.print(f"[red]no user {email}[/]")
+                    return 1
+                user_id = record.id
+            else:
+                user_id = (await container.store.ensure_local_user()).id
+            failed = 0
+            with Progress(console=console) as progress:
+                task = progress.add_task("indexing", total=len(paths))
+                for path in paths:
+                    try:
+                        doc = await container.knowledge.add_document(
+                            user_id=user_id,
+                            filename=path.name,
+                            data=path.read_bytes(),
+                            content_type=None,
+                        )
+                        progress.console.print(f"[green]added[/] {path.name} ({doc.id})")
+                    except (OSError, WingmanError) as exc:
+                        failed += 1
+                        progress.console.print(f"[red]skipped[/] {path}: {exc}")
+                    progress.advance(task)
+            return 1 if failed else 0
+        finally:
+            await container.aclose()
+
+    raise typer.Exit(code=asyncio.run(run()))
+
+
+@kb_app.command("list")
+def kb_list(email: Annotated[str | None, typer.Option()] = None) -> None:
+    """List a user's knowledge-base documents."""
+    from wingman.container import Container
+
+    settings = Settings()
+
+    async def run() -> None:
+        container = Container(settings)
+        await container.store.migrate()
+        try:
+            user = (
+                await container.store.get_user_by_email(email)
+                if email
+                else await container.store.ensure_local_user()
+            )
+            if user is None:
+                console.print(f"[red]no user {email}[/]")
+                return
+            for doc in await container.store.list_documents(user_id=user.id):
+                console.print(f"{doc.id}  {doc.filename}")
+        finally:
+            await container.aclose()
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    app()

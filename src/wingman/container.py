@@ -1,0 +1,215 @@
+"""The one place that turns Settings into concrete providers, bus and store.
+
+Everything else receives its collaborators from here, so swapping SQLite for PostgreSQL, the
+in-process bus for Kafka or the local speech engine for Deepgram is a settings change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+
+from wingman.audio.pool import AudioWorkerPool
+from wingman.auth import Auth
+from wingman.bus.base import EventBus
+from wingman.errors import ConfigError
+from wingman.health import ProviderHealth
+from wingman.llm.base import Llm
+from wingman.search.base import Search
+from wingman.search.knowledge import KnowledgeBase
+from wingman.settings import Settings
+from wingman.store.repos import Store
+from wingman.stt.base import SpeechToText
+
+log = logging.getLogger(__name__)
+
+
+def _secret(value: Any, name: str) -> Any:
+    if value is None:
+        raise ConfigError(f"WINGMAN_{name} is required for this provider")
+    return value
+
+
+class Container:
+    """Owns every long-lived object of one process and the background tasks between them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.health = ProviderHealth()
+        self.http = httpx.AsyncClient(timeout=settings.search_timeout_seconds)
+        self.pool = AudioWorkerPool(max_workers=2)
+        self.store = Store(
+            url=settings.effective_database_url,
+            replica_urls=tuple(settings.database_replica_urls),
+            shards=dict(settings.database_shards),
+        )
+        self.auth = Auth(store=self.store, settings=settings)
+        self.bus = self._make_bus()
+        self.stt = self._make_stt()
+        self.llm = self._make_llm()
+        self.knowledge = self._make_knowledge()
+        self.web_search = self._make_web_search()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- factories
+    def _make_bus(self) -> EventBus:
+        s = self.settings
+        if s.bus == "redis":
+            import redis.asyncio as aioredis
+
+            from wingman.bus.redis_streams import RedisStreamsBus
+
+            return RedisStreamsBus(client=aioredis.Redis.from_url(s.redis_url))
+        if s.bus == "kafka":
+            from wingman.bus.kafka import KafkaBus
+
+            return KafkaBus(bootstrap=s.kafka_bootstrap, client_id=s.node_id)
+        from wingman.bus.memory import MemoryBus
+
+        return MemoryBus()
+
+    def _make_local_stt(self) -> SpeechToText:
+        from wingman.stt.local import LocalWhisperStt
+
+        return LocalWhisperStt(model=self.settings.stt_model, pool=self.pool)
+
+    def _make_stt(self) -> SpeechToText:
+        s = self.settings
+        self.health.set_provider("stt", s.stt)
+        if s.stt == "deepgram":
+            from wingman.stt.deepgram import DeepgramStt
+            from wingman.stt.failover import FailoverStt
+
+            primary = DeepgramStt(
+                api_key=_secret(s.deepgram_api_key, "DEEPGRAM_API_KEY"),
+                url=s.deepgram_url,
+                model=s.deepgram_model,
+            )
+            return FailoverStt(primary=primary, fallback=self._make_local_stt(), health=self.health)
+        return self._make_local_stt()
+
+    def _make_llm(self) -> Llm:
+        from wingman.llm.local import LocalLlm
+
+        s = self.settings
+        local = LocalLlm()
+        self.health.set_provider("llm", s.llm)
+        if s.llm == "local":
+            return local
+        from wingman.llm.fallback import FallbackLlm
+
+        primary: Llm
+        if s.llm == "gemini":
+            from wingman.llm.gemini import GeminiLlm
+
+            primary = GeminiLlm(
+                api_key=_secret(s.gemini_api_key, "GEMINI_API_KEY"),
+                model=s.gemini_model,
+                base_url=s.gemini_base_url,
+            )
+        else:
+            from wingman.llm.openai_compat import OpenAiCompatLlm
+
+            primary = OpenAiCompatLlm(
+                api_key=s.openai_api_key,
+                base_url=_secret(s.openai_base_url, "OPENAI_BASE_URL"),
+                model=s.openai_model,
+            )
+        return FallbackLlm(primary=primary, fallback=local, health=self.health)
+
+    def _make_knowledge(self) -> KnowledgeBase:
+        from wingman.search.embeddings import Embedder
+
+        return KnowledgeBase(store=self.store, embedder=Embedder())
+
+    def _make_web_search(self) -> Search | None:
+        s = self.settings
+        self.health.set_provider("search", s.search)
+        if s.search == "local":
+            return None
+        from wingman.search.cache import CachedSearch
+
+        inner: Search
+        if s.search == "tavily":
+            from wingman.search.tavily import TavilySearch
+
+            inner = TavilySearch(
+                api_key=_secret(s.tavily_api_key, "TAVILY_API_KEY"),
+                base_url=s.tavily_base_url,
+                client=self.http,
+                timeout_seconds=s.search_timeout_seconds,
+            )
+        else:
+            from wingman.search.google import GoogleSearch
+
+            inner = GoogleSearch(
+                api_key=_secret(s.google_api_key, "GOOGLE_API_KEY"),
+                cse_id=_secret(s.google_cse_id, "GOOGLE_CSE_ID"),
+                base_url=s.google_base_url,
+                client=self.http,
+                timeout_seconds=s.search_timeout_seconds,
+            )
+        redis_client = None
+        if s.bus == "redis" or s.socketio_redis:
+            import redis.asyncio as aioredis
+
+            redis_client = aioredis.Redis.from_url(s.redis_url)
+        return CachedSearch(inner=inner, redis=redis_client, health=self.health)
+
+    # -- lifecycle
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run a background loop owned by the container; its failure is logged, never silent."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", extra={"task": task.get_name()}, exc_info=task.exception())
+
+    async def start(self) -> None:
+        await self.store.migrate()
+        await self.bus.start()
+        self.spawn(self.stt.warm_up(), "stt-warm-up")
+        if self.settings.auth == "local":
+            user = await self.store.ensure_local_user()
+            if self.settings.sample_knowledge:
+                await self.knowledge.load_sample(user.id)
+        if self.settings.agents_in_process:
+            self.spawn(self.run_agents(), "agents")
+
+    async def run_agents(self) -> None:
+        from wingman.agents.runner import AgentWorker
+
+        worker = AgentWorker(
+            bus=self.bus,
+            store=self.store,
+            llm=self.llm,
+            knowledge=self.knowledge,
+            web_search=self.web_search,
+            settings=self.settings,
+        )
+        await worker.run()
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.bus.close()
+        await self.stt.aclose()
+        await self.llm.aclose()
+        if self.web_search is not None:
+            await self.web_search.aclose()
+        await self.http.aclose()
+        await self.store.aclose()
+        self.pool.shutdown()

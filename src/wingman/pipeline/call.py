@@ -1,0 +1,228 @@
+"""One live call: audio > STT > aggregator > bus, with finals saved as they arrive.
+
+Audio conversion (decode, validate, resample) runs in the worker pool, never on the event loop.
+Every final segment is handed to the StoreWriter the moment it arrives, so a crash loses
+seconds, not the call. Blocks go to the agents over the bus; their insights come back through
+the gateway's insight sink (realtime/sink.py), not through this object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from wingman.audio.pcm import decode_chunk
+from wingman.audio.pool import AudioWorkerPool
+from wingman.audio.resample import StreamResampler
+from wingman.bus.base import EventBus
+from wingman.errors import BadInput, WingmanError
+from wingman.events import TOPIC_BLOCKS, AudioFormat, TranscriptBlock, TranscriptFragment
+from wingman.pipeline.aggregator import BlockAggregator
+from wingman.pipeline.writer import StoreWriter
+from wingman.store.repos import Store
+from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
+from wingman.stt.failover import FailoverStream
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+CHANNEL_SPEAKERS = ("rep", "customer")
+MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is told to slow down
+
+
+def transcript_payload(fragment: TranscriptFragment) -> dict[str, Any]:
+    return {
+        "id": fragment.id,
+        "text": fragment.text,
+        "isFinal": fragment.is_final,
+        "speaker": fragment.speaker,
+        "start": round(fragment.start, 3),
+        "end": round(fragment.end, 3),
+    }
+
+
+class CallPipeline:
+    """Runs one call's stream until `finish()`; safe to feed from a Socket.IO handler."""
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        user_id: str,
+        fmt: AudioFormat,
+        stt: SpeechToText,
+        pool: AudioWorkerPool,
+        store: Store,
+        writer: StoreWriter,
+        bus: EventBus,
+        emit: Emit,
+        max_chunk_bytes: int,
+        language: str = "en",
+        vocabulary: Sequence[str] = (),
+        time_offset: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.call_id = call_id
+        self.user_id = user_id
+        self.fmt = fmt
+        self._pool = pool
+        self._store = store
+        self._writer = writer
+        self._bus = bus
+        self._emit = emit
+        self._max_chunk_bytes = max_chunk_bytes
+        self._clock = clock
+        self.time_offset = time_offset
+        self._resampler = StreamResampler(in_rate=fmt.sample_rate, channels=fmt.channels)
+        self._stream: SttStream = stt.stream(
+            sample_rate=SAMPLE_RATE, channels=fmt.channels, language=language, vocabulary=vocabulary
+        )
+        if isinstance(self._stream, FailoverStream):
+            # this call moved from the cloud engine to the local one: tell the rep
+            self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
+        self._aggregator = BlockAggregator(call_id=call_id, user_id=user_id, clock=clock)
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._finishing = False
+        self._results_done = asyncio.Event()
+        self.finals = 0
+        self.audio_seconds = 0.0
+        self.last_audio_at = clock()
+
+    # -- lifecycle
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._main(), name=f"call-{self.call_id}")
+
+    @property
+    def finishing(self) -> bool:
+        return self._finishing
+
+    def push_chunk(self, data: bytes) -> None:
+        """Queue one binary audio-chunk; cheap checks here, the rest in the worker pool."""
+        if self._finishing:
+            raise BadInput("the call is ending; no more audio is accepted", code="call_ending")
+        if not data:
+            raise BadInput("empty audio chunk", code="audio_empty")
+        if len(data) > self._max_chunk_bytes:
+            raise BadInput(
+                f"audio chunk of {len(data)} bytes exceeds {self._max_chunk_bytes}",
+                code="audio_too_large",
+            )
+        if self._chunks.qsize() >= MAX_QUEUED_CHUNKS:
+            raise BadInput("audio arrives faster than it can be processed", code="audio_backpressure")
+        self.last_audio_at = self._clock()
+        self._chunks.put_nowait(data)
+
+    async def finish(self, timeout: float = 30.0) -> None:
+        """End of input: finalize the last utterance, flush blocks and wait for the writes."""
+        if not self._finishing:
+            self._finishing = True
+            self._chunks.put_nowait(None)
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                log.error("call did not finish in time", extra={"call_id": self.call_id})
+                await self.abort()
+        await self._writer.drain()
+
+    async def abort(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._stream.aclose()
+
+    # -- the loops
+    async def _main(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._convert_loop())
+                tg.create_task(self._results_loop())
+                ticker = tg.create_task(self._tick_loop())
+                await self._results_done.wait()
+                ticker.cancel()
+        finally:
+            await self._stream.aclose()
+
+    def _convert(self, data: bytes | None) -> Pcm:
+        if data is None:
+            out = self._resampler.flush()
+        else:
+            pcm = decode_chunk(data, self.fmt, max_bytes=self._max_chunk_bytes)
+            out = self._resampler.process(pcm)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    async def _convert_loop(self) -> None:
+        while True:
+            data = await self._chunks.get()
+            try:
+                pcm = await self._pool.run(self._convert, data)
+            except BadInput as exc:
+                await self._emit("error", {"code": exc.code, "message": str(exc)})
+                continue
+            if pcm.shape[0]:
+                self.audio_seconds += pcm.shape[0] / SAMPLE_RATE
+                self._stream.push_audio(pcm)
+            if data is None:
+                self._stream.end_input()
+                return
+
+    async def _results_loop(self) -> None:
+        try:
+            async for result in self._stream:
+                await self._on_result(result)
+        except WingmanError as exc:
+            log.error("speech stream failed", extra={"call_id": self.call_id, "code": exc.code})
+            await self._emit("error", {"code": "stt_failed", "message": "speech recognition failed"})
+        finally:
+            for block in self._aggregator.flush():
+                await self._publish(block)
+            self._results_done.set()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            for block in self._aggregator.tick(self._clock()):
+                await self._publish(block)
+
+    async def _on_result(self, result: SttResult) -> None:
+        text = result.text.strip()
+        if not text:
+            return
+        speaker = result.speaker
+        if speaker is None and self.fmt.channels == 2:
+            speaker = CHANNEL_SPEAKERS[result.channel] if result.channel < 2 else None
+        fragment = TranscriptFragment(
+            id=result.utterance_id,
+            call_id=self.call_id,
+            text=text,
+            is_final=result.is_final,
+            speaker=speaker,
+            channel=result.channel,
+            start=result.start + self.time_offset,
+            end=result.end + self.time_offset,
+            confidence=result.confidence,
+            audio_end_at=result.audio_end_at,
+        )
+        await self._emit("transcript", transcript_payload(fragment))
+        if fragment.is_final:
+            self.finals += 1
+            store, user_id, call_id = self._store, self.user_id, self.call_id
+            self._writer.submit(
+                lambda: store.add_segment(user_id=user_id, call_id=call_id, fragment=fragment)
+            )
+        for block in self._aggregator.add(fragment):
+            await self._publish(block)
+
+    async def _publish(self, block: TranscriptBlock) -> None:
+        try:
+            await self._bus.publish(TOPIC_BLOCKS, block, key=self.call_id)
+        except WingmanError:
+            log.error("block not published", extra={"call_id": self.call_id, "seq": block.seq})

@@ -1,0 +1,56 @@
+"""End of call: summary, key moments and action items saved once; safe to call twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wingman.agents.summary import summarize_call
+from wingman.bus.base import EventBus
+from wingman.errors import NotFound, WingmanError
+from wingman.events import TOPIC_CALLS, CallEnded, utcnow
+from wingman.llm.base import Llm
+from wingman.store.repos import Store
+
+
+def _speaker_line(speaker: str | None, text: str) -> str:
+    return f"{speaker}: {text}" if speaker else text
+
+
+async def finalize_call(
+    *, store: Store, llm: Llm, bus: EventBus, user_id: str, call_id: str
+) -> dict[str, Any]:
+    """Save the full transcript and summary of a call; returns the `call-ended` payload."""
+    detail = await store.call_detail(user_id=user_id, call_id=call_id)
+    if detail is None:
+        raise NotFound("no such call")
+    if detail.end_time is None:
+        summary = await summarize_call(
+            llm=llm, call_id=call_id, segments=detail.transcript, insights=detail.recommendations
+        )
+        full_transcript = "\n".join(_speaker_line(s.speaker, s.text) for s in detail.transcript)
+        await store.finish_call(
+            user_id=user_id,
+            call_id=call_id,
+            full_transcript=full_transcript,
+            summary=summary.summary,
+            key_moments=summary.key_moments,
+            action_items=summary.action_items,
+            end_time=utcnow(),
+        )
+        try:
+            await bus.publish(
+                TOPIC_CALLS,
+                CallEnded(call_id=call_id, user_id=user_id, summary=summary.summary),
+                key=call_id,
+            )
+        except WingmanError:
+            pass  # the agents drop per-call state on their own idle timeout
+        detail = await store.call_detail(user_id=user_id, call_id=call_id)
+        if detail is None:
+            raise NotFound("no such call")
+    return {
+        "callId": call_id,
+        "summary": detail.summary or "",
+        "keyMoments": [m.model_dump(mode="json") for m in detail.key_moments],
+        "actionItems": list(detail.action_items),
+    }

@@ -1,0 +1,270 @@
+"""The Socket.IO gateway: one per process. Owns the live calls of this node.
+
+Handlers validate, look up the caller's call, and hand work to the CallPipeline. Results reach
+clients through rooms (`call:<id>`), so with the Redis manager any node can emit to any call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from wingman.container import Container
+from wingman.errors import BadInput, NotFound, Unauthorized, WingmanError
+from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
+from wingman.health import ProviderEvent
+from wingman.pipeline.call import CallPipeline
+from wingman.pipeline.finalize import finalize_call
+from wingman.pipeline.writer import StoreWriter
+from wingman.realtime.messages import FeedbackMessage, StartCall, parse
+
+log = logging.getLogger(__name__)
+
+
+def room(call_id: str) -> str:
+    return f"call:{call_id}"
+
+
+def error_payload(exc: WingmanError) -> dict[str, str]:
+    return {"code": exc.code, "message": str(exc)}
+
+
+@dataclass
+class LiveCall:
+    pipeline: CallPipeline
+    sids: set[str] = field(default_factory=set)
+    detached_at: float | None = None
+
+
+class Gateway:
+    """Socket.IO handlers and the registry of calls live on this node."""
+
+    def __init__(
+        self, *, container: Container, sio: socketio.AsyncServer, abandon_after_seconds: float = 120.0
+    ) -> None:
+        self.c = container
+        self.sio = sio
+        self.writer = StoreWriter()
+        self.calls: dict[str, LiveCall] = {}
+        self.abandon_after_seconds = abandon_after_seconds
+        self._finishing: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        sio.on("connect", self.on_connect)
+        sio.on("disconnect", self.on_disconnect)
+        sio.on("start-call", self.on_start_call)
+        sio.on("audio-chunk", self.on_audio_chunk)
+        sio.on("feedback", self.on_feedback)
+        sio.on("end-call", self.on_end_call)
+        container.health.subscribe(self._on_provider_event)
+
+    async def _on_provider_event(self, event: ProviderEvent) -> None:
+        """LLM or search failover affects every call on this node: tell each of them.
+        (Speech failover is per call and is sent by that call's pipeline.)"""
+        if event.part == "stt":
+            return
+        for call_id in list(self.calls):
+            await self.sio.emit("provider-status", event.payload(), room=room(call_id))
+
+    # -- helpers
+    async def _session(self, sid: str) -> dict[str, Any]:
+        session: dict[str, Any] = await self.sio.get_session(sid)
+        return session
+
+    async def _error(self, sid: str, exc: WingmanError) -> None:
+        await self.sio.emit("error", error_payload(exc), to=sid)
+
+    def _emitter(self, call_id: str) -> Any:
+        async def emit(event: str, data: dict[str, Any]) -> None:
+            await self.sio.emit(event, data, room=room(call_id))
+
+        return emit
+
+    # -- handlers
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if token is not None and not isinstance(token, str):
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        try:
+            user = await self.c.auth.user_for_token(token)
+        except Unauthorized:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
+
+    async def on_disconnect(self, sid: str, *args: Any) -> None:
+        for call_id, live in self.calls.items():
+            if sid in live.sids:
+                live.sids.discard(sid)
+                if not live.sids:
+                    live.detached_at = time.monotonic()
+                    log.info("call detached", extra={"call_id": call_id})
+
+    async def on_start_call(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            msg = parse(StartCall, data, event="start-call")
+            title = msg.title.strip()[: self.c.settings.max_title_chars] or "Untitled call"
+            session = await self._session(sid)
+            user_id: str = session["user_id"]
+            if msg.call_id is not None:
+                call_id = await self._resume(sid, user_id, msg)
+            else:
+                call_id = await self._start(sid, user_id, title, msg)
+        except WingmanError as exc:
+            return {"error": error_payload(exc)}
+        session["call_id"] = call_id
+        await self.sio.save_session(sid, session)
+        await self.sio.enter_room(sid, room(call_id))
+        return {"callId": call_id}
+
+    def _new_pipeline(
+        self, call_id: str, user_id: str, msg: StartCall, time_offset: float = 0.0
+    ) -> CallPipeline:
+        s = self.c.settings
+        pipeline = CallPipeline(
+            call_id=call_id,
+            user_id=user_id,
+            fmt=AudioFormat(sample_rate=msg.sample_rate, encoding=msg.encoding, channels=msg.channels),
+            stt=self.c.stt,
+            pool=self.c.pool,
+            store=self.c.store,
+            writer=self.writer,
+            bus=self.c.bus,
+            emit=self._emitter(call_id),
+            max_chunk_bytes=s.max_chunk_bytes,
+            language=s.stt_language,
+            vocabulary=tuple(s.competitors),
+            time_offset=time_offset,
+        )
+        pipeline.start()
+        return pipeline
+
+    async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
+        call = await self.c.store.create_call(user_id=user_id, title=title)
+        self.calls[call.id] = LiveCall(self._new_pipeline(call.id, user_id, msg), {sid})
+        await self.c.bus.publish(
+            TOPIC_CALLS, CallStarted(call_id=call.id, user_id=user_id, title=title), key=call.id
+        )
+        log.info("call started", extra={"call_id": call.id})
+        return call.id
+
+    async def _resume(self, sid: str, user_id: str, msg: StartCall) -> str:
+        assert msg.call_id is not None
+        call = await self.c.store.get_call(user_id=user_id, call_id=msg.call_id)
+        if call is None:
+            raise NotFound("no such call")
+        if call.end_time is not None:
+            raise BadInput("this call has ended", code="call_ended")
+        live = self.calls.get(call.id)
+        if live is None or live.pipeline.finishing:
+            # The node that had this call died, or this node restarted: carry on from the last
+            # saved segment, so times continue and nothing already saved is repeated.
+            segments = await self.c.store.list_segments(user_id=user_id, call_id=call.id)
+            offset = max((seg.end for seg in segments), default=0.0)
+            live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset))
+            self.calls[call.id] = live
+        live.sids.add(sid)
+        live.detached_at = None
+        log.info("call resumed", extra={"call_id": call.id})
+        return call.id
+
+    async def _live_for(self, sid: str) -> LiveCall:
+        session = await self._session(sid)
+        call_id = session.get("call_id")
+        live = self.calls.get(call_id) if call_id else None
+        if live is None:
+            raise BadInput("no call in progress: send start-call first", code="no_call")
+        return live
+
+    async def on_audio_chunk(self, sid: str, data: Any = None) -> None:
+        try:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise BadInput("audio-chunk expects binary PCM", code="bad_payload")
+            live = await self._live_for(sid)
+            live.pipeline.push_chunk(bytes(data))
+        except WingmanError as exc:
+            await self._error(sid, exc)
+
+    async def on_feedback(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            msg = parse(FeedbackMessage, data, event="feedback")
+            session = await self._session(sid)
+            user_id: str = session["user_id"]
+            rec = await self.c.store.set_feedback(
+                user_id=user_id, recommendation_id=msg.id, status=msg.status
+            )
+            if rec is None:
+                raise NotFound("no such recommendation")
+            await self.c.bus.publish(
+                TOPIC_CALLS,
+                Feedback(id=msg.id, user_id=user_id, status=msg.status),
+                key=str(getattr(rec, "call_session_id", msg.id)),
+            )
+        except WingmanError as exc:
+            await self._error(sid, exc)
+            return {"ok": False, "error": error_payload(exc)}
+        return {"ok": True}
+
+    async def on_end_call(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            session = await self._session(sid)
+            user_id: str = session["user_id"]
+            call_id = session.get("call_id")
+            if isinstance(data, dict) and isinstance(data.get("callId"), str):
+                call_id = data["callId"]
+            if not call_id:
+                raise BadInput("no call in progress: send start-call first", code="no_call")
+            payload = await self.end_call(user_id, call_id)
+        except WingmanError as exc:
+            await self._error(sid, exc)
+            return {"error": error_payload(exc)}
+        await self.sio.emit("call-ended", payload, room=room(call_id))
+        return payload
+
+    async def end_call(self, user_id: str, call_id: str) -> dict[str, Any]:
+        """Finish a call once; concurrent or repeated calls share the same result."""
+        task = self._finishing.get(call_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._end_call(user_id, call_id))
+            self._finishing[call_id] = task
+            task.add_done_callback(lambda _t: self._finishing.pop(call_id, None))
+        return await asyncio.shield(task)
+
+    async def _end_call(self, user_id: str, call_id: str) -> dict[str, Any]:
+        live = self.calls.get(call_id)
+        if live is not None and live.pipeline.user_id != user_id:
+            raise NotFound("no such call")
+        if live is not None:
+            await live.pipeline.finish()
+            self.calls.pop(call_id, None)
+        await self.writer.drain()
+        return await finalize_call(
+            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id
+        )
+
+    # -- background
+    async def reap_abandoned(self, interval: float = 5.0) -> None:
+        """Finalize calls whose clients left without end-call and did not come back."""
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for call_id, live in list(self.calls.items()):
+                if live.detached_at is not None and now - live.detached_at > self.abandon_after_seconds:
+                    log.info("finalizing abandoned call", extra={"call_id": call_id})
+                    try:
+                        await self.end_call(live.pipeline.user_id, call_id)
+                    except WingmanError:
+                        log.exception("abandoned call not finalized")
+
+    async def aclose(self) -> None:
+        """Flush every live call's audio and saved segments, but leave the calls open: their
+        clients reconnect to another node (or this one, restarted) and resume them."""
+        for call_id, live in list(self.calls.items()):
+            try:
+                await live.pipeline.finish(timeout=10.0)
+            except Exception:
+                log.exception("call not flushed at shutdown", extra={"call_id": call_id})
+        self.calls.clear()
+        await self.writer.aclose()

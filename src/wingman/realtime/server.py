@@ -1,0 +1,27 @@
+"""Builds the Socket.IO server for a container's settings."""
+
+from __future__ import annotations
+
+import socketio
+
+from wingman.settings import Settings
+
+
+def build_sio(settings: Settings) -> socketio.AsyncServer:
+    manager = None
+    if settings.socketio_redis:
+        # any node can emit to any call's room; the manager relays through Redis pub/sub
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel="wingman-socketio")
+    origins: list[str] | str = settings.cors_origins or []
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=manager,
+        cors_allowed_origins=origins,
+        # generous transport limit, so an oversize chunk reaches the handler and gets a clear
+        # `audio_too_large` error instead of the transport dropping the connection
+        max_http_buffer_size=max(8 * 1024 * 1024, 4 * settings.max_chunk_bytes),
+        ping_interval=10,
+        ping_timeout=20,
+        logger=False,
+        engineio_logger=False,
+    )

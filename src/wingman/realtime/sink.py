@@ -1,0 +1,88 @@
+"""The gateway side of the bus: agents' insights and metrics are saved and sent to the call.
+
+All gateways share one consumer group, so each insight is handled once; the room emit reaches
+the client whichever node it is connected to (Redis manager in the scaled sizes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import socketio
+
+from wingman.bus.base import EventBus
+from wingman.events import TOPIC_INSIGHTS, CallMetrics, Insight
+from wingman.pipeline.writer import StoreWriter
+from wingman.realtime.gateway import room
+from wingman.store.repos import Store
+
+log = logging.getLogger(__name__)
+
+
+def insight_payload(insight: Insight) -> dict[str, Any]:
+    return {
+        "id": insight.id,
+        "content": insight.content,
+        "category": insight.category,
+        "agent": insight.agent,
+        "contextSnippet": insight.context_snippet,
+        "createdAt": insight.created_at.isoformat(),
+        "kind": insight.kind,
+        "source": insight.source,
+        "entity": insight.entity,
+        "confidence": insight.confidence,
+        "provider": insight.provider,
+    }
+
+
+def metrics_payload(m: CallMetrics) -> dict[str, Any]:
+    return {
+        "repTalkRatio": m.rep_talk_ratio,
+        "repSeconds": round(m.rep_seconds, 1),
+        "customerSeconds": round(m.customer_seconds, 1),
+        "longestMonologueSeconds": round(m.longest_monologue_seconds, 1),
+        "repQuestions": m.rep_questions,
+        "customerQuestions": m.customer_questions,
+    }
+
+
+class InsightSink:
+    def __init__(
+        self, *, bus: EventBus, store: Store, writer: StoreWriter, sio: socketio.AsyncServer
+    ) -> None:
+        self._bus = bus
+        self._store = store
+        self._writer = writer
+        self._sio = sio
+        self._seen: dict[str, None] = {}  # recent insight ids: a redelivery is not shown twice
+
+    def _first_time(self, insight_id: str) -> bool:
+        if insight_id in self._seen:
+            return False
+        self._seen[insight_id] = None
+        if len(self._seen) > 10_000:
+            self._seen.pop(next(iter(self._seen)))
+        return True
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async for event in self._bus.subscribe(TOPIC_INSIGHTS, group="gateway"):
+                    await self.handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("insight subscription failed; resubscribing")
+                await asyncio.sleep(1.0)
+
+    async def handle(self, event: object) -> None:
+        if isinstance(event, Insight):
+            if not self._first_time(event.id):
+                return
+            store = self._store
+            self._writer.submit(lambda: store.add_recommendation(event))
+            await self._sio.emit("insight", insight_payload(event), room=room(event.call_id))
+        elif isinstance(event, CallMetrics):
+            await self._sio.emit("metrics", metrics_payload(event), room=room(event.call_id))

@@ -1,0 +1,472 @@
+"""The tenant's knowledge base: company docs, battlecards and FAQs, searched on the live path.
+
+Hybrid retrieval: BM25 (bm25s) over lightly stemmed words, plus MiniLM embeddings; the two
+rankings are fused with reciprocal rank fusion. Each tenant's index lives in memory, built from
+the stored chunks (whose embeddings are computed once, at upload) and invalidated when that
+tenant adds or deletes a document; other processes' changes are noticed by a cheap periodic
+check of the document list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wingman.errors import BadInput, NotFound
+from wingman.search.base import Search, SearchHit
+from wingman.search.documents import chunk_text, document_title, extract_text, split_stored
+from wingman.search.embeddings import Embedder, Vector, from_bytes, to_bytes
+from wingman.settings import DATA_DIR
+from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
+
+log = logging.getLogger(__name__)
+
+SAMPLE_DIR = DATA_DIR / "knowledge"
+RRF_K = 60
+_CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
+
+_STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could did do does doing for from had has have "
+    "how i if in into is it its just me my of on or our ours so than that the their them then "
+    "there these they this those to too us was we were what when where which while who whom why "
+    "will with would you your yours about also any some very really".split()
+)
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def passage_sentences(body: str) -> list[str]:
+    """A passage's sentences and list items (fragments under four words dropped)."""
+    parts: list[str] = []
+    for piece in re.split(r"\s+-\s+|\s+(?=\d\.\s)", body):
+        parts.extend(_SENTENCE_END.split(piece.strip()))
+    return [p.strip() for p in parts if len(p.split()) >= 4]
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: integrate/integrates/integration/integrated -> integrat."""
+    w = word.lower().removesuffix("'s")
+    for suffix, repl in (
+        ("ations", "ate"),
+        ("ation", "ate"),
+        ("ies", "y"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", "e"),
+        ("s", ""),
+    ):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith("ss"):
+            w = w[: -len(suffix)] + repl
+            break
+    return w[:-1] if len(w) > 4 and w.endswith("e") else w
+
+
+def lexical_tokens(text: str) -> list[str]:
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+
+
+class DocumentStore(Protocol):
+    """The Store methods the knowledge base uses (wingman.store.repos.Store has them)."""
+
+    async def add_document(
+        self,
+        *,
+        user_id: str,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        chunks: Sequence[NewChunk],
+        checksum: str | None = None,
+        source: str = "upload",
+        document_id: str | None = None,
+    ) -> DocumentRecord: ...
+
+    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]: ...
+
+    async def delete_document(self, *, user_id: str, document_id: str) -> bool: ...
+
+    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]: ...
+
+
+@dataclass(frozen=True)
+class KnowledgeEntity:
+    """A competitor or product named in the knowledge base."""
+
+    name: str
+    kind: str  # "competitor" (it has a battlecard) | "product"
+    document_id: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved chunk with its scores: `dense` is a cosine similarity in [-1, 1],
+    `lexical` the BM25 score divided by the best BM25 score of the query (0..1),
+    `fused` the reciprocal-rank-fusion score that orders the results, and `coverage` the
+    idf-weighted share of the query's words found in the passage (a word the knowledge base
+    never uses weighs most, so off-topic questions get a low coverage)."""
+
+    chunk_id: str
+    document_id: str
+    filename: str
+    heading: str
+    body: str
+    dense: float
+    lexical: float
+    fused: float
+    coverage: float = 0.0
+
+    @property
+    def title(self) -> str:
+        return self.heading or self.filename
+
+
+@dataclass
+class _Index:
+    chunk_ids: list[str]
+    document_ids: list[str]
+    filenames: list[str]
+    headings: list[str]
+    bodies: list[str]
+    vectors: NDArray[np.float32]
+    bm25: Any
+    entities: dict[str, KnowledgeEntity]
+    tokens: list[frozenset[str]]
+    document_frequency: dict[str, int]
+    signature: tuple[tuple[str, int], ...]
+    checked_at: float = field(default_factory=time.monotonic)
+
+
+_VERSUS = re.compile(r"(?:\bvs\.?|\bversus|\bbattlecard:?)\s+([A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*)?)\s*$")
+_NAME = re.compile(r"^[A-Z][A-Za-z0-9.&-]*(?:\s[A-Z][A-Za-z0-9.&-]*){0,2}$")
+
+
+def _entities_of(index_rows: Sequence[tuple[str, str, str, str]]) -> dict[str, KnowledgeEntity]:
+    """Competitors (battlecard titles) and products (brand-like section headings that also
+    appear capitalized mid-sentence in the text) named in the knowledge base."""
+    bodies = " ".join(row[3] for row in index_rows)
+    found: dict[str, KnowledgeEntity] = {}
+    for document_id, filename, heading, _body in index_rows:
+        parts = [p.strip() for p in heading.split(" > ") if p.strip()]
+        if not parts:
+            continue
+        m = _VERSUS.search(parts[0])
+        if m and ("battlecard" in parts[0].lower() or "battlecard" in filename.lower()):
+            name = m.group(1).strip()
+            found[name.lower()] = KnowledgeEntity(name, "competitor", document_id, filename)
+        for part in parts[1:]:
+            for candidate in re.split(r",\s*|\s+and\s+|\s*/\s*|\s*&\s*", part):
+                candidate = candidate.strip()
+                if not _NAME.match(candidate) or (candidate.isupper() and len(candidate) <= 5):
+                    continue
+                # proper-noun evidence: capitalized right after a lower-case word
+                if not re.search(rf"(?:\b[a-z]+|,)\s+{re.escape(candidate)}\b", bodies):
+                    continue
+                found.setdefault(
+                    candidate.lower(), KnowledgeEntity(candidate, "product", document_id, filename)
+                )
+    return found
+
+
+class KnowledgeBase(Search):
+    """Per-tenant hybrid search over uploaded documents (implements `Search`)."""
+
+    name = "knowledge"
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        embedder: Embedder,
+        max_document_bytes: int = 10 * 1024 * 1024,
+        revalidate_seconds: float = 30.0,
+        sample_dir: Path = SAMPLE_DIR,
+    ) -> None:
+        self._store = store
+        self.embedder = embedder
+        self._max_bytes = max_document_bytes
+        self._revalidate = revalidate_seconds
+        self._sample_dir = sample_dir
+        self._indexes: dict[str, _Index] = {}
+        self._generation: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    # -- documents
+    async def add_document(
+        self,
+        user_id: str,
+        filename: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        source: str = "upload",
+    ) -> DocumentRecord:
+        """Extract, chunk, embed and store a document; BadInput for unusable files."""
+        filename = Path(filename or "").name.strip()
+        if not filename:
+            raise BadInput("the file needs a name", code="bad_filename")
+        if len(data) > self._max_bytes:
+            raise BadInput(f"the file is larger than {self._max_bytes} bytes", code="too_large")
+        checksum = hashlib.sha256(data).hexdigest()
+        for existing in await self._store.list_documents(user_id=user_id):
+            if existing.checksum == checksum and existing.filename == filename:
+                return existing  # the same upload twice: keep one copy
+        kind, text = await asyncio.to_thread(extract_text, filename, data, content_type)
+        title = document_title(text, filename)
+        chunks = chunk_text(text, markdown=kind == ".md", title=title)
+        if not chunks:
+            raise BadInput("no text found in the file", code="empty_document")
+        vectors = await self.embedder.embed_many([c.embedding_text for c in chunks])
+        record = await self._store.add_document(
+            user_id=user_id,
+            filename=filename,
+            content_type=_CONTENT_TYPES[kind],
+            size_bytes=len(data),
+            checksum=checksum,
+            source=source,
+            chunks=[
+                NewChunk(text=c.text, embedding=to_bytes(v)) for c, v in zip(chunks, vectors, strict=True)
+            ],
+        )
+        self.invalidate(user_id)
+        log.info("document added", extra={"user_id": user_id, "chunks": len(chunks)})
+        return record
+
+    async def list_documents(self, user_id: str) -> list[DocumentRecord]:
+        return await self._store.list_documents(user_id=user_id)
+
+    async def delete_document(self, user_id: str, document_id: str) -> None:
+        if not await self._store.delete_document(user_id=user_id, document_id=document_id):
+            raise NotFound("no such document")
+        self.invalidate(user_id)
+
+    async def load_sample(self, user_id: str) -> int:
+        """Load the demo company's knowledge base for `user_id` once; returns documents added."""
+        async with self._lock(f"sample:{user_id}"):
+            docs = await self._store.list_documents(user_id=user_id)
+            if any(d.source == "sample" for d in docs):
+                return 0
+            added = 0
+            for path in sorted(self._sample_dir.glob("*.md")):
+                await self.add_document(
+                    user_id, path.name, path.read_bytes(), "text/markdown", source="sample"
+                )
+                added += 1
+            return added
+
+    def invalidate(self, user_id: str) -> None:
+        self._generation[user_id] = self._generation.get(user_id, 0) + 1
+        self._indexes.pop(user_id, None)
+
+    # -- index
+    @staticmethod
+    def _signature(docs: Sequence[DocumentRecord]) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((d.id, d.chunk_count) for d in docs))
+
+    async def _index(self, user_id: str) -> _Index:
+        index = self._indexes.get(user_id)
+        if index is not None and time.monotonic() - index.checked_at < self._revalidate:
+            return index
+        async with self._lock(user_id):
+            index = self._indexes.get(user_id)
+            if index is not None and time.monotonic() - index.checked_at >= self._revalidate:
+                try:
+                    async with asyncio.timeout(0.5):
+                        docs = await self._store.list_documents(user_id=user_id)
+                except (TimeoutError, OSError):
+                    index.checked_at = time.monotonic()  # keep serving what we have
+                    return index
+                if self._signature(docs) == index.signature:
+                    index.checked_at = time.monotonic()
+                    return index
+                index = None
+            if index is None:
+                index = await self._build(user_id)
+            return index
+
+    async def _build(self, user_id: str) -> _Index:
+        import bm25s
+
+        generation = self._generation.get(user_id, 0)
+        docs = await self._store.list_documents(user_id=user_id)
+        records = await self._store.list_chunks(user_id=user_id)
+        rows: list[tuple[str, str, str, str]] = []
+        vectors: list[Vector | None] = []
+        for r in records:
+            chunk = split_stored(r.text)
+            rows.append((r.document_id, r.filename, chunk.heading, chunk.body))
+            vectors.append(from_bytes(r.embedding) if r.embedding else None)
+        missing = [i for i, v in enumerate(vectors) if v is None or v.shape != (self.embedder.dim,)]
+        if missing:  # chunks stored without (or with another model's) embeddings
+            texts = [f"{rows[i][2]}: {rows[i][3]}" if rows[i][2] else rows[i][3] for i in missing]
+            for i, v in zip(missing, await self.embedder.embed_many(texts), strict=True):
+                vectors[i] = v
+        matrix = (
+            np.stack([v for v in vectors if v is not None]).astype(np.float32)
+            if rows
+            else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        )
+        bm25 = None
+        tokenized = [lexical_tokens(f"{h} {b}") for _, _, h, b in rows]
+        frequency: dict[str, int] = {}
+        for tokens in tokenized:
+            for token in set(tokens):
+                frequency[token] = frequency.get(token, 0) + 1
+        if rows:
+            bm25 = bm25s.BM25()
+            bm25.index([t or ["_"] for t in tokenized], show_progress=False)
+        index = _Index(
+            chunk_ids=[r.id for r in records],
+            document_ids=[row[0] for row in rows],
+            filenames=[row[1] for row in rows],
+            headings=[row[2] for row in rows],
+            bodies=[row[3] for row in rows],
+            vectors=matrix,
+            bm25=bm25,
+            entities=_entities_of(rows),
+            tokens=[frozenset(t) for t in tokenized],
+            document_frequency=frequency,
+            signature=self._signature(docs),
+        )
+        if self._generation.get(user_id, 0) == generation:  # not invalidated meanwhile
+            self._indexes[user_id] = index
+        log.info("knowledge index built", extra={"user_id": user_id, "chunks": len(rows)})
+        return index
+
+    async def warm(self, user_id: str) -> None:
+        """Build the tenant's index ahead of the first live question."""
+        await self._index(user_id)
+
+    async def entities(self, user_id: str) -> Mapping[str, KnowledgeEntity]:
+        """Competitors and products named in this tenant's documents, by lower-case name."""
+        return (await self._index(user_id)).entities
+
+    # -- search
+    async def retrieve(
+        self, user_id: str, query: str, *, limit: int = 5, vector: Vector | None = None
+    ) -> list[Passage]:
+        """The best passages for `query`, fused from BM25 and embedding rankings."""
+        index = await self._index(user_id)
+        n = len(index.bodies)
+        if n == 0 or not query.strip():
+            return []
+        if vector is None:
+            vector = await self.embedder.embed_query(query)
+        dense = index.vectors @ vector
+        tokens = lexical_tokens(query)
+        lexical = (
+            np.asarray(index.bm25.get_scores(tokens), dtype=np.float32)
+            if tokens
+            else np.zeros(n, dtype=np.float32)
+        )
+        dense_rank = np.empty(n, dtype=np.int64)
+        dense_rank[np.argsort(-dense, kind="stable")] = np.arange(n)
+        lexical_rank = np.empty(n, dtype=np.int64)
+        lexical_rank[np.argsort(-lexical, kind="stable")] = np.arange(n)
+        fused = 1.0 / (RRF_K + 1 + dense_rank)
+        # a passage without a single query term gets no lexical vote
+        fused = fused + np.where(lexical > 0, 1.0 / (RRF_K + 1 + lexical_rank), 0.0)
+        best_lexical = float(lexical.max()) if n else 0.0
+        order = np.argsort(-fused, kind="stable")[:limit]
+        idf = {
+            t: math.log(
+                1
+                + (n - index.document_frequency.get(t, 0) + 0.5) / (index.document_frequency.get(t, 0) + 0.5)
+            )
+            for t in set(tokens)
+        }
+        total_idf = sum(idf.values())
+
+        def coverage(i: int) -> float:
+            if total_idf <= 0:
+                return 0.0
+            return sum(w for t, w in idf.items() if t in index.tokens[i]) / total_idf
+
+        return [
+            Passage(
+                chunk_id=index.chunk_ids[i],
+                document_id=index.document_ids[i],
+                filename=index.filenames[i],
+                heading=index.headings[i],
+                body=index.bodies[i],
+                dense=float(dense[i]),
+                lexical=float(lexical[i] / best_lexical) if best_lexical > 0 else 0.0,
+                fused=float(fused[i]),
+                coverage=round(coverage(int(i)), 4),
+            )
+            for i in order
+        ]
+
+    async def rank_sentences(self, query: str, passages: Sequence[Passage]) -> list[dict[str, Any]]:
+        """The sentences of `passages` scored against `query` (cosine similarity and word
+        overlap, a small penalty per passage rank): the material for extractive answers."""
+        items: list[dict[str, Any]] = []
+        for rank, passage in enumerate(passages):
+            for position, text in enumerate(passage_sentences(passage.body)):
+                items.append(
+                    {
+                        "text": text,
+                        "source": passage.filename,
+                        "title": passage.title,
+                        "passage": rank,
+                        "position": position,
+                    }
+                )
+        if not items:
+            return []
+        qv = await self.embedder.embed_query(query)
+        vectors = await self.embedder.embed_many([f"{i['title']}: {i['text']}" for i in items])
+        query_tokens = set(lexical_tokens(query))
+        for item, sim in zip(items, vectors @ qv, strict=True):
+            overlap = (
+                len(query_tokens & set(lexical_tokens(item["text"]))) / len(query_tokens)
+                if query_tokens
+                else 0.0
+            )
+            # a section's first sentence usually states its point
+            lead = 0.03 if item["position"] == 0 else 0.0
+            item["score"] = round(0.75 * float(sim) + 0.25 * overlap + lead - 0.05 * int(item["passage"]), 4)
+        return items
+
+    async def warm_sentences(self, user_id: str) -> None:
+        """Embed every sentence of the tenant's passages ahead of time (into the embedder's
+        cache), so the first answer of a call does not pay for it."""
+        index = await self._index(user_id)
+        texts = [
+            f"{h or f}: {t}"
+            for f, h, b in zip(index.filenames, index.headings, index.bodies, strict=True)
+            for t in passage_sentences(b)
+        ]
+        # small batches, so live queries get the model between them
+        for start in range(0, len(texts), 8):
+            await self.embedder.embed_many(texts[start : start + 8])
+
+    async def search(self, query: str, *, limit: int = 5, user_id: str | None = None) -> list[SearchHit]:
+        """`Search` interface: hits scored by cosine similarity, ordered by fused rank."""
+        if user_id is None:
+            return []  # the knowledge base is always a tenant's
+        return [
+            SearchHit(
+                title=p.title,
+                snippet=p.body,
+                source="knowledge",
+                path=p.filename,
+                document_id=p.document_id,
+                score=round(max(p.dense, 0.0), 4),
+            )
+            for p in await self.retrieve(user_id, query, limit=limit)
+        ]

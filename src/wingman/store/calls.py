@@ -1,0 +1,171 @@
+"""Queries on calls and their transcript. Every function filters by the tenant (user_id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wingman.events import TranscriptFragment, new_id, utcnow
+from wingman.store.common import dialect_of, insert_ignore, owns_call, recommendation_record
+from wingman.store.fulltext import search_condition
+from wingman.store.models import (
+    ActionItemRow,
+    CallSession,
+    KeyMomentRow,
+    Recommendation,
+    TranscriptSegment,
+)
+from wingman.store.records import (
+    CallDetail,
+    CallPage,
+    CallRecord,
+    KeyMoment,
+    KeyMomentLike,
+    SegmentRecord,
+)
+
+MAX_TITLE_CHARS = 500
+
+
+async def _call_row(session: AsyncSession, user_id: str, call_id: str) -> CallSession | None:
+    return await session.scalar(
+        select(CallSession).where(CallSession.id == call_id, CallSession.user_id == user_id)
+    )
+
+
+async def create_call(
+    session: AsyncSession, *, user_id: str, title: str, call_id: str | None, now: datetime
+) -> CallRecord | None:
+    """Insert a call; None when `call_id` is already taken by another tenant."""
+    title = title.strip()[:MAX_TITLE_CHARS] or "Untitled call"
+    cid = call_id or new_id()
+    # an existing call of this user comes back as it is: creating twice is harmless
+    await insert_ignore(
+        session,
+        CallSession.__table__,  # type: ignore[arg-type]
+        {"id": cid, "user_id": user_id, "title": title, "start_time": now},
+    )
+    row = await _call_row(session, user_id, cid)
+    return CallRecord.model_validate(row) if row is not None else None
+
+
+async def get_call(session: AsyncSession, *, user_id: str, call_id: str) -> CallRecord | None:
+    row = await _call_row(session, user_id, call_id)
+    return CallRecord.model_validate(row) if row is not None else None
+
+
+async def finish_call(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    call_id: str,
+    full_transcript: str,
+    summary: str,
+    key_moments: Sequence[KeyMomentLike],
+    action_items: Sequence[str],
+    end_time: datetime | None,
+) -> CallRecord | None:
+    row = await _call_row(session, user_id, call_id)
+    if row is None:
+        return None
+    row.full_transcript = full_transcript
+    row.summary = summary
+    row.end_time = end_time or utcnow()
+    # replace, never append: finishing twice leaves the same rows as finishing once
+    await session.execute(delete(KeyMomentRow).where(KeyMomentRow.call_session_id == call_id))
+    await session.execute(delete(ActionItemRow).where(ActionItemRow.call_session_id == call_id))
+    session.add_all(
+        KeyMomentRow(call_session_id=call_id, position=i, kind=m.kind, text=m.text, at_seconds=float(m.at))
+        for i, m in enumerate(key_moments)
+    )
+    session.add_all(
+        ActionItemRow(call_session_id=call_id, position=i, text=item) for i, item in enumerate(action_items)
+    )
+    await session.flush()
+    return CallRecord.model_validate(row)
+
+
+async def list_segments(session: AsyncSession, *, user_id: str, call_id: str) -> list[SegmentRecord]:
+    rows = await session.scalars(
+        select(TranscriptSegment)
+        .join(CallSession, CallSession.id == TranscriptSegment.call_session_id)
+        .where(TranscriptSegment.call_session_id == call_id, CallSession.user_id == user_id)
+        .order_by(TranscriptSegment.start, TranscriptSegment.created_at, TranscriptSegment.id)
+    )
+    return [SegmentRecord.model_validate(r) for r in rows]
+
+
+async def call_detail(session: AsyncSession, *, user_id: str, call_id: str) -> CallDetail | None:
+    row = await _call_row(session, user_id, call_id)
+    if row is None:
+        return None
+    segments = await list_segments(session, user_id=user_id, call_id=call_id)
+    recs = await session.scalars(
+        select(Recommendation)
+        .where(Recommendation.call_session_id == call_id)
+        .order_by(Recommendation.created_at, Recommendation.id)
+    )
+    moments = await session.scalars(
+        select(KeyMomentRow).where(KeyMomentRow.call_session_id == call_id).order_by(KeyMomentRow.position)
+    )
+    items = await session.scalars(
+        select(ActionItemRow.text)
+        .where(ActionItemRow.call_session_id == call_id)
+        .order_by(ActionItemRow.position)
+    )
+    return CallDetail(
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        summary=row.summary,
+        full_transcript=row.full_transcript,
+        transcript=segments,
+        recommendations=[recommendation_record(r) for r in recs],
+        key_moments=[KeyMoment(kind=m.kind, text=m.text, at=m.at_seconds) for m in moments],
+        action_items=list(items),
+    )
+
+
+async def list_calls(
+    session: AsyncSession, *, user_id: str, q: str | None, limit: int, offset: int
+) -> CallPage:
+    where = [CallSession.user_id == user_id]
+    if q:
+        condition = search_condition(dialect_of(session), q)
+        if condition is not None:
+            where.append(condition)
+    total = await session.scalar(select(func.count()).select_from(CallSession).where(*where))
+    rows = await session.scalars(
+        select(CallSession)
+        .where(*where)
+        .order_by(CallSession.start_time.desc(), CallSession.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return CallPage(items=[CallRecord.model_validate(r) for r in rows], total=int(total or 0))
+
+
+async def add_segment(
+    session: AsyncSession, *, user_id: str, call_id: str, fragment: TranscriptFragment
+) -> bool:
+    if not await owns_call(session, user_id=user_id, call_id=call_id):
+        return False
+    return await insert_ignore(
+        session,
+        TranscriptSegment.__table__,  # type: ignore[arg-type]
+        {
+            "id": fragment.id,
+            "call_session_id": call_id,
+            "speaker": fragment.speaker,
+            "channel": fragment.channel,
+            "text": fragment.text,
+            "start": fragment.start,
+            "end": fragment.end,
+            "created_at": utcnow(),
+        },
+    )

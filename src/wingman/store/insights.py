@@ -1,0 +1,188 @@
+"""Queries on recommendations, feedback, agent runs and the dashboard stats (tenant-scoped)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wingman.events import AgentRun, FeedbackStatus, Insight
+from wingman.store.common import insert_ignore, owns_call, recommendation_record
+from wingman.store.models import AgentRunRow, CallSession, Recommendation, TranscriptSegment
+from wingman.store.models import FeedbackStatus as DbFeedback
+from wingman.store.records import AgentRunRecord, CountItem, RecommendationRecord, Stats
+
+TOP_N = 5
+REP, CUSTOMER = "rep", "customer"
+
+
+async def add_recommendation(session: AsyncSession, insight: Insight) -> bool:
+    if not await owns_call(session, user_id=insight.user_id, call_id=insight.call_id):
+        return False
+    return await insert_ignore(
+        session,
+        Recommendation.__table__,  # type: ignore[arg-type]
+        {
+            "id": insight.id,
+            "call_session_id": insight.call_id,
+            "content": insight.content,
+            "category": insight.category,
+            "context_snippet": insight.context_snippet,
+            "feedback_status": DbFeedback.NONE,
+            "created_at": insight.created_at,
+            "agent": insight.agent,
+            "kind": insight.kind,
+            "source": insight.source,
+            "entity": insight.entity,
+            "confidence": insight.confidence,
+            "block_id": insight.block_id,
+        },
+    )
+
+
+async def set_feedback(
+    session: AsyncSession, *, user_id: str, recommendation_id: str, status: FeedbackStatus
+) -> RecommendationRecord | None:
+    row = await session.scalar(
+        select(Recommendation)
+        .join(CallSession, CallSession.id == Recommendation.call_session_id)
+        .where(Recommendation.id == recommendation_id, CallSession.user_id == user_id)
+    )
+    if row is None:
+        return None
+    row.feedback_status = DbFeedback(status)
+    await session.flush()
+    return recommendation_record(row)
+
+
+async def feedback_by_kind(session: AsyncSession, *, user_id: str) -> dict[str, tuple[int, int]]:
+    query = (
+        select(Recommendation.kind, Recommendation.feedback_status, func.count())
+        .join(CallSession, CallSession.id == Recommendation.call_session_id)
+        .where(CallSession.user_id == user_id, Recommendation.feedback_status != DbFeedback.NONE)
+        .group_by(Recommendation.kind, Recommendation.feedback_status)
+    )
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for kind, status, count in await session.execute(query):
+        out[kind][0 if status is DbFeedback.LIKED else 1] += int(count)
+    return {kind: (likes, dislikes) for kind, (likes, dislikes) in out.items()}
+
+
+async def add_agent_run(session: AsyncSession, run: AgentRun) -> bool:
+    if not await owns_call(session, user_id=run.user_id, call_id=run.call_id):
+        return False
+    return await insert_ignore(
+        session,
+        AgentRunRow.__table__,  # type: ignore[arg-type]
+        {
+            "id": run.id,
+            "call_session_id": run.call_id,
+            "block_id": run.block_id,
+            "agent": run.agent,
+            "input": run.input,
+            "rule_or_prompt": run.rule_or_prompt,
+            "output": run.output,
+            "provider": run.provider,
+            "latency_ms": run.latency_ms,
+            "error": run.error,
+            "created_at": run.created_at,
+        },
+    )
+
+
+async def list_agent_runs(session: AsyncSession, *, user_id: str, call_id: str) -> list[AgentRunRecord]:
+    rows = await session.scalars(
+        select(AgentRunRow)
+        .join(CallSession, CallSession.id == AgentRunRow.call_session_id)
+        .where(AgentRunRow.call_session_id == call_id, CallSession.user_id == user_id)
+        .order_by(AgentRunRow.created_at, AgentRunRow.id)
+    )
+    return [AgentRunRecord.model_validate(r) for r in rows]
+
+
+def week_start(now: datetime) -> datetime:
+    """Monday 00:00 UTC of the week containing `now`."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+async def _top(
+    session: AsyncSession, user_id: str, label: ColumnElement[Any], condition: ColumnElement[bool]
+) -> list[CountItem]:
+    """The TOP_N values of `label` by the number of calls they came up in."""
+    calls = func.count(func.distinct(Recommendation.call_session_id))
+    query = (
+        select(label, calls)
+        .join(CallSession, CallSession.id == Recommendation.call_session_id)
+        .where(CallSession.user_id == user_id, condition)
+        .group_by(label)
+        .order_by(calls.desc(), label)
+        .limit(TOP_N)
+    )
+    return [CountItem(name=str(name), count=int(n)) for name, n in await session.execute(query)]
+
+
+async def stats(session: AsyncSession, *, user_id: str, now: datetime) -> Stats:
+    since = week_start(now)
+    week = (
+        await session.execute(
+            select(CallSession.start_time, CallSession.end_time).where(
+                CallSession.user_id == user_id, CallSession.start_time >= since
+            )
+        )
+    ).all()
+    seconds = sum(max(0.0, (end - start).total_seconds()) for start, end in week if end is not None)
+    total = await session.scalar(
+        select(func.count()).select_from(CallSession).where(CallSession.user_id == user_id)
+    )
+    by_status: dict[DbFeedback, int] = defaultdict(int)
+    status_query = (
+        select(Recommendation.feedback_status, func.count())
+        .join(CallSession, CallSession.id == Recommendation.call_session_id)
+        .where(CallSession.user_id == user_id)
+        .group_by(Recommendation.feedback_status)
+    )
+    for status, count in await session.execute(status_query):
+        by_status[status] += int(count)
+    shown = sum(by_status.values())
+    prefix = Recommendation.kind.like("objection.%")
+    objections = await _top(session, user_id, func.substr(Recommendation.kind, len("objection.") + 1), prefix)
+    competitor = and_(
+        Recommendation.entity.is_not(None),
+        or_(Recommendation.kind.like("competitor.%"), Recommendation.category == "Competitor"),
+    )
+    competitors = await _top(session, user_id, Recommendation.entity.expression, competitor)
+    return Stats(
+        calls_this_week=len(week),
+        minutes_this_week=round(seconds / 60.0, 1),
+        total_calls=int(total or 0),
+        insights_shown=shown,
+        insights_liked=by_status[DbFeedback.LIKED],
+        insights_disliked=by_status[DbFeedback.DISLIKED],
+        liked_share=(by_status[DbFeedback.LIKED] / shown) if shown else None,
+        top_objections=objections,
+        top_competitors=competitors,
+        avg_rep_talk_ratio=await _avg_talk_ratio(session, user_id),
+    )
+
+
+async def _avg_talk_ratio(session: AsyncSession, user_id: str) -> float | None:
+    spoken = func.sum(TranscriptSegment.end - TranscriptSegment.start)
+    query = (
+        select(TranscriptSegment.call_session_id, TranscriptSegment.speaker, spoken)
+        .join(CallSession, CallSession.id == TranscriptSegment.call_session_id)
+        .where(CallSession.user_id == user_id, TranscriptSegment.speaker.in_((REP, CUSTOMER)))
+        .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
+    )
+    per_call: dict[str, dict[str, float]] = defaultdict(dict)
+    for call_id, speaker, seconds in await session.execute(query):
+        per_call[call_id][speaker or ""] = max(0.0, float(seconds or 0.0))
+    ratios = []
+    for talk in per_call.values():
+        both = talk.get(REP, 0.0) + talk.get(CUSTOMER, 0.0)
+        if both > 0:
+            ratios.append(talk.get(REP, 0.0) / both)
+    return round(sum(ratios) / len(ratios), 3) if ratios else None

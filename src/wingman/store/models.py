@@ -1,0 +1,188 @@
+"""SQLAlchemy 2 models: the spec's tables (users, call_sessions, recommendations) plus what the
+live pipeline, the agents' reasoning log and the knowledge base need.
+
+Ids are strings (UUIDs made by the application, or ids from events) so the same schema works on
+SQLite and PostgreSQL and ids cross the bus as plain `str`. Times are timezone-aware UTC.
+The migration in migrations/versions is the schema's source of truth; these models mirror it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from wingman.events import utcnow
+
+ID = String(36)  # UUIDs we mint (users, calls, recommendations, documents)
+EXT_ID = String(64)  # ids minted by speech engines and agents (fragments, blocks, runs)
+
+
+class FeedbackStatus(enum.Enum):
+    """The spec's Enum; the database stores the names (NONE, LIKED, DISLIKED)."""
+
+    NONE = "none"
+    LIKED = "liked"
+    DISLIKED = "disliked"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _ts(nullable: bool = False) -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=nullable, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[datetime] = _ts()
+
+
+class CallSession(Base):
+    __tablename__ = "call_sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    start_time: Mapped[datetime] = _ts()
+    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    full_transcript: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Recommendation(Base):
+    __tablename__ = "recommendations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    call_session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("call_sessions.id", ondelete="CASCADE"), index=True
+    )
+    content: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(100))
+    context_snippet: Mapped[str] = mapped_column(Text, default="")
+    feedback_status: Mapped[FeedbackStatus] = mapped_column(
+        Enum(FeedbackStatus, name="feedback_status"), default=FeedbackStatus.NONE
+    )
+    created_at: Mapped[datetime] = _ts()
+    # beyond the spec: who made it and why, for feedback learning and stats
+    agent: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    entity: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    block_id: Mapped[str | None] = mapped_column(EXT_ID, nullable=True)
+
+
+class TranscriptSegment(Base):
+    """One final fragment, written while the call goes on (a crash loses seconds, not the call)."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (Index("ix_transcript_segments_call_start", "call_session_id", "start"),)
+
+    id: Mapped[str] = mapped_column(EXT_ID, primary_key=True)
+    call_session_id: Mapped[str] = mapped_column(ID, ForeignKey("call_sessions.id", ondelete="CASCADE"))
+    speaker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = _ts()
+
+
+class AgentRunRow(Base):
+    """An agent's reasoning about one block, kept for later review."""
+
+    __tablename__ = "agent_runs"
+    __table_args__ = (Index("ix_agent_runs_call_created", "call_session_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(EXT_ID, primary_key=True)
+    call_session_id: Mapped[str] = mapped_column(ID, ForeignKey("call_sessions.id", ondelete="CASCADE"))
+    block_id: Mapped[str] = mapped_column(EXT_ID)
+    agent: Mapped[str] = mapped_column(String(32))
+    input: Mapped[str] = mapped_column(Text)
+    rule_or_prompt: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(String(64))
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = _ts()
+
+
+class KeyMomentRow(Base):
+    __tablename__ = "key_moments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("call_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    at_seconds: Mapped[float] = mapped_column(Float)
+
+
+class ActionItemRow(Base):
+    __tablename__ = "action_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("call_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Document(Base):
+    """A knowledge-base document of one user (company docs, battlecards, FAQs)."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(String(32), default="upload")
+    created_at: Mapped[datetime] = _ts()
+
+
+class DocumentChunk(Base):
+    """A retrievable passage; `embedding` is little-endian float32 bytes (numpy .tobytes())."""
+
+    __tablename__ = "document_chunks"
+    __table_args__ = (Index("ix_document_chunks_document_position", "document_id", "position"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[str] = mapped_column(ID, ForeignKey("documents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class RevokedToken(Base):
+    """Logged-out tokens until they would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,0 +1,308 @@
+"""`Store`: the one facade the rest of Wingman uses for persistence.
+
+Every method is async, takes keyword arguments, is scoped to a tenant (the user id) and returns
+frozen records from records.py. Another tenant's call, recommendation or document looks exactly
+like a missing one (None / False / empty), never like data. Writes that events can repeat
+(segments, recommendations, agent runs, finishing a call) are idempotent on their ids, because
+the bus delivers at least once and the store writer retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import get_args
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from wingman.errors import BadInput, NotFound
+from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
+from wingman.store import accounts, calls, documents, insights
+from wingman.store.records import (
+    AgentRunRecord,
+    CallDetail,
+    CallPage,
+    CallRecord,
+    ChunkRecord,
+    DocumentRecord,
+    KeyMomentLike,
+    NewChunk,
+    RecommendationRecord,
+    SegmentRecord,
+    Stats,
+    UserRecord,
+)
+from wingman.store.routing import Router
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_PAGE = 200
+_MIGRATION_LOCK = 0x57494E47  # pg advisory lock key: concurrent processes migrate one at a time
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+    command.upgrade(config, "head")
+
+
+class Store:
+    """Persistence for users, calls, transcripts, recommendations, agent runs and documents."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        replica_urls: Sequence[str] = (),
+        shards: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._router = Router(url=url, replica_urls=replica_urls, shards=shards)
+        self._clock = clock
+        self._makers: dict[int, async_sessionmaker[AsyncSession]] = {}
+
+    @asynccontextmanager
+    async def _tx(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+        maker = self._makers.get(id(engine))
+        if maker is None:
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+            self._makers[id(engine)] = maker
+        async with maker() as session, session.begin():
+            yield session
+
+    # -- lifecycle
+    async def migrate(self) -> None:
+        """Create or upgrade the schema (Alembic, to head) on every primary database."""
+        for engine in self._router.primaries():
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+
+    async def aclose(self) -> None:
+        """Close every connection pool."""
+        await self._router.dispose()
+
+    async def ping(self) -> bool:
+        """Whether the directory database answers."""
+        try:
+            async with self._router.directory().connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (exc.SQLAlchemyError, OSError):
+            return False
+        return True
+
+    # -- users and tokens
+    async def create_user(self, *, email: str, name: str, password_hash: str | None) -> UserRecord:
+        """A new user; BadInput(code="email_taken") when the email is registered already."""
+        user = UserRecord(
+            id=new_id(),
+            email=accounts.normalize_email(email),
+            name=name.strip(),
+            created_at=self._clock(),
+            password_hash=password_hash,
+        )
+        async with self._tx(self._router.directory()) as s:
+            inserted = await accounts.insert_user(s, user)
+        if not inserted:
+            raise BadInput("an account with this email exists already", code="email_taken")
+        await self._copy_user_to_shard(user)
+        return user
+
+    async def _copy_user_to_shard(self, user: UserRecord) -> None:
+        # tenant rows reference users(id): the tenant's shard keeps a copy of its user row
+        if self._router.writer(user.id) is not self._router.directory():
+            async with self._tx(self._router.writer(user.id)) as s:
+                await accounts.insert_user(s, user)
+
+    async def get_user(self, *, user_id: str) -> UserRecord | None:
+        """The user with this id, or None."""
+        async with self._tx(self._router.directory_fresh()) as s:
+            return await accounts.get_user(s, user_id)
+
+    async def get_user_by_email(self, email: str) -> UserRecord | None:
+        """The user with this email (case-insensitive), or None."""
+        async with self._tx(self._router.directory_fresh()) as s:
+            return await accounts.get_user_by_email(s, email)
+
+    async def ensure_local_user(self) -> UserRecord:
+        """The built-in user of local mode, created on first use (safe to race)."""
+        user = UserRecord(
+            id=accounts.LOCAL_USER_ID,
+            email=accounts.LOCAL_USER_EMAIL,
+            name=accounts.LOCAL_USER_NAME,
+            created_at=self._clock(),
+        )
+        async with self._tx(self._router.directory()) as s:
+            await accounts.insert_user(s, user)
+            found = await accounts.get_user(s, accounts.LOCAL_USER_ID)
+        if found is None:
+            raise NotFound(f"the local user cannot be created: {accounts.LOCAL_USER_EMAIL} is taken")
+        await self._copy_user_to_shard(found)
+        return found
+
+    async def revoke_token(self, *, jti: str, expires_at: datetime) -> None:
+        """Remember a logged-out token id until it expires."""
+        async with self._tx(self._router.directory()) as s:
+            await accounts.revoke_token(s, jti=jti, expires_at=expires_at, now=self._clock())
+
+    async def is_token_revoked(self, *, jti: str) -> bool:
+        """Whether this token id was logged out."""
+        async with self._tx(self._router.directory_fresh()) as s:
+            return await accounts.is_token_revoked(s, jti)
+
+    # -- calls and transcript
+    async def create_call(self, *, user_id: str, title: str, call_id: str | None = None) -> CallRecord:
+        """Start a call now. With `call_id` of an existing call of this user, returns that call;
+        BadInput when the id belongs to someone else, NotFound when the user does not exist."""
+        try:
+            async with self._tx(self._router.writer(user_id)) as s:
+                call = await calls.create_call(
+                    s, user_id=user_id, title=title, call_id=call_id, now=self._clock()
+                )
+        except exc.IntegrityError as e:
+            raise NotFound("no such user") from e
+        if call is None:
+            raise BadInput("this call id is already in use", code="call_id_taken")
+        return call
+
+    async def get_call(self, *, user_id: str, call_id: str) -> CallRecord | None:
+        """One call of this user, or None."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await calls.get_call(s, user_id=user_id, call_id=call_id)
+
+    async def call_detail(self, *, user_id: str, call_id: str) -> CallDetail | None:
+        """A call with its transcript, recommendations, key moments and action items."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await calls.call_detail(s, user_id=user_id, call_id=call_id)
+
+    async def finish_call(
+        self,
+        *,
+        user_id: str,
+        call_id: str,
+        full_transcript: str,
+        summary: str,
+        key_moments: Sequence[KeyMomentLike] = (),
+        action_items: Sequence[str] = (),
+        end_time: datetime | None = None,
+    ) -> CallRecord | None:
+        """Save the end of a call; repeating it replaces, never duplicates. None if not found."""
+        async with self._tx(self._router.writer(user_id)) as s:
+            return await calls.finish_call(
+                s,
+                user_id=user_id,
+                call_id=call_id,
+                full_transcript=full_transcript,
+                summary=summary,
+                key_moments=key_moments,
+                action_items=action_items,
+                end_time=end_time or self._clock(),
+            )
+
+    async def list_calls(
+        self, *, user_id: str, q: str | None = None, limit: int = 20, offset: int = 0
+    ) -> CallPage:
+        """The user's calls, newest first, optionally full-text searched, with the total count."""
+        limit = min(max(limit, 1), MAX_PAGE)
+        async with self._tx(self._router.reader(user_id)) as s:
+            return await calls.list_calls(s, user_id=user_id, q=q, limit=limit, offset=max(offset, 0))
+
+    async def add_segment(self, *, user_id: str, call_id: str, fragment: TranscriptFragment) -> bool:
+        """Save a final fragment; True when new. Interims, repeats and others' calls: False."""
+        if fragment.call_id != call_id:
+            raise BadInput("fragment belongs to another call")
+        if not fragment.is_final:
+            return False
+        async with self._tx(self._router.writer(user_id)) as s:
+            return await calls.add_segment(s, user_id=user_id, call_id=call_id, fragment=fragment)
+
+    async def list_segments(self, *, user_id: str, call_id: str) -> list[SegmentRecord]:
+        """The saved transcript of a call in time order (empty for others' calls)."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await calls.list_segments(s, user_id=user_id, call_id=call_id)
+
+    # -- recommendations, feedback, agent runs, stats
+    async def add_recommendation(self, insight: Insight) -> bool:
+        """Save an insight as a recommendation; True when new (idempotent on insight.id)."""
+        async with self._tx(self._router.writer(insight.user_id)) as s:
+            return await insights.add_recommendation(s, insight)
+
+    async def set_feedback(
+        self, *, user_id: str, recommendation_id: str, status: FeedbackStatus
+    ) -> RecommendationRecord | None:
+        """Set liked / disliked / none on a recommendation of this user; None if not found."""
+        if status not in get_args(FeedbackStatus):
+            raise BadInput("status must be liked, disliked or none")
+        async with self._tx(self._router.writer(user_id)) as s:
+            return await insights.set_feedback(
+                s, user_id=user_id, recommendation_id=recommendation_id, status=status
+            )
+
+    async def feedback_by_kind(self, *, user_id: str) -> dict[str, tuple[int, int]]:
+        """{insight kind: (likes, dislikes)} over all the user's calls."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await insights.feedback_by_kind(s, user_id=user_id)
+
+    async def add_agent_run(self, run: AgentRun) -> bool:
+        """Save an agent's reasoning about a block; True when new (idempotent on run.id)."""
+        async with self._tx(self._router.writer(run.user_id)) as s:
+            return await insights.add_agent_run(s, run)
+
+    async def list_agent_runs(self, *, user_id: str, call_id: str) -> list[AgentRunRecord]:
+        """A call's agent runs in time order (empty for others' calls)."""
+        async with self._tx(self._router.reader(user_id)) as s:
+            return await insights.list_agent_runs(s, user_id=user_id, call_id=call_id)
+
+    async def stats(self, *, user_id: str, now: datetime | None = None) -> Stats:
+        """Dashboard figures for this user (see records.Stats)."""
+        async with self._tx(self._router.reader(user_id)) as s:
+            return await insights.stats(s, user_id=user_id, now=now or self._clock())
+
+    # -- knowledge base
+    async def add_document(
+        self,
+        *,
+        user_id: str,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        chunks: Sequence[NewChunk],
+        checksum: str | None = None,
+        source: str = "upload",
+        document_id: str | None = None,
+    ) -> DocumentRecord:
+        """Save a document and its chunks in one transaction."""
+        async with self._tx(self._router.writer(user_id)) as s:
+            return await documents.add_document(
+                s,
+                user_id=user_id,
+                filename=filename,
+                content_type=content_type,
+                size_bytes=size_bytes,
+                chunks=chunks,
+                checksum=checksum,
+                source=source,
+                document_id=document_id,
+            )
+
+    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]:
+        """The user's documents, oldest first, with their chunk counts."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await documents.list_documents(s, user_id=user_id)
+
+    async def delete_document(self, *, user_id: str, document_id: str) -> bool:
+        """Delete a document of this user and its chunks; False if there was none."""
+        async with self._tx(self._router.writer(user_id)) as s:
+            return await documents.delete_document(s, user_id=user_id, document_id=document_id)
+
+    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]:
+        """The user's chunks (of one document, or all) in document and position order."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await documents.list_chunks(s, user_id=user_id, document_id=document_id)

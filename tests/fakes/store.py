@@ -1,0 +1,103 @@
+"""An in-memory stand-in for wingman.store.repos.Store: the methods the agents and the
+knowledge base use, with the same keyword-only names and record types, tenant-scoped.
+
+Used where the agents' tests must not depend on a database; the real Store is exercised by
+its own contract suite and by the integration tests that use it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from wingman.events import AgentRun, FeedbackStatus, Insight, utcnow
+from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.documents: dict[str, DocumentRecord] = {}
+        self.chunks: dict[str, list[ChunkRecord]] = defaultdict(list)
+        self.agent_runs: dict[str, AgentRun] = {}
+        self.recommendations: dict[str, Insight] = {}
+        self.feedback: dict[str, FeedbackStatus] = {}
+        self.calls_of_list_chunks = 0
+
+    # -- documents
+    async def add_document(
+        self,
+        *,
+        user_id: str,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        chunks: Sequence[NewChunk],
+        checksum: str | None = None,
+        source: str = "upload",
+        document_id: str | None = None,
+    ) -> DocumentRecord:
+        doc = DocumentRecord(
+            id=document_id or str(uuid.uuid4()), user_id=user_id, filename=filename,
+            content_type=content_type, size_bytes=size_bytes, checksum=checksum, source=source,
+            created_at=utcnow(), chunk_count=len(chunks),
+        )
+        self.documents[doc.id] = doc
+        self.chunks[doc.id] = [
+            ChunkRecord(id=str(uuid.uuid4()), user_id=user_id, document_id=doc.id,
+                        filename=filename, position=i, text=c.text, embedding=c.embedding)
+            for i, c in enumerate(chunks)
+        ]
+        return doc
+
+    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]:
+        return sorted((d for d in self.documents.values() if d.user_id == user_id),
+                      key=lambda d: d.created_at)
+
+    async def delete_document(self, *, user_id: str, document_id: str) -> bool:
+        doc = self.documents.get(document_id)
+        if doc is None or doc.user_id != user_id:
+            return False
+        del self.documents[document_id]
+        self.chunks.pop(document_id, None)
+        return True
+
+    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]:
+        self.calls_of_list_chunks += 1
+        return [c for doc_id, cs in self.chunks.items()
+                if self.documents[doc_id].user_id == user_id
+                and document_id in (None, doc_id) for c in cs]
+
+    # -- agents
+    async def add_agent_run(self, run: AgentRun) -> bool:
+        if run.id in self.agent_runs:
+            return False
+        self.agent_runs[run.id] = run
+        return True
+
+    async def list_agent_runs(self, *, user_id: str, call_id: str) -> list[AgentRun]:
+        return [r for r in self.agent_runs.values()
+                if r.user_id == user_id and r.call_id == call_id]
+
+    async def add_recommendation(self, insight: Insight) -> bool:
+        if insight.id in self.recommendations:
+            return False
+        self.recommendations[insight.id] = insight
+        return True
+
+    async def set_feedback(self, *, user_id: str, recommendation_id: str,
+                           status: FeedbackStatus) -> Insight | None:
+        insight = self.recommendations.get(recommendation_id)
+        if insight is None or insight.user_id != user_id:
+            return None
+        self.feedback[recommendation_id] = status
+        return insight
+
+    async def feedback_by_kind(self, *, user_id: str) -> dict[str, tuple[int, int]]:
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for rid, status in self.feedback.items():
+            insight = self.recommendations[rid]
+            if insight.user_id != user_id or status == "none":
+                continue
+            counts[insight.kind][0 if status == "liked" else 1] += 1
+        return {k: (v[0], v[1]) for k, v in counts.items()}

@@ -1,0 +1,86 @@
+"""A small FastAPI app made of the auth and calls routers over a real Store and Auth, for the
+REST tests. The product's app.py/container.py are not needed: routes only see
+`app.state.container` with .settings, .store, .auth and .bus."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx
+from fastapi import FastAPI
+
+from tests.integration.store_support import Clock, sqlite_url
+from wingman.api import auth as auth_api
+from wingman.api import calls as calls_api
+from wingman.auth import Auth
+from wingman.bus.base import EventBus
+from wingman.events import BusEvent
+from wingman.settings import Settings
+from wingman.store.repos import Store
+
+
+class RecordingBus(EventBus):
+    """Keeps what was published; the REST routes only publish."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, BusEvent, str]] = []
+
+    async def publish(self, topic: str, event: BusEvent, *, key: str) -> None:
+        self.published.append((topic, event, key))
+
+    def subscribe(self, topic: str, *, group: str,
+                  consumer: str | None = None) -> AsyncIterator[BusEvent]:
+        raise NotImplementedError("the REST tests never subscribe")
+
+
+@dataclass
+class StandInContainer:
+    settings: Settings
+    store: Store
+    auth: Auth
+    bus: RecordingBus = field(default_factory=RecordingBus)
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    container: StandInContainer
+
+    @property
+    def store(self) -> Store:
+        return self.container.store
+
+    async def register(self, name: str, password: str = "correct horse") -> tuple[str, str]:
+        """Register `name`@example.com; returns (user id, bearer token)."""
+        r = await self.client.post("/api/auth/register", json={
+            "email": f"{name}@example.com", "name": name.title(), "password": password})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return body["user"]["id"], body["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def open_api(tmp_path: Path, mode: Literal["local", "required"]) -> AsyncIterator[Api]:
+    settings = Settings(data_dir=tmp_path / "data", auth=mode)
+    store = Store(url=sqlite_url(tmp_path), clock=Clock())
+    await store.migrate()
+    container = StandInContainer(settings=settings, store=store,
+                                 auth=Auth(store=store, settings=settings))
+    app = FastAPI(title="Wingman REST under test")
+    app.include_router(auth_api.router)
+    app.include_router(calls_api.router)
+    app.state.container = container
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://wingman.test") as c:
+            yield Api(client=c, container=container)
+    finally:
+        await store.aclose()

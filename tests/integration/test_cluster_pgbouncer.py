@@ -1,0 +1,169 @@
+"""The Store through deploy/cluster's PgBouncer in transaction pooling mode.
+
+asyncpg prepares (and by default caches, under generated names) every statement; behind a
+transaction pooler the next transaction may run on another server connection, where the name
+does not exist or already exists. The documented configuration is the database URL parameter
+`?prepared_statement_cache_size=0` (deploy/README.md): these tests drive the real Store with it,
+from several "processes" (Store instances) at once, against primary + replica + shards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_cluster import cluster_cli
+from wingman.events import TranscriptFragment
+from wingman.store.repos import Store
+
+pytestmark = [pytest.mark.postgres]
+
+PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+POOLED = "?prepared_statement_cache_size=0"
+
+
+@pytest.fixture(scope="module")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    """Databases, PgBouncer, Redis and Kafka from `deploy/cluster up --infra-only`; the ports."""
+    state = tmp_path_factory.mktemp("cluster-infra")
+    try:
+        cluster_cli(state, "up", "--infra-only")
+        status = json.loads(cluster_cli(state, "status", "--json").stdout)
+        yield {k: int(v) for k, v in status["info"]["ports"].items()}
+    finally:
+        subprocess.run([str(Path(__file__).resolve().parents[2] / "deploy" / "cluster"),
+                        "--state-dir", str(state), "down", "--purge"], capture_output=True, timeout=120)
+
+
+def pooled_urls(ports: dict[str, int]) -> dict[str, Any]:
+    base = f"postgresql+asyncpg://wingman@127.0.0.1:{ports['pgbouncer']}"
+    return {
+        "url": f"{base}/wingman{POOLED}",
+        "replica_urls": (f"{base}/wingman_replica{POOLED}",),
+        "shards": {"shard-1": f"{base}/wingman_shard_1{POOLED}",
+                   "shard-2": f"{base}/wingman_shard_2{POOLED}"},
+    }
+
+
+def admin(ports: dict[str, int], command: str) -> list[dict[str, str]]:
+    """A PgBouncer admin console command (simple query protocol: psql, not asyncpg)."""
+    out = subprocess.run([PSQL, "-h", "127.0.0.1", "-p", str(ports["pgbouncer"]), "-U", "postgres",
+                          "-d", "pgbouncer", "-AF", "|", "-P", "footer=off", "-c", command],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    header, *rows = [line.split("|") for line in out.stdout.splitlines()]
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def wingman_pools(ports: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Client and server connection counts per Wingman database."""
+    out = {}
+    for row in admin(ports, "SHOW POOLS"):
+        if row["database"].startswith("wingman"):
+            out[row["database"]] = {
+                "clients": int(row["cl_active"]) + int(row["cl_waiting"]),
+                "servers": sum(int(row[k]) for k in ("sv_active", "sv_idle", "sv_used",
+                                                     "sv_tested", "sv_login")),
+            }
+    return out
+
+
+@pytest.fixture
+async def stores(infra: dict[str, int]) -> AsyncIterator[list[Store]]:
+    direct = (f"postgresql+asyncpg://wingman@127.0.0.1:{infra['postgres-primary']}/wingman")
+    migrator = Store(url=direct, shards={
+        "shard-1": f"postgresql+asyncpg://wingman@127.0.0.1:{infra['postgres-primary']}"
+                   "/wingman_shard_1",
+        "shard-2": f"postgresql+asyncpg://wingman@127.0.0.1:{infra['postgres-shard-2']}"
+                   "/wingman_shard_2"})
+    try:
+        await migrator.migrate()
+    finally:
+        await migrator.aclose()
+    # three Stores = three gateway/agent processes, each with its own pool, one PgBouncer
+    opened = [Store(**pooled_urls(infra)) for _ in range(3)]
+    try:
+        yield opened
+    finally:
+        for store in opened:
+            await store.aclose()
+
+
+def fragment(call_id: str, n: int) -> TranscriptFragment:
+    return TranscriptFragment(call_id=call_id, text=f"utterance number {n}", is_final=True,
+                              speaker="customer", channel=1, start=float(n), end=n + 0.9)
+
+
+async def test_store_works_through_transaction_pooling_under_concurrency(
+    stores: list[Store], infra: dict[str, int]
+) -> None:
+    config = {row["key"]: row["value"] for row in admin(infra, "SHOW CONFIG")}
+    assert config["pool_mode"] == "transaction"
+    users = [await stores[0].create_user(email=f"rep{i}@example.com", name=f"Rep {i}",
+                                         password_hash=None) for i in range(6)]
+
+    async def one_call(worker: int) -> tuple[str, str]:
+        store, user = stores[worker % len(stores)], users[worker % len(users)]
+        call = await store.create_call(user_id=user.id, title=f"call {worker}")
+        for n in range(8):
+            assert await store.add_segment(user_id=user.id, call_id=call.id,
+                                           fragment=fragment(call.id, n))
+            assert await store.get_call(user_id=user.id, call_id=call.id) is not None
+        # the same fragment twice (the bus delivers at least once): stored once
+        again = fragment(call.id, 0)
+        await store.add_segment(user_id=user.id, call_id=call.id, fragment=again)
+        await store.add_segment(user_id=user.id, call_id=call.id, fragment=again)
+        segments = await store.list_segments(user_id=user.id, call_id=call.id)
+        assert len(segments) == 9
+        await store.finish_call(user_id=user.id, call_id=call.id, full_transcript="...",
+                                summary="done", key_moments=[], action_items=[], end_time=None)
+        return user.id, call.id
+
+    done = await asyncio.gather(*(one_call(w) for w in range(60)))
+
+    # more client connections than PostgreSQL backends: PgBouncer multiplexed them, and no
+    # database got more than default_pool_size + reserve_pool_size server connections
+    pools = wingman_pools(infra)
+    config_cap = int(config["default_pool_size"]) + int(config["reserve_pool_size"])
+    assert all(p["servers"] <= config_cap for p in pools.values()), pools
+    assert sum(p["clients"] for p in pools.values()) > sum(p["servers"] for p in pools.values()), \
+        pools
+    # every call is on its tenant's shard, complete
+    for user_id, call_id in done:
+        call = await stores[2].get_call(user_id=user_id, call_id=call_id)
+        assert call is not None and call.end_time is not None
+
+
+def psql(port: int, sql: str, db: str = "postgres") -> str:
+    out = subprocess.run([PSQL, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db,
+                          "-Atqc", sql], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+async def test_replica_serves_reads_through_pgbouncer(infra: dict[str, int],
+                                                      stores: list[Store]) -> None:
+    # team layout: one database (the directory one, migrated above) and its streaming replica
+    urls = pooled_urls(infra)
+    store = Store(url=urls["url"], replica_urls=urls["replica_urls"])
+    try:
+        user = await store.create_user(email="team@example.com", name="Team", password_hash=None)
+        call = await store.create_call(user_id=user.id, title="read me from the replica")
+        lsn = psql(infra["postgres-primary"], "select pg_current_wal_lsn()")
+        psql(infra["postgres-replica"],
+             "do $$ begin for i in 1..100 loop exit when pg_last_wal_replay_lsn() >= "
+             f"'{lsn}'::pg_lsn; perform pg_sleep(0.1); end loop; end $$")
+        before = wingman_pools(infra).get("wingman_replica", {"clients": 0})["clients"]
+        page = await store.list_calls(user_id=user.id)  # a lag-tolerant read: the replica
+        assert [c.id for c in page.items] == [call.id]
+        # the read went through PgBouncer's replica database (our pool keeps its connection)
+        assert wingman_pools(infra)["wingman_replica"]["clients"] >= before + 1
+    finally:
+        await store.aclose()

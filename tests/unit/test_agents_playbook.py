@@ -1,0 +1,101 @@
+"""The playbook: loading, validation, hot reload, detection; the coach's nudges and tips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.agents import block
+from wingman.agents.base import CallContext, EntityCatalog
+from wingman.agents.coach import SalesCoach
+from wingman.agents.entities import EntityMatcher
+from wingman.agents.playbook import Playbook, PlaybookSource
+from wingman.errors import ConfigError
+from wingman.llm.local import LocalLlm
+from wingman.settings import DATA_DIR
+
+PLAYBOOK = DATA_DIR / "playbook.yaml"
+
+
+def _catalog() -> EntityCatalog:
+    return EntityCatalog(EntityMatcher(["Aircall", "Salesforce"]),
+                         {"Aircall": "competitor", "Salesforce": "product"},
+                         {"Aircall": "battlecard-aircall.md"})
+
+
+def test_shipped_playbook_covers_every_objection_kind() -> None:
+    playbook = Playbook.load(PLAYBOOK)
+    assert set(playbook.objections) == {"price", "timing", "authority", "need", "competitor", "trust"}
+    assert "buying" in playbook.signals
+    assert {"frustration", "hesitation"} <= set(playbook.tone)
+    for kind, rule in playbook.rules():
+        assert rule.tips and rule.patterns, kind
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "kinds"),
+    [
+        ("Honestly, your price seems high.", "customer", {"objection.price"}),
+        ("Honestly, your price seems high.", "rep", set()),  # the rep's words are not objections
+        ("Honestly, your price seems high.", None, {"objection.price"}),  # mono call: unknown
+        ("Price isn't really an issue if it does what you say.", "customer", {"signal.buying"}),
+        ("We're also talking to air called.", "customer", {"objection.competitor"}),
+        ("We already use Salesforce.", "customer", set()),  # a product, not a competitor
+        ("I'll have to run this by my boss first.", "customer", {"objection.authority"}),
+    ],
+)
+def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:
+    playbook = Playbook.load(PLAYBOOK)
+    catalog = _catalog()
+    found = playbook.detect(text, speaker=speaker, entities=catalog.matcher.find(text),
+                            competitors=catalog.competitors)
+    assert {d.kind for d in found} == kinds
+
+
+def test_bad_playbooks_are_config_errors(tmp_path: Path) -> None:
+    bad_yaml = tmp_path / "a.yaml"
+    bad_yaml.write_text("objections: [")
+    with pytest.raises(ConfigError):
+        Playbook.load(bad_yaml)
+    bad_pattern = tmp_path / "b.yaml"
+    bad_pattern.write_text(PLAYBOOK.read_text().replace(r"'\b(too|so|really", r"'\b((too|so|really", 1))
+    with pytest.raises(ConfigError, match="bad pattern"):
+        Playbook.load(bad_pattern)
+
+
+def test_edits_are_picked_up_and_broken_edits_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "playbook.yaml"
+    path.write_text(PLAYBOOK.read_text())
+    source = PlaybookSource(path, check_every=0.0)
+    first = source.current()
+    path.write_text(PLAYBOOK.read_text().replace("label: Price objection", "label: Budget talk"))
+    os.utime(path, (1, 1))  # a different mtime, whatever the clock resolution
+    assert source.current().objections["price"].label == "Budget talk"
+    path.write_text("not: [valid")
+    os.utime(path, (2, 2))
+    assert source.current().objections["price"].label == "Budget talk"
+    assert first.objections["price"].label == "Price objection"
+
+
+async def test_coach_tips_rotate_and_competitor_with_battlecard_is_left_to_search() -> None:
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm())
+    ctx = CallContext(call_id="call-1", user_id="user-1", catalog=_catalog())
+    first = await coach.handle(block("That's way too expensive for us.", seq=1), ctx)
+    second = await coach.handle(block("The price is just too high.", seq=2), ctx)
+    assert [i.kind for i in first.insights] == ["objection.price"]
+    assert first.insights[0].content != second.insights[0].content  # the next tip, not the same
+    assert "objection.price pattern" in first.run.output
+    named = await coach.handle(block("We're also talking to Aircall.", seq=3), ctx)
+    assert named.insights == []
+    generic = await coach.handle(block("We're also talking to a few other vendors.", seq=4), ctx)
+    assert [i.kind for i in generic.insights] == ["objection.competitor"]
+
+
+async def test_coach_says_nothing_on_small_talk_and_records_it() -> None:
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm())
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    outcome = await coach.handle(block("We finally got some sun up here."), ctx)
+    assert outcome.insights == []
+    assert outcome.run.output == "nothing to say" and outcome.run.agent == "coach"

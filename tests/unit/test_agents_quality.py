@@ -1,0 +1,158 @@
+"""Precision and recall of each agent on the labelled utterances (tests/data/utterances.yaml).
+
+The figures are printed (run with -s to see them). The playbook patterns were written while
+looking at utterances.yaml, so its figures are optimistic; utterances_holdout.yaml was written
+afterwards and is not used for tuning: its figures are the honest estimate, asserted with lower
+bars where the local engine is known to be weaker (objections phrased in unforeseen words).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import pytest
+
+from tests.fakes.agents import block, catalog_for, sample_knowledge, shared_embedder, utterances
+from wingman.agents.base import CallContext
+from wingman.agents.coach import SalesCoach
+from wingman.agents.playbook import PlaybookSource
+from wingman.agents.qa import QaAgent
+from wingman.agents.search import SearchAgent
+from wingman.agents.text import question_kind
+from wingman.llm.local import LocalLlm
+from wingman.settings import DATA_DIR
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, expected: set[str], got: set[str], text: str) -> None:
+        self.tp += len(expected & got)
+        self.fp += len(got - expected)
+        self.fn += len(expected - got)
+        if expected != got:
+            print(f"  {sorted(expected)} != {sorted(got)}: {text}")
+            self.errors.append(f"expected {sorted(expected)} got {sorted(got)}: {text}")
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def line(self, name: str) -> str:
+        return (f"{name:34} precision {self.precision:.3f} recall {self.recall:.3f} "
+                f"(tp {self.tp}, fp {self.fp}, fn {self.fn})")
+
+
+def _expected_coach(item: dict[str, Any]) -> set[str]:
+    objections = item.get("objection", [])
+    objections = [objections] if isinstance(objections, str) else objections
+    kinds = {f"objection.{o}" for o in objections}
+    if "signal" in item:
+        kinds.add(f"signal.{item['signal']}")
+    if "tone" in item:
+        kinds.add(f"tone.{item['tone']}")
+    return kinds
+
+
+def _answers(item: dict[str, Any]) -> set[str]:
+    answer = item.get("answer", [])
+    return {answer} if isinstance(answer, str) else set(answer)
+
+
+async def evaluate(name: str) -> dict[str, Score]:
+    kb, _ = await sample_knowledge()
+    catalog = await catalog_for(kb)
+    llm = LocalLlm()
+    coach = SalesCoach(playbook=PlaybookSource(DATA_DIR / "playbook.yaml"), llm=llm,
+                       embedder=shared_embedder())
+    search = SearchAgent(knowledge=kb, web_search=None, llm=llm)
+    qa = QaAgent(knowledge=kb, llm=llm)
+    scores: dict[str, Score] = defaultdict(Score)
+    for seq, item in enumerate(utterances(name)):
+        b = block(item["text"], speaker=item["speaker"], seq=seq)
+        ctx = CallContext(call_id=b.call_id, user_id=b.user_id, catalog=catalog)
+        customer = item["speaker"] == "customer"
+        # coach: objections, signals and tone in customer speech
+        if customer:
+            found = {f.kind for f in await coach.detect(b, ctx, deconflict=False)}
+            expected = _expected_coach(item)
+            for family in ("objection", "signal", "tone"):
+                scores[f"coach {family}"].add({k for k in expected if k.startswith(family)},
+                                              {k for k in found if k.startswith(family)},
+                                              item["text"])
+            scores["coach (all)"].add(expected, found, item["text"])
+        # search: names, even misheard, on every line
+        names = {m.name for m in catalog.matcher.find(item["text"])}
+        scores["search entities"].add(set(item.get("entities", [])), names, item["text"])
+        if customer:
+            outcome = await search.handle(b, ctx)
+            briefed = {i.entity for i in outcome.insights if i.entity}
+            competitors = {e for e in item.get("entities", []) if e in catalog.documents
+                           and catalog.kinds.get(e) == "competitor"}
+            scores["search competitor briefs"].add(
+                competitors, {e for e in briefed if e in competitors | set(catalog.competitors)},
+                item["text"])
+        # qa: question detection and answers that cite the right document
+        if customer:
+            asked = {"question"} if question_kind(item["text"]) else set()
+            scores["qa question detection"].add({"question"} if "question" in item else set(),
+                                                asked, item["text"])
+            outcome = await qa.handle(b, ctx)
+            cited = {PurePath(i.source or "").stem for i in outcome.insights}
+            want = _answers(item)
+            if want:
+                hit = cited & want
+                scores["qa answers"].add({"right document"},
+                                         {"right document"} if hit else set(), item["text"])
+                if cited - want and not hit:
+                    scores["qa answers"].fp += 1
+            elif cited:
+                scores["qa answers"].add(set(), {"answer"}, item["text"])
+    print(f"\n== {name}")
+    for key in sorted(scores):
+        print(scores[key].line(key))
+    return scores
+
+
+async def test_agents_on_labelled_utterances() -> None:
+    items = utterances()
+    assert len(items) >= 150
+    scores = await evaluate("utterances.yaml")
+    for key in ("coach objection", "coach signal", "coach tone", "search entities",
+                "search competitor briefs", "qa question detection", "qa answers"):
+        assert scores[key].precision >= 0.85, scores[key].errors
+        assert scores[key].recall >= 0.85, scores[key].errors
+
+
+async def test_agents_on_holdout_utterances() -> None:
+    scores = await evaluate("utterances_holdout.yaml")
+    for key in ("search entities", "qa question detection"):
+        assert scores[key].precision >= 0.85, scores[key].errors
+        assert scores[key].recall >= 0.85, scores[key].errors
+    # the local engine's known weak spot: objections in words nobody foresaw
+    assert scores["coach (all)"].precision >= 0.7, scores["coach (all)"].errors
+    assert scores["coach (all)"].recall >= 0.3, scores["coach (all)"].errors
+
+
+@pytest.mark.parametrize("name", ["utterances.yaml", "utterances_holdout.yaml"])
+def test_labels_are_well_formed(name: str) -> None:
+    allowed = {"speaker", "text", "objection", "question", "answer", "entities", "signal", "tone"}
+    docs = {p.stem for p in (DATA_DIR / "knowledge").glob("*.md")}
+    for item in utterances(name):
+        assert set(item) <= allowed, item
+        assert item["speaker"] in ("rep", "customer")
+        if "answer" in item:
+            assert _answers(item) <= docs, item
+            assert "question" in item, item
+        assert item.get("question") in (None, "explicit", "implicit")

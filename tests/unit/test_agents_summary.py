@@ -1,0 +1,121 @@
+"""The local reasoning engine and the end-of-call summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from pydantic import BaseModel
+
+from tests.fakes.agents import SAMPLE_CALL
+from wingman.agents.coach import CoachTip
+from wingman.agents.qa import QaAnswer
+from wingman.agents.summary import CallSummary, summarize_call
+from wingman.errors import ProviderError, ProviderResponseError, ProviderTimeout
+from wingman.events import Insight
+from wingman.llm.base import Llm, LlmRequest, T
+from wingman.llm.local import LocalLlm
+
+
+@dataclass
+class Segment:
+    speaker: str | None
+    text: str
+    start: float
+
+
+def _segments() -> list[Segment]:
+    return [Segment(speaker, text, i * 5.0) for i, (speaker, text) in enumerate(SAMPLE_CALL)]
+
+
+def _insight(kind: str, content: str, snippet: str, **extra: str) -> Insight:
+    return Insight(call_id="c", user_id="u", agent="coach", category="x", kind=kind,
+                   content=content, context_snippet=snippet, **extra)  # type: ignore[arg-type]
+
+
+async def test_local_engine_coach_and_qa_tasks() -> None:
+    llm = LocalLlm()
+    tip = await llm.complete(LlmRequest(task="coach", system="", prompt="", schema=CoachTip,
+                                        context={"tips": ["First {ratio:.0%}", "Second"],
+                                                 "tip_index": 2, "values": {"ratio": 0.7}}),
+                             timeout=1)
+    assert tip.tip == "First 70%"
+    sentences = [
+        {"text": "Most teams are live in about two weeks", "source": "implementation.md",
+         "passage": 0, "position": 0, "score": 0.6},
+        {"text": "There is no hardware to install.", "source": "implementation.md",
+         "passage": 0, "position": 1, "score": 0.55},
+        {"text": "Porting takes longer abroad.", "source": "implementation.md",
+         "passage": 1, "position": 0, "score": 0.2},
+    ]
+    answer = await llm.complete(LlmRequest(
+        task="qa", system="", prompt="", schema=QaAnswer,
+        context={"confidence": 0.5, "min_confidence": 0.3, "sentences": sentences}), timeout=1)
+    assert answer.answerable and answer.source == "implementation.md"
+    assert answer.answer == "Most teams are live in about two weeks. There is no hardware to install."
+    unsure = await llm.complete(LlmRequest(
+        task="qa", system="", prompt="", schema=QaAnswer,
+        context={"confidence": 0.2, "min_confidence": 0.3, "sentences": sentences}), timeout=1)
+    assert not unsure.answerable and unsure.answer == ""
+    with pytest.raises(ProviderResponseError):
+        await llm.complete(LlmRequest(task="poetry", system="", prompt="", schema=CoachTip),
+                           timeout=1)
+
+
+async def test_extractive_summary_of_the_sample_call() -> None:
+    insights = [
+        _insight("competitor.aircall", "Aircall: ...", "We're also talking to Aircall.",
+                 entity="Aircall"),
+        _insight("objection.price", "Anchor on value.", "Honestly, your price seems high."),
+        _insight("qa.integrations", "Relay has a native Salesforce integration.",
+                 "Does Relay integrate with Salesforce?"),
+        _insight("objection.authority", "Map the decision.",
+                 "I would also need to check with my VP before we sign anything."),
+        _insight("signal.buying", "Close.", "This sounds promising."),
+    ]
+    summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=_segments(),
+                                   insights=insights)
+    assert "Aircall" in summary.summary and "price and authority objections" in summary.summary
+    assert "send a proposal on Friday" in summary.summary
+    assert summary.action_items == [
+        "Send a proposal on Friday and set up a pilot for your team",
+        "Customer: Check with their VP before they sign anything",
+    ]
+    moments = {(m.kind, m.at) for m in summary.key_moments}
+    assert ("competitor", 15.0) in moments and ("objection", 25.0) in moments
+    assert ("next_step", 75.0) in moments
+    assert any(m.kind == "question" and "implementation" in m.text.lower()
+               for m in summary.key_moments)  # a question no agent answered still counts
+    assert [m.at for m in summary.key_moments] == sorted(m.at for m in summary.key_moments)
+
+
+class _Generative(Llm):
+    name = "scripted"
+
+    def __init__(self, answer: BaseModel | None) -> None:
+        self.answer = answer
+        self.requests: list[LlmRequest[BaseModel]] = []
+
+    async def complete(self, request: LlmRequest[T], *, timeout: float) -> T:
+        self.requests.append(request)  # type: ignore[arg-type]
+        if self.answer is None:
+            raise ProviderTimeout("slow")
+        return request.schema.model_validate(self.answer.model_dump())
+
+
+async def test_generative_summary_is_used_and_failures_keep_the_draft() -> None:
+    written = CallSummary(summary="Dana (support, 40 agents) is comparing Relay with Aircall.")
+    llm = _Generative(written)
+    result = await summarize_call(llm=llm, call_id="c", segments=_segments(), insights=[])
+    assert result.summary == written.summary
+    assert "Transcript:" in llm.requests[0].prompt and "Dana" in llm.requests[0].prompt
+    failing = _Generative(None)
+    draft = await summarize_call(llm=failing, call_id="c", segments=_segments(), insights=[])
+    assert "send a proposal on Friday" in draft.summary
+    assert isinstance(ProviderTimeout("x"), ProviderError)
+
+
+async def test_empty_call() -> None:
+    summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=[], insights=[])
+    assert summary.key_moments == [] and summary.action_items == []
+    assert "empty" in summary.summary

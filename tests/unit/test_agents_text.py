@@ -1,0 +1,85 @@
+"""Question detection, normalization and entity matching (misheard names)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wingman.agents.entities import EntityMatcher
+from wingman.agents.text import normalize, question_kind, question_sentences
+
+NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
+         "Microsoft Teams"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Does Relay integrate with Salesforce?", "explicit"),
+        ("does it work with hub spot", "explicit"),  # no punctuation from the speech engine
+        ("How long does implementation usually take", "explicit"),
+        ("Can calls be logged automatically", "explicit"),
+        ("If we signed this month, when could we go live", "explicit"),
+        ("I'm not sure how long setup takes.", "implicit"),
+        ("I wonder whether our HubSpot data would carry over.", "implicit"),
+        ("Our security team will ask about SOC 2.", "implicit"),
+        ("tell me about the reporting side", "implicit"),
+        ("I'm not sure we really need all these features.", None),  # doubt, not a question
+        ("What we need is better reporting.", None),
+        ("I'll have to run this by my boss first.", None),
+        ("Right?", None),
+        ("", None),
+    ],
+)
+def test_question_kind(text: str, kind: str | None) -> None:
+    assert question_kind(text) == kind
+
+
+def test_question_sentences_keep_the_original_wording() -> None:
+    text = "Around thirty dollars per seat. Does Relay integrate with Salesforce?"
+    assert question_sentences(text) == [("Does Relay integrate with Salesforce?", "explicit")]
+
+
+def test_normalize_expands_contractions_and_drops_fillers() -> None:
+    assert normalize("Um, we don't have the budget, you know, and I'm   sure it's fine") == (
+        "we do not have the budget, and i am sure it is fine")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "method"),
+    [
+        ("We're also talking to Aircall.", "Aircall", "exact"),
+        ("air called quoted us something similar", "Aircall", "fuzzy"),
+        ("Someone on my team mentioned air cal.", "Aircall", "fuzzy"),
+        ("we use hub spot for marketing", "HubSpot", "split"),
+        ("The IT folks are big fans of ring central.", "RingCentral", "split"),
+        ("We use sales fours for our pipeline", "Salesforce", "phonetic"),
+        ("we record sales calls in gong", "Gong", "exact"),
+        ("Our agents chat in Microsoft Teams.", "Microsoft Teams", "exact"),
+    ],
+)
+def test_entities_are_found_even_when_misheard(text: str, name: str, method: str) -> None:
+    matches = EntityMatcher(NAMES).find(text)
+    assert [(m.name, m.method) for m in matches] == [(name, method)]
+    assert 0.8 <= matches[0].confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our sales force is about forty people across three regions.",
+        "Yeah the team's been going through a lot of changes.",
+        "The central team in Chicago handles escalations.",
+        "We ring customers back when they leave a voicemail.",
+        "We'll dial in from the conference room next time.",
+        "Our hub in Memphis ships most of the orders.",
+        "We were on the air for a radio interview last week.",
+        "Someone has to pick up the slack on Fridays.",
+    ],
+)
+def test_ordinary_words_are_not_entities(text: str) -> None:
+    assert EntityMatcher(NAMES).find(text) == []
+
+
+def test_several_entities_in_order_of_appearance() -> None:
+    names = [m.name for m in EntityMatcher(NAMES).find("We looked at Dial Pad and Aircall.")]
+    assert names == ["Dialpad", "Aircall"]

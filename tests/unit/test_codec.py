@@ -1,0 +1,153 @@
+"""Bus codec: every event type round-trips; anything else is refused without importing it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from wingman.bus.codec import KNOWN_TYPES, DecodeError, decode, encode
+from wingman.errors import ProviderError
+from wingman.events import (
+    AgentRun,
+    BusEvent,
+    CallEnded,
+    CallMetrics,
+    CallStarted,
+    Feedback,
+    Insight,
+    TranscriptBlock,
+    TranscriptFragment,
+)
+
+WHEN = datetime(2025, 5, 1, 12, 30, tzinfo=UTC)
+EVENTS: list[BusEvent] = [
+    TranscriptFragment(
+        call_id="c",
+        text="Is your platform SOC 2 compliant?",
+        is_final=True,
+        speaker="customer",
+        channel=1,
+        start=61.2,
+        end=63.0,
+        confidence=0.91,
+        audio_end_at=5123.5,
+    ),
+    TranscriptBlock(
+        call_id="c",
+        user_id="u",
+        seq=7,
+        text="Héllo — “quotes” 日本語 ✓",
+        speaker=None,
+        start=1.0,
+        end=2.0,
+        segment_ids=("a", "b"),
+        talk_seconds={"rep": 12.5, "customer": 30.25},
+    ),
+    Insight(
+        call_id="c",
+        user_id="u",
+        agent="search",
+        category="Competitor",
+        kind="competitor.aircall",
+        content="Relay's reporting is deeper.",
+        entity="Aircall",
+        source="https://example.com/x",
+        confidence=0.7,
+        created_at=WHEN,
+    ),
+    AgentRun(
+        call_id="c",
+        user_id="u",
+        block_id="b",
+        agent="qa",
+        input="q",
+        rule_or_prompt="p",
+        output="o",
+        provider="gemini",
+        latency_ms=812.5,
+        error="timeout",
+        created_at=WHEN,
+    ),
+    CallMetrics(
+        call_id="c",
+        user_id="u",
+        rep_talk_ratio=None,
+        rep_seconds=0.0,
+        customer_seconds=0.0,
+        longest_monologue_seconds=0.0,
+        rep_questions=0,
+        customer_questions=0,
+    ),
+    CallStarted(call_id="c", user_id="u", title="Intro", started_at=WHEN),
+    CallEnded(call_id="c", user_id="u", ended_at=WHEN),
+    Feedback(id="r", user_id="u", status="disliked"),
+]
+
+
+def test_every_event_type_is_covered() -> None:
+    assert {e.type for e in EVENTS} == set(KNOWN_TYPES)
+    assert len(KNOWN_TYPES) == 8
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.type)
+def test_round_trip(event: BusEvent) -> None:
+    data = encode(event)
+    assert isinstance(data, bytes)
+    assert json.loads(data)["type"] == event.type
+    back = decode(data)
+    assert type(back) is type(event)
+    assert back == event
+    assert decode(data.decode()) == event  # str input too
+
+
+def test_unknown_type_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(DecodeError, match="unknown bus event type 'transcript.v2'") as info:
+        decode(b'{"type": "transcript.v2", "text": "secret words"}')
+    assert "transcript.block" in str(info.value)  # says what is accepted
+    assert "secret words" not in str(info.value)  # never echoes content
+    assert isinstance(info.value, ProviderError)
+
+
+def test_a_class_path_in_the_message_is_never_imported() -> None:
+    name = "wingman_codec_test_should_not_import"
+    before = set(sys.modules)
+    for payload in (
+        {"type": f"{name}.Evil", "call_id": "c"},
+        {"type": "wingman.events.Insight", "call_id": "c"},
+        {"type": "insight", "__class__": f"{name}.Evil", "call_id": "c"},
+    ):
+        with pytest.raises(DecodeError):
+            decode(json.dumps(payload))
+    assert name not in sys.modules
+    assert not {m for m in set(sys.modules) - before if "codec_test" in m}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"call_id": "c"}', "no 'type' field"),
+        (b"\xff\xfe not json", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'"insight"', "not a JSON object"),
+        (b'{"type": "feedback", "id": "r", "status": "liked"}', "feedback.user_id"),
+        (b'{"type": "feedback", "id": "r", "user_id": "u", "status": "meh"}', "feedback.status"),
+        (b'{"type": "feedback", "id": "r", "user_id": "u", "status": "liked", "x": 1}', "feedback.x"),
+    ],
+)
+def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        decode(data)
+
+
+def test_error_for_bad_fields_does_not_echo_values() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(
+            b'{"type": "transcript.block", "call_id": "c", "user_id": "u", "seq": "x",'
+            b' "text": "my card number is 4111", "speaker": null, "start": 0, "end": 1}'
+        )
+    assert "4111" not in str(info.value)
+    assert "transcript.block.seq" in str(info.value)

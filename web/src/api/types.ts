@@ -1,0 +1,241 @@
+/**
+ * REST and Socket.IO payload types, written from notes/CONTRACTS.md.
+ *
+ * REST bodies use snake_case (FastAPI/pydantic), Socket.IO payloads use camelCase (as the spec's
+ * protocol table does). Fields the contract marks optional or that older servers may omit are
+ * optional here, so the UI never assumes them.
+ */
+
+export type FeedbackStatus = 'liked' | 'disliked' | 'none';
+export type AgentName = 'coach' | 'search' | 'qa' | 'system';
+export type Encoding = 'f32le' | 's16le';
+
+// ---------------------------------------------------------------- REST
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  created_at?: string;
+}
+
+export interface AuthResponse {
+  token: string;
+  token_type?: string;
+  expires_at?: string;
+  user: User;
+}
+
+export interface RegisterRequest {
+  email: string;
+  name: string;
+  password: string;
+}
+
+export interface LoginRequest {
+  email: string;
+  password: string;
+}
+
+export interface CallListItem {
+  id: string;
+  title: string;
+  start_time: string;
+  end_time: string | null;
+  duration_seconds: number | null;
+  summary: string | null;
+}
+
+export interface CallList {
+  items: CallListItem[];
+  total: number;
+}
+
+export interface TranscriptSegment {
+  id: string;
+  text: string;
+  speaker: string | null;
+  start: number;
+  end: number;
+}
+
+export interface Recommendation {
+  id: string;
+  content: string;
+  category: string;
+  agent: AgentName | string;
+  kind: string;
+  context_snippet: string | null;
+  feedback_status: FeedbackStatus;
+  created_at: string;
+  source: string | null;
+  entity: string | null;
+  confidence?: number | null;
+}
+
+export interface KeyMoment {
+  kind: string;
+  text: string;
+  /** seconds of call audio */
+  at: number;
+}
+
+export interface CallDetail {
+  id: string;
+  title: string;
+  start_time: string;
+  end_time: string | null;
+  duration_seconds?: number | null;
+  summary: string | null;
+  full_transcript: string | null;
+  transcript: TranscriptSegment[];
+  recommendations: Recommendation[];
+  key_moments: KeyMoment[];
+  action_items: string[];
+}
+
+/** One agent decision about one transcript block ("nothing to say" included). */
+export interface AgentRun {
+  id: string;
+  call_session_id?: string;
+  block_id: string;
+  agent: string;
+  input: string;
+  rule_or_prompt: string;
+  output: string;
+  provider: string;
+  latency_ms: number;
+  error: string | null;
+  /** the tips this run produced, when the server reports them */
+  insight_ids?: string[];
+  created_at: string;
+}
+
+export interface CountItem {
+  /** objection kind after "objection." (e.g. "price") or competitor name */
+  name: string;
+  count: number;
+}
+
+export interface Stats {
+  calls_this_week: number;
+  minutes_this_week: number;
+  total_calls: number;
+  insights_shown: number;
+  insights_liked: number;
+  insights_disliked: number;
+  /** liked / shown, null before any insight was shown */
+  liked_share: number | null;
+  top_objections: CountItem[];
+  top_competitors: CountItem[];
+  /** 0..1, null when no call had both speakers */
+  avg_rep_talk_ratio: number | null;
+}
+
+export interface KnowledgeDocument {
+  id: string;
+  filename: string;
+  title?: string | null;
+  content_type?: string | null;
+  size_bytes?: number | null;
+  /** where it came from: "upload", "sample", a path ... */
+  source?: string | null;
+  chunk_count?: number | null;
+  created_at?: string | null;
+}
+
+/** One part (stt | llm | search) in GET /api/providers. */
+export interface ProviderPart {
+  part: string;
+  configured: string;
+  /** the provider in use now */
+  active: string;
+  fallback: string | null;
+  degraded: boolean;
+  degraded_since: string | null;
+  key_configured: boolean | null;
+  failovers: number;
+  recent_errors: { at: string; provider: string; code: string; message: string }[];
+}
+
+export interface ProvidersResponse {
+  parts: ProviderPart[];
+}
+
+export interface Health {
+  status: 'ok' | 'degraded';
+  database: boolean;
+  auth: 'local' | 'required';
+  version: string;
+}
+
+// ---------------------------------------------------------------- Socket.IO
+
+export interface StartCallRequest {
+  title: string;
+  sampleRate: number;
+  encoding: Encoding;
+  channels: 1 | 2;
+  callId?: string;
+}
+
+export interface SocketError {
+  code: string;
+  message: string;
+}
+
+export type StartCallAck = { callId: string } | { error: SocketError };
+
+export type EndCallAck = CallEndedEvent | { error: SocketError };
+
+export interface TranscriptEvent {
+  id: string;
+  text: string;
+  isFinal: boolean;
+  speaker: string | null;
+  start: number;
+  end: number;
+}
+
+export interface InsightEvent {
+  id: string;
+  content: string;
+  category: string;
+  agent: AgentName | string;
+  contextSnippet?: string | null;
+  createdAt?: string | null;
+  kind?: string | null;
+  source?: string | null;
+  entity?: string | null;
+  confidence?: number | null;
+  provider?: string | null;
+}
+
+export interface MetricsEvent {
+  repTalkRatio: number | null;
+  repSeconds: number;
+  customerSeconds: number;
+  longestMonologueSeconds: number;
+  repQuestions: number;
+  customerQuestions: number;
+}
+
+export interface FeedbackRequest {
+  id: string;
+  status: FeedbackStatus;
+}
+
+export interface CallEndedEvent {
+  callId: string;
+  summary: string;
+  keyMoments: KeyMoment[];
+  actionItems: string[];
+}
+
+export interface ProviderStatusEvent {
+  part: string;
+  /** the provider in use from now on ("local" after a failover) */
+  provider: string;
+  degraded: boolean;
+  message: string;
+}

@@ -1,0 +1,371 @@
+/**
+ * One rep's Socket.IO session and the live call on it: connection state, start/resume/end,
+ * audio sending, and the transcript/insight/metrics state the live page renders.
+ *
+ * Framework-free (React reads it through useSyncExternalStore) and written against a small
+ * `SocketLike` interface, so tests drive it with a loopback socket.
+ */
+import type {
+  CallEndedEvent,
+  EndCallAck,
+  Encoding,
+  FeedbackStatus,
+  InsightEvent,
+  MetricsEvent,
+  ProviderStatusEvent,
+  SocketError,
+  StartCallAck,
+  StartCallRequest,
+  TranscriptEvent,
+} from '../api/types';
+import { encodeChunk } from '../audio/pcm';
+import { upsertInsight, type LiveInsight } from './insights';
+import { applyTranscript, type TranscriptLine } from './transcript';
+
+/** The part of socket.io-client's Socket this module uses. */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface SocketLike {
+  readonly connected: boolean;
+  readonly active: boolean;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener?: (...args: any[]) => void): unknown;
+  emit(event: string, ...args: any[]): unknown;
+  timeout(ms: number): { emit(event: string, ...args: any[]): unknown };
+  connect(): unknown;
+  disconnect(): unknown;
+}
+
+export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'rejected';
+export type Phase = 'idle' | 'starting' | 'live' | 'ending' | 'ended';
+
+export interface LiveState {
+  connection: Connection;
+  connectionMessage: string | null;
+  everConnected: boolean;
+  phase: Phase;
+  callId: string | null;
+  title: string;
+  startedAt: number | null;
+  format: { sampleRate: number; channels: 1 | 2; encoding: Encoding } | null;
+  transcript: TranscriptLine[];
+  insights: LiveInsight[];
+  metrics: MetricsEvent | null;
+  ended: CallEndedEvent | null;
+  providers: Record<string, ProviderStatusEvent>;
+  lastError: SocketError | null;
+  /** times this call was resumed after a reconnect */
+  resumes: number;
+  /** seconds of audio held back while the socket was down */
+  bufferedSeconds: number;
+}
+
+export const initialState: LiveState = {
+  connection: 'connecting',
+  connectionMessage: null,
+  everConnected: false,
+  phase: 'idle',
+  callId: null,
+  title: '',
+  startedAt: null,
+  format: null,
+  transcript: [],
+  insights: [],
+  metrics: null,
+  ended: null,
+  providers: {},
+  lastError: null,
+  resumes: 0,
+  bufferedSeconds: 0,
+};
+
+export interface SessionOptions {
+  ackTimeoutMs?: number;
+  endTimeoutMs?: number;
+  /** audio kept while disconnected and re-sent after resuming; older audio is dropped */
+  maxBufferedSeconds?: number;
+  now?: () => number;
+}
+
+export class LiveSession {
+  private state: LiveState = initialState;
+  private listeners = new Set<() => void>();
+  private pending: { data: ArrayBuffer; seconds: number }[] = [];
+  private pendingSeconds = 0;
+  /** true once the server acknowledged start-call on the current connection */
+  private acked = false;
+  private endWaiters: ((e: CallEndedEvent | null) => void)[] = [];
+  private readonly opts: Required<SessionOptions>;
+  private readonly unbind: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: SocketLike,
+    options: SessionOptions = {},
+  ) {
+    this.opts = {
+      ackTimeoutMs: options.ackTimeoutMs ?? 15000,
+      endTimeoutMs: options.endTimeoutMs ?? 60000,
+      maxBufferedSeconds: options.maxBufferedSeconds ?? 30,
+      now: options.now ?? (() => Date.now()),
+    };
+    this.bind('connect', this.onConnect);
+    this.bind('disconnect', this.onDisconnect);
+    this.bind('connect_error', this.onConnectError);
+    this.bind('transcript', (e: TranscriptEvent) => {
+      if (!this.inCall()) return;
+      this.set({ transcript: applyTranscript(this.state.transcript, e) });
+    });
+    this.bind('insight', (e: InsightEvent) => {
+      if (!this.inCall()) return;
+      this.set({ insights: upsertInsight(this.state.insights, e) });
+    });
+    this.bind('metrics', (e: MetricsEvent) => {
+      if (this.inCall()) this.set({ metrics: e });
+    });
+    this.bind('provider-status', (e: ProviderStatusEvent) => {
+      this.set({ providers: { ...this.state.providers, [e.part]: e } });
+    });
+    this.bind('error', (e: SocketError) => this.set({ lastError: e }));
+    this.bind('call-ended', (e: CallEndedEvent) => this.onCallEnded(e));
+    if (socket.connected) this.onConnect();
+  }
+
+  // ------------------------------------------------------------ store plumbing
+
+  getState = (): LiveState => this.state;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  private set(patch: Partial<LiveState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l();
+  }
+
+  private bind(event: string, fn: (...args: any[]) => void): void {
+    this.socket.on(event, fn);
+    this.unbind.push(() => this.socket.off(event, fn));
+  }
+
+  private inCall(): boolean {
+    return this.state.phase === 'starting' || this.state.phase === 'live' || this.state.phase === 'ending';
+  }
+
+  dispose(): void {
+    this.unbind.forEach((u) => u());
+    this.listeners.clear();
+    this.endWaiters.forEach((w) => w(null));
+    this.endWaiters = [];
+  }
+
+  // ------------------------------------------------------------ connection
+
+  private onConnect = (): void => {
+    const wasConnected = this.state.everConnected;
+    this.acked = false;
+    this.set({ connection: 'connected', connectionMessage: null, everConnected: true });
+    const { callId, phase, format, title } = this.state;
+    if (wasConnected && callId && format && (phase === 'live' || phase === 'ending')) {
+      // resume the call this client was streaming before the connection dropped
+      void this.emitStart({ title, ...format, callId }).then((ack) => {
+        if ('callId' in ack) {
+          this.acked = true;
+          // interims from before the drop will never be finalized under their old ids
+          this.set({ resumes: this.state.resumes + 1, lastError: null, transcript: this.state.transcript.filter((l) => l.isFinal) });
+          this.flushPending();
+          if (this.state.phase === 'ending') this.emitEnd();
+        } else {
+          this.set({ lastError: { code: ack.error.code, message: `Could not resume the call: ${ack.error.message}` } });
+        }
+      });
+    }
+  };
+
+  private onDisconnect = (reason: string): void => {
+    this.acked = false;
+    if (reason === 'io client disconnect') return;
+    this.set({ connection: 'reconnecting', connectionMessage: null });
+  };
+
+  private onConnectError = (err: Error): void => {
+    // `active` is false when the server refused the connection (e.g. a bad token); the client
+    // then stops retrying.
+    if (!this.socket.active) {
+      this.set({ connection: 'rejected', connectionMessage: err.message || 'Connection refused' });
+    } else {
+      this.set({ connection: this.state.everConnected ? 'reconnecting' : 'connecting', connectionMessage: err.message || null });
+    }
+  };
+
+  // ------------------------------------------------------------ call lifecycle
+
+  private emitStart(req: StartCallRequest): Promise<StartCallAck> {
+    return new Promise((resolve) => {
+      this.socket.timeout(this.opts.ackTimeoutMs).emit('start-call', req, (err: Error | null, ack?: StartCallAck) => {
+        if (err) resolve({ error: { code: 'timeout', message: 'The server did not answer start-call in time.' } });
+        else if (!ack || typeof ack !== 'object') resolve({ error: { code: 'bad_ack', message: 'Unexpected answer to start-call.' } });
+        else resolve(ack);
+      });
+    });
+  }
+
+  /** Starts a call; resolves with the call id, or rejects with the server's error. */
+  async start(req: { title: string; sampleRate: number; channels: 1 | 2; encoding?: Encoding }): Promise<string> {
+    if (this.inCall()) throw new Error('A call is already in progress.');
+    const format = { sampleRate: req.sampleRate, channels: req.channels, encoding: req.encoding ?? 'f32le' } as const;
+    this.pending = [];
+    this.pendingSeconds = 0;
+    this.acked = false;
+    this.set({
+      phase: 'starting',
+      callId: null,
+      title: req.title,
+      startedAt: null,
+      format,
+      transcript: [],
+      insights: [],
+      metrics: null,
+      ended: null,
+      lastError: null,
+      resumes: 0,
+      bufferedSeconds: 0,
+    });
+    if (!this.socket.connected) {
+      this.set({ phase: 'idle' });
+      throw new Error('Not connected to the Wingman server.');
+    }
+    const ack = await this.emitStart({ title: req.title, ...format });
+    if ('error' in ack) {
+      this.set({ phase: 'idle', lastError: ack.error });
+      throw new Error(ack.error.message);
+    }
+    this.acked = true;
+    this.set({ phase: 'live', callId: ack.callId, startedAt: this.opts.now() });
+    this.flushPending();
+    return ack.callId;
+  }
+
+  /** Sends (or, while the socket is down or the call not yet acknowledged, holds) one chunk. */
+  sendAudio(channels: readonly Float32Array[]): void {
+    const { format, phase } = this.state;
+    if (!format || !(phase === 'starting' || phase === 'live' || phase === 'ending')) return;
+    const data = encodeChunk(channels, format.encoding);
+    const frames = channels[0]?.length ?? 0;
+    if (this.socket.connected && this.acked) {
+      this.socket.emit('audio-chunk', data);
+      return;
+    }
+    const seconds = frames / format.sampleRate;
+    this.pending.push({ data, seconds });
+    this.pendingSeconds += seconds;
+    while (this.pendingSeconds > this.opts.maxBufferedSeconds && this.pending.length > 0) {
+      this.pendingSeconds -= (this.pending.shift() as { seconds: number }).seconds;
+    }
+    this.set({ bufferedSeconds: this.pendingSeconds });
+  }
+
+  private flushPending(): void {
+    const queued = this.pending;
+    this.pending = [];
+    this.pendingSeconds = 0;
+    for (const p of queued) this.socket.emit('audio-chunk', p.data);
+    if (queued.length > 0 || this.state.bufferedSeconds !== 0) this.set({ bufferedSeconds: 0 });
+  }
+
+  /** Ends the call and waits for `call-ended` (null if it never came). */
+  end(): Promise<CallEndedEvent | null> {
+    const { phase } = this.state;
+    if (phase === 'ended' && this.state.ended) return Promise.resolve(this.state.ended);
+    if (phase === 'idle') return Promise.resolve(null);
+    const waiter = new Promise<CallEndedEvent | null>((resolve) => {
+      this.endWaiters.push(resolve);
+    });
+    if (phase === 'starting' && !this.state.callId) {
+      // nothing to end on the server yet
+      this.set({ phase: 'idle' });
+      this.resolveEnd(null);
+      return waiter;
+    }
+    this.set({ phase: 'ending' });
+    if (this.socket.connected && this.acked) {
+      this.flushPending();
+      this.emitEnd();
+    }
+    const timer = setTimeout(() => {
+      if (this.state.phase === 'ending') {
+        this.set({ phase: 'ended', lastError: { code: 'timeout', message: 'The server did not confirm the end of the call; it may still be saving.' } });
+        this.resolveEnd(null);
+      }
+    }, this.opts.endTimeoutMs);
+    return waiter.finally(() => clearTimeout(timer));
+  }
+
+  /** end-call answers with the call-ended payload (also broadcast to the call's room). */
+  private emitEnd(): void {
+    const callId = this.state.callId;
+    this.socket.timeout(this.opts.endTimeoutMs).emit('end-call', { callId }, (err: Error | null, ack?: EndCallAck) => {
+      if (err || !ack || this.state.phase !== 'ending') return; // the end timer reports it
+      if ('error' in ack) {
+        this.set({ phase: 'ended', lastError: ack.error });
+        this.resolveEnd(null);
+      } else {
+        this.onCallEnded(ack);
+      }
+    });
+  }
+
+  private onCallEnded(e: CallEndedEvent): void {
+    if (this.state.callId && e.callId && e.callId !== this.state.callId) return;
+    if (this.state.phase === 'ended' && this.state.ended) return; // ack and broadcast both came
+    this.set({
+      phase: 'ended',
+      ended: { callId: e.callId, summary: e.summary ?? '', keyMoments: e.keyMoments ?? [], actionItems: e.actionItems ?? [] },
+    });
+    this.resolveEnd(this.state.ended);
+  }
+
+  private resolveEnd(e: CallEndedEvent | null): void {
+    const waiters = this.endWaiters;
+    this.endWaiters = [];
+    waiters.forEach((w) => w(e));
+  }
+
+  /** Back to a blank live page after a call ended. */
+  reset(): void {
+    if (this.inCall()) return;
+    this.set({ phase: 'idle', callId: null, title: '', startedAt: null, format: null, transcript: [], insights: [], metrics: null, ended: null, lastError: null });
+  }
+
+  /** Degraded parts known before any event (GET /api/providers); live events win. */
+  seedProviders(parts: readonly ProviderStatusEvent[]): void {
+    const providers = { ...this.state.providers };
+    for (const p of parts) if (!(p.part in providers)) providers[p.part] = p;
+    this.set({ providers });
+  }
+
+  clearError(): void {
+    this.set({ lastError: null });
+  }
+
+  /** Records like/dislike for a live insight (optimistic; reverted if the server says no). */
+  feedback(id: string, status: FeedbackStatus): Promise<boolean> {
+    const before = this.state.insights.find((i) => i.id === id)?.feedback ?? 'none';
+    this.setFeedback(id, status);
+    return new Promise((resolve) => {
+      this.socket.timeout(this.opts.ackTimeoutMs).emit('feedback', { id, status }, (err: Error | null, ack?: { ok?: boolean; error?: SocketError }) => {
+        if (err || !ack?.ok) {
+          this.setFeedback(id, before);
+          this.set({ lastError: ack?.error ?? { code: 'feedback', message: 'Feedback was not saved; try again.' } });
+          resolve(false);
+        } else {
+          resolve(true);
+        }
+      });
+    });
+  }
+
+  private setFeedback(id: string, status: FeedbackStatus): void {
+    this.set({ insights: this.state.insights.map((i) => (i.id === id ? { ...i, feedback: status } : i)) });
+  }
+}
