@@ -335,15 +335,17 @@ def match_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
             last = max(covering, key=lambda f: float(f.data.get("end", 0)))
             to_final[n] = last.at - caller.wall_time_of(end)
     to_insight: dict[int, float] = {}
+    by_index = {int(u["index"]): u for u in utterances}
+    triggers = [n for n in TRIGGERS if n in by_index]
     for e in caller.of("insight"):
         snippet = word_set(e.data.get("contextSnippet", ""))
-        if not snippet:
+        if not snippet or not triggers:
             continue
-        best = max(TRIGGERS, key=lambda n: len(snippet & word_set(utterances[n - 1]["text"]))
-                   / max(1, len(word_set(utterances[n - 1]["text"]))))
-        if len(snippet & word_set(utterances[best - 1]["text"])) < 2:
+        best = max(triggers, key=lambda n: len(snippet & word_set(by_index[n]["text"]))
+                   / max(1, len(word_set(by_index[n]["text"]))))
+        if len(snippet & word_set(by_index[best]["text"])) < 2:
             continue
-        latency = e.at - caller.wall_time_of(float(utterances[best - 1]["end"]))
+        latency = e.at - caller.wall_time_of(float(by_index[best]["end"]))
         to_insight[best] = min(latency, to_insight.get(best, latency))
     missing = {int(u["index"]) for u in utterances} - set(to_final)
     return to_final, to_insight, missing
@@ -512,7 +514,8 @@ def main() -> None:
                         help="spread call starts over this many seconds (default calls/4, <= 20)")
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--agents", type=int, default=2)
-    parser.add_argument("--url", help="an already running front URL (skips cluster up/down)")
+    parser.add_argument("--url", help="an already running front URL (skips cluster up/down and "
+                        "the Deepgram stand-in: that cluster's own speech provider is used)")
     parser.add_argument("--state-dir", help="cluster state dir (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     parser.add_argument("--local-capacity", action="store_true",
@@ -530,6 +533,8 @@ def main() -> None:
     stand_in: subprocess.Popen[str] | None = None
     if args.local_capacity:
         env["WINGMAN_STT"] = "local"
+    elif args.url:
+        print(f"using the running cluster at {args.url} with its own speech provider")
     else:
         stand_in = subprocess.Popen([sys.executable, __file__, "--serve-deepgram"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / "src" / "wingman" / "data" / "demo"
 FIXTURES = ROOT / "tests" / "fixtures" / "audio"
 RATE = 16000
-WPM = 150
+WPM = 155
 WORD_GAP = 0  # espeak-ng -g: extra pause between words, in 10 ms units
 GAP_S = 0.7  # silence between turns
 SAME_SPEAKER_GAP_S = 1.0  # utterances 12 and 13: one speaker, two sentences, a clear pause
@@ -35,7 +35,7 @@ SAME_SPEAKER_GAP_S = 1.0  # utterances 12 and 13: one speaker, two sentences, a 
 SENTENCE_GAP_S = 0.25
 LEAD_S = 0.8
 TAIL_S = 1.2
-VOICES = {"rep": "en-us+m3", "customer": "en-us+f2"}  # male and female variants of US English
+VOICES = {"rep": "en-us+m8", "customer": "en-us+f3"}  # male and female variants of US English
 CHANNELS = {"rep": 0, "customer": 1}
 NOISE_STD = 3e-4  # about -70 dBFS: a quiet line, never digital silence
 

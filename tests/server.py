@@ -20,7 +20,7 @@ def running_server(settings: Settings) -> Iterator[str]:
     port = free_port()
     settings = settings.model_copy(update={"port": port})
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            ws="websockets", lifespan="on")
+                            ws="websockets-sansio", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="wingman-server", daemon=True)
     thread.start()

@@ -6,14 +6,18 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import socketio
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
+from wingman.api.guards import BodyLimit, host_checker, send_json
+from wingman.auth import TooManyAttempts
 from wingman.container import Container
-from wingman.errors import BadInput, NotFound, Unauthorized, WingmanError
+from wingman.errors import BadInput, NotFound, ProviderError, Unauthorized, WingmanError
+from wingman.privacy import redact_insight, retention_loop
 from wingman.realtime.gateway import Gateway
 from wingman.realtime.server import build_sio
 from wingman.realtime.sink import InsightSink
@@ -26,11 +30,43 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "microphone=(self), display-capture=(self)",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
     "Content-Security-Policy": (
         "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-        "style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self' blob:"
+        "style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
+# /docs and /redoc load Swagger UI / ReDoc from a CDN with an inline bootstrap script; they show
+# the API schema only, never user data.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+class WingmanApp(socketio.ASGIApp):  # type: ignore[misc]
+    """Socket.IO + FastAPI, behind the Host-header check of local mode (covers /socket.io too)."""
+
+    def __init__(
+        self, sio: socketio.AsyncServer, app: Any, *, host_ok: Callable[[dict[str, Any]], bool] | None
+    ) -> None:
+        super().__init__(sio, other_asgi_app=app)
+        self.host_ok = host_ok
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.host_ok is not None and scope["type"] in ("http", "websocket") and not self.host_ok(scope):
+            if scope["type"] == "http":
+                body = {"detail": "this server only answers to its own host name", "code": "bad_host"}
+                await send_json(send, 421, body)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        await super().__call__(scope, receive, send)
 
 
 def default_web_dist() -> Path:
@@ -65,19 +101,41 @@ def _mount_web(app: FastAPI, dist: Path) -> None:
         )
 
 
-def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
-    """The whole product as one ASGI app (REST under /api, Socket.IO at /socket.io, web at /)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container_factory: Callable[[Settings], Container] = Container,
+) -> socketio.ASGIApp:
+    """The whole product as one ASGI app (REST under /api, Socket.IO at /socket.io, web at /).
+    `container_factory` lets tests hand in a Container subclass with scripted providers."""
     settings = settings or Settings()
     sio = build_sio(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = Container(settings)
+        container = container_factory(settings)
         await container.start()
         gateway = Gateway(container=container, sio=sio)
-        sink = InsightSink(bus=container.bus, store=container.store, writer=gateway.writer, sio=sio)
+        sink = InsightSink(
+            bus=container.bus,
+            store=container.store,
+            writer=gateway.writer,
+            sio=sio,
+            redact=redact_insight if settings.redact else None,
+        )
         container.spawn(sink.run(), "insight-sink")
         container.spawn(gateway.reap_abandoned(), "reaper")
+        # calls a crashed node (or a vanished client) left open are finalized
+        container.spawn(gateway.sweep_orphans(), "orphan-sweep")
+        if settings.retention_days is not None:
+            container.spawn(
+                retention_loop(
+                    container.store,
+                    retention_days=settings.retention_days,
+                    interval_seconds=settings.retention_interval_seconds,
+                ),
+                "retention",
+            )
         app.state.container = container
         app.state.gateway = gateway
         try:
@@ -96,26 +154,41 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             allow_headers=["Authorization", "Content-Type"],
         )
 
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes or settings.max_document_bytes)
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        path = request.url.path
+        if path in DOCS_PATHS:
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if path.startswith("/api/"):
+            # call data must not linger in browser or proxy caches
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.exception_handler(WingmanError)
     async def wingman_error(request: Request, exc: WingmanError) -> JSONResponse:
         status = 500
+        headers: dict[str, str] = {}
         if isinstance(exc, NotFound):
             status = 404
         elif isinstance(exc, Unauthorized):
             status = 401
         elif isinstance(exc, BadInput):
             status = 400
-        return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status)
+        elif isinstance(exc, TooManyAttempts):
+            status = 429
+            headers["Retry-After"] = str(exc.retry_after)
+        elif isinstance(exc, ProviderError):
+            status = 503
+        return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status, headers=headers)
 
     _include_routers(app)
     _mount_web(app, settings.web_dist or default_web_dist())
-    return socketio.ASGIApp(sio, other_asgi_app=app)
+    host_ok = host_checker(local_mode=settings.auth == "local", allowed_hosts=settings.allowed_hosts)
+    return WingmanApp(sio, app, host_ok=host_ok)

@@ -3,15 +3,25 @@
 In `auth == "local"` mode (loopback only, see settings) a request without a token acts as the
 built-in local user; a token that is present must still be valid. In `"required"` mode there is
 no access without a valid token.
+
+Passwords: argon2id with the RFC 9106 "low memory" profile (ARGON2_PARAMETERS: 64 MiB, 3
+passes, 4 lanes, 16-byte salt, 32-byte hash), about 50 ms per hash on a laptop core, run off the
+event loop. Login failures are throttled per email and client address (LoginThrottle): after
+`login_failures_per_minute` failures the next attempts get 429 with Retry-After, before any
+password is checked. Secrets are compared only inside argon2's and PyJWT's constant-time
+checks (tests/security/test_auth_hardening.py fails on any `==` between secrets in src/).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import secrets
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +29,10 @@ from pathlib import Path
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import BaseModel
 
-from wingman.errors import BadInput, ConfigError, Unauthorized
+from wingman.errors import BadInput, ConfigError, Unauthorized, WingmanError
 from wingman.events import utcnow
 from wingman.settings import Settings
 from wingman.store.records import UserRecord
@@ -34,6 +45,72 @@ MAX_PASSWORD = 256  # argon2 takes anything; this only stops megabyte "passwords
 MAX_NAME = 200
 SECRET_FILE = "secret.key"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# argon2id, RFC 9106 second recommended option ("low memory"): m=64 MiB, t=3, p=4, 16-byte
+# salt, 32-byte hash. Raise memory_cost (never lower it) if the servers can afford it.
+ARGON2_PARAMETERS = RFC_9106_LOW_MEMORY
+LOGIN_WINDOW_SECONDS = 60.0
+_MAX_THROTTLE_KEYS = 100_000  # bounded memory under a spray of random emails
+
+
+class TooManyAttempts(WingmanError):
+    """Sign-in refused before checking the password: too many recent failures."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"too many failed sign-ins: try again in {self.retry_after} s")
+
+
+class LoginThrottle:
+    """Sliding-window counts of failed sign-ins per (email, client address) and per address.
+
+    In memory, per process: behind a load balancer each node counts its own share, so the
+    effective limit is at most nodes x limit (sticky sessions keep a client on one node).
+    """
+
+    def __init__(
+        self,
+        *,
+        per_email_ip: int,
+        per_ip: int,
+        window_seconds: float = LOGIN_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_email_ip = per_email_ip
+        self.per_ip = per_ip
+        self.window = window_seconds
+        self._clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def check(self, email: str, ip: str) -> None:
+        """Raise TooManyAttempts when this email+address or this address is over its limit."""
+        now = self._clock()
+        for key, limit in (((email, ip), self.per_email_ip), (("*", ip), self.per_ip)):
+            times = self._recent(key, now)
+            if limit > 0 and len(times) >= limit:
+                raise TooManyAttempts(self.window - (now - times[0]))
+
+    def failed(self, email: str, ip: str) -> None:
+        now = self._clock()
+        if len(self._failures) >= _MAX_THROTTLE_KEYS:
+            for key in list(self._failures)[: _MAX_THROTTLE_KEYS // 10]:
+                self._recent(key, now)  # drops keys whose failures are all old
+        for key in ((email, ip), ("*", ip)):
+            self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, email: str, ip: str) -> None:
+        self._failures.pop((email, ip), None)
 
 
 class TokenGrant(BaseModel):
@@ -91,8 +168,12 @@ class Auth:
     ) -> None:
         self._store = store
         self._settings = settings
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or PasswordHasher.from_parameters(ARGON2_PARAMETERS)
         self._clock = clock
+        self.throttle = LoginThrottle(
+            per_email_ip=settings.login_failures_per_minute,
+            per_ip=settings.login_failures_per_ip_per_minute,
+        )
         key = settings.secret_key
         self._secret = key.get_secret_value() if key else load_or_create_secret(settings.data_dir)
         # verified against when the email is unknown, so both failures take as long
@@ -153,16 +234,23 @@ class Auth:
         user = await self._store.create_user(email=email, name=name, password_hash=await self._hash(password))
         return self._grant(user)
 
-    async def login(self, *, email: str, password: str) -> TokenGrant:
-        """Sign in; Unauthorized with the same message for unknown email and wrong password."""
-        user = await self._store.get_user_by_email(email.strip().lower())
+    async def login(self, *, email: str, password: str, client: str = "unknown") -> TokenGrant:
+        """Sign in; Unauthorized with the same message for unknown email and wrong password;
+        TooManyAttempts after too many failures for this email from this client address."""
+        email = email.strip().lower()
+        self.throttle.check(email, client)
+        user = await self._store.get_user_by_email(email)
         if user is None or user.password_hash is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))
+            # as slow as a real check, so response times do not tell which emails exist
             await self._verify(self._dummy_hash, password)
+            self.throttle.failed(email, client)
             raise Unauthorized("wrong email or password")
         if not await self._verify(user.password_hash, password):
+            self.throttle.failed(email, client)
             raise Unauthorized("wrong email or password")
+        self.throttle.succeeded(email, client)
         return self._grant(user)
 
     def _grant(self, user: UserRecord) -> TokenGrant:

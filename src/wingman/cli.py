@@ -45,7 +45,7 @@ def serve(
         f"(auth={settings.auth}, stt={settings.stt}, llm={settings.llm}, bus={settings.bus})"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="websockets"
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="websockets-sansio"
     )
 
 
@@ -70,6 +70,41 @@ def migrate() -> None:
 
     asyncio.run(run())
     console.print("[green]database is up to date[/]")
+
+
+@app.command()
+def retention(
+    days: Annotated[
+        int | None, typer.Option(help="delete calls older than this (default WINGMAN_RETENTION_DAYS)")
+    ] = None,
+) -> None:
+    """Delete calls (every user's) older than the retention period, with their transcripts."""
+    from wingman.privacy import purge_expired_calls
+    from wingman.store.repos import Store
+
+    settings = Settings()
+    keep = days if days is not None else settings.retention_days
+    if keep is None:
+        console.print("[yellow]no retention period: set WINGMAN_RETENTION_DAYS or pass --days[/]")
+        raise typer.Exit(code=2)
+    if keep < 1:
+        console.print("[red]--days must be at least 1[/]")
+        raise typer.Exit(code=2)
+
+    async def run() -> int:
+        store = Store(
+            url=settings.effective_database_url,
+            replica_urls=tuple(settings.database_replica_urls),
+            shards=dict(settings.database_shards),
+        )
+        try:
+            await store.migrate()
+            return await purge_expired_calls(store, retention_days=keep)
+        finally:
+            await store.aclose()
+
+    deleted = asyncio.run(run())
+    console.print(f"[green]{deleted} call(s) older than {keep} day(s) deleted[/]")
 
 
 @app.command()

@@ -65,7 +65,9 @@ class Container:
 
             from wingman.bus.redis_streams import RedisStreamsBus
 
-            return RedisStreamsBus(client=aioredis.Redis.from_url(s.redis_url))
+            # a blocking pool waits for a free connection instead of failing past its size
+            pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=200, timeout=5)
+            return RedisStreamsBus(client=aioredis.Redis(connection_pool=pool))
         if s.bus == "kafka":
             from wingman.bus.kafka import KafkaBus
 
@@ -121,6 +123,10 @@ class Container:
                 base_url=_secret(s.openai_base_url, "OPENAI_BASE_URL"),
                 model=s.openai_model,
             )
+        if s.redact:
+            from wingman.privacy import RedactingLlm
+
+            primary = RedactingLlm(primary)  # nothing unredacted leaves for the cloud
         return FallbackLlm(primary=primary, fallback=local, health=self.health)
 
     def _make_knowledge(self) -> KnowledgeBase:
@@ -155,6 +161,10 @@ class Container:
                 client=self.http,
                 timeout_seconds=s.search_timeout_seconds,
             )
+        if s.redact:
+            from wingman.privacy import RedactingSearch
+
+            inner = RedactingSearch(inner)  # queries are redacted before they leave
         redis_client = None
         if s.bus == "redis" or s.socketio_redis:
             import redis.asyncio as aioredis

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     database_replica_urls: list[str] = Field(default_factory=list)
     # tenant shards: {"shard-a": "postgresql+asyncpg://..."}; empty means one database
     database_shards: dict[str, str] = Field(default_factory=dict)
-    retention_days: int | None = None  # calls older than this are deleted; None keeps them
+    # calls older than this are deleted (wingman/privacy.py, `wingman retention`); None keeps them
+    retention_days: int | None = Field(default=None, ge=1)
 
     # -- bus and fan-out
     bus: Literal["memory", "redis", "kafka"] = "memory"
@@ -100,7 +101,31 @@ class Settings(BaseSettings):
     max_call_seconds: int = 4 * 3600
     max_title_chars: int = 200
     max_document_bytes: int = 10 * 1024 * 1024
-    redact: bool = False
+    # any REST request body, refused early with 413; default: max_document_bytes + 1 MiB (framing)
+    max_request_bytes: int | None = None
+    redact: bool = False  # card numbers, phone numbers, emails: see wingman/privacy.py
+    retention_interval_seconds: float = 3600.0  # how often the server applies retention_days
+
+    # -- per-connection throttling (token buckets per Socket.IO connection, realtime/limits.py)
+    socket_events_per_second: float = 50.0  # every event, audio chunks included (web sends ~10/s)
+    socket_event_burst: int = 400  # a reconnecting client flushes up to ~30 s of held 100 ms chunks
+    socket_control_per_second: float = 5.0  # start-call, end-call, feedback, unknown events
+    socket_control_burst: int = 20
+    audio_realtime_factor: float = 4.0  # seconds of audio a connection may send per second
+    audio_burst_seconds: float = 60.0
+
+    # -- abandoned calls
+    abandon_call_seconds: float = 120.0  # all clients gone this long without end-call: finalize
+    # at start-up: open calls with no transcript activity for this long were left by a crashed
+    # node (or a client that never came back) and are finalized
+    orphan_call_seconds: float = 900.0
+
+    # -- sign-in protection
+    login_failures_per_minute: int = 5  # per email and client address, then 429 + Retry-After
+    login_failures_per_ip_per_minute: int = 30  # per client address, any email
+    # Host headers accepted in local mode besides loopback names (DNS-rebinding protection);
+    # in required mode, when set, only these hosts are served
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -111,6 +136,11 @@ class Settings(BaseSettings):
                 f"WINGMAN_AUTH=local refuses to serve on non-loopback address {self.host!r}; "
                 "set WINGMAN_AUTH=required"
             )
+        if self.max_request_bytes is None:
+            self.max_request_bytes = self.max_document_bytes + 1024 * 1024
+        if self.auth == "local" and "*" in self.cors_origins:
+            # any web site could then drive the token-less local user from the rep's browser
+            raise ConfigError("WINGMAN_CORS_ORIGINS='*' is refused with WINGMAN_AUTH=local")
         return self
 
     @property

@@ -50,7 +50,7 @@ def test_transcript_matches_the_spoken_call(demo_call: DemoResult) -> None:
     reference = " ".join(words(u["text"]) for u in script())
     hypothesis = " ".join(words(f["text"]) for f in demo_call.finals)
     wer = jiwer.wer(reference, hypothesis)
-    assert wer < 0.2, f"WER {wer:.2%}: {hypothesis}"
+    assert wer < 0.25, f"WER {wer:.2%}: {hypothesis}"
     interims = [e for e in demo_call.of("transcript") if not e.data["isFinal"]]
     assert interims, "no interim results while people spoke"
 

@@ -11,7 +11,7 @@ NONE = FeedbackPreferences()
 
 def _insight(kind: str, content: str, *, agent: str = "coach", priority: float = 0.7,
              entity: str | None = None) -> Insight:
-    return Insight(call_id="c", user_id="u", agent=agent, category="x", kind=kind,  # type: ignore[arg-type]
+    return Insight(call_id="c", user_id="u", agent=agent, category="x", kind=kind,
                    content=content, priority=priority, entity=entity)
 
 

@@ -99,3 +99,14 @@ async def test_coach_says_nothing_on_small_talk_and_records_it() -> None:
     outcome = await coach.handle(block("We finally got some sun up here."), ctx)
     assert outcome.insights == []
     assert outcome.run.output == "nothing to say" and outcome.run.agent == "coach"
+
+
+async def test_example_matching_never_waits_for_the_examples() -> None:
+    from tests.fakes.agents import shared_embedder
+
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm(), embedder=shared_embedder())
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    unusual = block("Finance will push back hard on that number.")  # no pattern says this
+    assert await coach.detect(unusual, ctx) == []  # examples not embedded yet: patterns only
+    await coach.start()
+    assert [f.kind for f in await coach.detect(unusual, ctx)] == ["objection.price"]

@@ -76,6 +76,7 @@ async def evaluate(name: str) -> dict[str, Score]:
     llm = LocalLlm()
     coach = SalesCoach(playbook=PlaybookSource(DATA_DIR / "playbook.yaml"), llm=llm,
                        embedder=shared_embedder())
+    await coach.start()  # embeds the playbook's examples, as the worker does at start-up
     search = SearchAgent(knowledge=kb, web_search=None, llm=llm)
     qa = QaAgent(knowledge=kb, llm=llm)
     scores: dict[str, Score] = defaultdict(Score)

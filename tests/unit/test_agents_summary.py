@@ -30,7 +30,7 @@ def _segments() -> list[Segment]:
 
 def _insight(kind: str, content: str, snippet: str, **extra: str) -> Insight:
     return Insight(call_id="c", user_id="u", agent="coach", category="x", kind=kind,
-                   content=content, context_snippet=snippet, **extra)  # type: ignore[arg-type]
+                   content=content, context_snippet=snippet, **extra)
 
 
 async def test_local_engine_coach_and_qa_tasks() -> None:

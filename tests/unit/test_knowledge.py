@@ -9,7 +9,8 @@ from tests.fakes.store import MemoryStore
 from wingman.errors import BadInput, NotFound
 from wingman.search.documents import chunk_text, extract_text, split_stored
 from wingman.search.embeddings import DIM, from_bytes
-from wingman.search.knowledge import KnowledgeBase, lexical_tokens, stem
+from wingman.search.knowledge import KnowledgeBase
+from wingman.search.lexical import lexical_tokens, stem
 
 
 def make_pdf(lines: list[str]) -> bytes:
@@ -165,3 +166,14 @@ async def test_embedder_caches_and_shares_one_run_per_text() -> None:
     near = await embedder.embed_query("Is there a Salesforce integration?")
     far = await embedder.embed_query("The weather is lovely today.")
     assert float(close @ near) > float(close @ far) + 0.3
+
+
+async def test_another_process_adding_a_document_is_noticed() -> None:
+    store = MemoryStore()
+    here = KnowledgeBase(store=store, embedder=shared_embedder(), revalidate_seconds=0.0)
+    there = KnowledgeBase(store=store, embedder=shared_embedder())  # another worker process
+    await here.add_document("ana", "a.md", b"# Hours\n\nSupport is open from eight to six.", None)
+    assert [h.path for h in await here.search("When is support open?", user_id="ana")] == ["a.md"]
+    await there.add_document("ana", "b.md", b"# Whisper\n\nTeam leads can whisper to agents.", None)
+    paths = [h.path for h in await here.search("Can team leads whisper?", user_id="ana")]
+    assert paths[0] == "b.md"

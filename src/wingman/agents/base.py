@@ -20,7 +20,7 @@ from wingman.agents.feedback import FeedbackPreferences
 from wingman.agents.gate import GateState
 from wingman.agents.metrics import ConversationMetrics
 from wingman.events import AgentRun, Insight, TranscriptBlock
-from wingman.search.knowledge import KnowledgeEntity
+from wingman.search.lexical import KnowledgeEntity
 
 _IDS = uuid.UUID("6f1c2d7e-3b0a-4c55-9a53-7d0f2b1e9c41")
 SNIPPET_CHARS = 240
@@ -106,6 +106,9 @@ class Agent(ABC):
     @abstractmethod
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         """Analyse `block` in the light of `ctx`."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Prepare process-wide state (models, playbook examples) when the worker starts."""
 
     async def warm(self, user_id: str) -> None:  # noqa: B027 - optional hook
         """Prepare per-tenant state ahead of the first block (models, indexes)."""

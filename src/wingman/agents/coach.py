@@ -5,6 +5,7 @@ used whenever it cannot."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from wingman.agents.base import Agent, AgentOutcome, CallContext, snippet, stable_id
 from wingman.agents.examples import ExampleMatcher
 from wingman.agents.metrics import ConversationMetrics
-from wingman.agents.playbook import Nudge, Playbook, PlaybookSource
+from wingman.agents.playbook import Nudge, Playbook, PlaybookSource, prepare
 from wingman.agents.text import sentences
 from wingman.errors import ProviderError
 from wingman.events import Insight, TranscriptBlock
@@ -124,6 +125,7 @@ class SalesCoach(Agent):
         self.llm_timeout = llm_timeout
         self.max_tips = max_tips_per_block
         self._matcher: ExampleMatcher | None = None
+        self._warming: asyncio.Future[None] | None = None
         self._local = LocalLlm()
 
     def _examples(self, playbook: Playbook) -> ExampleMatcher | None:
@@ -133,10 +135,13 @@ class SalesCoach(Agent):
             self._matcher = ExampleMatcher(playbook, self.embedder)
         return self._matcher
 
-    async def warm(self, user_id: str) -> None:
+    async def start(self) -> None:
         matcher = self._examples(self.playbook.current())
         if matcher is not None:
             await matcher.warm()
+
+    async def warm(self, user_id: str) -> None:
+        await self.start()  # tenant-independent: the examples are the playbook's
 
     async def detect(self, block: TranscriptBlock, ctx: CallContext, *,
                      deconflict: bool = True) -> list[_Finding]:
@@ -153,11 +158,19 @@ class SalesCoach(Agent):
                 d.kind, d.rule.label, d.rule.category, d.rule.priority, d.rule.tips, 1.0, d.why, {}
             )
         matcher = self._examples(playbook)
+        if matcher is not None and not matcher.ready:
+            # still embedding the examples (start-up, or a playbook just edited): patterns only,
+            # the live path never waits for it
+            if self._warming is None or self._warming.done():
+                self._warming = asyncio.ensure_future(matcher.warm())
+            matcher = None
         if matcher is not None and block.speaker != "rep":
             for m in await matcher.match(sentences(block.text)):
                 rule = playbook.rule(m.kind)
                 if rule is None or m.kind in found or not rule.applies_to(block.speaker):
                     continue
+                if rule.excluded(prepare(block.text, entities, ctx.catalog.competitors)):
+                    continue  # "price is not an issue" is near price examples, and not one
                 found[m.kind] = _Finding(
                     m.kind,
                     rule.label,
@@ -216,11 +229,16 @@ class SalesCoach(Agent):
             return self.outcome(
                 block, started=started, rule_or_prompt="playbook rules", output="nothing to say"
             )
-        findings.sort(key=lambda f: -f.priority)
         insights: list[Insight] = []
         notes: list[str] = []
         prompts: list[str] = []
         provider = "local"
+        # the user's feedback decides which tips take this block's slots
+        weights = {f.kind: ctx.preferences.weight(f.kind) for f in findings}
+        notes += [f"{f.kind}: suppressed by the user's feedback" for f in findings
+                  if weights[f.kind] is None]
+        findings = [f for f in findings if weights[f.kind] is not None]
+        findings.sort(key=lambda f: -f.priority * (weights[f.kind] or 1.0))
         for finding in findings[: self.max_tips]:
             tip, provider, prompt = await self._tip(finding, block, ctx)
             prompts.append(prompt)

@@ -62,6 +62,11 @@ class ExampleMatcher:
                     self._matrix = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
         return self._matrix
 
+    @property
+    def ready(self) -> bool:
+        """Whether the examples are embedded (matching never waits for that on the live path)."""
+        return self._matrix is not None
+
     async def warm(self) -> None:
         await self._examples()
 

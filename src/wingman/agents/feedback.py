@@ -9,7 +9,6 @@ objection tip also quiets a new objection kind.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -62,12 +61,3 @@ class FeedbackPreferences:
 
     def describe(self) -> dict[str, float | None]:
         return {kind: self.weight(kind) for kind in sorted(self.counts)}
-
-
-def merge_counts(*many: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-    total: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for counts in many:
-        for kind, (likes, dislikes) in counts.items():
-            total[kind][0] += likes
-            total[kind][1] += dislikes
-    return {k: (v[0], v[1]) for k, v in total.items()}

@@ -56,9 +56,13 @@ class Rule(BaseModel):
         # mono calls have no rep/customer split: every rule applies
         return speaker not in ("rep", "customer") or speaker in self.speakers
 
+    def excluded(self, text: str) -> bool:
+        """Whether an exclusion pattern vetoes this rule on normalized `text`."""
+        return any(p.search(text) for p in self._excluded)
+
     def match(self, text: str) -> int | None:
         """Index of the first pattern matching normalized `text`, unless an exclusion does."""
-        if any(p.search(text) for p in self._excluded):
+        if self.excluded(text):
             return None
         for i, pattern in enumerate(self._compiled):
             if pattern.search(text):

@@ -12,6 +12,7 @@ Logs carry ids, counts and timings, never transcript text.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -46,6 +47,7 @@ from wingman.settings import Settings
 log = logging.getLogger(__name__)
 
 GROUP = "agents"
+_worker_numbers = itertools.count(1)
 
 
 def default_agents(
@@ -101,7 +103,8 @@ class AgentWorker:
         )
         self.gate = InsightGate(per_minute=settings.insights_per_minute)
         self.deadline = settings.agent_deadline_seconds
-        self.consumer = consumer or f"{settings.node_id}-agents"
+        # stable per node and worker index, so a restarted worker takes over its own pending events
+        self.consumer = consumer or f"{settings.node_id}-agents-{next(_worker_numbers)}"
         self._slots = asyncio.Semaphore(max_in_flight)
         self._idle_seconds = idle_seconds
         self._preferences_ttl = preferences_ttl
@@ -129,6 +132,7 @@ class AgentWorker:
             "agent worker started", extra={"consumer": self.consumer, "agents": [a.name for a in self.agents]}
         )
         async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._start_agents())
             tasks.create_task(self._consume_calls(tasks))
             async for event in self.bus.subscribe(TOPIC_BLOCKS, group=GROUP, consumer=self.consumer):
                 if not isinstance(event, TranscriptBlock):
@@ -173,6 +177,13 @@ class AgentWorker:
             self.handled_calls += 1
             async with self._progress:
                 self._progress.notify_all()
+
+    async def _start_agents(self) -> None:
+        for agent in self.agents:
+            try:
+                await agent.start()
+            except Exception as e:
+                log.warning("agent start-up failed", extra={"agent": agent.name, "error": type(e).__name__})
 
     async def _warm(self, user_id: str) -> None:
         for agent in self.agents:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, TokenDep, unauthorized
-from wingman.auth import MAX_PASSWORD, TokenGrant
+from wingman.auth import MAX_PASSWORD, TokenGrant, TooManyAttempts
 from wingman.errors import BadInput, Unauthorized
 from wingman.store.records import UserRecord
 
@@ -68,11 +68,24 @@ async def register(body: RegisterIn, container: ContainerDep) -> TokenOut:
     return TokenOut.of(grant)
 
 
-@router.post("/auth/login", responses={401: {"description": "wrong email or password"}})
-async def login(body: LoginIn, container: ContainerDep) -> TokenOut:
-    """Exchange email and password for a token."""
+@router.post(
+    "/auth/login",
+    responses={
+        401: {"description": "wrong email or password"},
+        429: {"description": "too many failed sign-ins; see Retry-After"},
+    },
+)
+async def login(body: LoginIn, container: ContainerDep, request: Request) -> TokenOut:
+    """Exchange email and password for a token. Repeated failures for one email from one
+    address get 429 with a Retry-After header for a minute."""
+    # the peer address; behind a reverse proxy uvicorn's --proxy-headers puts the client's here
+    client = request.client.host if request.client else "unknown"
     try:
-        grant = await container.auth.login(email=body.email, password=body.password)
+        grant = await container.auth.login(email=body.email, password=body.password, client=client)
+    except TooManyAttempts as e:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, str(e), headers={"Retry-After": str(e.retry_after)}
+        ) from None
     except Unauthorized as e:
         raise unauthorized(str(e)) from None
     return TokenOut.of(grant)

@@ -146,6 +146,13 @@ class VadSegmenter:
         """Speech is open but the latest audio is silence: the utterance may be ending."""
         return self.in_speech and self._silence_at is not None
 
+    @property
+    def pending_end(self) -> int | None:
+        """Where the open utterance will end if the current pause lasts long enough."""
+        if self.in_speech and self._silence_at is not None:
+            return self._silence_at + self._pad
+        return None
+
     def push(self, samples: F32) -> list[VadEvent]:
         """Score new audio (1-D float32 at 16 kHz); return the events it completes."""
         self.position += samples.shape[0]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from wingman.audio.pcm import decode_chunk
+from wingman.audio.pcm import bytes_per_frame, decode_chunk
 from wingman.audio.pool import AudioWorkerPool
 from wingman.audio.resample import StreamResampler
 from wingman.bus.base import EventBus
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 CHANNEL_SPEAKERS = ("rep", "customer")
 MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is told to slow down
+# How long a final may wait for its segment to be saved before it is shown: with a healthy
+# database the write takes milliseconds, so whatever the client saw as final survives a crash;
+# with a sick one the call goes on and the write stays queued (and retried) in the StoreWriter.
+PERSIST_WAIT_SECONDS = 0.5
 
 
 def transcript_payload(fragment: TranscriptFragment) -> dict[str, Any]:
@@ -66,7 +70,12 @@ class CallPipeline:
         language: str = "en",
         vocabulary: Sequence[str] = (),
         time_offset: float = 0.0,
+        first_seq: int = 0,
+        talk_seconds: dict[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        redact: Callable[[str], str] | None = None,
+        max_call_seconds: float | None = None,
+        persist_wait: float = PERSIST_WAIT_SECONDS,
     ) -> None:
         self.call_id = call_id
         self.user_id = user_id
@@ -79,6 +88,11 @@ class CallPipeline:
         self._max_chunk_bytes = max_chunk_bytes
         self._clock = clock
         self.time_offset = time_offset
+        self._redact = redact
+        self._max_call_seconds = max_call_seconds
+        self._persist_wait = persist_wait
+        self._bytes_per_second = bytes_per_frame(fmt) * fmt.sample_rate
+        self.received_seconds = 0.0  # audio accepted by push_chunk (this pipeline's part)
         self._resampler = StreamResampler(in_rate=fmt.sample_rate, channels=fmt.channels)
         self._stream: SttStream = stt.stream(
             sample_rate=SAMPLE_RATE, channels=fmt.channels, language=language, vocabulary=vocabulary
@@ -86,7 +100,9 @@ class CallPipeline:
         if isinstance(self._stream, FailoverStream):
             # this call moved from the cloud engine to the local one: tell the rep
             self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
-        self._aggregator = BlockAggregator(call_id=call_id, user_id=user_id, clock=clock)
+        self._aggregator = BlockAggregator(
+            call_id=call_id, user_id=user_id, clock=clock, first_seq=first_seq, talk_seconds=talk_seconds
+        )
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._finishing = False
@@ -116,6 +132,15 @@ class CallPipeline:
             )
         if self._chunks.qsize() >= MAX_QUEUED_CHUNKS:
             raise BadInput("audio arrives faster than it can be processed", code="audio_backpressure")
+        seconds = len(data) / self._bytes_per_second
+        if self._max_call_seconds is not None and (
+            self.time_offset + self.received_seconds + seconds > self._max_call_seconds
+        ):
+            raise BadInput(
+                f"the call reached its maximum length of {self._max_call_seconds:.0f} s: end it",
+                code="call_too_long",
+            )
+        self.received_seconds += seconds
         self.last_audio_at = self._clock()
         self._chunks.put_nowait(data)
 
@@ -194,6 +219,9 @@ class CallPipeline:
 
     async def _on_result(self, result: SttResult) -> None:
         text = result.text.strip()
+        if self._redact is not None:
+            # before anything is emitted, stored, aggregated or read by an agent
+            text = self._redact(text)
         if not text:
             return
         speaker = result.speaker
@@ -211,13 +239,16 @@ class CallPipeline:
             confidence=result.confidence,
             audio_end_at=result.audio_end_at,
         )
-        await self._emit("transcript", transcript_payload(fragment))
         if fragment.is_final:
             self.finals += 1
             store, user_id, call_id = self._store, self.user_id, self.call_id
-            self._writer.submit(
+            saved = self._writer.submit(
                 lambda: store.add_segment(user_id=user_id, call_id=call_id, fragment=fragment)
             )
+            if self._writer.healthy and self._persist_wait > 0:
+                # saved before shown (bounded): a final the client saw survives a kill -9
+                await asyncio.wait({saved}, timeout=self._persist_wait)
+        await self._emit("transcript", transcript_payload(fragment))
         for block in self._aggregator.add(fragment):
             await self._publish(block)
 

@@ -2,28 +2,50 @@
 
 Handlers validate, look up the caller's call, and hand work to the CallPipeline. Results reach
 clients through rooms (`call:<id>`), so with the Redis manager any node can emit to any call.
+
+Every event passes the per-connection limiter (realtime/limits.py) before anything else, and
+every handler answers: an ack or an `error {code, message}`, never silence, whatever the payload
+(unknown events included). Calls are looked up with the caller's user id, so another tenant's
+call id behaves exactly like a missing one (`not_found`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import socketio
 
+from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
 from wingman.errors import BadInput, NotFound, Unauthorized, WingmanError
-from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
+from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback, utcnow
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
 from wingman.pipeline.finalize import finalize_call
 from wingman.pipeline.writer import StoreWriter
+from wingman.privacy import redact_text
+from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, parse
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], Awaitable[Any]]
+MAX_ID_CHARS = 64
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_title(title: str, max_chars: int) -> str:
+    """A title safe to store and show: no control characters (PostgreSQL refuses NUL), no
+    surrogates, spaces collapsed, at most `max_chars`."""
+    title = title.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(_CONTROL_CHARS.sub(" ", title).split())[:max_chars].strip() or "Untitled call"
 
 
 def room(call_id: str) -> str:
@@ -45,20 +67,29 @@ class Gateway:
     """Socket.IO handlers and the registry of calls live on this node."""
 
     def __init__(
-        self, *, container: Container, sio: socketio.AsyncServer, abandon_after_seconds: float = 120.0
+        self,
+        *,
+        container: Container,
+        sio: socketio.AsyncServer,
+        abandon_after_seconds: float | None = None,
     ) -> None:
         self.c = container
         self.sio = sio
         self.writer = StoreWriter()
         self.calls: dict[str, LiveCall] = {}
+        if abandon_after_seconds is None:
+            abandon_after_seconds = container.settings.abandon_call_seconds
         self.abandon_after_seconds = abandon_after_seconds
-        self._finishing: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self.limiter = ClientLimiter.from_settings(container.settings)
+        # keyed by (user, call): one tenant never waits on, nor sees, another's end-of-call
+        self._finishing: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
-        sio.on("start-call", self.on_start_call)
-        sio.on("audio-chunk", self.on_audio_chunk)
-        sio.on("feedback", self.on_feedback)
-        sio.on("end-call", self.on_end_call)
+        sio.on("start-call", self._guarded("start-call", self.on_start_call, control=True, ack=True))
+        sio.on("audio-chunk", self._guarded("audio-chunk", self.on_audio_chunk, control=False, ack=False))
+        sio.on("feedback", self._guarded("feedback", self.on_feedback, control=True, ack=True))
+        sio.on("end-call", self._guarded("end-call", self.on_end_call, control=True, ack=True))
+        sio.on("*", self.on_unknown)
         container.health.subscribe(self._on_provider_event)
 
     async def _on_provider_event(self, event: ProviderEvent) -> None:
@@ -75,7 +106,43 @@ class Gateway:
         return session
 
     async def _error(self, sid: str, exc: WingmanError) -> None:
+        if isinstance(exc, RateLimited) and not self.limiter.should_report(sid, exc.bucket):
+            return  # told within the last second already: a flood gets no flood back
         await self.sio.emit("error", error_payload(exc), to=sid)
+
+    def _guarded(self, event: str, handler: Handler, *, control: bool, ack: bool) -> Handler:
+        """`handler` behind the per-connection limiter, answering even when it breaks:
+        whatever arrives (extra arguments included) gets an ack or an `error` event."""
+
+        async def guarded(sid: str, *args: Any) -> Any:
+            try:
+                self.limiter.check(sid, EVENTS)
+                if control:
+                    self.limiter.check(sid, CONTROL)
+            except RateLimited as exc:
+                await self._error(sid, exc)
+                return {"error": error_payload(exc)} if ack else None
+            try:
+                return await handler(sid, args[0] if args else None)
+            except Exception as exc:  # a bug or an outage must not leave the client waiting
+                log.error("socket event failed", extra={"event": event, "error": type(exc).__name__})
+                failure = WingmanError("the server could not handle this event; try again")
+                await self._error(sid, failure)
+                return {"error": error_payload(failure)} if ack else None
+
+        return guarded
+
+    async def on_unknown(self, event: Any, sid: str, *args: Any) -> dict[str, Any]:
+        """Any event we do not know: a clear error (rate limited like the rest)."""
+        exc: WingmanError
+        try:
+            self.limiter.check(sid, EVENTS)
+            self.limiter.check(sid, CONTROL)
+            exc = BadInput("unknown event", code="unknown_event")
+        except RateLimited as limited:
+            exc = limited
+        await self._error(sid, exc)
+        return {"error": error_payload(exc)}
 
     def _emitter(self, call_id: str) -> Any:
         async def emit(event: str, data: dict[str, Any]) -> None:
@@ -95,6 +162,7 @@ class Gateway:
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
 
     async def on_disconnect(self, sid: str, *args: Any) -> None:
+        self.limiter.forget(sid)
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
@@ -105,7 +173,7 @@ class Gateway:
     async def on_start_call(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:
             msg = parse(StartCall, data, event="start-call")
-            title = msg.title.strip()[: self.c.settings.max_title_chars] or "Untitled call"
+            title = clean_title(msg.title, self.c.settings.max_title_chars)
             session = await self._session(sid)
             user_id: str = session["user_id"]
             if msg.call_id is not None:
@@ -120,7 +188,13 @@ class Gateway:
         return {"callId": call_id}
 
     def _new_pipeline(
-        self, call_id: str, user_id: str, msg: StartCall, time_offset: float = 0.0
+        self,
+        call_id: str,
+        user_id: str,
+        msg: StartCall,
+        time_offset: float = 0.0,
+        first_seq: int = 0,
+        talk_seconds: dict[str, float] | None = None,
     ) -> CallPipeline:
         s = self.c.settings
         pipeline = CallPipeline(
@@ -137,6 +211,10 @@ class Gateway:
             language=s.stt_language,
             vocabulary=tuple(s.competitors),
             time_offset=time_offset,
+            first_seq=first_seq,
+            talk_seconds=talk_seconds,
+            redact=redact_text if s.redact else None,
+            max_call_seconds=s.max_call_seconds,
         )
         pipeline.start()
         return pipeline
@@ -163,7 +241,13 @@ class Gateway:
             # saved segment, so times continue and nothing already saved is repeated.
             segments = await self.c.store.list_segments(user_id=user_id, call_id=call.id)
             offset = max((seg.end for seg in segments), default=0.0)
-            live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset))
+            talk: dict[str, float] = {}
+            for seg in segments:
+                who = seg.speaker or "unknown"
+                talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
+            # every block holds at least one segment, so this is above any seq already used
+            live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset,
+                                               first_seq=len(segments), talk_seconds=talk))
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
@@ -183,6 +267,8 @@ class Gateway:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise BadInput("audio-chunk expects binary PCM", code="bad_payload")
             live = await self._live_for(sid)
+            fmt = live.pipeline.fmt
+            self.limiter.check(sid, AUDIO, cost=len(data) / (bytes_per_frame(fmt) * fmt.sample_rate))
             live.pipeline.push_chunk(bytes(data))
         except WingmanError as exc:
             await self._error(sid, exc)
@@ -214,6 +300,8 @@ class Gateway:
             call_id = session.get("call_id")
             if isinstance(data, dict) and isinstance(data.get("callId"), str):
                 call_id = data["callId"]
+            if call_id and len(call_id) > MAX_ID_CHARS:
+                raise BadInput(f"end-call: callId: at most {MAX_ID_CHARS} characters", code="bad_payload")
             if not call_id:
                 raise BadInput("no call in progress: send start-call first", code="no_call")
             payload = await self.end_call(user_id, call_id)
@@ -225,11 +313,12 @@ class Gateway:
 
     async def end_call(self, user_id: str, call_id: str) -> dict[str, Any]:
         """Finish a call once; concurrent or repeated calls share the same result."""
-        task = self._finishing.get(call_id)
+        key = (user_id, call_id)
+        task = self._finishing.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._end_call(user_id, call_id))
-            self._finishing[call_id] = task
-            task.add_done_callback(lambda _t: self._finishing.pop(call_id, None))
+            self._finishing[key] = task
+            task.add_done_callback(lambda _t: self._finishing.pop(key, None))
         return await asyncio.shield(task)
 
     async def _end_call(self, user_id: str, call_id: str) -> dict[str, Any]:
@@ -245,8 +334,11 @@ class Gateway:
         )
 
     # -- background
-    async def reap_abandoned(self, interval: float = 5.0) -> None:
-        """Finalize calls whose clients left without end-call and did not come back."""
+    async def reap_abandoned(self, interval: float | None = None) -> None:
+        """Finalize calls whose clients left without end-call and did not come back within
+        `abandon_after_seconds` (settings.abandon_call_seconds)."""
+        if interval is None:
+            interval = min(5.0, max(0.05, self.abandon_after_seconds / 4))
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
@@ -255,8 +347,30 @@ class Gateway:
                     log.info("finalizing abandoned call", extra={"call_id": call_id})
                     try:
                         await self.end_call(live.pipeline.user_id, call_id)
-                    except WingmanError:
-                        log.exception("abandoned call not finalized")
+                    except NotFound:  # deleted meanwhile (retention): nothing left to finish
+                        await live.pipeline.abort()
+                        self.calls.pop(call_id, None)
+                    except Exception:  # the database may be down: try again next round
+                        log.exception("abandoned call not finalized", extra={"call_id": call_id})
+
+    async def sweep_orphans(self) -> None:
+        """At start-up: finalize open calls (any tenant) with no transcript activity for
+        settings.orphan_call_seconds, left behind by a crashed node or a client that never came
+        back. (Calls live on a healthy node have activity, or are reaped by that node.)"""
+        idle = timedelta(seconds=self.c.settings.orphan_call_seconds)
+        try:
+            stale = await self.c.store.idle_open_calls(idle_since=utcnow() - idle)
+        except Exception:
+            log.exception("orphaned calls not swept")
+            return
+        for user_id, call_id in stale:
+            if call_id in self.calls:
+                continue
+            log.info("finalizing orphaned call", extra={"call_id": call_id})
+            try:
+                await self.end_call(user_id, call_id)
+            except Exception:
+                log.exception("orphaned call not finalized", extra={"call_id": call_id})
 
     async def aclose(self) -> None:
         """Flush every live call's audio and saved segments, but leave the calls open: their

@@ -12,7 +12,9 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
     if settings.socketio_redis:
         # any node can emit to any call's room; the manager relays through Redis pub/sub
         manager = socketio.AsyncRedisManager(settings.redis_url, channel="wingman-socketio")
-    origins: list[str] | str = settings.cors_origins or []
+    # None: only pages from this server's own origin (Origin == Host) may open a socket; an
+    # empty list would switch the Origin check off and let any web site drive the local user
+    origins: list[str] | None = settings.cors_origins or None
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -50,9 +51,16 @@ def metrics_payload(m: CallMetrics) -> dict[str, Any]:
 
 class InsightSink:
     def __init__(
-        self, *, bus: EventBus, store: Store, writer: StoreWriter, sio: socketio.AsyncServer
+        self,
+        *,
+        bus: EventBus,
+        store: Store,
+        writer: StoreWriter,
+        sio: socketio.AsyncServer,
+        redact: Callable[[Insight], Insight] | None = None,
     ) -> None:
         self._bus = bus
+        self._redact = redact  # WINGMAN_REDACT: applied before an insight is saved or shown
         self._store = store
         self._writer = writer
         self._sio = sio
@@ -67,10 +75,15 @@ class InsightSink:
         return True
 
     async def run(self) -> None:
+        """Consume until the bus closes; a broken subscription is re-opened after a pause."""
         while True:
             try:
                 async for event in self._bus.subscribe(TOPIC_INSIGHTS, group="gateway"):
-                    await self.handle(event)
+                    try:
+                        await self.handle(event)
+                    except Exception:  # one bad event never stops the others
+                        log.exception("insight not delivered")
+                return  # the subscription ended: the bus is closing
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -81,6 +94,8 @@ class InsightSink:
         if isinstance(event, Insight):
             if not self._first_time(event.id):
                 return
+            if self._redact is not None:
+                event = self._redact(event)
             store = self._store
             self._writer.submit(lambda: store.add_recommendation(event))
             await self._sio.emit("insight", insight_payload(event), room=room(event.call_id))

@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import logging
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,12 @@ from wingman.errors import BadInput, NotFound
 from wingman.search.base import Search, SearchHit
 from wingman.search.documents import chunk_text, document_title, extract_text, split_stored
 from wingman.search.embeddings import Embedder, Vector, from_bytes, to_bytes
+from wingman.search.lexical import (
+    KnowledgeEntity,
+    entities_of,
+    lexical_tokens,
+    passage_sentences,
+)
 from wingman.settings import DATA_DIR
 from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 
@@ -35,46 +40,6 @@ log = logging.getLogger(__name__)
 SAMPLE_DIR = DATA_DIR / "knowledge"
 RRF_K = 60
 _CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
-
-_STOPWORDS = frozenset(
-    "a an and are as at be been being but by can could did do does doing for from had has have "
-    "how i if in into is it its just me my of on or our ours so than that the their them then "
-    "there these they this those to too us was we were what when where which while who whom why "
-    "will with would you your yours about also any some very really".split()
-)
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-
-
-def passage_sentences(body: str) -> list[str]:
-    """A passage's sentences and list items (fragments under four words dropped)."""
-    parts: list[str] = []
-    for piece in re.split(r"\s+-\s+|\s+(?=\d\.\s)", body):
-        parts.extend(_SENTENCE_END.split(piece.strip()))
-    return [p.strip() for p in parts if len(p.split()) >= 4]
-
-
-def stem(word: str) -> str:
-    """A deliberately light stemmer: integrate/integrates/integration/integrated -> integrat."""
-    w = word.lower().removesuffix("'s")
-    for suffix, repl in (
-        ("ations", "ate"),
-        ("ation", "ate"),
-        ("ies", "y"),
-        ("ing", ""),
-        ("ed", ""),
-        ("es", "e"),
-        ("s", ""),
-    ):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith("ss"):
-            w = w[: -len(suffix)] + repl
-            break
-    return w[:-1] if len(w) > 4 and w.endswith("e") else w
-
-
-def lexical_tokens(text: str) -> list[str]:
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-
 
 class DocumentStore(Protocol):
     """The Store methods the knowledge base uses (wingman.store.repos.Store has them)."""
@@ -97,16 +62,6 @@ class DocumentStore(Protocol):
     async def delete_document(self, *, user_id: str, document_id: str) -> bool: ...
 
     async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]: ...
-
-
-@dataclass(frozen=True)
-class KnowledgeEntity:
-    """A competitor or product named in the knowledge base."""
-
-    name: str
-    kind: str  # "competitor" (it has a battlecard) | "product"
-    document_id: str
-    filename: str
 
 
 @dataclass(frozen=True)
@@ -146,37 +101,6 @@ class _Index:
     document_frequency: dict[str, int]
     signature: tuple[tuple[str, int], ...]
     checked_at: float = field(default_factory=time.monotonic)
-
-
-_VERSUS = re.compile(r"(?:\bvs\.?|\bversus|\bbattlecard:?)\s+([A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*)?)\s*$")
-_NAME = re.compile(r"^[A-Z][A-Za-z0-9.&-]*(?:\s[A-Z][A-Za-z0-9.&-]*){0,2}$")
-
-
-def _entities_of(index_rows: Sequence[tuple[str, str, str, str]]) -> dict[str, KnowledgeEntity]:
-    """Competitors (battlecard titles) and products (brand-like section headings that also
-    appear capitalized mid-sentence in the text) named in the knowledge base."""
-    bodies = " ".join(row[3] for row in index_rows)
-    found: dict[str, KnowledgeEntity] = {}
-    for document_id, filename, heading, _body in index_rows:
-        parts = [p.strip() for p in heading.split(" > ") if p.strip()]
-        if not parts:
-            continue
-        m = _VERSUS.search(parts[0])
-        if m and ("battlecard" in parts[0].lower() or "battlecard" in filename.lower()):
-            name = m.group(1).strip()
-            found[name.lower()] = KnowledgeEntity(name, "competitor", document_id, filename)
-        for part in parts[1:]:
-            for candidate in re.split(r",\s*|\s+and\s+|\s*/\s*|\s*&\s*", part):
-                candidate = candidate.strip()
-                if not _NAME.match(candidate) or (candidate.isupper() and len(candidate) <= 5):
-                    continue
-                # proper-noun evidence: capitalized right after a lower-case word
-                if not re.search(rf"(?:\b[a-z]+|,)\s+{re.escape(candidate)}\b", bodies):
-                    continue
-                found.setdefault(
-                    candidate.lower(), KnowledgeEntity(candidate, "product", document_id, filename)
-                )
-    return found
 
 
 class KnowledgeBase(Search):
@@ -287,8 +211,9 @@ class KnowledgeBase(Search):
                 try:
                     async with asyncio.timeout(0.5):
                         docs = await self._store.list_documents(user_id=user_id)
-                except (TimeoutError, OSError):
-                    index.checked_at = time.monotonic()  # keep serving what we have
+                except Exception as e:  # the database is slow or away: keep serving what we have
+                    log.warning("knowledge revalidation failed", extra={"error": type(e).__name__})
+                    index.checked_at = time.monotonic()
                     return index
                 if self._signature(docs) == index.signature:
                     index.checked_at = time.monotonic()
@@ -337,7 +262,7 @@ class KnowledgeBase(Search):
             bodies=[row[3] for row in rows],
             vectors=matrix,
             bm25=bm25,
-            entities=_entities_of(rows),
+            entities=entities_of(rows),
             tokens=[frozenset(t) for t in tokenized],
             document_frequency=frequency,
             signature=self._signature(docs),

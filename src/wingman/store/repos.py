@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
-from wingman.store import accounts, calls, documents, insights
+from wingman.store import accounts, calls, documents, insights, maintenance
 from wingman.store.records import (
     AgentRunRecord,
     CallDetail,
@@ -306,3 +306,21 @@ class Store:
         """The user's chunks (of one document, or all) in document and position order."""
         async with self._tx(self._router.fresh(user_id)) as s:
             return await documents.list_chunks(s, user_id=user_id, document_id=document_id)
+
+    # -- maintenance (all tenants: background tasks and the CLI only, never a request)
+    async def purge_calls_before(self, *, cutoff: datetime) -> int:
+        """Retention: delete every call (any tenant) that started before `cutoff`, with its
+        transcript, recommendations, agent runs, key moments and action items."""
+        deleted = 0
+        for engine in self._router.primaries():
+            async with self._tx(engine) as s:
+                deleted += await maintenance.purge_calls_before(s, cutoff=cutoff)
+        return deleted
+
+    async def idle_open_calls(self, *, idle_since: datetime) -> list[tuple[str, str]]:
+        """(user_id, call_id) of open calls (any tenant) with no activity since `idle_since`."""
+        found: list[tuple[str, str]] = []
+        for engine in self._router.primaries():
+            async with self._tx(engine) as s:
+                found.extend(await maintenance.idle_open_calls(s, idle_since=idle_since))
+        return found

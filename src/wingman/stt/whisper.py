@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ HOP = 160  # samples per mel frame
 MAX_FRAMES = 3000  # Whisper's 30 s window
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 F32 = npt.NDArray[np.float32]
+MAX_GLOSSARY_CHARS = 200
 
 
 def _package_dir(module: str) -> Path | None:
@@ -102,6 +104,21 @@ def model_dir(name: str, *, data_dir: Path) -> Path:
     if path.is_dir():
         return _check_dir(path, "whisper model directory")
     raise ConfigError(f"unknown speech model {name!r}: use tiny.en, base or a model directory")
+
+
+def glossary_prompt(vocabulary: Sequence[str]) -> str | None:
+    """A short Whisper prompt that primes spellings: "Glossary: Relay, Aircall, SOC 2."."""
+    terms: list[str] = []
+    size = 0
+    for raw in vocabulary:
+        term = " ".join(raw.split())
+        if not term or term.lower() in (t.lower() for t in terms):
+            continue
+        if size + len(term) + 2 > MAX_GLOSSARY_CHARS:
+            break
+        terms.append(term)
+        size += len(term) + 2
+    return f"Glossary: {', '.join(terms)}." if terms else None
 
 
 @dataclass(frozen=True)
@@ -238,6 +255,7 @@ class DecodeScheduler:
         self.decoded_finals = 0
         self.decoded_interims = 0
         self.dropped_interims = 0
+        self.decode_seconds = 0.3  # moving average of one decode's wall time
 
     def submit(
         self,
@@ -305,12 +323,15 @@ class DecodeScheduler:
             job = self._next_locked()
         try:
             if job is not None:
+                began = time.perf_counter()
                 try:
                     result = self._decode(job.audio, job.prompt, job.language)
                 except BaseException as exc:
                     job.future.set_exception(exc)
                 else:
                     job.future.set_result(result)
+                took = time.perf_counter() - began
+                self.decode_seconds += 0.3 * (took - self.decode_seconds)
         finally:
             with self._lock:
                 if job is not None and job.final:

@@ -1,0 +1,48 @@
+"""Maintenance queries that span tenants: retention and finalizing orphaned calls.
+
+These are the only store queries not scoped to one user: they run from the server's own
+background tasks and the `wingman retention` command, never on behalf of a request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wingman.store.models import (
+    ActionItemRow,
+    AgentRunRow,
+    CallSession,
+    KeyMomentRow,
+    Recommendation,
+    TranscriptSegment,
+)
+
+_CHILDREN = (TranscriptSegment, Recommendation, AgentRunRow, KeyMomentRow, ActionItemRow)
+
+
+async def purge_calls_before(session: AsyncSession, *, cutoff: datetime) -> int:
+    """Delete calls that started before `cutoff` and everything attached; returns how many."""
+    old = select(CallSession.id).where(CallSession.start_time < cutoff).scalar_subquery()
+    # the foreign keys cascade too; deleting children first does not depend on that
+    for model in _CHILDREN:
+        await session.execute(delete(model).where(model.call_session_id.in_(old)))
+    result = await session.execute(delete(CallSession).where(CallSession.start_time < cutoff))
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+async def idle_open_calls(session: AsyncSession, *, idle_since: datetime) -> list[tuple[str, str]]:
+    """(user_id, call_id) of calls never ended that started before `idle_since` and got no
+    transcript segment since then."""
+    active = select(TranscriptSegment.call_session_id).where(TranscriptSegment.created_at >= idle_since)
+    rows = await session.execute(
+        select(CallSession.user_id, CallSession.id).where(
+            CallSession.end_time.is_(None),
+            CallSession.start_time < idle_since,
+            CallSession.id.not_in(active),
+        )
+    )
+    return [(str(user_id), str(call_id)) for user_id, call_id in rows]

@@ -1,0 +1,276 @@
+"""Tenant isolation: user B tries every REST route and Socket.IO event on user A's ids.
+
+A has a finished call (transcript, a recommendation, an agent run), an open call and a
+knowledge-base document, all containing a word nobody else uses. B gets 404 / `not_found` for
+each of A's ids, never data, and A's data is unchanged afterwards. The search cache and the
+knowledge-base index are checked to be per tenant too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.security.support import (
+    Client,
+    Server,
+    User,
+    connect,
+    eventually,
+    quiet_settings,
+    register,
+    script_of,
+    scripted,
+    serve,
+    stream,
+)
+from wingman.events import AgentRun, Insight
+from wingman.search.base import Search, SearchHit
+from wingman.search.cache import CachedSearch
+from wingman.store.repos import Store
+
+SECRET = "zebracorn"  # appears only in A's data
+LINES = [f"our {SECRET} budget is tight", "we also talk to Aircall", f"the {SECRET} team signs friday"]
+
+
+@dataclass
+class World:
+    server: Server
+    a: User
+    b: User
+    ended_call: str
+    open_call: str
+    recommendation: str
+    document: str
+
+
+async def _seed(server: Server, a: User) -> tuple[str, str, str, str]:
+    script_end = 1.5 * len(LINES) + 0.5
+    client = await connect(server.url, a.token)
+    try:
+        ack = await client.call("start-call", {"title": f"{SECRET} deal", "encoding": "f32le"})
+        ended = ack["callId"]
+        await stream(client, 0.0, script_end)
+        await eventually(lambda: len(client.finals) == len(LINES), what="A's finals")
+        await client.call("end-call", {"callId": ended}, timeout=60)
+        ack = await client.call("start-call", {"title": f"{SECRET} follow-up"})
+        open_call = ack["callId"]
+        await stream(client, 0.0, 2.0)
+        await eventually(lambda: len(client.finals) == len(LINES) + 1, what="open call's final")
+    finally:
+        await client.disconnect()
+    # A recommendation and an agent run, as the agents would have saved them
+    store = Store(url=server.container.settings.effective_database_url)
+    try:
+        insight = Insight(call_id=ended, user_id=a.id, agent="coach", category="Objection Handling",
+                          kind="objection.price", content=f"{SECRET} tip: anchor on value",
+                          context_snippet=f"our {SECRET} budget", entity="Aircall")
+        assert await store.add_recommendation(insight)
+        run = AgentRun(call_id=ended, user_id=a.id, block_id="block-1", agent="coach",
+                       input=f"our {SECRET} budget", rule_or_prompt="objection.price",
+                       output=f"{SECRET} tip", provider="local", latency_ms=3.0)
+        assert await store.add_agent_run(run)
+    finally:
+        await store.aclose()
+    doc = f"# {SECRET} battlecard\n\nRelay beats {SECRET} on price and on SOC 2 compliance.\n".encode()
+    r = httpx.post(f"{server.url}/api/knowledge", headers=a.headers,
+                   files={"file": (f"{SECRET}.md", doc, "text/markdown")}, timeout=120)
+    assert r.status_code == 201, r.text
+    return ended, open_call, insight.id, r.json()["id"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    settings = quiet_settings(tmp_path_factory.mktemp("isolation"), abandon_call_seconds=3600)
+    with serve(settings, container_factory=scripted(script_of(LINES))) as server:
+        a = register(server.url, "alice")
+        b = register(server.url, "bob")
+        ended, open_call, rec, doc = asyncio.run(_seed(server, a))
+        yield World(server, a, b, ended, open_call, rec, doc)
+
+
+def _no_leak(world: World, response: httpx.Response) -> None:
+    body = response.text
+    for secret in (SECRET, world.ended_call, world.open_call, world.recommendation, world.document, world.a.id):
+        assert secret not in body, f"{response.request.method} {response.request.url} leaked {secret!r}"
+
+
+# Every REST route, classified. A new route fails test_every_route_is_covered until it is added.
+BY_ID = {
+    ("get", "/api/calls/{call_id}"),
+    ("get", "/api/calls/{call_id}/agent-runs"),
+    ("post", "/api/recommendations/{recommendation_id}/feedback"),
+    ("delete", "/api/knowledge/{document_id}"),
+}
+TENANT_LISTS = {("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me")}
+NO_TENANT_DATA = {
+    ("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
+    ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
+}
+
+
+def test_every_route_is_covered(world: World) -> None:
+    spec = httpx.get(f"{world.server.url}/openapi.json").json()
+    routes = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    assert routes == BY_ID | TENANT_LISTS | NO_TENANT_DATA, (
+        "a REST route was added or removed: classify it here and test it on another tenant's ids")
+
+
+def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
+    h = world.b.headers
+    with httpx.Client(base_url=world.server.url, headers=h) as http:
+        attempts = [
+            http.get(f"/api/calls/{world.ended_call}"),
+            http.get(f"/api/calls/{world.open_call}"),
+            http.get(f"/api/calls/{world.ended_call}/agent-runs"),
+            http.get(f"/api/calls/{world.open_call}/agent-runs"),
+            http.post(f"/api/recommendations/{world.recommendation}/feedback", json={"status": "disliked"}),
+            http.delete(f"/api/knowledge/{world.document}"),
+        ]
+        for r in attempts:
+            assert r.status_code == 404, (r.request.method, r.request.url, r.status_code, r.text)
+            _no_leak(world, r)
+    # A's data is untouched
+    with httpx.Client(base_url=world.server.url, headers=world.a.headers) as http:
+        detail = http.get(f"/api/calls/{world.ended_call}").json()
+        assert [rec["feedback_status"] for rec in detail["recommendations"]] == ["none"]
+        assert world.document in http.get("/api/knowledge").text
+        runs = http.get(f"/api/calls/{world.ended_call}/agent-runs").json()
+        assert len(runs) == 1
+
+
+def test_tenant_lists_and_stats_show_only_own_data(world: World) -> None:
+    with httpx.Client(base_url=world.server.url, headers=world.b.headers) as http:
+        for r in (http.get("/api/calls"), http.get("/api/calls", params={"q": SECRET}),
+                  http.get("/api/stats"), http.get("/api/knowledge"), http.get("/api/auth/me")):
+            assert r.status_code == 200, r.text
+            _no_leak(world, r)
+        assert http.get("/api/calls").json()["total"] == 0
+        stats = http.get("/api/stats").json()
+        assert stats["total_calls"] == 0 and stats["insights_shown"] == 0
+    with httpx.Client(base_url=world.server.url, headers=world.a.headers) as http:
+        found = http.get("/api/calls", params={"q": SECRET}).json()
+        assert {c["id"] for c in found["items"]} == {world.ended_call, world.open_call}
+        assert http.get("/api/stats").json()["total_calls"] == 2
+
+
+async def test_socket_events_on_another_tenants_ids_are_not_found(world: World) -> None:
+    b = await connect(world.server.url, world.b.token)
+    try:
+        for call_id in (world.open_call, world.ended_call):
+            ack = await b.call("start-call", {"title": "hijack", "callId": call_id})
+            assert ack == {"error": {"code": "not_found", "message": "no such call"}}
+            ended = await b.call("end-call", {"callId": call_id})
+            assert ended["error"]["code"] == "not_found"
+        ack = await b.call("feedback", {"id": world.recommendation, "status": "disliked"})
+        assert ack["ok"] is False and ack["error"]["code"] == "not_found"
+        # B's own call works, and B never hears anything about A's calls
+        own = await b.call("start-call", {"title": "mine"})
+        assert "callId" in own
+        await stream(b, 1.6, 3.4)  # the one scripted line without A's word
+        await eventually(lambda: len(b.finals) == 1, what="B's own final")
+        await b.call("end-call", {}, timeout=60)
+        for _event, data in b.events:
+            assert SECRET not in str(data)
+            assert world.open_call not in str(data) and world.ended_call not in str(data)
+    finally:
+        await b.disconnect()
+    with httpx.Client(base_url=world.server.url, headers=world.a.headers) as http:
+        assert http.get(f"/api/calls/{world.open_call}").json()["end_time"] is None
+        detail = http.get(f"/api/calls/{world.ended_call}").json()
+        assert detail["recommendations"][0]["feedback_status"] == "none"
+
+
+async def test_concurrent_end_call_never_hands_one_tenant_anothers_result(world: World) -> None:
+    """A ends its call while B sends end-call with the same id at the same moment: B must not
+    join A's end-of-call (and get A's summary); it gets not_found. Runs last in this module:
+    it ends A's open call."""
+    a: Client = await connect(world.server.url, world.a.token)
+    b: Client = await connect(world.server.url, world.b.token)
+    try:
+        results: list[Any] = await asyncio.gather(
+            a.call("end-call", {"callId": world.open_call}, timeout=60),
+            b.call("end-call", {"callId": world.open_call}, timeout=60),
+        )
+        assert results[0]["callId"] == world.open_call and "summary" in results[0]
+        assert results[1] == {"error": {"code": "not_found", "message": "no such call"}}
+        assert not b.of("call-ended")
+    finally:
+        await a.disconnect()
+        await b.disconnect()
+
+
+# -- search cache and knowledge-base index ----------------------------------------------------
+
+
+class TenantEcho(Search):
+    """A web search that answers differently per tenant, counting provider calls."""
+
+    name = "echo"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def search(self, query: str, *, limit: int = 5, user_id: str | None = None) -> list[SearchHit]:
+        self.calls += 1
+        return [SearchHit(title=f"for {user_id}", snippet=f"{user_id}'s result", source="echo")]
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_search_cache_is_per_tenant(backend: str, request: pytest.FixtureRequest) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url")) if backend == "redis" else None
+    inner = TenantEcho()
+    cache = CachedSearch(inner=inner, redis=client)
+    try:
+        assert cache.key("pricing", limit=5, user_id="a") != cache.key("pricing", limit=5, user_id="b")
+        first = await cache.search("Aircall pricing", user_id="tenant-a")
+        again = await cache.search("aircall   PRICING", user_id="tenant-a")  # normalized: a hit
+        other = await cache.search("Aircall pricing", user_id="tenant-b")
+        assert [h.title for h in first] == [h.title for h in again] == ["for tenant-a"]
+        assert [h.title for h in other] == ["for tenant-b"]
+        assert inner.calls == 2
+        if client is not None:  # the raw query never sits in Redis
+            keys = [k.decode() for k in await client.keys("wingman:search:*")]
+            assert len(keys) == 2 and not any("pricing" in k.lower() for k in keys)
+    finally:
+        if client is not None:
+            await client.aclose()
+
+
+async def test_knowledge_index_is_per_tenant(tmp_path: Path) -> None:
+    from tests.fakes.agents import shared_embedder
+    from wingman.search.knowledge import KnowledgeBase
+
+    store = Store(url=f"sqlite+aiosqlite:///{tmp_path / 'kb.db'}")
+    await store.migrate()
+    try:
+        a = await store.create_user(email="a@example.com", name="A", password_hash=None)
+        b = await store.create_user(email="b@example.com", name="B", password_hash=None)
+        kb = KnowledgeBase(store=store, embedder=shared_embedder())
+        await kb.add_document(a.id, "battlecard-zebracorn.md",
+                              b"# Battlecard: Relay vs Zebracorn\n\nZebracorn charges 90 dollars per seat "
+                              b"and has no Salesforce integration. Relay wins on price.\n", "text/markdown")
+        await kb.add_document(b.id, "faq.md",
+                              b"# FAQ\n\nRelay integrates with HubSpot and Salesforce out of the box.\n",
+                              "text/markdown")
+        a_docs = {d.id for d in await store.list_documents(user_id=a.id)}
+        mine = await kb.retrieve(a.id, "Zebracorn price per seat")
+        assert mine and mine[0].document_id in a_docs
+        theirs = await kb.retrieve(b.id, "Zebracorn price per seat")
+        assert theirs and not {p.document_id for p in theirs} & a_docs
+        assert all("Zebracorn" not in p.body for p in theirs)
+        hits = await kb.search("Zebracorn", user_id=b.id)
+        assert all("Zebracorn" not in h.snippet for h in hits)
+        assert await kb.search("Zebracorn") == []  # no tenant, no knowledge base
+        assert "zebracorn" in await kb.entities(a.id)
+        assert "zebracorn" not in await kb.entities(b.id)
+    finally:
+        await store.aclose()
