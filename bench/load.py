@@ -196,15 +196,16 @@ class Caller:
             len(self.frames), int(seconds * self.rate) * self.channels * 2)
         self.stream_started_at = time.monotonic()
         for i, offset in enumerate(range(0, total, step)):
+            # like a microphone: a chunk goes out once its audio has been "recorded"
+            delay = self.stream_started_at + (i + 1) * CHUNK_SECONDS / self.speed - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             self._backlog.append(self.frames[offset:min(offset + step, total)])
             await self._flush()
             self.position = min(total, offset + step) / (self.rate * self.channels * 2)
             for at, mark in self._marks:
                 if self.position >= at:
                     mark.set()
-            delay = self.stream_started_at + (i + 1) * CHUNK_SECONDS / self.speed - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
         if self._backlog:  # still reconnecting: the rest goes out once the call is resumed
             await asyncio.wait_for(self._ready.wait(), 30)
             await self._flush()
@@ -286,26 +287,47 @@ async def loop_lag(samples: list[float], interval: float = 0.1) -> None:
         samples.append(time.monotonic() - t0 - interval)
 
 
-def cluster_processes(status: dict[str, Any]) -> dict[str, psutil.Process]:
-    procs = {}
-    for role, p in status["procs"].items():
-        with contextlib.suppress(psutil.Error):
-            procs[role] = psutil.Process(int(p["pid"]))
-    return procs
+class CpuMeter(threading.Thread):
+    """CPU seconds used by each role's processes during the run, children included. Sampled
+    every second, per pid, so processes that come and go (workers, PostgreSQL backends) count."""
 
+    def __init__(self, status: dict[str, Any], interval: float = 1.0) -> None:
+        super().__init__(daemon=True, name="cpu-meter")
+        self.roots: dict[str, psutil.Process] = {}
+        for role, p in status["procs"].items():
+            with contextlib.suppress(psutil.Error):
+                self.roots[role] = psutil.Process(int(p["pid"]))
+        self.interval = interval
+        self.first: dict[tuple[int, float], float] = {}
+        self.last: dict[tuple[int, float], float] = {}
+        self.role_of: dict[tuple[int, float], str] = {}
+        self._stop_event = threading.Event()
+        self.sample(initial=True)
 
-def cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
-    """User + system CPU of each role, its children included (PostgreSQL backends, workers)."""
-    out: dict[str, float] = {}
-    for role, p in procs.items():
-        total = 0.0
-        with contextlib.suppress(psutil.Error):
-            for q in [p, *p.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    t = q.cpu_times()
-                    total += t.user + t.system + t.children_user + t.children_system
-        out[role] = total
-    return out
+    def sample(self, initial: bool = False) -> None:
+        for role, root in self.roots.items():
+            with contextlib.suppress(psutil.Error):
+                for q in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        key = (q.pid, q.create_time())
+                        t = q.cpu_times()
+                        used = t.user + t.system
+                        self.first.setdefault(key, used if initial else 0.0)
+                        self.last[key] = used
+                        self.role_of[key] = role
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> dict[str, float]:
+        self._stop_event.set()
+        self.join(timeout=10)
+        self.sample()
+        used: dict[str, float] = collections.defaultdict(float)
+        for key, last in self.last.items():
+            used[self.role_of[key]] += last - self.first.get(key, 0.0)
+        return dict(used)
 
 
 def own_cpu() -> float:
@@ -351,28 +373,46 @@ def match_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
     return to_final, to_insight, missing
 
 
-async def lost_events(front: str, callers: list[Caller]) -> tuple[int, int, int, list[str]]:
-    """Compare what each caller received with what the store saved for its call."""
+async def audit_calls(front: str, callers: list[Caller]) -> dict[str, Any]:
+    """Compare what each caller received with what the store saved for its call, and collect
+    the agents' failures from their saved reasoning (GET /api/calls/{id}/agent-runs)."""
     import httpx
 
-    lost_finals = unsaved_finals = lost_insights = 0
+    lost_finals = unsaved_finals = lost_insights = late_insights = 0
     problems: list[str] = []
-    async with httpx.AsyncClient(base_url=front, timeout=30) as client:
+    agent_errors: collections.Counter[str] = collections.Counter()
+    async with httpx.AsyncClient(base_url=front, timeout=60) as client:
         for c in callers:
             if not c.call_id:
                 continue
             r = await client.get(f"/api/calls/{c.call_id}")
             if r.status_code != 200:
-                problems.append(f"GET /api/calls/{c.call_id}: {r.status_code}")
+                problems.append(f"GET /api/calls/{{id}}: {r.status_code}")
                 continue
             detail = r.json()
             saved = {s["id"] for s in detail.get("transcript", [])}
             got = set(c.finals())
             lost_finals += len(saved - got)
             unsaved_finals += len(got - saved)
-            saved_recs = {rec["id"] for rec in detail.get("recommendations", [])}
-            lost_insights += len(saved_recs - {str(e.data.get("id")) for e in c.of("insight")})
-    return lost_finals, unsaved_finals, lost_insights, problems
+            received = {str(e.data.get("id")) for e in c.of("insight")}
+            ended = detail.get("end_time") or "9999"
+            for rec in detail.get("recommendations", []):
+                if rec["id"] in received:
+                    continue
+                # made while the call was being finalized, after its caller said goodbye
+                if rec["created_at"] >= ended:
+                    late_insights += 1
+                else:
+                    lost_insights += 1
+            runs = await client.get(f"/api/calls/{c.call_id}/agent-runs")
+            if runs.status_code == 200:
+                body = runs.json()
+                for run in body if isinstance(body, list) else body.get("items", []):
+                    if run.get("error"):
+                        agent_errors[f"{run.get('agent')}: {run['error'][:80]}"] += 1
+    return {"lost_finals": lost_finals, "unsaved_finals": unsaved_finals,
+            "lost_insights": lost_insights, "late_insights": late_insights,
+            "agent_errors": dict(agent_errors), "problems": problems}
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -406,7 +446,6 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
     utterances = [u for u in demo_script() if seconds is None or float(u["end"]) <= seconds]
     gateways = {role: int(p["port"]) for role, p in status["procs"].items()
                 if role.startswith("gateway-") and p.get("port")}
-    procs = cluster_processes(status)
     probe = Probe(gateways)
     bench_lag: list[float] = []
     lag_task = asyncio.get_running_loop().create_task(loop_lag(bench_lag))
@@ -424,10 +463,12 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         except Exception as exc:  # noqa: BLE001 - counted as an error of this call
             failures.append(f"{c.title}: {exc!r}")
 
-    cpu0, own0, t0 = cpu_seconds(procs), own_cpu(), time.monotonic()
+    meter = CpuMeter(status)
+    meter.start()
+    own0, t0 = own_cpu(), time.monotonic()
     await asyncio.gather(*(one(c, rng.uniform(0, ramp)) for c in callers))
     wall = time.monotonic() - t0
-    cpu1, own1 = cpu_seconds(procs), own_cpu()
+    cpu, own1 = meter.stop(), own_cpu()
     probe.stop()
     lag_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -443,14 +484,13 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         to_final += list(f.values())
         to_insight += list(i.values())
         missing += len(m)
-    lost_f, unsaved_f, lost_i, problems = await lost_events(front, callers)
+    audit = await audit_calls(front, callers)
     call_seconds = sum(c.position for c in callers)
-    cpu = {role: cpu1.get(role, 0.0) - cpu0.get(role, 0.0) for role in cpu1}
     return {
         "calls": calls, "wall": wall, "call_seconds": call_seconds,
         "to_final": to_final, "to_insight": to_insight, "missing_finals": missing,
-        "lost_finals": lost_f, "unsaved_finals": unsaved_f, "lost_insights": lost_i,
-        "errors": failures + [e for c in callers for e in c.errors] + problems,
+        **audit,
+        "errors": failures + [e for c in callers for e in c.errors] + audit["problems"],
         "no_call": sum(1 for c in callers if not c.call_id),
         "not_ended": sum(1 for c in callers if c.call_id and not c.ended.get("callId")),
         "insights_per_call": [len(c.of("insight")) for c in callers if c.call_id],
@@ -475,8 +515,12 @@ def report(r: dict[str, Any]) -> float:
     for line in collections.Counter(r["errors"]).most_common(8):
         print(f"   {line[1]} x {line[0][:160]}")
     print(f"lost events: finals saved but not received={r['lost_finals']}, received but not "
-          f"saved={r['unsaved_finals']}, insights saved but not received={r['lost_insights']}, "
+          f"saved={r['unsaved_finals']}, insights saved but not received={r['lost_insights']} "
+          f"(+{r['late_insights']} made after the call ended), "
           f"scripted utterances without a final={r['missing_finals']}")
+    runs = sum(r["agent_errors"].values())
+    print(f"agent runs that failed: {runs}" + "".join(
+        f"\n   {n} x {what}" for what, n in sorted(r["agent_errors"].items(), key=lambda kv: -kv[1])))
     for role, rtts in sorted(r["probe"].items()):
         print(f"{role} event-loop lag (probe round trip, s): {pct(rtts)} "
               f"failed={r['probe_failures'][role]}")

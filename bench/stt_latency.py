@@ -22,6 +22,7 @@ import re
 import statistics
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jiwer
@@ -50,7 +51,7 @@ async def run(args: argparse.Namespace) -> None:
     script: dict[str, Any] = json.loads((demo / "sample_call.json").read_text())
     with resources.as_file(demo / "sample_call.wav") as path:
         pcm, rate = read_wav(path)
-    stt = LocalWhisperStt(model=args.model, cpu_threads=args.threads)
+    stt = LocalWhisperStt(model=args.model, cpu_threads=args.threads, data_dir=args.data_dir)
     await stt.warm_up()
     stream = stt.stream(sample_rate=rate, channels=pcm.shape[1], vocabulary=script["vocabulary"])
     got: list[tuple[float, SttResult]] = []
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads; 0 = cores")
     parser.add_argument("--chunk-ms", type=int, default=100)
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where base is assembled")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -170,6 +172,19 @@ def create_app(
             # call data must not linger in browser or proxy caches
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes each offending input back (a 100 kB "password" included) and
+        # fails with a 500 on bodies that are not UTF-8; say where and what, never the value
+        errors = [
+            {key: value for key, value in error.items() if key in ("type", "loc", "msg", "ctx")}
+            for error in exc.errors()
+        ]
+        safe = jsonable_encoder(
+            errors, custom_encoder={bytes: lambda b: b.decode("utf-8", "replace"), Exception: str}
+        )
+        return JSONResponse({"detail": safe, "code": "bad_request"}, status_code=422)
 
     @app.exception_handler(WingmanError)
     async def wingman_error(request: Request, exc: WingmanError) -> JSONResponse:

@@ -79,7 +79,7 @@ class Container:
     def _make_local_stt(self) -> SpeechToText:
         from wingman.stt.local import LocalWhisperStt
 
-        return LocalWhisperStt(model=self.settings.stt_model, pool=self.pool)
+        return LocalWhisperStt(model=self.settings.stt_model, pool=self.pool, data_dir=self.settings.data_dir)
 
     def _make_stt(self) -> SpeechToText:
         s = self.settings

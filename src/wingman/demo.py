@@ -41,7 +41,7 @@ class DemoResult:
 
     @property
     def finals(self) -> list[dict[str, Any]]:
-        return [e.data for e in self.of("transcript") if e.data.get("isFinal")]
+        return [e.data for e in self.of("transcript") if e.data.get("isFinal") and e.data.get("text")]
 
     @property
     def insights(self) -> list[dict[str, Any]]:
@@ -118,7 +118,7 @@ async def run_demo(
 
 
 def _show(console: Console, event: str, data: dict[str, Any]) -> None:
-    if event == "transcript" and data.get("isFinal"):
+    if event == "transcript" and data.get("isFinal") and data.get("text"):
         speaker = data.get("speaker") or "speaker"
         style = SPEAKER_STYLE.get(speaker, "white")
         console.print(f"[dim]{data.get('start', 0):6.1f}s[/] [{style}]{speaker:>8}[/]: {data['text']}")

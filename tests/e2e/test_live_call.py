@@ -75,7 +75,7 @@ def test_call_is_saved_and_found_by_search(server: str, demo_call: DemoResult) -
         assert detail["end_time"] is not None
         assert detail["summary"]
         assert demo_call.ended["callId"] == demo_call.call_id
-        found = http.get("/api/calls", params={"q": "budgeted"}).json()
+        found = http.get("/api/calls", params={"q": "implementation"}).json()
         assert demo_call.call_id in [c["id"] for c in found["items"]]
         missing = http.get("/api/calls", params={"q": "zebracorn"}).json()
         assert demo_call.call_id not in [c["id"] for c in missing["items"]]

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.audio_support import FIXTURES
 from wingman.audio.pcm import bytes_per_frame, decode_chunk, encode_chunk, read_wav
 from wingman.errors import BadInput
 from wingman.events import AudioFormat
-
-from tests.unit.audio_support import FIXTURES
 
 F32_MONO = AudioFormat(sample_rate=16000, encoding="f32le", channels=1)
 F32_STEREO = AudioFormat(sample_rate=44100, encoding="f32le", channels=2)
@@ -87,7 +86,7 @@ def test_bytes_per_frame() -> None:
 )
 def test_encode_decode_round_trip(values: list[float], encoding: str) -> None:
     pcm = np.array(values, dtype=np.float32).reshape(-1, 2)
-    fmt = AudioFormat(sample_rate=16000, encoding=encoding, channels=2)  # type: ignore[arg-type]
+    fmt = AudioFormat.model_validate({"sample_rate": 16000, "encoding": encoding, "channels": 2})
     out = decode_chunk(encode_chunk(pcm, encoding), fmt, max_bytes=MAX)
     assert out.shape == pcm.shape
     np.testing.assert_allclose(out, pcm, atol=1e-7 if encoding == "f32le" else 1 / 16000)

@@ -223,6 +223,11 @@ class CallPipeline:
             # before anything is emitted, stored, aggregated or read by an agent
             text = self._redact(text)
         if not text:
+            if result.is_final:
+                # the engine took back interims it had shown (no speech after all): clear them
+                await self._emit("transcript", {"id": result.utterance_id, "text": "", "isFinal": True,
+                                                "speaker": result.speaker, "start": result.start + self.time_offset,
+                                                "end": result.end + self.time_offset})
             return
         speaker = result.speaker
         if speaker is None and self.fmt.channels == 2:

@@ -121,14 +121,22 @@ class Gateway:
                     self.limiter.check(sid, CONTROL)
             except RateLimited as exc:
                 await self._error(sid, exc)
-                return {"error": error_payload(exc)} if ack else None
+                return refusal(exc)
             try:
                 return await handler(sid, args[0] if args else None)
             except Exception as exc:  # a bug or an outage must not leave the client waiting
                 log.error("socket event failed", extra={"event": event, "error": type(exc).__name__})
                 failure = WingmanError("the server could not handle this event; try again")
                 await self._error(sid, failure)
-                return {"error": error_payload(failure)} if ack else None
+                return refusal(failure)
+
+        def refusal(exc: WingmanError) -> dict[str, Any] | None:
+            if not ack:
+                return None
+            # the same shape as the handler's own errors (feedback acks carry ok: false)
+            return {"ok": False, "error": error_payload(exc)} if event == "feedback" else {
+                "error": error_payload(exc)
+            }
 
         return guarded
 
@@ -150,8 +158,21 @@ class Gateway:
 
         return emit
 
+    def _client_sent(self, sid: str) -> bool:
+        """True when a *client* emitted an event named "connect" or "disconnect":
+        python-socketio dispatches those to the lifecycle handlers, but while a real connect
+        or disconnect runs it holds the sid as pending (not connected)."""
+        return bool(self.sio.manager.is_connected(sid, "/"))
+
+    async def _reserved(self, sid: str) -> dict[str, Any]:
+        exc = BadInput("unknown event", code="unknown_event")
+        await self._error(sid, exc)
+        return {"error": error_payload(exc)}
+
     # -- handlers
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    async def on_connect(self, sid: str, environ: Any = None, auth: Any = None, *_extra: Any) -> Any:
+        if self._client_sent(sid):
+            return await self._reserved(sid)  # never a new identity for a live connection
         token = auth.get("token") if isinstance(auth, dict) else None
         if token is not None and not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
@@ -161,7 +182,9 @@ class Gateway:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
 
-    async def on_disconnect(self, sid: str, *args: Any) -> None:
+    async def on_disconnect(self, sid: str, *args: Any) -> Any:
+        if self._client_sent(sid):
+            return await self._reserved(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
         for call_id, live in self.calls.items():
             if sid in live.sids:
@@ -271,7 +294,10 @@ class Gateway:
             self.limiter.check(sid, AUDIO, cost=len(data) / (bytes_per_frame(fmt) * fmt.sample_rate))
             live.pipeline.push_chunk(bytes(data))
         except WingmanError as exc:
-            await self._error(sid, exc)
+            # audio has no ack: one error a second per reason is enough, a client streaming
+            # into a refused call is not flooded back
+            if isinstance(exc, RateLimited) or self.limiter.should_report(sid, f"audio:{exc.code}"):
+                await self._error(sid, exc)
 
     async def on_feedback(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:

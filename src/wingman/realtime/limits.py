@@ -28,8 +28,11 @@ class RateLimited(BadInput):
     """A client exceeded one of its buckets; `retry_after` says when it may go on (seconds)."""
 
     def __init__(self, bucket: str, retry_after: float) -> None:
+        what = {EVENTS: "events", CONTROL: "requests", AUDIO: "audio"}.get(bucket, bucket)
         super().__init__(
-            f"too many {bucket} from this connection: slow down (retry in {retry_after:.1f} s)",
+            f"too much {what} from this connection: slow down (retry in {retry_after:.1f} s)"
+            if bucket == AUDIO
+            else f"too many {what} from this connection: slow down (retry in {retry_after:.1f} s)",
             code="rate_limited",
         )
         self.bucket = bucket

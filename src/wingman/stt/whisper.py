@@ -155,8 +155,9 @@ class WhisperDecoder:
         from faster_whisper import WhisperModel  # heavy import: only when a model is loaded
         from faster_whisper.tokenizer import Tokenizer
 
-        if not path.is_dir():  # WhisperModel would take a bare name for a hub id
-            raise ConfigError(f"whisper model directory {path} does not exist")
+        # WhisperModel takes a missing directory for a hub id, a missing tokenizer.json for a
+        # hub download: both must fail here instead
+        _check_dir(path, "whisper model")
         try:
             self._model = WhisperModel(
                 str(path),
@@ -195,7 +196,7 @@ class WhisperDecoder:
         """Transcribe one utterance (1-D float32 at 16 kHz, at most 30 s) greedily."""
         import ctranslate2
 
-        lang = language or self.language
+        lang = (language or self.language).split("-")[0].lower()  # "en-US" -> "en"
         tokens, suppress = self._prompt(prompt, lang)
         audio = audio[: MAX_FRAMES * HOP]
         feats = self._model.feature_extractor(np.ascontiguousarray(audio, dtype=np.float32))

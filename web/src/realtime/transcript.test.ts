@@ -22,6 +22,14 @@ describe('applyTranscript', () => {
     expect(lines[0]?.text).toBe('Done.');
   });
 
+  it('drops the interims of an utterance whose final is empty', () => {
+    let lines = applyTranscript([], ev({ id: 'a', text: 'uh', start: 1, end: 2 }));
+    lines = applyTranscript(lines, ev({ id: 'b', text: 'Hello.', start: 3, end: 4, isFinal: true }));
+    lines = applyTranscript(lines, ev({ id: 'a', text: '', start: 1, end: 2, isFinal: true }));
+    expect(lines.map((l) => l.id)).toEqual(['b']);
+    expect(applyTranscript(lines, ev({ id: 'z', text: ' ', isFinal: true }))).toEqual(lines);
+  });
+
   it('inserts a late line by start time', () => {
     let lines = applyTranscript([], ev({ id: 'x', start: 5, text: 'later', isFinal: true }));
     lines = applyTranscript(lines, ev({ id: 'y', start: 2, text: 'earlier', isFinal: true }));

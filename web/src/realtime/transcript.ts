@@ -6,10 +6,14 @@ export type TranscriptLine = TranscriptEvent;
 /**
  * Applies one `transcript` event. A line with a known id is replaced where it stands (interims
  * share the final's id); a new id is inserted in start-time order, so a late final from the other
- * channel lands where it was spoken. A final never goes back to interim.
+ * channel lands where it was spoken. A final never goes back to interim. An empty final takes
+ * back the interims of an utterance that turned out not to be speech.
  */
 export function applyTranscript(lines: readonly TranscriptLine[], event: TranscriptEvent): TranscriptLine[] {
   const idx = lines.findIndex((l) => l.id === event.id);
+  if (event.isFinal && !event.text.trim()) {
+    return idx >= 0 ? lines.filter((l) => l.id !== event.id) : (lines as TranscriptLine[]);
+  }
   if (idx >= 0) {
     const prev = lines[idx] as TranscriptLine;
     if (prev.isFinal && !event.isFinal) return lines as TranscriptLine[];

