@@ -52,6 +52,7 @@ from _common import DEMO_WAV, ROOT, demo_script, percentile, word_set  # noqa: E
 CLUSTER = ROOT / "deploy" / "cluster"
 TRIGGERS = (4, 6, 8, 10, 12, 13, 15)  # utterances that must raise a tip (see audio_to_insight)
 CHUNK_SECONDS = 0.1
+STAND_IN = "deepgram-stand-in"  # measured, but not part of the cluster
 
 
 # -- one caller ----------------------------------------------------------------------------
@@ -84,6 +85,7 @@ class Caller:
     ended: dict[str, Any] = field(default_factory=dict)
     resumes: int = 0
     disconnects: int = 0
+    disconnect_reasons: list[str] = field(default_factory=list)
     stream_started_at: float = 0.0
     position: float = 0.0  # seconds of audio handed to the socket so far
 
@@ -143,9 +145,10 @@ class Caller:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _on_disconnect(self, *_reason: Any) -> None:
+    async def _on_disconnect(self, *reason: Any) -> None:
         self._ready.clear()
         self.disconnects += 1
+        self.disconnect_reasons.append(str(reason[0]) if reason else "?")
 
     async def _resume(self) -> None:
         try:
@@ -220,7 +223,7 @@ def read_wav(path: Path) -> tuple[bytes, int, int]:
 
 # -- the Deepgram stand-in, fed real speech -------------------------------------------------
 
-def serve_deepgram() -> None:
+def serve_deepgram(port: int = 0) -> None:
     """`load.py --serve-deepgram`: print the stand-in's URL and key, serve until stdin closes."""
     from tests.fakes.deepgram_server import FakeDeepgram
     from tests.fakes.scripted_audio import Script, Segment
@@ -243,7 +246,9 @@ def serve_deepgram() -> None:
                      for u in utterances], duration=duration, channels=2)
 
     async def main() -> None:
-        async with SpeechDeepgram(script, idle_timeout=30.0) as server:
+        server = SpeechDeepgram(script, idle_timeout=30.0)
+        server.port = port or server.port
+        async with server:
             print(json.dumps({"url": server.url, "api_key": server.api_key}), flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -294,9 +299,12 @@ class CpuMeter(threading.Thread):
     def __init__(self, status: dict[str, Any], interval: float = 1.0) -> None:
         super().__init__(daemon=True, name="cpu-meter")
         self.roots: dict[str, psutil.Process] = {}
-        for role, p in status["procs"].items():
+        pids = {role: int(p["pid"]) for role, p in status["procs"].items()}
+        if status.get("stand_in_pid"):
+            pids[STAND_IN] = int(status["stand_in_pid"])
+        for role, pid in pids.items():
             with contextlib.suppress(psutil.Error):
-                self.roots[role] = psutil.Process(int(p["pid"]))
+                self.roots[role] = psutil.Process(pid)
         self.interval = interval
         self.first: dict[tuple[int, float], float] = {}
         self.last: dict[tuple[int, float], float] = {}
@@ -328,6 +336,12 @@ class CpuMeter(threading.Thread):
         for key, last in self.last.items():
             used[self.role_of[key]] += last - self.first.get(key, 0.0)
         return dict(used)
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 def own_cpu() -> float:
@@ -465,10 +479,10 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
 
     meter = CpuMeter(status)
     meter.start()
-    own0, t0 = own_cpu(), time.monotonic()
+    own0, t0, machine0 = own_cpu(), time.monotonic(), machine_busy()
     await asyncio.gather(*(one(c, rng.uniform(0, ramp)) for c in callers))
     wall = time.monotonic() - t0
-    cpu, own1 = meter.stop(), own_cpu()
+    cpu, own1, machine1 = meter.stop(), own_cpu(), machine_busy()
     probe.stop()
     lag_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -496,7 +510,7 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         "insights_per_call": [len(c.of("insight")) for c in callers if c.call_id],
         "resumes": sum(c.resumes for c in callers),
         "probe": probe.rtts, "probe_failures": probe.failures, "bench_lag": bench_lag,
-        "cpu": cpu, "bench_cpu": own1 - own0,
+        "cpu": cpu, "bench_cpu": own1 - own0, "machine_cpu": machine1 - machine0,
     }
 
 
@@ -525,6 +539,7 @@ def report(r: dict[str, Any]) -> float:
         print(f"{role} event-loop lag (probe round trip, s): {pct(rtts)} "
               f"failed={r['probe_failures'][role]}")
     print(f"bench client loop lag (s): {pct(r['bench_lag'])}")
+    stand_in = r["cpu"].pop(STAND_IN, None)
     total = sum(r["cpu"].values())
     concurrent = r["call_seconds"] / max(1e-9, r["wall"])
     per_call = 100 * total / max(1e-9, r["call_seconds"])
@@ -537,7 +552,17 @@ def report(r: dict[str, Any]) -> float:
     print("   by role (% of one core per call): " + ", ".join(
         f"{role}={100 * secs / max(1e-9, r['call_seconds']):.2f}"
         for role, secs in sorted(by_role.items(), key=lambda kv: -kv[1])))
-    print(f"bench client CPU: {r['bench_cpu']:.0f} cpu-s (not counted above)")
+    print(f"bench client CPU: {r['bench_cpu']:.0f} cpu-s; Deepgram stand-in: "
+          f"{stand_in or 0:.0f} cpu-s (neither counted above)")
+    others = r["machine_cpu"] - total - r["bench_cpu"] - (stand_in or 0)
+    print(f"machine: {100 * r['machine_cpu'] / r['wall'] / cores:.0f}% busy over the run; "
+          f"other processes on it used {others:.0f} cpu-s "
+          f"({100 * others / r['wall'] / cores:.0f}% of the machine)")
+    if others > 0.2 * r["wall"] * cores:
+        print("   WARNING: the machine was shared with other work: latencies are not comparable")
+    if total:
+        print(f"capacity estimate: {100 / max(1e-9, per_call):.0f} live calls per core of cluster CPU "
+              f"(100 calls ~ {per_call:.1f} cores, all roles on one box)")
     return percentile(r["to_insight"], 0.95)
 
 
@@ -567,10 +592,12 @@ def main() -> None:
     parser.add_argument("--max-calls", type=int, default=6, help="--local-capacity upper bound")
     parser.add_argument("--limit", type=float, default=3.0,
                         help="--local-capacity: p95 utterance->transcript seconds still 'live'")
-    parser.add_argument("--serve-deepgram", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-deepgram", action="store_true",
+                        help="only run the Deepgram stand-in (prints its URL; stops at EOF)")
+    parser.add_argument("--deepgram-port", type=int, default=0, help="its port (default: free)")
     args = parser.parse_args()
     if args.serve_deepgram:
-        serve_deepgram()
+        serve_deepgram(args.deepgram_port)
         return
 
     env = dict(os.environ)
@@ -589,6 +616,7 @@ def main() -> None:
         print(f"Deepgram stand-in on {dg['url']}", flush=True)
     try:
         with cluster(args, env) as status:
+            status["stand_in_pid"] = stand_in.pid if stand_in is not None else None
             front = status["front"]
             print(f"front: {front}", flush=True)
             if args.local_capacity:

@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -142,7 +143,7 @@ def load_or_create_secret(data_dir: Path) -> str:
 
 def validate_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 320 or not _EMAIL.match(email):
+    if len(email) > 320 or not _EMAIL.match(email) or not email.isprintable():
         raise BadInput("enter a valid email address", code="invalid_email")
     return email
 
@@ -228,6 +229,7 @@ class Auth:
         """Create an account and sign it in. BadInput(code="email_taken") for a known email."""
         email = validate_email(email)
         validate_password(password)
+        name = "".join(ch for ch in name if unicodedata.category(ch) != "Cc")  # NUL, escapes
         name = name.strip()[:MAX_NAME] or email.split("@", 1)[0]
         if await self._store.get_user_by_email(email) is not None:
             raise BadInput("an account with this email exists already", code="email_taken")
@@ -239,7 +241,9 @@ class Auth:
         TooManyAttempts after too many failures for this email from this client address."""
         email = email.strip().lower()
         self.throttle.check(email, client)
-        user = await self._store.get_user_by_email(email)
+        # no account has an unprintable email (validate_email), and PostgreSQL cannot even
+        # compare one with a NUL in it: such an email is simply unknown
+        user = await self._store.get_user_by_email(email) if email.isprintable() else None
         if user is None or user.password_hash is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))

@@ -25,6 +25,7 @@ from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
+from wingman.vocabulary import VocabularyService
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class Container:
         self.stt = self._make_stt()
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()
+        self.vocabulary = VocabularyService(
+            store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
+        )
         self.web_search = self._make_web_search()
         self._tasks: list[asyncio.Task[None]] = []
 

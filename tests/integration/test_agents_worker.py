@@ -4,6 +4,7 @@ they finish, deadlines and failures are recorded, and feedback changes what is s
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,7 @@ async def test_dislikes_change_what_the_user_sees_next(world: World) -> None:
     tip = next(i for i in shown if i.kind == "objection.price")
     # the rep dislikes price tips three times (this one and two earlier ones)
     for n in range(3):
-        insight = tip if n == 0 else tip.model_copy(update={"id": f"{tip.id[:-1]}{n}"})
+        insight = tip if n == 0 else tip.model_copy(update={"id": str(uuid.uuid4())})
         await world.store.add_recommendation(insight)
         await world.store.set_feedback(user_id=world.user_id, recommendation_id=insight.id,
                                        status="disliked")

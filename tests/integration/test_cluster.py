@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import psutil
 import pytest
+import socketio
+import yarl
 
 from bench.load import Caller, read_wav
 from wingman.demo import run_demo
@@ -103,6 +106,51 @@ def test_status_lists_every_role_alive(cluster: RunningCluster) -> None:
     assert cluster.up_output.strip().splitlines()[-1] == cluster.front
     health = httpx.get(f"{cluster.front}/api/health", timeout=10)
     assert health.status_code == 200 and health.json()["database"] is True
+
+
+async def test_browser_origin_checks_hold_through_nginx(cluster: RunningCluster) -> None:
+    # nginx passes the client's Host (with its port), so the gateways' same-origin check sees
+    # what a browser on the front URL sends, and still refuses other sites
+    async def connects(origin: str) -> bool:
+        sio = socketio.AsyncClient(reconnection=False)
+        try:
+            await sio.connect(cluster.front, headers={"Origin": origin}, transports=["websocket"],
+                              wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            return False
+        await sio.disconnect()
+        return True
+
+    assert await connects(cluster.front)
+    assert not await connects("http://evil.example")
+
+
+async def test_long_polling_sessions_stick_to_one_gateway(cluster: RunningCluster) -> None:
+    """Browser-like clients on HTTP long-polling (several requests per session, each of which
+    must reach the node holding the engine.io sid) with nginx's sticky cookie: every session
+    works, stays on one gateway, and the sessions spread over both gateways."""
+    cookies = [uuid.uuid4().hex for _ in range(12)]
+
+    async def session(cookie: str) -> None:
+        jar = aiohttp.CookieJar(unsafe=True)  # unsafe: cookies for an IP address host
+        jar.update_cookies({"wingman_sticky": cookie}, yarl.URL(cluster.front))
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            sio = socketio.AsyncClient(reconnection=False, http_session=http)
+            await sio.connect(cluster.front, transports=["polling"], wait_timeout=10)
+            for _ in range(3):  # each ack is another round of polling requests
+                ack = await sio.call("no-such-event", {}, timeout=10)
+                assert ack["error"]["code"] == "unknown_event"
+            await sio.disconnect()
+
+    await asyncio.gather(*(session(c) for c in cookies))
+    access = (cluster.state / "logs" / "nginx-access.log").read_text()
+    upstreams: dict[str, set[str]] = {c: set() for c in cookies}
+    for line in access.splitlines():
+        for cookie in cookies:
+            if f"sticky={cookie}" in line and "/socket.io/" in line:
+                upstreams[cookie].add(line.split(" up=")[1].split()[0])
+    assert all(len(u) == 1 for u in upstreams.values()), upstreams
+    assert len(set().union(*upstreams.values())) == 2, upstreams
 
 
 async def test_call_through_nginx_gets_transcript_and_insights(

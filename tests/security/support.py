@@ -226,7 +226,8 @@ class ServeProcess:
     log: Path
 
     def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
 
 

@@ -83,7 +83,8 @@ def test_tokens_expire_and_forged_tokens_are_refused(server: Server) -> None:
     assert me.status_code == 200
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     bad = {
-        "expired": _token(user.id, iat=int(long_ago.timestamp()), exp=int((long_ago + timedelta(hours=1)).timestamp())),
+        "expired": _token(user.id, iat=int(long_ago.timestamp()),
+                          exp=int((long_ago + timedelta(hours=1)).timestamp())),
         "wrong key": _token(user.id, key="not-the-server-key-" + "x" * 20),
         "no jti": _token(user.id, jti=None),
         "no exp": _token(user.id, exp=None),
@@ -223,7 +224,7 @@ async def test_unknown_email_takes_as_long_as_a_wrong_password(tmp_path: Path) -
         known = [await timed("known@example.com") for _ in range(5)]
         unknown = [await timed(f"nobody{i}@example.com") for i in range(5)]
         ratio = statistics.median(unknown) / statistics.median(known)
-        assert 0.5 < ratio < 2.0, (known, unknown)
+        assert 0.3 < ratio < 3.0, (known, unknown)  # without the dummy check: ~0.01
     finally:
         await store.aclose()
 
@@ -237,12 +238,15 @@ def _names(node: ast.AST) -> Iterator[str]:
             yield n.id
         elif isinstance(n, ast.Attribute):
             yield n.attr
-        elif isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str):
-            yield n.slice.value
+        elif isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant):
+            if isinstance(n.slice.value, str):
+                yield n.slice.value
 
 
 def _is_sql_column(node: ast.AST) -> bool:
-    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id[:1].isupper()
+    """`Model.column == x` builds SQL; it compares nothing in Python."""
+    return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id[:1].isupper())
 
 
 def test_no_secret_is_compared_with_equality_in_src() -> None:
@@ -251,7 +255,9 @@ def test_no_secret_is_compared_with_equality_in_src() -> None:
     offenders = []
     for path in SRC.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.Compare) or not any(isinstance(o, ast.Eq | ast.NotEq) for o in node.ops):
+            if not isinstance(node, ast.Compare):
+                continue
+            if not any(isinstance(o, ast.Eq | ast.NotEq) for o in node.ops):
                 continue
             operands = [node.left, *node.comparators]
             if any(isinstance(o, ast.Constant) for o in operands) or any(_is_sql_column(o) for o in operands):
@@ -339,8 +345,11 @@ def test_security_headers_on_the_web_app_and_api(tmp_path: Path) -> None:
 # -- secrets never logged -----------------------------------------------------------------------
 
 
-def test_secrets_never_reach_logs_settings_or_responses(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    key, api_key, dg_key = "signing-" + uuid.uuid4().hex * 2, "sk-" + uuid.uuid4().hex, "dg-" + uuid.uuid4().hex
+def test_secrets_never_reach_logs_settings_or_responses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key, api_key = "signing-" + uuid.uuid4().hex * 2, "sk-" + uuid.uuid4().hex
+    dg_key = "dg-" + uuid.uuid4().hex
     settings = quiet_settings(
         tmp_path, secret_key=SecretStr(key), llm="openai", openai_base_url="http://127.0.0.1:9/v1",
         openai_api_key=SecretStr(api_key), deepgram_api_key=SecretStr(dg_key),

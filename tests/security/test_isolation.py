@@ -79,8 +79,8 @@ async def _seed(server: Server, a: User) -> tuple[str, str, str, str]:
     finally:
         await store.aclose()
     doc = f"# {SECRET} battlecard\n\nRelay beats {SECRET} on price and on SOC 2 compliance.\n".encode()
-    r = httpx.post(f"{server.url}/api/knowledge", headers=a.headers,
-                   files={"file": (f"{SECRET}.md", doc, "text/markdown")}, timeout=120)
+    async with httpx.AsyncClient(base_url=server.url, headers=a.headers, timeout=120) as http:
+        r = await http.post("/api/knowledge", files={"file": (f"{SECRET}.md", doc, "text/markdown")})
     assert r.status_code == 201, r.text
     return ended, open_call, insight.id, r.json()["id"]
 
@@ -97,7 +97,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def _no_leak(world: World, response: httpx.Response) -> None:
     body = response.text
-    for secret in (SECRET, world.ended_call, world.open_call, world.recommendation, world.document, world.a.id):
+    secrets = (SECRET, world.ended_call, world.open_call, world.recommendation, world.document, world.a.id)
+    for secret in secrets:
         assert secret not in body, f"{response.request.method} {response.request.url} leaked {secret!r}"
 
 
@@ -108,7 +109,11 @@ BY_ID = {
     ("post", "/api/recommendations/{recommendation_id}/feedback"),
     ("delete", "/api/knowledge/{document_id}"),
 }
-TENANT_LISTS = {("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me")}
+TENANT_LISTS = {
+    ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
+}
+# per-user vocabulary (contract: GET/PUT /api/vocabulary), checked once the routes exist
+VOCABULARY = {("get", "/api/vocabulary"), ("put", "/api/vocabulary")}
 NO_TENANT_DATA = {
     ("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
     ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
@@ -118,8 +123,32 @@ NO_TENANT_DATA = {
 def test_every_route_is_covered(world: World) -> None:
     spec = httpx.get(f"{world.server.url}/openapi.json").json()
     routes = {(method, path) for path, ops in spec["paths"].items() for method in ops}
-    assert routes == BY_ID | TENANT_LISTS | NO_TENANT_DATA, (
-        "a REST route was added or removed: classify it here and test it on another tenant's ids")
+    known = BY_ID | TENANT_LISTS | NO_TENANT_DATA
+    assert known <= routes <= known | VOCABULARY, (
+        "a REST route was added or removed: classify it here and test it on another tenant's ids",
+        sorted(routes ^ known))
+
+
+def test_vocabulary_is_per_tenant(world: World) -> None:
+    spec = httpx.get(f"{world.server.url}/openapi.json").json()
+    if "/api/vocabulary" not in spec["paths"]:
+        return  # not served yet (test_every_route_is_covered keeps this honest)
+    body = spec["paths"]["/api/vocabulary"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in body:
+        body = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    props = body.get("properties", {})
+    field = next((name for name, prop in props.items() if prop.get("type") == "array"), None)
+
+    def terms(values: list[str]) -> Any:
+        return {field: values} if field else values
+
+    with httpx.Client(base_url=world.server.url) as http:
+        mine = http.put("/api/vocabulary", headers=world.a.headers, json=terms([SECRET.title()]))
+        assert mine.status_code == 200, mine.text
+        theirs = http.get("/api/vocabulary", headers=world.b.headers)
+        assert theirs.status_code == 200 and SECRET not in theirs.text.lower()
+        assert http.put("/api/vocabulary", headers=world.b.headers, json=terms([])).status_code == 200
+        assert SECRET in http.get("/api/vocabulary", headers=world.a.headers).text.lower()
 
 
 def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
@@ -181,9 +210,9 @@ async def test_socket_events_on_another_tenants_ids_are_not_found(world: World) 
             assert world.open_call not in str(data) and world.ended_call not in str(data)
     finally:
         await b.disconnect()
-    with httpx.Client(base_url=world.server.url, headers=world.a.headers) as http:
-        assert http.get(f"/api/calls/{world.open_call}").json()["end_time"] is None
-        detail = http.get(f"/api/calls/{world.ended_call}").json()
+    async with httpx.AsyncClient(base_url=world.server.url, headers=world.a.headers) as http:
+        assert (await http.get(f"/api/calls/{world.open_call}")).json()["end_time"] is None
+        detail = (await http.get(f"/api/calls/{world.ended_call}")).json()
         assert detail["recommendations"][0]["feedback_status"] == "none"
 
 
@@ -194,7 +223,7 @@ async def test_concurrent_end_call_never_hands_one_tenant_anothers_result(world:
     a: Client = await connect(world.server.url, world.a.token)
     b: Client = await connect(world.server.url, world.b.token)
     try:
-        results: list[Any] = await asyncio.gather(
+        results: tuple[Any, Any] = await asyncio.gather(
             a.call("end-call", {"callId": world.open_call}, timeout=60),
             b.call("end-call", {"callId": world.open_call}, timeout=60),
         )
@@ -222,7 +251,7 @@ class TenantEcho(Search):
         return [SearchHit(title=f"for {user_id}", snippet=f"{user_id}'s result", source="echo")]
 
 
-@pytest.mark.parametrize("backend", ["memory", "redis"])
+@pytest.mark.parametrize("backend", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def test_search_cache_is_per_tenant(backend: str, request: pytest.FixtureRequest) -> None:
     import redis.asyncio as aioredis
 
@@ -238,7 +267,7 @@ async def test_search_cache_is_per_tenant(backend: str, request: pytest.FixtureR
         assert [h.title for h in other] == ["for tenant-b"]
         assert inner.calls == 2
         if client is not None:  # the raw query never sits in Redis
-            keys = [k.decode() for k in await client.keys("wingman:search:*")]
+            keys = [k.decode() if isinstance(k, bytes) else k for k in await client.keys("wingman:search:*")]
             assert len(keys) == 2 and not any("pricing" in k.lower() for k in keys)
     finally:
         if client is not None:

@@ -116,9 +116,9 @@ def test_decode_errors_reach_the_caller(pool: AudioWorkerPool) -> None:
 
 def test_glossary_prompt() -> None:
     assert glossary_prompt([]) is None
-    assert glossary_prompt(["Relay", " relay ", "SOC  2", ""]) == "Glossary: Relay, SOC 2."
+    assert glossary_prompt(["Relay", " relay ", "SOC  2", ""]) == "A sales call. Names mentioned: Relay and SOC 2."
     long = glossary_prompt([f"Term{i:03d}" for i in range(100)])
-    assert long is not None and len(long) <= 215
+    assert long is not None and len(long) <= 215  # bounded in tokens (tests/unit/test_vocabulary_speech.py)
 
 
 def test_transcript_speech_rule() -> None:

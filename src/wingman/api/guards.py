@@ -2,7 +2,8 @@
 
 - BodyLimit: a REST body larger than `max_bytes` gets 413 as soon as that is known (from
   Content-Length before a byte is read, or while streaming), so nobody can fill the disk or
-  memory with a huge "document" before the route gets to check its size.
+  memory with a huge "document" before the route gets to check its size; a URL holding a NUL
+  character (which PostgreSQL cannot store or compare) gets 400.
 - host_checker: local mode serves the token-less local user, so a web page that gets the
   browser to send requests to 127.0.0.1 under its own domain name (DNS rebinding) must not be
   served. Only loopback names (and `allowed_hosts`) are accepted as Host there.
@@ -52,7 +53,8 @@ async def send_json(
 
 
 class BodyLimit:
-    """Pure ASGI middleware: 413 for HTTP request bodies over `max_bytes`."""
+    """Pure ASGI middleware: 413 for HTTP request bodies over `max_bytes`, 400 for URLs with
+    NUL characters."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -61,6 +63,11 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if "\x00" in scope.get("path", "") or b"%00" in bytes(scope.get("query_string") or b"").lower():
+            # no database stores NUL in text (PostgreSQL refuses it): refuse it at the door
+            body = {"detail": "NUL in the URL", "code": "bad_url"}
+            await send_json(send, status.HTTP_400_BAD_REQUEST, body)
             return
         too_large = {"detail": f"the request body exceeds {self.max_bytes} bytes", "code": "too_large"}
         declared = _header(scope, b"content-length")

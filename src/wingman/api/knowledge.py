@@ -86,7 +86,9 @@ async def upload_document(
             raise HTTPException(
                 status.HTTP_413_CONTENT_TOO_LARGE, f"the file is larger than {limit} bytes"
             )
-    doc = await container.knowledge.add_document(user.id, file.filename or "", bytes(data), file.content_type)
+    # no control characters in a stored name (PostgreSQL refuses NUL; escapes garble terminals)
+    filename = "".join(ch for ch in file.filename or "" if ch.isprintable())
+    doc = await container.knowledge.add_document(user.id, filename, bytes(data), file.content_type)
     return DocumentOut.of(doc)
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,11 @@ MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is tol
 # database the write takes milliseconds, so whatever the client saw as final survives a crash;
 # with a sick one the call goes on and the write stays queued (and retried) in the StoreWriter.
 PERSIST_WAIT_SECONDS = 0.5
+# Blocks the bus refused (a Redis or Kafka restart) wait here, in order, and the ticker retries
+# them: the agents hear of them late, but hear of them. Beyond this many the oldest are dropped.
+MAX_UNPUBLISHED_BLOCKS = 1000
+RETRY_PUBLISH_SECONDS = 0.5  # between attempts while the bus is down
+FINAL_PUBLISH_SECONDS = 15.0  # at the end of the call, how long to keep trying
 
 
 def transcript_payload(fragment: TranscriptFragment) -> dict[str, Any]:
@@ -93,6 +99,9 @@ class CallPipeline:
         self._persist_wait = persist_wait
         self._bytes_per_second = bytes_per_frame(fmt) * fmt.sample_rate
         self.received_seconds = 0.0  # audio accepted by push_chunk (this pipeline's part)
+        self._unpublished: deque[TranscriptBlock] = deque()
+        self._publishing = asyncio.Lock()
+        self._publish_failed_at: float | None = None
         self._resampler = StreamResampler(in_rate=fmt.sample_rate, channels=fmt.channels)
         self._stream: SttStream = stt.stream(
             sample_rate=SAMPLE_RATE, channels=fmt.channels, language=language, vocabulary=vocabulary
@@ -209,6 +218,14 @@ class CallPipeline:
         finally:
             for block in self._aggregator.flush():
                 await self._publish(block)
+            deadline = self._clock() + FINAL_PUBLISH_SECONDS
+            for _ in range(int(FINAL_PUBLISH_SECONDS / RETRY_PUBLISH_SECONDS) + 1):
+                if await self._flush_blocks() or self._clock() >= deadline:
+                    break
+                await asyncio.sleep(RETRY_PUBLISH_SECONDS)
+            if self._unpublished:
+                log.error("blocks lost: the bus stayed down",
+                          extra={"call_id": self.call_id, "blocks": len(self._unpublished)})
             self._results_done.set()
 
     async def _tick_loop(self) -> None:
@@ -216,6 +233,8 @@ class CallPipeline:
             await asyncio.sleep(0.2)
             for block in self._aggregator.tick(self._clock()):
                 await self._publish(block)
+            if self._unpublished and not self._publishing.locked():
+                await self._flush_blocks()
 
     async def _on_result(self, result: SttResult) -> None:
         text = result.text.strip()
@@ -225,9 +244,10 @@ class CallPipeline:
         if not text:
             if result.is_final:
                 # the engine took back interims it had shown (no speech after all): clear them
-                await self._emit("transcript", {"id": result.utterance_id, "text": "", "isFinal": True,
-                                                "speaker": result.speaker, "start": result.start + self.time_offset,
-                                                "end": result.end + self.time_offset})
+                await self._emit("transcript", {
+                    "id": result.utterance_id, "text": "", "isFinal": True, "speaker": result.speaker,
+                    "start": result.start + self.time_offset, "end": result.end + self.time_offset,
+                })
             return
         speaker = result.speaker
         if speaker is None and self.fmt.channels == 2:
@@ -258,7 +278,30 @@ class CallPipeline:
             await self._publish(block)
 
     async def _publish(self, block: TranscriptBlock) -> None:
-        try:
-            await self._bus.publish(TOPIC_BLOCKS, block, key=self.call_id)
-        except WingmanError:
-            log.error("block not published", extra={"call_id": self.call_id, "seq": block.seq})
+        """Hand a block to the bus after any still waiting; while the bus is down this returns
+        at once (the ticker retries), so transcripts keep flowing to the client."""
+        if len(self._unpublished) >= MAX_UNPUBLISHED_BLOCKS:
+            lost = self._unpublished.popleft()
+            log.error("block dropped: the bus was down too long",
+                      extra={"call_id": self.call_id, "seq": lost.seq})
+        self._unpublished.append(block)
+        failed_at = self._publish_failed_at
+        if failed_at is None or self._clock() - failed_at >= RETRY_PUBLISH_SECONDS:
+            await self._flush_blocks()
+
+    async def _flush_blocks(self) -> bool:
+        """Publish waiting blocks in order; False when the bus refused one (it stays first)."""
+        async with self._publishing:
+            while self._unpublished:
+                block = self._unpublished[0]
+                try:
+                    await self._bus.publish(TOPIC_BLOCKS, block, key=self.call_id)
+                except WingmanError:
+                    self._publish_failed_at = self._clock()
+                    waiting = len(self._unpublished)
+                    log.warning("block not published yet; will retry",
+                                extra={"call_id": self.call_id, "seq": block.seq, "waiting": waiting})
+                    return False
+                self._unpublished.popleft()
+            self._publish_failed_at = None
+            return True

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,20 +31,11 @@ from wingman.pipeline.finalize import finalize_call
 from wingman.pipeline.writer import StoreWriter
 from wingman.privacy import redact_text
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
-from wingman.realtime.messages import FeedbackMessage, StartCall, parse
+from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[Any]]
-MAX_ID_CHARS = 64
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def clean_title(title: str, max_chars: int) -> str:
-    """A title safe to store and show: no control characters (PostgreSQL refuses NUL), no
-    surrogates, spaces collapsed, at most `max_chars`."""
-    title = title.encode("utf-8", "replace").decode("utf-8")
-    return " ".join(_CONTROL_CHARS.sub(" ", title).split())[:max_chars].strip() or "Untitled call"
 
 
 def room(call_id: str) -> str:
@@ -133,15 +123,26 @@ class Gateway:
         def refusal(exc: WingmanError) -> dict[str, Any] | None:
             if not ack:
                 return None
-            # the same shape as the handler's own errors (feedback acks carry ok: false)
-            return {"ok": False, "error": error_payload(exc)} if event == "feedback" else {
-                "error": error_payload(exc)
-            }
+            answer: dict[str, Any] = {"error": error_payload(exc)}
+            # the same shape as the handler's own errors: feedback acks carry ok: false
+            return {"ok": False, **answer} if event == "feedback" else answer
 
         return guarded
 
-    async def on_unknown(self, event: Any, sid: str, *args: Any) -> dict[str, Any]:
-        """Any event we do not know: a clear error (rate limited like the rest)."""
+    async def on_unknown(self, *args: Any) -> dict[str, Any]:
+        """Any event we do not know: a clear error (rate limited like the rest).
+        python-socketio calls a catch-all with (event, sid, *data), but with (sid, *data) when
+        the event is literally named "*": tell them apart by which argument is a live sid."""
+        connected = self.sio.manager.is_connected
+        if len(args) >= 2 and isinstance(args[1], str) and connected(args[1], "/"):
+            sid = args[1]
+        elif args and isinstance(args[0], str) and connected(args[0], "/"):
+            sid = args[0]
+        else:
+            return {"error": {"code": "unknown_event", "message": "unknown event"}}
+        return await self._unknown(sid)
+
+    async def _unknown(self, sid: str) -> dict[str, Any]:
         exc: WingmanError
         try:
             self.limiter.check(sid, EVENTS)
@@ -164,15 +165,10 @@ class Gateway:
         or disconnect runs it holds the sid as pending (not connected)."""
         return bool(self.sio.manager.is_connected(sid, "/"))
 
-    async def _reserved(self, sid: str) -> dict[str, Any]:
-        exc = BadInput("unknown event", code="unknown_event")
-        await self._error(sid, exc)
-        return {"error": error_payload(exc)}
-
     # -- handlers
     async def on_connect(self, sid: str, environ: Any = None, auth: Any = None, *_extra: Any) -> Any:
         if self._client_sent(sid):
-            return await self._reserved(sid)  # never a new identity for a live connection
+            return await self._unknown(sid)  # never a new identity for a live connection
         token = auth.get("token") if isinstance(auth, dict) else None
         if token is not None and not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
@@ -184,7 +180,7 @@ class Gateway:
 
     async def on_disconnect(self, sid: str, *args: Any) -> Any:
         if self._client_sent(sid):
-            return await self._reserved(sid)  # it would detach its call and reset its limits
+            return await self._unknown(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
         for call_id, live in self.calls.items():
             if sid in live.sids:
@@ -200,6 +196,7 @@ class Gateway:
             session = await self._session(sid)
             user_id: str = session["user_id"]
             if msg.call_id is not None:
+                check_id(msg.call_id, "start-call: callId")
                 call_id = await self._resume(sid, user_id, msg)
             else:
                 call_id = await self._start(sid, user_id, title, msg)
@@ -218,6 +215,7 @@ class Gateway:
         time_offset: float = 0.0,
         first_seq: int = 0,
         talk_seconds: dict[str, float] | None = None,
+        vocabulary: tuple[str, ...] = (),
     ) -> CallPipeline:
         s = self.c.settings
         pipeline = CallPipeline(
@@ -232,7 +230,7 @@ class Gateway:
             emit=self._emitter(call_id),
             max_chunk_bytes=s.max_chunk_bytes,
             language=s.stt_language,
-            vocabulary=tuple(s.competitors),
+            vocabulary=vocabulary or tuple(s.competitors),
             time_offset=time_offset,
             first_seq=first_seq,
             talk_seconds=talk_seconds,
@@ -244,7 +242,9 @@ class Gateway:
 
     async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
         call = await self.c.store.create_call(user_id=user_id, title=title)
-        self.calls[call.id] = LiveCall(self._new_pipeline(call.id, user_id, msg), {sid})
+        vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
+        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary)
+        self.calls[call.id] = LiveCall(pipeline, {sid})
         await self.c.bus.publish(
             TOPIC_CALLS, CallStarted(call_id=call.id, user_id=user_id, title=title), key=call.id
         )
@@ -269,8 +269,10 @@ class Gateway:
                 who = seg.speaker or "unknown"
                 talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
             # every block holds at least one segment, so this is above any seq already used
+            vocabulary = await self.c.vocabulary.for_call(user_id)
             live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset,
-                                               first_seq=len(segments), talk_seconds=talk))
+                                               first_seq=len(segments), talk_seconds=talk,
+                                               vocabulary=vocabulary))
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
@@ -302,6 +304,7 @@ class Gateway:
     async def on_feedback(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:
             msg = parse(FeedbackMessage, data, event="feedback")
+            check_id(msg.id, "feedback: id")
             session = await self._session(sid)
             user_id: str = session["user_id"]
             rec = await self.c.store.set_feedback(
@@ -326,8 +329,8 @@ class Gateway:
             call_id = session.get("call_id")
             if isinstance(data, dict) and isinstance(data.get("callId"), str):
                 call_id = data["callId"]
-            if call_id and len(call_id) > MAX_ID_CHARS:
-                raise BadInput(f"end-call: callId: at most {MAX_ID_CHARS} characters", code="bad_payload")
+            if call_id:
+                check_id(call_id, "end-call: callId")
             if not call_id:
                 raise BadInput("no call in progress: send start-call first", code="no_call")
             payload = await self.end_call(user_id, call_id)

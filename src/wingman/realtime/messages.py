@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wingman.errors import BadInput
+
+MAX_ID_CHARS = 64
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ClientMessage(BaseModel):
@@ -42,3 +46,18 @@ def parse(model: type[M], data: object, *, event: str) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         raise BadInput(f"{event}: {where}: {first['msg']}", code="bad_payload") from None
+
+
+def check_id(value: str, what: str) -> str:
+    """An id from a client, refused unless printable and short (PostgreSQL cannot even compare
+    text holding NUL, so such an id would otherwise fail deep in a query)."""
+    if len(value) > MAX_ID_CHARS or not value.isprintable():
+        raise BadInput(f"{what}: not a valid id", code="bad_payload")
+    return value
+
+
+def clean_title(title: str, max_chars: int) -> str:
+    """A title safe to store and show: no control characters (PostgreSQL refuses NUL), no
+    surrogates, spaces collapsed, at most `max_chars`."""
+    title = title.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(_CONTROL_CHARS.sub(" ", title).split())[:max_chars].strip() or "Untitled call"

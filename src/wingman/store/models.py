@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -186,3 +187,18 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class VocabularyTerm(Base):
+    """A term a user added to their vocabulary (names the speech engine and the agents must
+    know). `term_key` is the case-folded term: one spelling per term and user."""
+
+    __tablename__ = "vocabulary_terms"
+    __table_args__ = (UniqueConstraint("user_id", "term_key", name="uq_vocabulary_terms_user_term"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    term: Mapped[str] = mapped_column(String(64))
+    term_key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _ts()

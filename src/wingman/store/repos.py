@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
-from wingman.store import accounts, calls, documents, insights, maintenance
+from wingman.store import accounts, calls, documents, insights, maintenance, vocabulary
 from wingman.store.records import (
     AgentRunRecord,
     CallDetail,
@@ -41,6 +41,7 @@ from wingman.store.routing import Router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_PAGE = 200
+MAX_TERM_CHARS = 64  # vocabulary_terms.term
 _MIGRATION_LOCK = 0x57494E47  # pg advisory lock key: concurrent processes migrate one at a time
 
 
@@ -306,6 +307,36 @@ class Store:
         """The user's chunks (of one document, or all) in document and position order."""
         async with self._tx(self._router.fresh(user_id)) as s:
             return await documents.list_chunks(s, user_id=user_id, document_id=document_id)
+
+    # -- vocabulary
+    async def list_vocabulary_terms(self, *, user_id: str) -> list[str]:
+        """The terms this user added to their vocabulary, in their order."""
+        async with self._tx(self._router.fresh(user_id)) as s:
+            return await vocabulary.list_terms(s, user_id=user_id)
+
+    async def set_vocabulary_terms(self, *, user_id: str, terms: Sequence[str]) -> list[str]:
+        """Replace the user's vocabulary terms; whitespace is collapsed and a repeated term
+        (ignoring case) keeps its first spelling. BadInput for an empty or too long term."""
+        cleaned: dict[str, str] = {}
+        for raw in terms:
+            term = " ".join(raw.split())
+            key = term.casefold()
+            if not term or max(len(term), len(key)) > MAX_TERM_CHARS:
+                raise BadInput(f"a term must have 1 to {MAX_TERM_CHARS} characters", code="bad_term")
+            cleaned.setdefault(key, term)
+        pairs = [(term, key) for key, term in cleaned.items()]
+        for attempt in range(2):
+            try:
+                async with self._tx(self._router.writer(user_id)) as s:
+                    return await vocabulary.replace_terms(s, user_id=user_id, terms=pairs, now=self._clock())
+            except exc.IntegrityError as e:
+                # no such user (foreign key), or a concurrent replace of the same terms: the
+                # second writer retries once over the first one's rows
+                if await self.get_user(user_id=user_id) is None:
+                    raise NotFound("no such user") from e
+                if attempt:
+                    raise BadInput("the vocabulary changed meanwhile; try again", code="conflict") from e
+        raise AssertionError("unreachable")
 
     # -- maintenance (all tenants: background tasks and the CLI only, never a request)
     async def purge_calls_before(self, *, cutoff: datetime) -> int:

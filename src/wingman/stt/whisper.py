@@ -43,7 +43,11 @@ HOP = 160  # samples per mel frame
 MAX_FRAMES = 3000  # Whisper's 30 s window
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 F32 = npt.NDArray[np.float32]
-MAX_GLOSSARY_CHARS = 200
+# Names in the glossary prompt, in (estimated) Whisper tokens: about 20 names. On our name test
+# set a glossary of 15 names beat one of 8 (names left out are not primed) and one of 30 (more
+# names, more distraction and more names hallucinated into silence); see notes/NAMES.md.
+MAX_GLOSSARY_TOKENS = 80
+GLOSSARY_HEAD = "A sales call. Names mentioned:"
 
 
 def _package_dir(module: str) -> Path | None:
@@ -106,19 +110,38 @@ def model_dir(name: str, *, data_dir: Path) -> Path:
     raise ConfigError(f"unknown speech model {name!r}: use tiny.en, base or a model directory")
 
 
-def glossary_prompt(vocabulary: Sequence[str]) -> str | None:
-    """A short Whisper prompt that primes spellings: "Glossary: Relay, Aircall, SOC 2."."""
+def glossary_tokens(term: str) -> int:
+    """Whisper (GPT-2 BPE) tokens a term costs in the prompt with its separator, estimated from
+    above for names: half a token per ASCII character, one per other byte, one for ", "."""
+    ascii_chars = sum(1 for c in term if c.isascii())
+    return 1 + math.ceil(ascii_chars / 2) + len(term.encode()) - ascii_chars
+
+
+def glossary_prompt(vocabulary: Sequence[str], *, max_tokens: int = MAX_GLOSSARY_TOKENS) -> str | None:
+    """A short Whisper prompt that primes the spelling of names, taking terms from the front of
+    `vocabulary` (most relevant first) while they fit `max_tokens`:
+    "A sales call. Names mentioned: Relay, Aircall and SOC 2."
+
+    Whisper reads the prompt as the conversation so far. A sentence that names the terms
+    works better than a bare list ("Glossary: A, B, C."), which the model tends to continue
+    with more names when a clip starts unclearly (measured in bench/names.py)."""
     terms: list[str] = []
-    size = 0
+    seen: set[str] = set()
+    budget = max_tokens
     for raw in vocabulary:
         term = " ".join(raw.split())
-        if not term or term.lower() in (t.lower() for t in terms):
+        if not term or term.casefold() in seen:
             continue
-        if size + len(term) + 2 > MAX_GLOSSARY_CHARS:
-            break
+        cost = glossary_tokens(term)
+        if cost > budget:
+            break  # keep the ranking: a less relevant short term never jumps the queue
+        budget -= cost
+        seen.add(term.casefold())
         terms.append(term)
-        size += len(term) + 2
-    return f"Glossary: {', '.join(terms)}." if terms else None
+    if not terms:
+        return None
+    names = terms[0] if len(terms) == 1 else f"{', '.join(terms[:-1])} and {terms[-1]}"
+    return f"{GLOSSARY_HEAD} {names}."
 
 
 @dataclass(frozen=True)

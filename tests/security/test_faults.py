@@ -1,0 +1,154 @@
+"""Faults that really happen on loopback: PostgreSQL unreachable for a while (a TCP proxy we
+cut and restore), and Redis killed and restarted under a live call (our own redis-server, never
+the shared one). A provider timing out is covered where the providers are tested:
+tests/integration/test_provider_failover.py (speech: Deepgram socket lost or silent -> local
+engine, no audio gap), tests/integration/test_provider_llm.py (Gemini / OpenAI-compatible
+timeouts, 5xx and bad JSON -> local answer), tests/integration/test_provider_search.py (web search
+timeouts) and tests/integration/test_provider_health.py (what the UI is told)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.security.outage import TcpProxy, private_redis
+from tests.security.support import (
+    connect,
+    eventually,
+    quiet_settings,
+    register,
+    script_of,
+    scripted,
+    serve,
+    stream,
+)
+from wingman.events import TOPIC_INSIGHTS, Insight
+from wingman.store.repos import Store
+
+LINES = [f"line number {n} of the call" for n in range(1, 7)]  # line k: 0.5+1.5k .. 1.5+1.5k s
+
+
+async def until(check: Callable[[], Awaitable[bool]], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+async def test_database_outage_buffers_writes_and_the_call_goes_on(tmp_path: Path, postgres_url: str) -> None:
+    url = make_url(postgres_url)
+    direct = Store(url=postgres_url)  # the test's own view, not through the proxy
+    try:
+        with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+            proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
+            settings = quiet_settings(tmp_path, database_url=proxied)
+            with serve(settings, container_factory=scripted(script_of(LINES))) as server:
+                user = register(server.url, "outage")
+                client = await connect(server.url, user.token)
+                call_id = (await client.call("start-call", {"title": "database outage"}))["callId"]
+
+                async def saved(n: int) -> bool:
+                    return len(await direct.list_segments(user_id=user.id, call_id=call_id)) >= n
+
+                await stream(client, 0.0, 3.3)
+                await until(lambda: saved(2), timeout=20, what="two saved segments")
+
+                proxy.cut()
+                cut_at = time.monotonic()
+                await stream(client, 3.3, 6.3, pace=0.02)
+                await eventually(lambda: len(client.finals) == 4, timeout=15, what="finals during the outage")
+                assert time.monotonic() - cut_at < 12, "the call stalled while the database was down"
+                async with httpx.AsyncClient(base_url=server.url) as http:
+                    assert (await http.get("/api/health")).status_code == 503
+                assert len(await direct.list_segments(user_id=user.id, call_id=call_id)) == 2
+                assert proxy.refused > 0  # the app really tried, and really failed
+
+                proxy.restore()
+                await until(lambda: saved(4), timeout=30, what="buffered segments written after the outage")
+                ended = await client.call("end-call", {}, timeout=60)
+                assert ended["callId"] == call_id
+                await client.disconnect()
+        segments = await direct.list_segments(user_id=user.id, call_id=call_id)
+        assert [s.text for s in segments] == LINES[:4]
+        assert [f["id"] for f in client.finals] == [s.id for s in segments]
+    finally:
+        await direct.aclose()
+
+
+SALES_LINES = [
+    "Honestly, your price seems high. It's more than we budgeted for this year.",
+    "I would also need to check with my VP before we sign anything.",
+    "Does Relay integrate with Salesforce?",
+]
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(240)
+async def test_redis_restart_loses_no_block_and_shows_no_insight_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wingman.bus.redis_streams import RedisStreamsBus
+
+    script = script_of(SALES_LINES, seconds_each=3.0, gap=2.0)  # line k: 2+5k .. 5+5k s
+    with private_redis(tmp_path / "redis") as redis:
+        settings = quiet_settings(tmp_path / "app", bus="redis", redis_url=redis.url, agents_in_process=True)
+        with serve(settings, container_factory=scripted(script)) as server:
+            user = register(server.url, "restart")
+            client = await connect(server.url, user.token)
+            call_id = (await client.call("start-call", {"title": "redis restart"}))["callId"]
+
+            def kinds() -> set[str]:
+                return {i["kind"] for i in client.of("insight")}
+
+            await stream(client, 0.0, 6.5, pace=0.01)
+            await eventually(lambda: any(k.startswith("objection.price") for k in kinds()),
+                             timeout=60, what="the price insight")
+
+            redis.kill()  # mid-call: blocks can not be published, consumers lose their streams
+            await stream(client, 6.5, 11.5, pace=0.01)
+            await eventually(lambda: len(client.finals) == 2, timeout=15, what="the transcript goes on")
+            await asyncio.sleep(1.5)  # Redis stays down a little while
+            redis.start()
+            # the outage was real: the call's publisher and the consumers both had to wait
+            messages = {r.getMessage() for r in caplog.records}
+            assert "block not published yet; will retry" in messages, messages
+
+            await eventually(lambda: any(k.startswith("objection.authority") for k in kinds()),
+                             timeout=60, what="the insight of the block said while Redis was down")
+            # a publisher whose ack got lost retries: the same insight arrives twice
+            shown = next(i for i in client.of("insight") if i["kind"].startswith("objection.price"))
+            import redis.asyncio as aioredis
+
+            raw = aioredis.Redis.from_url(redis.url)
+            try:
+                bus = RedisStreamsBus(client=raw)
+                again = Insight(id=shown["id"], call_id=call_id, user_id=user.id, agent="coach",
+                                category=shown["category"], kind=shown["kind"], content=shown["content"])
+                await bus.publish(TOPIC_INSIGHTS, again, key=call_id)
+                await bus.publish(TOPIC_INSIGHTS, again, key=call_id)
+                marker = Insight(call_id=call_id, user_id=user.id, agent="system", category="Test",
+                                 kind="test.marker", content="after the duplicates")
+                await bus.publish(TOPIC_INSIGHTS, marker, key=call_id)  # same partition, after them
+                await bus.close()
+            finally:
+                await raw.aclose()
+            await eventually(lambda: "test.marker" in kinds(), timeout=30, what="the marker insight")
+            ids = [i["id"] for i in client.of("insight")]
+            assert len(ids) == len(set(ids)), ids  # nothing shown twice
+            ended = await client.call("end-call", {}, timeout=60)
+            assert ended["callId"] == call_id
+            await client.disconnect()
+            async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
+                detail = (await http.get(f"/api/calls/{call_id}")).json()
+    assert [s["text"] for s in detail["transcript"]] == SALES_LINES[:2]
+    saved_ids = [r["id"] for r in detail["recommendations"]]
+    assert len(saved_ids) == len(set(saved_ids)) and set(saved_ids) <= set(ids)
