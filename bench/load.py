@@ -346,7 +346,7 @@ def machine_busy() -> float:
 
 def own_cpu() -> float:
     t = psutil.Process().cpu_times()
-    return t.user + t.system
+    return float(t.user + t.system)
 
 
 def pct(values: list[float]) -> str:
@@ -563,7 +563,7 @@ def report(r: dict[str, Any]) -> float:
     if total:
         print(f"capacity estimate: {100 / max(1e-9, per_call):.0f} live calls per core of cluster CPU "
               f"(100 calls ~ {per_call:.1f} cores, all roles on one box)")
-    return percentile(r["to_insight"], 0.95)
+    return float(percentile(r["to_insight"], 0.95))
 
 
 def sustained(r: dict[str, Any], limit: float) -> bool:

@@ -66,6 +66,25 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a child process runs as (all None: as ourselves)."""
+
+    uid: int | None = None
+    gid: int | None = None
+    extra_groups: list[int] | None = None
+
+
+def _identity(as_service_user: bool, env: Mapping[str, str] | None) -> tuple[
+        Identity, dict[str, str] | None]:
+    user = service_user() if as_service_user else None
+    if user is None:
+        return Identity(), dict(env) if env is not None else None
+    entry = pwd.getpwnam(user)
+    return (Identity(entry.pw_uid, entry.pw_gid, []),
+            {**(env or os.environ), "HOME": entry.pw_dir, "USER": user, "LOGNAME": user})
+
+
 @dataclass
 class Proc:
     """One process we started: enough to find it again and to be sure it is still ours."""
@@ -96,17 +115,12 @@ def spawn(role: str, cmd: Sequence[str], *, log: Path, env: Mapping[str, str] | 
           cwd: Path | None = None, as_service_user: bool = False, port: int | None = None,
           stop_signal: int = signal.SIGTERM) -> Proc:
     """Start `cmd` in its own session (it outlives us), output appended to `log`."""
-    user = service_user() if as_service_user else None
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        env = {**(env or os.environ), "HOME": entry.pw_dir, "USER": user, "LOGNAME": user}
+    ids, env = _identity(as_service_user, env)
     with open(log, "ab") as out:
         proc = subprocess.Popen(  # noqa: S603 - our own command lines
             list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
-            **kwargs,  # type: ignore[arg-type]
+            env=env, cwd=cwd, start_new_session=True,
+            user=ids.uid, group=ids.gid, extra_groups=ids.extra_groups,
         )
     started = psutil.Process(proc.pid).create_time()
     # we never wait() on it: keep the Popen from warning when it is collected
@@ -118,15 +132,10 @@ def spawn(role: str, cmd: Sequence[str], *, log: Path, env: Mapping[str, str] | 
 def run(cmd: Sequence[str], *, as_service_user: bool = False, check: bool = True,
         env: Mapping[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run a setup command to completion (initdb, pg_basebackup, psql)."""
-    user = service_user() if as_service_user else None
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        env = {**(env or os.environ), "HOME": entry.pw_dir, "USER": user, "LOGNAME": user}
+    ids, env = _identity(as_service_user, env)
     result = subprocess.run(  # noqa: S603 - our own command lines
-        list(cmd), capture_output=True, text=True, env=dict(env) if env is not None else None,
-        timeout=timeout, cwd="/", **kwargs,  # type: ignore[arg-type]
+        list(cmd), capture_output=True, text=True, env=env, timeout=timeout, cwd="/",
+        user=ids.uid, group=ids.gid, extra_groups=ids.extra_groups,
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n"

@@ -325,7 +325,7 @@ class Cluster:
         run_dir = self.dir / "nginx"
         run_dir.mkdir(parents=True, exist_ok=True)
         servers = "\n        ".join(
-            f"server 127.0.0.1:{self.port(f'gateway-{n}')} max_fails=1 fail_timeout=10s;"
+            f"server 127.0.0.1:{self.port(f'gateway-{n}')} max_fails=3 fail_timeout=10s;"
             for n in range(1, gateways + 1))
         conf = run_dir / "nginx.conf"
         conf.write_text(render(DEPLOY / "nginx.conf", {

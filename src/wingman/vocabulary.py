@@ -10,7 +10,9 @@ A user's vocabulary is built automatically and ranked, most relevant first:
    knowledge base calls products (Salesforce is an integration for Relay) land here too;
 5. ``knowledge``: other proper nouns and product terms in the documents: CamelCase words
    ("AppExchange"), words with digits, an acronym with its number ("SOC 2"), capitalized words
-   used mid-sentence and never in lower case ("Frankfurt"), by the number of passages using them;
+   used mid-sentence and never in lower case ("Frankfurt"). Terms the playbook uses too come
+   first, then the ones spelled like nothing else (speech recognition needs help with those,
+   not with "Starter"), each group by the number of passages using them;
 6. ``playbook``: the same, found in the playbook's labels and tips.
 
 It is bounded (MAX_TERMS, Deepgram's keyterm limit); each speech engine then takes what fits its
@@ -288,7 +290,14 @@ def build_vocabulary(
         for name in [*entities, *competitors]:
             if kinds.get(name.casefold(), "competitor") == source:
                 ranked.append(Term(name, source))
-    ranked += [Term(noun, "knowledge") for noun, _, _ in knowledge.nouns]
+    # a term the playbook uses too is one reps say; a spelling like nothing else (CamelCase,
+    # digits, several words) is one speech recognition needs help with; then by use
+    in_playbook = {p.casefold() for p in playbook}
+    nouns = sorted(
+        (noun for noun, _, _ in knowledge.nouns),
+        key=lambda n: (n.casefold() not in in_playbook, not (_strong(n) or " " in n)),
+    )
+    ranked += [Term(noun, "knowledge") for noun in nouns]
     ranked += [Term(noun, "playbook") for noun in playbook]
     out: list[Term] = []
     seen: set[str] = set()
