@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.test_cluster import cluster_cli
 from wingman.events import TranscriptFragment
 from wingman.store.repos import Store
+from wingman.store.routing import make_engine
 
 pytestmark = [pytest.mark.postgres]
 
@@ -126,19 +129,60 @@ async def test_store_works_through_transaction_pooling_under_concurrency(
                                 summary="done", key_moments=[], action_items=[], end_time=None)
         return user.id, call.id
 
-    done = await asyncio.gather(*(one_call(w) for w in range(60)))
+    # watch PgBouncer's pools while the load runs
+    peak = {"clients": 0, "servers": 0}
+    loaded = asyncio.Event()
 
+    async def watch() -> None:
+        while not loaded.is_set():
+            pools = await asyncio.to_thread(wingman_pools, infra)
+            for key in peak:
+                peak[key] = max(peak[key], sum(p[key] for p in pools.values()))
+            caps = [p["servers"] for p in pools.values()]
+            assert max(caps, default=0) <= cap, pools
+
+    cap = int(config["default_pool_size"]) + int(config["reserve_pool_size"])
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        done = await asyncio.gather(*(one_call(w) for w in range(60)))
+    finally:
+        loaded.set()
+        await watcher
     # more client connections than PostgreSQL backends: PgBouncer multiplexed them, and no
-    # database got more than default_pool_size + reserve_pool_size server connections
-    pools = wingman_pools(infra)
-    config_cap = int(config["default_pool_size"]) + int(config["reserve_pool_size"])
-    assert all(p["servers"] <= config_cap for p in pools.values()), pools
-    assert sum(p["clients"] for p in pools.values()) > sum(p["servers"] for p in pools.values()), \
-        pools
+    # database ever got more than default_pool_size + reserve_pool_size server connections
+    assert peak["clients"] > peak["servers"], peak
     # every call is on its tenant's shard, complete
     for user_id, call_id in done:
         call = await stores[2].get_call(user_id=user_id, call_id=call_id)
         assert call is not None and call.end_time is not None
+
+
+async def test_no_prepared_statement_outlives_its_transaction(infra: dict[str, int]) -> None:
+    """Behind a transaction pooler a named prepared statement left on a server connection is
+    never used again (the next transaction there belongs to someone else) but stays until the
+    connection is recycled: memory that grows with traffic on every PostgreSQL backend."""
+    url = pooled_urls(infra)["url"]
+    engines = [make_engine(url) for _ in range(4)]
+
+    async def traffic(engine: AsyncEngine, k: int) -> None:
+        for i in range(150):
+            async with engine.begin() as conn:
+                await conn.execute(text(f"select {i % 17} + :x + {k}"), {"x": i})
+
+    async def leftovers(engine: AsyncEngine) -> int:
+        # held open a little so that concurrent probes land on different server connections
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                text("select count(*) from pg_prepared_statements, pg_sleep(0.05)"))
+            return int(result.scalar_one())
+
+    try:
+        await asyncio.gather(*(traffic(e, k) for k, e in enumerate(engines)))
+        counts = await asyncio.gather(*(leftovers(engines[i % 4]) for i in range(12)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert max(counts) == 0, f"prepared statements left on server connections: {counts}"
 
 
 def psql(port: int, sql: str, db: str = "postgres") -> str:

@@ -42,13 +42,15 @@ async def test_user_terms_are_stored_per_tenant_in_order(store: Store) -> None:
     sam = await store.create_user(email="sam@relay.example", name="Sam", password_hash=None)
     ann = await store.create_user(email="ann@relay.example", name="Ann", password_hash=None)
     assert await store.list_vocabulary_terms(user_id=sam.id) == []
-    saved = await store.set_vocabulary_terms(user_id=sam.id, terms=["Talkdesk", " Five9 ", "talkdesk", "Nextiva"])
+    terms = ["Talkdesk", " Five9 ", "talkdesk", "Nextiva"]
+    saved = await store.set_vocabulary_terms(user_id=sam.id, terms=terms)
     assert saved == ["Talkdesk", "Five9", "Nextiva"]
     assert await store.list_vocabulary_terms(user_id=sam.id) == ["Talkdesk", "Five9", "Nextiva"]
     assert await store.list_vocabulary_terms(user_id=ann.id) == []  # another tenant sees nothing
     await store.set_vocabulary_terms(user_id=ann.id, terms=["Genesys"])
     # replacing keeps no old row; the same term again is fine
-    assert await store.set_vocabulary_terms(user_id=sam.id, terms=["Nextiva", "TALKDESK"]) == ["Nextiva", "TALKDESK"]
+    replaced = await store.set_vocabulary_terms(user_id=sam.id, terms=["Nextiva", "TALKDESK"])
+    assert replaced == ["Nextiva", "TALKDESK"]
     assert await store.list_vocabulary_terms(user_id=sam.id) == ["Nextiva", "TALKDESK"]
     assert await store.list_vocabulary_terms(user_id=ann.id) == ["Genesys"]
     assert await store.set_vocabulary_terms(user_id=sam.id, terms=[]) == []
@@ -167,7 +169,8 @@ async def test_get_and_put_vocabulary_per_user(http: httpx.AsyncClient) -> None:
     assert body["user_terms"] == [] and body["max_user_terms"] == MAX_USER_TERMS
     assert {"text": "Aircall", "source": "competitor"} in body["terms"]
 
-    r = await http.put("/api/vocabulary", headers=sam, json={"user_terms": ["Talkdesk", "", "talkdesk", "Five9"]})
+    r = await http.put("/api/vocabulary", headers=sam,
+                       json={"user_terms": ["Talkdesk", "", "talkdesk", "Five9"]})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["user_terms"] == ["Talkdesk", "Five9"]

@@ -116,7 +116,8 @@ def test_decode_errors_reach_the_caller(pool: AudioWorkerPool) -> None:
 
 def test_glossary_prompt() -> None:
     assert glossary_prompt([]) is None
-    assert glossary_prompt(["Relay", " relay ", "SOC  2", ""]) == "A sales call. Names mentioned: Relay and SOC 2."
+    prompt = glossary_prompt(["Relay", " relay ", "SOC  2", ""])
+    assert prompt == "A sales call. Names mentioned: Relay and SOC 2."
     long = glossary_prompt([f"Term{i:03d}" for i in range(100)])
     assert long is not None and len(long) <= 215  # bounded in tokens (tests/unit/test_vocabulary_speech.py)
 

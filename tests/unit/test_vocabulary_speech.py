@@ -19,7 +19,13 @@ from wingman.stt.deepgram_wire import (
     approx_tokens,
     listen_url,
 )
-from wingman.stt.whisper import GLOSSARY_HEAD, MAX_GLOSSARY_TOKENS, glossary_prompt, glossary_tokens, model_dir
+from wingman.stt.whisper import (
+    GLOSSARY_HEAD,
+    MAX_GLOSSARY_TOKENS,
+    glossary_prompt,
+    glossary_tokens,
+    model_dir,
+)
 from wingman.vocabulary import MAX_TERMS, build_vocabulary, playbook_terms
 
 

@@ -187,7 +187,8 @@ class EntityMatcher:
     def _ordinary(name: _Name, span: list[_Token], start: int, tokens: list[_Token], method: str) -> bool:
         """Ordinary words that happen to spell or sound like the name, by their context."""
         before = tokens[start - 1].lowered if start > 0 else ""
-        spoken_as_words = len(span) > name.words and all(t.text.islower() for t in span)
+        # heard as more words than the name has (capitalized or not: "our Salem force")
+        spoken_as_words = len(span) > name.words
         if (spoken_as_words or len(name.key) <= SHORT) and before in _DETERMINERS and method != "exact":
             return True  # "our sales force", "the ring central office"
         # "pick up the slack"

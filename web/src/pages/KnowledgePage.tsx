@@ -3,6 +3,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import type { KnowledgeDocument } from '../api/types';
 import { Button, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
+import { VocabularyEditor } from '../components/VocabularyEditor';
 import { formatBytes, formatDateTime } from '../lib/format';
 import { useAsync } from '../lib/useAsync';
 
@@ -17,6 +18,8 @@ export function KnowledgePage() {
   const [uploading, setUploading] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
+  // bumped when documents change: the names found in them change too
+  const [kbVersion, setKbVersion] = useState(0);
 
   const upload = async (e: FormEvent) => {
     e.preventDefault();
@@ -29,6 +32,7 @@ export function KnowledgePage() {
       setFile(null);
       if (fileInput.current) fileInput.current.value = '';
       docs.reload();
+      setKbVersion((v) => v + 1);
     } catch (err) {
       setMessage({ ok: false, text: err instanceof Error ? err.message : String(err) });
     } finally {
@@ -43,6 +47,7 @@ export function KnowledgePage() {
     try {
       await api.deleteKnowledge(d.id);
       docs.setData((prev) => prev?.filter((x) => x.id !== d.id));
+      setKbVersion((v) => v + 1);
       setMessage({ ok: true, text: `Deleted “${docName(d)}”.` });
     } catch (err) {
       setMessage({ ok: false, text: err instanceof Error ? err.message : String(err) });
@@ -104,6 +109,7 @@ export function KnowledgePage() {
           ))}
         </ul>
       )}
+      <VocabularyEditor refreshKey={kbVersion} />
     </>
   );
 }
