@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import socketio
@@ -51,6 +51,7 @@ class LiveCall:
     pipeline: CallPipeline
     sids: set[str] = field(default_factory=set)
     detached_at: float | None = None
+    detached_wall: datetime | None = None  # the same moment, comparable with stored times
 
 
 class Gateway:
@@ -187,6 +188,7 @@ class Gateway:
                 live.sids.discard(sid)
                 if not live.sids:
                     live.detached_at = time.monotonic()
+                    live.detached_wall = utcnow()
                     log.info("call detached", extra={"call_id": call_id})
 
     async def on_start_call(self, sid: str, data: Any = None) -> dict[str, Any]:
@@ -373,14 +375,31 @@ class Gateway:
             now = time.monotonic()
             for call_id, live in list(self.calls.items()):
                 if live.detached_at is not None and now - live.detached_at > self.abandon_after_seconds:
-                    log.info("finalizing abandoned call", extra={"call_id": call_id})
                     try:
+                        if await self._resumed_elsewhere(live):
+                            # its client reconnected to another node, which carries it now
+                            log.info("call moved to another node", extra={"call_id": call_id})
+                            await live.pipeline.abort()
+                            self.calls.pop(call_id, None)
+                            continue
+                        log.info("finalizing abandoned call", extra={"call_id": call_id})
                         await self.end_call(live.pipeline.user_id, call_id)
                     except NotFound:  # deleted meanwhile (retention): nothing left to finish
                         await live.pipeline.abort()
                         self.calls.pop(call_id, None)
                     except Exception:  # the database may be down: try again next round
                         log.exception("abandoned call not finalized", extra={"call_id": call_id})
+
+    async def _resumed_elsewhere(self, live: LiveCall) -> bool:
+        """True when segments of this call were saved after its client left this node (past a
+        margin for this node's own decodes still in flight at the moment it left)."""
+        if live.detached_wall is None:
+            return False
+        since = live.detached_wall + timedelta(seconds=2)
+        segments = await self.c.store.list_segments(
+            user_id=live.pipeline.user_id, call_id=live.pipeline.call_id
+        )
+        return any(seg.created_at > since for seg in segments)
 
     async def sweep_orphans(self) -> None:
         """At start-up: finalize open calls (any tenant) with no transcript activity for

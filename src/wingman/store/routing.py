@@ -13,7 +13,6 @@ Only the single-database layout is exercised in production today; the rest is co
 from __future__ import annotations
 
 import itertools
-import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -77,12 +76,9 @@ def make_engine(url: str, *, writer: bool = True) -> AsyncEngine:
         connect_args: dict[str, Any] = {}
         if make_url(url).query.get("prepared_statement_cache_size") == "0":
             # Behind PgBouncer in transaction pooling mode a server connection is shared between
-            # clients, so no prepared statement may outlive its transaction: no asyncpg cache,
-            # and unique names for SQLAlchemy's own statements.
-            connect_args = {
-                "statement_cache_size": 0,
-                "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
-            }
+            # clients, so no prepared statement may outlive its transaction: with both caches
+            # off (asyncpg's here, SQLAlchemy's by the URL) statements stay unnamed.
+            connect_args = {"statement_cache_size": 0}
         return create_async_engine(
             url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
         )
