@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +19,10 @@ from typing import Any
 import httpx
 import numpy as np
 import socketio
-import uvicorn
 
 from tests.fakes.scripted_audio import Script, Segment, encode
 from tests.fakes.scripted_stt import ScriptedStt
+from tests.server import serving
 from tests.services import free_port, wait_for_port
 from wingman.app import create_app
 from wingman.container import Container
@@ -110,23 +109,8 @@ def serve(
     port = free_port()
     settings = settings.model_copy(update={"port": port})
     app = create_app(settings, container_factory=container_factory)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws="websockets-sansio", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="wingman-security-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the Wingman server failed to start (see the log above)")
-        if time.monotonic() > deadline:
-            raise RuntimeError("the Wingman server did not start within 120 s")
-        time.sleep(0.02)
-    try:
+    with serving(app, port):
         yield Server(url=f"http://127.0.0.1:{port}", app=app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
 
 
 # -- users ---------------------------------------------------------------------------------------
