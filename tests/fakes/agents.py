@@ -5,6 +5,7 @@ test, scripted agents for the worker tests, and the labelled utterances."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,28 +18,15 @@ from wingman.agents.base import Agent, AgentOutcome, CallContext, EntityCatalog,
 from wingman.events import Insight, TranscriptBlock
 from wingman.search.embeddings import Embedder
 from wingman.search.knowledge import KnowledgeBase
-from wingman.settings import Settings
+from wingman.settings import DATA_DIR, Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 USER = "user-1"
 
+# the shipped sample call's script (what its audio says), as (speaker, text)
 SAMPLE_CALL: list[tuple[str, str]] = [
-    ("rep", "Hi Dana, thanks for making time today. I'm Sam from Relay."),
-    ("customer", "Thanks Sam. We're evaluating a few phone systems for our support team of forty agents."),
-    ("rep", "Great. What made you start looking now?"),
-    ("customer", "Our current setup drops calls and the reporting is weak. We're also talking to Aircall."),
-    ("rep", "Understood. What matters most to you in the decision?"),
-    ("customer", "Honestly, your price seems high. It's more than we budgeted for this year."),
-    ("rep", "That's fair. Can I ask what budget you had in mind?"),
-    ("customer", "Around thirty dollars per seat. Does Relay integrate with Salesforce?"),
-    ("rep", "Yes, we have a native Salesforce integration."),
-    ("customer", "How long does implementation usually take?"),
-    ("rep", "Most teams are live in about two weeks."),
-    ("customer", "I would also need to check with my VP before we sign anything."),
-    ("customer", "Is your platform SOC 2 compliant?"),
-    ("rep", "Yes, we are SOC 2 Type 2 certified."),
-    ("customer", "This sounds promising. What would the next steps look like?"),
-    ("rep", "I will send a proposal on Friday and set up a pilot for your team."),
+    (u["speaker"], u["text"])
+    for u in json.loads((DATA_DIR / "demo" / "sample_call.json").read_text())["utterances"]
 ]
 
 
