@@ -389,3 +389,18 @@ async def test_kafka_publish_gives_up_when_the_broker_is_gone() -> None:
             await asyncio.wait_for(bus.publish("t", block("c", 1), key="c"), TIMEOUT)
     finally:
         await bus.close()
+
+
+async def test_kafka_bus_closing_during_a_commit_ends_the_subscription(kafka_bootstrap: str) -> None:
+    # aiokafka retries a commit until a coordinator answers, which never happens once the
+    # consumer stopped: a close racing the commit of the last event used to hang for ever.
+    bus = KafkaBus(bootstrap=kafka_bootstrap, session_timeout_ms=4000, heartbeat_interval_ms=500)
+    await bus.start()
+    topic = topic_name()
+    events = bus.subscribe(topic, group="g")
+    await bus.publish(topic, block("c", 0), key="c")
+    assert isinstance(await asyncio.wait_for(anext(events), TIMEOUT), TranscriptBlock)
+    following = asyncio.ensure_future(anext(events, None))  # commits event 0 first
+    await asyncio.sleep(0)
+    await asyncio.wait_for(bus.close(), TIMEOUT)
+    assert await asyncio.wait_for(following, TIMEOUT) is None

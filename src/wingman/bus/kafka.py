@@ -204,7 +204,7 @@ class KafkaBus(EventBus):
                 await retry_transient(
                     sub.consumer.start, what="kafka consumer connect", is_transient=_transient
                 )
-            while not self._closed:
+            while not self._closed and not sub.stopped:
                 await sub.commit()  # before the fetch that may wait
                 batches = await sub.consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch)
                 for tp, records in batches.items():
@@ -261,6 +261,7 @@ class _Consumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.group = group
         self.marks: dict[TopicPartition, int] = {}
         self.stopped = False
+        self._commit_lock = asyncio.Lock()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bus.bootstrap,
             client_id=f"{bus.client_id}-{name}" if name else bus.client_id,
@@ -278,14 +279,22 @@ class _Consumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.marks[tp] = offset + 1
 
     async def commit(self) -> None:
-        if not self.marks:
-            return
-        marks, self.marks = self.marks, {}
-        try:
-            await self.consumer.commit(marks)
-        except (KafkaError, AssertionError) as e:
-            # Partitions moved away: their new owner re-reads from the last commit (at least once).
-            log.warning("kafka commit failed", extra={"group": self.group, "error": repr(e)})
+        """Commit the handled offsets, one commit at a time and bounded in time.
+
+        aiokafka retries a commit until it succeeds, and once the consumer is stopping it can
+        never succeed (no coordinator): so commits are serialised with shutdown's and given
+        `request_timeout_ms`; a commit that fails or times out only means redelivery.
+        """
+        async with self._commit_lock:
+            if not self.marks:
+                return
+            marks, self.marks = self.marks, {}
+            try:
+                async with asyncio.timeout(self.bus.request_timeout_ms / 1000):
+                    await self.consumer.commit(marks)
+            except (KafkaError, AssertionError, TimeoutError) as e:
+                # Partitions moved away: their new owner re-reads from the last commit (at least once).
+                log.warning("kafka commit failed", extra={"group": self.group, "error": repr(e)})
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         await self.commit()  # handled events stay handled when the partition moves
@@ -305,8 +314,9 @@ class _Consumer(ConsumerRebalanceListener):  # type: ignore[misc]
             member_id = getattr(coordinator, "member_id", "")
             node_id = getattr(coordinator, "coordinator_id", None)
             try:
-                await self.consumer.stop()
-            except (KafkaError, OSError) as e:
+                async with asyncio.timeout(self.bus.request_timeout_ms / 1000):
+                    await self.consumer.stop()
+            except (KafkaError, OSError, TimeoutError) as e:
                 log.warning("kafka consumer did not stop cleanly", extra={"error": repr(e)})
             if generation == 0 and member_id and node_id is not None:
                 await self.bus.leave_group(self.group, member_id, node_id)  # see module docs
