@@ -14,11 +14,17 @@ the sample call's scripted timeline (tests/fakes/deepgram_server.py), and stream
 - errors (refused connects and start-calls, `error` events, failed end-calls) and lost events:
   finals and insights the store saved for a call that its caller never received (and finals
   received but never saved), plus scripted utterances with no final at all;
-- gateway event-loop lag, as the round trip of a no-database HTTP probe sent to each gateway
-  directly every 0.5 s (a loop busy for 200 ms answers 200 ms late); the bench's own loop lag
-  is printed too, since it delays when events are seen;
+- gateway event-loop lag, measured inside each gateway (a sleep-drift sampler every 0.1 s,
+  src/wingman/realtime/lag.py) and read from its GET /api/health every 0.5 s, with the round
+  trip of that request; the bench's own loop lag is printed too, since it delays when events
+  are seen;
+- calls refused with `busy` (admission control: WINGMAN_MAX_CALLS_PER_NODE and
+  WINGMAN_MAX_LOOP_LAG_SECONDS, passed through to the gateways): such a caller waits the
+  retryAfter it was given and tries again through the load balancer (another node, maybe);
 - CPU of every cluster process (psutil, children included) per call.
-The last line is one comparable figure plus its context.
+Before measuring, `--warm-up` short calls (default 4) take the agent workers through their
+one-time start-up (embedding the playbook examples and the tenant's knowledge base), so the
+figures are the steady state. The last line is one comparable figure plus its context.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class Caller:
     errors: list[str] = field(default_factory=list)
     ended: dict[str, Any] = field(default_factory=dict)
     resumes: int = 0
+    refusals: int = 0  # start-calls refused `busy` (admission control), then retried
     disconnects: int = 0
     disconnect_reasons: list[str] = field(default_factory=list)
     stream_started_at: float = 0.0
@@ -128,7 +135,7 @@ class Caller:
         async def handler(data: Any = None) -> None:
             payload = data if isinstance(data, dict) else {"value": data}
             self.events.append(Received(name, payload, time.monotonic()))
-            if name == "error":
+            if name == "error" and payload.get("code") != "busy":  # busy: counted as refusals
                 self.errors.append(f"error event {payload.get('code')}: {payload.get('message')}")
         return handler
 
@@ -173,11 +180,8 @@ class Caller:
 
     async def run(self, *, seconds: float | None = None, tail: float = 3.0,
                   end_call: bool = True) -> None:
-        headers = {"Cookie": f"wingman_sticky={self.cookie}"} if self.cookie else {}
-        await self.sio.connect(self.url, headers=headers, transports=["websocket"],
-                               auth={"token": self.token} if self.token else {}, wait_timeout=15)
+        ack = await self._start()
         try:
-            ack = await self.sio.call("start-call", self._start_payload(), timeout=30)
             if not isinstance(ack, dict) or "callId" not in ack:
                 raise RuntimeError(f"start-call refused: {ack}")
             self.call_id = str(ack["callId"])
@@ -192,6 +196,24 @@ class Caller:
                     self.errors.append(f"end-call: {self.ended['error']}")
         finally:
             await self.sio.disconnect()
+
+    async def _start(self, retries: int = 5) -> Any:
+        """Connect and start-call; a node that answers `busy` is left and the call tried again
+        through the load balancer (a fresh sticky cookie) after the retryAfter it gave."""
+        for attempt in range(retries + 1):
+            headers = {"Cookie": f"wingman_sticky={self.cookie}"} if self.cookie else {}
+            await self.sio.connect(self.url, headers=headers, transports=["websocket"],
+                                   auth={"token": self.token} if self.token else {},
+                                   wait_timeout=15)
+            ack = await self.sio.call("start-call", self._start_payload(), timeout=30)
+            error = ack.get("error") if isinstance(ack, dict) else None
+            if not isinstance(error, dict) or error.get("code") != "busy" or attempt == retries:
+                return ack
+            self.refusals += 1
+            await self.sio.disconnect()
+            self.cookie = uuid.uuid4().hex
+            await asyncio.sleep(float(error.get("retryAfter") or 1.0))
+        return None
 
     async def _stream(self, seconds: float | None) -> None:
         step = int(self.rate * CHUNK_SECONDS) * self.channels * 2
@@ -228,25 +250,13 @@ def serve_deepgram(port: int = 0) -> None:
     from tests.fakes.deepgram_server import FakeDeepgram
     from tests.fakes.scripted_audio import Script, Segment
 
-    class SpeechDeepgram(FakeDeepgram):
-        """The stand-in reads time from sample values (test audio carries block numbers); real
-        speech does not, so here a connection's time is simply how much audio it received."""
-
-        async def _audio(self, ws: Any, conn: Any, data: bytes, channels: int) -> bool:
-            if conn.first_frame is None:
-                conn.first_frame = 0
-            ok: bool = await super()._audio(ws, conn, data, channels)
-            conn.errors.clear()  # "wrong block number" notes: meaningless for speech
-            conn.controls.clear()
-            return ok
-
     utterances = demo_script()
     duration = max(float(u["end"]) for u in utterances) + 1.5
     script = Script([Segment(int(u["channel"]), float(u["start"]), float(u["end"]), u["text"])
                      for u in utterances], duration=duration, channels=2)
 
     async def main() -> None:
-        server = SpeechDeepgram(script, idle_timeout=30.0)
+        server = FakeDeepgram(script, idle_timeout=30.0, samples_carry_time=False)
         server.port = port or server.port
         async with server:
             print(json.dumps({"url": server.url, "api_key": server.api_key}), flush=True)
@@ -258,12 +268,15 @@ def serve_deepgram(port: int = 0) -> None:
 # -- measuring ------------------------------------------------------------------------------
 
 class Probe(threading.Thread):
-    """Round trip of GET /api/__probe (404, no database) to each gateway, every `interval`."""
+    """GET /api/health of each gateway every `interval`: its own event-loop lag (the latest
+    sample of its in-process sampler, and the largest sustained value) and the round trip."""
 
     def __init__(self, ports: dict[str, int], interval: float = 0.5) -> None:
         super().__init__(daemon=True, name="lag-probe")
         self.ports, self.interval = ports, interval
         self.rtts: dict[str, list[float]] = {role: [] for role in ports}
+        self.lags: dict[str, list[float]] = {role: [] for role in ports}
+        self.sustained: dict[str, float] = dict.fromkeys(ports, 0.0)
         self.failures: dict[str, int] = dict.fromkeys(ports, 0)
         self._stop_event = threading.Event()
 
@@ -273,11 +286,15 @@ class Probe(threading.Thread):
                 t0 = time.monotonic()
                 try:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    conn.request("GET", "/api/__probe")
-                    conn.getresponse().read()
+                    conn.request("GET", "/api/health")
+                    body = json.loads(conn.getresponse().read() or b"{}")
                     conn.close()
                     self.rtts[role].append(time.monotonic() - t0)
-                except OSError:
+                    lag = (body.get("node") or {}).get("loop_lag") or {}
+                    if lag.get("last") is not None:
+                        self.lags[role].append(float(lag["last"]))
+                        self.sustained[role] = max(self.sustained[role], float(lag["sustained"]))
+                except (OSError, ValueError):
                     self.failures[role] += 1
 
     def stop(self) -> None:
@@ -313,16 +330,28 @@ class CpuMeter(threading.Thread):
         self.sample(initial=True)
 
     def sample(self, initial: bool = False) -> None:
+        # one scan of the process table for all roles: Process.children() scans it on every
+        # call, which had made this meter the bench's biggest CPU user
+        procs: dict[int, psutil.Process] = {}
+        kids: dict[int, list[int]] = collections.defaultdict(list)
+        for q in psutil.process_iter(["ppid"]):
+            procs[q.pid] = q
+            kids[q.info["ppid"]].append(q.pid)
         for role, root in self.roots.items():
-            with contextlib.suppress(psutil.Error):
-                for q in [root, *root.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        key = (q.pid, q.create_time())
-                        t = q.cpu_times()
-                        used = t.user + t.system
-                        self.first.setdefault(key, used if initial else 0.0)
-                        self.last[key] = used
-                        self.role_of[key] = role
+            tree, todo = [root.pid], [root.pid]
+            while todo:
+                found = kids.get(todo.pop(), [])
+                tree += found
+                todo += found
+            for pid in tree:
+                with contextlib.suppress(psutil.Error, KeyError):
+                    q = procs[pid]
+                    key = (q.pid, q.create_time())
+                    t = q.cpu_times()
+                    used = t.user + t.system
+                    self.first.setdefault(key, used if initial else 0.0)
+                    self.last[key] = used
+                    self.role_of[key] = role
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
@@ -510,6 +539,8 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         "insights_per_call": [len(c.of("insight")) for c in callers if c.call_id],
         "resumes": sum(c.resumes for c in callers),
         "probe": probe.rtts, "probe_failures": probe.failures, "bench_lag": bench_lag,
+        "lag": probe.lags, "lag_sustained": probe.sustained,
+        "refused": sum(c.refusals for c in callers),
         "cpu": cpu, "bench_cpu": own1 - own0, "machine_cpu": machine1 - machine0,
     }
 
@@ -525,7 +556,8 @@ def report(r: dict[str, Any]) -> float:
     print(f"insights per call: min={min(ipc, default=0)} "
           f"mean={sum(ipc) / max(1, len(ipc)):.1f} max={max(ipc, default=0)}")
     print(f"errors: {len(r['errors'])}  calls not started: {r['no_call']}  "
-          f"not ended: {r['not_ended']}  resumes: {r['resumes']}")
+          f"not ended: {r['not_ended']}  resumes: {r['resumes']}  "
+          f"start-calls refused busy (then retried): {r['refused']}")
     for line in collections.Counter(r["errors"]).most_common(8):
         print(f"   {line[1]} x {line[0][:160]}")
     print(f"lost events: finals saved but not received={r['lost_finals']}, received but not "
@@ -536,7 +568,9 @@ def report(r: dict[str, Any]) -> float:
     print(f"agent runs that failed: {runs}" + "".join(
         f"\n   {n} x {what}" for what, n in sorted(r["agent_errors"].items(), key=lambda kv: -kv[1])))
     for role, rtts in sorted(r["probe"].items()):
-        print(f"{role} event-loop lag (probe round trip, s): {pct(rtts)} "
+        print(f"{role} event-loop lag (in-process, s): {pct(r['lag'][role])} "
+              f"sustained max={r['lag_sustained'][role]:.2f}; /api/health round trip: "
+              f"p50={percentile(rtts, 0.5):.3f} p95={percentile(rtts, 0.95):.3f} "
               f"failed={r['probe_failures'][role]}")
     print(f"bench client loop lag (s): {pct(r['bench_lag'])}")
     stand_in = r["cpu"].pop(STAND_IN, None)
@@ -581,6 +615,9 @@ def main() -> None:
                         help="stream only the first SECONDS of the sample call (default: all)")
     parser.add_argument("--ramp", type=float, default=None,
                         help="spread call starts over this many seconds (default calls/4, <= 20)")
+    parser.add_argument("--warm-up", type=int, default=4,
+                        help="short calls run (and not measured) first, so the agent workers "
+                        "are past their one-time start-up")
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--agents", type=int, default=2)
     parser.add_argument("--url", help="an already running front URL (skips cluster up/down and "
@@ -622,6 +659,9 @@ def main() -> None:
             if args.local_capacity:
                 local_capacity(args, front, status)
                 return
+            if args.warm_up:
+                print(f"warming up with {args.warm_up} short calls ...", flush=True)
+                asyncio.run(run_calls(front, status, calls=args.warm_up, seconds=12.0, ramp=1.0))
             ramp = args.ramp if args.ramp is not None else min(20.0, args.calls / 4)
             result = asyncio.run(run_calls(front, status, calls=args.calls,
                                            seconds=args.seconds, ramp=ramp))

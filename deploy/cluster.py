@@ -6,6 +6,7 @@
     pgbouncer (transaction pooling) -> postgres-primary (directory + shard-1)
                                        postgres-replica (streaming, hot standby, of the primary)
                                        postgres-shard-2 (second tenant shard)
+                                       postgres-shard-2-replica (streaming, of shard-2)
 
 Everything lives in a state directory (default .cluster/ in the repo): data, configs, logs and
 cluster.json, which records every process started (pid + start time), so `down` stops exactly
@@ -177,25 +178,13 @@ class Cluster:
     def up_postgres(self, shards: int) -> None:
         pg = self.db_dir / "pg"
         primary, replica, shard2 = pg / "primary", pg / "replica", pg / "shard-2"
-        p_port, r_port = self.port("postgres-primary"), self.port("postgres-replica")
+        p_port = self.port("postgres-primary")
         if not self.started("postgres-primary"):
             if not primary.exists():
                 self._initdb(primary)
             self._postgres("postgres-primary", primary, p_port)
         self._create_dbs(p_port, ["wingman"] + (["wingman_shard_1"] if shards else []))
-        if not self.started("postgres-replica"):
-            if not replica.exists():
-                slot = "wingman_replica_1"
-                if self.psql(p_port, "select 1 from pg_replication_slots "
-                                     f"where slot_name = '{slot}'") == "1":
-                    self.psql(p_port, f"select pg_drop_replication_slot('{slot}')")
-                replica.mkdir(mode=0o700)
-                give_to_service_user(replica)
-                # -R writes primary_conninfo + standby.signal: the copy starts as a hot standby
-                run([pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(p_port), "-U", "postgres",
-                     "-D", str(replica), "-R", "-X", "stream", "-c", "fast", "-C", "-S", slot,
-                     "--no-sync"], as_service_user=True)
-            self._postgres("postgres-replica", replica, r_port)
+        self._standby("postgres-replica", replica, p_port, "wingman_replica_1")
         if shards:
             s_port = self.port("postgres-shard-2")
             if not self.started("postgres-shard-2"):
@@ -203,6 +192,24 @@ class Cluster:
                     self._initdb(shard2)
                 self._postgres("postgres-shard-2", shard2, s_port)
             self._create_dbs(s_port, ["wingman_shard_2"])
+            self._standby("postgres-shard-2-replica", pg / "shard-2-replica", s_port,
+                          "wingman_shard_2_replica_1")
+
+    def _standby(self, role: str, datadir: Path, source_port: int, slot: str) -> None:
+        """A hot standby streaming from the server on `source_port` (pg_basebackup -R)."""
+        if self.started(role):
+            return
+        if not datadir.exists():
+            if self.psql(source_port, "select 1 from pg_replication_slots "
+                                      f"where slot_name = '{slot}'") == "1":
+                self.psql(source_port, f"select pg_drop_replication_slot('{slot}')")
+            datadir.mkdir(mode=0o700)
+            give_to_service_user(datadir)
+            # -R writes primary_conninfo + standby.signal: the copy starts as a hot standby
+            run([pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(source_port), "-U",
+                 "postgres", "-D", str(datadir), "-R", "-X", "stream", "-c", "fast", "-C", "-S",
+                 slot, "--no-sync"], as_service_user=True)
+        self._postgres(role, datadir, self.port(role))
 
     # -- PgBouncer, Redis, Kafka
     def up_pgbouncer(self, shards: int) -> None:
@@ -215,10 +222,11 @@ class Cluster:
         dbs = [f"wingman = host=127.0.0.1 port={p} dbname=wingman",
                f"wingman_replica = host=127.0.0.1 port={r} dbname=wingman"]
         if shards:
-            s2 = self.port("postgres-shard-2")
+            s2, s2r = self.port("postgres-shard-2"), self.port("postgres-shard-2-replica")
             dbs += [f"wingman_shard_1 = host=127.0.0.1 port={p} dbname=wingman_shard_1",
                     f"wingman_shard_1_replica = host=127.0.0.1 port={r} dbname=wingman_shard_1",
-                    f"wingman_shard_2 = host=127.0.0.1 port={s2} dbname=wingman_shard_2"]
+                    f"wingman_shard_2 = host=127.0.0.1 port={s2} dbname=wingman_shard_2",
+                    f"wingman_shard_2_replica = host=127.0.0.1 port={s2r} dbname=wingman_shard_2"]
         (home / "userlist.txt").write_text(f'"{DB_USER}" ""\n"postgres" ""\n')
         port = self.port("pgbouncer")
         ini = home / "pgbouncer.ini"
@@ -276,9 +284,13 @@ class Cluster:
             "WINGMAN_DATABASE_REPLICA_URLS": json.dumps(
                 [self.db_url("wingman_replica")] if pooled else []),
             "WINGMAN_DATABASE_SHARDS": json.dumps({
-                "shard-1": self.db_url("wingman_shard_1", port=p, pooled=pooled),
-                "shard-2": self.db_url("wingman_shard_2", port=self.port("postgres-shard-2"),
-                                       pooled=pooled),
+                # each shard's replica serves history, search and stats (the pooled nodes)
+                "shard-1": {"primary": self.db_url("wingman_shard_1", port=p, pooled=pooled),
+                            "replicas": [self.db_url("wingman_shard_1_replica")] if pooled else []},
+                "shard-2": {"primary": self.db_url("wingman_shard_2",
+                                                   port=self.port("postgres-shard-2"),
+                                                   pooled=pooled),
+                            "replicas": [self.db_url("wingman_shard_2_replica")] if pooled else []},
             } if shards else {}),
         })
         return env
@@ -378,21 +390,21 @@ class Cluster:
             alive = proc.alive
             ok &= alive
             port = f" port={proc.port}" if proc.port else ""
-            lines.append(f"{proc.role:<18} pid={proc.pid:<8} {'alive' if alive else 'DEAD':<5}"
+            lines.append(f"{proc.role:<24} pid={proc.pid:<8} {'alive' if alive else 'DEAD':<5}"
                          f"{port}  log={proc.log}")
         return lines, ok
 
     def down(self) -> None:
         order = ["nginx"] + sorted(r for r in self.state.procs if r.startswith("agent-")) + sorted(
             r for r in self.state.procs if r.startswith("gateway-")) + [
-            "pgbouncer", "redis", "kafka", "postgres-replica", "postgres-shard-2",
-            "postgres-primary"]
+            "pgbouncer", "redis", "kafka", "postgres-replica", "postgres-shard-2-replica",
+            "postgres-shard-2", "postgres-primary"]
         order += [r for r in self.state.procs if r not in order]
         for role in order:
             proc = self.state.procs.get(role)
             if proc is None:
                 continue
-            print(f"{role:<18} pid={proc.pid:<8} {stop(proc)}", flush=True)
+            print(f"{role:<24} pid={proc.pid:<8} {stop(proc)}", flush=True)
             del self.state.procs[role]
             self.state.save()
 

@@ -128,6 +128,9 @@ def create_app(
         )
         container.spawn(sink.run(), "insight-sink")
         container.spawn(gateway.reap_abandoned(), "reaper")
+        container.spawn(gateway.lag.run(), "loop-lag")  # /api/health and admission control read it
+        # sockets whose token was logged out on another node are closed too
+        container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
         container.spawn(gateway.sweep_orphans(), "orphan-sweep")
         if settings.retention_days is not None:

@@ -10,11 +10,14 @@ event loop. Login failures are throttled per email and client address (LoginThro
 `login_failures_per_minute` failures the next attempts get 429 with Retry-After, before any
 password is checked. Secrets are compared only inside argon2's and PyJWT's constant-time
 checks (tests/security/test_auth_hardening.py fails on any `==` between secrets in src/).
+Logout stores the token's `jti` as revoked, then tells `on_logout` listeners: the gateway closes
+the sockets open with that token (realtime/sessions.py; other nodes find it in the store).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import re
@@ -23,7 +26,7 @@ import time
 import unicodedata
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +41,8 @@ from wingman.events import utcnow
 from wingman.settings import Settings
 from wingman.store.records import UserRecord
 from wingman.store.repos import Store
+
+log = logging.getLogger(__name__)
 
 ALGORITHM = "HS256"
 ISSUER = "wingman"
@@ -114,6 +119,9 @@ class LoginThrottle:
         self._failures.pop((email, ip), None)
 
 
+LogoutListener = Callable[[str], Awaitable[object]]
+
+
 class TokenGrant(BaseModel):
     """What register and login return."""
 
@@ -179,6 +187,7 @@ class Auth:
         self._secret = key.get_secret_value() if key else load_or_create_secret(settings.data_dir)
         # verified against when the email is unknown, so both failures take as long
         self._dummy_hash: str | None = None
+        self._logout_listeners: list[LogoutListener] = []
 
     @property
     def mode(self) -> str:
@@ -268,19 +277,35 @@ class Auth:
         if not isinstance(exp, int):
             raise Unauthorized("invalid token")
         expires_at = datetime.fromtimestamp(exp, tz=UTC)
-        await self._store.revoke_token(jti=str(claims["jti"]), expires_at=expires_at)
+        jti = str(claims["jti"])
+        await self._store.revoke_token(jti=jti, expires_at=expires_at)
+        for listener in list(self._logout_listeners):
+            try:
+                await listener(jti)
+            except Exception:  # the revocation is stored: other nodes' checks still apply it
+                log.exception("logout listener failed")
+
+    def on_logout(self, listener: LogoutListener) -> None:
+        """Call `listener(jti)` after each logout handled by this process (open sockets)."""
+        self._logout_listeners.append(listener)
 
     async def user_for_token(self, token: str | None) -> UserRecord:
         """The user a request acts as. No token: the local user in local mode, else
         Unauthorized. A bad, expired, revoked or orphaned token: Unauthorized."""
+        user, _jti = await self.session_for_token(token)
+        return user
+
+    async def session_for_token(self, token: str | None) -> tuple[UserRecord, str | None]:
+        """`user_for_token`, plus the token's id (None for the token-less local user)."""
         if not token:
             if self.mode == "local":
-                return await self._store.ensure_local_user()
+                return await self._store.ensure_local_user(), None
             raise Unauthorized("sign in first")
         claims = self._decode(token)
-        if await self._store.is_token_revoked(jti=str(claims["jti"])):
+        jti = str(claims["jti"])
+        if await self._store.is_token_revoked(jti=jti):
             raise Unauthorized("this session was signed out")
         user = await self._store.get_user(user_id=str(claims["sub"]))
         if user is None:
             raise Unauthorized("this account no longer exists")
-        return user
+        return user, jti

@@ -15,6 +15,8 @@ from wingman.settings import DATA_DIR, Settings
 app = typer.Typer(help="Wingman: a real-time assistant for sales reps on live calls.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base the agents answer from.")
 app.add_typer(kb_app, name="kb")
+shards_app = typer.Typer(help="Tenant shards: list them, move a tenant to another one.")
+app.add_typer(shards_app, name="shards")
 console = Console()
 DEMO_AUDIO = DATA_DIR / "demo" / "sample_call.wav"
 
@@ -58,11 +60,7 @@ def migrate() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async def run() -> None:
-        store = Store(
-            url=settings.effective_database_url,
-            replica_urls=tuple(settings.database_replica_urls),
-            shards=dict(settings.database_shards),
-        )
+        store = Store.from_settings(settings)
         try:
             await store.migrate()
         finally:
@@ -92,11 +90,7 @@ def retention(
         raise typer.Exit(code=2)
 
     async def run() -> int:
-        store = Store(
-            url=settings.effective_database_url,
-            replica_urls=tuple(settings.database_replica_urls),
-            shards=dict(settings.database_shards),
-        )
+        store = Store.from_settings(settings)
         try:
             await store.migrate()
             return await purge_expired_calls(store, retention_days=keep)
@@ -222,6 +216,58 @@ def kb_list(email: Annotated[str | None, typer.Option()] = None) -> None:
             await container.aclose()
 
     asyncio.run(run())
+
+
+@shards_app.command("list")
+def shards_list() -> None:
+    """Each shard with its replicas and tenant count (read from replicas: may lag a little)."""
+    from wingman.store.moves import shard_overview
+    from wingman.store.repos import Store
+
+    async def run() -> None:
+        store = Store.from_settings(Settings())
+        try:
+            await store.migrate()
+            for info in await shard_overview(store):
+                moving = f", {info.moving_in} moving in" if info.moving_in else ""
+                console.print(f"{info.name}  replicas={info.replicas}  tenants={info.tenants}{moving}")
+        finally:
+            await store.aclose()
+
+    asyncio.run(run())
+
+
+@shards_app.command("move-tenant")
+def shards_move_tenant(
+    tenant: Annotated[str, typer.Argument(help="the tenant: a user id or an email")],
+    target: Annotated[str, typer.Argument(help="the shard to move it to (a WINGMAN_DATABASE_SHARDS name)")],
+) -> None:
+    """Copy every row of a tenant to another shard, switch its placement, delete the old copy.
+    Refused while the tenant has a live call; safe to run again after an interruption."""
+    from wingman.errors import WingmanError
+    from wingman.store.moves import move_tenant
+    from wingman.store.repos import Store
+
+    async def run() -> int:
+        store = Store.from_settings(Settings())
+        try:
+            await store.migrate()
+            user = await store.get_user_by_email(tenant) if "@" in tenant else None
+            user_id = user.id if user else tenant
+            report = await move_tenant(store, tenant=user_id, target=target, progress=console.print)
+        except WingmanError as exc:
+            console.print(f"[red]move refused ({exc.code}):[/] {exc}")
+            return 1
+        finally:
+            await store.aclose()
+        if report.copied:
+            moved = f"{sum(report.copied.values())} rows moved from {report.source}"
+        else:
+            moved = f"already there; {sum(report.leftovers.values())} leftover rows removed"
+        console.print(f"[green]{user_id} lives on {target}[/] ({moved})")
+        return 0
+
+    raise typer.Exit(code=asyncio.run(run()))
 
 
 def main() -> None:

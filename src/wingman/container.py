@@ -20,6 +20,7 @@ from wingman.bus.base import EventBus
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
+from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
@@ -45,13 +46,10 @@ class Container:
         self.health = ProviderHealth()
         self.http = httpx.AsyncClient(timeout=settings.search_timeout_seconds)
         self.pool = AudioWorkerPool(max_workers=2)
-        self.store = Store(
-            url=settings.effective_database_url,
-            replica_urls=tuple(settings.database_replica_urls),
-            shards=dict(settings.database_shards),
-        )
+        self.store = Store.from_settings(settings)
         self.auth = Auth(store=self.store, settings=settings)
         self.bus = self._make_bus()
+        self.leases = self._make_leases()
         self.stt = self._make_stt()
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()
@@ -75,10 +73,26 @@ class Container:
         if s.bus == "kafka":
             from wingman.bus.kafka import KafkaBus
 
-            return KafkaBus(bootstrap=s.kafka_bootstrap, client_id=s.node_id)
+            return KafkaBus(
+                bootstrap=s.kafka_bootstrap,
+                client_id=s.node_id,
+                partitions=s.kafka_partitions,
+                replication_factor=s.kafka_replication,
+            )
         from wingman.bus.memory import MemoryBus
 
         return MemoryBus()
+
+    def _make_leases(self) -> CallLeases:
+        """Call-owner leases: in Redis when several gateways may share calls, else in memory."""
+        s = self.settings
+        if s.bus == "redis" or s.socketio_redis:
+            import redis.asyncio as aioredis
+
+            from wingman.realtime.lease import RedisCallLeases
+
+            return RedisCallLeases(client=aioredis.Redis.from_url(s.redis_url), node_id=s.node_id)
+        return MemoryCallLeases(node_id=s.node_id)
 
     def _make_local_stt(self) -> SpeechToText:
         from wingman.stt.local import LocalWhisperStt
@@ -89,6 +103,7 @@ class Container:
         s = self.settings
         self.health.set_provider("stt", s.stt)
         if s.stt == "deepgram":
+            from wingman.privacy import DEEPGRAM_REDACT
             from wingman.stt.deepgram import DeepgramStt
             from wingman.stt.failover import FailoverStt
 
@@ -96,6 +111,7 @@ class Container:
                 api_key=_secret(s.deepgram_api_key, "DEEPGRAM_API_KEY"),
                 url=s.deepgram_url,
                 model=s.deepgram_model,
+                redact=DEEPGRAM_REDACT if s.redact else (),
             )
             return FailoverStt(primary=primary, fallback=self._make_local_stt(), health=self.health)
         return self._make_local_stt()
@@ -220,6 +236,7 @@ class Container:
                 await task
         self._tasks.clear()
         await self.bus.close()
+        await self.leases.aclose()
         await self.stt.aclose()
         await self.llm.aclose()
         if self.web_search is not None:

@@ -36,6 +36,17 @@ class Unauthorized(WingmanError):
     code = "unauthorized"
 
 
+class Busy(WingmanError):
+    """This node is at capacity and refuses new work; another node (or this one, after
+    `retry_after` seconds) can take it."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ProviderError(WingmanError):
     """A provider (speech, LLM, search, bus, store) failed. `retryable` says whether to try again."""
 

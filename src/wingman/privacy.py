@@ -5,7 +5,8 @@ each transcript fragment as the speech engine hands it over (so the emitted, sto
 and agent-read text are all the redacted text), the insight sink redacts insights before they
 are stored or shown, and the cloud LLM and web-search providers are wrapped so that nothing
 they are sent was left unredacted (defense in depth). Audio itself cannot be redacted: with
-Deepgram, audio still reaches Deepgram; its transcripts are redacted on arrival.
+Deepgram, audio still reaches Deepgram, so Deepgram is asked to redact the same three kinds in
+the transcripts it makes (DEEPGRAM_REDACT), and they are redacted again on arrival.
 
 - card numbers: 13 to 19 digits, optionally grouped by spaces or dashes, that pass the Luhn check
   (so order numbers and the like are left alone);
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 CARD = "[redacted card]"
 PHONE = "[redacted phone]"
 EMAIL = "[redacted email]"
+# Deepgram's `redact` values for the same kinds: its PCI group (card number, expiry, CVV) and two
+# entity types. Not its `numbers` group: that takes every run of 3+ digits, prices included.
+DEEPGRAM_REDACT = ("pci", "phone_number", "email_address")
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
 # 13-19 digits, single spaces or dashes allowed between them; not glued to more digits

@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wingman.errors import ConfigError
@@ -25,6 +25,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class ShardUrls(BaseModel):
+    """One tenant shard: its primary and the streaming replicas that serve its lag-tolerant reads."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    primary: str
+    replicas: tuple[str, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -48,8 +57,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None  # default sqlite+aiosqlite:///<data_dir>/wingman.db
     database_replica_urls: list[str] = Field(default_factory=list)
-    # tenant shards: {"shard-a": "postgresql+asyncpg://..."}; empty means one database
-    database_shards: dict[str, str] = Field(default_factory=dict)
+    # tenant shards: {"shard-a": "postgresql+asyncpg://..."} or, with replicas,
+    # {"shard-a": {"primary": "...", "replicas": ["..."]}}; empty means one database
+    database_shards: dict[str, str | ShardUrls] = Field(default_factory=dict)
+    # how long a node trusts its cached tenant placement; `wingman shards move-tenant` waits
+    # twice this long for every node to see a move (set the same value on every node)
+    placement_cache_seconds: float = Field(default=5.0, ge=0)
     # calls older than this are deleted (wingman/privacy.py, `wingman retention`); None keeps them
     retention_days: int | None = Field(default=None, ge=1)
 
@@ -57,6 +70,8 @@ class Settings(BaseSettings):
     bus: Literal["memory", "redis", "kafka"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_partitions: int = Field(default=8, ge=1)  # per topic; a call's events stay on one
+    kafka_replication: int = Field(default=1, ge=1)  # replication factor of topics Wingman creates
     socketio_redis: bool = False  # python-socketio Redis manager so any node can emit to any call
     agents_in_process: bool = True  # False when `wingman agents` workers run separately
 
@@ -120,9 +135,19 @@ class Settings(BaseSettings):
     # node (or a client that never came back) and are finalized
     orphan_call_seconds: float = 900.0
 
+    # -- admission control (per gateway node): over either limit, start-call is refused with
+    # `busy` + retryAfter, so overload refuses new calls instead of slowing every live one
+    max_calls_per_node: int | None = Field(default=None, ge=1)  # None: no limit on call count
+    # event-loop lag sustained over 3 samples (0.1 s apart, realtime/lag.py); None: not used
+    max_loop_lag_seconds: float | None = Field(default=1.0, gt=0)
+    busy_retry_after_seconds: float = Field(default=5.0, ge=0)
+
     # -- sign-in protection
     login_failures_per_minute: int = 5  # per email and client address, then 429 + Retry-After
     login_failures_per_ip_per_minute: int = 30  # per client address, any email
+    # how often each node looks up which of its open sockets' tokens were logged out (on
+    # another node; the node that handles a logout closes its own sockets at once)
+    revocation_check_seconds: float = 5.0
     # Host headers accepted in local mode besides loopback names (DNS-rebinding protection);
     # in required mode, when set, only these hosts are served
     allowed_hosts: list[str] = Field(default_factory=list)

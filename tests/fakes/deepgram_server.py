@@ -6,7 +6,11 @@ audio, and answers from a `Script` with the documented message shapes: `Results`
 connection's own audio, words with `speaker` when diarizing), `SpeechStarted`, `UtteranceEnd`,
 and `Metadata` before closing with 1000 after `CloseStream`. Like Deepgram it closes a socket
 that gets neither audio nor `KeepAlive` for `idle_timeout` seconds (1011, NET-0001).
-It records what the client sent: handshake headers, query parameters, audio, control messages.
+It records what the client sent: handshake headers, query parameters, audio, control messages,
+and every transcript it answered with. Like Deepgram it honours `redact` (one value per
+parameter): the entities of each group or type asked for are replaced in the transcript and the
+words by their type and a per-connection counter ("[CREDIT_CARD_1]"): `pci` (card numbers),
+`numbers`/`true` (runs of 3+ digits), `ssn`, `phone_number`, `email_address`.
 Failures on demand: drop the TCP connection mid-call, refuse handshakes after the first.
 """
 
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +39,19 @@ from tests.services import free_port
 
 SERVER_LOG = logging.getLogger("tests.fakes.deepgram_server")
 SERVER_LOG.setLevel(logging.INFO)
+
+# redact value -> (entity label, what it matches), in the order they are applied
+REDACTIONS: dict[str, tuple[str, re.Pattern[str]]] = {
+    "email_address": ("EMAIL_ADDRESS", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    "pci": ("CREDIT_CARD", re.compile(r"\b\d(?:[ -]?\d){12,18}\b")),
+    "ssn": ("SSN", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
+    "phone_number": (
+        "PHONE_NUMBER",
+        re.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .-]?)\d{3}[ .-]?\d{4}\b"),
+    ),
+    "numbers": ("NUMERICAL_PII", re.compile(r"\d{3,}")),
+}
+REDACTIONS["true"] = REDACTIONS["numbers"]
 
 
 @dataclass
@@ -55,6 +73,25 @@ class Connection:
     finals: set[Segment] = field(default_factory=set)
     interims: set[Segment] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    transcripts: list[str] = field(default_factory=list)  # every transcript sent, interims too
+    entities: dict[tuple[str, str], int] = field(default_factory=dict)  # (label, value) -> n
+
+    def redact(self, text: str) -> str:
+        """`text` with the entities this connection asked to redact replaced, Deepgram-style
+        (the same value keeps its number, interims and final alike)."""
+        asked = set(self.params("redact"))
+        for value, (label, pattern) in REDACTIONS.items():
+            if value not in asked:
+                continue
+
+            def placeholder(m: re.Match[str], label: str = label) -> str:
+                key = (label, m.group(0))
+                if key not in self.entities:
+                    self.entities[key] = 1 + sum(1 for known, _v in self.entities if known == label)
+                return f"[{label}_{self.entities[key]}]"
+
+            text = pattern.sub(placeholder, text)
+        return text
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)
@@ -78,6 +115,7 @@ class FakeDeepgram:
         accept_connections: int | None = None,
         reject_status: int = 503,
         close_after_finalize: bool = True,
+        samples_carry_time: bool = True,
     ) -> None:
         self.script = script
         self.api_key = api_key
@@ -86,6 +124,9 @@ class FakeDeepgram:
         self.accept_connections = accept_connections
         self.reject_status = reject_status
         self.close_after_finalize = close_after_finalize
+        # test audio carries block numbers in its samples (scripted_audio); real speech does
+        # not: then a connection's time is simply how much audio it has received
+        self.samples_carry_time = samples_carry_time
         self.handshakes = 0
         self.rejected: list[int] = []
         self.connections: list[Connection] = []
@@ -179,7 +220,9 @@ class FakeDeepgram:
         samples = np.frombuffer(data, dtype="<i2").reshape(-1, channels)
         if not samples.shape[0]:
             return True
-        if conn.first_frame is None:
+        if not self.samples_carry_time:
+            conn.first_frame = conn.first_frame or 0
+        elif conn.first_frame is None:
             conn.first_frame = first_frame(samples[:, 0])
         else:
             expected = conn.received_end // BLOCK
@@ -268,7 +311,7 @@ class FakeDeepgram:
     ) -> dict[str, Any]:
         end = seg.mid_frame if interim else (end_frame or seg.end_frame)
         start_s, end_s = self._rel(conn, seg.start_frame), self._rel(conn, end)
-        words_text = seg.text.split()
+        words_text = conn.redact(seg.text).split()
         if interim:
             words_text = words_text[: max(1, len(words_text) // 2)]
         diarize = conn.param("diarize") == "true"
@@ -288,6 +331,7 @@ class FakeDeepgram:
             words.append(word)
         if words:
             words[0]["start"], words[-1]["end"] = start_s, end_s
+        conn.transcripts.append(" ".join(words_text))
         return {
             "type": "Results",
             "channel_index": [seg.channel, channels],

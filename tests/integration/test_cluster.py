@@ -101,7 +101,8 @@ def test_status_lists_every_role_alive(cluster: RunningCluster) -> None:
     assert out.returncode == 0, out.stdout
     roles = {line.split()[0]: line for line in out.stdout.splitlines()}
     for role in ("nginx", "gateway-1", "gateway-2", "agent-1", "redis", "kafka",
-                 "postgres-primary", "postgres-replica", "postgres-shard-2", "pgbouncer"):
+                 "postgres-primary", "postgres-replica", "postgres-shard-2",
+                 "postgres-shard-2-replica", "pgbouncer"):
         assert role in roles and " alive" in roles[role], out.stdout
     assert cluster.up_output.strip().splitlines()[-1] == cluster.front
     health = httpx.get(f"{cluster.front}/api/health", timeout=10)

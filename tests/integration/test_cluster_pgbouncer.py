@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.test_cluster import cluster_cli
 from wingman.events import TranscriptFragment
+from wingman.settings import ShardUrls
 from wingman.store.repos import Store
 from wingman.store.routing import make_engine
 
@@ -50,8 +51,9 @@ def pooled_urls(ports: dict[str, int]) -> dict[str, Any]:
     return {
         "url": f"{base}/wingman{POOLED}",
         "replica_urls": (f"{base}/wingman_replica{POOLED}",),
-        "shards": {"shard-1": f"{base}/wingman_shard_1{POOLED}",
-                   "shard-2": f"{base}/wingman_shard_2{POOLED}"},
+        "shards": {name: ShardUrls(primary=f"{base}/wingman_{name.replace('-', '_')}{POOLED}",
+                                   replicas=(f"{base}/wingman_{name.replace('-', '_')}_replica{POOLED}",))
+                   for name in ("shard-1", "shard-2")},
     }
 
 
@@ -192,6 +194,13 @@ def psql(port: int, sql: str, db: str = "postgres") -> str:
     return out.stdout.strip()
 
 
+def caught_up(primary: int, replica: int) -> None:
+    """Wait (at most 10 s) until the replica has replayed everything the primary wrote so far."""
+    lsn = psql(primary, "select pg_current_wal_lsn()")
+    psql(replica, "do $$ begin for i in 1..100 loop exit when pg_last_wal_replay_lsn() >= "
+         f"'{lsn}'::pg_lsn; perform pg_sleep(0.1); end loop; end $$")
+
+
 async def test_replica_serves_reads_through_pgbouncer(infra: dict[str, int],
                                                       stores: list[Store]) -> None:
     # team layout: one database (the directory one, migrated above) and its streaming replica
@@ -200,14 +209,45 @@ async def test_replica_serves_reads_through_pgbouncer(infra: dict[str, int],
     try:
         user = await store.create_user(email="team@example.com", name="Team", password_hash=None)
         call = await store.create_call(user_id=user.id, title="read me from the replica")
-        lsn = psql(infra["postgres-primary"], "select pg_current_wal_lsn()")
-        psql(infra["postgres-replica"],
-             "do $$ begin for i in 1..100 loop exit when pg_last_wal_replay_lsn() >= "
-             f"'{lsn}'::pg_lsn; perform pg_sleep(0.1); end loop; end $$")
+        caught_up(infra["postgres-primary"], infra["postgres-replica"])
         before = wingman_pools(infra).get("wingman_replica", {"clients": 0})["clients"]
         page = await store.list_calls(user_id=user.id)  # a lag-tolerant read: the replica
         assert [c.id for c in page.items] == [call.id]
         # the read went through PgBouncer's replica database (our pool keeps its connection)
         assert wingman_pools(infra)["wingman_replica"]["clients"] >= before + 1
+    finally:
+        await store.aclose()
+
+
+async def test_each_shard_reads_from_its_own_streaming_replica(infra: dict[str, int],
+                                                                stores: list[Store]) -> None:
+    """shard-2 is its own server with its own hot standby: a tenant there gets its history
+    from that standby, its live reads from shard-2's primary."""
+    store = Store(**pooled_urls(infra), placement_ttl=0)
+    try:
+        user = None
+        for n in range(100):
+            candidate = await store.create_user(email=f"s2-{n}@example.com", name="s2",
+                                                password_hash=None)
+            if store.router.home(candidate.id) == "shard-2":
+                user = candidate
+                break
+        assert user is not None
+        call = await store.create_call(user_id=user.id, title="history from the shard replica")
+        assert psql(infra["postgres-shard-2-replica"], "select pg_is_in_recovery()") == "t"
+        caught_up(infra["postgres-shard-2"], infra["postgres-shard-2-replica"])
+        pools = wingman_pools(infra)
+        before = {db: pools.get(db, {"clients": 0})["clients"]
+                  for db in ("wingman_shard_2_replica", "wingman_shard_1_replica")}
+        assert [c.id for c in (await store.list_calls(user_id=user.id)).items] == [call.id]
+        assert (await store.stats(user_id=user.id)).total_calls == 1
+        after = wingman_pools(infra)
+        assert after["wingman_shard_2_replica"]["clients"] >= before["wingman_shard_2_replica"] + 1
+        assert after.get("wingman_shard_1_replica", {"clients": 0})["clients"] == \
+            before["wingman_shard_1_replica"]
+        # the tenant's rows are on shard-2's servers only
+        assert psql(infra["postgres-shard-2-replica"],
+                    f"select count(*) from call_sessions where id = '{call.id}'",
+                    db="wingman_shard_2") == "1"
     finally:
         await store.aclose()

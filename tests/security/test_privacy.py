@@ -15,7 +15,10 @@ import pytest
 from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
+from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.openai_server import FakeOpenAi
+from tests.fakes.scripted_audio import Script, Segment
+from tests.fakes.scripted_stt import ScriptedStt
 from tests.security.support import (
     connect,
     eventually,
@@ -26,6 +29,7 @@ from tests.security.support import (
     serve,
     stream,
 )
+from wingman.container import Container
 from wingman.events import TOPIC_INSIGHTS, AgentRun, Insight, TranscriptFragment, utcnow
 from wingman.llm.base import Llm, LlmRequest, T
 from wingman.privacy import (
@@ -40,6 +44,7 @@ from wingman.privacy import (
 )
 from wingman.search.base import Search, SearchHit
 from wingman.store.repos import Store
+from wingman.stt.base import SpeechToText
 
 PII = ["4242 4242 4242 4242", "4242424242424242", "dana@acme.com", "555-0100", "555 0100"]
 
@@ -207,6 +212,54 @@ async def test_without_the_setting_nothing_is_redacted(tmp_path: Path) -> None:
         await client.call("end-call", {}, timeout=60)
         await client.disconnect()
     assert client.finals[0]["text"] == CALL[0]
+
+
+class _DeepgramContainer(Container):
+    """The product's container on Deepgram (its loopback stand-in), the scripted engine as the
+    fallback instead of Whisper."""
+
+    script: Script = script_of(["hello"])
+
+    def _make_local_stt(self) -> SpeechToText:
+        return ScriptedStt(self.script)
+
+
+@pytest.mark.parametrize("redact", [True, False])
+async def test_deepgram_is_asked_to_redact_what_it_transcribes(tmp_path: Path, redact: bool) -> None:
+    """Audio reaches Deepgram unredacted; with REDACT=true its transcripts must not hold card
+    numbers, phone numbers or emails either (Deepgram's `redact` parameters)."""
+    said = "my card is 4242 4242 4242 4242 or mail dana@acme.com"
+    script = Script([Segment(0, 0.5, 2.0, said)], duration=2.5)
+
+    class C(_DeepgramContainer):
+        pass
+
+    C.script = script
+    async with FakeDeepgram(script) as deepgram:
+        settings = quiet_settings(
+            tmp_path,
+            redact=redact,
+            stt="deepgram",
+            deepgram_url=deepgram.url,
+            deepgram_api_key=SecretStr(deepgram.api_key),
+        )
+        with serve(settings, container_factory=C) as server:
+            user = register(server.url, f"dg-{redact}")
+            client = await connect(server.url, user.token)
+            await client.call("start-call", {"title": "deepgram pii"})
+            await stream(client, 0.0, 2.5)
+            await eventually(lambda: len(client.finals) == 1, timeout=30, what="the final")
+            await client.call("end-call", {}, timeout=60)
+            await client.disconnect()
+    [conn] = deepgram.connections
+    assert conn.transcripts, "Deepgram transcribed nothing: nothing was checked"
+    at_deepgram = " ".join(conn.transcripts)
+    if not redact:
+        assert conn.params("redact") == [] and "4242 4242" in at_deepgram
+        return
+    assert conn.params("redact") == ["pci", "phone_number", "email_address"]
+    assert "4242" not in at_deepgram and "dana@acme.com" not in at_deepgram, at_deepgram
+    assert client.finals[0]["text"] == "my card is [CREDIT_CARD_1] or mail [EMAIL_ADDRESS_1]"
 
 
 # -- retention -----------------------------------------------------------------------------------

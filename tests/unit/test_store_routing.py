@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
 from wingman.errors import ConfigError
+from wingman.settings import Settings, ShardUrls
 from wingman.store.fulltext import MAX_TOKENS, search_condition, tokenize
 from wingman.store.routing import Router, is_sqlite_memory, shard_for
 
@@ -26,36 +29,69 @@ def test_shard_choice_is_stable_and_spreads_tenants() -> None:
 
 async def test_router_picks_primary_replica_and_shard(tmp_path: Path) -> None:
     pg = "postgresql+asyncpg://u@127.0.0.1:5432/"
-    router = Router(url=pg + "main", replica_urls=[pg + "r1", pg + "r2"],
-                    shards={"s1": pg + "s1", "s2": pg + "s2"})
+    router = Router(
+        url=pg + "main",
+        replica_urls=[pg + "r1", pg + "r2"],
+        shards={"s1": pg + "s1", "s2": ShardUrls(primary=pg + "s2", replicas=(pg + "s2r1", pg + "s2r2"))},
+    )
     try:
-        assert router.sharded
+        assert router.sharded and router.shard_names == ["s1", "s2"]
         assert router.directory().url.database == "main"
-        shard = shard_for("ana", ["s1", "s2"])
-        assert router.writer("ana").url.database == shard
-        assert router.reader("ana").url.database == shard  # shards have no replicas yet
+        assert router.directory_fresh() is router.directory()  # sign-in, revocation: never lag
+        assert router.directory_reader().url.database in ("r1", "r2")
+        assert router.home("ana") == shard_for("ana", ["s1", "s2"])
+        s1, s2 = router.shard("s1"), router.shard("s2")
+        assert s1.reader() is s1.fresh() is s1.primary  # a shard without replicas
+        assert s2.primary.url.database == "s2" and s2.fresh() is s2.primary
+        assert {s2.reader().url.database for _ in range(4)} == {"s2r1", "s2r2"}
         assert [e.url.database for e in router.primaries()] == ["main", "s1", "s2"]
+        with pytest.raises(ConfigError):
+            router.shard("s3")
     finally:
         await router.dispose()
     plain = Router(url=pg + "main", replica_urls=[pg + "r1", pg + "r2"])
     try:
-        assert plain.writer("ana") is plain.directory() is plain.fresh("ana")
-        assert {plain.reader("ana").url.database for _ in range(4)} == {"r1", "r2"}
+        assert plain.home("ana") is None and plain.shard(None).primary is plain.directory()
+        assert {plain.shard(None).reader().url.database for _ in range(4)} == {"r1", "r2"}
     finally:
         await plain.dispose()
+
+
+def test_shards_are_urls_or_primary_and_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "WINGMAN_DATABASE_SHARDS",
+        json.dumps(
+            {
+                "s1": "postgresql+asyncpg://h/s1",
+                "s2": {"primary": "postgresql+asyncpg://h/s2", "replicas": ["postgresql+asyncpg://r/s2"]},
+            }
+        ),
+    )
+    monkeypatch.setenv("WINGMAN_KAFKA_PARTITIONS", "12")
+    monkeypatch.setenv("WINGMAN_KAFKA_REPLICATION", "3")
+    settings = Settings()
+    assert settings.database_shards == {
+        "s1": "postgresql+asyncpg://h/s1",
+        "s2": ShardUrls(primary="postgresql+asyncpg://h/s2", replicas=("postgresql+asyncpg://r/s2",)),
+    }
+    assert (settings.kafka_partitions, settings.kafka_replication) == (12, 3)
+    monkeypatch.setenv("WINGMAN_DATABASE_SHARDS", json.dumps({"s1": {"primary": "x", "replica": "y"}}))
+    with pytest.raises(ValidationError):  # a misspelt key is an error, not a shard without replica
+        Settings()
 
 
 async def test_sqlite_reads_use_their_own_engine_and_memory_databases_one(tmp_path: Path) -> None:
     router = Router(url=f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'w.db'}")
     try:
         assert (tmp_path / "sub").is_dir()  # the data directory is created
-        assert router.reader("t") is router.fresh("t") is not router.writer("t")
+        engines = router.shard(None)
+        assert engines.reader() is engines.fresh() is not engines.primary
     finally:
         await router.dispose()
     memory = Router(url="sqlite+aiosqlite://")
     try:
         assert is_sqlite_memory("sqlite+aiosqlite:///:memory:")
-        assert memory.reader("t") is memory.writer("t")
+        assert memory.shard(None).reader() is memory.directory()
     finally:
         await memory.dispose()
     with pytest.raises(ConfigError):
@@ -73,8 +109,10 @@ def test_tokenize_keeps_words_only() -> None:
 
 def test_search_condition_binds_user_text_as_parameters() -> None:
     assert search_condition("sqlite", "the ... of") is None
-    for dialect, name, value in [(SQLiteDialect_aiosqlite(), "sqlite", '"price"*'),
-                                 (PGDialect_asyncpg(), "postgresql", "price:*")]:  # type: ignore[no-untyped-call]
+    for dialect, name, value in [
+        (SQLiteDialect_aiosqlite(), "sqlite", '"price"*'),
+        (PGDialect_asyncpg(), "postgresql", "price:*"),
+    ]:  # type: ignore[no-untyped-call]
         condition = search_condition(name, "price; DROP")
         assert condition is not None
         compiled = condition.compile(dialect=dialect)

@@ -7,6 +7,7 @@ included, so every decision can be reviewed after the call.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -19,8 +20,13 @@ from wingman.agents.entities import EntityMatcher, matcher_for
 from wingman.agents.feedback import FeedbackPreferences
 from wingman.agents.gate import GateState
 from wingman.agents.metrics import ConversationMetrics
+from wingman.errors import ProviderError
 from wingman.events import AgentRun, Insight, TranscriptBlock
+from wingman.llm.base import Llm, LlmRequest, T
+from wingman.llm.fallback import answering_engine
 from wingman.search.lexical import KnowledgeEntity
+
+log = logging.getLogger(__name__)
 
 _IDS = uuid.UUID("6f1c2d7e-3b0a-4c55-9a53-7d0f2b1e9c41")
 SNIPPET_CHARS = 240
@@ -140,6 +146,21 @@ class Agent(ABC):
             insight_ids=tuple(i.id for i in insights),
         )
         return AgentOutcome(insights=insights, run=run)
+
+
+async def ask_llm(
+    llm: Llm, local: Llm, request: LlmRequest[T], *, timeout: float, local_timeout: float
+) -> tuple[T, str]:
+    """`request` answered by `llm`, or by the `local` engine when `llm` fails; with the name of
+    the engine that actually answered (a FallbackLlm's own local fallback included), which is
+    what the insight and the agent run are labelled with."""
+    try:
+        return await llm.complete(request, timeout=timeout), answering_engine(llm)
+    except ProviderError as e:
+        if llm.name == local.name:
+            raise
+        log.warning("llm failed; local engine used", extra={"task": request.task, "error": type(e).__name__})
+        return await local.complete(request, timeout=local_timeout), local.name
 
 
 class AgentStore(Protocol):

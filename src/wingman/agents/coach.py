@@ -6,25 +6,21 @@ used whenever it cannot."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from wingman.agents.base import Agent, AgentOutcome, CallContext, snippet, stable_id
+from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id
 from wingman.agents.examples import ExampleMatcher
 from wingman.agents.metrics import ConversationMetrics
 from wingman.agents.playbook import Nudge, Playbook, PlaybookSource, prepare
 from wingman.agents.text import sentences
-from wingman.errors import ProviderError
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
 from wingman.search.embeddings import Embedder
-
-log = logging.getLogger(__name__)
 
 COACH_SYSTEM = """You are Wingman, a sales coach whispering to a rep during a live call. The rep
 sells Relay, a cloud contact-center and phone platform. A rule of the team's sales playbook just
@@ -213,13 +209,10 @@ class SalesCoach(Agent):
                 "values": finding.values,
             },
         )
-        try:
-            return await self.llm.complete(request, timeout=self.llm_timeout), self.llm.name, prompt
-        except ProviderError as e:
-            if self.llm.name == self._local.name:
-                raise
-            log.warning("coach llm failed; playbook tip used", extra={"error": type(e).__name__})
-            return await self._local.complete(request, timeout=1.0), self._local.name, prompt
+        tip, provider = await ask_llm(
+            self.llm, self._local, request, timeout=self.llm_timeout, local_timeout=1.0
+        )
+        return tip, provider, prompt
 
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         started = time.perf_counter()

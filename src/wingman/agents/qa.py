@@ -4,7 +4,6 @@ confident: a wrong answer on a live call is worse than none."""
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from pathlib import PurePath
@@ -12,15 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from wingman.agents.base import Agent, AgentOutcome, CallContext, snippet, stable_id
+from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id
 from wingman.agents.text import question_sentences
-from wingman.errors import ProviderError
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase, Passage
-
-log = logging.getLogger(__name__)
 
 QA_SYSTEM = """You are Wingman, an assistant that whispers to a sales rep during a live call.
 The rep sells Relay, a cloud contact-center and phone platform. The customer just asked a
@@ -128,15 +124,9 @@ class QaAgent(Agent):
             }
             request = self._request(query, ctx, passages, context)
             prompts.append(request.prompt)
-            try:
-                answer = await self.llm.complete(request, timeout=self.llm_timeout)
-                provider = self.llm.name
-            except ProviderError as e:
-                if self.llm.name == self._local.name:
-                    raise
-                log.warning("qa llm failed; local answer used", extra={"error": type(e).__name__})
-                answer = await self._local.complete(request, timeout=self.llm_timeout)
-                provider = self._local.name
+            answer, provider = await ask_llm(
+                self.llm, self._local, request, timeout=self.llm_timeout, local_timeout=self.llm_timeout
+            )
             if not answer.answerable or not answer.answer.strip():
                 notes.append(f"{kind} question: not answerable from the passages")
                 continue

@@ -5,14 +5,13 @@ when there is one and the knowledge base is silent or the mention is news, withi
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
 from typing import Any
 
 from pydantic import BaseModel
 
-from wingman.agents.base import Agent, AgentOutcome, CallContext, snippet, stable_id
+from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id
 from wingman.agents.qa import canonical_query
 from wingman.agents.text import question_kind
 from wingman.errors import ProviderError
@@ -21,8 +20,6 @@ from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
 from wingman.search.base import Search, SearchHit
 from wingman.search.knowledge import KnowledgeBase, Passage
-
-log = logging.getLogger(__name__)
 
 SEARCH_SYSTEM = """You are Wingman, whispering to a sales rep during a live call. The rep sells
 Relay, a cloud contact-center and phone platform. The customer just mentioned a competitor or a
@@ -107,13 +104,7 @@ class SearchAgent(Agent):
             return [], f"web search failed ({type(e).__name__})"
 
     async def _brief(self, request: LlmRequest[SearchBrief]) -> tuple[SearchBrief, str]:
-        try:
-            return await self.llm.complete(request, timeout=self.llm_timeout), self.llm.name
-        except ProviderError as e:
-            if self.llm.name == self._local.name:
-                raise
-            log.warning("search llm failed; local brief used", extra={"error": type(e).__name__})
-            return await self._local.complete(request, timeout=1.0), self._local.name
+        return await ask_llm(self.llm, self._local, request, timeout=self.llm_timeout, local_timeout=1.0)
 
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         started = time.perf_counter()

@@ -33,6 +33,14 @@ def answered_by() -> str | None:
     return _ANSWERED_BY.get()
 
 
+def answering_engine(llm: Llm) -> str:
+    """Name of the engine that answered `llm`'s latest `complete()` in this task: for a
+    FallbackLlm its primary or its local fallback, for any other Llm its own name."""
+    if isinstance(llm, FallbackLlm):
+        return answered_by() or llm.name
+    return llm.name
+
+
 class FallbackLlm(Llm):
     """Primary provider, local fallback, circuit breaker, health records."""
 

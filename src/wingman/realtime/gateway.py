@@ -12,26 +12,29 @@ call id behaves exactly like a missing one (`not_found`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import socketio
 
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
-from wingman.errors import BadInput, NotFound, Unauthorized, WingmanError
+from wingman.errors import BadInput, Busy, NotFound, Unauthorized, WingmanError
 from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback, utcnow
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
 from wingman.pipeline.finalize import finalize_call
 from wingman.pipeline.writer import StoreWriter
 from wingman.privacy import redact_text
+from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.sessions import TokenSessions
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,11 @@ def room(call_id: str) -> str:
     return f"call:{call_id}"
 
 
-def error_payload(exc: WingmanError) -> dict[str, str]:
-    return {"code": exc.code, "message": str(exc)}
+def error_payload(exc: WingmanError) -> dict[str, Any]:
+    payload: dict[str, Any] = {"code": exc.code, "message": str(exc)}
+    if isinstance(exc, Busy):
+        payload["retryAfter"] = exc.retry_after
+    return payload
 
 
 @dataclass
@@ -51,7 +57,6 @@ class LiveCall:
     pipeline: CallPipeline
     sids: set[str] = field(default_factory=set)
     detached_at: float | None = None
-    detached_wall: datetime | None = None  # the same moment, comparable with stored times
 
 
 class Gateway:
@@ -72,6 +77,11 @@ class Gateway:
             abandon_after_seconds = container.settings.abandon_call_seconds
         self.abandon_after_seconds = abandon_after_seconds
         self.limiter = ClientLimiter.from_settings(container.settings)
+        self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission control
+        self._starting = 0
+        # the token each socket signed in with: a logout closes the sockets open with it
+        self.sessions = TokenSessions(store=container.store, sign_out=self._sign_out)
+        container.auth.on_logout(self.sessions.revoke)
         # keyed by (user, call): one tenant never waits on, nor sees, another's end-of-call
         self._finishing: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
         sio.on("connect", self.on_connect)
@@ -113,6 +123,8 @@ class Gateway:
             except RateLimited as exc:
                 await self._error(sid, exc)
                 return refusal(exc)
+            if self.sessions.refused(sid):  # signed out, being disconnected
+                return refusal(Unauthorized("this session was signed out"))
             try:
                 return await handler(sid, args[0] if args else None)
             except Exception as exc:  # a bug or an outage must not leave the client waiting
@@ -174,21 +186,28 @@ class Gateway:
         if token is not None and not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         try:
-            user = await self.c.auth.user_for_token(token)
+            user, jti = await self.c.auth.session_for_token(token)
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
+        if jti is not None:
+            self.sessions.add(sid, jti)
+
+    async def _sign_out(self, sid: str) -> None:
+        """The socket's token was revoked: say so, then disconnect (its call is detached)."""
+        await self.sio.emit("error", error_payload(Unauthorized("this session was signed out")), to=sid)
+        await self.sio.disconnect(sid)
 
     async def on_disconnect(self, sid: str, *args: Any) -> Any:
         if self._client_sent(sid):
             return await self._unknown(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
+        self.sessions.forget(sid)
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
                 if not live.sids:
                     live.detached_at = time.monotonic()
-                    live.detached_wall = utcnow()
                     log.info("call detached", extra={"call_id": call_id})
 
     async def on_start_call(self, sid: str, data: Any = None) -> dict[str, Any]:
@@ -201,13 +220,25 @@ class Gateway:
                 check_id(msg.call_id, "start-call: callId")
                 call_id = await self._resume(sid, user_id, msg)
             else:
-                call_id = await self._start(sid, user_id, title, msg)
+                self._admit()
+                self._starting += 1  # counted by admission while its store writes are awaited
+                try:
+                    call_id = await self._start(sid, user_id, title, msg)
+                finally:
+                    self._starting -= 1
         except WingmanError as exc:
+            if isinstance(exc, Busy):  # an event too: clients may retry here later, or elsewhere
+                await self._error(sid, exc)
             return {"error": error_payload(exc)}
         session["call_id"] = call_id
         await self.sio.save_session(sid, session)
         await self.sio.enter_room(sid, room(call_id))
-        return {"callId": call_id}
+        live = self.calls.get(call_id)
+        if msg.call_id is None or live is None:
+            return {"callId": call_id}
+        # a resume: the client goes on sending audio from where this node has it up to
+        at = live.pipeline.time_offset + live.pipeline.received_seconds
+        return {"callId": call_id, "audioSeconds": round(at, 3)}
 
     def _new_pipeline(
         self,
@@ -242,11 +273,41 @@ class Gateway:
         pipeline.start()
         return pipeline
 
+    @property
+    def load(self) -> int:
+        """Calls this node carries, those being started included."""
+        return len(self.calls) + self._starting
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a new call would be admitted now."""
+        try:
+            self._admit(quiet=True)
+        except Busy:
+            return False
+        return True
+
+    def _admit(self, *, quiet: bool = False) -> None:
+        """Refuse a new call on a node at capacity (settings.max_calls_per_node, or event-loop
+        lag sustained over settings.max_loop_lag_seconds): overload then refuses new calls
+        instead of slowing every live one, and the client can try another node."""
+        s = self.c.settings
+        if s.max_calls_per_node is not None and self.load >= s.max_calls_per_node:
+            reason = f"this node carries its maximum of {s.max_calls_per_node} calls"
+        elif s.max_loop_lag_seconds is not None and self.lag.sustained > s.max_loop_lag_seconds:
+            reason = "this node is overloaded"
+        else:
+            return
+        if not quiet:
+            log.warning("call refused: node busy", extra={"calls": self.load, "lag": self.lag.sustained})
+        raise Busy(f"{reason}; try again shortly", retry_after=s.busy_retry_after_seconds)
+
     async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
         call = await self.c.store.create_call(user_id=user_id, title=title)
         vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
         pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary)
         self.calls[call.id] = LiveCall(pipeline, {sid})
+        await self._hold_lease(call.id, take_over=False)
         await self.c.bus.publish(
             TOPIC_CALLS, CallStarted(call_id=call.id, user_id=user_id, title=title), key=call.id
         )
@@ -262,6 +323,7 @@ class Gateway:
             raise BadInput("this call has ended", code="call_ended")
         live = self.calls.get(call.id)
         if live is None or live.pipeline.finishing:
+            self._admit()  # a new pipeline on this node: as costly as a new call
             # The node that had this call died, or this node restarted: carry on from the last
             # saved segment, so times continue and nothing already saved is repeated.
             segments = await self.c.store.list_segments(user_id=user_id, call_id=call.id)
@@ -278,6 +340,7 @@ class Gateway:
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
+        await self._hold_lease(call.id, take_over=True)  # a node still holding it lets go
         log.info("call resumed", extra={"call_id": call.id})
         return call.id
 
@@ -360,9 +423,43 @@ class Gateway:
             await live.pipeline.finish()
             self.calls.pop(call_id, None)
         await self.writer.drain()
-        return await finalize_call(
+        payload = await finalize_call(
             store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id
         )
+        try:
+            await self.c.leases.release(call_id)
+        except Exception:  # it expires on its own
+            log.warning("call lease not released", extra={"call_id": call_id})
+        return payload
+
+    # -- call-owner leases (realtime/lease.py): one node carries a call at a time
+    async def _hold_lease(self, call_id: str, *, take_over: bool) -> None:
+        """This node carries `call_id` now (started here, or its client resumed it here)."""
+        try:
+            if take_over:
+                await self.c.leases.take_over(call_id)
+            else:
+                await self.c.leases.claim(call_id)
+        except Exception:  # Redis away: the next renewal claims it
+            log.warning("call lease not taken", extra={"call_id": call_id})
+
+    async def _renew_leases(self) -> None:
+        """Keep this node's leases alive. A detached call whose lease another node took over
+        (its client resumed it there) is no longer this node's to touch."""
+        try:
+            lost = await self.c.leases.renew(list(self.calls))
+        except Exception:
+            log.warning("call leases not renewed")
+            return
+        for call_id in lost:
+            live = self.calls.get(call_id)
+            if live is not None and live.detached_at is not None and not live.pipeline.finishing:
+                await self._let_go(call_id, live)
+
+    async def _let_go(self, call_id: str, live: LiveCall) -> None:
+        log.info("call moved to another node", extra={"call_id": call_id})
+        await live.pipeline.abort()
+        self.calls.pop(call_id, None)
 
     # -- background
     async def reap_abandoned(self, interval: float | None = None) -> None:
@@ -372,15 +469,13 @@ class Gateway:
             interval = min(5.0, max(0.05, self.abandon_after_seconds / 4))
         while True:
             await asyncio.sleep(interval)
+            await self._renew_leases()  # every round: the lease lasts several rounds
             now = time.monotonic()
             for call_id, live in list(self.calls.items()):
                 if live.detached_at is not None and now - live.detached_at > self.abandon_after_seconds:
                     try:
-                        if await self._resumed_elsewhere(live):
-                            # its client reconnected to another node, which carries it now
-                            log.info("call moved to another node", extra={"call_id": call_id})
-                            await live.pipeline.abort()
-                            self.calls.pop(call_id, None)
+                        if not await self.c.leases.claim(call_id):
+                            await self._let_go(call_id, live)  # resumed on a live node
                             continue
                         log.info("finalizing abandoned call", extra={"call_id": call_id})
                         await self.end_call(live.pipeline.user_id, call_id)
@@ -389,17 +484,6 @@ class Gateway:
                         self.calls.pop(call_id, None)
                     except Exception:  # the database may be down: try again next round
                         log.exception("abandoned call not finalized", extra={"call_id": call_id})
-
-    async def _resumed_elsewhere(self, live: LiveCall) -> bool:
-        """True when segments of this call were saved after its client left this node (past a
-        margin for this node's own decodes still in flight at the moment it left)."""
-        if live.detached_wall is None:
-            return False
-        since = live.detached_wall + timedelta(seconds=2)
-        segments = await self.c.store.list_segments(
-            user_id=live.pipeline.user_id, call_id=live.pipeline.call_id
-        )
-        return any(seg.created_at > since for seg in segments)
 
     async def sweep_orphans(self) -> None:
         """At start-up: finalize open calls (any tenant) with no transcript activity for
@@ -414,8 +498,10 @@ class Gateway:
         for user_id, call_id in stale:
             if call_id in self.calls:
                 continue
-            log.info("finalizing orphaned call", extra={"call_id": call_id})
             try:
+                if not await self.c.leases.claim(call_id):
+                    continue  # a quiet call another live node carries
+                log.info("finalizing orphaned call", extra={"call_id": call_id})
                 await self.end_call(user_id, call_id)
             except Exception:
                 log.exception("orphaned call not finalized", extra={"call_id": call_id})
@@ -428,5 +514,7 @@ class Gateway:
                 await live.pipeline.finish(timeout=10.0)
             except Exception:
                 log.exception("call not flushed at shutdown", extra={"call_id": call_id})
+            with contextlib.suppress(Exception):  # else it expires: the call is free sooner
+                await self.c.leases.release(call_id)
         self.calls.clear()
         await self.writer.aclose()

@@ -58,3 +58,8 @@ async def revoke_token(session: AsyncSession, *, jti: str, expires_at: datetime,
 
 async def is_token_revoked(session: AsyncSession, jti: str) -> bool:
     return bool(await session.scalar(select(exists().where(RevokedToken.jti == jti))))
+
+
+async def revoked_among(session: AsyncSession, jtis: list[str]) -> set[str]:
+    rows = await session.scalars(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)))
+    return set(rows)

@@ -202,3 +202,15 @@ class VocabularyTerm(Base):
     term_key: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = _ts()
+
+
+class TenantPlacement(Base):
+    """The directory's record of a tenant placed away from its hash shard, or being moved
+    (`moving_to` set: writes refused until the copy is switched over). No row: the hash shard."""
+
+    __tablename__ = "tenant_placements"
+
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    shard: Mapped[str] = mapped_column(String(64))
+    moving_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = _ts()

@@ -9,11 +9,11 @@ the bus delivers at least once and the store writer retries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from alembic import command
 from alembic.config import Config
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
 from wingman.store import accounts, calls, documents, insights, maintenance, vocabulary
+from wingman.store.placement import Placement, Placements, TenantMoving
 from wingman.store.records import (
     AgentRunRecord,
     CallDetail,
@@ -37,7 +38,10 @@ from wingman.store.records import (
     Stats,
     UserRecord,
 )
-from wingman.store.routing import Router
+from wingman.store.routing import Router, ShardEngines
+
+if TYPE_CHECKING:
+    from wingman.settings import Settings, ShardUrls
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_PAGE = 200
@@ -63,12 +67,48 @@ class Store:
         *,
         url: str,
         replica_urls: Sequence[str] = (),
-        shards: Mapping[str, str] | None = None,
+        shards: Mapping[str, str | ShardUrls] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        placement_ttl: float = 5.0,
     ) -> None:
         self._router = Router(url=url, replica_urls=replica_urls, shards=shards)
+        self.placements = Placements(router=self._router, ttl=placement_ttl)
         self._clock = clock
         self._makers: dict[int, async_sessionmaker[AsyncSession]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The Store the settings describe (directory, replicas, shards, placement cache)."""
+        return cls(
+            url=settings.effective_database_url,
+            replica_urls=tuple(settings.database_replica_urls),
+            shards=dict(settings.database_shards),
+            placement_ttl=settings.placement_cache_seconds,
+        )
+
+    @property
+    def router(self) -> Router:
+        """The engines of the directory and of every shard (maintenance and shard moves)."""
+        return self._router
+
+    async def _engines(self, tenant: str) -> tuple[Placement, ShardEngines]:
+        placement = await self.placements.of(tenant)
+        return placement, self._router.shard(placement.shard)
+
+    async def _writer(self, tenant: str) -> AsyncEngine:
+        """The primary holding `tenant`'s data; TenantMoving while it is copied elsewhere."""
+        placement, engines = await self._engines(tenant)
+        if placement.moving_to is not None:
+            raise TenantMoving("this account is being moved to another database; retry shortly")
+        return engines.primary
+
+    async def _fresh(self, tenant: str) -> AsyncEngine:
+        """For reads of `tenant`'s data that must see every committed write (never a replica)."""
+        return (await self._engines(tenant))[1].fresh()
+
+    async def _reader(self, tenant: str) -> AsyncEngine:
+        """For reads that tolerate lag (history, search, stats): a replica of the tenant's shard."""
+        return (await self._engines(tenant))[1].reader()
 
     @asynccontextmanager
     async def _tx(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
@@ -118,8 +158,9 @@ class Store:
 
     async def _copy_user_to_shard(self, user: UserRecord) -> None:
         # tenant rows reference users(id): the tenant's shard keeps a copy of its user row
-        if self._router.writer(user.id) is not self._router.directory():
-            async with self._tx(self._router.writer(user.id)) as s:
+        engine = await self._writer(user.id)
+        if engine is not self._router.directory():
+            async with self._tx(engine) as s:
                 await accounts.insert_user(s, user)
 
     async def get_user(self, *, user_id: str) -> UserRecord | None:
@@ -158,12 +199,21 @@ class Store:
         async with self._tx(self._router.directory_fresh()) as s:
             return await accounts.is_token_revoked(s, jti)
 
+    async def revoked_among(self, *, jtis: Collection[str]) -> set[str]:
+        """Which of these token ids were logged out (one query per 500 ids)."""
+        ids = sorted(set(jtis))
+        found: set[str] = set()
+        async with self._tx(self._router.directory_fresh()) as s:
+            for i in range(0, len(ids), 500):
+                found |= await accounts.revoked_among(s, ids[i : i + 500])
+        return found
+
     # -- calls and transcript
     async def create_call(self, *, user_id: str, title: str, call_id: str | None = None) -> CallRecord:
         """Start a call now. With `call_id` of an existing call of this user, returns that call;
         BadInput when the id belongs to someone else, NotFound when the user does not exist."""
         try:
-            async with self._tx(self._router.writer(user_id)) as s:
+            async with self._tx(await self._writer(user_id)) as s:
                 call = await calls.create_call(
                     s, user_id=user_id, title=title, call_id=call_id, now=self._clock()
                 )
@@ -175,12 +225,12 @@ class Store:
 
     async def get_call(self, *, user_id: str, call_id: str) -> CallRecord | None:
         """One call of this user, or None."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await calls.get_call(s, user_id=user_id, call_id=call_id)
 
     async def call_detail(self, *, user_id: str, call_id: str) -> CallDetail | None:
         """A call with its transcript, recommendations, key moments and action items."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await calls.call_detail(s, user_id=user_id, call_id=call_id)
 
     async def finish_call(
@@ -195,7 +245,7 @@ class Store:
         end_time: datetime | None = None,
     ) -> CallRecord | None:
         """Save the end of a call; repeating it replaces, never duplicates. None if not found."""
-        async with self._tx(self._router.writer(user_id)) as s:
+        async with self._tx(await self._writer(user_id)) as s:
             return await calls.finish_call(
                 s,
                 user_id=user_id,
@@ -212,7 +262,7 @@ class Store:
     ) -> CallPage:
         """The user's calls, newest first, optionally full-text searched, with the total count."""
         limit = min(max(limit, 1), MAX_PAGE)
-        async with self._tx(self._router.reader(user_id)) as s:
+        async with self._tx(await self._reader(user_id)) as s:
             return await calls.list_calls(s, user_id=user_id, q=q, limit=limit, offset=max(offset, 0))
 
     async def add_segment(self, *, user_id: str, call_id: str, fragment: TranscriptFragment) -> bool:
@@ -221,18 +271,18 @@ class Store:
             raise BadInput("fragment belongs to another call")
         if not fragment.is_final:
             return False
-        async with self._tx(self._router.writer(user_id)) as s:
+        async with self._tx(await self._writer(user_id)) as s:
             return await calls.add_segment(s, user_id=user_id, call_id=call_id, fragment=fragment)
 
     async def list_segments(self, *, user_id: str, call_id: str) -> list[SegmentRecord]:
         """The saved transcript of a call in time order (empty for others' calls)."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await calls.list_segments(s, user_id=user_id, call_id=call_id)
 
     # -- recommendations, feedback, agent runs, stats
     async def add_recommendation(self, insight: Insight) -> bool:
         """Save an insight as a recommendation; True when new (idempotent on insight.id)."""
-        async with self._tx(self._router.writer(insight.user_id)) as s:
+        async with self._tx(await self._writer(insight.user_id)) as s:
             return await insights.add_recommendation(s, insight)
 
     async def set_feedback(
@@ -241,29 +291,29 @@ class Store:
         """Set liked / disliked / none on a recommendation of this user; None if not found."""
         if status not in get_args(FeedbackStatus):
             raise BadInput("status must be liked, disliked or none")
-        async with self._tx(self._router.writer(user_id)) as s:
+        async with self._tx(await self._writer(user_id)) as s:
             return await insights.set_feedback(
                 s, user_id=user_id, recommendation_id=recommendation_id, status=status
             )
 
     async def feedback_by_kind(self, *, user_id: str) -> dict[str, tuple[int, int]]:
         """{insight kind: (likes, dislikes)} over all the user's calls."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await insights.feedback_by_kind(s, user_id=user_id)
 
     async def add_agent_run(self, run: AgentRun) -> bool:
         """Save an agent's reasoning about a block; True when new (idempotent on run.id)."""
-        async with self._tx(self._router.writer(run.user_id)) as s:
+        async with self._tx(await self._writer(run.user_id)) as s:
             return await insights.add_agent_run(s, run)
 
     async def list_agent_runs(self, *, user_id: str, call_id: str) -> list[AgentRunRecord]:
         """A call's agent runs in time order (empty for others' calls)."""
-        async with self._tx(self._router.reader(user_id)) as s:
+        async with self._tx(await self._reader(user_id)) as s:
             return await insights.list_agent_runs(s, user_id=user_id, call_id=call_id)
 
     async def stats(self, *, user_id: str, now: datetime | None = None) -> Stats:
         """Dashboard figures for this user (see records.Stats)."""
-        async with self._tx(self._router.reader(user_id)) as s:
+        async with self._tx(await self._reader(user_id)) as s:
             return await insights.stats(s, user_id=user_id, now=now or self._clock())
 
     # -- knowledge base
@@ -280,7 +330,7 @@ class Store:
         document_id: str | None = None,
     ) -> DocumentRecord:
         """Save a document and its chunks in one transaction."""
-        async with self._tx(self._router.writer(user_id)) as s:
+        async with self._tx(await self._writer(user_id)) as s:
             return await documents.add_document(
                 s,
                 user_id=user_id,
@@ -295,23 +345,23 @@ class Store:
 
     async def list_documents(self, *, user_id: str) -> list[DocumentRecord]:
         """The user's documents, oldest first, with their chunk counts."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await documents.list_documents(s, user_id=user_id)
 
     async def delete_document(self, *, user_id: str, document_id: str) -> bool:
         """Delete a document of this user and its chunks; False if there was none."""
-        async with self._tx(self._router.writer(user_id)) as s:
+        async with self._tx(await self._writer(user_id)) as s:
             return await documents.delete_document(s, user_id=user_id, document_id=document_id)
 
     async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]:
         """The user's chunks (of one document, or all) in document and position order."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await documents.list_chunks(s, user_id=user_id, document_id=document_id)
 
     # -- vocabulary
     async def list_vocabulary_terms(self, *, user_id: str) -> list[str]:
         """The terms this user added to their vocabulary, in their order."""
-        async with self._tx(self._router.fresh(user_id)) as s:
+        async with self._tx(await self._fresh(user_id)) as s:
             return await vocabulary.list_terms(s, user_id=user_id)
 
     async def set_vocabulary_terms(self, *, user_id: str, terms: Sequence[str]) -> list[str]:
@@ -327,7 +377,7 @@ class Store:
         pairs = [(term, key) for key, term in cleaned.items()]
         for attempt in range(2):
             try:
-                async with self._tx(self._router.writer(user_id)) as s:
+                async with self._tx(await self._writer(user_id)) as s:
                     return await vocabulary.replace_terms(s, user_id=user_id, terms=pairs, now=self._clock())
             except exc.IntegrityError as e:
                 # no such user (foreign key), or a concurrent replace of the same terms: the

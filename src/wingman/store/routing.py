@@ -1,13 +1,17 @@
 """Which database an operation goes to: primary vs read replica, and which tenant shard.
 
 Layout:
-- the *directory* database (`url`) holds users and revoked tokens, and every tenant's data when
-  there are no shards;
-- with shards, each tenant's calls, recommendations, segments, runs and documents live on one
-  shard picked by a stable hash of the user id (users are copied there so foreign keys hold);
-- replicas serve reads that tolerate a little lag (history, stats); everything a live call reads
-  right after writing goes to the primary.
-Only the single-database layout is exercised in production today; the rest is configuration.
+- the *directory* database (`url`) holds users, revoked tokens and tenant placements, and every
+  tenant's data when there are no shards;
+- with shards, each tenant's calls, recommendations, segments, runs, documents and vocabulary
+  live on one shard: the one its placement row names (after `wingman shards move-tenant`), else
+  the one picked by a stable hash of the user id. Users are copied there so foreign keys hold;
+- every database (the directory and each shard) has a primary and optional streaming replicas.
+  Replicas serve the tenant reads that tolerate a little lag (history list and search, stats,
+  agent runs); writes and everything a live call reads right after writing go to the primary.
+  Directory reads stay on the directory primary: sign-in, token revocation and placements must
+  never see a lagging copy (a revoked token accepted, a write sent to a tenant's old shard).
+  The directory replica serves only listings for operators (`wingman shards list`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from wingman.errors import ConfigError
+from wingman.settings import ShardUrls
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -49,11 +54,12 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         # we issue BEGIN ourselves (below): pysqlite's implicit transactions are off
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # first: switching to WAL needs a lock, which another process may hold right now
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
@@ -93,10 +99,11 @@ def shard_for(tenant: str, shard_names: Sequence[str]) -> str:
     return ordered[zlib.crc32(tenant.encode()) % len(ordered)]
 
 
-class _Cluster:
-    """One primary, its replicas and, for a SQLite file, a second engine on the same file."""
+class ShardEngines:
+    """One database: its primary, its replicas and, for a SQLite file, a second engine on the
+    same file."""
 
-    def __init__(self, url: str, replica_urls: Sequence[str]) -> None:
+    def __init__(self, url: str, replica_urls: Sequence[str] = ()) -> None:
         self.primary = make_engine(url, writer=True)
         self.replicas = [make_engine(u, writer=False) for u in replica_urls]
         # SQLite: the primary's transactions take the write lock up front, so reads go through
@@ -108,9 +115,11 @@ class _Cluster:
         self._next = itertools.cycle(range(len(self.replicas))) if self.replicas else None
 
     def fresh(self) -> AsyncEngine:
+        """For reads that must see every committed write (never a replica)."""
         return self.same_file or self.primary
 
     def reader(self) -> AsyncEngine:
+        """A replica (round robin), else the same as `fresh`: reads that tolerate lag."""
         if self._next is None:
             return self.fresh()
         return self.replicas[next(self._next)]
@@ -122,50 +131,62 @@ class _Cluster:
         yield from self.replicas
 
 
+def _shard_engines(spec: str | ShardUrls) -> ShardEngines:
+    if isinstance(spec, str):
+        return ShardEngines(spec)
+    return ShardEngines(spec.primary, spec.replicas)
+
+
 class Router:
-    """Chooses the engine for an operation on a tenant's data: `writer` (writes), `fresh`
-    (reads that must see the latest writes), `reader` (reads that tolerate replica lag); and
-    `directory` / `directory_fresh` for users and tokens."""
+    """The engines of the directory and of each shard. Which shard holds a tenant is decided
+    by the Store (store/placement.py): its placement row, else `home(tenant)`."""
 
     def __init__(
-        self, *, url: str, replica_urls: Sequence[str] = (), shards: Mapping[str, str] | None = None
+        self,
+        *,
+        url: str,
+        replica_urls: Sequence[str] = (),
+        shards: Mapping[str, str | ShardUrls] | None = None,
     ) -> None:
-        self._directory = _Cluster(url, replica_urls)
-        # shard replicas are not configurable yet: a shard is its own primary
-        self._shards = {name: _Cluster(u, ()) for name, u in (shards or {}).items()}
+        self._directory = ShardEngines(url, replica_urls)
+        self._shards = {name: _shard_engines(spec) for name, spec in (shards or {}).items()}
 
     @property
     def sharded(self) -> bool:
         return bool(self._shards)
 
-    def _cluster(self, tenant: str) -> _Cluster:
-        if not self._shards:
+    @property
+    def shard_names(self) -> list[str]:
+        return sorted(self._shards)
+
+    def home(self, tenant: str) -> str | None:
+        """The hash shard of a tenant (None: no shards, the directory database holds it)."""
+        return shard_for(tenant, list(self._shards)) if self._shards else None
+
+    def shard(self, name: str | None) -> ShardEngines:
+        """The engines of shard `name`; None is the directory database (the unsharded layout)."""
+        if name is None:
             return self._directory
-        return self._shards[shard_for(tenant, list(self._shards))]
+        found = self._shards.get(name)
+        if found is None:
+            raise ConfigError(f"shard {name!r} is not in WINGMAN_DATABASE_SHARDS")
+        return found
 
     def directory(self) -> AsyncEngine:
-        """Where users and revoked tokens live (the primary of `url`)."""
+        """Where users, revoked tokens and placements are written (the primary of `url`)."""
         return self._directory.primary
 
     def directory_fresh(self) -> AsyncEngine:
-        """Reads of users and tokens (never a lagging replica)."""
+        """Reads of users, tokens and placements (never a lagging replica)."""
         return self._directory.fresh()
 
-    def writer(self, tenant: str) -> AsyncEngine:
-        """The primary holding `tenant`'s data."""
-        return self._cluster(tenant).primary
-
-    def fresh(self, tenant: str) -> AsyncEngine:
-        """For reads of `tenant`'s data that must see every committed write (never a replica)."""
-        return self._cluster(tenant).fresh()
-
-    def reader(self, tenant: str) -> AsyncEngine:
-        """A replica (round robin) holding `tenant`'s data, else the same as `fresh`."""
-        return self._cluster(tenant).reader()
+    def directory_reader(self) -> AsyncEngine:
+        """Operator listings that tolerate lag: a directory replica when there is one."""
+        return self._directory.reader()
 
     def primaries(self) -> list[AsyncEngine]:
         """Every primary (directory first): what migrations run on."""
-        return [self._directory.primary, *(c.primary for c in self._shards.values())]
+        return [self._directory.primary, *(self._shards[n].primary for n in self.shard_names)]
 
     async def dispose(self) -> None:
         for cluster in (self._directory, *self._shards.values()):

@@ -94,8 +94,10 @@ def listen_url(
     endpointing_ms: int,
     utterance_end_ms: int,
     vocabulary: Sequence[str] = (),
+    redact: Sequence[str] = (),
 ) -> str:
-    """The `/v1/listen` URL with every query parameter we rely on."""
+    """The `/v1/listen` URL with every query parameter we rely on; `redact` names Deepgram's
+    redaction groups or entity types (one `redact=` each), so its transcripts never hold them."""
     params: list[tuple[str, str]] = [
         ("model", model),
         ("language", language),
@@ -113,6 +115,7 @@ def listen_url(
         params += [("keyterm", t) for t in keyterms(vocabulary)]
     else:
         params += [("keywords", w) for w in keywords(vocabulary)]
+    params += [("redact", r) for r in redact]
     parts = urlsplit(base)
     query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
     return urlunsplit(parts._replace(query=query))

@@ -1,0 +1,74 @@
+"""Where a tenant's data lives: its row in the directory's `tenant_placements`, else its hash
+shard, cached per process for `ttl` seconds.
+
+The cache is what makes a move safe without a lock on every write: `wingman shards move-tenant`
+first marks the tenant as moving, then waits longer than `ttl`, after which every node has
+re-read the placement and refuses the tenant's writes (TenantMoving, retryable) until the copy
+is switched over; reads keep going to the old shard until then.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from wingman.errors import ProviderConnectionError
+from wingman.store.models import TenantPlacement
+from wingman.store.routing import Router
+
+MAX_CACHED = 50_000
+
+
+class TenantMoving(ProviderConnectionError):
+    """The tenant's data is being copied to another shard: writes wait (retry in a moment)."""
+
+    code = "tenant_moving"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """`shard` holds the tenant's data (None: the unsharded directory database); `moving_to`
+    is set while a move to that shard is in flight."""
+
+    shard: str | None
+    moving_to: str | None = None
+
+
+class Placements:
+    """Tenant -> Placement, read from the directory primary and cached for `ttl` seconds."""
+
+    def __init__(self, *, router: Router, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._router = router
+        self.ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Placement]] = {}
+
+    async def of(self, tenant: str, *, cached: bool = True) -> Placement:
+        """Where `tenant` lives now (at most `ttl` seconds old unless `cached` is False)."""
+        if not self._router.sharded:
+            return Placement(shard=None)
+        now = self._clock()
+        hit = self._cache.get(tenant)
+        if cached and hit is not None and hit[0] > now:
+            return hit[1]
+        async with self._router.directory_fresh().connect() as conn:
+            row = (
+                await conn.execute(
+                    select(TenantPlacement.shard, TenantPlacement.moving_to).where(
+                        TenantPlacement.user_id == tenant
+                    )
+                )
+            ).first()
+        found = Placement(shard=row[0], moving_to=row[1]) if row else Placement(self._router.home(tenant))
+        if self.ttl > 0:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[tenant] = (now + self.ttl, found)
+        return found
+
+    def forget(self, tenant: str) -> None:
+        """Drop the cached placement (this process just changed it)."""
+        self._cache.pop(tenant, None)
