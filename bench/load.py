@@ -74,8 +74,9 @@ class Received:
 class Caller:
     """One simulated rep: streams 16-bit PCM over Socket.IO at `speed` x real time, exactly as
     the web app does. When the socket drops mid-call it reconnects (through the load balancer,
-    so possibly to another node), resumes with start-call {callId} and sends the audio that piled
-    up meanwhile: the call goes on."""
+    so possibly to another node), resumes with start-call {callId} and sends the audio from where
+    the server says it has it (the ack's audioSeconds: chunks in flight when a node died are sent
+    again, none twice) up to what was recorded meanwhile: the call goes on."""
 
     url: str
     frames: bytes
@@ -98,7 +99,10 @@ class Caller:
 
     def __post_init__(self) -> None:
         self._ready = asyncio.Event()
-        self._backlog: collections.deque[bytes] = collections.deque()
+        self._sent = 0  # bytes of `frames` handed to the socket
+        self._recorded = 0  # bytes of `frames` "recorded" so far (real-time pace)
+        self._step = int(self.rate * CHUNK_SECONDS) * self.channels * 2
+        self._sending = asyncio.Lock()  # one sender at a time: the stream loop or a resume
         self._marks: list[tuple[float, asyncio.Event]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_attempts=0,
@@ -165,18 +169,26 @@ class Caller:
             return
         if isinstance(ack, dict) and ack.get("callId") == self.call_id:
             self.resumes += 1
-            self._ready.set()
+            has = ack.get("audioSeconds")
+            async with self._sending:
+                if isinstance(has, int | float):  # rewind to what the server really has
+                    frame = self.channels * 2
+                    self._sent = min(self._recorded, int(has * self.rate) * frame)
+                self._ready.set()
+            await self._flush()
         else:
             self.errors.append(f"resume refused: {ack}")
 
     async def _flush(self) -> None:
-        while self._backlog and self._ready.is_set():
-            try:
-                await self.sio.emit("audio-chunk", self._backlog[0])
-            except socketio.exceptions.SocketIOError:
-                self._ready.clear()
-                return
-            self._backlog.popleft()
+        async with self._sending:
+            while self._sent < self._recorded and self._ready.is_set():
+                end = min(self._sent + self._step, self._recorded)
+                try:
+                    await self.sio.emit("audio-chunk", self.frames[self._sent:end])
+                except socketio.exceptions.SocketIOError:
+                    self._ready.clear()
+                    return
+                self._sent = end
 
     async def run(self, *, seconds: float | None = None, tail: float = 3.0,
                   end_call: bool = True) -> None:
@@ -216,7 +228,7 @@ class Caller:
         return None
 
     async def _stream(self, seconds: float | None) -> None:
-        step = int(self.rate * CHUNK_SECONDS) * self.channels * 2
+        step = self._step
         total = len(self.frames) if seconds is None else min(
             len(self.frames), int(seconds * self.rate) * self.channels * 2)
         self.stream_started_at = time.monotonic()
@@ -225,13 +237,13 @@ class Caller:
             delay = self.stream_started_at + (i + 1) * CHUNK_SECONDS / self.speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._backlog.append(self.frames[offset:min(offset + step, total)])
+            self._recorded = min(offset + step, total)
             await self._flush()
             self.position = min(total, offset + step) / (self.rate * self.channels * 2)
             for at, mark in self._marks:
                 if self.position >= at:
                     mark.set()
-        if self._backlog:  # still reconnecting: the rest goes out once the call is resumed
+        while self._sent < self._recorded:  # reconnecting: the rest goes once the call resumed
             await asyncio.wait_for(self._ready.wait(), 30)
             await self._flush()
 

@@ -295,6 +295,12 @@ class Auth:
         user, _jti = await self.session_for_token(token)
         return user
 
+    def token_expiry(self, token: str) -> datetime:
+        """When a token (already checked by `session_for_token`) stops being valid."""
+        exp = self._decode(token)["exp"]
+        assert isinstance(exp, int)
+        return datetime.fromtimestamp(exp, UTC)
+
     async def session_for_token(self, token: str | None) -> tuple[UserRecord, str | None]:
         """`user_for_token`, plus the token's id (None for the token-less local user)."""
         if not token:

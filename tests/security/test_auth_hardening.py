@@ -194,6 +194,22 @@ def test_logout_on_one_node_closes_the_socket_on_another(tmp_path: Path, postgre
         assert [s["text"] for s in detail["transcript"]] == ["hello"]
 
 
+def test_a_socket_is_closed_when_its_token_expires(tmp_path: Path) -> None:
+    settings = quiet_settings(tmp_path, secret_key=SecretStr(SECRET_KEY), token_ttl_seconds=2,
+                              revocation_check_seconds=0.2)
+    with serve(settings, container_factory=scripted(script_of(["hello"]))) as node:
+        user = register(node.url, f"ttl-{uuid.uuid4().hex[:6]}")
+
+        async def scenario() -> None:
+            client = await connect(node.url, user.token)
+            await client.call("start-call", {"title": "token runs out"})
+            # the next check after exp (whole seconds) closes it; the call is detached, not lost
+            await eventually(lambda: not client.sio.connected, timeout=15, what="the socket closed")
+            assert [e["message"] for e in client.errors()] == ["this session expired; sign in again"]
+
+        asyncio.run(scenario())
+
+
 async def test_token_sessions_refuse_before_disconnecting(tmp_path: Path) -> None:
     """The registry itself: only sockets of the revoked token, refused before any await, and a
     check against the store finds revocations made elsewhere."""
@@ -205,7 +221,7 @@ async def test_token_sessions_refuse_before_disconnecting(tmp_path: Path) -> Non
         seen: list[tuple[str, bool]] = []
         sessions: TokenSessions
 
-        async def sign_out(sid: str) -> None:
+        async def sign_out(sid: str, why: str) -> None:
             seen.append((sid, sessions.refused(sid)))
 
         sessions = TokenSessions(store=store, sign_out=sign_out)
@@ -222,6 +238,29 @@ async def test_token_sessions_refuse_before_disconnecting(tmp_path: Path) -> Non
             sessions.forget(sid)
         assert not sessions.refused("s1")
         assert await sessions.check() == 0  # nothing revoked among what is left
+    finally:
+        await store.aclose()
+
+
+async def test_token_sessions_close_sockets_whose_token_expired(tmp_path: Path) -> None:
+    from wingman.realtime.sessions import TokenSessions
+
+    store = Store(url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await store.migrate()
+    now = datetime.now(UTC)
+    try:
+        told: list[tuple[str, str]] = []
+
+        async def sign_out(sid: str, why: str) -> None:
+            told.append((sid, why))
+
+        sessions = TokenSessions(store=store, sign_out=sign_out, clock=lambda: now)
+        sessions.add("old", "a", now - timedelta(seconds=1))
+        sessions.add("fresh", "b", now + timedelta(hours=1))
+        sessions.add("local", "c")  # no expiry known
+        assert await sessions.check() == 1
+        assert told == [("old", "this session expired; sign in again")]
+        assert sessions.refused("old") and not sessions.refused("fresh")
     finally:
         await store.aclose()
 

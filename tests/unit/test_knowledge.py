@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.fakes.agents import USER, sample_knowledge, shared_embedder
 from tests.fakes.store import MemoryStore
 from wingman.errors import BadInput, NotFound
 from wingman.search.documents import chunk_text, extract_text, split_stored
-from wingman.search.embeddings import DIM, from_bytes
+from wingman.search.embeddings import DIM, Embedder, from_bytes
 from wingman.search.knowledge import KnowledgeBase
 from wingman.search.lexical import lexical_tokens, stem
 
@@ -166,6 +168,47 @@ async def test_embedder_caches_and_shares_one_run_per_text() -> None:
     near = await embedder.embed_query("Is there a Salesforce integration?")
     far = await embedder.embed_query("The weather is lovely today.")
     assert float(close @ near) > float(close @ far) + 0.3
+
+
+async def test_embedder_runs_texts_asked_for_while_busy_in_one_batch() -> None:
+    import asyncio
+
+    embedder = Embedder(cache_size=0)  # own instance: every text goes to the model
+    runs: list[int] = []
+    real_run = embedder._run
+
+    def counting_run(texts: list[str]) -> Any:
+        runs.append(len(texts))
+        return real_run(texts)
+
+    embedder._run = counting_run  # type: ignore[method-assign]
+    texts = [f"Customer sentence number {i} about pricing and integrations." for i in range(20)]
+    together = await asyncio.gather(*(embedder.embed_query(t) for t in texts))
+    assert sum(runs) == 20 and len(runs) <= 3, runs  # the first alone, the rest batched
+    one_by_one = [await embedder.embed_query(t) for t in texts[:3]]
+    assert runs[-3:] == [1, 1, 1]  # an idle embedder does not wait to fill a batch
+    for a, b in zip(together[:3], one_by_one, strict=True):
+        assert float(a @ b) > 0.999  # batching (padding) does not change the vectors
+
+
+async def test_embedder_failure_reaches_every_waiter_and_the_next_run_works() -> None:
+    import asyncio
+
+    embedder = Embedder(cache_size=0)
+    real_run = embedder._run
+    broken = True
+
+    def flaky_run(texts: list[str]) -> Any:
+        if broken:
+            raise RuntimeError("model crashed")
+        return real_run(texts)
+
+    embedder._run = flaky_run  # type: ignore[method-assign]
+    results = await asyncio.gather(*(embedder.embed_query(f"text {i}") for i in range(4)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    broken = False
+    assert (await embedder.embed_query("text 0")).shape == (384,)
 
 
 async def test_another_process_adding_a_document_is_noticed() -> None:

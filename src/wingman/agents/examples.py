@@ -57,8 +57,10 @@ class ExampleMatcher:
             async with self._lock:
                 if self._matrix is None:
                     # small batches, so live queries get the model between them
-                    parts = [await self._embedder.embed_many(self._texts[i : i + 8])
-                             for i in range(0, len(self._texts), 8)]
+                    parts = [
+                        await self._embedder.embed_many(self._texts[i : i + 8])
+                        for i in range(0, len(self._texts), 8)
+                    ]
                     self._matrix = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
         return self._matrix
 
@@ -96,6 +98,6 @@ class ExampleMatcher:
         if not sentences or not self._texts:
             return []
         matrix = await self._examples()
-        vectors = [await self._embedder.embed_query(s) for s in sentences]
+        vectors = await asyncio.gather(*(self._embedder.embed_query(s) for s in sentences))
         found = [self.score(matrix, v) for v in vectors]
         return [f for f in found if f is not None]

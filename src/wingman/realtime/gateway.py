@@ -187,15 +187,17 @@ class Gateway:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         try:
             user, jti = await self.c.auth.session_for_token(token)
+            expires_at = self.c.auth.token_expiry(token) if token else None
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
         if jti is not None:
-            self.sessions.add(sid, jti)
+            self.sessions.add(sid, jti, expires_at)
 
-    async def _sign_out(self, sid: str) -> None:
-        """The socket's token was revoked: say so, then disconnect (its call is detached)."""
-        await self.sio.emit("error", error_payload(Unauthorized("this session was signed out")), to=sid)
+    async def _sign_out(self, sid: str, why: str) -> None:
+        """The socket's token was revoked or expired: say so, then disconnect (its call is
+        detached, not lost)."""
+        await self.sio.emit("error", error_payload(Unauthorized(why)), to=sid)
         await self.sio.disconnect(sid)
 
     async def on_disconnect(self, sid: str, *args: Any) -> Any:

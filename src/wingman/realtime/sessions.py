@@ -17,6 +17,10 @@ reconnecting, and a broadcast would need a custom message type inside the manage
 protocol. The price is a delay of at most one interval on the other nodes, and one small query
 per node per interval.
 
+A token that expires while its socket is open is treated the same way by `check()`: the
+socket is refused and disconnected (the client signs in again and resumes its call), so a
+stolen socket does not outlive the token's lifetime.
+
 A revoked socket is refused first (`refused(sid)`: the gateway answers every later event with
 `error {code: "unauthorized"}`), then told why and disconnected. Disconnecting goes through the
 gateway's normal disconnect path, so a call the socket had open is detached, not lost: its
@@ -29,27 +33,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from wingman.events import utcnow
 from wingman.store.repos import Store
 
 log = logging.getLogger(__name__)
 
-SignOut = Callable[[str], Awaitable[None]]
+SignOut = Callable[[str, str], Awaitable[None]]  # (sid, why)
 
 
 class TokenSessions:
     """sid <-> jti of this node's sockets, and the sockets whose token was revoked."""
 
-    def __init__(self, *, store: Store, sign_out: SignOut) -> None:
+    def __init__(
+        self, *, store: Store, sign_out: SignOut, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._store = store
-        self._sign_out = sign_out  # tells the client and disconnects it
+        self._sign_out = sign_out  # tells the client why and disconnects it
+        self._clock = clock
         self._jti: dict[str, str] = {}
+        self._expires: dict[str, datetime] = {}  # per jti
         self._sids: dict[str, set[str]] = {}
         self._refused: set[str] = set()
 
-    def add(self, sid: str, jti: str) -> None:
+    def add(self, sid: str, jti: str, expires_at: datetime | None = None) -> None:
         self._jti[sid] = jti
         self._sids.setdefault(jti, set()).add(sid)
+        if expires_at is not None:
+            self._expires[jti] = expires_at
 
     def forget(self, sid: str) -> None:
         self._refused.discard(sid)
@@ -61,18 +73,19 @@ class TokenSessions:
             sids.discard(sid)
             if not sids:
                 del self._sids[jti]
+                self._expires.pop(jti, None)
 
     def refused(self, sid: str) -> bool:
         """True once the socket's token was revoked (until it is gone)."""
         return sid in self._refused
 
-    async def revoke(self, jti: str) -> int:
+    async def revoke(self, jti: str, why: str = "this session was signed out") -> int:
         """Refuse and disconnect every socket of this node that signed in with `jti`."""
         sids = sorted(self._sids.get(jti, ()))
         self._refused.update(sids)  # before any await: events already queued are refused too
         for sid in sids:
             try:
-                await self._sign_out(sid)
+                await self._sign_out(sid, why)
             except Exception:  # already gone, or the transport broke: it is refused anyway
                 log.warning("signed-out socket not disconnected", extra={"sid": sid})
         if sids:
@@ -80,11 +93,14 @@ class TokenSessions:
         return len(sids)
 
     async def check(self) -> int:
-        """Revoke the sockets whose token was logged out anywhere; returns how many."""
+        """Revoke the sockets whose token expired or was logged out anywhere; returns how many."""
         if not self._sids:
             return 0
-        revoked = await self._store.revoked_among(jtis=list(self._sids))
+        now = self._clock()
         count = 0
+        for jti in [j for j, at in self._expires.items() if at <= now]:
+            count += await self.revoke(jti, "this session expired; sign in again")
+        revoked = await self._store.revoked_among(jtis=list(self._sids))
         for jti in revoked:
             count += await self.revoke(jti)
         return count
