@@ -16,8 +16,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import socketio
@@ -25,7 +23,7 @@ import socketio
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
 from wingman.errors import BadInput, Busy, NotFound, Unauthorized, WingmanError
-from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback, utcnow
+from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
 from wingman.pipeline.finalize import finalize_call
@@ -35,6 +33,7 @@ from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
 from wingman.realtime.sessions import TokenSessions
+from wingman.realtime.upkeep import CallUpkeep, LiveCall
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +49,6 @@ def error_payload(exc: WingmanError) -> dict[str, Any]:
     if isinstance(exc, Busy):
         payload["retryAfter"] = exc.retry_after
     return payload
-
-
-@dataclass
-class LiveCall:
-    pipeline: CallPipeline
-    sids: set[str] = field(default_factory=set)
-    detached_at: float | None = None
 
 
 class Gateway:
@@ -76,6 +68,13 @@ class Gateway:
         if abandon_after_seconds is None:
             abandon_after_seconds = container.settings.abandon_call_seconds
         self.abandon_after_seconds = abandon_after_seconds
+        # owner leases, abandoned calls and orphans (realtime/upkeep.py)
+        self.upkeep = CallUpkeep(
+            container=container,
+            calls=self.calls,
+            end_call=self.end_call,
+            abandon_after_seconds=abandon_after_seconds,
+        )
         self.limiter = ClientLimiter.from_settings(container.settings)
         self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission control
         self._starting = 0
@@ -309,7 +308,7 @@ class Gateway:
         vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
         pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary)
         self.calls[call.id] = LiveCall(pipeline, {sid})
-        await self._hold_lease(call.id, take_over=False)
+        await self.upkeep.hold(call.id, take_over=False)
         await self.c.bus.publish(
             TOPIC_CALLS, CallStarted(call_id=call.id, user_id=user_id, title=title), key=call.id
         )
@@ -342,7 +341,7 @@ class Gateway:
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
-        await self._hold_lease(call.id, take_over=True)  # a node still holding it lets go
+        await self.upkeep.hold(call.id, take_over=True)  # a node still holding it lets go
         log.info("call resumed", extra={"call_id": call.id})
         return call.id
 
@@ -434,79 +433,11 @@ class Gateway:
             log.warning("call lease not released", extra={"call_id": call_id})
         return payload
 
-    # -- call-owner leases (realtime/lease.py): one node carries a call at a time
-    async def _hold_lease(self, call_id: str, *, take_over: bool) -> None:
-        """This node carries `call_id` now (started here, or its client resumed it here)."""
-        try:
-            if take_over:
-                await self.c.leases.take_over(call_id)
-            else:
-                await self.c.leases.claim(call_id)
-        except Exception:  # Redis away: the next renewal claims it
-            log.warning("call lease not taken", extra={"call_id": call_id})
-
-    async def _renew_leases(self) -> None:
-        """Keep this node's leases alive. A detached call whose lease another node took over
-        (its client resumed it there) is no longer this node's to touch."""
-        try:
-            lost = await self.c.leases.renew(list(self.calls))
-        except Exception:
-            log.warning("call leases not renewed")
-            return
-        for call_id in lost:
-            live = self.calls.get(call_id)
-            if live is not None and live.detached_at is not None and not live.pipeline.finishing:
-                await self._let_go(call_id, live)
-
-    async def _let_go(self, call_id: str, live: LiveCall) -> None:
-        log.info("call moved to another node", extra={"call_id": call_id})
-        await live.pipeline.abort()
-        self.calls.pop(call_id, None)
-
-    # -- background
     async def reap_abandoned(self, interval: float | None = None) -> None:
-        """Finalize calls whose clients left without end-call and did not come back within
-        `abandon_after_seconds` (settings.abandon_call_seconds)."""
-        if interval is None:
-            interval = min(5.0, max(0.05, self.abandon_after_seconds / 4))
-        while True:
-            await asyncio.sleep(interval)
-            await self._renew_leases()  # every round: the lease lasts several rounds
-            now = time.monotonic()
-            for call_id, live in list(self.calls.items()):
-                if live.detached_at is not None and now - live.detached_at > self.abandon_after_seconds:
-                    try:
-                        if not await self.c.leases.claim(call_id):
-                            await self._let_go(call_id, live)  # resumed on a live node
-                            continue
-                        log.info("finalizing abandoned call", extra={"call_id": call_id})
-                        await self.end_call(live.pipeline.user_id, call_id)
-                    except NotFound:  # deleted meanwhile (retention): nothing left to finish
-                        await live.pipeline.abort()
-                        self.calls.pop(call_id, None)
-                    except Exception:  # the database may be down: try again next round
-                        log.exception("abandoned call not finalized", extra={"call_id": call_id})
+        await self.upkeep.reap_abandoned(interval)
 
     async def sweep_orphans(self) -> None:
-        """At start-up: finalize open calls (any tenant) with no transcript activity for
-        settings.orphan_call_seconds, left behind by a crashed node or a client that never came
-        back. (Calls live on a healthy node have activity, or are reaped by that node.)"""
-        idle = timedelta(seconds=self.c.settings.orphan_call_seconds)
-        try:
-            stale = await self.c.store.idle_open_calls(idle_since=utcnow() - idle)
-        except Exception:
-            log.exception("orphaned calls not swept")
-            return
-        for user_id, call_id in stale:
-            if call_id in self.calls:
-                continue
-            try:
-                if not await self.c.leases.claim(call_id):
-                    continue  # a quiet call another live node carries
-                log.info("finalizing orphaned call", extra={"call_id": call_id})
-                await self.end_call(user_id, call_id)
-            except Exception:
-                log.exception("orphaned call not finalized", extra={"call_id": call_id})
+        await self.upkeep.sweep_orphans()
 
     async def aclose(self) -> None:
         """Flush every live call's audio and saved segments, but leave the calls open: their
