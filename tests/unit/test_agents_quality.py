@@ -1,9 +1,11 @@
 """Precision and recall of each agent on the labelled utterances (tests/data/utterances.yaml).
 
 The figures are printed (run with -s to see them). The playbook patterns were written while
-looking at utterances.yaml, so its figures are optimistic; utterances_holdout.yaml was written
-afterwards and is not used for tuning: its figures are the honest estimate, asserted with lower
-bars where the local engine is known to be weaker (objections phrased in unforeseen words).
+looking at utterances.yaml, so its figures are optimistic; so are those of utterances_dev.yaml,
+customer lines written to tune the playbook's examples and the nearest-example matcher.
+utterances_holdout.yaml was written afterwards and is not used for tuning: its figures are the
+honest estimate, asserted with lower bars where the local engine is known to be weaker
+(objections phrased in unforeseen words).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pytest
 from tests.fakes.agents import block, catalog_for, sample_knowledge, shared_embedder, utterances
 from wingman.agents.base import CallContext
 from wingman.agents.coach import SalesCoach
+from wingman.agents.examples import clauses
 from wingman.agents.playbook import PlaybookSource
 from wingman.agents.qa import QaAgent
 from wingman.agents.search import SearchAgent
-from wingman.agents.text import question_kind
+from wingman.agents.text import question_kind, sentences
 from wingman.llm.local import LocalLlm
 from wingman.settings import DATA_DIR
 
@@ -50,8 +53,10 @@ class Score:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def line(self, name: str) -> str:
-        return (f"{name:34} precision {self.precision:.3f} recall {self.recall:.3f} "
-                f"(tp {self.tp}, fp {self.fp}, fn {self.fn})")
+        return (
+            f"{name:34} precision {self.precision:.3f} recall {self.recall:.3f} "
+            f"(tp {self.tp}, fp {self.fp}, fn {self.fn})"
+        )
 
 
 def _expected_coach(item: dict[str, Any]) -> set[str]:
@@ -70,12 +75,13 @@ def _answers(item: dict[str, Any]) -> set[str]:
     return {answer} if isinstance(answer, str) else set(answer)
 
 
-async def evaluate(name: str) -> dict[str, Score]:
+async def evaluate(name: str, *, coach_only: bool = False) -> dict[str, Score]:
     kb, _ = await sample_knowledge()
     catalog = await catalog_for(kb)
     llm = LocalLlm()
-    coach = SalesCoach(playbook=PlaybookSource(DATA_DIR / "playbook.yaml"), llm=llm,
-                       embedder=shared_embedder())
+    coach = SalesCoach(
+        playbook=PlaybookSource(DATA_DIR / "playbook.yaml"), llm=llm, embedder=shared_embedder()
+    )
     await coach.start()  # embeds the playbook's examples, as the worker does at start-up
     search = SearchAgent(knowledge=kb, web_search=None, llm=llm)
     qa = QaAgent(knowledge=kb, llm=llm)
@@ -89,33 +95,42 @@ async def evaluate(name: str) -> dict[str, Score]:
             found = {f.kind for f in await coach.detect(b, ctx, deconflict=False)}
             expected = _expected_coach(item)
             for family in ("objection", "signal", "tone"):
-                scores[f"coach {family}"].add({k for k in expected if k.startswith(family)},
-                                              {k for k in found if k.startswith(family)},
-                                              item["text"])
+                scores[f"coach {family}"].add(
+                    {k for k in expected if k.startswith(family)},
+                    {k for k in found if k.startswith(family)},
+                    item["text"],
+                )
             scores["coach (all)"].add(expected, found, item["text"])
+        if coach_only:  # the dev set labels coach findings only
+            continue
         # search: names, even misheard, on every line
         names = {m.name for m in catalog.matcher.find(item["text"])}
         scores["search entities"].add(set(item.get("entities", [])), names, item["text"])
         if customer:
             outcome = await search.handle(b, ctx)
             briefed = {i.entity for i in outcome.insights if i.entity}
-            competitors = {e for e in item.get("entities", []) if e in catalog.documents
-                           and catalog.kinds.get(e) == "competitor"}
+            competitors = {
+                e
+                for e in item.get("entities", [])
+                if e in catalog.documents and catalog.kinds.get(e) == "competitor"
+            }
             scores["search competitor briefs"].add(
-                competitors, {e for e in briefed if e in competitors | set(catalog.competitors)},
-                item["text"])
+                competitors, {e for e in briefed if e in competitors | set(catalog.competitors)}, item["text"]
+            )
         # qa: question detection and answers that cite the right document
         if customer:
             asked = {"question"} if question_kind(item["text"]) else set()
-            scores["qa question detection"].add({"question"} if "question" in item else set(),
-                                                asked, item["text"])
+            scores["qa question detection"].add(
+                {"question"} if "question" in item else set(), asked, item["text"]
+            )
             outcome = await qa.handle(b, ctx)
             cited = {PurePath(i.source or "").stem for i in outcome.insights}
             want = _answers(item)
             if want:
                 hit = cited & want
-                scores["qa answers"].add({"right document"},
-                                         {"right document"} if hit else set(), item["text"])
+                scores["qa answers"].add(
+                    {"right document"}, {"right document"} if hit else set(), item["text"]
+                )
                 if cited - want and not hit:
                     scores["qa answers"].fp += 1
             elif cited:
@@ -130,8 +145,22 @@ async def test_agents_on_labelled_utterances() -> None:
     items = utterances()
     assert len(items) >= 150
     scores = await evaluate("utterances.yaml")
-    for key in ("coach objection", "coach signal", "coach tone", "search entities",
-                "search competitor briefs", "qa question detection", "qa answers"):
+    for key in (
+        "coach objection",
+        "coach signal",
+        "coach tone",
+        "search entities",
+        "search competitor briefs",
+        "qa question detection",
+        "qa answers",
+    ):
+        assert scores[key].precision >= 0.85, scores[key].errors
+        assert scores[key].recall >= 0.85, scores[key].errors
+
+
+async def test_coach_on_dev_utterances() -> None:
+    scores = await evaluate("utterances_dev.yaml", coach_only=True)
+    for key in ("coach objection", "coach signal", "coach tone"):
         assert scores[key].precision >= 0.85, scores[key].errors
         assert scores[key].recall >= 0.85, scores[key].errors
 
@@ -141,12 +170,31 @@ async def test_agents_on_holdout_utterances() -> None:
     for key in ("search entities", "qa question detection"):
         assert scores[key].precision >= 0.85, scores[key].errors
         assert scores[key].recall >= 0.85, scores[key].errors
-    # the local engine's known weak spot: objections in words nobody foresaw
-    assert scores["coach (all)"].precision >= 0.7, scores["coach (all)"].errors
-    assert scores["coach (all)"].recall >= 0.3, scores["coach (all)"].errors
+    # the local engine's known weak spot: objections in words nobody foresaw (measured once
+    # after tuning on utterances.yaml and utterances_dev.yaml: all 0.93/0.74, objections
+    # 0.90/0.69, buying signals 1.00/0.86, tone 1.00/0.80)
+    bars = {
+        "coach (all)": (0.85, 0.65),
+        "coach objection": (0.8, 0.6),
+        "coach signal": (0.85, 0.7),
+        "coach tone": (0.85, 0.6),
+    }
+    for key, (precision, recall) in bars.items():
+        assert scores[key].precision >= precision, scores[key].errors
+        assert scores[key].recall >= recall, scores[key].errors
 
 
-@pytest.mark.parametrize("name", ["utterances.yaml", "utterances_holdout.yaml"])
+def test_long_sentences_are_also_matched_clause_by_clause() -> None:
+    said = "I like the demo, but finance will never approve that spend. Okay."
+    assert clauses(sentences(said)) == [
+        "I like the demo, but finance will never approve that spend.",
+        "Okay.",
+        "I like the demo",
+        "finance will never approve that spend.",
+    ]
+
+
+@pytest.mark.parametrize("name", ["utterances.yaml", "utterances_dev.yaml", "utterances_holdout.yaml"])
 def test_labels_are_well_formed(name: str) -> None:
     allowed = {"speaker", "text", "objection", "question", "answer", "entities", "signal", "tone"}
     docs = {p.stem for p in (DATA_DIR / "knowledge").glob("*.md")}

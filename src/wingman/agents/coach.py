@@ -139,8 +139,9 @@ class SalesCoach(Agent):
     async def warm(self, user_id: str) -> None:
         await self.start()  # tenant-independent: the examples are the playbook's
 
-    async def detect(self, block: TranscriptBlock, ctx: CallContext, *,
-                     deconflict: bool = True) -> list[_Finding]:
+    async def detect(
+        self, block: TranscriptBlock, ctx: CallContext, *, deconflict: bool = True
+    ) -> list[_Finding]:
         """Objections, signals and tone in `block` (nudges excluded). With `deconflict`, a
         competitor objection naming a competitor that has a battlecard is left to the search
         agent, whose brief carries the facts and the talk track."""
@@ -160,7 +161,8 @@ class SalesCoach(Agent):
             if self._warming is None or self._warming.done():
                 self._warming = asyncio.ensure_future(matcher.warm())
             matcher = None
-        if matcher is not None and block.speaker != "rep":
+        # the examples are the recall path: only when no pattern (the precise path) fired
+        if matcher is not None and block.speaker != "rep" and not found:
             for m in await matcher.match(sentences(block.text)):
                 rule = playbook.rule(m.kind)
                 if rule is None or m.kind in found or not rule.applies_to(block.speaker):
@@ -178,9 +180,13 @@ class SalesCoach(Agent):
                     {},
                 )
         # a named competitor with a battlecard is the search agent's: it brings the facts
-        if deconflict and "objection.competitor" in found and any(
-            ctx.catalog.kinds.get(e.name) == "competitor" and e.name in ctx.catalog.documents
-            for e in entities
+        if (
+            deconflict
+            and "objection.competitor" in found
+            and any(
+                ctx.catalog.kinds.get(e.name) == "competitor" and e.name in ctx.catalog.documents
+                for e in entities
+            )
         ):
             del found["objection.competitor"]
         return list(found.values())
@@ -228,8 +234,7 @@ class SalesCoach(Agent):
         provider = "local"
         # the user's feedback decides which tips take this block's slots
         weights = {f.kind: ctx.preferences.weight(f.kind) for f in findings}
-        notes += [f"{f.kind}: suppressed by the user's feedback" for f in findings
-                  if weights[f.kind] is None]
+        notes += [f"{f.kind}: suppressed by the user's feedback" for f in findings if weights[f.kind] is None]
         findings = [f for f in findings if weights[f.kind] is not None]
         findings.sort(key=lambda f: -f.priority * (weights[f.kind] or 1.0))
         for finding in findings[: self.max_tips]:

@@ -1,15 +1,18 @@
 """Nearest-example matching: the playbook's `examples` catch objections and signals phrased
 in words no pattern anticipated ("finance will push back on that number").
 
-Each customer sentence is embedded (MiniLM, cached) and compared with every example; a rule's
-score is the mean cosine similarity of its k nearest examples. The best rule fires when its
-score reaches the threshold and beats the neutral examples by the margin. Patterns stay the
-precise path; this is the recall path, so its threshold is deliberately conservative.
+Each customer sentence, and each clause of a long one ("I like it, but finance will balk"), is
+embedded (MiniLM, cached) and compared with every example; a rule's score is the mean cosine
+similarity of its k nearest examples. The best rule fires when its score reaches the threshold,
+beats the neutral examples by the margin and the runner-up rule by the rule margin (a sentence
+halfway between two rules is ambiguous, and says nothing). Patterns stay the precise path; this
+is the recall path, tuned for precision on tests/data/utterances_dev.yaml.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +23,19 @@ from wingman.agents.playbook import Playbook
 from wingman.search.embeddings import Embedder
 
 NEUTRAL = "neutral"
+# where a spoken sentence splits into clauses that can carry their own objection or signal
+_CLAUSE = re.compile(r"\s*(?:[,;:]|\b(?:but|so|because|though)\b)\s*", re.IGNORECASE)
+_MIN_CLAUSE_WORDS = 3
+
+
+def clauses(sentence_list: Sequence[str]) -> list[str]:
+    """The sentences, then the clauses of those that have several (each of 3+ words)."""
+    found = list(sentence_list)
+    for sentence in sentence_list:
+        parts = [p for p in _CLAUSE.split(sentence) if len(p.split()) >= _MIN_CLAUSE_WORDS]
+        if len(parts) > 1:
+            found.extend(p for p in parts if p not in found)
+    return found
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class ExampleMatcher:
         sims = matrix @ vector
         best: ExampleMatch | None = None
         neutral = -1.0
+        runner_up = -1.0
         for kind in self._kinds:
             mask = self._labels == kind
             kind_sims = sims[mask]
@@ -87,17 +104,26 @@ class ExampleMatcher:
             if kind == NEUTRAL:
                 neutral = value
             elif best is None or value > best.score:
+                runner_up = best.score if best is not None else runner_up
                 nearest = int(np.flatnonzero(mask)[int(np.argmax(kind_sims))])
                 best = ExampleMatch(kind, value, self._texts[nearest])
-        if best is None or best.score < m.threshold or best.score - neutral < m.margin:
+            else:
+                runner_up = max(runner_up, value)
+        if (
+            best is None
+            or best.score < m.threshold
+            or best.score - neutral < m.margin
+            or best.score - runner_up < m.rule_margin
+        ):
             return None
         return best
 
     async def match(self, sentences: Sequence[str]) -> list[ExampleMatch]:
-        """The example matches of `sentences` (one per sentence at most)."""
+        """The example matches of `sentences` and their clauses (one per text at most)."""
         if not sentences or not self._texts:
             return []
         matrix = await self._examples()
-        vectors = await asyncio.gather(*(self._embedder.embed_query(s) for s in sentences))
+        texts = clauses(sentences)
+        vectors = await asyncio.gather(*(self._embedder.embed_query(s) for s in texts))
         found = [self.score(matrix, v) for v in vectors]
         return [f for f in found if f is not None]

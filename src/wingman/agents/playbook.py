@@ -101,6 +101,7 @@ class Matching(BaseModel):
     k: int = Field(3, ge=1)  # a kind's score is the mean similarity of its k nearest examples
     threshold: float = Field(0.45, ge=0, le=1)
     margin: float = Field(0.0, ge=0, le=1)  # over the neutral examples' score
+    rule_margin: float = Field(0.0, ge=0, le=1)  # over the runner-up rule's score
 
 
 class Nudges(BaseModel):
