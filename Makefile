@@ -30,13 +30,13 @@ services:
 	bash scripts/services.sh
 
 test: $(STAMP) services web
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/mypy src
 	bash scripts/web-test.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/mypy src
 
 bench: $(STAMP)

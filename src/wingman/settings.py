@@ -7,6 +7,8 @@ container (container.py) turns these settings into concrete objects.
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +46,9 @@ class Settings(BaseSettings):
     # -- serving
     host: str = "127.0.0.1"
     port: int = 8000
-    node_id: str = "gateway-1"
+    # names this process in call-owner leases, bus consumer names and /api/health: unique per
+    # process by default (host-pid), so two nodes left on the default never pose as one
+    node_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # local: requests without a token act as the built-in local user (loopback only).
     # required: no token, no access. Unset: local on loopback, required elsewhere.
     auth: Literal["local", "required"] | None = None
@@ -63,6 +67,11 @@ class Settings(BaseSettings):
     # how long a node trusts its cached tenant placement; `wingman shards move-tenant` waits
     # twice this long for every node to see a move (set the same value on every node)
     placement_cache_seconds: float = Field(default=5.0, ge=0)
+    # PostgreSQL replicas serve lag-tolerant reads (history, search, stats) only while their
+    # replay is within both limits, measured at most every replica_check_seconds (store/lag.py)
+    replica_check_seconds: float = Field(default=1.0, gt=0)
+    max_replica_lag_seconds: float = Field(default=5.0, ge=0)
+    max_replica_lag_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     # calls older than this are deleted (wingman/privacy.py, `wingman retention`); None keeps them
     retention_days: int | None = Field(default=None, ge=1)
 

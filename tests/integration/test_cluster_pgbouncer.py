@@ -13,7 +13,8 @@ import asyncio
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.integration.test_cluster import cluster_cli
 from wingman.events import TranscriptFragment
 from wingman.settings import ShardUrls
+from wingman.store.lag import LagLimits
+from wingman.store.records import UserRecord
 from wingman.store.repos import Store
 from wingman.store.routing import make_engine
 
@@ -201,6 +204,87 @@ def caught_up(primary: int, replica: int) -> None:
          f"'{lsn}'::pg_lsn; perform pg_sleep(0.1); end loop; end $$")
 
 
+async def user_on_shard_2(store: Store, prefix: str) -> UserRecord:
+    for n in range(100):
+        user = await store.create_user(email=f"{prefix}-{n}@example.com", name=prefix,
+                                       password_hash=None)
+        if store.router.home(user.id) == "shard-2":
+            return user
+    raise AssertionError("no user hashed to shard-2")
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
+    """Poll `check` (real replication has no event to wait on)."""
+    start = time.monotonic()
+    while not await check():
+        assert time.monotonic() - start < seconds, f"not within {seconds} s"
+        await asyncio.sleep(0.1)
+
+
+async def in_recovery(engine: AsyncEngine) -> bool:
+    """Whether `engine` reaches a standby (through PgBouncer, as the app does)."""
+    async with engine.connect() as conn:
+        return bool((await conn.execute(text("select pg_is_in_recovery()"))).scalar_one())
+
+
+async def test_reads_leave_a_paused_replica_and_follow_own_writes(
+    infra: dict[str, int], stores: list[Store]
+) -> None:
+    """shard-2's standby with its WAL replay paused (real lag). Node A, whose lag limit is
+    never reached, reads its own write from the primary; node B, which does not know of the
+    write, leaves the standby once its check sees it more than 1 s behind; after the replay
+    resumes, both read from the standby again."""
+    replica = infra["postgres-shard-2-replica"]
+    node_a = Store(**pooled_urls(infra), lag_limits=LagLimits(
+        check_seconds=0.2, max_seconds=3600, max_bytes=1 << 40))
+    node_b = Store(**pooled_urls(infra), lag_limits=LagLimits(
+        check_seconds=0.2, max_seconds=1.0, max_bytes=1 << 40))
+    a, b = node_a.router.shard("shard-2"), node_b.router.shard("shard-2")
+    try:
+        user = await user_on_shard_2(node_a, "lag")
+
+        async def on_replica() -> bool:  # A once the standby has replayed A's writes
+            return all([await a.reader(user.id) is a.replicas[0],
+                        await b.reader(user.id) is b.replicas[0]])
+
+        await until(on_replica)
+        psql(replica, "select pg_wal_replay_pause()")
+        paused = time.monotonic()
+        try:
+            call = await node_a.create_call(user_id=user.id, title="just ended")
+            await node_a.finish_call(user_id=user.id, call_id=call.id, full_transcript="...",
+                                     summary="done")
+            assert psql(replica, f"select count(*) from call_sessions where id = '{call.id}'",
+                        db="wingman_shard_2") == "0"  # the standby really lacks it
+            # (a) read-your-own-writes: history, stats and runs of A's tenant from the primary
+            assert [c.id for c in (await node_a.list_calls(user_id=user.id)).items] == [call.id]
+            assert (await node_a.stats(user_id=user.id)).total_calls == 1
+            assert await a.reader(user.id) is a.primary
+            # (b) node B: the standby serves until B's check measures it behind by over 1 s
+            assert (await node_b.list_calls(user_id=user.id)).total == 0
+
+            async def b_sees_it() -> bool:
+                return (await node_b.list_calls(user_id=user.id)).total == 1
+
+            await until(b_sees_it)
+            assert time.monotonic() - paused > 1.0  # not before the lag was over the limit
+            assert await b.reader() is b.primary and b.lag is not None
+            assert b.lag.states == ["lagging"]
+            assert a.lag is not None and a.lag.states == ["ok"]  # A never hit its limit
+            assert await a.reader(user.id) is a.primary  # ... its own write kept it off
+        finally:
+            psql(replica, "select pg_wal_replay_resume()")
+        # (c) replayed: both nodes read from the standby again, and it has the call
+        await until(on_replica)
+        for node, engines in ((node_a, a), (node_b, b)):
+            served_by = await engines.reader(user.id)
+            assert await in_recovery(served_by)
+            assert [c.id for c in (await node.list_calls(user_id=user.id)).items] == [call.id]
+    finally:
+        await node_a.aclose()
+        await node_b.aclose()
+
+
 async def test_replica_serves_reads_through_pgbouncer(infra: dict[str, int],
                                                       stores: list[Store]) -> None:
     # team layout: one database (the directory one, migrated above) and its streaming replica
@@ -225,14 +309,7 @@ async def test_each_shard_reads_from_its_own_streaming_replica(infra: dict[str, 
     from that standby, its live reads from shard-2's primary."""
     store = Store(**pooled_urls(infra), placement_ttl=0)
     try:
-        user = None
-        for n in range(100):
-            candidate = await store.create_user(email=f"s2-{n}@example.com", name="s2",
-                                                password_hash=None)
-            if store.router.home(candidate.id) == "shard-2":
-                user = candidate
-                break
-        assert user is not None
+        user = await user_on_shard_2(store, "s2")
         call = await store.create_call(user_id=user.id, title="history from the shard replica")
         assert psql(infra["postgres-shard-2-replica"], "select pg_is_in_recovery()") == "t"
         caught_up(infra["postgres-shard-2"], infra["postgres-shard-2-replica"])

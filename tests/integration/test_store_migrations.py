@@ -103,7 +103,7 @@ async def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path:
     store = Store(url=sqlite_url(tmp_path))
     await store.migrate()
     try:
-        for engine in (store.router.directory(), store.router.shard(None).reader()):
+        for engine in (store.router.directory(), await store.router.shard(None).reader()):
             async with engine.connect() as conn:
                 assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
                 assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1

@@ -14,7 +14,13 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from wingman.errors import ConfigError
 from wingman.settings import Settings, ShardUrls
 from wingman.store.fulltext import MAX_TOKENS, search_condition, tokenize
+from wingman.store.lag import LagLimits
 from wingman.store.routing import Router, is_sqlite_memory, shard_for
+
+
+async def caught_up(_engine: object, _primary: bool) -> int:
+    """Every server at the same WAL position: every replica may serve."""
+    return 100
 
 
 def test_shard_choice_is_stable_and_spreads_tenants() -> None:
@@ -33,26 +39,28 @@ async def test_router_picks_primary_replica_and_shard(tmp_path: Path) -> None:
         url=pg + "main",
         replica_urls=[pg + "r1", pg + "r2"],
         shards={"s1": pg + "s1", "s2": ShardUrls(primary=pg + "s2", replicas=(pg + "s2r1", pg + "s2r2"))},
+        lag_limits=LagLimits(),
+        read=caught_up,
     )
     try:
         assert router.sharded and router.shard_names == ["s1", "s2"]
         assert router.directory().url.database == "main"
         assert router.directory_fresh() is router.directory()  # sign-in, revocation: never lag
-        assert router.directory_reader().url.database in ("r1", "r2")
+        assert (await router.directory_reader()).url.database in ("r1", "r2")
         assert router.home("ana") == shard_for("ana", ["s1", "s2"])
         s1, s2 = router.shard("s1"), router.shard("s2")
-        assert s1.reader() is s1.fresh() is s1.primary  # a shard without replicas
+        assert await s1.reader() is s1.fresh() is s1.primary  # a shard without replicas
         assert s2.primary.url.database == "s2" and s2.fresh() is s2.primary
-        assert {s2.reader().url.database for _ in range(4)} == {"s2r1", "s2r2"}
+        assert {(await s2.reader()).url.database for _ in range(4)} == {"s2r1", "s2r2"}
         assert [e.url.database for e in router.primaries()] == ["main", "s1", "s2"]
         with pytest.raises(ConfigError):
             router.shard("s3")
     finally:
         await router.dispose()
-    plain = Router(url=pg + "main", replica_urls=[pg + "r1", pg + "r2"])
+    plain = Router(url=pg + "main", replica_urls=[pg + "r1", pg + "r2"], read=caught_up)
     try:
         assert plain.home("ana") is None and plain.shard(None).primary is plain.directory()
-        assert {plain.shard(None).reader().url.database for _ in range(4)} == {"r1", "r2"}
+        assert {(await plain.shard(None).reader()).url.database for _ in range(4)} == {"r1", "r2"}
     finally:
         await plain.dispose()
 
@@ -85,13 +93,13 @@ async def test_sqlite_reads_use_their_own_engine_and_memory_databases_one(tmp_pa
     try:
         assert (tmp_path / "sub").is_dir()  # the data directory is created
         engines = router.shard(None)
-        assert engines.reader() is engines.fresh() is not engines.primary
+        assert await engines.reader() is engines.fresh() is not engines.primary
     finally:
         await router.dispose()
     memory = Router(url="sqlite+aiosqlite://")
     try:
         assert is_sqlite_memory("sqlite+aiosqlite:///:memory:")
-        assert memory.shard(None).reader() is memory.directory()
+        assert await memory.shard(None).reader() is memory.directory()
     finally:
         await memory.dispose()
     with pytest.raises(ConfigError):

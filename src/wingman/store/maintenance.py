@@ -1,4 +1,4 @@
-"""Maintenance queries that span tenants: retention and finalizing orphaned calls.
+"""Maintenance that spans tenants: schema migrations, retention and finalizing orphaned calls.
 
 These are the only store queries not scoped to one user: they run from the server's own
 background tasks and the `wingman retention` command, never on behalf of a request.
@@ -7,9 +7,12 @@ background tasks and the `wingman retention` command, never on behalf of a reque
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, CursorResult, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.store.models import (
@@ -22,6 +25,19 @@ from wingman.store.models import (
 )
 
 _CHILDREN = (TranscriptSegment, Recommendation, AgentRunRow, KeyMomentRow, ActionItemRow)
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x57494E47  # pg advisory lock key: concurrent processes migrate one at a time
+
+
+def upgrade(connection: Connection) -> None:
+    """Alembic upgrade to head on `connection`, one process at a time on PostgreSQL."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+    command.upgrade(config, "head")
 
 
 async def purge_calls_before(session: AsyncSession, *, cutoff: datetime) -> int:

@@ -273,7 +273,7 @@ class ShardInfo:
 async def shard_overview(store: Store) -> list[ShardInfo]:
     """Each shard with its tenant count: an operator listing, read from the replicas."""
     router = store.router
-    async with router.directory_reader().connect() as conn:
+    async with (await router.directory_reader()).connect() as conn:
         moving = Counter(
             r[0]
             for r in await conn.execute(
@@ -283,7 +283,7 @@ async def shard_overview(store: Store) -> list[ShardInfo]:
     out = []
     for name in router.shard_names:
         engines = router.shard(name)
-        async with engines.reader().connect() as conn:
+        async with (await engines.reader()).connect() as conn:
             users = int((await conn.execute(select(func.count()).select_from(_table("users")))).scalar_one())
         out.append(ShardInfo(name, len(engines.replicas), users, moving[name]))
     return out

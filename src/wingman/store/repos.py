@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, exc, text
+from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
 from wingman.store import accounts, calls, documents, insights, maintenance, vocabulary
+from wingman.store.lag import LagLimits
+from wingman.store.maintenance import MIGRATIONS as MIGRATIONS
+from wingman.store.maintenance import upgrade
 from wingman.store.placement import Placement, Placements, TenantMoving
 from wingman.store.records import (
     AgentRunRecord,
@@ -43,20 +43,8 @@ from wingman.store.routing import Router, ShardEngines
 if TYPE_CHECKING:
     from wingman.settings import Settings, ShardUrls
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_PAGE = 200
 MAX_TERM_CHARS = 64  # vocabulary_terms.term
-_MIGRATION_LOCK = 0x57494E47  # pg advisory lock key: concurrent processes migrate one at a time
-
-
-def _upgrade(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("path_separator", "os")
-    config.attributes["connection"] = connection
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-    command.upgrade(config, "head")
 
 
 class Store:
@@ -70,8 +58,9 @@ class Store:
         shards: Mapping[str, str | ShardUrls] | None = None,
         clock: Callable[[], datetime] = utcnow,
         placement_ttl: float = 5.0,
+        lag_limits: LagLimits | None = None,
     ) -> None:
-        self._router = Router(url=url, replica_urls=replica_urls, shards=shards)
+        self._router = Router(url=url, replica_urls=replica_urls, shards=shards, lag_limits=lag_limits)
         self.placements = Placements(router=self._router, ttl=placement_ttl)
         self._clock = clock
         self._makers: dict[int, async_sessionmaker[AsyncSession]] = {}
@@ -84,6 +73,11 @@ class Store:
             replica_urls=tuple(settings.database_replica_urls),
             shards=dict(settings.database_shards),
             placement_ttl=settings.placement_cache_seconds,
+            lag_limits=LagLimits(
+                check_seconds=settings.replica_check_seconds,
+                max_seconds=settings.max_replica_lag_seconds,
+                max_bytes=settings.max_replica_lag_bytes,
+            ),
         )
 
     @property
@@ -95,20 +89,31 @@ class Store:
         placement = await self.placements.of(tenant)
         return placement, self._router.shard(placement.shard)
 
-    async def _writer(self, tenant: str) -> AsyncEngine:
-        """The primary holding `tenant`'s data; TenantMoving while it is copied elsewhere."""
+    async def _writer(self, tenant: str) -> ShardEngines:
+        """The database holding `tenant`'s data; TenantMoving while it is copied elsewhere."""
         placement, engines = await self._engines(tenant)
         if placement.moving_to is not None:
             raise TenantMoving("this account is being moved to another database; retry shortly")
-        return engines.primary
+        return engines
+
+    @asynccontextmanager
+    async def _write(self, tenant: str) -> AsyncIterator[AsyncSession]:
+        """A transaction on `tenant`'s primary, after which its reads see it (read-your-writes)."""
+        engines = await self._writer(tenant)
+        try:
+            async with self._tx(engines.primary) as s:
+                yield s
+        finally:  # even on an error: the commit may have reached the server
+            engines.wrote(tenant)
 
     async def _fresh(self, tenant: str) -> AsyncEngine:
         """For reads of `tenant`'s data that must see every committed write (never a replica)."""
         return (await self._engines(tenant))[1].fresh()
 
     async def _reader(self, tenant: str) -> AsyncEngine:
-        """For reads that tolerate lag (history, search, stats): a replica of the tenant's shard."""
-        return (await self._engines(tenant))[1].reader()
+        """For reads that tolerate lag (history, search, stats): a replica of the tenant's shard
+        that is close enough behind and has replayed the tenant's writes from this node."""
+        return await (await self._engines(tenant))[1].reader(tenant)
 
     @asynccontextmanager
     async def _tx(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
@@ -124,7 +129,7 @@ class Store:
         """Create or upgrade the schema (Alembic, to head) on every primary database."""
         for engine in self._router.primaries():
             async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
+                await conn.run_sync(upgrade)
 
     async def aclose(self) -> None:
         """Close every connection pool."""
@@ -158,7 +163,7 @@ class Store:
 
     async def _copy_user_to_shard(self, user: UserRecord) -> None:
         # tenant rows reference users(id): the tenant's shard keeps a copy of its user row
-        engine = await self._writer(user.id)
+        engine = (await self._writer(user.id)).primary
         if engine is not self._router.directory():
             async with self._tx(engine) as s:
                 await accounts.insert_user(s, user)
@@ -213,7 +218,7 @@ class Store:
         """Start a call now. With `call_id` of an existing call of this user, returns that call;
         BadInput when the id belongs to someone else, NotFound when the user does not exist."""
         try:
-            async with self._tx(await self._writer(user_id)) as s:
+            async with self._write(user_id) as s:
                 call = await calls.create_call(
                     s, user_id=user_id, title=title, call_id=call_id, now=self._clock()
                 )
@@ -245,7 +250,7 @@ class Store:
         end_time: datetime | None = None,
     ) -> CallRecord | None:
         """Save the end of a call; repeating it replaces, never duplicates. None if not found."""
-        async with self._tx(await self._writer(user_id)) as s:
+        async with self._write(user_id) as s:
             return await calls.finish_call(
                 s,
                 user_id=user_id,
@@ -271,7 +276,7 @@ class Store:
             raise BadInput("fragment belongs to another call")
         if not fragment.is_final:
             return False
-        async with self._tx(await self._writer(user_id)) as s:
+        async with self._write(user_id) as s:
             return await calls.add_segment(s, user_id=user_id, call_id=call_id, fragment=fragment)
 
     async def list_segments(self, *, user_id: str, call_id: str) -> list[SegmentRecord]:
@@ -282,7 +287,7 @@ class Store:
     # -- recommendations, feedback, agent runs, stats
     async def add_recommendation(self, insight: Insight) -> bool:
         """Save an insight as a recommendation; True when new (idempotent on insight.id)."""
-        async with self._tx(await self._writer(insight.user_id)) as s:
+        async with self._write(insight.user_id) as s:
             return await insights.add_recommendation(s, insight)
 
     async def set_feedback(
@@ -291,7 +296,7 @@ class Store:
         """Set liked / disliked / none on a recommendation of this user; None if not found."""
         if status not in get_args(FeedbackStatus):
             raise BadInput("status must be liked, disliked or none")
-        async with self._tx(await self._writer(user_id)) as s:
+        async with self._write(user_id) as s:
             return await insights.set_feedback(
                 s, user_id=user_id, recommendation_id=recommendation_id, status=status
             )
@@ -303,7 +308,7 @@ class Store:
 
     async def add_agent_run(self, run: AgentRun) -> bool:
         """Save an agent's reasoning about a block; True when new (idempotent on run.id)."""
-        async with self._tx(await self._writer(run.user_id)) as s:
+        async with self._write(run.user_id) as s:
             return await insights.add_agent_run(s, run)
 
     async def list_agent_runs(self, *, user_id: str, call_id: str) -> list[AgentRunRecord]:
@@ -330,7 +335,7 @@ class Store:
         document_id: str | None = None,
     ) -> DocumentRecord:
         """Save a document and its chunks in one transaction."""
-        async with self._tx(await self._writer(user_id)) as s:
+        async with self._write(user_id) as s:
             return await documents.add_document(
                 s,
                 user_id=user_id,
@@ -350,7 +355,7 @@ class Store:
 
     async def delete_document(self, *, user_id: str, document_id: str) -> bool:
         """Delete a document of this user and its chunks; False if there was none."""
-        async with self._tx(await self._writer(user_id)) as s:
+        async with self._write(user_id) as s:
             return await documents.delete_document(s, user_id=user_id, document_id=document_id)
 
     async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]:
@@ -377,7 +382,7 @@ class Store:
         pairs = [(term, key) for key, term in cleaned.items()]
         for attempt in range(2):
             try:
-                async with self._tx(await self._writer(user_id)) as s:
+                async with self._write(user_id) as s:
                     return await vocabulary.replace_terms(s, user_id=user_id, terms=pairs, now=self._clock())
             except exc.IntegrityError as e:
                 # no such user (foreign key), or a concurrent replace of the same terms: the

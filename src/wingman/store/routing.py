@@ -12,13 +12,17 @@ Layout:
   Directory reads stay on the directory primary: sign-in, token revocation and placements must
   never see a lagging copy (a revoked token accepted, a write sent to a tenant's old shard).
   The directory replica serves only listings for operators (`wingman shards list`).
+  On PostgreSQL a replica serves only while it is close enough behind its primary, and a tenant
+  that just wrote on this node reads from the primary until the replica has replayed that write
+  (store/lag.py).
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ from sqlalchemy.pool import StaticPool
 
 from wingman.errors import ConfigError
 from wingman.settings import ShardUrls
+from wingman.store.lag import LagLimits, ReadLsn, ReplicaLag, read_lsn
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -100,10 +105,19 @@ def shard_for(tenant: str, shard_names: Sequence[str]) -> str:
 
 
 class ShardEngines:
-    """One database: its primary, its replicas and, for a SQLite file, a second engine on the
-    same file."""
+    """One database: its primary, its replicas (with their lag, on PostgreSQL) and, for a
+    SQLite file, a second engine on the same file."""
 
-    def __init__(self, url: str, replica_urls: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        url: str,
+        replica_urls: Sequence[str] = (),
+        *,
+        name: str = "directory",
+        limits: LagLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        read: ReadLsn = read_lsn,
+    ) -> None:
         self.primary = make_engine(url, writer=True)
         self.replicas = [make_engine(u, writer=False) for u in replica_urls]
         # SQLite: the primary's transactions take the write lock up front, so reads go through
@@ -112,17 +126,38 @@ class ShardEngines:
         self.same_file: AsyncEngine | None = None
         if make_url(url).get_backend_name() == "sqlite" and not is_sqlite_memory(url):
             self.same_file = make_engine(url, writer=False)
-        self._next = itertools.cycle(range(len(self.replicas))) if self.replicas else None
+        self._next = itertools.count()
+        # replay lag is measured on PostgreSQL only (SQLite "replicas" are other files: tests)
+        self.lag: ReplicaLag | None = None
+        if self.replicas and all(e.dialect.name == "postgresql" for e in self.engines()):
+            self.lag = ReplicaLag(
+                name=name,
+                primary=self.primary,
+                replicas=self.replicas,
+                limits=limits or LagLimits(),
+                clock=clock,
+                read=read,
+            )
 
     def fresh(self) -> AsyncEngine:
         """For reads that must see every committed write (never a replica)."""
         return self.same_file or self.primary
 
-    def reader(self) -> AsyncEngine:
-        """A replica (round robin), else the same as `fresh`: reads that tolerate lag."""
-        if self._next is None:
+    async def reader(self, tenant: str | None = None) -> AsyncEngine:
+        """For reads that tolerate lag: a replica (round robin over those close enough behind
+        the primary and, for `tenant`, holding its writes from this node), else `fresh()`."""
+        usable = self.replicas
+        if self.lag is not None:
+            await self.lag.refresh()
+            usable = [r for i, r in enumerate(self.replicas) if self.lag.usable(i, tenant)]
+        if not usable:
             return self.fresh()
-        return self.replicas[next(self._next)]
+        return usable[next(self._next) % len(usable)]
+
+    def wrote(self, tenant: str) -> None:
+        """`tenant` just committed a write on the primary: its reads follow (read-your-writes)."""
+        if self.lag is not None:
+            self.lag.note_write(tenant)
 
     def engines(self) -> Iterator[AsyncEngine]:
         yield self.primary
@@ -131,10 +166,10 @@ class ShardEngines:
         yield from self.replicas
 
 
-def _shard_engines(spec: str | ShardUrls) -> ShardEngines:
+def _shard_engines(name: str, spec: str | ShardUrls, **lag: Any) -> ShardEngines:
     if isinstance(spec, str):
-        return ShardEngines(spec)
-    return ShardEngines(spec.primary, spec.replicas)
+        return ShardEngines(spec, name=name, **lag)
+    return ShardEngines(spec.primary, spec.replicas, name=name, **lag)
 
 
 class Router:
@@ -147,9 +182,13 @@ class Router:
         url: str,
         replica_urls: Sequence[str] = (),
         shards: Mapping[str, str | ShardUrls] | None = None,
+        lag_limits: LagLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        read: ReadLsn = read_lsn,
     ) -> None:
-        self._directory = ShardEngines(url, replica_urls)
-        self._shards = {name: _shard_engines(spec) for name, spec in (shards or {}).items()}
+        lag: dict[str, Any] = {"limits": lag_limits, "clock": clock, "read": read}
+        self._directory = ShardEngines(url, replica_urls, **lag)
+        self._shards = {name: _shard_engines(name, spec, **lag) for name, spec in (shards or {}).items()}
 
     @property
     def sharded(self) -> bool:
@@ -180,9 +219,9 @@ class Router:
         """Reads of users, tokens and placements (never a lagging replica)."""
         return self._directory.fresh()
 
-    def directory_reader(self) -> AsyncEngine:
-        """Operator listings that tolerate lag: a directory replica when there is one."""
-        return self._directory.reader()
+    async def directory_reader(self) -> AsyncEngine:
+        """Operator listings that tolerate lag: a directory replica when one is close enough."""
+        return await self._directory.reader()
 
     def primaries(self) -> list[AsyncEngine]:
         """Every primary (directory first): what migrations run on."""
