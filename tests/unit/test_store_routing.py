@@ -126,3 +126,40 @@ def test_search_condition_binds_user_text_as_parameters() -> None:
         compiled = condition.compile(dialect=dialect)
         assert "DROP" not in str(compiled) and "drop" not in str(compiled)
         assert value in compiled.params.values()
+
+
+async def test_a_new_sqlite_file_locked_by_another_process_is_waited_for(tmp_path: Path) -> None:
+    """Switching a file to WAL mode fails at once while another process holds a write lock
+    (SQLite ignores busy_timeout there): two processes creating the database together."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    from sqlalchemy import text
+
+    from wingman.store.routing import make_engine
+
+    path = tmp_path / "new.db"
+    ready, done = threading.Event(), threading.Event()
+
+    def other_process() -> None:  # holds a write lock for half a second, rollback journal
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("CREATE TABLE first_writer (x)")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO first_writer VALUES (1)")
+        ready.set()
+        done.wait(0.5)
+        conn.execute("COMMIT")
+        conn.close()
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    ready.wait(5)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+    finally:
+        done.set()
+        await asyncio.to_thread(holder.join)
+        await engine.dispose()

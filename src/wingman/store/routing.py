@@ -59,10 +59,9 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         # we issue BEGIN ourselves (below): pysqlite's implicit transactions are off
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        # first: switching to WAL needs a lock, which another process may hold right now
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -76,6 +75,24 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (it stays so). Switching needs an exclusive lock, and
+    SQLite answers "database is locked" at once, busy_timeout or not, when another process
+    holds one (two processes creating the file together): so retry, within the busy timeout."""
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as e:  # the driver's OperationalError, as the async adapter raises it
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)  # blocks the loop 20 ms a try: only in start-up races on a new file
 
 
 def make_engine(url: str, *, writer: bool = True) -> AsyncEngine:
