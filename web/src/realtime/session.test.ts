@@ -144,6 +144,16 @@ describe('LiveSession', () => {
     expect(session.getState().insights[0]?.feedback).toBe('liked');
   });
 
+  it('says why when the server closes the connection after a sign-out', () => {
+    const { socket, session } = connected();
+    socket.fire('error', { code: 'unauthorized', message: 'this session expired; sign in again' });
+    socket.serverDrop('io server disconnect');
+    expect(session.getState()).toMatchObject({
+      connection: 'rejected',
+      connectionMessage: 'this session expired; sign in again',
+    });
+  });
+
   it('tracks degraded providers and server errors', () => {
     const { socket, session } = connected();
     socket.fire('provider-status', { part: 'stt', provider: 'deepgram', degraded: true, message: 'socket closed' });

@@ -185,6 +185,13 @@ export class LiveSession {
   private onDisconnect = (reason: string): void => {
     this.acked = false;
     if (reason === 'io client disconnect') return;
+    if (reason === 'io server disconnect') {
+      // the server closed it on purpose (signed out, token expired) and the client does not
+      // reconnect by itself: say why; the call stays resumable after signing in again
+      const why = this.state.lastError?.code === 'unauthorized' ? this.state.lastError.message : 'Closed by the server';
+      this.set({ connection: 'rejected', connectionMessage: why });
+      return;
+    }
     this.set({ connection: 'reconnecting', connectionMessage: null });
   };
 

@@ -64,9 +64,9 @@ export class FakeSocket implements SocketLike {
     this.fire('connect');
   }
 
-  serverDrop(): void {
+  serverDrop(reason = 'transport close'): void {
     this.connected = false;
-    this.fire('disconnect', 'transport close');
+    this.fire('disconnect', reason);
   }
 
   fire(event: string, ...args: any[]): void {
