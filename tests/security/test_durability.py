@@ -226,7 +226,7 @@ async def test_start_up_sweep_finalizes_calls_a_crashed_node_left_open(tmp_path:
             await store.add_segment(user_id=user.id, call_id=call.id, fragment=TranscriptFragment(
                 call_id=call.id, text=f"said in {call.title}", is_final=True, start=0.0, end=seconds))
         # the orphan's last words are two hours old; the other call spoke a minute ago
-        async with store._tx(await store._writer(user.id)) as s:  # test-only backdating
+        async with store._write(user.id) as s:  # test-only backdating
             await s.execute(text("UPDATE transcript_segments SET created_at = :t WHERE call_session_id = :c"),
                             {"t": utcnow() - timedelta(hours=2), "c": orphan.id})
             await s.execute(text("UPDATE transcript_segments SET created_at = :t WHERE call_session_id = :c"),

@@ -95,7 +95,9 @@ async def test_a_flood_is_throttled_per_connection_without_slowing_other_calls(
         assert len(x.errors("rate_limited")) <= 10, len(x.errors("rate_limited"))
         assert not y.errors("rate_limited"), y.errors()
         # refused audio is refused: the flood did not turn into minutes of transcribed audio
-        assert {e["code"] for e in x.errors()} <= {"rate_limited", "audio_backpressure"}, x.errors()[:3]
+        # (a control event the bucket refilled for in the meantime gets its own answer)
+        allowed = {"rate_limited", "audio_backpressure", "unknown_event", "not_found"}
+        assert {e["code"] for e in x.errors()} <= allowed, x.errors()[:3]
         assert max(latencies) < 2.0, latencies
         # the attacker's connection survives and works again once it slows down
         await asyncio.sleep(1.2)

@@ -184,7 +184,8 @@ export interface SocketError {
   message: string;
 }
 
-export type StartCallAck = { callId: string } | { error: SocketError };
+/** A resume's ack says up to where (call time, seconds) the server has the call's audio. */
+export type StartCallAck = { callId: string; audioSeconds?: number } | { error: SocketError };
 
 export type EndCallAck = CallEndedEvent | { error: SocketError };
 

@@ -86,6 +86,27 @@ describe('LiveSession', () => {
     expect(session.getState().transcript).toEqual([]); // the stale interim is gone
   });
 
+  it('re-sends from where the server has the audio when it resumes the call', async () => {
+    const { socket, session } = connected();
+    const started = session.start({ title: 'Failover', sampleRate: 44100, channels: 1 });
+    socket.last('start-call').ack?.({ callId: 'call-5' });
+    await started;
+    session.sendAudio(chunk(0.1));
+    session.sendAudio(chunk(0.2)); // in flight when the server node died
+    socket.serverDrop();
+    session.sendAudio(chunk(0.3)); // captured while reconnecting
+    socket.serverConnect();
+    socket.last('start-call').ack?.({ callId: 'call-5', audioSeconds: 0.15 });
+    await Promise.resolve();
+    await Promise.resolve();
+    const resent = socket.sent('audio-chunk').slice(2).map((e) => decodeChunk(e.args[0] as ArrayBuffer));
+    // the second half of the 0.2 chunk (0.15-0.2 s), then what was captured meanwhile
+    expect(resent.map((x) => [x.length, Number(x[0]?.toFixed(2))])).toEqual([[2205, 0.2], [4410, 0.3]]);
+    expect(session.getState().bufferedSeconds).toBe(0);
+    session.sendAudio(chunk(0.4)); // and on as usual, nothing twice
+    expect(socket.sent('audio-chunk')).toHaveLength(5);
+  });
+
   it('drops the oldest held audio past the limit', async () => {
     const socket = new FakeSocket();
     const session = new LiveSession(socket, { maxBufferedSeconds: 0.25 });

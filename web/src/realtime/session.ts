@@ -81,7 +81,8 @@ export const initialState: LiveState = {
 export interface SessionOptions {
   ackTimeoutMs?: number;
   endTimeoutMs?: number;
-  /** audio kept while disconnected and re-sent after resuming; older audio is dropped */
+  /** audio kept to re-send after resuming (held while disconnected, or sent but maybe lost in
+   * flight); older audio is dropped */
   maxBufferedSeconds?: number;
   now?: () => number;
 }
@@ -89,8 +90,11 @@ export interface SessionOptions {
 export class LiveSession {
   private state: LiveState = initialState;
   private listeners = new Set<() => void>();
-  private pending: { data: ArrayBuffer; seconds: number }[] = [];
-  private pendingSeconds = 0;
+  /** the last `maxBufferedSeconds` of the call's audio, sent or not, by call-time frame */
+  private held: { channels: Float32Array[]; start: number; frames: number }[] = [];
+  /** frames of call audio captured so far, and handed to the socket on this connection */
+  private capturedFrames = 0;
+  private sentFrames = 0;
   /** true once the server acknowledged start-call on the current connection */
   private acked = false;
   private endWaiters: ((e: CallEndedEvent | null) => void)[] = [];
@@ -173,6 +177,9 @@ export class LiveSession {
           this.acked = true;
           // interims from before the drop will never be finalized under their old ids
           this.set({ resumes: this.state.resumes + 1, lastError: null, transcript: this.state.transcript.filter((l) => l.isFinal) });
+          // go on from where the server has the audio: what was lost in flight when the
+          // connection (or the server node) died is sent again, nothing twice
+          if (typeof ack.audioSeconds === 'number') this.sentFrames = Math.round(ack.audioSeconds * format.sampleRate);
           this.flushPending();
           if (this.state.phase === 'ending') this.emitEnd();
         } else {
@@ -221,8 +228,9 @@ export class LiveSession {
   async start(req: { title: string; sampleRate: number; channels: 1 | 2; encoding?: Encoding }): Promise<string> {
     if (this.inCall()) throw new Error('A call is already in progress.');
     const format = { sampleRate: req.sampleRate, channels: req.channels, encoding: req.encoding ?? 'f32le' } as const;
-    this.pending = [];
-    this.pendingSeconds = 0;
+    this.held = [];
+    this.capturedFrames = 0;
+    this.sentFrames = 0;
     this.acked = false;
     this.set({
       phase: 'starting',
@@ -253,31 +261,47 @@ export class LiveSession {
     return ack.callId;
   }
 
-  /** Sends (or, while the socket is down or the call not yet acknowledged, holds) one chunk. */
+  /** Sends (or, while the socket is down or the call not yet acknowledged, holds) one chunk.
+   * Sent audio is kept too (up to `maxBufferedSeconds`), for a resume that needs it again. */
   sendAudio(channels: readonly Float32Array[]): void {
     const { format, phase } = this.state;
     if (!format || !(phase === 'starting' || phase === 'live' || phase === 'ending')) return;
-    const data = encodeChunk(channels, format.encoding);
     const frames = channels[0]?.length ?? 0;
+    if (frames === 0) return;
+    // copies: the capture side may reuse its buffers
+    this.held.push({ channels: channels.map((c) => c.slice()), start: this.capturedFrames, frames });
+    this.capturedFrames += frames;
+    const keep = Math.round(this.opts.maxBufferedSeconds * format.sampleRate);
+    for (let first = this.held[0]; first && this.held.length > 1 && this.capturedFrames - first.start > keep; first = this.held[0]) {
+      this.held.shift(); // the oldest audio goes, sent or not
+    }
     if (this.socket.connected && this.acked) {
-      this.socket.emit('audio-chunk', data);
+      this.flushPending();
       return;
     }
-    const seconds = frames / format.sampleRate;
-    this.pending.push({ data, seconds });
-    this.pendingSeconds += seconds;
-    while (this.pendingSeconds > this.opts.maxBufferedSeconds && this.pending.length > 0) {
-      this.pendingSeconds -= (this.pending.shift() as { seconds: number }).seconds;
-    }
-    this.set({ bufferedSeconds: this.pendingSeconds });
+    this.setBuffered();
   }
 
+  /** Seconds of held audio not handed to the socket yet. */
+  private setBuffered(): void {
+    const rate = this.state.format?.sampleRate ?? 1;
+    const from = Math.max(this.sentFrames, this.held[0]?.start ?? this.capturedFrames);
+    const seconds = Math.max(0, this.capturedFrames - from) / rate;
+    if (seconds !== this.state.bufferedSeconds) this.set({ bufferedSeconds: seconds });
+  }
+
+  /** Sends the held audio from `sentFrames` on (a chunk cut where the server's audio ends). */
   private flushPending(): void {
-    const queued = this.pending;
-    this.pending = [];
-    this.pendingSeconds = 0;
-    for (const p of queued) this.socket.emit('audio-chunk', p.data);
-    if (queued.length > 0 || this.state.bufferedSeconds !== 0) this.set({ bufferedSeconds: 0 });
+    const encoding = this.state.format?.encoding ?? 'f32le';
+    let i = this.held.length; // the first chunk that ends after sentFrames, searched from the end
+    for (let prev = this.held[i - 1]; prev && prev.start + prev.frames > this.sentFrames; prev = this.held[i - 1]) i--;
+    for (const chunk of this.held.slice(i)) {
+      const skip = Math.max(0, this.sentFrames - chunk.start);
+      const channels = skip > 0 ? chunk.channels.map((c) => c.subarray(skip)) : chunk.channels;
+      this.socket.emit('audio-chunk', encodeChunk(channels, encoding));
+    }
+    this.sentFrames = this.capturedFrames;
+    this.setBuffered();
   }
 
   /** Ends the call and waits for `call-ended` (null if it never came). */
