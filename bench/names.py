@@ -43,6 +43,7 @@ import jiwer
 import numpy as np
 from _common import ROOT, percentile
 
+from tests.speech import final_text
 from wingman.agents.base import EntityCatalog
 from wingman.audio.pcm import read_wav
 from wingman.search.documents import chunk_text, document_title
@@ -113,22 +114,8 @@ async def transcribe(
 ) -> tuple[str, list[float]]:
     """Stream one mono clip as fast as the engine takes it; its finals and their decode times."""
     engine.decode_times.clear()
-    stream = engine.stream(sample_rate=16000, channels=1, vocabulary=vocabulary)
-    finals: list[str] = []
-
-    async def consume() -> None:
-        async for r in stream:
-            if r.is_final and r.text:
-                finals.append(r.text)
-
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(consume())
-        for i in range(0, len(pcm), 1600):
-            stream.push_audio(pcm[i : i + 1600].reshape(-1, 1))
-            await stream.settle()
-        stream.end_input()
-    await stream.aclose()
-    return " ".join(finals), list(engine.decode_times)
+    text = await final_text(engine, pcm, vocabulary)
+    return text, list(engine.decode_times)
 
 
 def normalize(text: str) -> str:

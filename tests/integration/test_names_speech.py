@@ -9,9 +9,8 @@ worker, the local speech engine (Silero VAD + Whisper tiny.en) on the synthesize
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from tests.fakes.agents import shared_embedder
 from tests.integration.store_support import sqlite_url
+from tests.speech import final_text
 from tests.unit.audio_support import demo_call
 from wingman.agents.base import EntityCatalog
 from wingman.agents.runner import AgentWorker
@@ -45,26 +45,6 @@ def engine() -> Iterator[LocalWhisperStt]:
     stt = LocalWhisperStt(model="tiny.en", cpu_threads=2, interim_interval_s=60.0)
     yield stt
     stt.pool.shutdown()
-
-
-async def transcribe(engine: LocalWhisperStt, pcm: np.ndarray, vocabulary: Sequence[str]) -> str:
-    """The finals of one mono 16 kHz clip streamed through the engine, joined."""
-    stream = engine.stream(sample_rate=16000, channels=1, vocabulary=vocabulary)
-    finals: list[str] = []
-
-    async def consume() -> None:
-        async for r in stream:
-            if r.is_final and r.text:
-                finals.append(r.text)
-
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(consume())
-        for i in range(0, len(pcm), 1600):
-            stream.push_audio(pcm[i : i + 1600].reshape(-1, 1))
-            await stream.settle()
-        stream.end_input()
-    await stream.aclose()
-    return " ".join(finals)
 
 
 @dataclass
@@ -156,7 +136,7 @@ async def test_a_call_naming_the_uploaded_competitor_gets_the_insight(
     await tenant.upload_battlecard()
     vocabulary = await tenant.vocabulary.for_call(tenant.user_id)
     assert "Talkdesk" in vocabulary
-    heard = await transcribe(engine, audio, vocabulary)
+    heard = await final_text(engine, audio, vocabulary)
     insight = competitor(await tenant.insights(heard), "Talkdesk")
     assert insight is not None, heard
     assert insight.source == "battlecard-talkdesk.md"
@@ -171,7 +151,7 @@ async def test_the_sample_calls_misheard_aircall_gets_the_aircall_insight(
     u = next(u for u in script["utterances"] if u["index"] == 4)
     audio = np.ascontiguousarray(pcm[round((u["start"] - 0.3) * 16000): round((u["end"] + 1.0) * 16000),
                                      u["channel"]])
-    heard = await transcribe(engine, audio, await tenant.vocabulary.for_call(tenant.user_id))
+    heard = await final_text(engine, audio, await tenant.vocabulary.for_call(tenant.user_id))
     insight = competitor(await tenant.insights(heard), "Aircall")
     assert insight is not None, heard
     assert insight.source == "battlecard-aircall.md" and insight.confidence is not None
@@ -195,7 +175,7 @@ async def test_name_recall_on_the_names_test_set_before_and_after_biasing(
         want = set(item["names"]) - {"Relay"}  # Relay is the company: the agents do not track it
         expected += len(want)
         for when, terms in (("before", ()), ("after", vocabulary)):
-            heard = await transcribe(engine, audio, terms)
+            heard = await final_text(engine, audio, terms)
             found = {m.name for m in catalog.matcher.find(heard) if m.confidence >= 0.8}
             spelled = {n for n in want if n.lower() in heard.lower()}
             recalled[when] += len(want & (found | spelled))
