@@ -127,12 +127,12 @@ def create_app(
             redact=redact_insight if settings.redact else None,
         )
         container.spawn(sink.run(), "insight-sink")
-        container.spawn(gateway.reap_abandoned(), "reaper")
+        container.spawn(gateway.upkeep.reap_abandoned(), "reaper")
         container.spawn(gateway.lag.run(), "loop-lag")  # /api/health and admission control read it
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
-        container.spawn(gateway.sweep_orphans(), "orphan-sweep")
+        container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
         if settings.retention_days is not None:
             container.spawn(
                 retention_loop(

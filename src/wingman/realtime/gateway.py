@@ -67,7 +67,6 @@ class Gateway:
         self.calls: dict[str, LiveCall] = {}
         if abandon_after_seconds is None:
             abandon_after_seconds = container.settings.abandon_call_seconds
-        self.abandon_after_seconds = abandon_after_seconds
         # owner leases, abandoned calls and orphans (realtime/upkeep.py)
         self.upkeep = CallUpkeep(
             container=container,
@@ -432,12 +431,6 @@ class Gateway:
         except Exception:  # it expires on its own
             log.warning("call lease not released", extra={"call_id": call_id})
         return payload
-
-    async def reap_abandoned(self, interval: float | None = None) -> None:
-        await self.upkeep.reap_abandoned(interval)
-
-    async def sweep_orphans(self) -> None:
-        await self.upkeep.sweep_orphans()
 
     async def aclose(self) -> None:
         """Flush every live call's audio and saved segments, but leave the calls open: their

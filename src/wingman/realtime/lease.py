@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 KEY_PREFIX = "wingman:call-owner:"
-LEASE_SECONDS = 15.0  # the gateway renews every few seconds (see Gateway.reap_abandoned)
+LEASE_SECONDS = 15.0  # the gateway renews every few seconds (see CallUpkeep.reap_abandoned)
 
 
 class CallLeases(Protocol):
