@@ -12,13 +12,13 @@ import contextlib
 import functools
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from tests.fakes.events import ONE_OF_EACH
 from tests.integration.bus_support import (
     LEASE_MS,
     TIMEOUT,
@@ -33,20 +33,14 @@ from tests.integration.bus_support import (
 )
 from tests.services import free_port, tansu_broker
 from wingman.bus.base import subscription
+from wingman.bus.codec import KNOWN_TYPES
 from wingman.bus.kafka import KafkaBus
 from wingman.bus.memory import MemoryBus
 from wingman.bus.redis_streams import RedisStreamsBus
 from wingman.errors import ProviderConnectionError
 from wingman.events import (
-    AgentRun,
     BusEvent,
-    CallEnded,
-    CallMetrics,
-    CallStarted,
-    Feedback,
-    Insight,
     TranscriptBlock,
-    TranscriptFragment,
 )
 
 
@@ -241,62 +235,8 @@ async def test_a_new_group_can_start_at_the_latest_event(backend: Backend) -> No
 
 async def test_every_event_type_crosses_the_bus(backend: Backend) -> None:
     bus, topic = await backend.new_bus(), topic_name()
-    when = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
-    sent: list[BusEvent] = [
-        TranscriptFragment(
-            call_id="c",
-            text="Does Relay integrate with Salesforce?",
-            is_final=True,
-            speaker="customer",
-            channel=1,
-            start=1.0,
-            end=2.5,
-            confidence=0.93,
-            audio_end_at=123.25,
-        ),
-        block("c", 1),
-        Insight(
-            call_id="c",
-            user_id="u",
-            block_id="b",
-            agent="qa",
-            category="Knowledge Base",
-            kind="integration.salesforce",
-            content="Yes: native integration.",
-            source="kb/integrations.md",
-            entity="Salesforce",
-            confidence=0.8,
-            created_at=when,
-            audio_end_at=123.25,
-        ),
-        AgentRun(
-            call_id="c",
-            user_id="u",
-            block_id="b",
-            agent="coach",
-            input="text",
-            rule_or_prompt="objection.price",
-            output="",
-            provider="local",
-            latency_ms=3.5,
-            insight_ids=("i1",),
-            created_at=when,
-        ),
-        CallMetrics(
-            call_id="c",
-            user_id="u",
-            rep_talk_ratio=0.42,
-            rep_seconds=42.0,
-            customer_seconds=58.0,
-            longest_monologue_seconds=12.5,
-            rep_questions=3,
-            customer_questions=2,
-        ),
-        CallStarted(call_id="c", user_id="u", title="Discovery call", started_at=when),
-        CallEnded(call_id="c", user_id="u", summary="Pilot next week.", ended_at=when),
-        Feedback(id="i1", user_id="u", status="liked"),
-    ]
-    assert len({e.type for e in sent}) == 8
+    sent = ONE_OF_EACH
+    assert {e.type for e in sent} == set(KNOWN_TYPES)
     for event in sent:
         await bus.publish(topic, event, key="c")
     async with subscription(bus, topic, group="store") as events:

@@ -4,95 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 
 import pytest
 
+from tests.fakes.events import ONE_OF_EACH
 from wingman.bus.codec import KNOWN_TYPES, DecodeError, decode, encode
 from wingman.errors import ProviderError
 from wingman.events import (
-    AgentRun,
     BusEvent,
-    CallEnded,
-    CallMetrics,
-    CallStarted,
-    Feedback,
-    Insight,
-    TranscriptBlock,
-    TranscriptFragment,
 )
-
-WHEN = datetime(2025, 5, 1, 12, 30, tzinfo=UTC)
-EVENTS: list[BusEvent] = [
-    TranscriptFragment(
-        call_id="c",
-        text="Is your platform SOC 2 compliant?",
-        is_final=True,
-        speaker="customer",
-        channel=1,
-        start=61.2,
-        end=63.0,
-        confidence=0.91,
-        audio_end_at=5123.5,
-    ),
-    TranscriptBlock(
-        call_id="c",
-        user_id="u",
-        seq=7,
-        text="Héllo — “quotes” 日本語 ✓",
-        speaker=None,
-        start=1.0,
-        end=2.0,
-        segment_ids=("a", "b"),
-        talk_seconds={"rep": 12.5, "customer": 30.25},
-    ),
-    Insight(
-        call_id="c",
-        user_id="u",
-        agent="search",
-        category="Competitor",
-        kind="competitor.aircall",
-        content="Relay's reporting is deeper.",
-        entity="Aircall",
-        source="https://example.com/x",
-        confidence=0.7,
-        created_at=WHEN,
-    ),
-    AgentRun(
-        call_id="c",
-        user_id="u",
-        block_id="b",
-        agent="qa",
-        input="q",
-        rule_or_prompt="p",
-        output="o",
-        provider="gemini",
-        latency_ms=812.5,
-        error="timeout",
-        created_at=WHEN,
-    ),
-    CallMetrics(
-        call_id="c",
-        user_id="u",
-        rep_talk_ratio=None,
-        rep_seconds=0.0,
-        customer_seconds=0.0,
-        longest_monologue_seconds=0.0,
-        rep_questions=0,
-        customer_questions=0,
-    ),
-    CallStarted(call_id="c", user_id="u", title="Intro", started_at=WHEN),
-    CallEnded(call_id="c", user_id="u", ended_at=WHEN),
-    Feedback(id="r", user_id="u", status="disliked"),
-]
 
 
 def test_every_event_type_is_covered() -> None:
-    assert {e.type for e in EVENTS} == set(KNOWN_TYPES)
+    assert {e.type for e in ONE_OF_EACH} == set(KNOWN_TYPES)
     assert len(KNOWN_TYPES) == 8
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.type)
+@pytest.mark.parametrize("event", ONE_OF_EACH, ids=lambda e: e.type)
 def test_round_trip(event: BusEvent) -> None:
     data = encode(event)
     assert isinstance(data, bytes)
