@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -21,7 +22,8 @@ def redis_url() -> Iterator[str]:
     import redis
 
     require_port(REDIS_PORT, "Redis")
-    url = "redis://127.0.0.1:6379/9"
+    # WINGMAN_TEST_REDIS_DB lets two suites share one Redis server without flushing each other
+    url = f"redis://127.0.0.1:6379/{os.environ.get('WINGMAN_TEST_REDIS_DB', '9')}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:

@@ -36,6 +36,15 @@ class AudioFormat(Frozen):
     channels: Literal[1, 2] = 1
 
 
+class WordTiming(Frozen):
+    """One recognised word with its place in the call's audio (seconds)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float | None = None
+
+
 class TranscriptFragment(Frozen):
     """One interim or final piece of transcript from a speech engine (per channel)."""
 
@@ -49,6 +58,8 @@ class TranscriptFragment(Frozen):
     start: float  # seconds of call audio
     end: float
     confidence: float | None = None
+    # word timings when the engine gives them (finals); lets speaker labels split a final
+    words: tuple[WordTiming, ...] = ()
     # monotonic time (time.monotonic()) the speech engine saw the end of this utterance's audio;
     # used only to measure latency, never persisted
     audio_end_at: float | None = None
