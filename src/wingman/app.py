@@ -14,6 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from wingman.api.guards import BodyLimit, host_checker, send_json
 from wingman.auth import TooManyAttempts
@@ -40,15 +41,15 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
-# /docs and /redoc load Swagger UI / ReDoc from a CDN with an inline bootstrap script; they show
-# the API schema only, never user data.
+# /docs and /redoc load Swagger UI / ReDoc from this server (fastapi-offline ships the bundles, so
+# they work with no internet) and start them with an inline bootstrap script; they show the API
+# schema only, never user data.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+DOCS_STATIC = "/api-docs-static"
 
 
 class WingmanApp(socketio.ASGIApp):  # type: ignore[misc]
@@ -150,7 +151,7 @@ def create_app(
             await gateway.aclose()
             await container.aclose()
 
-    app = FastAPI(title="Wingman", version="0.1.0", lifespan=lifespan)
+    app = FastAPIOffline(title="Wingman", version="0.1.0", lifespan=lifespan, static_url=DOCS_STATIC)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
