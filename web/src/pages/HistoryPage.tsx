@@ -1,52 +1,38 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
 import { History, Search } from 'lucide-react';
 import { useEffect, useState } from 'react';
+import { Link, useSearchParams } from 'react-router';
 import { api } from '../api/client';
-import type { CallListItem } from '../api/types';
 import { Button, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { formatDateTime, formatDuration } from '../lib/format';
-import { Link, navigate, useLocation } from '../lib/router';
-import { useAsync } from '../lib/useAsync';
+import { keys } from '../lib/query';
 
 const PAGE = 20;
 
 export function HistoryPage() {
-  const { search } = useLocation();
+  const [search, setSearch] = useSearchParams();
   const q = search.get('q') ?? '';
   const [text, setText] = useState(q);
-  const [extra, setExtra] = useState<CallListItem[]>([]);
-  const [moreError, setMoreError] = useState<Error | null>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
+  const applySearch = (value: string) => setSearch(value ? { q: value } : {}, { replace: true });
 
   // debounce typing into the URL, which drives the query
   useEffect(() => {
     if (text === q) return;
-    const t = setTimeout(() => navigate(text ? `/calls?q=${encodeURIComponent(text)}` : '/calls', { replace: true }), 300);
+    const t = setTimeout(() => setSearch(text ? { q: text } : {}, { replace: true }), 300);
     return () => clearTimeout(t);
-  }, [text, q]);
+  }, [text, q, setSearch]);
 
-  const calls = useAsync(
-    (signal) => {
-      setExtra([]);
-      setMoreError(null);
-      return api.listCalls({ q: q || undefined, limit: PAGE, offset: 0 }, signal);
+  const calls = useInfiniteQuery({
+    queryKey: keys.calls(q),
+    queryFn: ({ signal, pageParam }) => api.listCalls({ q: q || undefined, limit: PAGE, offset: pageParam }, signal),
+    initialPageParam: 0,
+    getNextPageParam: (last, pages) => {
+      const loaded = pages.reduce((n, p) => n + p.items.length, 0);
+      return loaded < last.total && last.items.length > 0 ? loaded : undefined;
     },
-    [q],
-  );
-  const items = [...(calls.data?.items ?? []), ...extra];
-  const total = calls.data?.total ?? 0;
-
-  const loadMore = async () => {
-    setLoadingMore(true);
-    setMoreError(null);
-    try {
-      const page = await api.listCalls({ q: q || undefined, limit: PAGE, offset: items.length });
-      setExtra((x) => [...x, ...page.items]);
-    } catch (e) {
-      setMoreError(e instanceof Error ? e : new Error(String(e)));
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  });
+  const items = calls.data?.pages.flatMap((p) => p.items) ?? [];
+  const total = calls.data?.pages[0]?.total ?? 0;
 
   return (
     <>
@@ -56,7 +42,7 @@ export function HistoryPage() {
         className="relative mb-6 max-w-xl"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(text ? `/calls?q=${encodeURIComponent(text)}` : '/calls', { replace: true });
+          applySearch(text);
         }}
       >
         <Search className="pointer-events-none absolute left-3 top-1/2 h-4 w-4 -translate-y-1/2 text-slate-400" aria-hidden="true" />
@@ -70,9 +56,9 @@ export function HistoryPage() {
         />
       </form>
 
-      {calls.error ? (
-        <ErrorState error={calls.error} onRetry={calls.reload} />
-      ) : calls.loading && !calls.data ? (
+      {calls.error && !calls.data ? (
+        <ErrorState error={calls.error} onRetry={() => void calls.refetch()} />
+      ) : !calls.data ? (
         <Spinner label="Loading calls" />
       ) : items.length === 0 ? (
         q ? (
@@ -106,11 +92,15 @@ export function HistoryPage() {
               </li>
             ))}
           </ul>
-          {moreError && <div className="mt-3"><ErrorState error={moreError} onRetry={() => void loadMore()} /></div>}
-          {items.length < total && (
+          {calls.isFetchNextPageError && calls.error && (
+            <div className="mt-3">
+              <ErrorState error={calls.error} onRetry={() => void calls.fetchNextPage()} />
+            </div>
+          )}
+          {calls.hasNextPage && (
             <div className="mt-4 flex justify-center">
-              <Button onClick={() => void loadMore()} disabled={loadingMore}>
-                {loadingMore ? 'Loading…' : 'Load more'}
+              <Button onClick={() => void calls.fetchNextPage()} disabled={calls.isFetchingNextPage}>
+                {calls.isFetchingNextPage ? 'Loading…' : 'Load more'}
               </Button>
             </div>
           )}
