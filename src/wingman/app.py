@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
+from wingman import metrics, tracing
 from wingman.api.guards import BodyLimit, host_checker, send_json
 from wingman.auth import TooManyAttempts
 from wingman.container import Container
@@ -114,6 +115,9 @@ def create_app(
     `container_factory` lets tests hand in a Container subclass with scripted providers."""
     settings = settings or Settings()
     sio = build_sio(settings)
+    metrics.configure(enabled=settings.metrics)
+    if settings.tracing:
+        tracing.configure(enabled=True, endpoint=settings.otlp_endpoint, service="wingman-gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,9 +149,13 @@ def create_app(
             )
         app.state.container = container
         app.state.gateway = gateway
+        unwatch = metrics.watch_gateway(
+            load=lambda: gateway.load, writer_pending=lambda: gateway.writer.pending
+        )
         try:
             yield
         finally:
+            unwatch()
             await gateway.aclose()
             await container.aclose()
 
@@ -208,6 +216,7 @@ def create_app(
             status = 503
         return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status, headers=headers)
 
+    app.add_api_route("/metrics", metrics.http_endpoint, include_in_schema=False)  # Prometheus
     _include_routers(app)
     _mount_web(app, settings.web_dist or default_web_dist())
     host_ok = host_checker(local_mode=settings.auth == "local", allowed_hosts=settings.allowed_hosts)
