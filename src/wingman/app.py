@@ -82,9 +82,12 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.calls import router as calls_router
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
-    for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+    for router in (
+        auth_router, calls_router, knowledge_router, providers_router, vocabulary_router, speakers_router
+    ):
         app.include_router(router)
 
 

@@ -24,6 +24,7 @@ from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.speakers.voiceprint import VoiceprintService
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
 from wingman.vocabulary import VocabularyService
@@ -57,6 +58,7 @@ class Container:
             store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
         )
         self.web_search = self._make_web_search()
+        self.voiceprints = VoiceprintService(store=self.store, pool=self.pool)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories

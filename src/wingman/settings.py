@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # -- speakers (src/wingman/speakers): who speaks on one channel, echo on stereo
+    diarize: bool = True  # label one-channel calls rep/customer from speaker embeddings
+    echo_gate: bool = True  # silence the customer's echo in the rep's mic on stereo calls
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.auth is None:

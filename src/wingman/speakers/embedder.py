@@ -57,9 +57,7 @@ class SpeakerEmbedder:
                 # one thread per embedding: calls run in parallel on the worker pool instead
                 opts.intra_op_num_threads = self._threads
                 opts.inter_op_num_threads = 1
-                self._session = ort.InferenceSession(
-                    str(self.path), opts, providers=["CPUExecutionProvider"]
-                )
+                self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
             return self._session
 
     def embed(self, audio: F32) -> F32:

@@ -26,8 +26,8 @@ PREEMPH = 0.97
 _EPS = float(np.finfo(np.float32).eps)
 
 
-def _mel(freq: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return 1127.0 * np.log1p(freq / 700.0)
+def _mel(freq: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    return np.asarray(1127.0 * np.log1p(np.asarray(freq, dtype=np.float64) / 700.0), dtype=np.float64)
 
 
 @functools.cache
@@ -72,7 +72,8 @@ def fbank(audio: F32) -> F32:
     frames *= _window()
     power = np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=1)) ** 2
     energies = power[:, : FFT_SIZE // 2].astype(np.float32) @ _mel_banks()
-    return np.log(np.maximum(energies, _EPS)).astype(np.float32)
+    out: F32 = np.log(np.maximum(energies, _EPS)).astype(np.float32)
+    return out
 
 
 def cmn_fbank(audio: F32) -> F32:

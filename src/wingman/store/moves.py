@@ -45,6 +45,7 @@ TENANT_TABLES = (
     "documents",
     "document_chunks",
     "vocabulary_terms",
+    "voiceprints",
 )
 DIRECTORY_TABLES = ("revoked_tokens", "tenant_placements")  # never on a shard's books
 _BY_CALL = frozenset({"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items"})
