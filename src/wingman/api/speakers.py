@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser
-from wingman.errors import BadInput, NotFound
+from wingman.errors import BadInput
 from wingman.speakers.voiceprint import MAX_WAV_BYTES, MIN_SPEECH_SECONDS
 from wingman.store.voiceprints import VoiceprintRecord
 
@@ -65,11 +65,10 @@ async def post_voiceprint(request: Request, container: ContainerDep, user: Curre
             )
     try:
         record = await container.voiceprints.enroll(user.id, bytes(body))
-    except BadInput as exc:
-        code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if exc.code == "audio_too_large" else 400
-        raise HTTPException(code, {"code": exc.code, "message": str(exc)}) from None
-    except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from None
+    except BadInput as exc:  # others (not WAV, too short, two voices) are 400s, as everywhere
+        if exc.code == "audio_too_large":
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
+        raise
     return _out(record)
 
 

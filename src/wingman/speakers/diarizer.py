@@ -226,8 +226,9 @@ class OnlineDiarizer:
 
     def _majority(self, windows: list[_Window], f0: int, f1: int) -> int | None:
         votes: dict[int, int] = {}
+        cuts: dict[tuple[int, int], int] = {}
         for f in range(f0, f1):
-            k = self._frame_label(windows, f)
+            k = self._frame_label(windows, f, cuts)
             if k is not None:
                 votes[k] = votes.get(k, 0) + 1
         if votes:
@@ -237,18 +238,24 @@ class OnlineDiarizer:
         mid = (f0 + f1) / 2
         return min(windows, key=lambda w: abs((w.start + w.end) / 2 - mid)).speaker
 
-    def _frame_label(self, windows: list[_Window], f: int) -> int | None:
-        """The speaker of frame `f`: of the windows covering it, or at a change inside the
-        overlap of two, the side of the pause (or the middle) the frame is on."""
-        cover = [w for w in windows if w.start <= f < w.end]
+    def _frame_label(self, windows: list[_Window], f: int, cuts: dict[tuple[int, int], int]) -> int | None:
+        """The speaker of frame `f`. Near a change (two neighbouring windows of different
+        speakers) the change sits at the longest pause from half a hop before the later
+        window's start to half a hop after the earlier one's end, else mid-overlap."""
+        reach = self._hop
+        near = [w for w in windows if w.start - reach <= f < w.end + reach]
+        for a, b in zip(near, near[1:], strict=False):
+            if a.speaker == b.speaker or not b.start - reach <= f < a.end + reach:
+                continue
+            key = (a.start, b.start)
+            if key not in cuts:
+                pause = self._pause(b.start - reach, a.end + reach)
+                cuts[key] = pause if pause is not None else (b.start + a.end) // 2
+            return a.speaker if f < cuts[key] else b.speaker
+        cover = [w.speaker for w in near if w.start <= f < w.end]
         if not cover:
             return None
-        if all(w.speaker == cover[0].speaker for w in cover):
-            return cover[0].speaker
-        a, b = cover[0], cover[-1]
-        lo, hi = b.start, a.end  # the overlap
-        cut = self._pause(lo, hi)
-        return a.speaker if f < (cut if cut is not None else (lo + hi) // 2) else b.speaker
+        return max(set(cover), key=cover.count)
 
     def _pause(self, lo: int, hi: int) -> int | None:
         speech = self._speech[max(lo - self._frame0, 0) : max(hi - self._frame0, 0)]
