@@ -14,6 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from wingman import metrics, tracing
 from wingman.api.guards import BodyLimit, host_checker, send_json
@@ -41,15 +42,15 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
-# /docs and /redoc load Swagger UI / ReDoc from a CDN with an inline bootstrap script; they show
-# the API schema only, never user data.
+# /docs and /redoc load Swagger UI / ReDoc from this server (fastapi-offline ships the bundles, so
+# they work with no internet) and start them with an inline bootstrap script; they show the API
+# schema only, never user data.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+DOCS_STATIC = "/api-docs-static"
 
 
 class WingmanApp(socketio.ASGIApp):  # type: ignore[misc]
@@ -79,11 +80,13 @@ def default_web_dist() -> Path:
 def _include_routers(app: FastAPI) -> None:
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
+    from wingman.api.crm import router as crm_router
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.providers import router as providers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
-    for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+    routers = (auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router)
+    for router in routers:
         app.include_router(router)
 
 
@@ -137,6 +140,7 @@ def create_app(
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
         container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(
                 retention_loop(
@@ -158,7 +162,7 @@ def create_app(
             await gateway.aclose()
             await container.aclose()
 
-    app = FastAPI(title="Wingman", version="0.1.0", lifespan=lifespan)
+    app = FastAPIOffline(title="Wingman", version="0.1.0", lifespan=lifespan, static_url=DOCS_STATIC)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -419,13 +419,20 @@ class Gateway:
         live = self.calls.get(call_id)
         if live is not None and live.pipeline.user_id != user_id:
             raise NotFound("no such call")
+        audio_seconds: float | None = None
         if live is not None:
             await live.pipeline.finish()
+            audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self.calls.pop(call_id, None)
         await self.writer.drain()
         payload = await finalize_call(
-            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id
+            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
+            audio_seconds=audio_seconds,
         )
+        try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
+            await self.c.crm.after_call(tenant_id=user_id, call_id=call_id)
+        except Exception:  # the database hiccuped: the call ended anyway; "sync now" queues it
+            log.exception("crm sync not queued", extra={"call_id": call_id})
         try:
             await self.c.leases.release(call_id)
         except Exception:  # it expires on its own

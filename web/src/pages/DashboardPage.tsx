@@ -12,6 +12,13 @@ function formatMinutes(m: number): string {
   return m < 10 ? String(Math.round(m * 10) / 10) : String(Math.round(m));
 }
 
+/** The liked share is over rated tips: say how many, so "100%" of one tip reads as such. */
+export function likedHint(liked: number, disliked: number): string {
+  const rated = liked + disliked;
+  if (rated === 0) return 'no tips rated yet';
+  return `of ${rated} rated tip${rated === 1 ? '' : 's'} · ${liked} liked · ${disliked} disliked`;
+}
+
 function Stat({ icon, label, value, hint }: { icon: ReactNode; label: string; value: string; hint?: string }) {
   return (
     <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
@@ -57,7 +64,7 @@ export function DashboardPage() {
               icon={<ThumbsUp className={icon} aria-hidden="true" />}
               label="Share liked"
               value={formatPercent(s.liked_share)}
-              hint={`${s.insights_liked ?? 0} liked · ${s.insights_disliked ?? 0} disliked`}
+              hint={likedHint(s.insights_liked ?? 0, s.insights_disliked ?? 0)}
             />
             <Stat icon={<CalendarClock className={icon} aria-hidden="true" />} label="Your talk ratio" value={formatPercent(s.avg_rep_talk_ratio)} hint="average; aim for 40–60%" />
           </div>
