@@ -47,7 +47,13 @@ def serve(
         f"(auth={settings.auth}, stt={settings.stt}, llm={settings.llm}, bus={settings.bus})"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="websockets-sansio"
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws="websockets-sansio",
+        # forwarded headers are read by the app from WINGMAN_TRUSTED_PROXIES only (api/peers.py)
+        proxy_headers=False,
     )
 
 
