@@ -198,6 +198,16 @@ class Settings(BaseSettings):
     min_secret_key_chars: int = Field(default=32, ge=16)
     login_failures_per_email_per_minute: int = Field(default=20, ge=0)  # any address; 0: off
 
+    # -- operations: metrics, traces, logs (wingman/metrics.py, tracing.py, logs.py)
+    metrics: bool = True  # Prometheus instrumentation; False: no-ops and no /metrics (cost check)
+    # `wingman agents` serves /metrics and /api/health here (gateways serve them on their port)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: a free port
+    tracing: bool = False  # OpenTelemetry traces, one per transcript block
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces URL; default the exporter's (localhost:4318)
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.auth is None:
