@@ -112,11 +112,13 @@ def default_web_dist() -> Path:
 def _include_routers(app: FastAPI) -> None:
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
+    from wingman.api.crm import router as crm_router
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.providers import router as providers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
-    for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+    routers = (auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router)
+    for router in routers:
         app.include_router(router)
 
 
@@ -170,6 +172,7 @@ def create_app(
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
         container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(
                 retention_loop(

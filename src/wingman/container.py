@@ -17,6 +17,7 @@ import httpx
 from wingman.audio.pool import AudioWorkerPool
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
+from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
@@ -59,6 +60,7 @@ class Container:
             store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
         )
         self.web_search = self._make_web_search()
+        self.crm = self._make_crm()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories
@@ -217,6 +219,44 @@ class Container:
             redis_client = aioredis.Redis.from_url(s.redis_url)
         return CachedSearch(inner=inner, redis=redis_client, health=self.health)
 
+    def _make_crm(self) -> CrmService:
+        """CRM clients for each CRM whose OAuth app is configured (crm/)."""
+        from wingman.auth import load_or_create_secret
+        from wingman.crm.base import CrmClient
+        from wingman.crm.hubspot import HubSpotCrm
+        from wingman.crm.salesforce import SalesforceCrm
+        from wingman.store.crm import CrmRepo
+
+        s = self.settings
+        clients: dict[str, CrmClient] = {}
+        # CRM calls get their own client: longer timeouts than live search needs
+        self.crm_http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+        if s.hubspot_client_id:
+            clients["hubspot"] = HubSpotCrm(
+                client=self.crm_http, client_id=s.hubspot_client_id,
+                client_secret=_secret(s.hubspot_client_secret, "HUBSPOT_CLIENT_SECRET").get_secret_value(),
+                auth_url=s.hubspot_auth_url, api_url=s.hubspot_api_url,
+            )
+        if s.salesforce_client_id:
+            clients["salesforce"] = SalesforceCrm(
+                client=self.crm_http, client_id=s.salesforce_client_id,
+                client_secret=_secret(
+                    s.salesforce_client_secret, "SALESFORCE_CLIENT_SECRET"
+                ).get_secret_value(),
+                login_url=s.salesforce_login_url,
+            )
+        key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_secret(s.data_dir)
+        return CrmService(repo=CrmRepo(self.store), clients=clients, secret=key,
+                          redirect_base=s.effective_public_url)
+
+    async def run_crm_sync(self) -> None:
+        """The CRM sync worker of this node (every node runs one; jobs are leased)."""
+        from wingman.crm.worker import CrmSyncWorker
+
+        s = self.settings
+        await CrmSyncWorker(service=self.crm, store=self.store, link_base=s.effective_public_url,
+                            poll_seconds=s.crm_poll_seconds, max_attempts=s.crm_max_attempts).run()
+
     # -- lifecycle
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run a background loop owned by the container; its failure is logged, never silent."""
@@ -267,6 +307,7 @@ class Container:
         if self.web_search is not None:
             await self.web_search.aclose()
         await self.http.aclose()
+        await self.crm_http.aclose()
         await self.store.aclose()
         self.knowledge.uploads.close()
         self.pool.shutdown()

@@ -208,6 +208,20 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # -- CRM sync (crm/): OAuth apps registered with each CRM; a CRM without a client id is off
+    hubspot_client_id: str | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_auth_url: str = "https://app.hubspot.com"  # consent page host
+    hubspot_api_url: str = "https://api.hubapi.com"
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_login_url: str = "https://login.salesforce.com"  # test.salesforce.com for sandboxes
+    # where browsers reach this server: OAuth redirect URIs and the CRM notes' link back to the
+    # call; default http://<host>:<port>
+    public_url: str | None = None
+    crm_poll_seconds: float = Field(default=2.0, gt=0)  # how often a worker looks for due jobs
+    crm_max_attempts: int = Field(default=12, ge=1)  # retries of 429/5xx before a job fails
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.auth is None:
@@ -239,6 +253,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wingman.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_playbook_path(self) -> Path:

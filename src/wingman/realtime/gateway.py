@@ -429,6 +429,10 @@ class Gateway:
             store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
             audio_seconds=audio_seconds,
         )
+        try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
+            await self.c.crm.after_call(tenant_id=user_id, call_id=call_id)
+        except Exception:  # the database hiccuped: the call ended anyway; "sync now" queues it
+            log.exception("crm sync not queued", extra={"call_id": call_id})
         try:
             await self.c.leases.release(call_id)
         except Exception:  # it expires on its own
