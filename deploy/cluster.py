@@ -277,6 +277,8 @@ class Cluster:
             "WINGMAN_SOCKETIO_REDIS": "true",
             "WINGMAN_AGENTS_IN_PROCESS": "false",
             "WINGMAN_AUTH": auth,
+            # nginx runs on this host: its X-Forwarded-For names the real client
+            "WINGMAN_TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
             "WINGMAN_SECRET_KEY": key_file.read_text().strip(),
             "WINGMAN_DATA_DIR": str(data_dir),
             "WINGMAN_DATABASE_URL": self.db_url("wingman", port=p, pooled=pooled),
