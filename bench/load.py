@@ -734,6 +734,11 @@ def main() -> None:
         return
 
     env = dict(os.environ)
+    # one account streams every call, and the bench measures capacity, not admission: lift the
+    # per-user, per-tenant and per-node quotas (their defaults fit one rep, one team, 2 cores)
+    for quota in ("MAX_CALLS_PER_USER", "MAX_CALLS_PER_TENANT", "MAX_SOCKETS_PER_USER",
+                  "MAX_SOCKETS_PER_TENANT", "MAX_CALLS_PER_NODE"):
+        env.setdefault(f"WINGMAN_{quota}", "100000")
     stand_in: subprocess.Popen[str] | None = None
     if args.local_capacity:
         env["WINGMAN_STT"] = "local"
