@@ -79,10 +79,13 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
     from wingman.api.knowledge import router as knowledge_router
+    from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
-    for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+    for router in (
+        auth_router, calls_router, knowledge_router, providers_router, vocabulary_router, profile_router
+    ):
         app.include_router(router)
 
 

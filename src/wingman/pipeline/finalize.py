@@ -9,6 +9,7 @@ from wingman.bus.base import EventBus
 from wingman.errors import NotFound, WingmanError
 from wingman.events import TOPIC_CALLS, CallEnded, utcnow
 from wingman.llm.base import Llm
+from wingman.profile import CompanyProfile
 from wingman.store.repos import Store
 
 
@@ -17,7 +18,13 @@ def _speaker_line(speaker: str | None, text: str) -> str:
 
 
 async def finalize_call(
-    *, store: Store, llm: Llm, bus: EventBus, user_id: str, call_id: str
+    *,
+    store: Store,
+    llm: Llm,
+    bus: EventBus,
+    user_id: str,
+    call_id: str,
+    profile: CompanyProfile | None = None,
 ) -> dict[str, Any]:
     """Save the full transcript and summary of a call; returns the `call-ended` payload."""
     detail = await store.call_detail(user_id=user_id, call_id=call_id)
@@ -25,7 +32,11 @@ async def finalize_call(
         raise NotFound("no such call")
     if detail.end_time is None:
         summary = await summarize_call(
-            llm=llm, call_id=call_id, segments=detail.transcript, insights=detail.recommendations
+            llm=llm,
+            call_id=call_id,
+            segments=detail.transcript,
+            insights=detail.recommendations,
+            profile=profile,
         )
         full_transcript = "\n".join(_speaker_line(s.speaker, s.text) for s in detail.transcript)
         await store.finish_call(

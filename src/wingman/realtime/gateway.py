@@ -424,7 +424,12 @@ class Gateway:
             self.calls.pop(call_id, None)
         await self.writer.drain()
         payload = await finalize_call(
-            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id
+            store=self.c.store,
+            llm=self.c.llm,
+            bus=self.c.bus,
+            user_id=user_id,
+            call_id=call_id,
+            profile=await self.c.profiles.get(user_id),
         )
         try:
             await self.c.leases.release(call_id)

@@ -12,6 +12,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     Enum,
     Float,
@@ -213,4 +214,18 @@ class TenantPlacement(Base):
     user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     shard: Mapped[str] = mapped_column(String(64))
     moving_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = _ts()
+
+
+# -- company profile (tips/agents area)
+class CompanyProfileRow(Base):
+    """A tenant's company profile (wingman.profile.CompanyProfile as JSON). Keyed by the tenant
+    id string, without a foreign key, so it follows whatever the tenant is (user or workspace)."""
+
+    __tablename__ = "company_profiles"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ID, unique=True)
+    profile: Mapped[dict[str, object]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), default="user")
     updated_at: Mapped[datetime] = _ts()
