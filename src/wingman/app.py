@@ -14,7 +14,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
+from wingman import metrics, tracing
 from wingman.api.guards import BodyLimit, host_checker, send_json
 from wingman.auth import TooManyAttempts
 from wingman.container import Container
@@ -40,15 +42,15 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
-# /docs and /redoc load Swagger UI / ReDoc from a CDN with an inline bootstrap script; they show
-# the API schema only, never user data.
+# /docs and /redoc load Swagger UI / ReDoc from this server (fastapi-offline ships the bundles, so
+# they work with no internet) and start them with an inline bootstrap script; they show the API
+# schema only, never user data.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+DOCS_STATIC = "/api-docs-static"
 
 
 class WingmanApp(socketio.ASGIApp):  # type: ignore[misc]
@@ -116,6 +118,9 @@ def create_app(
     `container_factory` lets tests hand in a Container subclass with scripted providers."""
     settings = settings or Settings()
     sio = build_sio(settings)
+    metrics.configure(enabled=settings.metrics)
+    if settings.tracing:
+        tracing.configure(enabled=True, endpoint=settings.otlp_endpoint, service="wingman-gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,13 +152,17 @@ def create_app(
             )
         app.state.container = container
         app.state.gateway = gateway
+        unwatch = metrics.watch_gateway(
+            load=lambda: gateway.load, writer_pending=lambda: gateway.writer.pending
+        )
         try:
             yield
         finally:
+            unwatch()
             await gateway.aclose()
             await container.aclose()
 
-    app = FastAPI(title="Wingman", version="0.1.0", lifespan=lifespan)
+    app = FastAPIOffline(title="Wingman", version="0.1.0", lifespan=lifespan, static_url=DOCS_STATIC)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -210,6 +219,7 @@ def create_app(
             status = 503
         return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status, headers=headers)
 
+    app.add_api_route("/metrics", metrics.http_endpoint, include_in_schema=False)  # Prometheus
     _include_routers(app)
     _mount_web(app, settings.web_dist or default_web_dist())
     host_ok = host_checker(local_mode=settings.auth == "local", allowed_hosts=settings.allowed_hosts)

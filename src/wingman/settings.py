@@ -162,6 +162,16 @@ class Settings(BaseSettings):
     # in required mode, when set, only these hosts are served
     allowed_hosts: list[str] = Field(default_factory=list)
 
+    # -- operations: metrics, traces, logs (wingman/metrics.py, tracing.py, logs.py)
+    metrics: bool = True  # Prometheus instrumentation; False: no-ops and no /metrics (cost check)
+    # `wingman agents` serves /metrics and /api/health here (gateways serve them on their port)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: a free port
+    tracing: bool = False  # OpenTelemetry traces, one per transcript block
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces URL; default the exporter's (localhost:4318)
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.auth is None:

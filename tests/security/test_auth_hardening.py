@@ -481,8 +481,16 @@ def test_security_headers_on_the_web_app_and_api(tmp_path: Path) -> None:
             assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp
             assert "unsafe-eval" not in csp
         assert httpx.get(f"{s.url}/api/calls").headers["cache-control"] == "no-store"
-        docs = httpx.get(f"{s.url}/docs")
-        assert docs.headers["content-security-policy"] == DOCS_CSP
+        for path in ("/docs", "/redoc"):
+            docs = httpx.get(f"{s.url}{path}")
+            assert docs.headers["content-security-policy"] == DOCS_CSP
+            # the pages' scripts and styles come from this server (they work offline)
+            assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.text)
+            assert assets, path
+            for asset in assets:
+                assert asset.startswith("/"), (path, asset)
+                r = httpx.get(f"{s.url}{asset}")
+                assert r.status_code == 200 and len(r.content) > 10_000, asset
 
 
 # -- secrets never logged -----------------------------------------------------------------------

@@ -419,17 +419,15 @@ class Gateway:
         live = self.calls.get(call_id)
         if live is not None and live.pipeline.user_id != user_id:
             raise NotFound("no such call")
+        audio_seconds: float | None = None
         if live is not None:
             await live.pipeline.finish()
+            audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self.calls.pop(call_id, None)
         await self.writer.drain()
         payload = await finalize_call(
-            store=self.c.store,
-            llm=self.c.llm,
-            bus=self.c.bus,
-            user_id=user_id,
-            call_id=call_id,
-            profile=await self.c.profiles.get(user_id),
+            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
+            audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
         )
         try:
             await self.c.leases.release(call_id)
