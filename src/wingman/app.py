@@ -78,6 +78,7 @@ def default_web_dist() -> Path:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wingman.api.analysis import router as analysis_router
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
     from wingman.api.crm import router as crm_router
@@ -86,7 +87,7 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.vocabulary import router as vocabulary_router
 
     routers = (auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router)
-    for router in routers:
+    for router in (analysis_router, *routers):
         app.include_router(router)
 
 

@@ -24,6 +24,7 @@ from wingman.llm.base import Llm
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
+from wingman.sentiment.model import SentimentModel
 from wingman.settings import Settings
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
@@ -59,6 +60,7 @@ class Container:
         )
         self.web_search = self._make_web_search()
         self.crm = self._make_crm()
+        self.sentiment = SentimentModel()  # customer sentiment per segment (sentiment/)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories

@@ -269,6 +269,7 @@ class Gateway:
             talk_seconds=talk_seconds,
             redact=redact_text if s.redact else None,
             max_call_seconds=s.max_call_seconds,
+            sentiment=self.c.sentiment,
         )
         pipeline.start()
         return pipeline
