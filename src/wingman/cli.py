@@ -49,8 +49,14 @@ def serve(
         f"(auth={settings.auth}, stt={settings.stt}, llm={settings.llm}, bus={settings.bus})"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-        ws="websockets-sansio", log_config=None,  # our handlers (wingman/logs.py), JSON lines included
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        log_config=None,  # our handlers (wingman/logs.py), JSON lines included
+        # forwarded headers are read by the app from WINGMAN_TRUSTED_PROXIES only (api/peers.py)
+        proxy_headers=False,
     )
 
 

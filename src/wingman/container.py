@@ -44,7 +44,9 @@ class Container:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # the data dir holds the key and the database
+            settings.data_dir.chmod(0o700)
         self.health = ProviderHealth()
         self.http = httpx.AsyncClient(timeout=settings.search_timeout_seconds)
         self.pool = AudioWorkerPool(max_workers=2)
@@ -154,9 +156,32 @@ class Container:
         return FallbackLlm(primary=primary, fallback=local, health=self.health)
 
     def _make_knowledge(self) -> KnowledgeBase:
+        from wingman.search.documents import ParseLimits
         from wingman.search.embeddings import Embedder
+        from wingman.search.uploads import UploadWorker
 
-        return KnowledgeBase(store=self.store, embedder=Embedder())
+        s = self.settings
+        embedder = Embedder()
+        limits = ParseLimits(
+            max_pages=s.upload_max_pages,
+            max_characters=s.upload_max_characters,
+            max_chunks=s.upload_max_chunks,
+        )
+        uploads = UploadWorker(
+            embedder=embedder,
+            limits=limits,
+            parse_seconds=s.upload_parse_seconds,
+            embed_seconds=s.upload_embed_seconds,
+        )
+        return KnowledgeBase(
+            store=self.store,
+            embedder=embedder,
+            max_document_bytes=s.max_document_bytes,
+            uploads=uploads,
+            max_indexes=s.knowledge_index_cache,
+            max_documents=s.max_documents_per_tenant,
+            max_tenant_bytes=s.max_document_bytes_per_tenant,
+        )
 
     def _make_web_search(self) -> Search | None:
         s = self.settings
@@ -286,4 +311,5 @@ class Container:
         await self.http.aclose()
         await self.crm_http.aclose()
         await self.store.aclose()
+        self.knowledge.uploads.close()
         self.pool.shutdown()

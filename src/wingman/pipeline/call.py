@@ -289,7 +289,7 @@ class CallPipeline:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
         await self._emit("transcript", transcript_payload(fragment))
-        metrics.final_shown(fragment)
+        metrics.final_shown(fragment, live=not self._finishing)
         if self._sentiment is not None:
             await self._score(fragment)
         for block in self._aggregator.add(fragment):

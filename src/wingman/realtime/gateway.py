@@ -22,7 +22,7 @@ import socketio
 
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
-from wingman.errors import BadInput, Busy, NotFound, Unauthorized, WingmanError
+from wingman.errors import BadInput, Busy, NotFound, QuotaExceeded, Unauthorized, WingmanError
 from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
@@ -32,6 +32,7 @@ from wingman.privacy import redact_text
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
 
@@ -46,7 +47,7 @@ def room(call_id: str) -> str:
 
 def error_payload(exc: WingmanError) -> dict[str, Any]:
     payload: dict[str, Any] = {"code": exc.code, "message": str(exc)}
-    if isinstance(exc, Busy):
+    if isinstance(exc, (Busy, QuotaExceeded)) and exc.retry_after is not None:
         payload["retryAfter"] = exc.retry_after
     return payload
 
@@ -75,6 +76,7 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         self.limiter = ClientLimiter.from_settings(container.settings)
+        self.quotas = Quotas(settings=container.settings, store=container.store)
         self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission control
         self._starting = 0
         # the token each socket signed in with: a logout closes the sockets open with it
@@ -188,6 +190,11 @@ class Gateway:
             expires_at = self.c.auth.token_expiry(token) if token else None
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        try:
+            self.quotas.open_socket(sid, user.id)
+        except QuotaExceeded as e:
+            # the client's connect_error gets {message, data: {code, message}}
+            raise socketio.exceptions.ConnectionRefusedError(str(e), error_payload(e)) from None
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
         if jti is not None:
             self.sessions.add(sid, jti, expires_at)
@@ -203,6 +210,8 @@ class Gateway:
             return await self._unknown(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
         self.sessions.forget(sid)
+        with contextlib.suppress(KeyError):  # a socket refused at connect has no session
+            self.quotas.close_socket(sid, (await self._session(sid))["user_id"])
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
@@ -221,6 +230,9 @@ class Gateway:
                 call_id = await self._resume(sid, user_id, msg)
             else:
                 self._admit()
+                users = [c.pipeline.user_id for c in self.calls.values() if not c.pipeline.finishing]
+                self.quotas.check_new_call(user_id, users)
+                await self.quotas.check_minutes(user_id)
                 self._starting += 1  # counted by admission while its store writes are awaited
                 try:
                     call_id = await self._start(sid, user_id, title, msg)
