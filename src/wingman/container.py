@@ -21,6 +21,7 @@ from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
+from wingman.profile import ProfileService
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
@@ -57,8 +58,12 @@ class Container:
         self.stt = self._make_stt()
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()
+        self.profiles = ProfileService(store=self.store, default_competitors=settings.competitors)
         self.vocabulary = VocabularyService(
-            store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
+            store=self.store,
+            competitors=settings.competitors,
+            playbook_path=settings.effective_playbook_path,
+            profiles=self.profiles,
         )
         self.web_search = self._make_web_search()
         self.crm = self._make_crm()
@@ -278,7 +283,9 @@ class Container:
         if self.settings.auth == "local":
             user = await self.store.ensure_local_user()
             if self.settings.sample_knowledge:
-                await self.knowledge.load_sample(user.id)
+                from wingman.sample import load_sample_data
+
+                await load_sample_data(user.id, knowledge=self.knowledge, profiles=self.profiles)
         if self.settings.agents_in_process:
             self.spawn(self.run_agents(), "agents")
 
@@ -292,6 +299,7 @@ class Container:
             knowledge=self.knowledge,
             web_search=self.web_search,
             settings=self.settings,
+            profiles=self.profiles,
         )
         await worker.run()
 

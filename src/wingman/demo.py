@@ -73,11 +73,15 @@ async def run_demo(
     tail_seconds: float = 3.0,
     end_call: bool = True,
     reconnect_timeout: float = 60.0,
+    sample_data: bool = False,
 ) -> DemoResult:
     """Stream `audio` at `speed` x real time; returns everything the server sent.
     If the connection drops, reconnect, resume the same call and go on from where the server
-    says it has the audio up to (waiting at most `reconnect_timeout` seconds each time)."""
+    says it has the audio up to (waiting at most `reconnect_timeout` seconds each time).
+    With `sample_data`, the sample company (profile and documents) is loaded first."""
     frames, rate, channels = read_wav(audio)
+    if sample_data:
+        await load_sample_data(url=url, token=token)
     result = DemoResult(speed=speed)
     link = _Link(
         url=url,
@@ -120,6 +124,16 @@ async def run_demo(
     finally:
         await link.aclose()
     return result
+
+
+async def load_sample_data(*, url: str, token: str | None = None) -> dict[str, Any]:
+    """Ask the server to load the sample company for this user (POST /api/sample)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        response = await client.post("/api/sample", headers=headers)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
 
 
 class _Link:

@@ -113,10 +113,11 @@ class Settings(BaseSettings):
 
     # -- agents
     playbook_path: Path | None = None  # default: the playbook.yaml shipped in wingman/data
-    competitors: list[str] = Field(
-        default_factory=lambda: ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad"]
-    )
-    sample_knowledge: bool = True  # load the demo company's knowledge base for the local user
+    # competitors of a tenant that has no company profile yet (a profile's own list wins)
+    competitors: list[str] = Field(default_factory=list)
+    # load the sample company (profile + documents) for the local user at start-up; off: it is
+    # loaded on request (`wingman demo`, POST /api/sample, "Try with sample data")
+    sample_knowledge: bool = False
     agent_deadline_seconds: float = 1.5
     insights_per_minute: int = 6
 

@@ -43,7 +43,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def demo_call(server: str) -> DemoResult:
-    return asyncio.run(run_demo(url=server, audio=DEMO_WAV, speed=1.0, title="E2E demo call"))
+    # the sample call is about the sample company: its profile and documents, loaded on request
+    return asyncio.run(run_demo(url=server, audio=DEMO_WAV, speed=1.0, title="E2E demo call",
+                                sample_data=True))
 
 
 def test_transcript_matches_the_spoken_call(demo_call: DemoResult) -> None:

@@ -121,6 +121,9 @@ TENANT_LISTS = {
 }
 # per-user vocabulary (contract: GET/PUT /api/vocabulary), checked once the routes exist
 VOCABULARY = {("get", "/api/vocabulary"), ("put", "/api/vocabulary")}
+# the tenant's company profile and its sample data
+PROFILE = {("get", "/api/profile"), ("put", "/api/profile"),
+           ("get", "/api/sample"), ("post", "/api/sample"), ("delete", "/api/sample")}
 NO_TENANT_DATA = {
     ("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
     ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
@@ -130,7 +133,7 @@ NO_TENANT_DATA = {
 def test_every_route_is_covered(world: World) -> None:
     spec = httpx.get(f"{world.server.url}/openapi.json").json()
     routes = {(method, path) for path, ops in spec["paths"].items() for method in ops}
-    known = BY_ID | TENANT_LISTS | NO_TENANT_DATA
+    known = BY_ID | TENANT_LISTS | NO_TENANT_DATA | PROFILE
     assert known <= routes <= known | VOCABULARY, (
         "a REST route was added or removed: classify it here and test it on another tenant's ids",
         sorted(routes ^ known))
@@ -156,6 +159,22 @@ def test_vocabulary_is_per_tenant(world: World) -> None:
         assert theirs.status_code == 200 and SECRET not in theirs.text.lower()
         assert http.put("/api/vocabulary", headers=world.b.headers, json=terms([])).status_code == 200
         assert SECRET in http.get("/api/vocabulary", headers=world.a.headers).text.lower()
+
+
+def test_profile_and_sample_data_are_per_tenant(world: World) -> None:
+    profile = {"name": f"{SECRET} Inc", "sells": f"{SECRET} widgets", "competitors": [{"name": "Rivalco"}]}
+    with httpx.Client(base_url=world.server.url, timeout=120) as http:
+        assert http.put("/api/profile", headers=world.a.headers, json=profile).status_code == 200
+        theirs = http.get("/api/profile", headers=world.b.headers)
+        assert theirs.status_code == 200 and theirs.json()["profile"] is None
+        _no_leak(world, theirs)
+        # B trying the sample data and removing it touches none of A's documents or profile
+        assert http.post("/api/sample", headers=world.b.headers).status_code == 200
+        removed = http.delete("/api/sample", headers=world.b.headers)
+        assert removed.status_code == 200 and removed.json()["documents"] == 8
+        assert world.document in http.get("/api/knowledge", headers=world.a.headers).text
+        mine = http.get("/api/profile", headers=world.a.headers).json()
+        assert mine["profile"]["name"] == f"{SECRET} Inc"
 
 
 def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:

@@ -440,7 +440,7 @@ class Gateway:
         await self.writer.drain()
         payload = await finalize_call(
             store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
-            audio_seconds=audio_seconds,
+            audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
         )
         try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
             await self.c.crm.after_call(tenant_id=user_id, call_id=call_id)

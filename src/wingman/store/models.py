@@ -12,6 +12,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Enum,
@@ -275,3 +276,17 @@ class SegmentSentimentRow(Base):
     start: Mapped[float] = mapped_column(Float)
     score: Mapped[float] = mapped_column(Float)  # [-1, 1]
     label: Mapped[str] = mapped_column(String(16))  # positive | neutral | negative
+
+
+# -- company profile (tips/agents area)
+class CompanyProfileRow(Base):
+    """A tenant's company profile (wingman.profile.CompanyProfile as JSON). Keyed by the tenant
+    id string, without a foreign key, so it follows whatever the tenant is (user or workspace)."""
+
+    __tablename__ = "company_profiles"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ID, unique=True)
+    profile: Mapped[dict[str, object]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), default="user")
+    updated_at: Mapped[datetime] = _ts()
