@@ -110,6 +110,7 @@ def default_web_dist() -> Path:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wingman.api.analysis import router as analysis_router
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
     from wingman.api.crm import router as crm_router
@@ -123,7 +124,7 @@ def _include_routers(app: FastAPI) -> None:
         auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
         profile_router, speakers_router,
     )
-    for router in routers:
+    for router in (analysis_router, *routers):
         app.include_router(router)
 
 

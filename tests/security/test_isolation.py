@@ -110,6 +110,8 @@ BY_ID = {
     ("delete", "/api/knowledge/{document_id}"),
     ("get", "/api/calls/{call_id}/crm"),
     ("post", "/api/calls/{call_id}/crm/{provider}"),
+    ("get", "/api/calls/{call_id}/sentiment"),
+    ("get", "/api/calls/{call_id}/follow-up"),
 }
 TENANT_LISTS = {
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
@@ -187,6 +189,8 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
             http.delete(f"/api/knowledge/{world.document}"),
             http.get(f"/api/calls/{world.ended_call}/crm"),
             http.post(f"/api/calls/{world.ended_call}/crm/hubspot", json={}),
+            http.get(f"/api/calls/{world.ended_call}/sentiment"),
+            http.get(f"/api/calls/{world.ended_call}/follow-up"),
         ]
         for r in attempts:
             assert r.status_code == 404, (r.request.method, r.request.url, r.status_code, r.text)

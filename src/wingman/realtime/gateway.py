@@ -286,6 +286,7 @@ class Gateway:
             max_call_seconds=s.max_call_seconds,
             diarizer=diarizer,
             echo_gate=EchoGate() if s.echo_gate and msg.channels == 2 else None,
+            sentiment=self.c.sentiment,
         )
         pipeline.start()
         return pipeline

@@ -1,7 +1,7 @@
 """Voiceprints: each user's enrolled voice, so one-channel calls know which voice is the rep.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007a
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0007a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
