@@ -54,8 +54,8 @@ from wingman.stt.deepgram_wire import (
     keywords,
     listen_url,
     majority_speaker,
-    word_timings,
     to_linear16,
+    word_timings,
 )
 
 __all__ = ["DeepgramStream", "DeepgramStt", "keyterms", "keywords", "listen_url"]

@@ -166,15 +166,16 @@ def word_timings(words: list[dict[str, Any]], offset: float) -> tuple[WordTiming
     for w in words:
         text = w.get("punctuated_word") or w.get("word")
         start, end = w.get("start"), w.get("end")
-        if not isinstance(text, str) or not isinstance(start, int | float) or not isinstance(end, int | float):
+        timed = isinstance(start, int | float) and isinstance(end, int | float)
+        if not isinstance(text, str) or not timed:
             continue
         speaker = w.get("speaker")
         confidence = w.get("confidence")
         out.append(
             WordTiming(
                 text=text,
-                start=offset + float(start),
-                end=offset + float(end),
+                start=offset + float(start),  # type: ignore[arg-type]
+                end=offset + float(end),  # type: ignore[arg-type]
                 probability=float(confidence) if isinstance(confidence, int | float) else None,
                 speaker=speaker if isinstance(speaker, int) else None,
             )
