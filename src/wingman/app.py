@@ -117,11 +117,12 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
     routers = (
         auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
-        profile_router,
+        profile_router, speakers_router,
     )
     for router in (analysis_router, *routers):
         app.include_router(router)

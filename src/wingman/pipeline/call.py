@@ -31,6 +31,9 @@ from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.writer import StoreWriter
 from wingman.sentiment.model import SentimentModel
 from wingman.sentiment.tracker import SentimentTracker
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.echo import EchoGate
+from wingman.speakers.stream import DiarizedStream
 from wingman.store.repos import Store
 from wingman.store.sentiment import add_sentiment
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
@@ -88,8 +91,13 @@ class CallPipeline:
         redact: Callable[[str], str] | None = None,
         max_call_seconds: float | None = None,
         persist_wait: float = PERSIST_WAIT_SECONDS,
+        diarizer: OnlineDiarizer | None = None,
+        echo_gate: EchoGate | None = None,
         sentiment: SentimentModel | None = None,
     ) -> None:
+        """`diarizer` labels the speakers of a one-channel call (speakers/stream.py);
+        `echo_gate` removes the customer's voice echoed into the rep's mic on a stereo call;
+        `sentiment` scores the customer's final segments."""
         self.call_id = call_id
         self.user_id = user_id
         self.fmt = fmt
@@ -120,6 +128,9 @@ class CallPipeline:
         if isinstance(self._stream, FailoverStream):
             # this call moved from the cloud engine to the local one: tell the rep
             self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
+        if diarizer is not None and fmt.channels == 1:
+            self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=pool)
+        self._echo = echo_gate if fmt.channels == 2 else None
         self._aggregator = BlockAggregator(
             call_id=call_id, user_id=user_id, clock=clock, first_seq=first_seq, talk_seconds=talk_seconds
         )
@@ -216,6 +227,8 @@ class CallPipeline:
             except BadInput as exc:
                 await self._emit("error", {"code": exc.code, "message": str(exc)})
                 continue
+            if pcm.shape[0] and self._echo is not None:
+                pcm = self._echo.process(pcm)  # ~0.1 ms per 100 ms chunk: numpy on frame energies
             if pcm.shape[0]:
                 self.audio_seconds += pcm.shape[0] / SAMPLE_RATE
                 self._stream.push_audio(pcm)
@@ -277,6 +290,7 @@ class CallPipeline:
             start=result.start + self.time_offset,
             end=result.end + self.time_offset,
             confidence=result.confidence,
+            words=result.words if self._redact is None else (),  # word texts are not redacted
             audio_end_at=result.audio_end_at,
         )
         if fragment.is_final:

@@ -290,3 +290,17 @@ class CompanyProfileRow(Base):
     profile: Mapped[dict[str, object]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="user")
     updated_at: Mapped[datetime] = _ts()
+
+
+# -- speakers: the rep's enrolled voice (src/wingman/speakers)
+class Voiceprint(Base):
+    """A user's voice, enrolled once with a short voice check: the mean speaker embedding of
+    their speech (`model` names the embedding model; prints of another model are not compared)."""
+
+    __tablename__ = "voiceprints"
+
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
+    seconds: Mapped[float] = mapped_column(Float)  # speech it was made from
+    created_at: Mapped[datetime] = _ts()
