@@ -117,6 +117,8 @@ TENANT_LISTS = {
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
     # the tenant's CRM connections (test_crm_api.py: connected per tenant, tokens sealed per tenant)
     ("get", "/api/trends"),
+    # the signed-in rep's own voiceprint (speakers area)
+    ("get", "/api/voiceprint"), ("post", "/api/voiceprint"), ("delete", "/api/voiceprint"),
     ("get", "/api/crm"), ("post", "/api/crm/{provider}/connect"), ("put", "/api/crm/{provider}"),
     ("delete", "/api/crm/{provider}"), ("get", "/api/crm/{provider}/search"),
 }
