@@ -17,10 +17,20 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from wingman import metrics, tracing
-from wingman.api.guards import BodyLimit, host_checker, send_json
+from wingman.api.guards import BodyLimit, host_checker
+from wingman.api.peers import local_peer_ok, origin_checker, parse_networks, refuse, resolve_client
 from wingman.auth import TooManyAttempts
 from wingman.container import Container
-from wingman.errors import BadInput, NotFound, ProviderError, Unauthorized, WingmanError
+from wingman.errors import (
+    BadInput,
+    NotFound,
+    ProviderError,
+    QuotaExceeded,
+    TooLarge,
+    Unauthorized,
+    Unprocessable,
+    WingmanError,
+)
 from wingman.privacy import redact_insight, retention_loop
 from wingman.realtime.gateway import Gateway
 from wingman.realtime.server import build_sio
@@ -54,21 +64,43 @@ DOCS_STATIC = "/api-docs-static"
 
 
 class WingmanApp(socketio.ASGIApp):  # type: ignore[misc]
-    """Socket.IO + FastAPI, behind the Host-header check of local mode (covers /socket.io too)."""
+    """Socket.IO + FastAPI behind the gates that cover /socket.io too: the real client behind
+    trusted proxies, local mode's Host and peer checks, and the Origin check of every
+    state-changing request and Socket.IO handshake (api/peers.py)."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, app: Any, *, host_ok: Callable[[dict[str, Any]], bool] | None
+        self,
+        sio: socketio.AsyncServer,
+        app: Any,
+        *,
+        host_ok: Callable[[dict[str, Any]], bool] | None,
+        local_mode: bool = False,
+        origin_ok: Callable[[dict[str, Any]], bool] | None = None,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> None:
         super().__init__(sio, other_asgi_app=app)
         self.host_ok = host_ok
+        self.local_mode = local_mode
+        self.origin_ok = origin_ok
+        self.trusted = parse_networks(trusted_proxies)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self.host_ok is not None and scope["type"] in ("http", "websocket") and not self.host_ok(scope):
-            if scope["type"] == "http":
-                body = {"detail": "this server only answers to its own host name", "code": "bad_host"}
-                await send_json(send, 421, body)
-            else:
-                await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] not in ("http", "websocket"):
+            await super().__call__(scope, receive, send)
+            return
+        client = resolve_client(scope, self.trusted)
+        if client is not None:
+            scope = dict(scope, client=(client, (scope.get("client") or (None, 0))[1]))
+        if self.host_ok is not None and not self.host_ok(scope):
+            await refuse(scope, send, 421, "this server only answers to its own host name", "bad_host")
+            return
+        if self.local_mode and not local_peer_ok(scope):
+            # the token-less local user is this machine's only: not a proxy's other clients
+            detail = "local mode answers only this machine: use WINGMAN_AUTH=required"
+            await refuse(scope, send, 403, detail, "not_local")
+            return
+        if self.origin_ok is not None and not self.origin_ok(scope):
+            await refuse(scope, send, 403, "cross-origin request refused", "cross_origin")
             return
         await super().__call__(scope, receive, send)
 
@@ -78,13 +110,21 @@ def default_web_dist() -> Path:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wingman.api.analysis import router as analysis_router
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
+    from wingman.api.crm import router as crm_router
     from wingman.api.knowledge import router as knowledge_router
+    from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
-    for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+    routers = (
+        auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
+        profile_router, speakers_router,
+    )
+    for router in (analysis_router, *routers):
         app.include_router(router)
 
 
@@ -138,6 +178,7 @@ def create_app(
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
         container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(
                 retention_loop(
@@ -207,8 +248,16 @@ def create_app(
             status = 404
         elif isinstance(exc, Unauthorized):
             status = 401
+        elif isinstance(exc, TooLarge):
+            status = 413
+        elif isinstance(exc, Unprocessable):
+            status = 422
         elif isinstance(exc, BadInput):
             status = 400
+        elif isinstance(exc, QuotaExceeded):
+            status = 429
+            if exc.retry_after is not None:
+                headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         elif isinstance(exc, TooManyAttempts):
             status = 429
             headers["Retry-After"] = str(exc.retry_after)
@@ -220,4 +269,11 @@ def create_app(
     _include_routers(app)
     _mount_web(app, settings.web_dist or default_web_dist())
     host_ok = host_checker(local_mode=settings.auth == "local", allowed_hosts=settings.allowed_hosts)
-    return WingmanApp(sio, app, host_ok=host_ok)
+    return WingmanApp(
+        sio,
+        app,
+        host_ok=host_ok,
+        local_mode=settings.auth == "local",
+        origin_ok=origin_checker(settings.cors_origins),
+        trusted_proxies=tuple(settings.trusted_proxies),
+    )

@@ -35,8 +35,9 @@ from wingman.events import AgentRun, Hops, Insight, TranscriptBlock, TranscriptF
 # fine steps where the product lives (tens to hundreds of ms), so quantiles interpolated from
 # the buckets stay within a few percent of the true ones
 LATENCY_BUCKETS = (
-    0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3,
-    0.35, 0.4, 0.5, 0.6, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
+    0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15,
+    0.175, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25,
+    1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 20.0, 30.0, 60.0,
 )
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -132,12 +133,16 @@ def exposition() -> bytes:
 
 # -- gateway hops ---------------------------------------------------------------------------
 
-def final_shown(fragment: TranscriptFragment) -> None:
-    """A final was emitted to the call's clients."""
+def final_shown(fragment: TranscriptFragment, *, live: bool = True) -> None:
+    """A final was emitted to the call's clients. Finals forced out by the end of the call
+    (`live=False`: the last words, finalized when the rep pressed end) are counted but not
+    timed: their wait is the time since the audio stopped, not a latency anyone sees."""
     if not _enabled or not fragment.is_final:
         return
-    now = time.monotonic()
     FINALS.inc()
+    if not live:
+        return
+    now = time.monotonic()
     _final_shown_at[fragment.id] = now
     if len(_final_shown_at) > MAX_TRACKED_FINALS:
         _final_shown_at.popitem(last=False)
@@ -148,12 +153,15 @@ def final_shown(fragment: TranscriptFragment) -> None:
 
 
 def stamp_block(block: TranscriptBlock) -> TranscriptBlock:
-    """The block as it goes on the bus: wall-clock stamps (and the trace context) added."""
+    """The block as it goes on the bus: wall-clock stamps (and the trace context) added.
+    A block whose last final was not live (end of call) carries no audio_end: its insights
+    are counted, not timed."""
     if not _enabled and not tracing.enabled():
         return block
     now_wall, now = time.time(), time.monotonic()
-    audio_end = None if block.audio_end_at is None else now_wall - (now - block.audio_end_at)
     shown = _final_shown_at.get(block.segment_ids[-1]) if block.segment_ids else None
+    live = shown is not None or not _enabled
+    audio_end = None if block.audio_end_at is None or not live else now_wall - (now - block.audio_end_at)
     final_wall = None if shown is None else now_wall - (now - shown)
     hops = Hops(audio_end=audio_end, final_shown=final_wall, block_sent=now_wall)
     return block.model_copy(update={"hops": tracing.block_sent(block, hops)})

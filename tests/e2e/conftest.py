@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -58,7 +59,13 @@ def server_url(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iter
     settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-data"), web_dist=web_dist,
                         host="127.0.0.1", auth="local")
     with running_server(settings) as url:
+        load_sample(url)
         yield url
+
+
+def load_sample(url: str) -> None:
+    """The demo call is about the sample company: load it as "Try with sample data" does."""
+    httpx.post(f"{url}/api/sample", timeout=120).raise_for_status()
 
 
 @pytest.fixture(scope="module")

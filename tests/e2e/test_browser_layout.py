@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     axe_violations,
     get_json,
     in_view,
+    load_sample,
     shot,
     sideways_scroll,
 )
@@ -45,6 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[t
     settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-layout"), web_dist=web_dist,
                         host="127.0.0.1", auth="local")
     with running_server(settings) as url:
+        load_sample(url)
         user_id = get_json(f"{url}/api/auth/me")["id"]
         # a thread of its own: pytest-asyncio may already run a loop in this one
         with ThreadPoolExecutor(1) as pool:

@@ -54,6 +54,11 @@ def test_a_final_observes_audio_to_final_and_audio_to_client() -> None:
     assert 0.25 <= value("wingman_audio_to_final_seconds_sum") - total < 0.35
     assert value("wingman_audio_to_client_seconds_count", event="transcript") == client + 1
     assert value("wingman_finals_total") == finals + 1
+    # a final forced out by the end of the call is counted, not timed
+    metrics.final_shown(fragment("f-z", heard_ago=3.0), live=False)
+    assert value("wingman_finals_total") == finals + 2
+    assert value("wingman_audio_to_final_seconds_count") == count + 1
+    finals += 1
     # an interim is not a final
     metrics.final_shown(fragment("f-b", heard_ago=0.1).model_copy(update={"is_final": False}))
     assert value("wingman_finals_total") == finals + 1

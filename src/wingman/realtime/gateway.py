@@ -22,7 +22,7 @@ import socketio
 
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
-from wingman.errors import BadInput, Busy, NotFound, Unauthorized, WingmanError
+from wingman.errors import BadInput, Busy, NotFound, QuotaExceeded, Unauthorized, WingmanError
 from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
@@ -32,8 +32,11 @@ from wingman.privacy import redact_text
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.echo import EchoGate
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def room(call_id: str) -> str:
 
 def error_payload(exc: WingmanError) -> dict[str, Any]:
     payload: dict[str, Any] = {"code": exc.code, "message": str(exc)}
-    if isinstance(exc, Busy):
+    if isinstance(exc, (Busy, QuotaExceeded)) and exc.retry_after is not None:
         payload["retryAfter"] = exc.retry_after
     return payload
 
@@ -75,6 +78,7 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         self.limiter = ClientLimiter.from_settings(container.settings)
+        self.quotas = Quotas(settings=container.settings, store=container.store)
         self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission control
         self._starting = 0
         # the token each socket signed in with: a logout closes the sockets open with it
@@ -188,6 +192,11 @@ class Gateway:
             expires_at = self.c.auth.token_expiry(token) if token else None
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        try:
+            self.quotas.open_socket(sid, user.id)
+        except QuotaExceeded as e:
+            # the client's connect_error gets {message, data: {code, message}}
+            raise socketio.exceptions.ConnectionRefusedError(str(e), error_payload(e)) from None
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
         if jti is not None:
             self.sessions.add(sid, jti, expires_at)
@@ -203,6 +212,8 @@ class Gateway:
             return await self._unknown(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
         self.sessions.forget(sid)
+        with contextlib.suppress(KeyError):  # a socket refused at connect has no session
+            self.quotas.close_socket(sid, (await self._session(sid))["user_id"])
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
@@ -221,6 +232,9 @@ class Gateway:
                 call_id = await self._resume(sid, user_id, msg)
             else:
                 self._admit()
+                users = [c.pipeline.user_id for c in self.calls.values() if not c.pipeline.finishing]
+                self.quotas.check_new_call(user_id, users)
+                await self.quotas.check_minutes(user_id)
                 self._starting += 1  # counted by admission while its store writes are awaited
                 try:
                     call_id = await self._start(sid, user_id, title, msg)
@@ -249,6 +263,7 @@ class Gateway:
         first_seq: int = 0,
         talk_seconds: dict[str, float] | None = None,
         vocabulary: tuple[str, ...] = (),
+        diarizer: OnlineDiarizer | None = None,
     ) -> CallPipeline:
         s = self.c.settings
         pipeline = CallPipeline(
@@ -269,6 +284,9 @@ class Gateway:
             talk_seconds=talk_seconds,
             redact=redact_text if s.redact else None,
             max_call_seconds=s.max_call_seconds,
+            diarizer=diarizer,
+            echo_gate=EchoGate() if s.echo_gate and msg.channels == 2 else None,
+            sentiment=self.c.sentiment,
         )
         pipeline.start()
         return pipeline
@@ -302,10 +320,17 @@ class Gateway:
             log.warning("call refused: node busy", extra={"calls": self.load, "lag": self.lag.sustained})
         raise Busy(f"{reason}; try again shortly", retry_after=s.busy_retry_after_seconds)
 
+    async def _diarizer(self, user_id: str, msg: StartCall) -> OnlineDiarizer | None:
+        """Speaker labels for a one-channel call (stereo is labelled by channel)."""
+        if msg.channels != 1 or not self.c.settings.diarize:
+            return None
+        return await self.c.voiceprints.diarizer_for(user_id)
+
     async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
         call = await self.c.store.create_call(user_id=user_id, title=title)
         vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
-        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary)
+        diarizer = await self._diarizer(user_id, msg)
+        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary, diarizer=diarizer)
         self.calls[call.id] = LiveCall(pipeline, {sid})
         await self.upkeep.hold(call.id, take_over=False)
         await self.c.bus.publish(
@@ -334,9 +359,10 @@ class Gateway:
                 talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
             # every block holds at least one segment, so this is above any seq already used
             vocabulary = await self.c.vocabulary.for_call(user_id)
+            diarizer = await self._diarizer(user_id, msg)  # starts afresh: voices re-learnt
             live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset,
                                                first_seq=len(segments), talk_seconds=talk,
-                                               vocabulary=vocabulary))
+                                               vocabulary=vocabulary, diarizer=diarizer))
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
@@ -427,8 +453,12 @@ class Gateway:
         await self.writer.drain()
         payload = await finalize_call(
             store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
-            audio_seconds=audio_seconds,
+            audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
         )
+        try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
+            await self.c.crm.after_call(tenant_id=user_id, call_id=call_id)
+        except Exception:  # the database hiccuped: the call ended anyway; "sync now" queues it
+            log.exception("crm sync not queued", extra={"call_id": call_id})
         try:
             await self.c.leases.release(call_id)
         except Exception:  # it expires on its own
