@@ -25,7 +25,9 @@ from wingman.profile import ProfileService
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
+from wingman.sentiment.model import SentimentModel
 from wingman.settings import Settings
+from wingman.speakers.voiceprint import VoiceprintService
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
 from wingman.vocabulary import VocabularyService
@@ -66,6 +68,8 @@ class Container:
         )
         self.web_search = self._make_web_search()
         self.crm = self._make_crm()
+        self.voiceprints = VoiceprintService(store=self.store, pool=self.pool)
+        self.sentiment = SentimentModel()  # customer sentiment per segment (sentiment/)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories

@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     crm_poll_seconds: float = Field(default=2.0, gt=0)  # how often a worker looks for due jobs
     crm_max_attempts: int = Field(default=12, ge=1)  # retries of 429/5xx before a job fails
+    # -- speakers (src/wingman/speakers): who speaks on one channel, echo on stereo
+    diarize: bool = True  # label one-channel calls rep/customer from speaker embeddings
+    echo_gate: bool = True  # silence the customer's echo in the rep's mic on stereo calls
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
