@@ -1,16 +1,18 @@
-"""REST: what Wingman makes of a call after the fact: the customer's sentiment timeline and
-the follow-up email draft."""
+"""REST: what Wingman makes of calls after the fact: the customer's sentiment timeline, the
+follow-up email draft, and trends across calls for the dashboard."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from wingman.api.deps import ContainerDep, CurrentUser, StoreDep
+from wingman.events import utcnow
 from wingman.followup import EmailDraft, draft_follow_up
 from wingman.store.sentiment import list_sentiments
+from wingman.store.trends import Range, Trends, trends
 
 router = APIRouter(prefix="/api", tags=["analysis"])
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "no such call for this user"}}
@@ -72,3 +74,14 @@ async def follow_up(call_id: str, user: CurrentUser, store: StoreDep) -> EmailDr
         transcript=[s.text for s in detail.transcript if s.speaker != "rep"],
         rep_name=user.name,
     )
+
+
+@router.get("/trends")
+async def call_trends(
+    user: CurrentUser,
+    store: StoreDep,
+    range_: Annotated[Range, Query(alias="range", description="week, month or quarter")] = "month",
+) -> Trends:
+    """Calls, minutes, tips shown and liked, objections and competitors per day (week) or per
+    week (month, quarter), and the talk ratio of each call in the range."""
+    return await trends(store, user_id=user.id, range_=range_, now=utcnow())
