@@ -1,4 +1,4 @@
-import { BookOpen, History, LayoutDashboard, LogOut, Mic } from 'lucide-react';
+import { BookOpen, History, LayoutDashboard, LogOut, Mic, Settings } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { useAuth } from '../lib/auth';
 import { useController, useLiveState } from '../lib/live';
@@ -11,6 +11,7 @@ const NAV = [
   { to: '/live', label: 'Live call', icon: Mic },
   { to: '/calls', label: 'Call history', icon: History },
   { to: '/knowledge', label: 'Knowledge base', icon: BookOpen },
+  { to: '/settings', label: 'Settings', icon: Settings },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {
