@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_browser import browser, mic_wav, page, shot, web_dist  # noqa: F401  (fixtures)
+from tests.e2e.conftest import shot
 from tests.fakes.hubspot_server import FakeHubSpot
 from tests.server import running_server
 from wingman.events import Insight, TranscriptFragment
@@ -59,7 +59,7 @@ def hubspot_in_thread() -> Iterator[FakeHubSpot]:
 
 @pytest.fixture(scope="module")
 def world(
-    tmp_path_factory: pytest.TempPathFactory, web_dist: Path  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory, web_dist: Path
 ) -> Iterator[tuple[str, Settings, FakeHubSpot]]:
     with hubspot_in_thread() as hs:
         settings = Settings(
@@ -138,7 +138,7 @@ def seed_call(
         return pool.submit(asyncio.run, main()).result()
 
 
-def _charts(page: Page, empty: bool) -> None:  # noqa: F811
+def _charts(page: Page, empty: bool) -> None:
     for test_id in CHARTS:
         chart = page.get_by_test_id(test_id)
         expect(chart).to_have_attribute("data-empty", "true" if empty else "false")
@@ -146,7 +146,7 @@ def _charts(page: Page, empty: bool) -> None:  # noqa: F811
             expect(chart.locator("svg.recharts-surface").first).to_be_visible()
 
 
-def test_dashboard_trends_empty_then_with_calls(page: Page, world: Any) -> None:  # noqa: F811
+def test_dashboard_trends_empty_then_with_calls(page: Page, world: Any) -> None:
     url, settings, _ = world
     page.goto(url)
     expect(page.get_by_role("heading", name="Trends")).to_be_visible()
@@ -177,7 +177,7 @@ def test_dashboard_trends_empty_then_with_calls(page: Page, world: Any) -> None:
     shot(page, "after-03-trends-quarter")
 
 
-def test_call_page_sentiment_crm_sync_and_follow_up(page: Page, world: Any) -> None:  # noqa: F811
+def test_call_page_sentiment_crm_sync_and_follow_up(page: Page, world: Any) -> None:
     url, settings, hs = world
     company = hs.add("companies", {"name": "Umbrella"})
     call_id = seed_call(
