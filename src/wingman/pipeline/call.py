@@ -167,7 +167,8 @@ class CallPipeline:
             except TimeoutError:
                 log.error("call did not finish in time", extra={"call_id": self.call_id})
                 await self.abort()
-        await self._writer.drain()
+        # this tenant's writes only: another tenant's shard being down does not hold us up
+        await self._writer.drain(timeout, user_id=self.user_id)
 
     async def abort(self) -> None:
         if self._task is not None and not self._task.done():
@@ -273,11 +274,8 @@ class CallPipeline:
         )
         if fragment.is_final:
             self.finals += 1
-            store, user_id, call_id = self._store, self.user_id, self.call_id
-            saved = self._writer.submit(
-                lambda: store.add_segment(user_id=user_id, call_id=call_id, fragment=fragment)
-            )
-            if self._writer.healthy and self._persist_wait > 0:
+            saved = self._writer.save_segment(user_id=self.user_id, call_id=self.call_id, fragment=fragment)
+            if self._writer.healthy_for(self.user_id) and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
         await self._emit("transcript", transcript_payload(fragment))
