@@ -39,7 +39,7 @@ from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = DATA_DIR / "knowledge"
+SAMPLE_DIR = DATA_DIR / "sample" / "knowledge"
 RRF_K = 60
 RETRY_EMPTY_SECONDS = 5.0  # a tenant whose documents could not be read is tried again this soon
 _CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
@@ -212,7 +212,7 @@ class KnowledgeBase(Search):
         self.invalidate(user_id)
 
     async def load_sample(self, user_id: str) -> int:
-        """Load the demo company's knowledge base for `user_id` once; returns documents added."""
+        """Load the sample company's documents for `user_id` once; returns documents added."""
         async with self._lock(f"sample:{user_id}"):
             docs = await self._store.list_documents(user_id=user_id)
             if any(d.source == "sample" for d in docs):
@@ -224,6 +224,16 @@ class KnowledgeBase(Search):
                 )
                 added += 1
             return added
+
+    async def remove_sample(self, user_id: str) -> int:
+        """Delete the sample documents of `user_id` (the user's own stay); returns how many."""
+        async with self._lock(f"sample:{user_id}"):
+            docs = [d for d in await self._store.list_documents(user_id=user_id) if d.source == "sample"]
+            for doc in docs:
+                await self._store.delete_document(user_id=user_id, document_id=doc.id)
+            if docs:
+                self.invalidate(user_id)
+            return len(docs)
 
     def invalidate(self, user_id: str) -> None:
         self._generation[user_id] = self._generation.get(user_id, 0) + 1

@@ -66,7 +66,7 @@ function Timeline({ moments, duration, onJump }: { moments: KeyMoment[]; duratio
               aria-label={`Jump to ${clock(m.at)}: ${momentLabel(m.kind)}, ${m.text}`}
             >
               <span className={`mt-1.5 h-2 w-2 shrink-0 rounded-full ${momentTone(m.kind)}`} aria-hidden="true" />
-              <span className="w-10 shrink-0 tabular-nums text-slate-400">{clock(m.at)}</span>
+              <span className="w-10 shrink-0 tabular-nums text-slate-500">{clock(m.at)}</span>
               <span>
                 <span className="font-medium text-slate-700">{momentLabel(m.kind)}</span> <span className="text-slate-600">— {m.text}</span>
               </span>
@@ -134,7 +134,7 @@ function AgentRunItem({ run }: { run: AgentRun }) {
           <span className="min-w-0 flex-1 truncate text-slate-700">{run.output || 'nothing to say'}</span>
           {(run.insight_ids?.length ?? 0) > 0 && <Badge tone="emerald">{run.insight_ids?.length} tip{(run.insight_ids?.length ?? 0) > 1 ? 's' : ''}</Badge>}
           {run.error && <Badge tone="rose">error</Badge>}
-          <span className="text-xs text-slate-400">
+          <span className="text-xs text-slate-500">
             {run.provider} · {Math.round(run.latency_ms)} ms
           </span>
         </summary>
@@ -164,7 +164,7 @@ function AgentRunItem({ run }: { run: AgentRun }) {
 }
 
 function recommendationViews(call: CallDetail): InsightView[] {
-  // the API lists them oldest first; InsightPanel shows newest first within each agent
+  // the API lists them oldest first; InsightPanel shows the newest on top
   return call.recommendations.map((r) => ({
     id: r.id,
     content: r.content,
