@@ -35,7 +35,6 @@ from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
 from wingman.speakers.stream import DiarizedStream
 from wingman.store.repos import Store
-from wingman.store.sentiment import add_sentiment
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
 from wingman.stt.failover import FailoverStream
 
@@ -314,11 +313,11 @@ class CallPipeline:
         scored = self._sentiment.observe(fragment)
         if scored is None:
             return
-        store, user_id, call_id = self._store, self.user_id, self.call_id
-        self._writer.submit(lambda: add_sentiment(
-            store, user_id=user_id, call_id=call_id, segment_id=scored.segment_id, start=scored.start,
+        call_id = self.call_id
+        self._writer.save_sentiment(
+            user_id=self.user_id, call_id=call_id, segment_id=scored.segment_id, start=scored.start,
             score=scored.sentiment.score, label=scored.sentiment.label,
-        ))
+        )
         await self._emit("sentiment", scored.payload())
         if scored.coaching is not None:
             try:

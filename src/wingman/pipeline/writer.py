@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import TypeAdapter
 from sqlalchemy import exc as sa_exc
@@ -30,6 +30,9 @@ from sqlalchemy import exc as sa_exc
 from wingman.errors import ProviderError
 from wingman.events import Insight, TranscriptFragment
 from wingman.pipeline.spill import Entry, Journal
+
+if TYPE_CHECKING:
+    from wingman.store.repos import Store
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,13 @@ class StoreWriter:
         """Queue an insight as a recommendation (idempotent on its id)."""
         return self._submit("insight", insight.user_id, insight.call_id, insight.model_dump(mode="json"))
 
+    def save_sentiment(
+        self, *, user_id: str, call_id: str, segment_id: str, start: float, score: float, label: str
+    ) -> asyncio.Future[bool]:
+        """Queue a segment's sentiment (after its segment, in the same tenant lane)."""
+        event = {"segment_id": segment_id, "start": start, "score": score, "label": label}
+        return self._submit("sentiment", user_id, call_id, event)
+
     def _submit(self, kind: str, user_id: str, call_id: str, event: dict[str, Any]) -> asyncio.Future[bool]:
         if self._journal is not None:
             entry = self._journal.append(kind, user_id, call_id, event)
@@ -200,6 +210,15 @@ class StoreWriter:
             await self._store.add_segment(user_id=entry.user_id, call_id=entry.call_id, fragment=fragment)
         elif entry.kind == "insight":
             await self._store.add_recommendation(_INSIGHT.validate_python(entry.event))
+        elif entry.kind == "sentiment":
+            from wingman.store.sentiment import add_sentiment  # the store package imports us
+
+            e = entry.event
+            await add_sentiment(
+                cast("Store", self._store), user_id=entry.user_id, call_id=entry.call_id,
+                segment_id=str(e["segment_id"]), start=float(e["start"]), score=float(e["score"]),
+                label=str(e["label"]),
+            )
         else:
             raise ValueError(f"unknown write kind {entry.kind!r}")
 
