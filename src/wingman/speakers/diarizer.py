@@ -43,6 +43,7 @@ REP = "rep"
 CUSTOMER = "customer"
 UNLABELLED = -1
 _NEAR = 400  # windows searched for a word: 200 s of speech back
+FIRST_WINDOWS = 4  # the first 2 s of speech decide who the rep is when there is no voiceprint
 FLOOR_FRAMES = 1000  # the noise floor is the 10th percentile of the last 10 s
 
 
@@ -97,7 +98,9 @@ class OnlineDiarizer:
         self._windows: list[_Window] = []  # the re-clustering pool, in time order
         self._centroids: list[F32] = []
         self._rep: int | None = None
-        self._first: F32 | None = None  # the call's first window: its speaker is the rep by default
+        # the call's first windows: their speaker is the rep by default (several, so one window
+        # that caught the other voice's "hello" does not decide it)
+        self._first: list[_Window] = []
         self._since_cluster = 0
         self.embeddings = 0  # windows embedded so far (for the CPU figures)
 
@@ -188,8 +191,9 @@ class OnlineDiarizer:
         with self._lock:
             if not self._centroids:
                 self._centroids.append(win.emb.copy())
-                self._first = win.emb
             self._windows.append(win)
+            if len(self._first) < FIRST_WINDOWS:
+                self._first.append(win)
             if len(self._windows) > self.params.pool:
                 del self._windows[0]
             mu = self._mean()
@@ -243,8 +247,13 @@ class OnlineDiarizer:
                 return
             self._rep = None
             return
-        assert self._first is not None
-        self._rep = int(np.argmax(cents @ self._first))
+        if self._first[0] in self._windows:  # labels of pool windows follow re-clustering
+            votes = [w.speaker for w in self._first]
+            self._rep = max(set(votes), key=votes.count)
+            return
+        mu = self._mean()  # the first windows left the pool (a long call): nearest centroid
+        first = normalize(np.sum([w.emb for w in self._first], axis=0))
+        self._rep = int(np.argmax(_centered(cents, mu) @ _centered(first[None, :], mu)[0]))
 
     def _majority(self, windows: list[_Window], f0: int, f1: int) -> int | None:
         votes: dict[int, int] = {}

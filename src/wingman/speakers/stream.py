@@ -109,7 +109,7 @@ class DiarizedStream(SttStream):
 
     def label(self, result: SttResult) -> list[SttResult]:
         """The final with speakers: itself labelled, or its parts where the speaker changes."""
-        words = [w for w in result.words if w.text.strip()]
+        words = [w for w in result.words if w.text.strip()] or self._spread(result)
         if not words or not result.text.strip():
             return [
                 replace(result, speaker=self.diarizer.label_span(result.start, result.end) or result.speaker)
