@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from wingman.api.guards import BodyLimit, host_checker, send_json
 from wingman.auth import TooManyAttempts
 from wingman.container import Container
-from wingman.errors import BadInput, NotFound, ProviderError, Unauthorized, WingmanError
+from wingman.errors import BAD_INPUT_STATUS, BadInput, NotFound, ProviderError, Unauthorized, WingmanError
 from wingman.privacy import redact_insight, retention_loop
 from wingman.realtime.gateway import Gateway
 from wingman.realtime.server import build_sio
@@ -81,8 +81,11 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.providers import router as providers_router
     from wingman.api.vocabulary import router as vocabulary_router
+    from wingman.api.workspace import routers as workspace_routers
 
     for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+        app.include_router(router)
+    for router in workspace_routers:  # workspace, members, invitations, team, playbook
         app.include_router(router)
 
 
@@ -199,7 +202,7 @@ def create_app(
         elif isinstance(exc, Unauthorized):
             status = 401
         elif isinstance(exc, BadInput):
-            status = 400
+            status = BAD_INPUT_STATUS.get(exc.code, 400)
         elif isinstance(exc, TooManyAttempts):
             status = 429
             headers["Retry-After"] = str(exc.retry_after)

@@ -156,6 +156,17 @@ def validate_email(email: str) -> str:
     return email
 
 
+def clean_name(name: str) -> str:
+    """A display name without control characters (NUL, escapes), trimmed to MAX_NAME."""
+    return "".join(ch for ch in name if unicodedata.category(ch) != "Cc").strip()[:MAX_NAME]
+
+
+class SignupClosed(WingmanError):
+    """Registration refused: this install takes new accounts by invitation only."""
+
+    code = "signup_closed"
+
+
 def validate_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise BadInput(
@@ -234,15 +245,32 @@ class Auth:
         return claims
 
     # -- the API
-    async def register(self, *, email: str, name: str, password: str) -> TokenGrant:
-        """Create an account and sign it in. BadInput(code="email_taken") for a known email."""
+    async def register(
+        self, *, email: str, name: str, password: str, workspace_name: str = ""
+    ) -> TokenGrant:
+        """Create an account and sign it in, as the admin of a new workspace: the first account
+        of a fresh install, or anyone when `open_signup` is on; else SignupClosed (others join
+        by invitation). BadInput(code="email_taken") for a known email."""
         email = validate_email(email)
         validate_password(password)
-        name = "".join(ch for ch in name if unicodedata.category(ch) != "Cc")  # NUL, escapes
-        name = name.strip()[:MAX_NAME] or email.split("@", 1)[0]
+        name = clean_name(name) or email.split("@", 1)[0]
+        if not self._settings.open_signup and await self._store.has_accounts():
+            raise SignupClosed("sign-up is by invitation: ask your workspace admin for a link")
         if await self._store.get_user_by_email(email) is not None:
             raise BadInput("an account with this email exists already", code="email_taken")
-        user = await self._store.create_user(email=email, name=name, password_hash=await self._hash(password))
+        workspace = clean_name(workspace_name) or f"{name}'s workspace"
+        user = await self._store.create_user(
+            email=email, name=name, password_hash=await self._hash(password), new_workspace=workspace
+        )
+        return self._grant(user)
+
+    async def accept_invitation(self, *, token: str, name: str, password: str) -> TokenGrant:
+        """Create the invited account (in the inviting workspace, with the invited role) and
+        sign it in. InvitationError when the link is invalid, used or expired."""
+        validate_password(password)
+        user = await self._store.accept_invitation(
+            token=token, name=clean_name(name), password_hash=await self._hash(password)
+        )
         return self._grant(user)
 
     async def login(self, *, email: str, password: str, client: str = "unknown") -> TokenGrant:
@@ -264,6 +292,8 @@ class Auth:
             self.throttle.failed(email, client)
             raise Unauthorized("wrong email or password")
         self.throttle.succeeded(email, client)
+        if user.removed_at is not None:
+            raise Unauthorized("this account was removed from its workspace")
         return self._grant(user)
 
     def _grant(self, user: UserRecord) -> TokenGrant:
@@ -314,4 +344,6 @@ class Auth:
         user = await self._store.get_user(user_id=str(claims["sub"]))
         if user is None:
             raise Unauthorized("this account no longer exists")
+        if user.removed_at is not None:
+            raise Unauthorized("this account was removed from its workspace")
         return user, jti

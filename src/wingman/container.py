@@ -211,7 +211,7 @@ class Container:
         if self.settings.auth == "local":
             user = await self.store.ensure_local_user()
             if self.settings.sample_knowledge:
-                await self.knowledge.load_sample(user.id)
+                await self.knowledge.load_sample(user.workspace_id, added_by=user.id)
         if self.settings.agents_in_process:
             self.spawn(self.run_agents(), "agents")
 

@@ -46,7 +46,8 @@ class Client:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(data_dir=tmp_path / "data", auth="required", max_document_bytes=50_000)
+    settings = Settings(data_dir=tmp_path / "data", auth="required", max_document_bytes=50_000,
+                        open_signup=True)
     store = Store(url=sqlite_url(tmp_path))
     await store.migrate()
     container = Container(settings=settings, store=store, auth=Auth(store=store, settings=settings),

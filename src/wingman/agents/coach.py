@@ -249,6 +249,7 @@ class SalesCoach(Agent):
                     id=stable_id(block.call_id, block.seq, self.name, finding.kind),
                     call_id=block.call_id,
                     user_id=block.user_id,
+                    workspace_id=block.workspace_id,
                     block_id=block.id,
                     agent="coach",
                     category=finding.category,

@@ -104,7 +104,7 @@ class QaAgent(Agent):
         prompts: list[str] = []
         for index, (sentence, kind) in enumerate(questions):
             query = canonical_query(sentence, ctx)
-            passages = await self.knowledge.retrieve(block.user_id, query, limit=3)
+            passages = await self.knowledge.retrieve(block.tenant, query, limit=3)
             if not passages:
                 notes.append(f"{kind} question: knowledge base empty")
                 continue
@@ -138,6 +138,7 @@ class QaAgent(Agent):
                     id=stable_id(block.call_id, block.seq, self.name, index),
                     call_id=block.call_id,
                     user_id=block.user_id,
+                    workspace_id=block.workspace_id,
                     block_id=block.id,
                     agent="qa",
                     category="Knowledge Base",

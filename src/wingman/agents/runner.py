@@ -165,11 +165,11 @@ class AgentWorker:
         async for event in self.bus.subscribe(TOPIC_CALLS, group=GROUP, consumer=self.consumer):
             try:
                 if isinstance(event, CallStarted):
-                    tasks.create_task(self._warm(event.user_id))
+                    tasks.create_task(self._warm(event.tenant))
                 elif isinstance(event, CallEnded):
                     await self._end(event.call_id)
                 elif isinstance(event, Feedback):
-                    await self._load_preferences(event.user_id, force=True)
+                    await self._load_preferences(event.tenant, event.user_id, force=True)
             except Exception as e:
                 log.error(
                     "call event failed", extra={"type": type(event).__name__, "error": type(e).__name__}
@@ -185,10 +185,10 @@ class AgentWorker:
             except Exception as e:
                 log.warning("agent start-up failed", extra={"agent": agent.name, "error": type(e).__name__})
 
-    async def _warm(self, user_id: str) -> None:
+    async def _warm(self, tenant: str) -> None:
         for agent in self.agents:
             try:
-                await agent.warm(user_id)
+                await agent.warm(tenant)
             except Exception as e:
                 log.warning("agent warm-up failed", extra={"agent": agent.name, "error": type(e).__name__})
 
@@ -202,30 +202,34 @@ class AgentWorker:
         self._locks.pop(call_id, None)
 
     # -- per-call state
-    async def _load_preferences(self, user_id: str, *, force: bool = False) -> FeedbackPreferences:
-        cached = self._preferences.get(user_id)
+    async def _load_preferences(
+        self, tenant: str, user_id: str, *, force: bool = False
+    ) -> FeedbackPreferences:
+        # feedback is the rep's own: keyed by workspace and user
+        key = f"{tenant}/{user_id}"
+        cached = self._preferences.get(key)
         now = time.monotonic()
         if cached is not None and not force and now - cached[0] < self._preferences_ttl:
             return cached[1]
         try:
-            counts = await self.store.feedback_by_kind(user_id=user_id)
+            counts = await self.store.feedback_by_kind(workspace_id=tenant, user_id=user_id)
             prefs = FeedbackPreferences.from_counts(counts)
         except Exception as e:  # keep the last known preferences: feedback is advisory
             log.warning("feedback load failed", extra={"error": type(e).__name__})
             prefs = cached[1] if cached else FeedbackPreferences()
-        self._preferences[user_id] = (now, prefs)
+        self._preferences[key] = (now, prefs)
         for ctx in self._contexts.values():
-            if ctx.user_id == user_id:
+            if ctx.user_id == user_id and (ctx.workspace_id or ctx.user_id) == tenant:
                 ctx.preferences = prefs
         return prefs
 
-    async def _catalog(self, user_id: str) -> EntityCatalog:
-        entities = await self.knowledge.entities(user_id)
-        cached = self._catalogs.get(user_id)
+    async def _catalog(self, tenant: str) -> EntityCatalog:
+        entities = await self.knowledge.entities(tenant)
+        cached = self._catalogs.get(tenant)
         if cached is not None and cached[0] is entities:
             return cached[1]
         catalog = EntityCatalog.build(self.settings.competitors, entities)
-        self._catalogs[user_id] = (entities, catalog)
+        self._catalogs[tenant] = (entities, catalog)
         return catalog
 
     def _context(self, block: TranscriptBlock) -> CallContext:
@@ -235,7 +239,7 @@ class AgentWorker:
             for call_id in [c for c, x in self._contexts.items() if now - x.last_seen > self._idle_seconds]:
                 self._contexts.pop(call_id, None)
                 self._locks.pop(call_id, None)
-            ctx = self._contexts[block.call_id] = CallContext(block.call_id, block.user_id)
+            ctx = self._contexts[block.call_id] = CallContext(block.call_id, block.user_id, block.tenant)
         ctx.last_seen = time.monotonic()
         return ctx
 
@@ -254,11 +258,14 @@ class AgentWorker:
             ctx.processed.add(block.seq)
             self.counts["blocks"] += 1
             started = time.perf_counter()
-            ctx.preferences = await self._load_preferences(block.user_id)
-            ctx.catalog = await self._catalog(block.user_id)
+            ctx.preferences = await self._load_preferences(block.tenant, block.user_id)
+            ctx.catalog = await self._catalog(block.tenant)
             ctx.metrics.observe(block)
             await self._publish(
-                ctx.metrics.snapshot(call_id=block.call_id, user_id=block.user_id), block.call_id
+                ctx.metrics.snapshot(
+                    call_id=block.call_id, user_id=block.user_id, workspace_id=block.workspace_id
+                ),
+                block.call_id,
             )
             published: list[Insight] = []
             async with asyncio.TaskGroup() as group:

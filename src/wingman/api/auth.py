@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, TokenDep, unauthorized
-from wingman.auth import MAX_PASSWORD, TokenGrant, TooManyAttempts
+from wingman.auth import MAX_PASSWORD, SignupClosed, TokenGrant, TooManyAttempts
 from wingman.errors import BadInput, Unauthorized
-from wingman.store.records import UserRecord
+from wingman.store.records import Role, UserRecord
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -19,6 +19,7 @@ class RegisterIn(BaseModel):
     email: str = Field(max_length=320)
     name: str = Field("", max_length=200)
     password: str = Field(max_length=MAX_PASSWORD)
+    workspace_name: str = Field("", max_length=200, description="the new workspace's name")
 
 
 class LoginIn(BaseModel):
@@ -31,10 +32,21 @@ class UserOut(BaseModel):
     email: str
     name: str
     created_at: datetime
+    workspace_id: str
+    role: Role
+    manager_id: str | None = None
 
     @classmethod
     def of(cls, user: UserRecord) -> UserOut:
-        return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            created_at=user.created_at,
+            workspace_id=user.workspace_id,
+            role=user.role,
+            manager_id=user.manager_id,
+        )
 
 
 class TokenOut(BaseModel):
@@ -57,12 +69,22 @@ def bad_input(e: BadInput) -> HTTPException:
 @router.post(
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
-    responses={400: {"description": "invalid email or password"}, 409: {"description": "email taken"}},
+    responses={
+        400: {"description": "invalid email or password"},
+        403: {"description": "sign-up is by invitation (open sign-up is off)"},
+        409: {"description": "email taken"},
+    },
 )
 async def register(body: RegisterIn, container: ContainerDep) -> TokenOut:
-    """Create an account and return a token for it."""
+    """Create an account, as the admin of a new workspace, and return a token for it. Only
+    the first account of a fresh install may register unless WINGMAN_OPEN_SIGNUP is on;
+    everyone else joins a workspace through an invitation (/api/invitations/accept)."""
     try:
-        grant = await container.auth.register(email=body.email, name=body.name, password=body.password)
+        grant = await container.auth.register(
+            email=body.email, name=body.name, password=body.password, workspace_name=body.workspace_name
+        )
+    except SignupClosed as e:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(e)) from None
     except BadInput as e:
         raise bad_input(e) from None
     return TokenOut.of(grant)

@@ -68,6 +68,7 @@ class CallPipeline:
         call_id: str,
         user_id: str,
         fmt: AudioFormat,
+        workspace_id: str = "",
         stt: SpeechToText,
         pool: AudioWorkerPool,
         store: Store,
@@ -87,6 +88,7 @@ class CallPipeline:
     ) -> None:
         self.call_id = call_id
         self.user_id = user_id
+        self.workspace_id = workspace_id or user_id  # "": a pre-workspace caller (tenant = user)
         self.fmt = fmt
         self._pool = pool
         self._store = store
@@ -112,7 +114,12 @@ class CallPipeline:
             # this call moved from the cloud engine to the local one: tell the rep
             self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
         self._aggregator = BlockAggregator(
-            call_id=call_id, user_id=user_id, clock=clock, first_seq=first_seq, talk_seconds=talk_seconds
+            call_id=call_id,
+            user_id=user_id,
+            workspace_id=self.workspace_id,
+            clock=clock,
+            first_seq=first_seq,
+            talk_seconds=talk_seconds,
         )
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -271,9 +278,11 @@ class CallPipeline:
         )
         if fragment.is_final:
             self.finals += 1
-            store, user_id, call_id = self._store, self.user_id, self.call_id
+            store, user_id, call_id, tenant = self._store, self.user_id, self.call_id, self.workspace_id
             saved = self._writer.submit(
-                lambda: store.add_segment(user_id=user_id, call_id=call_id, fragment=fragment)
+                lambda: store.add_segment(
+                    workspace_id=tenant, user_id=user_id, call_id=call_id, fragment=fragment
+                )
             )
             if self._writer.healthy and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9

@@ -47,6 +47,7 @@ class DocumentStore(Protocol):
     async def add_document(
         self,
         *,
+        workspace_id: str,
         user_id: str,
         filename: str,
         content_type: str,
@@ -57,11 +58,13 @@ class DocumentStore(Protocol):
         document_id: str | None = None,
     ) -> DocumentRecord: ...
 
-    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]: ...
+    async def list_documents(self, *, workspace_id: str) -> list[DocumentRecord]: ...
 
-    async def delete_document(self, *, user_id: str, document_id: str) -> bool: ...
+    async def delete_document(self, *, workspace_id: str, document_id: str) -> bool: ...
 
-    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]: ...
+    async def list_chunks(
+        self, *, workspace_id: str, document_id: str | None = None
+    ) -> list[ChunkRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -126,27 +129,31 @@ class KnowledgeBase(Search):
         self._generation: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _lock(self, user_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(user_id, asyncio.Lock())
+    def _lock(self, tenant: str) -> asyncio.Lock:
+        return self._locks.setdefault(tenant, asyncio.Lock())
 
     # -- documents
     async def add_document(
         self,
-        user_id: str,
+        tenant: str,
         filename: str,
         data: bytes,
         content_type: str | None = None,
         *,
+        added_by: str | None = None,
         source: str = "upload",
     ) -> DocumentRecord:
-        """Extract, chunk, embed and store a document; BadInput for unusable files."""
+        """Extract, chunk, embed and store a document in workspace `tenant`'s knowledge base,
+        recorded as added by user `added_by` (default: the tenant id, which is the founder's
+        user id in the local workspace and in those migration 0004 made); BadInput for
+        unusable files."""
         filename = Path(filename or "").name.strip()
         if not filename:
             raise BadInput("the file needs a name", code="bad_filename")
         if len(data) > self._max_bytes:
             raise BadInput(f"the file is larger than {self._max_bytes} bytes", code="too_large")
         checksum = hashlib.sha256(data).hexdigest()
-        for existing in await self._store.list_documents(user_id=user_id):
+        for existing in await self._store.list_documents(workspace_id=tenant):
             if existing.checksum == checksum and existing.filename == filename:
                 return existing  # the same upload twice: keep one copy
         kind, text = await asyncio.to_thread(extract_text, filename, data, content_type)
@@ -156,7 +163,8 @@ class KnowledgeBase(Search):
             raise BadInput("no text found in the file", code="empty_document")
         vectors = await self.embedder.embed_many([c.embedding_text for c in chunks])
         record = await self._store.add_document(
-            user_id=user_id,
+            workspace_id=tenant,
+            user_id=added_by or tenant,
             filename=filename,
             content_type=_CONTENT_TYPES[kind],
             size_bytes=len(data),
@@ -166,51 +174,52 @@ class KnowledgeBase(Search):
                 NewChunk(text=c.text, embedding=to_bytes(v)) for c, v in zip(chunks, vectors, strict=True)
             ],
         )
-        self.invalidate(user_id)
-        log.info("document added", extra={"user_id": user_id, "chunks": len(chunks)})
+        self.invalidate(tenant)
+        log.info("document added", extra={"tenant": tenant, "chunks": len(chunks)})
         return record
 
-    async def list_documents(self, user_id: str) -> list[DocumentRecord]:
-        return await self._store.list_documents(user_id=user_id)
+    async def list_documents(self, tenant: str) -> list[DocumentRecord]:
+        return await self._store.list_documents(workspace_id=tenant)
 
-    async def delete_document(self, user_id: str, document_id: str) -> None:
-        if not await self._store.delete_document(user_id=user_id, document_id=document_id):
+    async def delete_document(self, tenant: str, document_id: str) -> None:
+        if not await self._store.delete_document(workspace_id=tenant, document_id=document_id):
             raise NotFound("no such document")
-        self.invalidate(user_id)
+        self.invalidate(tenant)
 
-    async def load_sample(self, user_id: str) -> int:
-        """Load the demo company's knowledge base for `user_id` once; returns documents added."""
-        async with self._lock(f"sample:{user_id}"):
-            docs = await self._store.list_documents(user_id=user_id)
+    async def load_sample(self, tenant: str, *, added_by: str | None = None) -> int:
+        """Load the demo company's knowledge base into workspace `tenant` once; returns
+        documents added."""
+        async with self._lock(f"sample:{tenant}"):
+            docs = await self._store.list_documents(workspace_id=tenant)
             if any(d.source == "sample" for d in docs):
                 return 0
             added = 0
             for path in sorted(self._sample_dir.glob("*.md")):
                 await self.add_document(
-                    user_id, path.name, path.read_bytes(), "text/markdown", source="sample"
+                    tenant, path.name, path.read_bytes(), "text/markdown", added_by=added_by, source="sample"
                 )
                 added += 1
             return added
 
-    def invalidate(self, user_id: str) -> None:
-        self._generation[user_id] = self._generation.get(user_id, 0) + 1
-        self._indexes.pop(user_id, None)
+    def invalidate(self, tenant: str) -> None:
+        self._generation[tenant] = self._generation.get(tenant, 0) + 1
+        self._indexes.pop(tenant, None)
 
     # -- index
     @staticmethod
     def _signature(docs: Sequence[DocumentRecord]) -> tuple[tuple[str, int], ...]:
         return tuple(sorted((d.id, d.chunk_count) for d in docs))
 
-    async def _index(self, user_id: str) -> _Index:
-        index = self._indexes.get(user_id)
+    async def _index(self, tenant: str) -> _Index:
+        index = self._indexes.get(tenant)
         if index is not None and time.monotonic() - index.checked_at < self._revalidate:
             return index
-        async with self._lock(user_id):
-            index = self._indexes.get(user_id)
+        async with self._lock(tenant):
+            index = self._indexes.get(tenant)
             if index is not None and time.monotonic() - index.checked_at >= self._revalidate:
                 try:
                     async with asyncio.timeout(0.5):
-                        docs = await self._store.list_documents(user_id=user_id)
+                        docs = await self._store.list_documents(workspace_id=tenant)
                 except Exception as e:  # the database is slow or away: keep serving what we have
                     log.warning("knowledge revalidation failed", extra={"error": type(e).__name__})
                     index.checked_at = time.monotonic()
@@ -220,15 +229,15 @@ class KnowledgeBase(Search):
                     return index
                 index = None
             if index is None:
-                index = await self._build(user_id)
+                index = await self._build(tenant)
             return index
 
-    async def _build(self, user_id: str) -> _Index:
+    async def _build(self, tenant: str) -> _Index:
         import bm25s
 
-        generation = self._generation.get(user_id, 0)
-        docs = await self._store.list_documents(user_id=user_id)
-        records = await self._store.list_chunks(user_id=user_id)
+        generation = self._generation.get(tenant, 0)
+        docs = await self._store.list_documents(workspace_id=tenant)
+        records = await self._store.list_chunks(workspace_id=tenant)
         rows: list[tuple[str, str, str, str]] = []
         vectors: list[Vector | None] = []
         for r in records:
@@ -267,25 +276,25 @@ class KnowledgeBase(Search):
             document_frequency=frequency,
             signature=self._signature(docs),
         )
-        if self._generation.get(user_id, 0) == generation:  # not invalidated meanwhile
-            self._indexes[user_id] = index
-        log.info("knowledge index built", extra={"user_id": user_id, "chunks": len(rows)})
+        if self._generation.get(tenant, 0) == generation:  # not invalidated meanwhile
+            self._indexes[tenant] = index
+        log.info("knowledge index built", extra={"tenant": tenant, "chunks": len(rows)})
         return index
 
-    async def warm(self, user_id: str) -> None:
+    async def warm(self, tenant: str) -> None:
         """Build the tenant's index ahead of the first live question."""
-        await self._index(user_id)
+        await self._index(tenant)
 
-    async def entities(self, user_id: str) -> Mapping[str, KnowledgeEntity]:
+    async def entities(self, tenant: str) -> Mapping[str, KnowledgeEntity]:
         """Competitors and products named in this tenant's documents, by lower-case name."""
-        return (await self._index(user_id)).entities
+        return (await self._index(tenant)).entities
 
     # -- search
     async def retrieve(
-        self, user_id: str, query: str, *, limit: int = 5, vector: Vector | None = None
+        self, tenant: str, query: str, *, limit: int = 5, vector: Vector | None = None
     ) -> list[Passage]:
         """The best passages for `query`, fused from BM25 and embedding rankings."""
-        index = await self._index(user_id)
+        index = await self._index(tenant)
         n = len(index.bodies)
         if n == 0 or not query.strip():
             return []
@@ -367,10 +376,10 @@ class KnowledgeBase(Search):
             item["score"] = round(0.75 * float(sim) + 0.25 * overlap + lead - 0.05 * int(item["passage"]), 4)
         return items
 
-    async def warm_sentences(self, user_id: str) -> None:
+    async def warm_sentences(self, tenant: str) -> None:
         """Embed every sentence of the tenant's passages ahead of time (into the embedder's
         cache), so the first answer of a call does not pay for it."""
-        index = await self._index(user_id)
+        index = await self._index(tenant)
         texts = [
             f"{h or f}: {t}"
             for f, h, b in zip(index.filenames, index.headings, index.bodies, strict=True)
@@ -382,7 +391,7 @@ class KnowledgeBase(Search):
 
     async def search(self, query: str, *, limit: int = 5, user_id: str | None = None) -> list[SearchHit]:
         """`Search` interface: hits scored by cosine similarity, ordered by fused rank."""
-        if user_id is None:
+        if user_id is None:  # the Search interface's tenant
             return []  # the knowledge base is always a tenant's
         return [
             SearchHit(

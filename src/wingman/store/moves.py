@@ -35,19 +35,24 @@ from wingman.store.routing import Router
 
 # every table holding a tenant's rows, parents first (copy order; deletes go in reverse)
 TENANT_TABLES = (
-    "users",  # the shard's copy of the user row, which the tenant's rows reference
+    "workspaces",  # the shard's copies of the workspace row and its members' user rows,
+    "users",  # which the tenant's rows reference
     "call_sessions",
     "transcript_segments",
     "recommendations",
     "agent_runs",
     "key_moments",
     "action_items",
+    "call_comments",
     "documents",
     "document_chunks",
     "vocabulary_terms",
 )
-DIRECTORY_TABLES = ("revoked_tokens", "tenant_placements")  # never on a shard's books
-_BY_CALL = frozenset({"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items"})
+# never on a shard's books
+DIRECTORY_TABLES = ("revoked_tokens", "workspace_placements", "invitations", "playbook_versions")
+_BY_CALL = frozenset(
+    {"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items", "call_comments"}
+)
 _SERIAL = frozenset({"key_moments", "action_items"})  # integer ids: the target numbers them
 BATCH = 500
 
@@ -75,12 +80,12 @@ def _table(name: str) -> Table:
 
 
 def _where(table: Table, tenant: str) -> ColumnElement[bool]:
-    if table.name == "users":
+    if table.name == "workspaces":
         return table.c.id == tenant
     if table.name in _BY_CALL:
-        calls = select(CallSession.id).where(CallSession.user_id == tenant)
+        calls = select(CallSession.id).where(CallSession.workspace_id == tenant)
         return table.c.call_session_id.in_(calls)
-    return table.c.user_id == tenant
+    return table.c.workspace_id == tenant
 
 
 async def _keys(conn: AsyncConnection, name: str, tenant: str) -> Counter[str]:
@@ -164,7 +169,7 @@ async def _delete_verified(src: AsyncEngine, dst: AsyncEngine, tenant: str) -> d
 
 
 async def _live_calls(engine: AsyncEngine, tenant: str) -> int:
-    query = select(func.count()).where(CallSession.user_id == tenant, CallSession.end_time.is_(None))
+    query = select(func.count()).where(CallSession.workspace_id == tenant, CallSession.end_time.is_(None))
     async with engine.connect() as conn:
         return int((await conn.execute(query)).scalar_one())
 
@@ -173,10 +178,10 @@ async def _set_placement(engine: AsyncEngine, tenant: str, *, shard: str, moving
     values = {"shard": shard, "moving_to": moving_to, "updated_at": utcnow()}
     async with engine.begin() as conn:
         done = await conn.execute(
-            update(TenantPlacement).where(TenantPlacement.user_id == tenant).values(values)
+            update(TenantPlacement).where(TenantPlacement.workspace_id == tenant).values(values)
         )
         if done.rowcount == 0:
-            await conn.execute(insert(TenantPlacement).values(user_id=tenant, **values))
+            await conn.execute(insert(TenantPlacement).values(workspace_id=tenant, **values))
 
 
 async def _switch(engine: AsyncEngine, tenant: str, target: str) -> None:
@@ -184,7 +189,7 @@ async def _switch(engine: AsyncEngine, tenant: str, target: str) -> None:
     async with engine.begin() as conn:
         done = await conn.execute(
             update(TenantPlacement)
-            .where(TenantPlacement.user_id == tenant, TenantPlacement.moving_to == target)
+            .where(TenantPlacement.workspace_id == tenant, TenantPlacement.moving_to == target)
             .values(values)
         )
         if done.rowcount != 1:
@@ -221,14 +226,14 @@ async def move_tenant(
     progress: Progress = lambda _: None,
     sleep: Sleep = asyncio.sleep,
 ) -> MoveReport:
-    """Move every row of `tenant` (a user id) to shard `target`; see the module docstring."""
+    """Move every row of `tenant` (a workspace id) to shard `target`; see the module docstring."""
     router, placements = store.router, store.placements
     if not router.sharded:
         raise BadInput("no shards configured (WINGMAN_DATABASE_SHARDS)", code="no_shards")
     if target not in router.shard_names:
         raise BadInput(f"no shard {target!r}; shards: {', '.join(router.shard_names)}", code="no_shard")
-    if await store.get_user(user_id=tenant) is None:
-        raise NotFound(f"no user {tenant}")
+    if await store.get_workspace(workspace_id=tenant) is None:
+        raise NotFound(f"no workspace {tenant}")
     place = await placements.of(tenant, cached=False)
     source = place.shard or ""
     if source == target and place.moving_to is None:
@@ -266,7 +271,7 @@ async def move_tenant(
 class ShardInfo:
     name: str
     replicas: int
-    tenants: int  # user rows on the shard (read from a replica: may lag)
+    tenants: int  # workspace rows on the shard (read from a replica: may lag)
     moving_in: int  # moves to this shard in flight
 
 
@@ -284,6 +289,8 @@ async def shard_overview(store: Store) -> list[ShardInfo]:
     for name in router.shard_names:
         engines = router.shard(name)
         async with (await engines.reader()).connect() as conn:
-            users = int((await conn.execute(select(func.count()).select_from(_table("users")))).scalar_one())
-        out.append(ShardInfo(name, len(engines.replicas), users, moving[name]))
+            tenants = int(
+                (await conn.execute(select(func.count()).select_from(_table("workspaces")))).scalar_one()
+            )
+        out.append(ShardInfo(name, len(engines.replicas), tenants, moving[name]))
     return out

@@ -1,4 +1,4 @@
-"""Where a tenant's data lives: its row in the directory's `tenant_placements`, else its hash
+"""Where a tenant's (workspace's) data lives: its row in the directory's `workspace_placements`, else its hash
 shard, cached per process for `ttl` seconds.
 
 The cache is what makes a move safe without a lock on every write: `wingman shards move-tenant`
@@ -58,7 +58,7 @@ class Placements:
             row = (
                 await conn.execute(
                     select(TenantPlacement.shard, TenantPlacement.moving_to).where(
-                        TenantPlacement.user_id == tenant
+                        TenantPlacement.workspace_id == tenant
                     )
                 )
             ).first()
