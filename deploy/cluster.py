@@ -42,7 +42,6 @@ from _proc import (  # noqa: E402
     service_user,
     spawn,
     stop,
-    tail,
     wait_until,
 )
 
@@ -278,6 +277,8 @@ class Cluster:
             "WINGMAN_SOCKETIO_REDIS": "true",
             "WINGMAN_AGENTS_IN_PROCESS": "false",
             "WINGMAN_AUTH": auth,
+            # nginx runs on this host: its X-Forwarded-For names the real client
+            "WINGMAN_TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
             "WINGMAN_SECRET_KEY": key_file.read_text().strip(),
             "WINGMAN_DATA_DIR": str(data_dir),
             "WINGMAN_DATABASE_URL": self.db_url("wingman", port=p, pooled=pooled),
@@ -319,12 +320,14 @@ class Cluster:
         role = f"agent-{n}"
         if self.started(role):
             return
+        port = self.port(role)  # its /metrics and /api/health (one endpoint per process)
         env = self.app_env(role, shards, auth)
-        proc = self.state.add(spawn(role, [str(self.venv_bin / "wingman"), "agents"],
-                                    log=self.log(role), env=env, cwd=self.dir / "nodes" / role))
-        log = Path(proc.log)
-        wait_until(role, lambda: "wingman agents" in tail(log, 200), proc=proc, timeout=120,
-                   interval=0.5)
+        proc = self.state.add(spawn(role, [str(self.venv_bin / "wingman"), "agents",
+                                           "--metrics-port", str(port)],
+                                    log=self.log(role), env=env, cwd=self.dir / "nodes" / role,
+                                    port=port))
+        wait_until(role, lambda: http_ok(f"http://127.0.0.1:{port}/api/health"), proc=proc,
+                   timeout=120, interval=0.5)
 
     def up_nginx(self, gateways: int, front_port: int) -> str:
         info = self.state.info

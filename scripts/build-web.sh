@@ -18,7 +18,7 @@ fi
 
 [ "${1:-}" = "--deps-only" ] && exit 0
 
-inputs=(src public index.html package.json package-lock.json vite.config.ts tsconfig.json)
+inputs=(src public scripts index.html package.json package-lock.json vite.config.ts tsconfig.json)
 if [ -f dist/index.html ] && [ -z "$(find "${inputs[@]}" -newer dist/index.html -print -quit)" ]; then
   echo "build-web: web/dist is up to date"
   exit 0

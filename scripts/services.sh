@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the test suite talks to are installed and running on loopback:
 # PostgreSQL (127.0.0.1:5432, trust auth), Redis (127.0.0.1:6379), and the Debian packages the
-# suite drives (chromium, pgbouncer, nginx, espeak-ng, sox). Idempotent; fails loudly.
+# suite drives (chromium, pgbouncer, nginx, espeak-ng, sox, pocketsphinx-testdata). Idempotent; fails loudly.
 set -euo pipefail
 
 need_pkgs=()
@@ -10,6 +10,8 @@ command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need_pkgs+=(pgb
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx)
 command -v espeak-ng >/dev/null || need_pkgs+=(espeak-ng)
 command -v sox >/dev/null || need_pkgs+=(sox)
+# real read speech with transcripts (LibriVox clips) for the speech tests: tests/audio_sets.py
+[ -f /usr/share/pocketsphinx/test/data/librivox/transcription ] || need_pkgs+=(pocketsphinx-testdata)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_pkgs+=(postgresql)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

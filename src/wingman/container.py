@@ -17,6 +17,7 @@ import httpx
 from wingman.audio.pool import AudioWorkerPool
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
+from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
@@ -42,7 +43,9 @@ class Container:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # the data dir holds the key and the database
+            settings.data_dir.chmod(0o700)
         self.health = ProviderHealth()
         self.http = httpx.AsyncClient(timeout=settings.search_timeout_seconds)
         self.pool = AudioWorkerPool(max_workers=2)
@@ -57,6 +60,7 @@ class Container:
             store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
         )
         self.web_search = self._make_web_search()
+        self.crm = self._make_crm()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories
@@ -150,9 +154,32 @@ class Container:
         return FallbackLlm(primary=primary, fallback=local, health=self.health)
 
     def _make_knowledge(self) -> KnowledgeBase:
+        from wingman.search.documents import ParseLimits
         from wingman.search.embeddings import Embedder
+        from wingman.search.uploads import UploadWorker
 
-        return KnowledgeBase(store=self.store, embedder=Embedder())
+        s = self.settings
+        embedder = Embedder()
+        limits = ParseLimits(
+            max_pages=s.upload_max_pages,
+            max_characters=s.upload_max_characters,
+            max_chunks=s.upload_max_chunks,
+        )
+        uploads = UploadWorker(
+            embedder=embedder,
+            limits=limits,
+            parse_seconds=s.upload_parse_seconds,
+            embed_seconds=s.upload_embed_seconds,
+        )
+        return KnowledgeBase(
+            store=self.store,
+            embedder=embedder,
+            max_document_bytes=s.max_document_bytes,
+            uploads=uploads,
+            max_indexes=s.knowledge_index_cache,
+            max_documents=s.max_documents_per_tenant,
+            max_tenant_bytes=s.max_document_bytes_per_tenant,
+        )
 
     def _make_web_search(self) -> Search | None:
         s = self.settings
@@ -191,6 +218,44 @@ class Container:
 
             redis_client = aioredis.Redis.from_url(s.redis_url)
         return CachedSearch(inner=inner, redis=redis_client, health=self.health)
+
+    def _make_crm(self) -> CrmService:
+        """CRM clients for each CRM whose OAuth app is configured (crm/)."""
+        from wingman.auth import load_or_create_secret
+        from wingman.crm.base import CrmClient
+        from wingman.crm.hubspot import HubSpotCrm
+        from wingman.crm.salesforce import SalesforceCrm
+        from wingman.store.crm import CrmRepo
+
+        s = self.settings
+        clients: dict[str, CrmClient] = {}
+        # CRM calls get their own client: longer timeouts than live search needs
+        self.crm_http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+        if s.hubspot_client_id:
+            clients["hubspot"] = HubSpotCrm(
+                client=self.crm_http, client_id=s.hubspot_client_id,
+                client_secret=_secret(s.hubspot_client_secret, "HUBSPOT_CLIENT_SECRET").get_secret_value(),
+                auth_url=s.hubspot_auth_url, api_url=s.hubspot_api_url,
+            )
+        if s.salesforce_client_id:
+            clients["salesforce"] = SalesforceCrm(
+                client=self.crm_http, client_id=s.salesforce_client_id,
+                client_secret=_secret(
+                    s.salesforce_client_secret, "SALESFORCE_CLIENT_SECRET"
+                ).get_secret_value(),
+                login_url=s.salesforce_login_url,
+            )
+        key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_secret(s.data_dir)
+        return CrmService(repo=CrmRepo(self.store), clients=clients, secret=key,
+                          redirect_base=s.effective_public_url)
+
+    async def run_crm_sync(self) -> None:
+        """The CRM sync worker of this node (every node runs one; jobs are leased)."""
+        from wingman.crm.worker import CrmSyncWorker
+
+        s = self.settings
+        await CrmSyncWorker(service=self.crm, store=self.store, link_base=s.effective_public_url,
+                            poll_seconds=s.crm_poll_seconds, max_attempts=s.crm_max_attempts).run()
 
     # -- lifecycle
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -242,5 +307,7 @@ class Container:
         if self.web_search is not None:
             await self.web_search.aclose()
         await self.http.aclose()
+        await self.crm_http.aclose()
         await self.store.aclose()
+        self.knowledge.uploads.close()
         self.pool.shutdown()

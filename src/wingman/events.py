@@ -79,6 +79,18 @@ class TranscriptFragment(Frozen):
     audio_end_at: float | None = None
 
 
+class Hops(Frozen):
+    """Wall-clock stamps (epoch seconds) of a block's way from the speech engine through the
+    bus to the agents and back, plus its trace context (W3C traceparent): read by the metrics
+    (wingman/metrics.py) and traces (wingman/tracing.py) only, never persisted."""
+
+    audio_end: float | None = None  # the speech engine heard the utterance end
+    final_shown: float | None = None  # the block's last final was emitted
+    block_sent: float | None = None  # the gateway published the block
+    insight_sent: float | None = None  # an agent published the insight
+    trace: dict[str, str] = Field(default_factory=dict)
+
+
 class TranscriptBlock(Tenanted):
     """Final fragments aggregated into a semantic unit: what the agents read."""
 
@@ -94,6 +106,7 @@ class TranscriptBlock(Tenanted):
     audio_end_at: float | None = None
     # conversation so far, for metrics: seconds each speaker has talked up to this block
     talk_seconds: dict[str, float] = Field(default_factory=dict)
+    hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 
 class Insight(Tenanted):
@@ -115,6 +128,7 @@ class Insight(Tenanted):
     provider: str = "local"
     created_at: datetime = Field(default_factory=utcnow)
     audio_end_at: float | None = None
+    hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 
 class AgentRun(Tenanted):

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from wingman import metrics
 from wingman.errors import (
     ProviderAuthError,
     ProviderConnectionError,
@@ -299,6 +300,7 @@ class ProviderHealth:
         code, message = describe_error(error)
         record = ErrorRecord(at=datetime.now(UTC), provider=provider, code=code, message=message)
         state.errors.append(record)
+        metrics.provider_error(part, provider, code)
         return record
 
     def record_failover(
@@ -318,6 +320,7 @@ class ProviderHealth:
         if error is not None:
             self.record_error(part, from_provider, error)
         state.failovers += 1
+        metrics.provider_fallback(part, from_provider, to_provider)
         event = ProviderEvent(
             part=part,
             provider=to_provider,

@@ -112,11 +112,16 @@ BY_ID = {
     ("get", "/api/calls/{call_id}/comments"), ("post", "/api/calls/{call_id}/comments"),
     ("patch", "/api/members/{member_id}"), ("delete", "/api/members/{member_id}"),
     ("delete", "/api/invitations/{invitation_id}"),
+    ("get", "/api/calls/{call_id}/crm"),
+    ("post", "/api/calls/{call_id}/crm/{provider}"),
 }
 TENANT_LISTS = {
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
     ("get", "/api/workspace"), ("patch", "/api/workspace"), ("get", "/api/members"),
     ("get", "/api/invitations"), ("post", "/api/invitations"), ("get", "/api/team"),
+    # the tenant's CRM connections (test_crm_api.py: connected per tenant, tokens sealed per tenant)
+    ("get", "/api/crm"), ("post", "/api/crm/{provider}/connect"), ("put", "/api/crm/{provider}"),
+    ("delete", "/api/crm/{provider}"), ("get", "/api/crm/{provider}/search"),
 }
 # per-user vocabulary (contract: GET/PUT /api/vocabulary), checked once the routes exist
 VOCABULARY = {("get", "/api/vocabulary"), ("put", "/api/vocabulary")}
@@ -173,6 +178,8 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
             http.get(f"/api/calls/{world.open_call}/agent-runs"),
             http.post(f"/api/recommendations/{world.recommendation}/feedback", json={"status": "disliked"}),
             http.delete(f"/api/knowledge/{world.document}"),
+            http.get(f"/api/calls/{world.ended_call}/crm"),
+            http.post(f"/api/calls/{world.ended_call}/crm/hubspot", json={}),
         ]
         for r in attempts:
             assert r.status_code == 404, (r.request.method, r.request.url, r.status_code, r.text)

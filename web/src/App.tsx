@@ -1,10 +1,13 @@
+import { QueryClientProvider } from '@tanstack/react-query';
 import { CloudOff } from 'lucide-react';
+import { useState } from 'react';
+import { BrowserRouter, Route, Routes, useLocation, useParams } from 'react-router';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { Layout } from './components/Layout';
 import { Button, Spinner } from './components/ui';
 import { AuthProvider, useAuth } from './lib/auth';
 import { LiveProvider } from './lib/live';
-import { matchPath, useLocation } from './lib/router';
+import { createQueryClient } from './lib/query';
 import { CallPage, NotFoundPage } from './pages/CallPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { HistoryPage } from './pages/HistoryPage';
@@ -12,23 +15,27 @@ import { KnowledgePage } from './pages/KnowledgePage';
 import { LivePage } from './pages/LivePage';
 import { LoginPage } from './pages/LoginPage';
 
-function Routes() {
+/** The pages by URL; the URLs are the ones the app always had (bookmarks and e2e tests rely on them). */
+export function AppRoutes() {
   const { pathname } = useLocation();
   return (
     <ErrorBoundary resetKey={pathname}>
-      <Page pathname={pathname} />
+      <Routes>
+        <Route path="/" element={<DashboardPage />} />
+        <Route path="/dashboard" element={<DashboardPage />} />
+        <Route path="/live" element={<LivePage />} />
+        <Route path="/calls" element={<HistoryPage />} />
+        <Route path="/calls/:id" element={<CallRoute />} />
+        <Route path="/knowledge" element={<KnowledgePage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Routes>
     </ErrorBoundary>
   );
 }
 
-function Page({ pathname }: { pathname: string }) {
-  if (pathname === '/' || pathname === '/dashboard') return <DashboardPage />;
-  if (matchPath('/live', pathname)) return <LivePage />;
-  if (matchPath('/calls', pathname)) return <HistoryPage />;
-  const call = matchPath('/calls/:id', pathname);
-  if (call?.id) return <CallPage key={call.id} id={call.id} />;
-  if (matchPath('/knowledge', pathname)) return <KnowledgePage />;
-  return <NotFoundPage />;
+function CallRoute() {
+  const { id = '' } = useParams();
+  return <CallPage key={id} id={id} />;
 }
 
 function Gate() {
@@ -54,16 +61,21 @@ function Gate() {
   return (
     <LiveProvider key={auth.user?.id ?? 'user'}>
       <Layout>
-        <Routes />
+        <AppRoutes />
       </Layout>
     </LiveProvider>
   );
 }
 
 export function App() {
+  const [queryClient] = useState(createQueryClient);
   return (
-    <AuthProvider>
-      <Gate />
-    </AuthProvider>
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter>
+        <AuthProvider>
+          <Gate />
+        </AuthProvider>
+      </BrowserRouter>
+    </QueryClientProvider>
   );
 }

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from wingman import logs, metrics
 from wingman.agents.base import Agent, AgentOutcome, AgentStore, CallContext, EntityCatalog
 from wingman.agents.coach import SalesCoach
 from wingman.agents.feedback import FeedbackPreferences
@@ -256,6 +257,8 @@ class AgentWorker:
                 self.counts["duplicates"] += 1
                 return []
             ctx.processed.add(block.seq)
+            logs.bind(call_id=block.call_id, block_id=block.id)
+            metrics.block_received(block)
             self.counts["blocks"] += 1
             started = time.perf_counter()
             ctx.preferences = await self._load_preferences(block.tenant, block.user_id)
@@ -301,6 +304,7 @@ class AgentWorker:
             outcome = agent.outcome(
                 block, started=started, rule_or_prompt="", output="", error=f"{type(e).__name__}: {e}"[:500]
             )
+        metrics.agent_ran(block, outcome.run)
         admitted = await self._gate_and_publish(outcome, block, ctx)
         published.extend(admitted)
         run = outcome.run.model_copy(update={"insight_ids": tuple(i.id for i in admitted)})
@@ -320,13 +324,14 @@ class AgentWorker:
             decision = self.gate.admit(insight, state=ctx.gate, preferences=ctx.preferences, at=block.end)
             if not decision.admitted:
                 self.counts["held"] += 1
+                metrics.insight_held(decision.reason)
                 log.info(
                     "insight held",
                     extra={"call_id": block.call_id, "kind": insight.kind, "reason": decision.reason},
                 )
                 continue
             ctx.shown[decision.insight.id] = decision.insight
-            if await self._publish(decision.insight, block.call_id):
+            if await self._publish(metrics.stamp_insight(decision.insight, block), block.call_id):
                 self.counts["published"] += 1
             admitted.append(decision.insight)
         return admitted

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wingman import __version__
 from wingman.api.deps import ContainerDep, CurrentUser, CurrentViewer, StoreDep
@@ -23,6 +23,7 @@ from wingman.store.records import (
     Stats,
     Viewer,
 )
+from wingman.store.snippets import parts
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,11 @@ class HealthOut(BaseModel):
     node: NodeOut | None = None
 
 
+class SnippetPart(BaseModel):
+    text: str
+    match: bool = Field(description="these words matched the search")
+
+
 class CallItemOut(BaseModel):
     id: str
     user_id: str  # the rep whose call it is
@@ -70,9 +76,12 @@ class CallItemOut(BaseModel):
     end_time: datetime | None
     duration_seconds: float | None
     summary: str | None
+    snippet: list[SnippetPart] | None = Field(
+        default=None, description="with `q`: the words that matched, in context"
+    )
 
     @classmethod
-    def of(cls, call: CallRecord) -> CallItemOut:
+    def of(cls, call: CallRecord, snippet: str | None = None) -> CallItemOut:
         return cls(
             id=call.id,
             user_id=call.user_id,
@@ -81,6 +90,7 @@ class CallItemOut(BaseModel):
             end_time=call.end_time,
             duration_seconds=call.duration_seconds,
             summary=call.summary,
+            snippet=[SnippetPart(text=t, match=m) for t, m in parts(snippet)] if snippet else None,
         )
 
 
@@ -208,7 +218,8 @@ async def list_calls(
     narrow by rep, start time, competitor mentioned and objection raised."""
     filters = CallFilters(rep=rep, since=since, until=until, competitor=competitor, objection=objection)
     page = await store.list_calls(viewer=viewer, q=q, limit=limit, offset=offset, filters=filters)
-    return CallListOut(items=[CallItemOut.of(c) for c in page.items], total=page.total)
+    items = [CallItemOut.of(c, page.snippets.get(c.id)) for c in page.items]
+    return CallListOut(items=items, total=page.total)
 
 
 @router.get("/calls/{call_id}", responses=NOT_FOUND)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from wingman import logs, metrics
 from wingman.audio.pcm import bytes_per_frame, decode_chunk
 from wingman.audio.pool import AudioWorkerPool
 from wingman.audio.resample import StreamResampler
@@ -184,6 +185,7 @@ class CallPipeline:
 
     # -- the loops
     async def _main(self) -> None:
+        logs.bind(call_id=self.call_id)  # every log line of this call's tasks carries its id
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._convert_loop())
@@ -288,6 +290,7 @@ class CallPipeline:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
         await self._emit("transcript", transcript_payload(fragment))
+        metrics.final_shown(fragment, live=not self._finishing)
         for block in self._aggregator.add(fragment):
             await self._publish(block)
 
@@ -307,15 +310,17 @@ class CallPipeline:
         """Publish waiting blocks in order; False when the bus refused one (it stays first)."""
         async with self._publishing:
             while self._unpublished:
-                block = self._unpublished[0]
+                block = metrics.stamp_block(self._unpublished[0])  # hop stamps, trace context
                 try:
                     await self._bus.publish(TOPIC_BLOCKS, block, key=self.call_id)
                 except WingmanError:
+                    metrics.block_publish_retry()
                     self._publish_failed_at = self._clock()
                     waiting = len(self._unpublished)
                     log.warning("block not published yet; will retry",
                                 extra={"call_id": self.call_id, "seq": block.seq, "waiting": waiting})
                     return False
                 self._unpublished.popleft()
+                metrics.block_published(block)
             self._publish_failed_at = None
             return True

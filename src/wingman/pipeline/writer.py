@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import exc as sa_exc
 
+from wingman import metrics
+
 log = logging.getLogger(__name__)
 
 Write = Callable[[], Awaitable[object]]
@@ -80,7 +82,9 @@ class StoreWriter:
                     self.failures += 1
                     if not is_transient(exc) and attempts >= MAX_ATTEMPTS_NOT_TRANSIENT:
                         log.error("store write dropped", exc_info=exc)
+                        metrics.writer_dropped()
                         break
+                    metrics.writer_retry()
                     self.retrying = True
                     log.warning(
                         "store write failed, retrying", extra={"error": type(exc).__name__, "delay": delay}

@@ -22,7 +22,7 @@ import socketio
 
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
-from wingman.errors import BadInput, Busy, NotFound, Unauthorized, WingmanError
+from wingman.errors import BadInput, Busy, NotFound, QuotaExceeded, Unauthorized, WingmanError
 from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
@@ -32,6 +32,7 @@ from wingman.privacy import redact_text
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
 from wingman.store.records import Viewer
@@ -47,7 +48,7 @@ def room(call_id: str) -> str:
 
 def error_payload(exc: WingmanError) -> dict[str, Any]:
     payload: dict[str, Any] = {"code": exc.code, "message": str(exc)}
-    if isinstance(exc, Busy):
+    if isinstance(exc, (Busy, QuotaExceeded)) and exc.retry_after is not None:
         payload["retryAfter"] = exc.retry_after
     return payload
 
@@ -76,6 +77,7 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         self.limiter = ClientLimiter.from_settings(container.settings)
+        self.quotas = Quotas(settings=container.settings, store=container.store)
         self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission control
         self._starting = 0
         # the token each socket signed in with: a logout closes the sockets open with it
@@ -189,6 +191,11 @@ class Gateway:
             expires_at = self.c.auth.token_expiry(token) if token else None
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        try:
+            self.quotas.open_socket(sid, user.id, user.workspace_id)
+        except QuotaExceeded as e:
+            # the client's connect_error gets {message, data: {code, message}}
+            raise socketio.exceptions.ConnectionRefusedError(str(e), error_payload(e)) from None
         await self.sio.save_session(
             sid, {"user_id": user.id, "workspace_id": user.workspace_id, "call_id": None}
         )
@@ -206,6 +213,9 @@ class Gateway:
             return await self._unknown(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
         self.sessions.forget(sid)
+        with contextlib.suppress(KeyError):  # a socket refused at connect has no session
+            session = await self._session(sid)
+            self.quotas.close_socket(sid, session["user_id"], session["workspace_id"])
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
@@ -224,6 +234,10 @@ class Gateway:
                 call_id = await self._resume(sid, owner, msg)
             else:
                 self._admit()
+                running = [(c.pipeline.user_id, c.pipeline.workspace_id) for c in self.calls.values()
+                           if not c.pipeline.finishing]
+                self.quotas.check_new_call(owner.user_id, owner.workspace_id, running)
+                await self.quotas.check_minutes(owner.workspace_id)
                 self._starting += 1  # counted by admission while its store writes are awaited
                 try:
                     call_id = await self._start(sid, owner, title, msg)
@@ -429,8 +443,10 @@ class Gateway:
         live = self.calls.get(call_id)
         if live is not None and live.pipeline.user_id != user_id:
             raise NotFound("no such call")
+        audio_seconds: float | None = None
         if live is not None:
             await live.pipeline.finish()
+            audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self.calls.pop(call_id, None)
         await self.writer.drain()
         payload = await finalize_call(
@@ -440,7 +456,12 @@ class Gateway:
             workspace_id=workspace_id,
             user_id=user_id,
             call_id=call_id,
+            audio_seconds=audio_seconds,
         )
+        try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
+            await self.c.crm.after_call(tenant_id=workspace_id, call_id=call_id)
+        except Exception:  # the database hiccuped: the call ended anyway; "sync now" queues it
+            log.exception("crm sync not queued", extra={"call_id": call_id})
         try:
             await self.c.leases.release(call_id)
         except Exception:  # it expires on its own

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from wingman.errors import BadInput, NotFound
+from wingman.errors import BadInput, NotFound, TooLarge
 from wingman.search.base import Search, SearchHit
-from wingman.search.documents import chunk_text, document_title, extract_text, split_stored
+from wingman.search.documents import split_stored
 from wingman.search.embeddings import Embedder, Vector, from_bytes, to_bytes
 from wingman.search.lexical import (
     KnowledgeEntity,
@@ -32,6 +33,7 @@ from wingman.search.lexical import (
     lexical_tokens,
     passage_sentences,
 )
+from wingman.search.uploads import UploadWorker, check_quota, parse_document
 from wingman.settings import DATA_DIR
 from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 
@@ -119,18 +121,44 @@ class KnowledgeBase(Search):
         max_document_bytes: int = 10 * 1024 * 1024,
         revalidate_seconds: float = 30.0,
         sample_dir: Path = SAMPLE_DIR,
+        uploads: UploadWorker | None = None,
+        max_indexes: int = 64,
+        max_documents: int | None = None,
+        max_tenant_bytes: int | None = None,
     ) -> None:
         self._store = store
         self.embedder = embedder
         self._max_bytes = max_document_bytes
         self._revalidate = revalidate_seconds
         self._sample_dir = sample_dir
-        self._indexes: dict[str, _Index] = {}
+        self.uploads = uploads or UploadWorker(embedder=embedder)
+        # per-tenant quotas (None: no limit), checked before an upload is read
+        self._max_documents = max_documents
+        self._max_tenant_bytes = max_tenant_bytes
+        # the most recently used tenants' indexes: a node serving thousands of tenants keeps
+        # only the ones with live calls in memory (an evicted one is rebuilt from the store)
+        self._max_indexes = max(1, max_indexes)
+        self._indexes: OrderedDict[str, _Index] = OrderedDict()
         self._generation: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, tenant: str) -> asyncio.Lock:
         return self._locks.setdefault(tenant, asyncio.Lock())
+
+    def _keep(self, tenant: str, index: _Index) -> None:
+        self._indexes[tenant] = index
+        self._indexes.move_to_end(tenant)
+        while len(self._indexes) > self._max_indexes:
+            evicted, _ = self._indexes.popitem(last=False)
+            lock = self._locks.get(evicted)
+            if lock is not None and not lock.locked():
+                del self._locks[evicted]
+            self._generation.pop(evicted, None)
+
+    @property
+    def cached_tenants(self) -> int:
+        """How many tenants' indexes this process holds (bounded by `max_indexes`)."""
+        return len(self._indexes)
 
     # -- documents
     async def add_document(
@@ -151,17 +179,21 @@ class KnowledgeBase(Search):
         if not filename:
             raise BadInput("the file needs a name", code="bad_filename")
         if len(data) > self._max_bytes:
-            raise BadInput(f"the file is larger than {self._max_bytes} bytes", code="too_large")
+            raise TooLarge(f"the file is larger than {self._max_bytes} bytes", code="too_large")
         checksum = hashlib.sha256(data).hexdigest()
-        for existing in await self._store.list_documents(workspace_id=tenant):
+        documents = await self._store.list_documents(workspace_id=tenant)
+        for existing in documents:
             if existing.checksum == checksum and existing.filename == filename:
                 return existing  # the same upload twice: keep one copy
-        kind, text = await asyncio.to_thread(extract_text, filename, data, content_type)
-        title = document_title(text, filename)
-        chunks = chunk_text(text, markdown=kind == ".md", title=title)
-        if not chunks:
-            raise BadInput("no text found in the file", code="empty_document")
-        vectors = await self.embedder.embed_many([c.embedding_text for c in chunks])
+        check_quota(documents, len(data), max_documents=self._max_documents, max_bytes=self._max_tenant_bytes)
+        # the shipped sample files are ours and small: read in-process; uploads in a child
+        parsed = (
+            parse_document(filename, data, content_type, self.uploads.limits)
+            if source == "sample"
+            else await self.uploads.parse(filename, data, content_type)
+        )
+        kind, chunks = parsed.kind, parsed.chunks
+        vectors = await self.uploads.embed([c.embedding_text for c in chunks])
         record = await self._store.add_document(
             workspace_id=tenant,
             user_id=added_by or tenant,
@@ -213,6 +245,7 @@ class KnowledgeBase(Search):
     async def _index(self, tenant: str) -> _Index:
         index = self._indexes.get(tenant)
         if index is not None and time.monotonic() - index.checked_at < self._revalidate:
+            self._indexes.move_to_end(tenant)
             return index
         async with self._lock(tenant):
             index = self._indexes.get(tenant)
@@ -277,7 +310,7 @@ class KnowledgeBase(Search):
             signature=self._signature(docs),
         )
         if self._generation.get(tenant, 0) == generation:  # not invalidated meanwhile
-            self._indexes[tenant] = index
+            self._keep(tenant, index)
         log.info("knowledge index built", extra={"tenant": tenant, "chunks": len(rows)})
         return index
 

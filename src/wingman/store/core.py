@@ -101,6 +101,23 @@ class StoreCore:
         async with maker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def tenant_tx(self, tenant: str, *, write: bool) -> AsyncIterator[AsyncSession]:
+        """A transaction on `tenant`'s database for the query modules beside this facade
+        (store/crm.py ...): on its primary when `write`, else a read that sees every write."""
+        if write:
+            async with self._write(tenant) as s:
+                yield s
+        else:
+            async with self._tx(await self._fresh(tenant)) as s:
+                yield s
+
+    async def each_primary(self) -> AsyncIterator[AsyncSession]:
+        """One transaction per primary database in turn (maintenance across tenants only)."""
+        for engine in self._router.primaries():
+            async with self._tx(engine) as s:
+                yield s
+
     # -- lifecycle
     async def migrate(self) -> None:
         """Create or upgrade the schema (Alembic, to head) on every primary database."""

@@ -2,19 +2,20 @@ import { BookOpen, History, LayoutDashboard, LogOut, Mic } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { useAuth } from '../lib/auth';
 import { useController, useLiveState } from '../lib/live';
-import { Link, navigate, useLocation } from '../lib/router';
+import { NavLink, useLocation, useNavigate } from 'react-router';
 import { InsightToasts } from './Toasts';
 import { LiveCallPill, StatusBanners } from './StatusBanners';
 
 const NAV = [
-  { to: '/', label: 'Dashboard', icon: LayoutDashboard, match: (p: string) => p === '/' },
-  { to: '/live', label: 'Live call', icon: Mic, match: (p: string) => p.startsWith('/live') },
-  { to: '/calls', label: 'Call history', icon: History, match: (p: string) => p.startsWith('/calls') },
-  { to: '/knowledge', label: 'Knowledge base', icon: BookOpen, match: (p: string) => p.startsWith('/knowledge') },
+  { to: '/', label: 'Dashboard', icon: LayoutDashboard },
+  { to: '/live', label: 'Live call', icon: Mic },
+  { to: '/calls', label: 'Call history', icon: History },
+  { to: '/knowledge', label: 'Knowledge base', icon: BookOpen },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();
+  const navigate = useNavigate();
   const { user, localMode, logout } = useAuth();
   const live = useLiveState();
   const controller = useController();
@@ -31,22 +32,21 @@ export function Layout({ children }: { children: ReactNode }) {
           <span className="text-lg font-semibold tracking-tight">Wingman</span>
         </div>
         <ul className="flex flex-1 flex-col gap-1 px-3">
-          {NAV.map(({ to, label, icon: Icon, match }) => {
-            const active = match(pathname);
-            return (
-              <li key={to}>
-                <Link
-                  to={to}
-                  aria-current={active ? 'page' : undefined}
-                  className={`flex items-center gap-2.5 rounded-md px-3 py-2 text-sm font-medium ${active ? 'bg-indigo-50 text-indigo-700' : 'text-slate-600 hover:bg-slate-50 hover:text-slate-900'}`}
-                >
-                  <Icon className="h-4 w-4" aria-hidden="true" />
-                  {label}
-                  {to === '/live' && inCall && <span className="ml-auto h-2 w-2 rounded-full bg-rose-500" aria-label="call in progress" />}
-                </Link>
-              </li>
-            );
-          })}
+          {NAV.map(({ to, label, icon: Icon }) => (
+            <li key={to}>
+              <NavLink
+                to={to}
+                end={to === '/'}
+                className={({ isActive }) =>
+                  `flex items-center gap-2.5 rounded-md px-3 py-2 text-sm font-medium ${isActive ? 'bg-indigo-50 text-indigo-700' : 'text-slate-600 hover:bg-slate-50 hover:text-slate-900'}`
+                }
+              >
+                <Icon className="h-4 w-4" aria-hidden="true" />
+                {label}
+                {to === '/live' && inCall && <span className="ml-auto h-2 w-2 rounded-full bg-rose-500" aria-label="call in progress" />}
+              </NavLink>
+            </li>
+          ))}
         </ul>
         <div className="border-t border-slate-100 px-4 py-4 text-sm">
           <div className="truncate font-medium text-slate-800">{user?.name || user?.email || 'Local user'}</div>

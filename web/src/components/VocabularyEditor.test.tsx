@@ -1,7 +1,8 @@
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { termProblem, VocabularyEditor, type Vocabulary } from './VocabularyEditor';
+import { renderWithApp } from '../test/render';
 
 const AUTO = [
   { text: 'Relay', source: 'company' },
@@ -43,7 +44,7 @@ function server(initial: string[]) {
 describe('<VocabularyEditor>', () => {
   it('lists the automatic terms with where they come from, and the user’s own', async () => {
     server(['Nextiva']);
-    render(<VocabularyEditor />);
+    renderWithApp(<VocabularyEditor />);
     const auto = await screen.findByRole('list', { name: 'Found automatically' });
     expect(within(auto).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
       'Relay your company',
@@ -59,7 +60,7 @@ describe('<VocabularyEditor>', () => {
   it('adds and removes the user’s terms with PUT /api/vocabulary', async () => {
     const user = userEvent.setup();
     const api = server(['Nextiva']);
-    render(<VocabularyEditor />);
+    renderWithApp(<VocabularyEditor />);
     await user.type(await screen.findByLabelText('Add a term'), '  Talk   desk ');
     await user.click(screen.getByRole('button', { name: 'Add' }));
     await waitFor(() => expect(api.stored()).toEqual(['Nextiva', 'Talk desk']));
@@ -77,7 +78,7 @@ describe('<VocabularyEditor>', () => {
   it('refuses a repeated term without asking the server, and shows the server’s errors', async () => {
     const user = userEvent.setup();
     const api = server(['Nextiva']);
-    render(<VocabularyEditor />);
+    renderWithApp(<VocabularyEditor />);
     await user.type(await screen.findByLabelText('Add a term'), 'nextiva');
     await user.click(screen.getByRole('button', { name: 'Add' }));
     expect(screen.getByRole('alert')).toHaveTextContent('“nextiva” is already in your terms.');

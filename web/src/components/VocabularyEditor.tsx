@@ -5,9 +5,10 @@
  * Talks to GET/PUT /api/vocabulary.
  */
 import { Plus, Tags, X } from 'lucide-react';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { request } from '../api/client';
-import { useAsync } from '../lib/useAsync';
+import { keys } from '../lib/query';
 import { Badge, Button, Card, ErrorState, Spinner } from './ui';
 
 export type TermSource = 'user' | 'company' | 'competitor' | 'product' | 'knowledge' | 'playbook';
@@ -60,8 +61,11 @@ export function termProblem(term: string, existing: string[], max: number): stri
   return null;
 }
 
-export function VocabularyEditor({ refreshKey = 0 }: { refreshKey?: number }) {
-  const vocab = useAsync((signal) => vocabularyApi.get(signal), [refreshKey]);
+/** Reads and saves through the query cache under `keys.vocabulary`, which the knowledge page
+ * invalidates when documents change (the names found in them change too). */
+export function VocabularyEditor() {
+  const queryClient = useQueryClient();
+  const vocab = useQuery({ queryKey: keys.vocabulary, queryFn: ({ signal }) => vocabularyApi.get(signal) });
   const [draft, setDraft] = useState('');
   const [saving, setSaving] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
@@ -71,7 +75,7 @@ export function VocabularyEditor({ refreshKey = 0 }: { refreshKey?: number }) {
     setMessage(null);
     try {
       const next = await vocabularyApi.put(userTerms);
-      vocab.setData(() => next);
+      queryClient.setQueryData(keys.vocabulary, next);
       setMessage({ ok: true, text: done });
       return true;
     } catch (err) {
@@ -118,7 +122,7 @@ export function VocabularyEditor({ refreshKey = 0 }: { refreshKey?: number }) {
         Speech recognition is primed with these names, most important first, and the agents recognize them even when they are misheard. Wingman finds most of them in your documents; add the ones it misses.
       </p>
       {vocab.error ? (
-        <ErrorState error={vocab.error} onRetry={vocab.reload} />
+        <ErrorState error={vocab.error} onRetry={() => void vocab.refetch()} />
       ) : !vocab.data ? (
         <Spinner label="Loading vocabulary" />
       ) : (

@@ -1,13 +1,14 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ArrowLeft, Brain, Flag, ListChecks } from 'lucide-react';
 import { useState } from 'react';
+import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
 import { InsightPanel, type InsightView } from '../components/Insights';
 import { Transcript } from '../components/Transcript';
 import { Badge, Card, EmptyState, ErrorState, Spinner } from '../components/ui';
 import { durationBetween, formatDateTime, formatDuration, momentLabel } from '../lib/format';
-import { Link } from '../lib/router';
-import { useAsync } from '../lib/useAsync';
+import { keys } from '../lib/query';
 import { agentLabel } from '../realtime/insights';
 import { clock } from '../realtime/transcript';
 
@@ -78,10 +79,10 @@ function Timeline({ moments, duration, onJump }: { moments: KeyMoment[]; duratio
 }
 
 function AgentRuns({ callId }: { callId: string }) {
-  const runs = useAsync((signal) => api.agentRuns(callId, signal), [callId]);
+  const runs = useQuery({ queryKey: keys.agentRuns(callId), queryFn: ({ signal }) => api.agentRuns(callId, signal) });
   const [agent, setAgent] = useState<string>('all');
   const [onlyActed, setOnlyActed] = useState(false);
-  if (runs.error) return <ErrorState error={runs.error} onRetry={runs.reload} />;
+  if (runs.error) return <ErrorState error={runs.error} onRetry={() => void runs.refetch()} />;
   const all = runs.data;
   if (!all) return <Spinner label="Loading agent reasoning" />;
   const agents = [...new Set(all.map((r) => r.agent))];
@@ -177,7 +178,8 @@ function recommendationViews(call: CallDetail): InsightView[] {
 }
 
 export function CallPage({ id }: { id: string }) {
-  const call = useAsync((signal) => api.getCall(id, signal), [id]);
+  const queryClient = useQueryClient();
+  const call = useQuery({ queryKey: keys.call(id), queryFn: ({ signal }) => api.getCall(id, signal) });
   const [highlight, setHighlight] = useState<string | null>(null);
   const [feedbackError, setFeedbackError] = useState<string | null>(null);
 
@@ -185,7 +187,7 @@ export function CallPage({ id }: { id: string }) {
     return (
       <>
         <BackLink />
-        <ErrorState error={call.error} onRetry={call.reload} />
+        <ErrorState error={call.error} onRetry={() => void call.refetch()} />
       </>
     );
   }
@@ -209,7 +211,7 @@ export function CallPage({ id }: { id: string }) {
   const setFeedback = async (recId: string, status: FeedbackStatus) => {
     const before = c.recommendations.find((r) => r.id === recId)?.feedback_status ?? 'none';
     const apply = (s: FeedbackStatus) =>
-      call.setData((prev) => prev && { ...prev, recommendations: prev.recommendations.map((r) => (r.id === recId ? { ...r, feedback_status: s } : r)) });
+      queryClient.setQueryData<CallDetail>(keys.call(id), (prev) => prev && { ...prev, recommendations: prev.recommendations.map((r) => (r.id === recId ? { ...r, feedback_status: s } : r)) });
     apply(status);
     setFeedbackError(null);
     try {

@@ -1,14 +1,22 @@
 import { CalendarClock, Clock, Lightbulb, Mic, PhoneCall, ThumbsUp } from 'lucide-react';
+import { useQuery } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
+import { Link, useNavigate } from 'react-router';
 import { api } from '../api/client';
 import { BarList } from '../components/BarList';
 import { Button, Card, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { formatDateTime, formatDuration, formatPercent, humanizeKind } from '../lib/format';
-import { Link, navigate } from '../lib/router';
-import { useAsync } from '../lib/useAsync';
+import { keys } from '../lib/query';
 
 function formatMinutes(m: number): string {
   return m < 10 ? String(Math.round(m * 10) / 10) : String(Math.round(m));
+}
+
+/** The liked share is over rated tips: say how many, so "100%" of one tip reads as such. */
+export function likedHint(liked: number, disliked: number): string {
+  const rated = liked + disliked;
+  if (rated === 0) return 'no tips rated yet';
+  return `of ${rated} rated tip${rated === 1 ? '' : 's'} · ${liked} liked · ${disliked} disliked`;
 }
 
 function Stat({ icon, label, value, hint }: { icon: ReactNode; label: string; value: string; hint?: string }) {
@@ -25,8 +33,9 @@ function Stat({ icon, label, value, hint }: { icon: ReactNode; label: string; va
 }
 
 export function DashboardPage() {
-  const stats = useAsync((signal) => api.stats(signal), []);
-  const recent = useAsync((signal) => api.listCalls({ limit: 5 }, signal), []);
+  const navigate = useNavigate();
+  const stats = useQuery({ queryKey: keys.stats, queryFn: ({ signal }) => api.stats(signal) });
+  const recent = useQuery({ queryKey: keys.recentCalls, queryFn: ({ signal }) => api.listCalls({ limit: 5 }, signal) });
   const s = stats.data;
   const icon = 'h-4 w-4';
 
@@ -42,7 +51,7 @@ export function DashboardPage() {
         }
       />
       {stats.error ? (
-        <ErrorState error={stats.error} onRetry={stats.reload} />
+        <ErrorState error={stats.error} onRetry={() => void stats.refetch()} />
       ) : !s ? (
         <Spinner label="Loading statistics" />
       ) : (
@@ -55,7 +64,7 @@ export function DashboardPage() {
               icon={<ThumbsUp className={icon} aria-hidden="true" />}
               label="Share liked"
               value={formatPercent(s.liked_share)}
-              hint={`${s.insights_liked ?? 0} liked · ${s.insights_disliked ?? 0} disliked`}
+              hint={likedHint(s.insights_liked ?? 0, s.insights_disliked ?? 0)}
             />
             <Stat icon={<CalendarClock className={icon} aria-hidden="true" />} label="Your talk ratio" value={formatPercent(s.avg_rep_talk_ratio)} hint="average; aim for 40–60%" />
           </div>
@@ -71,7 +80,7 @@ export function DashboardPage() {
       )}
       <Card title="Recent calls" className="mt-6" actions={<Link to="/calls" className="text-sm text-indigo-600 hover:underline">All calls</Link>}>
         {recent.error ? (
-          <ErrorState error={recent.error} onRetry={recent.reload} />
+          <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />
         ) : !recent.data ? (
           <Spinner label="Loading calls" />
         ) : recent.data.items.length === 0 ? (

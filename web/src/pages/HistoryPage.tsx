@@ -1,52 +1,56 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
 import { History, Search } from 'lucide-react';
 import { useEffect, useState } from 'react';
+import { Link, useSearchParams } from 'react-router';
 import { api } from '../api/client';
-import type { CallListItem } from '../api/types';
+import type { SnippetPart } from '../api/types';
 import { Button, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { formatDateTime, formatDuration } from '../lib/format';
-import { Link, navigate, useLocation } from '../lib/router';
-import { useAsync } from '../lib/useAsync';
+import { keys } from '../lib/query';
 
 const PAGE = 20;
 
+/** The words of the call that matched the search, the matches marked. */
+export function Snippet({ parts }: { parts: readonly SnippetPart[] }) {
+  return (
+    <span className="mt-0.5 line-clamp-3 block text-sm text-slate-600" data-testid="search-snippet">
+      {parts.map((p, i) =>
+        p.match ? (
+          <mark key={i} className="rounded-sm bg-amber-100 px-0.5 font-medium text-slate-900">
+            {p.text}
+          </mark>
+        ) : (
+          <span key={i}>{p.text}</span>
+        ),
+      )}
+    </span>
+  );
+}
+
 export function HistoryPage() {
-  const { search } = useLocation();
+  const [search, setSearch] = useSearchParams();
   const q = search.get('q') ?? '';
   const [text, setText] = useState(q);
-  const [extra, setExtra] = useState<CallListItem[]>([]);
-  const [moreError, setMoreError] = useState<Error | null>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
+  const applySearch = (value: string) => setSearch(value ? { q: value } : {}, { replace: true });
 
   // debounce typing into the URL, which drives the query
   useEffect(() => {
     if (text === q) return;
-    const t = setTimeout(() => navigate(text ? `/calls?q=${encodeURIComponent(text)}` : '/calls', { replace: true }), 300);
+    const t = setTimeout(() => setSearch(text ? { q: text } : {}, { replace: true }), 300);
     return () => clearTimeout(t);
-  }, [text, q]);
+  }, [text, q, setSearch]);
 
-  const calls = useAsync(
-    (signal) => {
-      setExtra([]);
-      setMoreError(null);
-      return api.listCalls({ q: q || undefined, limit: PAGE, offset: 0 }, signal);
+  const calls = useInfiniteQuery({
+    queryKey: keys.calls(q),
+    queryFn: ({ signal, pageParam }) => api.listCalls({ q: q || undefined, limit: PAGE, offset: pageParam }, signal),
+    initialPageParam: 0,
+    getNextPageParam: (last, pages) => {
+      const loaded = pages.reduce((n, p) => n + p.items.length, 0);
+      return loaded < last.total && last.items.length > 0 ? loaded : undefined;
     },
-    [q],
-  );
-  const items = [...(calls.data?.items ?? []), ...extra];
-  const total = calls.data?.total ?? 0;
-
-  const loadMore = async () => {
-    setLoadingMore(true);
-    setMoreError(null);
-    try {
-      const page = await api.listCalls({ q: q || undefined, limit: PAGE, offset: items.length });
-      setExtra((x) => [...x, ...page.items]);
-    } catch (e) {
-      setMoreError(e instanceof Error ? e : new Error(String(e)));
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  });
+  const items = calls.data?.pages.flatMap((p) => p.items) ?? [];
+  const total = calls.data?.pages[0]?.total ?? 0;
 
   return (
     <>
@@ -56,7 +60,7 @@ export function HistoryPage() {
         className="relative mb-6 max-w-xl"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(text ? `/calls?q=${encodeURIComponent(text)}` : '/calls', { replace: true });
+          applySearch(text);
         }}
       >
         <Search className="pointer-events-none absolute left-3 top-1/2 h-4 w-4 -translate-y-1/2 text-slate-400" aria-hidden="true" />
@@ -70,9 +74,9 @@ export function HistoryPage() {
         />
       </form>
 
-      {calls.error ? (
-        <ErrorState error={calls.error} onRetry={calls.reload} />
-      ) : calls.loading && !calls.data ? (
+      {calls.error && !calls.data ? (
+        <ErrorState error={calls.error} onRetry={() => void calls.refetch()} />
+      ) : !calls.data ? (
         <Spinner label="Loading calls" />
       ) : items.length === 0 ? (
         q ? (
@@ -93,12 +97,16 @@ export function HistoryPage() {
           <ul className="divide-y divide-slate-100 overflow-hidden rounded-lg border border-slate-200 bg-white shadow-sm" data-testid="call-list">
             {items.map((c) => (
               <li key={c.id}>
-                <Link to={`/calls/${c.id}`} className="flex items-start justify-between gap-6 px-4 py-3 hover:bg-slate-50">
-                  <span className="min-w-0">
-                    <span className="block font-medium text-slate-900">{c.title || 'Untitled call'}</span>
-                    <span className="mt-0.5 line-clamp-2 block text-sm text-slate-600">{c.summary || (c.end_time ? 'No summary.' : 'In progress or not finished.')}</span>
+                <Link to={`/calls/${c.id}`} className="flex flex-col gap-1 px-4 py-3 hover:bg-slate-50 sm:flex-row sm:items-start sm:justify-between sm:gap-6">
+                  <span className="min-w-0 flex-1">
+                    <span className="block font-medium break-words text-slate-900">{c.title || 'Untitled call'}</span>
+                    {c.snippet ? (
+                      <Snippet parts={c.snippet} />
+                    ) : (
+                      <span className="mt-0.5 line-clamp-2 block text-sm text-slate-600">{c.summary || (c.end_time ? 'No summary.' : 'In progress or not finished.')}</span>
+                    )}
                   </span>
-                  <span className="shrink-0 text-right text-xs text-slate-500">
+                  <span className="flex shrink-0 gap-2 text-xs text-slate-500 sm:block sm:text-right">
                     <span className="block">{formatDateTime(c.start_time)}</span>
                     <span className="block">{formatDuration(c.duration_seconds)}</span>
                   </span>
@@ -106,11 +114,15 @@ export function HistoryPage() {
               </li>
             ))}
           </ul>
-          {moreError && <div className="mt-3"><ErrorState error={moreError} onRetry={() => void loadMore()} /></div>}
-          {items.length < total && (
+          {calls.isFetchNextPageError && calls.error && (
+            <div className="mt-3">
+              <ErrorState error={calls.error} onRetry={() => void calls.fetchNextPage()} />
+            </div>
+          )}
+          {calls.hasNextPage && (
             <div className="mt-4 flex justify-center">
-              <Button onClick={() => void loadMore()} disabled={loadingMore}>
-                {loadingMore ? 'Loading…' : 'Load more'}
+              <Button onClick={() => void calls.fetchNextPage()} disabled={calls.isFetchingNextPage}>
+                {calls.isFetchingNextPage ? 'Loading…' : 'Load more'}
               </Button>
             </div>
           )}

@@ -1,3 +1,4 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { FileText, Trash2, Upload } from 'lucide-react';
 import { useRef, useState, type FormEvent } from 'react';
 import { api } from '../api/client';
@@ -5,21 +6,22 @@ import type { KnowledgeDocument } from '../api/types';
 import { Button, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { VocabularyEditor } from '../components/VocabularyEditor';
 import { formatBytes, formatDateTime } from '../lib/format';
-import { useAsync } from '../lib/useAsync';
+import { keys } from '../lib/query';
 
 function docName(d: KnowledgeDocument): string {
   return d.title || d.filename || d.id;
 }
 
 export function KnowledgePage() {
-  const docs = useAsync((signal) => api.listKnowledge(signal), []);
+  const queryClient = useQueryClient();
+  const docs = useQuery({ queryKey: keys.knowledge, queryFn: ({ signal }) => api.listKnowledge(signal) });
+  // the names found in the documents change with them
+  const changed = () => Promise.all([queryClient.invalidateQueries({ queryKey: keys.knowledge }), queryClient.invalidateQueries({ queryKey: keys.vocabulary })]);
   const fileInput = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
   const [uploading, setUploading] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
-  // bumped when documents change: the names found in them change too
-  const [kbVersion, setKbVersion] = useState(0);
 
   const upload = async (e: FormEvent) => {
     e.preventDefault();
@@ -31,8 +33,7 @@ export function KnowledgePage() {
       setMessage({ ok: true, text: `Added “${docName(doc) || file.name}”.` });
       setFile(null);
       if (fileInput.current) fileInput.current.value = '';
-      docs.reload();
-      setKbVersion((v) => v + 1);
+      void changed();
     } catch (err) {
       setMessage({ ok: false, text: err instanceof Error ? err.message : String(err) });
     } finally {
@@ -46,8 +47,8 @@ export function KnowledgePage() {
     setMessage(null);
     try {
       await api.deleteKnowledge(d.id);
-      docs.setData((prev) => prev?.filter((x) => x.id !== d.id));
-      setKbVersion((v) => v + 1);
+      queryClient.setQueryData<KnowledgeDocument[]>(keys.knowledge, (prev) => prev?.filter((x) => x.id !== d.id));
+      void changed();
       setMessage({ ok: true, text: `Deleted “${docName(d)}”.` });
     } catch (err) {
       setMessage({ ok: false, text: err instanceof Error ? err.message : String(err) });
@@ -82,7 +83,7 @@ export function KnowledgePage() {
         )}
       </form>
       {docs.error ? (
-        <ErrorState error={docs.error} onRetry={docs.reload} />
+        <ErrorState error={docs.error} onRetry={() => void docs.refetch()} />
       ) : !docs.data ? (
         <Spinner label="Loading documents" />
       ) : docs.data.length === 0 ? (
@@ -109,7 +110,7 @@ export function KnowledgePage() {
           ))}
         </ul>
       )}
-      <VocabularyEditor refreshKey={kbVersion} />
+      <VocabularyEditor />
     </>
   );
 }

@@ -7,7 +7,7 @@ import { Button, Card, PageHeader } from '../components/ui';
 import { LiveWaveform } from '../components/Waveform';
 import { useCaptureState, useController, useLiveState } from '../lib/live';
 import { momentLabel } from '../lib/format';
-import { Link } from '../lib/router';
+import { Link } from 'react-router';
 import { clock } from '../realtime/transcript';
 import type { CallEndedEvent } from '../api/types';
 
