@@ -111,16 +111,22 @@ def default_web_dist() -> Path:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wingman.api.analysis import router as analysis_router
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
     from wingman.api.crm import router as crm_router
     from wingman.api.knowledge import router as knowledge_router
+    from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
     from wingman.api.workspace import routers as workspace_routers
 
-    routers = (auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router)
-    for router in routers:
+    routers = (
+        auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
+        profile_router, speakers_router,
+    )
+    for router in (analysis_router, *routers):
         app.include_router(router)
     for router in workspace_routers:  # workspace, members, invitations, team, playbook
         app.include_router(router)

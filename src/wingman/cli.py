@@ -115,14 +115,21 @@ def demo(
     url: Annotated[str, typer.Option(help="the Wingman server")] = "http://127.0.0.1:8000",
     audio: Annotated[Path, typer.Option(help="a 16-bit PCM WAV; stereo = rep, customer")] = DEMO_AUDIO,
     speed: Annotated[float, typer.Option(help="1.0 streams at real-time pace")] = 1.0,
-    title: Annotated[str, typer.Option(help="call title")] = "Demo call: Relay for Dana's team",
+    title: Annotated[str, typer.Option(help="call title")] = "Demo call with the sample company",
     token: Annotated[str | None, typer.Option(help="API token (not needed in local mode)")] = None,
+    sample: Annotated[
+        bool, typer.Option(help="load the sample company's profile and documents first")
+    ] = True,
 ) -> None:
-    """Stream a recorded call into a running server and print the live transcript and tips."""
+    """Stream a recorded call into a running server and print the live transcript and tips.
+    The sample call is about the sample company, so its profile and documents are loaded first
+    (DELETE /api/sample or the Settings page removes them)."""
     from wingman.demo import run_demo
 
     result = asyncio.run(
-        run_demo(url=url, audio=audio, speed=speed, title=title, token=token, console=console)
+        run_demo(
+            url=url, audio=audio, speed=speed, title=title, token=token, console=console, sample_data=sample
+        )
     )
     raise typer.Exit(code=0 if result.finals else 1)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from wingman.agents.playbook import PlaybookSource
 from wingman.audio.pool import AudioWorkerPool
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
@@ -21,10 +22,14 @@ from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
+from wingman.playbooks import WorkspacePlaybooks
+from wingman.profile import ProfileService
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
+from wingman.sentiment.model import SentimentModel
 from wingman.settings import Settings
+from wingman.speakers.voiceprint import VoiceprintService
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
 from wingman.vocabulary import VocabularyService
@@ -56,11 +61,23 @@ class Container:
         self.stt = self._make_stt()
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()
+        self.profiles = ProfileService(store=self.store, default_competitors=settings.competitors)
+        # each workspace's playbook (the shipped file is the template): the coach and the editor
+        self.playbooks = WorkspacePlaybooks(
+            store=self.store,
+            template=PlaybookSource(settings.effective_playbook_path),
+            check_seconds=settings.playbook_check_seconds,
+        )
         self.vocabulary = VocabularyService(
-            store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
+            store=self.store,
+            competitors=settings.competitors,
+            playbook_path=settings.effective_playbook_path,
+            profiles=self.profiles,
         )
         self.web_search = self._make_web_search()
         self.crm = self._make_crm()
+        self.voiceprints = VoiceprintService(store=self.store, pool=self.pool)
+        self.sentiment = SentimentModel()  # customer sentiment per segment (sentiment/)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories
@@ -276,7 +293,9 @@ class Container:
         if self.settings.auth == "local":
             user = await self.store.ensure_local_user()
             if self.settings.sample_knowledge:
-                await self.knowledge.load_sample(user.workspace_id, added_by=user.id)
+                from wingman.sample import load_sample_data
+
+                await load_sample_data(user.workspace_id, knowledge=self.knowledge, profiles=self.profiles)
         if self.settings.agents_in_process:
             self.spawn(self.run_agents(), "agents")
 
@@ -290,6 +309,8 @@ class Container:
             knowledge=self.knowledge,
             web_search=self.web_search,
             settings=self.settings,
+            profiles=self.profiles,
+            playbooks=self.playbooks,
         )
         await worker.run()
 

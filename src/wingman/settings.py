@@ -113,10 +113,11 @@ class Settings(BaseSettings):
 
     # -- agents
     playbook_path: Path | None = None  # default: the playbook.yaml shipped in wingman/data
-    competitors: list[str] = Field(
-        default_factory=lambda: ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad"]
-    )
-    sample_knowledge: bool = True  # load the demo company's knowledge base for the local user
+    # competitors of a tenant that has no company profile yet (a profile's own list wins)
+    competitors: list[str] = Field(default_factory=list)
+    # load the sample company (profile + documents) for the local user at start-up; off: it is
+    # loaded on request (`wingman demo`, POST /api/sample, "Try with sample data")
+    sample_knowledge: bool = False
     agent_deadline_seconds: float = 1.5
     insights_per_minute: int = 6
 
@@ -239,6 +240,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     crm_poll_seconds: float = Field(default=2.0, gt=0)  # how often a worker looks for due jobs
     crm_max_attempts: int = Field(default=12, ge=1)  # retries of 429/5xx before a job fails
+    # -- speakers (src/wingman/speakers): who speaks on one channel, echo on stereo
+    diarize: bool = True  # label one-channel calls rep/customer from speaker embeddings
+    echo_gate: bool = True  # silence the customer's echo in the rep's mic on stereo calls
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -68,6 +69,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iter
     settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-data"), web_dist=web_dist,
                         host="127.0.0.1", auth="local")
     with running_server(settings) as url:
+        # the demo call is about the sample company: load it as "Try with sample data" does
+        httpx.post(f"{url}/api/sample", timeout=120).raise_for_status()
         yield url
 
 

@@ -155,7 +155,7 @@ async def test_dislikes_change_what_the_user_sees_next(world: World) -> None:
     runs = await world.store.list_agent_runs(viewer=Viewer.owner(world.user_id, world.user_id),
             call_id=second_call)
     coach = next(r for r in runs if r.agent == "coach")
-    assert "objection.price: suppressed by the user's feedback" in coach.output
+    assert "Price objection: hidden, the user disliked these tips" in coach.output
 
 
 def test_default_agents_follow_settings(tmp_path: Path) -> None:

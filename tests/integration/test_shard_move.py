@@ -16,13 +16,16 @@ import pytest
 from tests.integration.store_support import BACKENDS, Clock, sqlite_url
 from tests.services import postgres_database
 from wingman.errors import BadInput
-from wingman.events import AgentRun, Insight, TranscriptFragment
+from wingman.events import AgentRun, Insight, TranscriptFragment, utcnow
+from wingman.profile import CompanyProfile
 from wingman.settings import ShardUrls
 from wingman.store.models import Base
 from wingman.store.moves import DIRECTORY_TABLES, TENANT_TABLES, counts, move_tenant
 from wingman.store.placement import TenantMoving
 from wingman.store.records import KeyMoment, NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
+from wingman.store.sentiment import add_sentiment
+from wingman.store.voiceprints import VoiceprintRecord
 
 SHARDS = ("shard-a", "shard-b")
 
@@ -131,6 +134,12 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         ],
     )
     await store.set_vocabulary_terms(workspace_id=user_id, user_id=user_id, terms=[f"{word}Term", "Relay"])
+    # the tables other areas added: sentiment, company profile, the rep's voiceprint
+    await add_sentiment(store, workspace_id=user_id, user_id=user_id, call_id=call.id,
+                        segment_id=f"{word}-s1", start=1.0, score=-0.5, label="negative")
+    await store.put_profile(tenant_id=user_id, profile=CompanyProfile(name=f"{word.title()} Co"))
+    await store.put_voiceprint(VoiceprintRecord(user_id=user_id, model="test", embedding=b"\x00" * 8,
+                                                seconds=9.0, created_at=utcnow()))
 
 
 async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
@@ -355,7 +364,7 @@ def test_the_cli_moves_a_tenant_by_email_and_lists_the_shards(
     moved = runner.invoke(app, ["shards", "move-tenant", email, "shard-b"])
     assert moved.exit_code == 0, moved.output
     said = " ".join(moved.output.split())  # rich wraps long lines
-    assert "copied 3 transcript_segments" in said and "18 rows moved from shard-a" in said
+    assert "copied 3 transcript_segments" in said and "21 rows moved from shard-a" in said
     assert tenants() == {"shard-a": before["shard-a"] - 1, "shard-b": before["shard-b"] + 1}
     refused = runner.invoke(app, ["shards", "move-tenant", email, "shard-z"])
     assert refused.exit_code == 1 and "no shard 'shard-z'" in " ".join(refused.output.split())

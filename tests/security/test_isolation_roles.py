@@ -157,3 +157,18 @@ async def test_socket_resume_of_a_teammates_call_is_not_found(acme: Acme) -> Non
         assert ended["error"]["code"] == "not_found"
     finally:
         await manager.disconnect()
+
+
+def test_a_workspaces_playbook_versions_stay_in_it(acme: Acme) -> None:
+    with httpx.Client(base_url=acme.server.url) as http:
+        playbook = http.get("/api/playbook", headers=acme.ada.headers).json()
+        playbook["playbook"]["objections"]["price"]["tips"] = ["Acme only: anchor on the pilot"]
+        saved = http.put("/api/playbook", headers=acme.ada.headers,
+                         json={"playbook": playbook["playbook"], "base_version": playbook["version"]})
+        assert saved.status_code == 200, saved.text
+        version = saved.json()["version"]
+        assert http.get(f"/api/playbook/versions/{version}", headers=acme.ria.headers).status_code == 200
+        theirs = http.get("/api/playbook", headers=acme.olga.headers).json()
+        assert theirs["version"] == 0 and "Acme only" not in str(theirs)
+        assert http.get(f"/api/playbook/versions/{version}", headers=acme.olga.headers).status_code == 404
+        assert http.get("/api/playbook/versions", headers=acme.olga.headers).json() == []

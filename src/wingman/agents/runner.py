@@ -16,7 +16,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wingman import logs, metrics
@@ -24,7 +24,7 @@ from wingman.agents.base import Agent, AgentOutcome, AgentStore, CallContext, En
 from wingman.agents.coach import SalesCoach
 from wingman.agents.feedback import FeedbackPreferences
 from wingman.agents.gate import InsightGate
-from wingman.agents.playbook import PlaybookSource
+from wingman.agents.playbook import PlaybookProvider, PlaybookSource
 from wingman.agents.qa import QaAgent
 from wingman.agents.search import SearchAgent
 from wingman.bus.base import EventBus
@@ -41,8 +41,10 @@ from wingman.events import (
     TranscriptBlock,
 )
 from wingman.llm.base import Llm
+from wingman.profile import CompanyProfile, ProfileService
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
+from wingman.search.lexical import KnowledgeEntity
 from wingman.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,16 +54,23 @@ _worker_numbers = itertools.count(1)
 
 
 def default_agents(
-    *, llm: Llm, knowledge: KnowledgeBase, web_search: Search | None, settings: Settings
+    *,
+    llm: Llm,
+    knowledge: KnowledgeBase,
+    web_search: Search | None,
+    settings: Settings,
+    playbooks: PlaybookProvider | None = None,
 ) -> list[Agent]:
-    """The coach, search and Q&A agents as configured by `settings`."""
+    """The coach, search and Q&A agents as configured by `settings`; the coach reads each
+    tenant's playbook from `playbooks` (default: the shipped file for everyone)."""
     deadline = settings.agent_deadline_seconds
     llm_timeout = min(settings.llm_timeout_seconds, deadline * 0.8)
     return [
         SalesCoach(
-            playbook=PlaybookSource(settings.effective_playbook_path),
+            playbook=playbooks or PlaybookSource(settings.effective_playbook_path),
             llm=llm,
             embedder=knowledge.embedder,
+            knowledge=knowledge,
             llm_timeout=llm_timeout,
         ),
         SearchAgent(
@@ -73,6 +82,24 @@ def default_agents(
         ),
         QaAgent(knowledge=knowledge, llm=llm, llm_timeout=llm_timeout),
     ]
+
+
+def catalog_for(
+    profile: CompanyProfile | None,
+    knowledge: Mapping[str, KnowledgeEntity],
+    *,
+    default_competitors: Sequence[str] = (),
+) -> EntityCatalog:
+    """The names a tenant's agents watch for, from its profile (or the default competitors
+    when it has none) and its knowledge base."""
+    if profile is None:
+        return EntityCatalog.build(default_competitors, knowledge)
+    return EntityCatalog.build(
+        profile.competitor_names,
+        knowledge,
+        battlecards=profile.battlecards(),
+        own=[profile.name, *profile.products],
+    )
 
 
 class AgentWorker:
@@ -92,15 +119,21 @@ class AgentWorker:
         max_in_flight: int = 64,
         idle_seconds: float = 2 * 3600,
         preferences_ttl: float = 60.0,
+        profiles: ProfileService | None = None,
+        playbooks: PlaybookProvider | None = None,
     ) -> None:
         self.bus = bus
+        # without a profile store (tests, tools): every tenant uses settings.competitors
+        self.profiles = profiles
         self.store = store
         self.knowledge = knowledge
         self.settings = settings
         self.agents = (
             list(agents)
             if agents is not None
-            else default_agents(llm=llm, knowledge=knowledge, web_search=web_search, settings=settings)
+            else default_agents(
+                llm=llm, knowledge=knowledge, web_search=web_search, settings=settings, playbooks=playbooks
+            )
         )
         self.gate = InsightGate(per_minute=settings.insights_per_minute)
         self.deadline = settings.agent_deadline_seconds
@@ -112,7 +145,7 @@ class AgentWorker:
         self._contexts: dict[str, CallContext] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._preferences: dict[str, tuple[float, FeedbackPreferences]] = {}
-        self._catalogs: dict[str, tuple[object, EntityCatalog]] = {}
+        self._catalogs: dict[str, tuple[object, object, EntityCatalog]] = {}
         self.block_ms: deque[float] = deque(maxlen=2000)  # wall time per block, all agents
         self.handled = 0  # blocks taken off the bus and finished (duplicates and failures too)
         self.handled_calls = 0  # call events (started, ended, feedback) handled
@@ -224,13 +257,16 @@ class AgentWorker:
                 ctx.preferences = prefs
         return prefs
 
-    async def _catalog(self, tenant: str) -> EntityCatalog:
+    async def _profile(self, tenant: str) -> CompanyProfile | None:
+        return await self.profiles.get(tenant) if self.profiles is not None else None
+
+    async def _catalog(self, tenant: str, profile: CompanyProfile | None) -> EntityCatalog:
         entities = await self.knowledge.entities(tenant)
         cached = self._catalogs.get(tenant)
-        if cached is not None and cached[0] is entities:
-            return cached[1]
-        catalog = EntityCatalog.build(self.settings.competitors, entities)
-        self._catalogs[tenant] = (entities, catalog)
+        if cached is not None and cached[0] is entities and cached[1] is profile:
+            return cached[2]
+        catalog = catalog_for(profile, entities, default_competitors=self.settings.competitors)
+        self._catalogs[tenant] = (entities, profile, catalog)
         return catalog
 
     def _context(self, block: TranscriptBlock) -> CallContext:
@@ -262,7 +298,8 @@ class AgentWorker:
             self.counts["blocks"] += 1
             started = time.perf_counter()
             ctx.preferences = await self._load_preferences(block.tenant, block.user_id)
-            ctx.catalog = await self._catalog(block.tenant)
+            ctx.profile = await self._profile(block.tenant)
+            ctx.catalog = await self._catalog(block.tenant, ctx.profile)
             ctx.metrics.observe(block)
             await self._publish(
                 ctx.metrics.snapshot(
@@ -305,24 +342,23 @@ class AgentWorker:
                 block, started=started, rule_or_prompt="", output="", error=f"{type(e).__name__}: {e}"[:500]
             )
         metrics.agent_ran(block, outcome.run)
-        admitted = await self._gate_and_publish(outcome, block, ctx)
+        admitted, held = await self._gate_and_publish(outcome, block, ctx)
         published.extend(admitted)
         run = outcome.run.model_copy(update={"insight_ids": tuple(i.id for i in admitted)})
-        if outcome.insights:
-            held = [i for i in outcome.insights if i.id not in run.insight_ids]
-            if held:
-                run = run.model_copy(
-                    update={"output": f"{run.output} | gate held back {', '.join(i.kind for i in held)}"}
-                )
+        if held:
+            run = run.model_copy(update={"output": f"{run.output} | held back: {'; '.join(held)}"})
         await self._save(run)
 
     async def _gate_and_publish(
         self, outcome: AgentOutcome, block: TranscriptBlock, ctx: CallContext
-    ) -> list[Insight]:
+    ) -> tuple[list[Insight], list[str]]:
+        """The insights the gate admitted (published), and why the others were held back."""
         admitted: list[Insight] = []
+        held: list[str] = []
         for insight in outcome.insights:
             decision = self.gate.admit(insight, state=ctx.gate, preferences=ctx.preferences, at=block.end)
             if not decision.admitted:
+                held.append(f"{insight.category} ({insight.kind}): {decision.reason}")
                 self.counts["held"] += 1
                 metrics.insight_held(decision.reason)
                 log.info(
@@ -334,7 +370,7 @@ class AgentWorker:
             if await self._publish(metrics.stamp_insight(decision.insight, block), block.call_id):
                 self.counts["published"] += 1
             admitted.append(decision.insight)
-        return admitted
+        return admitted, held
 
     async def _publish(self, event: Any, call_id: str) -> bool:
         try:

@@ -259,9 +259,10 @@ async def accept_invitation(body: AcceptIn, container: ContainerDep) -> TokenOut
 
 
 def _routers() -> list[APIRouter]:
+    from wingman.api.playbook import router as playbook_router
     from wingman.api.team import router as team_router
 
-    return [router, team_router]
+    return [router, team_router, playbook_router]
 
 
 routers = _routers()

@@ -10,6 +10,7 @@ from wingman.bus.base import EventBus
 from wingman.errors import NotFound, WingmanError
 from wingman.events import TOPIC_CALLS, CallEnded, utcnow
 from wingman.llm.base import Llm
+from wingman.profile import CompanyProfile
 from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
@@ -39,6 +40,7 @@ async def finalize_call(
     user_id: str,
     call_id: str,
     audio_seconds: float | None = None,
+    profile: CompanyProfile | None = None,
 ) -> dict[str, Any]:
     """Save the full transcript and summary of a call; returns the `call-ended` payload.
     `audio_seconds`: the call's audio length, when a live pipeline knows it."""
@@ -48,7 +50,11 @@ async def finalize_call(
         raise NotFound("no such call")
     if detail.end_time is None:
         summary = await summarize_call(
-            llm=llm, call_id=call_id, segments=detail.transcript, insights=detail.recommendations
+            llm=llm,
+            call_id=call_id,
+            segments=detail.transcript,
+            insights=detail.recommendations,
+            profile=profile,
         )
         full_transcript = "\n".join(_speaker_line(s.speaker, s.text) for s in detail.transcript)
         await store.finish_call(

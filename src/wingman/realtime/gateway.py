@@ -35,6 +35,8 @@ from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clea
 from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.echo import EchoGate
 from wingman.store.records import Viewer
 
 log = logging.getLogger(__name__)
@@ -266,6 +268,7 @@ class Gateway:
         first_seq: int = 0,
         talk_seconds: dict[str, float] | None = None,
         vocabulary: tuple[str, ...] = (),
+        diarizer: OnlineDiarizer | None = None,
     ) -> CallPipeline:
         s = self.c.settings
         pipeline = CallPipeline(
@@ -287,6 +290,9 @@ class Gateway:
             talk_seconds=talk_seconds,
             redact=redact_text if s.redact else None,
             max_call_seconds=s.max_call_seconds,
+            diarizer=diarizer,
+            echo_gate=EchoGate() if s.echo_gate and msg.channels == 2 else None,
+            sentiment=self.c.sentiment,
         )
         pipeline.start()
         return pipeline
@@ -320,13 +326,20 @@ class Gateway:
             log.warning("call refused: node busy", extra={"calls": self.load, "lag": self.lag.sustained})
         raise Busy(f"{reason}; try again shortly", retry_after=s.busy_retry_after_seconds)
 
+    async def _diarizer(self, user_id: str, msg: StartCall) -> OnlineDiarizer | None:
+        """Speaker labels for a one-channel call (stereo is labelled by channel)."""
+        if msg.channels != 1 or not self.c.settings.diarize:
+            return None
+        return await self.c.voiceprints.diarizer_for(user_id)  # the rep's own voice
+
     async def _start(self, sid: str, owner: Viewer, title: str, msg: StartCall) -> str:
         call = await self.c.store.create_call(
             workspace_id=owner.workspace_id, user_id=owner.user_id, title=title
         )
         # the names its speech engine primes
         vocabulary = await self.c.vocabulary.for_call(owner.workspace_id)
-        pipeline = self._new_pipeline(call.id, owner, msg, vocabulary=vocabulary)
+        diarizer = await self._diarizer(owner.user_id, msg)
+        pipeline = self._new_pipeline(call.id, owner, msg, vocabulary=vocabulary, diarizer=diarizer)
         self.calls[call.id] = LiveCall(pipeline, {sid})
         await self.upkeep.hold(call.id, take_over=False)
         await self.c.bus.publish(
@@ -357,9 +370,10 @@ class Gateway:
                 talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
             # every block holds at least one segment, so this is above any seq already used
             vocabulary = await self.c.vocabulary.for_call(owner.workspace_id)
+            diarizer = await self._diarizer(owner.user_id, msg)  # starts afresh: voices re-learnt
             live = LiveCall(self._new_pipeline(call.id, owner, msg, time_offset=offset,
                                                first_seq=len(segments), talk_seconds=talk,
-                                               vocabulary=vocabulary))
+                                               vocabulary=vocabulary, diarizer=diarizer))
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
@@ -457,6 +471,7 @@ class Gateway:
             user_id=user_id,
             call_id=call_id,
             audio_seconds=audio_seconds,
+            profile=await self.c.profiles.get(workspace_id),
         )
         try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
             await self.c.crm.after_call(tenant_id=workspace_id, call_id=call_id)

@@ -39,7 +39,7 @@ from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = DATA_DIR / "knowledge"
+SAMPLE_DIR = DATA_DIR / "sample" / "knowledge"
 RRF_K = 60
 _CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
 
@@ -232,6 +232,16 @@ class KnowledgeBase(Search):
                 )
                 added += 1
             return added
+
+    async def remove_sample(self, tenant: str) -> int:
+        """Delete the sample documents of workspace `tenant` (its own stay); returns how many."""
+        async with self._lock(f"sample:{tenant}"):
+            docs = [d for d in await self._store.list_documents(workspace_id=tenant) if d.source == "sample"]
+            for doc in docs:
+                await self._store.delete_document(workspace_id=tenant, document_id=doc.id)
+            if docs:
+                self.invalidate(tenant)
+            return len(docs)
 
     def invalidate(self, tenant: str) -> None:
         self._generation[tenant] = self._generation.get(tenant, 0) + 1

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wingman.errors import BadInput, NotFound, WingmanError
 from wingman.events import utcnow
-from wingman.store.models import Base, CallSession, TenantPlacement
+from wingman.store.models import Base, CallSession, TenantPlacement, User
 from wingman.store.repos import Store
 from wingman.store.routing import Router
 
@@ -44,14 +44,20 @@ TENANT_TABLES = (
     "key_moments",
     "action_items",
     "call_comments",
+    "segment_sentiments",
     "documents",
     "document_chunks",
     "vocabulary_terms",
+    "company_profiles",
+    "voiceprints",
 )
 # never on a shard's books
 DIRECTORY_TABLES = ("revoked_tokens", "workspace_placements", "invitations", "playbook_versions")
 _BY_CALL = frozenset(
-    {"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items", "call_comments"}
+    {
+        "transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items",
+        "call_comments", "segment_sentiments",
+    }
 )
 _SERIAL = frozenset({"key_moments", "action_items"})  # integer ids: the target numbers them
 BATCH = 500
@@ -85,13 +91,19 @@ def _where(table: Table, tenant: str) -> ColumnElement[bool]:
     if table.name in _BY_CALL:
         calls = select(CallSession.id).where(CallSession.workspace_id == tenant)
         return table.c.call_session_id.in_(calls)
-    return table.c.workspace_id == tenant
+    if "tenant_id" in table.c:  # keyed by the tenant id string, not by a user row
+        return table.c.tenant_id == tenant
+    if "workspace_id" in table.c:
+        return table.c.workspace_id == tenant
+    # a member's own rows (voiceprints): those of the workspace's users
+    return table.c.user_id.in_(select(User.id).where(User.workspace_id == tenant))
 
 
 async def _keys(conn: AsyncConnection, name: str, tenant: str) -> Counter[str]:
     """What identifies each row across databases: its id, or for serial ids its call."""
     table = _table(name)
-    column = table.c.call_session_id if name in _SERIAL else table.c.id
+    # the primary key's first column (voiceprints are keyed by their user)
+    column = table.c.call_session_id if name in _SERIAL else next(iter(table.primary_key.columns))
     return Counter(r[0] for r in await conn.execute(select(column).where(_where(table, tenant))))
 
 

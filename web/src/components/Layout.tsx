@@ -1,4 +1,4 @@
-import { BookOpen, History, LayoutDashboard, LogOut, Mic } from 'lucide-react';
+import { BookOpen, ClipboardList, History, LayoutDashboard, LogOut, Mic, Users } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { useAuth } from '../lib/auth';
 import { useController, useLiveState } from '../lib/live';
@@ -11,6 +11,8 @@ const NAV = [
   { to: '/live', label: 'Live call', icon: Mic },
   { to: '/calls', label: 'Call history', icon: History },
   { to: '/knowledge', label: 'Knowledge base', icon: BookOpen },
+  { to: '/playbook', label: 'Playbook', icon: ClipboardList },
+  { to: '/team', label: 'Team', icon: Users },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
+import { CoachingComments } from '../components/CoachingComments';
 import { InsightPanel, type InsightView } from '../components/Insights';
 import { Transcript } from '../components/Transcript';
 import { Badge, Card, EmptyState, ErrorState, Spinner } from '../components/ui';
@@ -260,6 +261,7 @@ export function CallPage({ id }: { id: string }) {
           >
             <Timeline moments={c.key_moments} duration={duration} onJump={jump} />
           </Card>
+          <CoachingComments callId={c.id} moments={c.key_moments} onJump={(at) => jump({ kind: 'comment', text: '', at })} />
           <Card title="Transcript">
             <div className="max-h-[70vh] overflow-y-auto">
               <Transcript lines={c.transcript} highlightId={highlight} emptyText="No transcript was saved for this call." />

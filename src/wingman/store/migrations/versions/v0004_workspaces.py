@@ -9,7 +9,7 @@ a constrained NOT NULL column without rebuilding the table, and rebuilding call_
 break the rowids its full-text triggers follow. Rows are scoped by value, like every tenant key.
 
 Revision ID: 0004
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
