@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from wingman import metrics, tracing
+from wingman import logs, metrics, tracing
 from wingman.api.guards import BodyLimit, host_checker
 from wingman.api.peers import local_peer_ok, origin_checker, parse_networks, refuse, resolve_client
 from wingman.auth import TooManyAttempts
@@ -160,6 +160,7 @@ def create_app(
     settings = settings or Settings()
     sio = build_sio(settings)
     metrics.configure(enabled=settings.metrics)
+    logs.hide_query_strings()  # search terms (?q=) never reach the access log
     if settings.tracing:
         tracing.configure(enabled=True, endpoint=settings.otlp_endpoint, service="wingman-gateway")
 
@@ -181,7 +182,11 @@ def create_app(
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
-        container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(
+            gateway.upkeep.sweep_orphans(every=settings.orphan_sweep_seconds), "orphan-sweep"
+        )
+        # writes a previous run (killed, or stopped with the database away) never applied
+        await gateway.writer.replay()
         container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(

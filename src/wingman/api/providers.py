@@ -99,7 +99,12 @@ async def providers(container: ContainerDep, user: CurrentUser) -> ProvidersOut:
                     name: ProviderStatsOut.model_validate(stats)
                     for name, stats in state.get("providers", {}).items()
                 },
-                recent_errors=[ProviderErrorOut.model_validate(e) for e in state.get("recent_errors", [])],
+                # only the caller's tenant's failures: another tenant's are none of its business
+                recent_errors=[
+                    ProviderErrorOut.model_validate(e)
+                    for e in state.get("recent_errors", [])
+                    if e.get("tenant") == user.workspace_id  # provider errors are per workspace
+                ],
             )
         )
     return ProvidersOut(parts=parts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from wingman.audio.resample import StreamResampler
 from wingman.bus.base import EventBus
 from wingman.errors import BadInput, WingmanError
 from wingman.events import TOPIC_BLOCKS, TOPIC_INSIGHTS, AudioFormat, TranscriptBlock, TranscriptFragment
+from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.writer import StoreWriter
 from wingman.sentiment.model import SentimentModel
@@ -35,7 +37,6 @@ from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
 from wingman.speakers.stream import DiarizedStream
 from wingman.store.repos import Store
-from wingman.store.sentiment import add_sentiment
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
 from wingman.stt.failover import FailoverStream
 
@@ -153,7 +154,12 @@ class CallPipeline:
 
     # -- lifecycle
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._main(), name=f"call-{self.call_id}")
+        # provider errors of this call's work are tagged with its tenant (health.TENANT)
+        context = contextvars.copy_context()
+        context.run(TENANT.set, self.workspace_id)
+        self._task = asyncio.get_running_loop().create_task(
+            self._main(), name=f"call-{self.call_id}", context=context
+        )
 
     @property
     def finishing(self) -> bool:
@@ -195,7 +201,8 @@ class CallPipeline:
             except TimeoutError:
                 log.error("call did not finish in time", extra={"call_id": self.call_id})
                 await self.abort()
-        await self._writer.drain()
+        # this tenant's writes only: another tenant's shard being down does not hold us up
+        await self._writer.drain(timeout, user_id=self.user_id)
 
     async def abort(self) -> None:
         if self._task is not None and not self._task.done():
@@ -304,13 +311,10 @@ class CallPipeline:
         )
         if fragment.is_final:
             self.finals += 1
-            store, user_id, call_id, tenant = self._store, self.user_id, self.call_id, self.workspace_id
-            saved = self._writer.submit(
-                lambda: store.add_segment(
-                    workspace_id=tenant, user_id=user_id, call_id=call_id, fragment=fragment
-                )
+            saved = self._writer.save_segment(
+                user_id=self.user_id, call_id=self.call_id, fragment=fragment, workspace_id=self.workspace_id
             )
-            if self._writer.healthy and self._persist_wait > 0:
+            if self._writer.healthy_for(self.user_id) and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
         await self._emit("transcript", transcript_payload(fragment))
@@ -327,12 +331,12 @@ class CallPipeline:
         scored = self._sentiment.observe(fragment)
         if scored is None:
             return
-        store, user_id, call_id, tenant = self._store, self.user_id, self.call_id, self.workspace_id
-        self._writer.submit(lambda: add_sentiment(
-            store, workspace_id=tenant, user_id=user_id, call_id=call_id, segment_id=scored.segment_id,
-            start=scored.start,
+        call_id = self.call_id
+        self._writer.save_sentiment(
+            user_id=self.user_id, workspace_id=self.workspace_id, call_id=call_id,
+            segment_id=scored.segment_id, start=scored.start,
             score=scored.sentiment.score, label=scored.sentiment.label,
-        ))
+        )
         await self._emit("sentiment", scored.payload())
         if scored.coaching is not None:
             try:
