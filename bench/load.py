@@ -663,7 +663,7 @@ def report_metrics(r: dict[str, Any]) -> None:
     """The gateways' own histograms (GET /metrics, summed over gateways) beside the client's
     figures over the same span; and each hop's p50/p95 as /metrics has it."""
     hist = r["server_side"]
-    worst = 0.0
+    worst: float | None = None
     for event in ("transcript", "insight"):
         server = pick(hist, "wingman_audio_to_client_seconds", event=event)
         client = r["same_span"][event]
@@ -676,7 +676,7 @@ def report_metrics(r: dict[str, Any]) -> None:
                                ("p95", server.quantile(0.95), percentile(client, 0.95)),
                                ("mean", server.mean, sum(client) / len(client))):
             diff = (srv - cli) / cli if cli else float("nan")
-            worst = max(worst, abs(diff))
+            worst = abs(diff) if worst is None else max(worst, abs(diff))
             parts.append(f"{name} {srv:.3f} vs {cli:.3f} s ({100 * diff:+.0f}%)")
         print(f"/metrics vs client, utterance end -> {event} (from the chunk's emit; server "
               f"n={server.count:.0f}, client n={len(client)}): " + ", ".join(parts))
@@ -768,10 +768,12 @@ def main() -> None:
                                            seconds=args.seconds, ramp=ramp))
             p95 = report(result)
             lost = result["lost_finals"] + result["lost_insights"]
+            worst = result.get("metrics_disagreement")
+            disagreement = "n/a" if worst is None else f"{100 * worst:.0f}%"
             print(f"load_insight_p95_s={p95:.2f} calls={args.calls} "
                   f"transcript_p95_s={percentile(result['to_final'], 0.95):.2f} "
                   f"errors={len(result['errors'])} lost={lost} "
-                  f"metrics_vs_client_max_diff={100 * result.get('metrics_disagreement', 0):.0f}%")
+                  f"metrics_vs_client_max_diff={disagreement}")
     finally:
         if stand_in is not None:
             assert stand_in.stdin is not None

@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from wingman import metrics, tracing
+from wingman import logs, metrics, tracing
 from wingman.api.guards import BodyLimit, host_checker
 from wingman.api.peers import local_peer_ok, origin_checker, parse_networks, refuse, resolve_client
 from wingman.auth import TooManyAttempts
@@ -110,19 +110,21 @@ def default_web_dist() -> Path:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wingman.api.analysis import router as analysis_router
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
     from wingman.api.crm import router as crm_router
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
     routers = (
         auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
-        profile_router,
+        profile_router, speakers_router,
     )
-    for router in routers:
+    for router in (analysis_router, *routers):
         app.include_router(router)
 
 
@@ -154,6 +156,7 @@ def create_app(
     settings = settings or Settings()
     sio = build_sio(settings)
     metrics.configure(enabled=settings.metrics)
+    logs.hide_query_strings()  # search terms (?q=) never reach the access log
     if settings.tracing:
         tracing.configure(enabled=True, endpoint=settings.otlp_endpoint, service="wingman-gateway")
 
@@ -175,7 +178,11 @@ def create_app(
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
-        container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(
+            gateway.upkeep.sweep_orphans(every=settings.orphan_sweep_seconds), "orphan-sweep"
+        )
+        # writes a previous run (killed, or stopped with the database away) never applied
+        await gateway.writer.replay()
         container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(

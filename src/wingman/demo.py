@@ -166,7 +166,8 @@ class _Link:
         self.sio = socketio.AsyncClient(
             reconnection=True, reconnection_attempts=0, reconnection_delay=0.2, reconnection_delay_max=1.0
         )
-        for event in ("transcript", "insight", "metrics", "error", "call-ended", "provider-status"):
+        events = ("transcript", "insight", "metrics", "error", "call-ended", "provider-status", "sentiment")
+        for event in events:
             self.sio.on(event, self._recorder(event))
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)

@@ -43,6 +43,7 @@ class WordTiming(Frozen):
     start: float
     end: float
     probability: float | None = None
+    speaker: int | None = None  # the engine's own speaker number, when it diarizes (Deepgram)
 
 
 class TranscriptFragment(Frozen):

@@ -137,7 +137,7 @@ def register(url: str, name: str) -> User:
 
 # -- Socket.IO clients ---------------------------------------------------------------------------
 
-RECORDED = ("transcript", "insight", "metrics", "error", "call-ended", "provider-status")
+RECORDED = ("transcript", "insight", "metrics", "error", "call-ended", "provider-status", "sentiment")
 
 
 @dataclass

@@ -110,10 +110,15 @@ BY_ID = {
     ("delete", "/api/knowledge/{document_id}"),
     ("get", "/api/calls/{call_id}/crm"),
     ("post", "/api/calls/{call_id}/crm/{provider}"),
+    ("get", "/api/calls/{call_id}/sentiment"),
+    ("get", "/api/calls/{call_id}/follow-up"),
 }
 TENANT_LISTS = {
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
     # the tenant's CRM connections (test_crm_api.py: connected per tenant, tokens sealed per tenant)
+    ("get", "/api/trends"),
+    # the signed-in rep's own voiceprint (speakers area)
+    ("get", "/api/voiceprint"), ("post", "/api/voiceprint"), ("delete", "/api/voiceprint"),
     ("get", "/api/crm"), ("post", "/api/crm/{provider}/connect"), ("put", "/api/crm/{provider}"),
     ("delete", "/api/crm/{provider}"), ("get", "/api/crm/{provider}/search"),
 }
@@ -187,6 +192,8 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
             http.delete(f"/api/knowledge/{world.document}"),
             http.get(f"/api/calls/{world.ended_call}/crm"),
             http.post(f"/api/calls/{world.ended_call}/crm/hubspot", json={}),
+            http.get(f"/api/calls/{world.ended_call}/sentiment"),
+            http.get(f"/api/calls/{world.ended_call}/follow-up"),
         ]
         for r in attempts:
             assert r.status_code == 404, (r.request.method, r.request.url, r.status_code, r.text)
@@ -203,7 +210,8 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
 def test_tenant_lists_and_stats_show_only_own_data(world: World) -> None:
     with httpx.Client(base_url=world.server.url, headers=world.b.headers) as http:
         for r in (http.get("/api/calls"), http.get("/api/calls", params={"q": SECRET}),
-                  http.get("/api/stats"), http.get("/api/knowledge"), http.get("/api/auth/me")):
+                  http.get("/api/stats"), http.get("/api/knowledge"), http.get("/api/auth/me"),
+                  http.get("/api/trends", params={"range": "quarter"})):
             assert r.status_code == 200, r.text
             _no_leak(world, r)
         assert http.get("/api/calls").json()["total"] == 0

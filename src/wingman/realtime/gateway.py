@@ -35,10 +35,15 @@ from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clea
 from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.echo import EchoGate
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[Any]]
+
+
+SPILL_DIR = "spill"  # the writer's journal, under the data dir
 
 
 def room(call_id: str) -> str:
@@ -64,7 +69,8 @@ class Gateway:
     ) -> None:
         self.c = container
         self.sio = sio
-        self.writer = StoreWriter()
+        # journaled in the data dir: a kill -9 or a shutdown with the database away loses nothing
+        self.writer = StoreWriter(store=container.store, spill_dir=container.settings.data_dir / SPILL_DIR)
         self.calls: dict[str, LiveCall] = {}
         if abandon_after_seconds is None:
             abandon_after_seconds = container.settings.abandon_call_seconds
@@ -261,6 +267,7 @@ class Gateway:
         first_seq: int = 0,
         talk_seconds: dict[str, float] | None = None,
         vocabulary: tuple[str, ...] = (),
+        diarizer: OnlineDiarizer | None = None,
     ) -> CallPipeline:
         s = self.c.settings
         pipeline = CallPipeline(
@@ -281,6 +288,9 @@ class Gateway:
             talk_seconds=talk_seconds,
             redact=redact_text if s.redact else None,
             max_call_seconds=s.max_call_seconds,
+            diarizer=diarizer,
+            echo_gate=EchoGate() if s.echo_gate and msg.channels == 2 else None,
+            sentiment=self.c.sentiment,
         )
         pipeline.start()
         return pipeline
@@ -314,10 +324,17 @@ class Gateway:
             log.warning("call refused: node busy", extra={"calls": self.load, "lag": self.lag.sustained})
         raise Busy(f"{reason}; try again shortly", retry_after=s.busy_retry_after_seconds)
 
+    async def _diarizer(self, user_id: str, msg: StartCall) -> OnlineDiarizer | None:
+        """Speaker labels for a one-channel call (stereo is labelled by channel)."""
+        if msg.channels != 1 or not self.c.settings.diarize:
+            return None
+        return await self.c.voiceprints.diarizer_for(user_id)
+
     async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
         call = await self.c.store.create_call(user_id=user_id, title=title)
         vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
-        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary)
+        diarizer = await self._diarizer(user_id, msg)
+        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary, diarizer=diarizer)
         self.calls[call.id] = LiveCall(pipeline, {sid})
         await self.upkeep.hold(call.id, take_over=False)
         await self.c.bus.publish(
@@ -346,9 +363,10 @@ class Gateway:
                 talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
             # every block holds at least one segment, so this is above any seq already used
             vocabulary = await self.c.vocabulary.for_call(user_id)
+            diarizer = await self._diarizer(user_id, msg)  # starts afresh: voices re-learnt
             live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset,
                                                first_seq=len(segments), talk_seconds=talk,
-                                               vocabulary=vocabulary))
+                                               vocabulary=vocabulary, diarizer=diarizer))
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
@@ -436,7 +454,7 @@ class Gateway:
             await live.pipeline.finish()
             audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self.calls.pop(call_id, None)
-        await self.writer.drain()
+        await self.writer.drain(user_id=user_id)  # this tenant's writes: others' shards may be down
         payload = await finalize_call(
             store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
             audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
@@ -452,14 +470,21 @@ class Gateway:
         return payload
 
     async def aclose(self) -> None:
-        """Flush every live call's audio and saved segments, but leave the calls open: their
-        clients reconnect to another node (or this one, restarted) and resume them."""
-        for call_id, live in list(self.calls.items()):
+        """Flush every live call's audio and saved segments, all calls at once, but leave the
+        calls open: their clients reconnect to another node (or this one, restarted) and
+        resume them. Within settings.shutdown_seconds (under systemd's stop timeout): what
+        the store has not taken by then stays in the writer's journal for the next start."""
+        budget = self.c.settings.shutdown_seconds
+        started = time.monotonic()
+
+        async def flush(call_id: str, live: LiveCall) -> None:
             try:
-                await live.pipeline.finish(timeout=10.0)
+                await live.pipeline.finish(timeout=budget * 0.6)
             except Exception:
                 log.exception("call not flushed at shutdown", extra={"call_id": call_id})
             with contextlib.suppress(Exception):  # else it expires: the call is free sooner
                 await self.c.leases.release(call_id)
+
+        await asyncio.gather(*(flush(call_id, live) for call_id, live in list(self.calls.items())))
         self.calls.clear()
-        await self.writer.aclose()
+        await self.writer.aclose(timeout=max(0.5, budget - (time.monotonic() - started)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socketio
 
+from wingman.connections import redis_options
 from wingman.settings import Settings
 
 
@@ -11,7 +12,11 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.socketio_redis:
         # any node can emit to any call's room; the manager relays through Redis pub/sub
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel="wingman-socketio")
+        # AUTH and TLS as every other Redis client (wingman/connections.py): this channel
+        # carries every live transcript and insight between the gateways
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel="wingman-socketio", redis_options=redis_options(settings)
+        )
     # None: only pages from this server's own origin (Origin == Host) may open a socket; an
     # empty list would switch the Origin check off and let any web site drive the local user
     origins: list[str] | None = settings.cors_origins or None

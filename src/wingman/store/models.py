@@ -265,6 +265,19 @@ class CrmSyncRow(Base):
     updated_at: Mapped[datetime] = _ts()
 
 
+class SegmentSentimentRow(Base):
+    """The customer's sentiment in one final transcript segment (sentiment/), saved live."""
+
+    __tablename__ = "segment_sentiments"
+    __table_args__ = (Index("ix_segment_sentiments_call_start", "call_session_id", "start"),)
+
+    segment_id: Mapped[str] = mapped_column(EXT_ID, primary_key=True)
+    call_session_id: Mapped[str] = mapped_column(ID, ForeignKey("call_sessions.id", ondelete="CASCADE"))
+    start: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)  # [-1, 1]
+    label: Mapped[str] = mapped_column(String(16))  # positive | neutral | negative
+
+
 # -- company profile (tips/agents area)
 class CompanyProfileRow(Base):
     """A tenant's company profile (wingman.profile.CompanyProfile as JSON). Keyed by the tenant
@@ -277,3 +290,17 @@ class CompanyProfileRow(Base):
     profile: Mapped[dict[str, object]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="user")
     updated_at: Mapped[datetime] = _ts()
+
+
+# -- speakers: the rep's enrolled voice (src/wingman/speakers)
+class Voiceprint(Base):
+    """A user's voice, enrolled once with a short voice check: the mean speaker embedding of
+    their speech (`model` names the embedding model; prints of another model are not compared)."""
+
+    __tablename__ = "voiceprints"
+
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
+    seconds: Mapped[float] = mapped_column(Float)  # speech it was made from
+    created_at: Mapped[datetime] = _ts()

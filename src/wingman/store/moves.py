@@ -46,6 +46,7 @@ TENANT_TABLES = (
     "document_chunks",
     "vocabulary_terms",
     "company_profiles",
+    "voiceprints",
 )
 DIRECTORY_TABLES = ("revoked_tokens", "tenant_placements")  # never on a shard's books
 _BY_CALL = frozenset({"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items"})

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
 from wingman.profile import CompanyProfile, ProfileRecord, ProfileSource
-from wingman.store import accounts, calls, documents, insights, maintenance, profiles, vocabulary
+from wingman.store import accounts, calls, documents, insights, maintenance, profiles, vocabulary, voiceprints
 from wingman.store.lag import LagLimits
 from wingman.store.maintenance import MIGRATIONS as MIGRATIONS
 from wingman.store.maintenance import upgrade
@@ -436,6 +436,24 @@ class Store:
         """Delete the tenant's profile (only one from `source`, when given)."""
         async with self._write(tenant_id) as s:
             return await profiles.delete_profile(s, tenant_id=tenant_id, source=source)
+    # -- voiceprints (speakers/voiceprint.py)
+    async def get_voiceprint(self, *, user_id: str) -> voiceprints.VoiceprintRecord | None:
+        """The user's enrolled voice, or None."""
+        async with self._tx(await self._fresh(user_id)) as s:
+            return await voiceprints.get(s, user_id=user_id)
+
+    async def put_voiceprint(self, record: voiceprints.VoiceprintRecord) -> None:
+        """Save (or replace) a user's voiceprint; NotFound for an unknown user."""
+        try:
+            async with self._write(record.user_id) as s:
+                await voiceprints.put(s, record)
+        except exc.IntegrityError as e:
+            raise NotFound("no such user") from e
+
+    async def delete_voiceprint(self, *, user_id: str) -> bool:
+        """Forget the user's voice; True when there was one."""
+        async with self._write(user_id) as s:
+            return await voiceprints.remove(s, user_id=user_id)
 
     # -- maintenance (all tenants: background tasks and the CLI only, never a request)
     async def purge_calls_before(self, *, cutoff: datetime) -> int:
