@@ -243,8 +243,12 @@ class Cluster:
         home = self.dir / "redis"
         home.mkdir(parents=True, exist_ok=True)
         port = self.port("redis")
+        # the password in a 0600 file, not on the command line (ps shows that to everyone)
+        conf = home / "redis.conf"
+        conf.write_text(f"requirepass {self.redis_password()}\n")
+        conf.chmod(0o600)
         proc = self.state.add(spawn("redis", [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+            "redis-server", str(conf), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
             "--appendonly", "no", "--dir", str(home), "--daemonize", "no",
             "--maxclients", "10000"], log=self.log("redis"), port=port))
         wait_until("redis", lambda: port_open(port), proc=proc, timeout=20)
@@ -258,6 +262,14 @@ class Cluster:
             tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/"], log=self.log("kafka"), port=port))
         wait_until("kafka (tansu)", lambda: port_open(port), proc=proc, timeout=20)
+
+    def redis_password(self) -> str:
+        """The cluster's Redis password: live transcripts and insights cross its pub/sub."""
+        path = self.dir / "redis_password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     # -- Wingman nodes
     def app_env(self, node_id: str, shards: int, auth: str, *, pooled: bool = True) -> dict[str, str]:
@@ -274,6 +286,7 @@ class Cluster:
             "WINGMAN_BUS": "kafka",
             "WINGMAN_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.port('kafka')}",
             "WINGMAN_REDIS_URL": f"redis://127.0.0.1:{self.port('redis')}/0",
+            "WINGMAN_REDIS_PASSWORD": self.redis_password(),
             "WINGMAN_SOCKETIO_REDIS": "true",
             "WINGMAN_AGENTS_IN_PROCESS": "false",
             "WINGMAN_AUTH": auth,

@@ -177,7 +177,11 @@ def create_app(
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
-        container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(
+            gateway.upkeep.sweep_orphans(every=settings.orphan_sweep_seconds), "orphan-sweep"
+        )
+        # writes a previous run (killed, or stopped with the database away) never applied
+        await gateway.writer.replay()
         container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(

@@ -17,6 +17,7 @@ import httpx
 from wingman.audio.pool import AudioWorkerPool
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
+from wingman.connections import kafka_options, redis_client
 from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
@@ -76,13 +77,10 @@ class Container:
     def _make_bus(self) -> EventBus:
         s = self.settings
         if s.bus == "redis":
-            import redis.asyncio as aioredis
-
             from wingman.bus.redis_streams import RedisStreamsBus
 
             # a blocking pool waits for a free connection instead of failing past its size
-            pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=200, timeout=5)
-            return RedisStreamsBus(client=aioredis.Redis(connection_pool=pool))
+            return RedisStreamsBus(client=redis_client(s, max_connections=200, timeout=5))
         if s.bus == "kafka":
             from wingman.bus.kafka import KafkaBus
 
@@ -91,6 +89,7 @@ class Container:
                 client_id=s.node_id,
                 partitions=s.kafka_partitions,
                 replication_factor=s.kafka_replication,
+                security=kafka_options(s),
             )
         from wingman.bus.memory import MemoryBus
 
@@ -100,11 +99,9 @@ class Container:
         """Call-owner leases: in Redis when several gateways may share calls, else in memory."""
         s = self.settings
         if s.bus == "redis" or s.socketio_redis:
-            import redis.asyncio as aioredis
-
             from wingman.realtime.lease import RedisCallLeases
 
-            return RedisCallLeases(client=aioredis.Redis.from_url(s.redis_url), node_id=s.node_id)
+            return RedisCallLeases(client=redis_client(s), node_id=s.node_id)
         return MemoryCallLeases(node_id=s.node_id)
 
     def _make_local_stt(self) -> SpeechToText:
@@ -221,12 +218,8 @@ class Container:
             from wingman.privacy import RedactingSearch
 
             inner = RedactingSearch(inner)  # queries are redacted before they leave
-        redis_client = None
-        if s.bus == "redis" or s.socketio_redis:
-            import redis.asyncio as aioredis
-
-            redis_client = aioredis.Redis.from_url(s.redis_url)
-        return CachedSearch(inner=inner, redis=redis_client, health=self.health)
+        cache = redis_client(s) if s.bus == "redis" or s.socketio_redis else None
+        return CachedSearch(inner=inner, redis=cache, health=self.health)
 
     def _make_crm(self) -> CrmService:
         """CRM clients for each CRM whose OAuth app is configured (crm/)."""

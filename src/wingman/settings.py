@@ -198,6 +198,10 @@ class Settings(BaseSettings):
     kafka_tls_ca_file: Path | None = None
     min_secret_key_chars: int = Field(default=32, ge=16)
     login_failures_per_email_per_minute: int = Field(default=20, ge=0)  # any address; 0: off
+    # a stopping gateway flushes its live calls (all at once) and its queued writes within
+    # this, under systemd's TimeoutStopSec=30; what the store has not taken stays journaled
+    shutdown_seconds: float = Field(default=20.0, gt=0)
+    orphan_sweep_seconds: float = Field(default=300.0, gt=0)  # how often orphans are looked for
 
     # -- operations: metrics, traces, logs (wingman/metrics.py, tracing.py, logs.py)
     metrics: bool = True  # Prometheus instrumentation; False: no-ops and no /metrics (cost check)

@@ -15,6 +15,7 @@ import { HistoryPage } from './pages/HistoryPage';
 import { KnowledgePage } from './pages/KnowledgePage';
 import { LivePage } from './pages/LivePage';
 import { LoginPage } from './pages/LoginPage';
+import { SettingsPage } from './pages/SettingsPage';
 
 /** The pages by URL; the URLs are the ones the app always had (bookmarks and e2e tests rely on them). */
 export function AppRoutes() {
@@ -28,6 +29,7 @@ export function AppRoutes() {
         <Route path="/calls" element={<HistoryPage />} />
         <Route path="/calls/:id" element={<CallRoute />} />
         <Route path="/knowledge" element={<KnowledgePage />} />
+        <Route path="/settings" element={<SettingsPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Routes>
     </ErrorBoundary>

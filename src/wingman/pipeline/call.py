@@ -35,7 +35,6 @@ from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
 from wingman.speakers.stream import DiarizedStream
 from wingman.store.repos import Store
-from wingman.store.sentiment import add_sentiment
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
 from wingman.stt.failover import FailoverStream
 
@@ -186,7 +185,8 @@ class CallPipeline:
             except TimeoutError:
                 log.error("call did not finish in time", extra={"call_id": self.call_id})
                 await self.abort()
-        await self._writer.drain()
+        # this tenant's writes only: another tenant's shard being down does not hold us up
+        await self._writer.drain(timeout, user_id=self.user_id)
 
     async def abort(self) -> None:
         if self._task is not None and not self._task.done():
@@ -295,11 +295,8 @@ class CallPipeline:
         )
         if fragment.is_final:
             self.finals += 1
-            store, user_id, call_id = self._store, self.user_id, self.call_id
-            saved = self._writer.submit(
-                lambda: store.add_segment(user_id=user_id, call_id=call_id, fragment=fragment)
-            )
-            if self._writer.healthy and self._persist_wait > 0:
+            saved = self._writer.save_segment(user_id=self.user_id, call_id=self.call_id, fragment=fragment)
+            if self._writer.healthy_for(self.user_id) and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
         await self._emit("transcript", transcript_payload(fragment))
@@ -316,11 +313,11 @@ class CallPipeline:
         scored = self._sentiment.observe(fragment)
         if scored is None:
             return
-        store, user_id, call_id = self._store, self.user_id, self.call_id
-        self._writer.submit(lambda: add_sentiment(
-            store, user_id=user_id, call_id=call_id, segment_id=scored.segment_id, start=scored.start,
+        call_id = self.call_id
+        self._writer.save_sentiment(
+            user_id=self.user_id, call_id=call_id, segment_id=scored.segment_id, start=scored.start,
             score=scored.sentiment.score, label=scored.sentiment.label,
-        ))
+        )
         await self._emit("sentiment", scored.payload())
         if scored.coaching is not None:
             try:

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, Any], Awaitable[Any]]
 
 
+SPILL_DIR = "spill"  # the writer's journal, under the data dir
+
+
 def room(call_id: str) -> str:
     return f"call:{call_id}"
 
@@ -66,7 +69,8 @@ class Gateway:
     ) -> None:
         self.c = container
         self.sio = sio
-        self.writer = StoreWriter()
+        # journaled in the data dir: a kill -9 or a shutdown with the database away loses nothing
+        self.writer = StoreWriter(store=container.store, spill_dir=container.settings.data_dir / SPILL_DIR)
         self.calls: dict[str, LiveCall] = {}
         if abandon_after_seconds is None:
             abandon_after_seconds = container.settings.abandon_call_seconds
@@ -450,7 +454,7 @@ class Gateway:
             await live.pipeline.finish()
             audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self.calls.pop(call_id, None)
-        await self.writer.drain()
+        await self.writer.drain(user_id=user_id)  # this tenant's writes: others' shards may be down
         payload = await finalize_call(
             store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
             audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
@@ -466,14 +470,21 @@ class Gateway:
         return payload
 
     async def aclose(self) -> None:
-        """Flush every live call's audio and saved segments, but leave the calls open: their
-        clients reconnect to another node (or this one, restarted) and resume them."""
-        for call_id, live in list(self.calls.items()):
+        """Flush every live call's audio and saved segments, all calls at once, but leave the
+        calls open: their clients reconnect to another node (or this one, restarted) and
+        resume them. Within settings.shutdown_seconds (under systemd's stop timeout): what
+        the store has not taken by then stays in the writer's journal for the next start."""
+        budget = self.c.settings.shutdown_seconds
+        started = time.monotonic()
+
+        async def flush(call_id: str, live: LiveCall) -> None:
             try:
-                await live.pipeline.finish(timeout=10.0)
+                await live.pipeline.finish(timeout=budget * 0.6)
             except Exception:
                 log.exception("call not flushed at shutdown", extra={"call_id": call_id})
             with contextlib.suppress(Exception):  # else it expires: the call is free sooner
                 await self.c.leases.release(call_id)
+
+        await asyncio.gather(*(flush(call_id, live) for call_id, live in list(self.calls.items())))
         self.calls.clear()
-        await self.writer.aclose()
+        await self.writer.aclose(timeout=max(0.5, budget - (time.monotonic() - started)))

@@ -8,6 +8,7 @@ from typing import Any
 import socketio
 
 from wingman import metrics
+from wingman.connections import redis_options
 from wingman.settings import Settings
 
 STAMP = "wingman_sent"  # wall-clock time an emit was published, for wingman_socketio_fanout_seconds
@@ -33,7 +34,11 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.socketio_redis:
         # any node can emit to any call's room; the manager relays through Redis pub/sub
-        manager = TimedRedisManager(settings.redis_url, channel="wingman-socketio")
+        # AUTH and TLS as every other Redis client (wingman/connections.py): this channel
+        # carries every live transcript and insight between the gateways
+        manager = TimedRedisManager(
+            settings.redis_url, channel="wingman-socketio", redis_options=redis_options(settings)
+        )
     # None: only pages from this server's own origin (Origin == Host) may open a socket; an
     # empty list would switch the Origin check off and let any web site drive the local user
     origins: list[str] | None = settings.cors_origins or None

@@ -98,8 +98,7 @@ class InsightSink:
             metrics.insight_received(event)
             if self._redact is not None:
                 event = self._redact(event)
-            store = self._store
-            self._writer.submit(lambda: store.add_recommendation(event))
+            self._writer.save_insight(event)  # journaled, then stored (pipeline/writer.py)
             await self._sio.emit("insight", insight_payload(event), room=room(event.call_id))
             metrics.insight_shown(event)
         elif isinstance(event, CallMetrics):

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_DIR = DATA_DIR / "sample" / "knowledge"
 RRF_K = 60
+RETRY_EMPTY_SECONDS = 5.0  # a tenant whose documents could not be read is tried again this soon
 _CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
 
 class DocumentStore(Protocol):
@@ -263,8 +264,22 @@ class KnowledgeBase(Search):
                     return index
                 index = None
             if index is None:
-                index = await self._build(user_id)
+                try:
+                    index = await self._build(user_id)
+                except Exception as e:  # the tenant's shard is away: the agents go on without
+                    log.warning("knowledge index not built", extra={"error": type(e).__name__})
+                    index = self._empty(retry_in=RETRY_EMPTY_SECONDS)
+                    self._keep(user_id, index)
             return index
+
+    def _empty(self, *, retry_in: float) -> _Index:
+        """An index of nothing, revalidated (so rebuilt, once the store answers) in `retry_in` s."""
+        return _Index(
+            chunk_ids=[], document_ids=[], filenames=[], headings=[], bodies=[],
+            vectors=np.zeros((0, self.embedder.dim), dtype=np.float32), bm25=None, entities={},
+            tokens=[], document_frequency={}, signature=(("", -1),),
+            checked_at=time.monotonic() - self._revalidate + retry_in,
+        )
 
     async def _build(self, user_id: str) -> _Index:
         import bm25s

@@ -1,4 +1,4 @@
-import { BookOpen, History, LayoutDashboard, LogOut, Menu, Mic, X } from 'lucide-react';
+import { BookOpen, History, LayoutDashboard, LogOut, Menu, Mic, Settings, X } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation, useNavigate } from 'react-router';
 import { useAuth } from '../lib/auth';
@@ -13,6 +13,7 @@ const NAV = [
   { to: '/live', label: 'Live call', icon: Mic },
   { to: '/calls', label: 'Call history', icon: History },
   { to: '/knowledge', label: 'Knowledge base', icon: BookOpen },
+  { to: '/settings', label: 'Settings', icon: Settings },
 ];
 
 function Brand() {

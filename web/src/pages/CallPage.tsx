@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ArrowLeft, Brain, Flag, ListChecks } from 'lucide-react';
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
@@ -11,6 +11,9 @@ import { durationBetween, formatDateTime, formatDuration, momentLabel } from '..
 import { keys } from '../lib/query';
 import { agentLabel } from '../realtime/insights';
 import { clock } from '../realtime/transcript';
+
+// sentiment chart, CRM sync and follow-up draft, with recharts, load after the call itself
+const CallAfter = lazy(() => import('../after/CallAfter'));
 
 /** The transcript line being spoken at `at` seconds (or the nearest one). */
 export function segmentAt(segments: readonly TranscriptSegment[], at: number): TranscriptSegment | null {
@@ -196,16 +199,19 @@ export function CallPage({ id }: { id: string }) {
   const transcriptEnd = c.transcript.reduce((m, s) => Math.max(m, s.end), 0);
   const duration = Math.max(durationBetween(c.start_time, c.end_time) ?? 0, transcriptEnd);
 
-  const jump = (m: KeyMoment) => {
-    const seg = segmentAt(c.transcript, m.at);
-    if (!seg) return;
+  const jumpTo = (segmentId: string) => {
     setHighlight(null);
     requestAnimationFrame(() => {
-      setHighlight(seg.id);
-      const el = document.getElementById(`seg-${seg.id}`);
+      setHighlight(segmentId);
+      const el = document.getElementById(`seg-${segmentId}`);
       el?.scrollIntoView({ behavior: 'smooth', block: 'center' });
       el?.focus({ preventScroll: true });
     });
+  };
+
+  const jump = (m: KeyMoment) => {
+    const seg = segmentAt(c.transcript, m.at);
+    if (seg) jumpTo(seg.id);
   };
 
   const setFeedback = async (recId: string, status: FeedbackStatus) => {
@@ -267,6 +273,9 @@ export function CallPage({ id }: { id: string }) {
           </Card>
         </div>
         <div className="flex min-w-0 flex-col gap-6">
+          <Suspense fallback={<Spinner label="Loading sentiment and CRM" />}>
+            <CallAfter callId={c.id} ended={!!c.end_time} onJump={jumpTo} />
+          </Suspense>
           <Card title={`Recommendations (${c.recommendations.length})`}>
             {feedbackError && (
               <p role="alert" className="mb-2 text-sm text-rose-700">

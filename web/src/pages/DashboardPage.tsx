@@ -1,12 +1,15 @@
 import { CalendarClock, Clock, Lightbulb, Mic, PhoneCall, ThumbsUp } from 'lucide-react';
 import { useQuery } from '@tanstack/react-query';
-import type { ReactNode } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api } from '../api/client';
 import { BarList } from '../components/BarList';
 import { Button, Card, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { formatDateTime, formatDuration, formatPercent, humanizeKind } from '../lib/format';
 import { keys } from '../lib/query';
+
+// recharts loads with the trends, not with the first page
+const TrendsCharts = lazy(() => import('../after/TrendsCharts'));
 
 function formatMinutes(m: number): string {
   return m < 10 ? String(Math.round(m * 10) / 10) : String(Math.round(m));
@@ -78,6 +81,9 @@ export function DashboardPage() {
           </div>
         </>
       )}
+      <Suspense fallback={<Spinner label="Loading trends" />}>
+        <TrendsCharts />
+      </Suspense>
       <Card title="Recent calls" className="mt-6" actions={<Link to="/calls" className="text-sm text-indigo-600 hover:underline">All calls</Link>}>
         {recent.error ? (
           <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />
