@@ -160,3 +160,31 @@ def in_view(page: Page, selector: str) -> bool:
                    return r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; }""",
     )
     return inside
+
+
+def unreachable_by_tab(page: Page) -> list[str]:
+    """The visible controls that pressing Tab from the top of the page never reaches."""
+    total: int = page.evaluate(
+        """() => {
+            const sel = 'a[href], button:not([disabled]), input:not([disabled]), select, textarea, '
+                      + 'summary, [tabindex]:not([tabindex="-1"])';
+            const shown = [...document.querySelectorAll(sel)].filter(el => el.getClientRects().length > 0
+                && getComputedStyle(el).visibility !== 'hidden');
+            shown.forEach((el, i) => el.setAttribute('data-kb', String(i)));
+            document.activeElement?.blur?.();
+            return shown.length;
+        }"""
+    )
+    reached: set[str] = set()
+    for _ in range(total + 10):
+        page.keyboard.press("Tab")
+        key = page.evaluate("document.activeElement?.getAttribute('data-kb')")
+        if key is not None:
+            reached.add(key)
+    missed: list[str] = page.evaluate(
+        """reached => [...document.querySelectorAll('[data-kb]')]
+            .filter(el => !reached.includes(el.getAttribute('data-kb')))
+            .map(el => el.outerHTML.slice(0, 120))""",
+        sorted(reached),
+    )
+    return missed

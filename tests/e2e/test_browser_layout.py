@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     load_sample,
     shot,
     sideways_scroll,
+    unreachable_by_tab,
 )
 from tests.server import running_server
 from wingman.events import Insight, TranscriptFragment
@@ -109,6 +110,8 @@ def test_every_page_fits_the_screen_and_passes_axe(browser: Browser, site: tuple
             expect(ready.first).to_be_visible()
             page.wait_for_load_state("networkidle")
             _fits_and_passes_axe(page, f"{path} at {viewport['width']} px")
+            missed = unreachable_by_tab(page)
+            assert missed == [], f"{path}: not reachable with Tab: {missed}"
         shot(page, f"layout-{name}-not-found")
 
         page.goto(f"{url}/calls")
@@ -140,6 +143,22 @@ def test_every_page_fits_the_screen_and_passes_axe(browser: Browser, site: tuple
         page.keyboard.press("Enter")
         expect(page).to_have_url(re.compile(r"/calls$"))
         errors.check()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_sign_in_page_fits_and_passes_axe(browser: Browser, secured_url: str,
+                                              viewport: dict[str, int]) -> None:
+    context = _context(browser, viewport)
+    try:
+        page = context.new_page()
+        page.goto(secured_url)
+        expect(page.get_by_role("tab", name="Sign in")).to_be_visible()
+        _fits_and_passes_axe(page, f"sign-in at {viewport['width']} px")
+        assert unreachable_by_tab(page) == []
+        page.get_by_role("tab", name="Create account").click()
+        _fits_and_passes_axe(page, f"create account at {viewport['width']} px")
     finally:
         context.close()
 
