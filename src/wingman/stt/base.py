@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wingman.errors import WingmanError
-from wingman.events import new_id
+from wingman.events import WordTiming, new_id
 
 SAMPLE_RATE = 16000
 Pcm = npt.NDArray[np.float32]  # shape (frames, channels), values in [-1, 1]
@@ -39,6 +39,7 @@ class SttResult:
     speaker: str | None = None  # set by engines that diarize; else the pipeline names channels
     confidence: float | None = None
     audio_end_at: float | None = None  # time.monotonic() when the utterance's end was heard
+    words: tuple[WordTiming, ...] = ()  # finals of engines that time words (call seconds)
 
 
 class SttStream(ABC):
