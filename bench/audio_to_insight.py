@@ -27,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_server(
         Settings(data_dir=Path(tmp), auth="local")
     ) as url:
-        result = asyncio.run(run_demo(url=url, audio=DEMO_WAV, speed=1.0, title="bench"))
+        result = asyncio.run(run_demo(url=url, audio=DEMO_WAV, speed=1.0, title="bench", sample_data=True))
     latencies: dict[int, float] = {}
     for event in result.of("insight"):
         snippet = word_set(event.data.get("contextSnippet", ""))

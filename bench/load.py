@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil  # noqa: E402
 import socketio  # noqa: E402
 from _common import DEMO_WAV, ROOT, demo_script, percentile, word_set  # noqa: E402
+from _scrape import delta, pick, scrape_all  # noqa: E402
 
 CLUSTER = ROOT / "deploy" / "cluster"
 TRIGGERS = (4, 6, 8, 10, 12, 13, 15)  # utterances that must raise a tip (see audio_to_insight)
@@ -96,6 +97,7 @@ class Caller:
     disconnect_reasons: list[str] = field(default_factory=list)
     stream_started_at: float = 0.0
     position: float = 0.0  # seconds of audio handed to the socket so far
+    end_sent_at: float = float("inf")  # when end-call went out: later finals are not live
 
     def __post_init__(self) -> None:
         self._ready = asyncio.Event()
@@ -104,6 +106,7 @@ class Caller:
         self._step = int(self.rate * CHUNK_SECONDS) * self.channels * 2
         self._sending = asyncio.Lock()  # one sender at a time: the stream loop or a resume
         self._marks: list[tuple[float, asyncio.Event]] = []
+        self.sent_log: list[tuple[int, float]] = []  # (end byte of a chunk, when it was emitted)
         self._tasks: set[asyncio.Task[None]] = set()
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_attempts=0,
                                         reconnection_delay=0.2, reconnection_delay_max=1.0)
@@ -127,6 +130,12 @@ class Caller:
 
     def wall_time_of(self, audio_seconds: float) -> float:
         return self.stream_started_at + audio_seconds / self.speed
+
+    def sent_time_of(self, audio_seconds: float) -> float | None:
+        """When the chunk holding the audio at `audio_seconds` was first emitted: where the
+        gateway's own audio -> client histograms start (the speech engine takes that chunk)."""
+        wanted = int(audio_seconds * self.rate) * self.channels * 2
+        return next((at for end, at in self.sent_log if end >= wanted), None)
 
     def reached(self, audio_seconds: float) -> asyncio.Event:
         """An event set once `audio_seconds` of audio have been sent."""
@@ -189,6 +198,7 @@ class Caller:
                     self._ready.clear()
                     return
                 self._sent = end
+                self.sent_log.append((end, time.monotonic()))
 
     async def run(self, *, seconds: float | None = None, tail: float = 3.0,
                   end_call: bool = True) -> None:
@@ -202,6 +212,7 @@ class Caller:
             await asyncio.sleep(tail)
             if end_call:
                 await asyncio.wait_for(self._ready.wait(), 30)
+                self.end_sent_at = time.monotonic()
                 ended = await self.sio.call("end-call", {"callId": self.call_id}, timeout=90)
                 self.ended = ended if isinstance(ended, dict) else {}
                 if "error" in self.ended:
@@ -428,6 +439,31 @@ def match_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
     return to_final, to_insight, missing
 
 
+def same_span_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
+        list[float], list[float]]:
+    """The client's figures over the span the gateway's audio -> client histograms cover: from
+    the emit of the chunk holding the utterance's end to the event's arrival, for every final
+    and every insight (an insight's utterance: the last one its snippet covers; snippets cut
+    short are skipped, their block may end later)."""
+    finals: list[float] = []
+    for f in caller.finals().values():
+        sent = caller.sent_time_of(float(f.data.get("end", 0)))
+        if sent is not None and f.at < caller.end_sent_at:
+            finals.append(f.at - sent)
+    insights: list[float] = []
+    for e in caller.of("insight"):
+        text = str(e.data.get("contextSnippet", ""))
+        snippet = word_set(text)
+        if not snippet or text.endswith("\u2026"):
+            continue
+        covered = [float(u["end"]) for u in utterances
+                   if len(snippet & word_set(u["text"])) >= max(2, len(word_set(u["text"])) // 2)]
+        sent = caller.sent_time_of(max(covered)) if covered else None
+        if sent is not None and e.at < caller.end_sent_at:
+            insights.append(e.at - sent)
+    return finals, insights
+
+
 async def audit_calls(front: str, callers: list[Caller]) -> dict[str, Any]:
     """Compare what each caller received with what the store saved for its call, and collect
     the agents' failures from their saved reasoning (GET /api/calls/{id}/agent-runs)."""
@@ -518,6 +554,10 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         except Exception as exc:  # noqa: BLE001 - counted as an error of this call
             failures.append(f"{c.title}: {exc!r}")
 
+    # every process's own /metrics, before and after: the run's histograms are the difference
+    metric_ports = [int(p["port"]) for role, p in status["procs"].items()
+                    if role.startswith(("gateway-", "agent-")) and p.get("port")]
+    metrics_before = scrape_all(metric_ports)
     meter = CpuMeter(status)
     meter.start()
     own0, t0, machine0 = own_cpu(), time.monotonic(), machine_busy()
@@ -525,12 +565,14 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
     wall = time.monotonic() - t0
     cpu, own1, machine1 = meter.stop(), own_cpu(), machine_busy()
     probe.stop()
+    server_side = delta(scrape_all(metric_ports), metrics_before)
     lag_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await lag_task
 
     to_final: list[float] = []
     to_insight: list[float] = []
+    same_span: dict[str, list[float]] = {"transcript": [], "insight": []}
     missing = 0
     for c in callers:
         if not c.call_id:
@@ -539,6 +581,9 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         to_final += list(f.values())
         to_insight += list(i.values())
         missing += len(m)
+        sf, si = same_span_latencies(c, utterances)
+        same_span["transcript"] += sf
+        same_span["insight"] += si
     audit = await audit_calls(front, callers)
     call_seconds = sum(c.position for c in callers)
     return {
@@ -554,6 +599,7 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         "lag": probe.lags, "lag_sustained": probe.sustained,
         "refused": sum(c.refusals for c in callers),
         "cpu": cpu, "bench_cpu": own1 - own0, "machine_cpu": machine1 - machine0,
+        "server_side": server_side, "same_span": same_span,
     }
 
 
@@ -585,6 +631,7 @@ def report(r: dict[str, Any]) -> float:
               f"p50={percentile(rtts, 0.5):.3f} p95={percentile(rtts, 0.95):.3f} "
               f"failed={r['probe_failures'][role]}")
     print(f"bench client loop lag (s): {pct(r['bench_lag'])}")
+    report_metrics(r)
     stand_in = r["cpu"].pop(STAND_IN, None)
     total = sum(r["cpu"].values())
     concurrent = r["call_seconds"] / max(1e-9, r["wall"])
@@ -610,6 +657,43 @@ def report(r: dict[str, Any]) -> float:
         print(f"capacity estimate: {100 / max(1e-9, per_call):.0f} live calls per core of cluster CPU "
               f"(100 calls ~ {per_call:.1f} cores, all roles on one box)")
     return float(percentile(r["to_insight"], 0.95))
+
+
+def report_metrics(r: dict[str, Any]) -> None:
+    """The gateways' own histograms (GET /metrics, summed over gateways) beside the client's
+    figures over the same span; and each hop's p50/p95 as /metrics has it."""
+    hist = r["server_side"]
+    worst: float | None = None
+    for event in ("transcript", "insight"):
+        server = pick(hist, "wingman_audio_to_client_seconds", event=event)
+        client = r["same_span"][event]
+        if not server.count or not client:
+            print(f"/metrics vs client, {event}: no data "
+                  f"(server n={server.count:.0f}, client n={len(client)})")
+            continue
+        parts = []
+        for name, srv, cli in (("p50", server.quantile(0.5), percentile(client, 0.5)),
+                               ("p95", server.quantile(0.95), percentile(client, 0.95)),
+                               ("mean", server.mean, sum(client) / len(client))):
+            diff = (srv - cli) / cli if cli else float("nan")
+            worst = abs(diff) if worst is None else max(worst, abs(diff))
+            parts.append(f"{name} {srv:.3f} vs {cli:.3f} s ({100 * diff:+.0f}%)")
+        print(f"/metrics vs client, utterance end -> {event} (from the chunk's emit; server "
+              f"n={server.count:.0f}, client n={len(client)}): " + ", ".join(parts))
+    r["metrics_disagreement"] = worst
+    hops = [("audio->final", "wingman_audio_to_final_seconds", {}),
+            ("final->block", "wingman_final_to_block_seconds", {}),
+            ("block->insight", "wingman_block_to_insight_seconds", {}),
+            ("insight->client", "wingman_insight_to_client_seconds", {}),
+            ("bus blocks", "wingman_bus_delivery_seconds", {"topic": "transcript.blocks"}),
+            ("bus insights", "wingman_bus_delivery_seconds", {"topic": "insights"})]
+    print("hops from /metrics (p50/p95 s): " + ", ".join(
+        f"{label} {h.quantile(0.5):.3f}/{h.quantile(0.95):.3f}"
+        for label, name, labels in hops if (h := pick(hist, name, **labels)).count))
+    agents = pick(hist, "wingman_agent_seconds")
+    if agents.count:
+        print(f"agent runs from /metrics: n={agents.count:.0f} p50={agents.quantile(0.5):.3f} "
+              f"p95={agents.quantile(0.95):.3f} s")
 
 
 def sustained(r: dict[str, Any], limit: float) -> bool:
@@ -650,6 +734,11 @@ def main() -> None:
         return
 
     env = dict(os.environ)
+    # one account streams every call, and the bench measures capacity, not admission: lift the
+    # per-user, per-tenant and per-node quotas (their defaults fit one rep, one team, 2 cores)
+    for quota in ("MAX_CALLS_PER_USER", "MAX_CALLS_PER_TENANT", "MAX_SOCKETS_PER_USER",
+                  "MAX_SOCKETS_PER_TENANT", "MAX_CALLS_PER_NODE"):
+        env.setdefault(f"WINGMAN_{quota}", "100000")
     stand_in: subprocess.Popen[str] | None = None
     if args.local_capacity:
         env["WINGMAN_STT"] = "local"
@@ -679,9 +768,12 @@ def main() -> None:
                                            seconds=args.seconds, ramp=ramp))
             p95 = report(result)
             lost = result["lost_finals"] + result["lost_insights"]
+            worst = result.get("metrics_disagreement")
+            disagreement = "n/a" if worst is None else f"{100 * worst:.0f}%"
             print(f"load_insight_p95_s={p95:.2f} calls={args.calls} "
                   f"transcript_p95_s={percentile(result['to_final'], 0.95):.2f} "
-                  f"errors={len(result['errors'])} lost={lost}")
+                  f"errors={len(result['errors'])} lost={lost} "
+                  f"metrics_vs_client_max_diff={disagreement}")
     finally:
         if stand_in is not None:
             assert stand_in.stdin is not None

@@ -9,7 +9,7 @@ a noisy shared machine slows them alike.
 
 Strategies:
   tiny.en            no biasing: "before"
-  tiny.en+glossary   the demo tenant's vocabulary (wingman.vocabulary: settings.competitors,
+  tiny.en+glossary   the demo tenant's vocabulary (wingman.vocabulary: the sample profile's competitors,
                      the shipped knowledge base plus the Talkdesk battlecard the tests upload,
                      the playbook) as the engine's glossary prompt: "after", what Wingman does
   base, base+glossary  multilingual Whisper base, with --models tiny.en,base (needs the
@@ -46,6 +46,7 @@ from _common import ROOT, percentile
 from tests.speech import final_text
 from wingman.agents.base import EntityCatalog
 from wingman.audio.pcm import read_wav
+from wingman.sample import sample_profile
 from wingman.search.documents import chunk_text, document_title
 from wingman.settings import DATA_DIR, Settings
 from wingman.stt.local import LocalWhisperStt
@@ -133,7 +134,7 @@ def spelled(name: str, text: str) -> bool:
 def demo_vocabulary() -> tuple[Vocabulary, EntityCatalog]:
     """The demo tenant's vocabulary and the agents' entity catalog after the Talkdesk upload."""
     rows: list[tuple[str, str, str, str]] = []
-    files = [*sorted((DATA_DIR / "knowledge").glob("*.md")), NAMES_DIR / "battlecard-talkdesk.md"]
+    files = [*sorted((DATA_DIR / "sample" / "knowledge").glob("*.md")), NAMES_DIR / "battlecard-talkdesk.md"]
     for path in files:
         text = path.read_text()
         for chunk in chunk_text(text, markdown=True, title=document_title(text, path.name)):
@@ -141,11 +142,11 @@ def demo_vocabulary() -> tuple[Vocabulary, EntityCatalog]:
     knowledge = KnowledgeTerms.from_rows(rows)
     settings = Settings()
     vocabulary = build_vocabulary(
-        competitors=settings.competitors,
+        competitors=sample_profile().competitor_names,
         knowledge=knowledge,
         playbook=playbook_terms(settings.effective_playbook_path),
     )
-    return vocabulary, EntityCatalog.build(settings.competitors, knowledge.entities)
+    return vocabulary, EntityCatalog.build(sample_profile().competitor_names, knowledge.entities)
 
 
 def load_clips(names: list[str]) -> list[Clip]:

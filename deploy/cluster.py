@@ -42,7 +42,6 @@ from _proc import (  # noqa: E402
     service_user,
     spawn,
     stop,
-    tail,
     wait_until,
 )
 
@@ -244,8 +243,12 @@ class Cluster:
         home = self.dir / "redis"
         home.mkdir(parents=True, exist_ok=True)
         port = self.port("redis")
+        # the password in a 0600 file, not on the command line (ps shows that to everyone)
+        conf = home / "redis.conf"
+        conf.write_text(f"requirepass {self.redis_password()}\n")
+        conf.chmod(0o600)
         proc = self.state.add(spawn("redis", [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+            "redis-server", str(conf), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
             "--appendonly", "no", "--dir", str(home), "--daemonize", "no",
             "--maxclients", "10000"], log=self.log("redis"), port=port))
         wait_until("redis", lambda: port_open(port), proc=proc, timeout=20)
@@ -259,6 +262,14 @@ class Cluster:
             tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/"], log=self.log("kafka"), port=port))
         wait_until("kafka (tansu)", lambda: port_open(port), proc=proc, timeout=20)
+
+    def redis_password(self) -> str:
+        """The cluster's Redis password: live transcripts and insights cross its pub/sub."""
+        path = self.dir / "redis_password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     # -- Wingman nodes
     def app_env(self, node_id: str, shards: int, auth: str, *, pooled: bool = True) -> dict[str, str]:
@@ -275,9 +286,12 @@ class Cluster:
             "WINGMAN_BUS": "kafka",
             "WINGMAN_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.port('kafka')}",
             "WINGMAN_REDIS_URL": f"redis://127.0.0.1:{self.port('redis')}/0",
+            "WINGMAN_REDIS_PASSWORD": self.redis_password(),
             "WINGMAN_SOCKETIO_REDIS": "true",
             "WINGMAN_AGENTS_IN_PROCESS": "false",
             "WINGMAN_AUTH": auth,
+            # nginx runs on this host: its X-Forwarded-For names the real client
+            "WINGMAN_TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
             "WINGMAN_SECRET_KEY": key_file.read_text().strip(),
             "WINGMAN_DATA_DIR": str(data_dir),
             "WINGMAN_DATABASE_URL": self.db_url("wingman", port=p, pooled=pooled),
@@ -319,12 +333,14 @@ class Cluster:
         role = f"agent-{n}"
         if self.started(role):
             return
+        port = self.port(role)  # its /metrics and /api/health (one endpoint per process)
         env = self.app_env(role, shards, auth)
-        proc = self.state.add(spawn(role, [str(self.venv_bin / "wingman"), "agents"],
-                                    log=self.log(role), env=env, cwd=self.dir / "nodes" / role))
-        log = Path(proc.log)
-        wait_until(role, lambda: "wingman agents" in tail(log, 200), proc=proc, timeout=120,
-                   interval=0.5)
+        proc = self.state.add(spawn(role, [str(self.venv_bin / "wingman"), "agents",
+                                           "--metrics-port", str(port)],
+                                    log=self.log(role), env=env, cwd=self.dir / "nodes" / role,
+                                    port=port))
+        wait_until(role, lambda: http_ok(f"http://127.0.0.1:{port}/api/health"), proc=proc,
+                   timeout=120, interval=0.5)
 
     def up_nginx(self, gateways: int, front_port: int) -> str:
         info = self.state.info

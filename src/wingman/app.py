@@ -14,11 +14,23 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
-from wingman.api.guards import BodyLimit, host_checker, send_json
+from wingman import logs, metrics, tracing
+from wingman.api.guards import BodyLimit, host_checker
+from wingman.api.peers import local_peer_ok, origin_checker, parse_networks, refuse, resolve_client
 from wingman.auth import TooManyAttempts
 from wingman.container import Container
-from wingman.errors import BadInput, NotFound, ProviderError, Unauthorized, WingmanError
+from wingman.errors import (
+    BadInput,
+    NotFound,
+    ProviderError,
+    QuotaExceeded,
+    TooLarge,
+    Unauthorized,
+    Unprocessable,
+    WingmanError,
+)
 from wingman.privacy import redact_insight, retention_loop
 from wingman.realtime.gateway import Gateway
 from wingman.realtime.server import build_sio
@@ -40,33 +52,55 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
-# /docs and /redoc load Swagger UI / ReDoc from a CDN with an inline bootstrap script; they show
-# the API schema only, never user data.
+# /docs and /redoc load Swagger UI / ReDoc from this server (fastapi-offline ships the bundles, so
+# they work with no internet) and start them with an inline bootstrap script; they show the API
+# schema only, never user data.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+DOCS_STATIC = "/api-docs-static"
 
 
 class WingmanApp(socketio.ASGIApp):  # type: ignore[misc]
-    """Socket.IO + FastAPI, behind the Host-header check of local mode (covers /socket.io too)."""
+    """Socket.IO + FastAPI behind the gates that cover /socket.io too: the real client behind
+    trusted proxies, local mode's Host and peer checks, and the Origin check of every
+    state-changing request and Socket.IO handshake (api/peers.py)."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, app: Any, *, host_ok: Callable[[dict[str, Any]], bool] | None
+        self,
+        sio: socketio.AsyncServer,
+        app: Any,
+        *,
+        host_ok: Callable[[dict[str, Any]], bool] | None,
+        local_mode: bool = False,
+        origin_ok: Callable[[dict[str, Any]], bool] | None = None,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> None:
         super().__init__(sio, other_asgi_app=app)
         self.host_ok = host_ok
+        self.local_mode = local_mode
+        self.origin_ok = origin_ok
+        self.trusted = parse_networks(trusted_proxies)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self.host_ok is not None and scope["type"] in ("http", "websocket") and not self.host_ok(scope):
-            if scope["type"] == "http":
-                body = {"detail": "this server only answers to its own host name", "code": "bad_host"}
-                await send_json(send, 421, body)
-            else:
-                await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] not in ("http", "websocket"):
+            await super().__call__(scope, receive, send)
+            return
+        client = resolve_client(scope, self.trusted)
+        if client is not None:
+            scope = dict(scope, client=(client, (scope.get("client") or (None, 0))[1]))
+        if self.host_ok is not None and not self.host_ok(scope):
+            await refuse(scope, send, 421, "this server only answers to its own host name", "bad_host")
+            return
+        if self.local_mode and not local_peer_ok(scope):
+            # the token-less local user is this machine's only: not a proxy's other clients
+            detail = "local mode answers only this machine: use WINGMAN_AUTH=required"
+            await refuse(scope, send, 403, detail, "not_local")
+            return
+        if self.origin_ok is not None and not self.origin_ok(scope):
+            await refuse(scope, send, 403, "cross-origin request refused", "cross_origin")
             return
         await super().__call__(scope, receive, send)
 
@@ -76,13 +110,21 @@ def default_web_dist() -> Path:
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wingman.api.analysis import router as analysis_router
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
+    from wingman.api.crm import router as crm_router
     from wingman.api.knowledge import router as knowledge_router
+    from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
 
-    for router in (auth_router, calls_router, knowledge_router, providers_router, vocabulary_router):
+    routers = (
+        auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
+        profile_router, speakers_router,
+    )
+    for router in (analysis_router, *routers):
         app.include_router(router)
 
 
@@ -113,6 +155,10 @@ def create_app(
     `container_factory` lets tests hand in a Container subclass with scripted providers."""
     settings = settings or Settings()
     sio = build_sio(settings)
+    metrics.configure(enabled=settings.metrics)
+    logs.hide_query_strings()  # search terms (?q=) never reach the access log
+    if settings.tracing:
+        tracing.configure(enabled=True, endpoint=settings.otlp_endpoint, service="wingman-gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,7 +178,12 @@ def create_app(
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
-        container.spawn(gateway.upkeep.sweep_orphans(), "orphan-sweep")
+        container.spawn(
+            gateway.upkeep.sweep_orphans(every=settings.orphan_sweep_seconds), "orphan-sweep"
+        )
+        # writes a previous run (killed, or stopped with the database away) never applied
+        await gateway.writer.replay()
+        container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(
                 retention_loop(
@@ -144,13 +195,17 @@ def create_app(
             )
         app.state.container = container
         app.state.gateway = gateway
+        unwatch = metrics.watch_gateway(
+            load=lambda: gateway.load, writer_pending=lambda: gateway.writer.pending
+        )
         try:
             yield
         finally:
+            unwatch()
             await gateway.aclose()
             await container.aclose()
 
-    app = FastAPI(title="Wingman", version="0.1.0", lifespan=lifespan)
+    app = FastAPIOffline(title="Wingman", version="0.1.0", lifespan=lifespan, static_url=DOCS_STATIC)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -198,8 +253,16 @@ def create_app(
             status = 404
         elif isinstance(exc, Unauthorized):
             status = 401
+        elif isinstance(exc, TooLarge):
+            status = 413
+        elif isinstance(exc, Unprocessable):
+            status = 422
         elif isinstance(exc, BadInput):
             status = 400
+        elif isinstance(exc, QuotaExceeded):
+            status = 429
+            if exc.retry_after is not None:
+                headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         elif isinstance(exc, TooManyAttempts):
             status = 429
             headers["Retry-After"] = str(exc.retry_after)
@@ -207,7 +270,15 @@ def create_app(
             status = 503
         return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status, headers=headers)
 
+    app.add_api_route("/metrics", metrics.http_endpoint, include_in_schema=False)  # Prometheus
     _include_routers(app)
     _mount_web(app, settings.web_dist or default_web_dist())
     host_ok = host_checker(local_mode=settings.auth == "local", allowed_hosts=settings.allowed_hosts)
-    return WingmanApp(sio, app, host_ok=host_ok)
+    return WingmanApp(
+        sio,
+        app,
+        host_ok=host_ok,
+        local_mode=settings.auth == "local",
+        origin_ok=origin_checker(settings.cors_origins),
+        trusted_proxies=tuple(settings.trusted_proxies),
+    )

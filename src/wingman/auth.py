@@ -17,6 +17,7 @@ the sockets open with that token (realtime/sessions.py; other nodes find it in t
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import os
@@ -56,6 +57,8 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 ARGON2_PARAMETERS = RFC_9106_LOW_MEMORY
 LOGIN_WINDOW_SECONDS = 60.0
 _MAX_THROTTLE_KEYS = 100_000  # bounded memory under a spray of random emails
+# one answer for every refused sign-up with valid input, an existing email included
+REGISTRATION_REFUSED = "no account could be made with these details: if you have one, sign in"
 
 
 class TooManyAttempts(WingmanError):
@@ -63,14 +66,31 @@ class TooManyAttempts(WingmanError):
 
     code = "rate_limited"
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, *, what: str = "failed sign-ins") -> None:
         self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(f"too many failed sign-ins: try again in {self.retry_after} s")
+        super().__init__(f"too many {what}: try again in {self.retry_after} s")
+
+
+def address_key(address: str) -> str:
+    """The unit a client address is counted in: an IPv4 address, or the /64 network of an IPv6
+    one (one subscriber gets a whole /64: counting single addresses lets them walk around)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class LoginThrottle:
-    """Sliding-window counts of failed sign-ins per (email, client address) and per address.
+    """Sliding-window counts of sign-in attempts per (email, client address), per address and
+    per email (addresses are counted by `address_key`: IPv6 by /64).
 
+    `attempt` counts an attempt before its password is checked (40 concurrent guesses for one
+    email all pass a check made before any of them failed); `succeeded` takes it back.
     In memory, per process: behind a load balancer each node counts its own share, so the
     effective limit is at most nodes x limit (sticky sessions keep a client on one node).
     """
@@ -80,11 +100,13 @@ class LoginThrottle:
         *,
         per_email_ip: int,
         per_ip: int,
+        per_email: int = 0,
         window_seconds: float = LOGIN_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_email_ip = per_email_ip
         self.per_ip = per_ip
+        self.per_email = per_email
         self.window = window_seconds
         self._clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
@@ -99,24 +121,62 @@ class LoginThrottle:
             del self._failures[key]
         return times
 
+    def _keys(self, email: str, ip: str) -> tuple[tuple[tuple[str, str], int], ...]:
+        ip = address_key(ip)
+        return (((email, ip), self.per_email_ip), (("*", ip), self.per_ip), ((email, "*"), self.per_email))
+
     def check(self, email: str, ip: str) -> None:
-        """Raise TooManyAttempts when this email+address or this address is over its limit."""
+        """Raise TooManyAttempts when this email+address, this address or this email is over
+        its limit."""
         now = self._clock()
-        for key, limit in (((email, ip), self.per_email_ip), (("*", ip), self.per_ip)):
+        for key, limit in self._keys(email, ip):
             times = self._recent(key, now)
             if limit > 0 and len(times) >= limit:
                 raise TooManyAttempts(self.window - (now - times[0]))
 
     def failed(self, email: str, ip: str) -> None:
+        """Count one failure (or an attempt still being checked)."""
         now = self._clock()
         if len(self._failures) >= _MAX_THROTTLE_KEYS:
             for key in list(self._failures)[: _MAX_THROTTLE_KEYS // 10]:
                 self._recent(key, now)  # drops keys whose failures are all old
-        for key in ((email, ip), ("*", ip)):
+        for key, _limit in self._keys(email, ip):
             self._failures.setdefault(key, deque()).append(now)
 
+    def attempt(self, email: str, ip: str) -> None:
+        """`check`, then count this attempt at once, before any password is looked at."""
+        self.check(email, ip)
+        self.failed(email, ip)
+
     def succeeded(self, email: str, ip: str) -> None:
-        self._failures.pop((email, ip), None)
+        """A right password: forget this email's attempts from this address, and take this
+        attempt back from the address's and the email's counts."""
+        keys = self._keys(email, ip)
+        self._failures.pop(keys[0][0], None)
+        for key, _limit in keys[1:]:
+            times = self._failures.get(key)
+            if times:
+                times.pop()
+
+
+class SignupThrottle:
+    """Sign-ups per client address (/64 for IPv6) and per node, in a sliding hour, counted
+    before the account is made (25 simultaneous sign-ups from one address: most are refused)."""
+
+    def __init__(
+        self, *, per_address: int, total: int, window_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._counts = LoginThrottle(
+            per_email_ip=0, per_ip=per_address, per_email=total, window_seconds=window_seconds, clock=clock
+        )
+
+    def attempt(self, ip: str) -> None:
+        """Count a sign-up from `ip`; TooManyAttempts past either limit."""
+        try:
+            self._counts.attempt("*signup*", ip)
+        except TooManyAttempts as e:
+            raise TooManyAttempts(e.retry_after, what="sign-ups") from None
 
 
 LogoutListener = Callable[[str], Awaitable[object]]
@@ -182,6 +242,10 @@ class Auth:
         self.throttle = LoginThrottle(
             per_email_ip=settings.login_failures_per_minute,
             per_ip=settings.login_failures_per_ip_per_minute,
+            per_email=settings.login_failures_per_email_per_minute,
+        )
+        self.signups = SignupThrottle(
+            per_address=settings.signups_per_hour, total=settings.signups_per_hour_total
         )
         key = settings.secret_key
         self._secret = key.get_secret_value() if key else load_or_create_secret(settings.data_dir)
@@ -234,22 +298,30 @@ class Auth:
         return claims
 
     # -- the API
-    async def register(self, *, email: str, name: str, password: str) -> TokenGrant:
-        """Create an account and sign it in. BadInput(code="email_taken") for a known email."""
+    async def register(self, *, email: str, name: str, password: str, client: str = "unknown") -> TokenGrant:
+        """Create an account and sign it in. A known email gets the generic
+        BadInput(code="registration_refused"), after as much work as a new one (the answer and
+        its timing do not tell which emails have accounts); TooManyAttempts past the sign-up
+        rate of this address or node."""
         email = validate_email(email)
         validate_password(password)
+        self.signups.attempt(client)
         name = "".join(ch for ch in name if unicodedata.category(ch) != "Cc")  # NUL, escapes
         name = name.strip()[:MAX_NAME] or email.split("@", 1)[0]
-        if await self._store.get_user_by_email(email) is not None:
-            raise BadInput("an account with this email exists already", code="email_taken")
-        user = await self._store.create_user(email=email, name=name, password_hash=await self._hash(password))
+        password_hash = await self._hash(password)
+        try:
+            if await self._store.get_user_by_email(email) is not None:
+                raise BadInput("taken")
+            user = await self._store.create_user(email=email, name=name, password_hash=password_hash)
+        except BadInput:
+            raise BadInput(REGISTRATION_REFUSED, code="registration_refused") from None
         return self._grant(user)
 
     async def login(self, *, email: str, password: str, client: str = "unknown") -> TokenGrant:
         """Sign in; Unauthorized with the same message for unknown email and wrong password;
         TooManyAttempts after too many failures for this email from this client address."""
         email = email.strip().lower()
-        self.throttle.check(email, client)
+        self.throttle.attempt(email, client)  # counted now: concurrent guesses all count
         # no account has an unprintable email (validate_email), and PostgreSQL cannot even
         # compare one with a NUL in it: such an email is simply unknown
         user = await self._store.get_user_by_email(email) if email.isprintable() else None
@@ -258,10 +330,8 @@ class Auth:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))
             # as slow as a real check, so response times do not tell which emails exist
             await self._verify(self._dummy_hash, password)
-            self.throttle.failed(email, client)
             raise Unauthorized("wrong email or password")
         if not await self._verify(user.password_hash, password):
-            self.throttle.failed(email, client)
             raise Unauthorized("wrong email or password")
         self.throttle.succeeded(email, client)
         return self._grant(user)

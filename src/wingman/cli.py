@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +20,11 @@ console = Console()
 DEMO_AUDIO = DATA_DIR / "demo" / "sample_call.wav"
 
 
-def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings | None = None, role: str = "") -> None:
+    from wingman.logs import setup
+
+    s = settings or Settings()
+    setup(level=s.log_level, fmt=s.log_format, node_id=s.node_id, role=role)
 
 
 @app.command()
@@ -41,13 +43,20 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    _logging()
+    _logging(settings, "gateway")
     console.print(
         f"[bold green]Wingman[/] on http://{settings.host}:{settings.port} "
         f"(auth={settings.auth}, stt={settings.stt}, llm={settings.llm}, bus={settings.bus})"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="websockets-sansio"
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        log_config=None,  # our handlers (wingman/logs.py), JSON lines included
+        # forwarded headers are read by the app from WINGMAN_TRUSTED_PROXIES only (api/peers.py)
+        proxy_headers=False,
     )
 
 
@@ -106,14 +115,21 @@ def demo(
     url: Annotated[str, typer.Option(help="the Wingman server")] = "http://127.0.0.1:8000",
     audio: Annotated[Path, typer.Option(help="a 16-bit PCM WAV; stereo = rep, customer")] = DEMO_AUDIO,
     speed: Annotated[float, typer.Option(help="1.0 streams at real-time pace")] = 1.0,
-    title: Annotated[str, typer.Option(help="call title")] = "Demo call: Relay for Dana's team",
+    title: Annotated[str, typer.Option(help="call title")] = "Demo call with the sample company",
     token: Annotated[str | None, typer.Option(help="API token (not needed in local mode)")] = None,
+    sample: Annotated[
+        bool, typer.Option(help="load the sample company's profile and documents first")
+    ] = True,
 ) -> None:
-    """Stream a recorded call into a running server and print the live transcript and tips."""
+    """Stream a recorded call into a running server and print the live transcript and tips.
+    The sample call is about the sample company, so its profile and documents are loaded first
+    (DELETE /api/sample or the Settings page removes them)."""
     from wingman.demo import run_demo
 
     result = asyncio.run(
-        run_demo(url=url, audio=audio, speed=speed, title=title, token=token, console=console)
+        run_demo(
+            url=url, audio=audio, speed=speed, title=title, token=token, console=console, sample_data=sample
+        )
     )
     raise typer.Exit(code=0 if result.finals else 1)
 
@@ -121,23 +137,44 @@ def demo(
 @app.command()
 def agents(
     workers: Annotated[int, typer.Option(help="agent workers in this process")] = 1,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="/metrics and /api/health port (default WINGMAN_METRICS_PORT)")
+    ] = None,
 ) -> None:
     """Run the agents as a separate worker process (team and org sizes)."""
+    from wingman import metrics, tracing
     from wingman.container import Container
+    from wingman.metrics_http import MetricsServer
+    from wingman.realtime.lag import LoopLagMonitor
 
     settings = Settings(agents_in_process=False)
-    _logging()
+    _logging(settings, "agents")
+    metrics.configure(enabled=settings.metrics)
+    tracing.configure(enabled=settings.tracing, endpoint=settings.otlp_endpoint, service="wingman-agents")
+    lag = LoopLagMonitor()
+
+    def health() -> dict[str, object]:
+        return {"status": "ok", "role": "agents", "node": settings.node_id, "workers": workers,
+                "bus": settings.bus, "loop_lag": lag.snapshot()}
 
     async def run() -> None:
         container = Container(settings)
         await container.store.migrate()
         await container.bus.start()
+        port = settings.metrics_port if metrics_port is None else metrics_port
+        server = MetricsServer(host=settings.metrics_host, port=port, health=health)
+        await server.start()
+        console.print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics")
+        lag_task = asyncio.create_task(lag.run())  # wingman_event_loop_lag_seconds of this process
         try:
             async with asyncio.TaskGroup() as tg:
                 for _ in range(workers):
                     tg.create_task(container.run_agents())
         finally:
+            lag_task.cancel()
+            await server.aclose()
             await container.aclose()
+            tracing.shutdown()
 
     console.print(f"[bold]wingman agents[/] x{workers} on bus={settings.bus}")
     asyncio.run(run())

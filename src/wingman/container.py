@@ -17,13 +17,18 @@ import httpx
 from wingman.audio.pool import AudioWorkerPool
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
+from wingman.connections import kafka_options, redis_client
+from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
+from wingman.profile import ProfileService
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
+from wingman.sentiment.model import SentimentModel
 from wingman.settings import Settings
+from wingman.speakers.voiceprint import VoiceprintService
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
 from wingman.vocabulary import VocabularyService
@@ -42,7 +47,9 @@ class Container:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # the data dir holds the key and the database
+            settings.data_dir.chmod(0o700)
         self.health = ProviderHealth()
         self.http = httpx.AsyncClient(timeout=settings.search_timeout_seconds)
         self.pool = AudioWorkerPool(max_workers=2)
@@ -53,23 +60,27 @@ class Container:
         self.stt = self._make_stt()
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()
+        self.profiles = ProfileService(store=self.store, default_competitors=settings.competitors)
         self.vocabulary = VocabularyService(
-            store=self.store, competitors=settings.competitors, playbook_path=settings.effective_playbook_path
+            store=self.store,
+            competitors=settings.competitors,
+            playbook_path=settings.effective_playbook_path,
+            profiles=self.profiles,
         )
         self.web_search = self._make_web_search()
+        self.crm = self._make_crm()
+        self.voiceprints = VoiceprintService(store=self.store, pool=self.pool)
+        self.sentiment = SentimentModel()  # customer sentiment per segment (sentiment/)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- factories
     def _make_bus(self) -> EventBus:
         s = self.settings
         if s.bus == "redis":
-            import redis.asyncio as aioredis
-
             from wingman.bus.redis_streams import RedisStreamsBus
 
             # a blocking pool waits for a free connection instead of failing past its size
-            pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=200, timeout=5)
-            return RedisStreamsBus(client=aioredis.Redis(connection_pool=pool))
+            return RedisStreamsBus(client=redis_client(s, max_connections=200, timeout=5))
         if s.bus == "kafka":
             from wingman.bus.kafka import KafkaBus
 
@@ -78,6 +89,7 @@ class Container:
                 client_id=s.node_id,
                 partitions=s.kafka_partitions,
                 replication_factor=s.kafka_replication,
+                security=kafka_options(s),
             )
         from wingman.bus.memory import MemoryBus
 
@@ -87,11 +99,9 @@ class Container:
         """Call-owner leases: in Redis when several gateways may share calls, else in memory."""
         s = self.settings
         if s.bus == "redis" or s.socketio_redis:
-            import redis.asyncio as aioredis
-
             from wingman.realtime.lease import RedisCallLeases
 
-            return RedisCallLeases(client=aioredis.Redis.from_url(s.redis_url), node_id=s.node_id)
+            return RedisCallLeases(client=redis_client(s), node_id=s.node_id)
         return MemoryCallLeases(node_id=s.node_id)
 
     def _make_local_stt(self) -> SpeechToText:
@@ -150,9 +160,32 @@ class Container:
         return FallbackLlm(primary=primary, fallback=local, health=self.health)
 
     def _make_knowledge(self) -> KnowledgeBase:
+        from wingman.search.documents import ParseLimits
         from wingman.search.embeddings import Embedder
+        from wingman.search.uploads import UploadWorker
 
-        return KnowledgeBase(store=self.store, embedder=Embedder())
+        s = self.settings
+        embedder = Embedder()
+        limits = ParseLimits(
+            max_pages=s.upload_max_pages,
+            max_characters=s.upload_max_characters,
+            max_chunks=s.upload_max_chunks,
+        )
+        uploads = UploadWorker(
+            embedder=embedder,
+            limits=limits,
+            parse_seconds=s.upload_parse_seconds,
+            embed_seconds=s.upload_embed_seconds,
+        )
+        return KnowledgeBase(
+            store=self.store,
+            embedder=embedder,
+            max_document_bytes=s.max_document_bytes,
+            uploads=uploads,
+            max_indexes=s.knowledge_index_cache,
+            max_documents=s.max_documents_per_tenant,
+            max_tenant_bytes=s.max_document_bytes_per_tenant,
+        )
 
     def _make_web_search(self) -> Search | None:
         s = self.settings
@@ -185,12 +218,46 @@ class Container:
             from wingman.privacy import RedactingSearch
 
             inner = RedactingSearch(inner)  # queries are redacted before they leave
-        redis_client = None
-        if s.bus == "redis" or s.socketio_redis:
-            import redis.asyncio as aioredis
+        cache = redis_client(s) if s.bus == "redis" or s.socketio_redis else None
+        return CachedSearch(inner=inner, redis=cache, health=self.health)
 
-            redis_client = aioredis.Redis.from_url(s.redis_url)
-        return CachedSearch(inner=inner, redis=redis_client, health=self.health)
+    def _make_crm(self) -> CrmService:
+        """CRM clients for each CRM whose OAuth app is configured (crm/)."""
+        from wingman.auth import load_or_create_secret
+        from wingman.crm.base import CrmClient
+        from wingman.crm.hubspot import HubSpotCrm
+        from wingman.crm.salesforce import SalesforceCrm
+        from wingman.store.crm import CrmRepo
+
+        s = self.settings
+        clients: dict[str, CrmClient] = {}
+        # CRM calls get their own client: longer timeouts than live search needs
+        self.crm_http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+        if s.hubspot_client_id:
+            clients["hubspot"] = HubSpotCrm(
+                client=self.crm_http, client_id=s.hubspot_client_id,
+                client_secret=_secret(s.hubspot_client_secret, "HUBSPOT_CLIENT_SECRET").get_secret_value(),
+                auth_url=s.hubspot_auth_url, api_url=s.hubspot_api_url,
+            )
+        if s.salesforce_client_id:
+            clients["salesforce"] = SalesforceCrm(
+                client=self.crm_http, client_id=s.salesforce_client_id,
+                client_secret=_secret(
+                    s.salesforce_client_secret, "SALESFORCE_CLIENT_SECRET"
+                ).get_secret_value(),
+                login_url=s.salesforce_login_url,
+            )
+        key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_secret(s.data_dir)
+        return CrmService(repo=CrmRepo(self.store), clients=clients, secret=key,
+                          redirect_base=s.effective_public_url)
+
+    async def run_crm_sync(self) -> None:
+        """The CRM sync worker of this node (every node runs one; jobs are leased)."""
+        from wingman.crm.worker import CrmSyncWorker
+
+        s = self.settings
+        await CrmSyncWorker(service=self.crm, store=self.store, link_base=s.effective_public_url,
+                            poll_seconds=s.crm_poll_seconds, max_attempts=s.crm_max_attempts).run()
 
     # -- lifecycle
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -211,7 +278,9 @@ class Container:
         if self.settings.auth == "local":
             user = await self.store.ensure_local_user()
             if self.settings.sample_knowledge:
-                await self.knowledge.load_sample(user.id)
+                from wingman.sample import load_sample_data
+
+                await load_sample_data(user.id, knowledge=self.knowledge, profiles=self.profiles)
         if self.settings.agents_in_process:
             self.spawn(self.run_agents(), "agents")
 
@@ -225,6 +294,7 @@ class Container:
             knowledge=self.knowledge,
             web_search=self.web_search,
             settings=self.settings,
+            profiles=self.profiles,
         )
         await worker.run()
 
@@ -242,5 +312,7 @@ class Container:
         if self.web_search is not None:
             await self.web_search.aclose()
         await self.http.aclose()
+        await self.crm_http.aclose()
         await self.store.aclose()
+        self.knowledge.uploads.close()
         self.pool.shutdown()

@@ -73,11 +73,15 @@ async def run_demo(
     tail_seconds: float = 3.0,
     end_call: bool = True,
     reconnect_timeout: float = 60.0,
+    sample_data: bool = False,
 ) -> DemoResult:
     """Stream `audio` at `speed` x real time; returns everything the server sent.
     If the connection drops, reconnect, resume the same call and go on from where the server
-    says it has the audio up to (waiting at most `reconnect_timeout` seconds each time)."""
+    says it has the audio up to (waiting at most `reconnect_timeout` seconds each time).
+    With `sample_data`, the sample company (profile and documents) is loaded first."""
     frames, rate, channels = read_wav(audio)
+    if sample_data:
+        await load_sample_data(url=url, token=token)
     result = DemoResult(speed=speed)
     link = _Link(
         url=url,
@@ -122,6 +126,16 @@ async def run_demo(
     return result
 
 
+async def load_sample_data(*, url: str, token: str | None = None) -> dict[str, Any]:
+    """Ask the server to load the sample company for this user (POST /api/sample)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        response = await client.post("/api/sample", headers=headers)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
 class _Link:
     """The demo's socket: records and prints what the server sends (each final once), and
     resumes the call on every reconnect."""
@@ -152,7 +166,8 @@ class _Link:
         self.sio = socketio.AsyncClient(
             reconnection=True, reconnection_attempts=0, reconnection_delay=0.2, reconnection_delay_max=1.0
         )
-        for event in ("transcript", "insight", "metrics", "error", "call-ended", "provider-status"):
+        events = ("transcript", "insight", "metrics", "error", "call-ended", "provider-status", "sentiment")
+        for event in events:
             self.sio.on(event, self._recorder(event))
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)

@@ -74,3 +74,30 @@ class ProviderAuthError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider answered with something we cannot use (malformed JSON, wrong schema)."""
+
+
+# -- trust: refusals with their own HTTP answers (app.py maps them)
+class TooLarge(BadInput):
+    """The input is over a size limit (bytes, pages, characters, passages): 413."""
+
+    code = "too_large"
+
+
+class Unprocessable(BadInput):
+    """The input is well-formed but could not be processed within its limits (a PDF that
+    takes too long to read): 422."""
+
+    code = "unprocessable"
+
+
+class QuotaExceeded(WingmanError):
+    """A per-user or per-tenant quota is used up (calls, sockets, documents, bytes, minutes,
+    sign-ups): 429, with `retry_after` when waiting helps."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.retry_after = retry_after

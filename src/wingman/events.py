@@ -43,6 +43,7 @@ class WordTiming(Frozen):
     start: float
     end: float
     probability: float | None = None
+    speaker: int | None = None  # the engine's own speaker number, when it diarizes (Deepgram)
 
 
 class TranscriptFragment(Frozen):
@@ -65,6 +66,18 @@ class TranscriptFragment(Frozen):
     audio_end_at: float | None = None
 
 
+class Hops(Frozen):
+    """Wall-clock stamps (epoch seconds) of a block's way from the speech engine through the
+    bus to the agents and back, plus its trace context (W3C traceparent): read by the metrics
+    (wingman/metrics.py) and traces (wingman/tracing.py) only, never persisted."""
+
+    audio_end: float | None = None  # the speech engine heard the utterance end
+    final_shown: float | None = None  # the block's last final was emitted
+    block_sent: float | None = None  # the gateway published the block
+    insight_sent: float | None = None  # an agent published the insight
+    trace: dict[str, str] = Field(default_factory=dict)
+
+
 class TranscriptBlock(Frozen):
     """Final fragments aggregated into a semantic unit: what the agents read."""
 
@@ -81,6 +94,7 @@ class TranscriptBlock(Frozen):
     audio_end_at: float | None = None
     # conversation so far, for metrics: seconds each speaker has talked up to this block
     talk_seconds: dict[str, float] = Field(default_factory=dict)
+    hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 
 class Insight(Frozen):
@@ -103,6 +117,7 @@ class Insight(Frozen):
     provider: str = "local"
     created_at: datetime = Field(default_factory=utcnow)
     audio_end_at: float | None = None
+    hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 
 class AgentRun(Frozen):

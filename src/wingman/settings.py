@@ -113,10 +113,11 @@ class Settings(BaseSettings):
 
     # -- agents
     playbook_path: Path | None = None  # default: the playbook.yaml shipped in wingman/data
-    competitors: list[str] = Field(
-        default_factory=lambda: ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad"]
-    )
-    sample_knowledge: bool = True  # load the demo company's knowledge base for the local user
+    # competitors of a tenant that has no company profile yet (a profile's own list wins)
+    competitors: list[str] = Field(default_factory=list)
+    # load the sample company (profile + documents) for the local user at start-up; off: it is
+    # loaded on request (`wingman demo`, POST /api/sample, "Try with sample data")
+    sample_knowledge: bool = False
     agent_deadline_seconds: float = 1.5
     insights_per_minute: int = 6
 
@@ -146,7 +147,8 @@ class Settings(BaseSettings):
 
     # -- admission control (per gateway node): over either limit, start-call is refused with
     # `busy` + retryAfter, so overload refuses new calls instead of slowing every live one
-    max_calls_per_node: int | None = Field(default=None, ge=1)  # None: no limit on call count
+    # unset: 8 with the local speech engine (what 2 cores carry in real time), 200 with a cloud one
+    max_calls_per_node: int | None = Field(default=None, ge=1)
     # event-loop lag sustained over 3 samples (0.1 s apart, realtime/lag.py); None: not used
     max_loop_lag_seconds: float | None = Field(default=1.0, gt=0)
     busy_retry_after_seconds: float = Field(default=5.0, ge=0)
@@ -161,6 +163,73 @@ class Settings(BaseSettings):
     # in required mode, when set, only these hosts are served
     allowed_hosts: list[str] = Field(default_factory=list)
 
+    # -- trust: uploads, quotas, proxies and the data path between nodes (issue 15)
+    # knowledge-base uploads are parsed in a child process killed at upload_parse_seconds,
+    # and refused (413) past these caps; embedding has its own thread and time cap
+    upload_max_pages: int = Field(default=500, ge=1)
+    upload_max_characters: int = Field(default=1_000_000, ge=1)
+    upload_max_chunks: int = Field(default=2_000, ge=1)
+    upload_parse_seconds: float = Field(default=20.0, gt=0)
+    upload_embed_seconds: float = Field(default=120.0, gt=0)
+    knowledge_index_cache: int = Field(default=64, ge=1)  # tenants' indexes kept per process
+    # quotas (None: unlimited); per user and per tenant (the tenant id the store scopes by)
+    max_calls_per_user: int | None = Field(default=3, ge=1)
+    max_calls_per_tenant: int | None = Field(default=50, ge=1)
+    max_sockets_per_user: int | None = Field(default=10, ge=1)
+    max_sockets_per_tenant: int | None = Field(default=200, ge=1)
+    max_documents_per_tenant: int | None = Field(default=500, ge=1)
+    max_document_bytes_per_tenant: int | None = Field(default=200 * 1024 * 1024, ge=1)
+    max_call_minutes_per_day: int | None = Field(default=24 * 60, ge=1)  # per tenant, UTC day
+    signups_per_hour: int = Field(default=20, ge=0)  # per client address (/64 for IPv6); 0: off
+    signups_per_hour_total: int = Field(default=200, ge=0)  # per node, every address together
+    # proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the nginx hosts
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Redis AUTH and TLS for every client (bus, Socket.IO manager, leases, caches); a
+    # rediss:// URL turns TLS on too
+    redis_username: str | None = None
+    redis_password: SecretStr | None = None
+    redis_tls: bool = False
+    redis_tls_ca_file: Path | None = None
+    # Kafka TLS and SASL for every client (producer, consumers, admin)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_tls_ca_file: Path | None = None
+    min_secret_key_chars: int = Field(default=32, ge=16)
+    login_failures_per_email_per_minute: int = Field(default=20, ge=0)  # any address; 0: off
+    # a stopping gateway flushes its live calls (all at once) and its queued writes within
+    # this, under systemd's TimeoutStopSec=30; what the store has not taken stays journaled
+    shutdown_seconds: float = Field(default=20.0, gt=0)
+    orphan_sweep_seconds: float = Field(default=300.0, gt=0)  # how often orphans are looked for
+
+    # -- operations: metrics, traces, logs (wingman/metrics.py, tracing.py, logs.py)
+    metrics: bool = True  # Prometheus instrumentation; False: no-ops and no /metrics (cost check)
+    # `wingman agents` serves /metrics and /api/health here (gateways serve them on their port)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: a free port
+    tracing: bool = False  # OpenTelemetry traces, one per transcript block
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces URL; default the exporter's (localhost:4318)
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # -- CRM sync (crm/): OAuth apps registered with each CRM; a CRM without a client id is off
+    hubspot_client_id: str | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_auth_url: str = "https://app.hubspot.com"  # consent page host
+    hubspot_api_url: str = "https://api.hubapi.com"
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_login_url: str = "https://login.salesforce.com"  # test.salesforce.com for sandboxes
+    # where browsers reach this server: OAuth redirect URIs and the CRM notes' link back to the
+    # call; default http://<host>:<port>
+    public_url: str | None = None
+    crm_poll_seconds: float = Field(default=2.0, gt=0)  # how often a worker looks for due jobs
+    crm_max_attempts: int = Field(default=12, ge=1)  # retries of 429/5xx before a job fails
+    # -- speakers (src/wingman/speakers): who speaks on one channel, echo on stereo
+    diarize: bool = True  # label one-channel calls rep/customer from speaker embeddings
+    echo_gate: bool = True  # silence the customer's echo in the rep's mic on stereo calls
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.auth is None:
@@ -170,6 +239,16 @@ class Settings(BaseSettings):
                 f"WINGMAN_AUTH=local refuses to serve on non-loopback address {self.host!r}; "
                 "set WINGMAN_AUTH=required"
             )
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value()
+            if len(key) < self.min_secret_key_chars or "change-me" in key.lower():
+                # a short or example key lets anyone who guesses it sign tokens for any user
+                raise ConfigError(
+                    f"WINGMAN_SECRET_KEY must be at least {self.min_secret_key_chars} random characters "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), not a placeholder"
+                )
+        if self.max_calls_per_node is None:
+            self.max_calls_per_node = 8 if self.stt == "local" else 200
         if self.max_request_bytes is None:
             self.max_request_bytes = self.max_document_bytes + 1024 * 1024
         if self.auth == "local" and "*" in self.cors_origins:
@@ -182,6 +261,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wingman.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_playbook_path(self) -> Path:

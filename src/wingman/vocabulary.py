@@ -5,7 +5,9 @@ A user's vocabulary is built automatically and ranked, most relevant first:
 1. ``user``: terms the user added (GET/PUT /api/vocabulary), in their order;
 2. ``company``: the user's own company or product, i.e. a proper noun used in at least half of
    their knowledge-base documents (the demo's "Relay");
-3. ``competitor``: competitors with a battlecard in the knowledge base, then settings.competitors;
+   The company profile's name comes first here, its products with the products below;
+3. ``competitor``: competitors with a battlecard in the knowledge base, then the company
+   profile's competitors (settings.competitors for a tenant without a profile);
 4. ``product``: products the knowledge base names (integrations); settings.competitors that the
    knowledge base calls products (Salesforce is an integration for Relay) land here too;
 5. ``knowledge``: other proper nouns and product terms in the documents: CamelCase words
@@ -36,6 +38,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from wingman.errors import BadInput
+from wingman.profile import ProfileService
 from wingman.search.documents import split_stored
 from wingman.search.lexical import KnowledgeEntity, entities_of
 from wingman.store.records import ChunkRecord, DocumentRecord
@@ -272,6 +275,8 @@ class KnowledgeTerms:
 def build_vocabulary(
     *,
     user_terms: Sequence[str] = (),
+    company: Sequence[str] = (),
+    products: Sequence[str] = (),
     competitors: Sequence[str] = (),
     knowledge: KnowledgeTerms | None = None,
     playbook: Sequence[str] = (),
@@ -281,6 +286,7 @@ def build_vocabulary(
     knowledge = knowledge or KnowledgeTerms({}, (), 0)
     kinds = {e.name.casefold(): e.kind for e in knowledge.entities.values()}
     ranked: list[Term] = [Term(t, "user") for t in user_terms]
+    ranked += [Term(t, "company") for t in company]  # the company profile's own names first
     for noun, _, documents in knowledge.nouns:
         if noun.casefold() not in kinds and documents >= 2 and 2 * documents >= knowledge.documents:
             ranked.append(Term(noun, "company"))
@@ -290,6 +296,8 @@ def build_vocabulary(
         for name in [*entities, *competitors]:
             if kinds.get(name.casefold(), "competitor") == source:
                 ranked.append(Term(name, source))
+        if source == "competitor":
+            ranked += [Term(p, "product") for p in products]
     # a term the playbook uses too is one reps say; a spelling like nothing else (CamelCase,
     # digits, several words) is one speech recognition needs help with; then by use
     in_playbook = {p.casefold() for p in playbook}
@@ -335,8 +343,10 @@ class VocabularyService:
         competitors: Sequence[str] = (),
         playbook_path: Path | None = None,
         max_terms: int = MAX_TERMS,
+        profiles: ProfileService | None = None,
     ) -> None:
         self._store = store
+        self._profiles = profiles
         self._competitors = tuple(competitors)
         self._playbook_path = playbook_path
         self._playbook: tuple[float, list[str]] = (-1.0, [])
@@ -380,9 +390,12 @@ class VocabularyService:
         """The user's vocabulary, most relevant first."""
         user_terms = await self._store.list_vocabulary_terms(user_id=user_id)
         knowledge = await self._knowledge_terms(user_id)
+        profile = await self._profiles.get(user_id) if self._profiles is not None else None
         return build_vocabulary(
             user_terms=user_terms,
-            competitors=self._competitors,
+            company=[profile.name] if profile else (),
+            products=profile.products if profile else (),
+            competitors=profile.competitor_names if profile else self._competitors,
             knowledge=knowledge,
             playbook=self._playbook_terms(),
             limit=self.max_terms,

@@ -4,118 +4,22 @@ The server is `wingman.app.create_app` under uvicorn on a free loopback port wit
 temporary directory. Chromium's fake microphone plays the customer channel of the demo call, so
 the whole path runs for real: getUserMedia -> AudioWorklet -> binary `audio-chunk` frames at the
 AudioContext's own rate -> speech engine -> agents -> Socket.IO -> React. Screenshots of each
-step land in test-artifacts/browser/.
+step land in test-artifacts/browser/. Fixtures and helpers: tests/e2e/conftest.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.audio_prep import customer_channel_clip
-from tests.server import running_server
-from wingman.settings import Settings
+from tests.e2e.conftest import LAPTOP, PageErrors, get_json, shot
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-DEMO_CALL = ROOT / "src" / "wingman" / "data" / "demo" / "sample_call.wav"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-device-for-media-stream",
-]
-LAPTOP = {"width": 1366, "height": 800}
 TITLE = "Acme support team evaluation"
-
-
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def web_dist() -> Path:
-    """The built web app; rebuilt only if its sources changed (make test has built it already)."""
-    subprocess.run(["bash", str(ROOT / "scripts" / "build-web.sh")], check=True, cwd=ROOT)
-    dist = ROOT / "web" / "dist"
-    assert (dist / "index.html").is_file()
-    return dist
-
-
-@pytest.fixture(scope="module")
-def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the fake microphone plays: the customer's side of the demo call, mono."""
-    out = tmp_path_factory.mktemp("audio") / "customer.wav"
-    return customer_channel_clip(DEMO_CALL, out)
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[str]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-data"), web_dist=web_dist,
-                        host="127.0.0.1", auth="local")
-    with running_server(settings) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(mic_wav: Path) -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={mic_wav}"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-class PageErrors:
-    """Uncaught exceptions in the page: any of them fails the test."""
-
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def check(self) -> None:
-        assert self.errors == [], f"uncaught errors in the page: {self.errors}"
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=LAPTOP, permissions=["microphone"])
-    pg = context.new_page()
-    pg.set_default_timeout(20_000)
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def shot(page: Page, name: str, *, full_page: bool = True) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
-
-
-def get_json(url: str, token: str | None = None) -> Any:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 # ---------------------------------------------------------------- tests
@@ -138,7 +42,7 @@ def test_live_call_transcript_insight_feedback_then_history(page: Page, server_u
     shot(page, "01-live-transcript")
 
     # an agent's insight arrives in the sidebar; like it
-    sidebar = page.get_by_role("complementary", name="Insights and metrics")
+    sidebar = page.get_by_role("region", name="Live insights")
     expect(sidebar.get_by_test_id("insight").first).to_be_visible(timeout=240_000)
     insight_id = sidebar.get_by_test_id("insight").first.get_attribute("data-insight-id")
     insight = sidebar.locator(f'[data-insight-id="{insight_id}"]')
@@ -234,14 +138,6 @@ def test_microphone_denied_is_explained(browser: Browser, server_url: str) -> No
         errors.check()
     finally:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def secured_url(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[str]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-secured"), web_dist=web_dist,
-                        host="127.0.0.1", auth="required", sample_knowledge=False)
-    with running_server(settings) as url:
-        yield url
 
 
 def test_register_sign_in_and_out_when_auth_is_required(browser: Browser, secured_url: str) -> None:

@@ -43,7 +43,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def demo_call(server: str) -> DemoResult:
-    return asyncio.run(run_demo(url=server, audio=DEMO_WAV, speed=1.0, title="E2E demo call"))
+    # the sample call is about the sample company: its profile and documents, loaded on request
+    return asyncio.run(run_demo(url=server, audio=DEMO_WAV, speed=1.0, title="E2E demo call",
+                                sample_data=True))
 
 
 def test_transcript_matches_the_spoken_call(demo_call: DemoResult) -> None:
@@ -156,3 +158,16 @@ def test_required_auth_refuses_sockets_without_token(tmp_path: Path) -> None:
         asyncio.run(scenario())
         with httpx.Client(base_url=url) as http:
             assert http.get("/api/calls").status_code == 401
+
+
+def test_customer_sentiment_is_scored_live_and_saved(demo_call: DemoResult, server: str) -> None:
+    """Real speech: every final customer segment gets a live score; the price objection is
+    negative; the call page's timeline reads the same scores back from the store."""
+    customer = {f["id"]: f["text"] for f in demo_call.finals if f["speaker"] == "customer"}
+    scores = {e.data["id"]: e.data for e in demo_call.of("sentiment")}
+    assert set(scores) == set(customer) and len(scores) >= 5
+    price = [i for i, text in customer.items() if "price" in text.lower() or "budget" in text.lower()]
+    assert price and all(scores[i]["label"] == "negative" for i in price), [customer[i] for i in price]
+    saved = httpx.get(f"{server}/api/calls/{demo_call.call_id}/sentiment", timeout=10).json()
+    assert {p["segment_id"]: p["label"] for p in saved} == {i: s["label"] for i, s in scores.items()}
+    assert all(p["saved"] for p in saved)

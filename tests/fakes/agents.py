@@ -15,10 +15,12 @@ import yaml
 
 from tests.fakes.store import MemoryStore
 from wingman.agents.base import Agent, AgentOutcome, CallContext, EntityCatalog, stable_id
+from wingman.agents.runner import catalog_for as runner_catalog
 from wingman.events import Insight, TranscriptBlock
+from wingman.sample import sample_profile
 from wingman.search.embeddings import Embedder
 from wingman.search.knowledge import KnowledgeBase
-from wingman.settings import DATA_DIR, Settings
+from wingman.settings import DATA_DIR
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 USER = "user-1"
@@ -45,7 +47,8 @@ async def sample_knowledge(user_id: str = USER) -> tuple[KnowledgeBase, MemorySt
 
 
 async def catalog_for(kb: KnowledgeBase, user_id: str = USER) -> EntityCatalog:
-    return EntityCatalog.build(Settings().competitors, await kb.entities(user_id))
+    """The sample company's catalog: its profile's competitors and its documents' names."""
+    return runner_catalog(sample_profile(), await kb.entities(user_id))
 
 
 def utterances(name: str = "utterances.yaml") -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from wingman.events import (
     CallMetrics,
     CallStarted,
     Feedback,
+    Hops,
     Insight,
     TranscriptBlock,
     TranscriptFragment,
@@ -40,6 +41,8 @@ ONE_OF_EACH: list[BusEvent] = [
         end=2.0,
         segment_ids=("a", "b"),
         talk_seconds={"rep": 12.5, "customer": 30.25},
+        hops=Hops(audio_end=1764600000.125, final_shown=1764600000.25, block_sent=1764600000.3,
+                  trace={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}),
     ),
     Insight(
         call_id="c",
@@ -52,6 +55,7 @@ ONE_OF_EACH: list[BusEvent] = [
         source="https://example.com/x",
         confidence=0.7,
         created_at=WHEN,
+        hops=Hops(audio_end=1764600000.125, block_sent=1764600000.3, insight_sent=1764600000.4),
     ),
     AgentRun(
         call_id="c",

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from wingman.events import AgentRun, FeedbackStatus, Insight, utcnow
+from wingman.profile import CompanyProfile, ProfileRecord, ProfileSource
 from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 
 
@@ -23,6 +24,23 @@ class MemoryStore:
         self.recommendations: dict[str, Insight] = {}
         self.feedback: dict[str, FeedbackStatus] = {}
         self.calls_of_list_chunks = 0
+        self.profiles: dict[str, ProfileRecord] = {}
+
+    # -- company profiles
+    async def get_profile(self, *, tenant_id: str) -> ProfileRecord | None:
+        return self.profiles.get(tenant_id)
+
+    async def put_profile(self, *, tenant_id: str, profile: CompanyProfile,
+                          source: ProfileSource = "user") -> ProfileRecord:
+        self.profiles[tenant_id] = ProfileRecord(profile=profile, source=source)
+        return self.profiles[tenant_id]
+
+    async def delete_profile(self, *, tenant_id: str, source: ProfileSource | None = None) -> bool:
+        record = self.profiles.get(tenant_id)
+        if record is None or (source is not None and record.source != source):
+            return False
+        del self.profiles[tenant_id]
+        return True
 
     # -- documents
     async def add_document(

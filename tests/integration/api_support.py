@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI
@@ -20,6 +20,20 @@ from wingman.bus.base import EventBus
 from wingman.events import BusEvent
 from wingman.settings import Settings
 from wingman.store.repos import Store
+
+
+@dataclass
+class RestClient:
+    """An httpx client on a test app, with the app's container, that can register users."""
+
+    http: httpx.AsyncClient
+    container: Any
+
+    async def register(self, name: str) -> dict[str, str]:
+        r = await self.http.post("/api/auth/register", json={
+            "email": f"{name}@example.com", "name": name.title(), "password": "correct horse"})
+        assert r.status_code == 201, r.text
+        return bearer(r.json()["token"])
 
 
 class RecordingBus(EventBus):

@@ -150,7 +150,7 @@ async def test_dislikes_change_what_the_user_sees_next(world: World) -> None:
     assert not [i for i in ctx.shown.values() if i.kind == "objection.price"]
     runs = await world.store.list_agent_runs(user_id=world.user_id, call_id=second_call)
     coach = next(r for r in runs if r.agent == "coach")
-    assert "objection.price: suppressed by the user's feedback" in coach.output
+    assert "Price objection: hidden, the user disliked these tips" in coach.output
 
 
 def test_default_agents_follow_settings(tmp_path: Path) -> None:

@@ -62,10 +62,15 @@ async def test_list_and_search_calls(world: World) -> None:
     assert r.json() == {"total": 1, "items": [{
         "id": world.call_id, "title": "Relay for Dana's team",
         "start_time": "2025-11-26T15:00:00Z", "end_time": "2025-11-26T15:03:00Z",
-        "duration_seconds": 180.0, "summary": "Dana finds the price high; proposal on Friday."}]}
+        "duration_seconds": 180.0, "summary": "Dana finds the price high; proposal on Friday.",
+        "snippet": None}]}
     for q, hits in [("price", 1), ("making time", 1), ("proposal friday", 1), ("aircall", 0)]:
         found = (await c.get("/api/calls", params={"q": q}, headers=world.ana)).json()
         assert found["total"] == hits, q
+    # a search result shows the words that matched, marked, not markup
+    item = (await c.get("/api/calls", params={"q": "friday"}, headers=world.ana)).json()["items"][0]
+    assert {"text": "Friday", "match": True} in item["snippet"]
+    assert "".join(p["text"] for p in item["snippet"]).startswith("Dana finds the price high")
     assert (await c.get("/api/calls", params={"q": "price"}, headers=world.bob)).json() == {
         "items": [], "total": 0}
     paged = await c.get("/api/calls", params={"limit": 1, "offset": 1}, headers=world.ana)

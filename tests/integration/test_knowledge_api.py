@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tests.fakes.agents import shared_embedder
-from tests.integration.api_support import bearer
+from tests.integration.api_support import RestClient
 from tests.integration.store_support import sqlite_url
 from tests.unit.test_knowledge import make_pdf
 from wingman.api import auth as auth_api
 from wingman.api import knowledge as knowledge_api
 from wingman.auth import Auth
 from wingman.errors import BadInput
+from wingman.profile import ProfileService
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
 from wingman.store.repos import Store
@@ -30,35 +32,28 @@ class Container:
     store: Store
     auth: Auth
     knowledge: KnowledgeBase
+    profiles: ProfileService
 
 
-@dataclass
-class Client:
-    http: httpx.AsyncClient
-    container: Container
-
-    async def register(self, name: str) -> dict[str, str]:
-        r = await self.http.post("/api/auth/register", json={
-            "email": f"{name}@example.com", "name": name.title(), "password": "correct horse"})
-        assert r.status_code == 201, r.text
-        return bearer(r.json()["token"])
+Client = RestClient
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(data_dir=tmp_path / "data", auth="required", max_document_bytes=50_000)
+@asynccontextmanager
+async def knowledge_client(tmp_path: Path, settings: Settings, *routers: APIRouter) -> AsyncIterator[Client]:
+    """The auth and knowledge routers (plus `routers`) over a real Store and knowledge base."""
     store = Store(url=sqlite_url(tmp_path))
     await store.migrate()
     container = Container(settings=settings, store=store, auth=Auth(store=store, settings=settings),
-                          knowledge=KnowledgeBase(store=store, embedder=shared_embedder()))
+                          knowledge=KnowledgeBase(store=store, embedder=shared_embedder()),
+                          profiles=ProfileService(store=store, default_competitors=settings.competitors))
     app = FastAPI()
 
     @app.exception_handler(BadInput)
     async def bad_input(_: Request, exc: BadInput) -> JSONResponse:  # as app.py maps it
         return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=400)
 
-    app.include_router(auth_api.router)
-    app.include_router(knowledge_api.router)
+    for router in (auth_api.router, knowledge_api.router, *routers):
+        app.include_router(router)
     app.state.container = container
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
@@ -66,6 +61,13 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
             yield Client(http=http, container=container)
     finally:
         await store.aclose()
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    settings = Settings(data_dir=tmp_path / "data", auth="required", max_document_bytes=50_000)
+    async with knowledge_client(tmp_path, settings) as c:
+        yield c
 
 
 async def test_upload_list_search_delete(client: Client) -> None:

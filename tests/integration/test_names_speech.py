@@ -28,6 +28,7 @@ from wingman.audio.pcm import read_wav
 from wingman.bus.memory import MemoryBus
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.local import LocalLlm
+from wingman.sample import sample_profile
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
 from wingman.store.repos import Store
@@ -84,7 +85,8 @@ async def tenant(tmp_path: Path) -> AsyncIterator[Tenant]:
                              web_search=None, settings=settings)
         for agent in worker.agents:
             await agent.warm(user.id)
-        vocabulary = VocabularyService(store=store, competitors=settings.competitors,
+        vocabulary = VocabularyService(
+            store=store, competitors=sample_profile().competitor_names,
                                        playbook_path=settings.effective_playbook_path)
         yield Tenant(store, knowledge, vocabulary, worker, user.id)
     finally:
@@ -165,7 +167,8 @@ async def test_name_recall_on_the_names_test_set_before_and_after_biasing(
     agents' matcher finds it (confidence >= 0.8); distractor clips must stay name-free."""
     await tenant.upload_battlecard()
     vocabulary = await tenant.vocabulary.for_call(tenant.user_id)
-    catalog = EntityCatalog.build(Settings().competitors, await tenant.knowledge.entities(tenant.user_id))
+    catalog = EntityCatalog.build(
+        sample_profile().competitor_names, await tenant.knowledge.entities(tenant.user_id))
     meta: dict[str, Any] = json.loads((NAMES / "names.json").read_text())
     recalled = {"before": 0, "after": 0}
     false_positives = {"before": 0, "after": 0}

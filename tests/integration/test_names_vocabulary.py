@@ -19,6 +19,7 @@ from wingman.api import auth as auth_api
 from wingman.api import vocabulary as vocabulary_api
 from wingman.auth import Auth
 from wingman.errors import BadInput, NotFound
+from wingman.sample import sample_profile
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
 from wingman.store.repos import Store
@@ -84,7 +85,8 @@ async def tenant(tmp_path: Path) -> AsyncIterator[Tenant]:
         knowledge = KnowledgeBase(store=store, embedder=shared_embedder())
         await knowledge.load_sample(user.id)
         settings = Settings(data_dir=tmp_path)
-        service = VocabularyService(store=store, competitors=settings.competitors,
+        service = VocabularyService(
+            store=store, competitors=sample_profile().competitor_names,
                                     playbook_path=settings.effective_playbook_path)
         yield Tenant(store, knowledge, service, user.id)
     finally:
@@ -144,7 +146,8 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app.include_router(auth_api.router)
     app.include_router(vocabulary_api.router)
     app.state.container = Container(settings, store, Auth(store=store, settings=settings),
-                                     VocabularyService(store=store, competitors=settings.competitors))
+                                     VocabularyService(
+                                         store=store, competitors=sample_profile().competitor_names))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             yield client

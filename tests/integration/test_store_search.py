@@ -12,6 +12,7 @@ from tests.integration.store_support import BACKENDS, Clock, backend_url, open_s
 from wingman.events import Insight, TranscriptFragment
 from wingman.store.records import CountItem, UserRecord
 from wingman.store.repos import Store
+from wingman.store.snippets import parts
 
 
 @pytest.fixture(params=BACKENDS)
@@ -138,7 +139,8 @@ async def test_stats(store: Store, clock: Clock) -> None:
     stats = await store.stats(user_id=ana.id)
     assert (stats.calls_this_week, stats.minutes_this_week, stats.total_calls) == (2, 30.0, 3)
     assert (stats.insights_shown, stats.insights_liked, stats.insights_disliked) == (7, 1, 1)
-    assert stats.liked_share == pytest.approx(1 / 7)
+    # over the rated tips (1 liked, 1 disliked), not the 7 shown
+    assert (stats.insights_rated, stats.liked_share) == (2, pytest.approx(1 / 2))
     assert stats.top_objections == [CountItem(name="price", count=2),
                                     CountItem(name="timing", count=1)]
     assert stats.top_competitors == [CountItem(name="Aircall", count=2),
@@ -146,3 +148,31 @@ async def test_stats(store: Store, clock: Clock) -> None:
     assert stats.avg_rep_talk_ratio == pytest.approx(0.4)
     bobs = await store.stats(user_id=bob.id)
     assert (bobs.total_calls, bobs.insights_shown) == (1, 0)
+
+
+async def test_search_results_carry_the_matching_words_marked(store: Store) -> None:
+    ana = await new_user(store, "ana")
+    live = await store.create_call(user_id=ana.id, title="Discovery with Acme")
+    await say(store, ana, live.id, "rep", "thanks for joining today", 0, 2)
+    await say(store, ana, live.id, "customer", "we already pay Aircall for the phones", 2, 5)
+    done = await store.create_call(user_id=ana.id, title="Renewal")
+    await store.finish_call(user_id=ana.id, call_id=done.id, full_transcript="rep: hello",
+                            summary="They compared us with Aircall on price.")
+    titled = await store.create_call(user_id=ana.id, title="Aircall switch")
+
+    page = await store.list_calls(user_id=ana.id, q="aircall")
+    assert {c.id for c in page.items} == {live.id, done.id, titled.id}
+    # a transcript line for the live call, the summary for the finished one, none for a title
+    assert parts(page.snippets[live.id]) == [("we already pay ", False), ("Aircall", True),
+                                             (" for the phones", False)]
+    summary = parts(page.snippets[done.id])
+    assert ("Aircall", True) in summary  # a text this short comes whole
+    # (ts_headline drops the final full stop)
+    assert "".join(t for t, _ in summary).rstrip(".") == "They compared us with Aircall on price"
+    assert titled.id not in page.snippets
+    assert (await store.list_calls(user_id=ana.id)).snippets == {}  # no search, no snippets
+
+
+def test_snippet_parts() -> None:
+    assert parts("a \x02b\x03 c \x02d\x03") == [("a ", False), ("b", True), (" c ", False), ("d", True)]
+    assert parts("no match") == [("no match", False)]

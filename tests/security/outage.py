@@ -5,11 +5,13 @@ private tansu broker on persistent storage that can be killed and restarted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,8 +124,9 @@ class PrivateRedis:
     """A redis-server of our own on a free port, persisting every write (AOF, fsync always),
     so a SIGKILL and a restart lose nothing, as a production Redis with AOF would."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, password: str | None = None) -> None:
         self.dir = data_dir
+        self.password = password  # AUTH required when set
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -136,7 +139,8 @@ class PrivateRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"],
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, timeout=20)
@@ -147,8 +151,8 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis(data_dir: Path) -> Iterator[PrivateRedis]:
-    redis = PrivateRedis(data_dir)
+def private_redis(data_dir: Path, *, password: str | None = None) -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(data_dir, password=password)
     redis.start()
     try:
         yield redis
@@ -232,3 +236,58 @@ def persistent_tansu(log: Path) -> Iterator[PersistentTansu]:
         yield broker
     finally:
         broker.close()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary directory, run as the
+    service user when we are root), on a free port, that the test can stop and start: the
+    shared server on 5432 is never touched."""
+
+    def __init__(self) -> None:
+        from deploy._proc import give_to_service_user
+        from deploy.cluster import pg_bin
+
+        self._pg_bin = pg_bin
+        self.root = Path(tempfile.mkdtemp(prefix="wingman-pg-"))
+        give_to_service_user(self.root)
+        self.data = self.root / "data"
+        self.port = free_port()
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync")
+
+    def _run(self, tool: str, *args: str) -> str:
+        from deploy._proc import run
+
+        return run([self._pg_bin(tool), *args], as_service_user=True).stdout
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60",
+                  "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        """A fast shutdown: connections are cut, new ones refused, until `start`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def url(self, db: str) -> str:
+        """A URL for database `db`, created when missing (the server must be running)."""
+        exists = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atqc",
+                           f"select 1 from pg_database where datname = '{db}'")
+        if exists.strip() != "1":
+            self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-qc",
+                      f"create database {db}")
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{db}"
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.close()

@@ -23,7 +23,7 @@ import socketio
 from tests.fakes.scripted_audio import Script, Segment, encode
 from tests.fakes.scripted_stt import ScriptedStt
 from tests.server import serving
-from tests.services import free_port, wait_for_port
+from tests.services import free_port
 from wingman.app import create_app
 from wingman.container import Container
 from wingman.settings import Settings
@@ -137,7 +137,7 @@ def register(url: str, name: str) -> User:
 
 # -- Socket.IO clients ---------------------------------------------------------------------------
 
-RECORDED = ("transcript", "insight", "metrics", "error", "call-ended", "provider-status")
+RECORDED = ("transcript", "insight", "metrics", "error", "call-ended", "provider-status", "sentiment")
 
 
 @dataclass
@@ -216,33 +216,28 @@ class ServeProcess:
 
 
 @contextmanager
-def wingman_serve(data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
-                  ready_timeout: float = 180.0) -> Iterator[ServeProcess]:
-    """`wingman serve` with its own data dir on a free port; killed (and reaped) on exit."""
-    port = port or free_port()
+def wingman_process(args: list[str], *, data_dir: Path, env: dict[str, str], health_url: str, log: Path,
+                    ready_timeout: float = 180.0) -> Iterator[subprocess.Popen[bytes]]:
+    """`wingman ARGS...` (only the given WINGMAN_* settings), output to `log`, once `health_url`
+    answers 200; stopped with SIGTERM (then killed) and reaped on exit."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("WINGMAN_")}
-    full_env.update({"WINGMAN_DATA_DIR": str(data_dir), "WINGMAN_HOST": "127.0.0.1",
-                     "WINGMAN_PORT": str(port), "WINGMAN_SAMPLE_KNOWLEDGE": "false"})
-    full_env.update(env or {})
-    log = data_dir / f"serve-{port}-{time.monotonic_ns()}.log"
+    full_env.update(env)
     data_dir.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "wingman"), "serve"], env=full_env,
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "wingman"), *args], env=full_env,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=data_dir)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_port(port, timeout=ready_timeout)
         deadline = time.monotonic() + ready_timeout
         while True:  # the port opens before the lifespan (migrations, model) is done
             try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                if httpx.get(health_url, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"wingman serve did not become healthy:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"wingman {args[0]} did not become healthy:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield ServeProcess(proc=proc, url=url, log=log)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -251,3 +246,17 @@ def wingman_serve(data_dir: Path, *, env: dict[str, str] | None = None, port: in
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+@contextmanager
+def wingman_serve(data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
+                  ready_timeout: float = 180.0) -> Iterator[ServeProcess]:
+    """`wingman serve` with its own data dir on a free port; killed (and reaped) on exit."""
+    port = port or free_port()
+    settings = {"WINGMAN_DATA_DIR": str(data_dir), "WINGMAN_HOST": "127.0.0.1",
+                "WINGMAN_PORT": str(port), "WINGMAN_SAMPLE_KNOWLEDGE": "false", **(env or {})}
+    log = data_dir / f"serve-{port}-{time.monotonic_ns()}.log"
+    url = f"http://127.0.0.1:{port}"
+    with wingman_process(["serve"], data_dir=data_dir, env=settings, health_url=f"{url}/api/health",
+                         log=log, ready_timeout=ready_timeout) as proc:
+        yield ServeProcess(proc=proc, url=url, log=log)

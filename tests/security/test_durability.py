@@ -182,7 +182,8 @@ async def test_end_call_is_idempotent(tmp_path: Path) -> None:
 
 
 async def test_an_abandoned_call_is_finalized_after_the_timeout(tmp_path: Path) -> None:
-    settings = quiet_settings(tmp_path, abandon_call_seconds=1.0)
+    # the timeout outlasts the (faster than real time) audio, so wall time and audio time differ
+    settings = quiet_settings(tmp_path, abandon_call_seconds=3.0)
     with serve(settings, container_factory=scripted(script_of(LINES))) as server:
         user = register(server.url, "leaver")
         client = await connect(server.url, user.token)
@@ -208,6 +209,8 @@ async def test_an_abandoned_call_is_finalized_after_the_timeout(tmp_path: Path) 
                 await asyncio.sleep(0.1)
             detail = (await http.get(f"/api/calls/{gone}")).json()
             assert detail["summary"] and [s["text"] for s in detail["transcript"]] == LINES[:1]
+            # its length is the 1.8 s of audio, not the wall time up to the abandon timeout
+            assert detail["duration_seconds"] == pytest.approx(1.8, abs=0.05)
             await asyncio.sleep(1.5)
             assert not await ended(kept)  # attached: never reaped
         await back.call("end-call", {}, timeout=60)

@@ -108,12 +108,25 @@ BY_ID = {
     ("get", "/api/calls/{call_id}/agent-runs"),
     ("post", "/api/recommendations/{recommendation_id}/feedback"),
     ("delete", "/api/knowledge/{document_id}"),
+    ("get", "/api/calls/{call_id}/crm"),
+    ("post", "/api/calls/{call_id}/crm/{provider}"),
+    ("get", "/api/calls/{call_id}/sentiment"),
+    ("get", "/api/calls/{call_id}/follow-up"),
 }
 TENANT_LISTS = {
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
+    # the tenant's CRM connections (test_crm_api.py: connected per tenant, tokens sealed per tenant)
+    ("get", "/api/trends"),
+    # the signed-in rep's own voiceprint (speakers area)
+    ("get", "/api/voiceprint"), ("post", "/api/voiceprint"), ("delete", "/api/voiceprint"),
+    ("get", "/api/crm"), ("post", "/api/crm/{provider}/connect"), ("put", "/api/crm/{provider}"),
+    ("delete", "/api/crm/{provider}"), ("get", "/api/crm/{provider}/search"),
 }
 # per-user vocabulary (contract: GET/PUT /api/vocabulary), checked once the routes exist
 VOCABULARY = {("get", "/api/vocabulary"), ("put", "/api/vocabulary")}
+# the tenant's company profile and its sample data
+PROFILE = {("get", "/api/profile"), ("put", "/api/profile"),
+           ("get", "/api/sample"), ("post", "/api/sample"), ("delete", "/api/sample")}
 NO_TENANT_DATA = {
     ("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
     ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
@@ -123,7 +136,7 @@ NO_TENANT_DATA = {
 def test_every_route_is_covered(world: World) -> None:
     spec = httpx.get(f"{world.server.url}/openapi.json").json()
     routes = {(method, path) for path, ops in spec["paths"].items() for method in ops}
-    known = BY_ID | TENANT_LISTS | NO_TENANT_DATA
+    known = BY_ID | TENANT_LISTS | NO_TENANT_DATA | PROFILE
     assert known <= routes <= known | VOCABULARY, (
         "a REST route was added or removed: classify it here and test it on another tenant's ids",
         sorted(routes ^ known))
@@ -151,6 +164,22 @@ def test_vocabulary_is_per_tenant(world: World) -> None:
         assert SECRET in http.get("/api/vocabulary", headers=world.a.headers).text.lower()
 
 
+def test_profile_and_sample_data_are_per_tenant(world: World) -> None:
+    profile = {"name": f"{SECRET} Inc", "sells": f"{SECRET} widgets", "competitors": [{"name": "Rivalco"}]}
+    with httpx.Client(base_url=world.server.url, timeout=120) as http:
+        assert http.put("/api/profile", headers=world.a.headers, json=profile).status_code == 200
+        theirs = http.get("/api/profile", headers=world.b.headers)
+        assert theirs.status_code == 200 and theirs.json()["profile"] is None
+        _no_leak(world, theirs)
+        # B trying the sample data and removing it touches none of A's documents or profile
+        assert http.post("/api/sample", headers=world.b.headers).status_code == 200
+        removed = http.delete("/api/sample", headers=world.b.headers)
+        assert removed.status_code == 200 and removed.json()["documents"] == 8
+        assert world.document in http.get("/api/knowledge", headers=world.a.headers).text
+        mine = http.get("/api/profile", headers=world.a.headers).json()
+        assert mine["profile"]["name"] == f"{SECRET} Inc"
+
+
 def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
     h = world.b.headers
     with httpx.Client(base_url=world.server.url, headers=h) as http:
@@ -161,6 +190,10 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
             http.get(f"/api/calls/{world.open_call}/agent-runs"),
             http.post(f"/api/recommendations/{world.recommendation}/feedback", json={"status": "disliked"}),
             http.delete(f"/api/knowledge/{world.document}"),
+            http.get(f"/api/calls/{world.ended_call}/crm"),
+            http.post(f"/api/calls/{world.ended_call}/crm/hubspot", json={}),
+            http.get(f"/api/calls/{world.ended_call}/sentiment"),
+            http.get(f"/api/calls/{world.ended_call}/follow-up"),
         ]
         for r in attempts:
             assert r.status_code == 404, (r.request.method, r.request.url, r.status_code, r.text)
@@ -177,7 +210,8 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
 def test_tenant_lists_and_stats_show_only_own_data(world: World) -> None:
     with httpx.Client(base_url=world.server.url, headers=world.b.headers) as http:
         for r in (http.get("/api/calls"), http.get("/api/calls", params={"q": SECRET}),
-                  http.get("/api/stats"), http.get("/api/knowledge"), http.get("/api/auth/me")):
+                  http.get("/api/stats"), http.get("/api/knowledge"), http.get("/api/auth/me"),
+                  http.get("/api/trends", params={"range": "quarter"})):
             assert r.status_code == 200, r.text
             _no_leak(world, r)
         assert http.get("/api/calls").json()["total"] == 0

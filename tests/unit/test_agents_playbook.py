@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fakes.agents import block
 from wingman.agents.base import CallContext, EntityCatalog
 from wingman.agents.coach import SalesCoach
 from wingman.agents.entities import EntityMatcher
-from wingman.agents.playbook import Playbook, PlaybookSource
+from wingman.agents.playbook import Playbook, PlaybookError, PlaybookSource, parse_playbook
 from wingman.errors import ConfigError
 from wingman.llm.local import LocalLlm
 from wingman.settings import DATA_DIR
@@ -61,8 +62,31 @@ def test_bad_playbooks_are_config_errors(tmp_path: Path) -> None:
         Playbook.load(bad_yaml)
     bad_pattern = tmp_path / "b.yaml"
     bad_pattern.write_text(PLAYBOOK.read_text().replace(r"'\b(too|so|really", r"'\b((too|so|really", 1))
-    with pytest.raises(ConfigError, match="bad pattern"):
+    with pytest.raises(ConfigError, match=r"objections\.price\.patterns\[0\]: bad regular expression"):
         Playbook.load(bad_pattern)
+
+
+def test_parse_playbook_names_every_bad_trigger() -> None:
+    raw = yaml.safe_load(PLAYBOOK.read_text())
+    assert parse_playbook(raw).objections["price"].label == "Price objection"  # a dict works too
+    raw["objections"]["timing"]["patterns"][1] = "(unclosed"
+    raw["signals"]["buying"]["tips"] = []
+    raw["tone"]["frustration"]["exclude"] = ["[z-a]"]
+    with pytest.raises(PlaybookError) as caught:
+        parse_playbook(raw)
+    assert caught.value.problems == [
+        "signals.buying.tips: List should have at least 1 item after validation, not 0"]
+    raw["signals"]["buying"]["tips"] = ["Confirm the next step."]
+    with pytest.raises(PlaybookError) as caught:
+        parse_playbook(raw)
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == [
+        "objections.timing.patterns[1]", "tone.frustration.exclude[0]"]
+    assert all("bad regular expression" in p for p in problems)
+    with pytest.raises(PlaybookError, match="not valid YAML"):
+        parse_playbook("objections: [")
+    with pytest.raises(PlaybookError, match="mapping"):
+        parse_playbook("- a list")
 
 
 def test_edits_are_picked_up_and_broken_edits_ignored(tmp_path: Path) -> None:
@@ -83,10 +107,13 @@ async def test_coach_tips_rotate_and_competitor_with_battlecard_is_left_to_searc
     coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm())
     ctx = CallContext(call_id="call-1", user_id="user-1", catalog=_catalog())
     first = await coach.handle(block("That's way too expensive for us.", seq=1), ctx)
+    ctx.gate.shown["objection.price"] += 1  # the gate showed it
     second = await coach.handle(block("The price is just too high.", seq=2), ctx)
     assert [i.kind for i in first.insights] == ["objection.price"]
     assert first.insights[0].content != second.insights[0].content  # the next tip, not the same
-    assert "objection.price pattern" in first.run.output
+    # the reasoning a manager reads: the rule's name and the words heard, no regular expression
+    assert first.run.output == 'Price objection: heard "way too expensive"'
+    assert "tip 2 of" in second.run.output
     named = await coach.handle(block("We're also talking to Aircall.", seq=3), ctx)
     assert named.insights == []
     generic = await coach.handle(block("We're also talking to a few other vendors.", seq=4), ctx)

@@ -197,7 +197,7 @@ def test_long_sentences_are_also_matched_clause_by_clause() -> None:
 @pytest.mark.parametrize("name", ["utterances.yaml", "utterances_dev.yaml", "utterances_holdout.yaml"])
 def test_labels_are_well_formed(name: str) -> None:
     allowed = {"speaker", "text", "objection", "question", "answer", "entities", "signal", "tone"}
-    docs = {p.stem for p in (DATA_DIR / "knowledge").glob("*.md")}
+    docs = {p.stem for p in (DATA_DIR / "sample" / "knowledge").glob("*.md")}
     for item in utterances(name):
         assert set(item) <= allowed, item
         assert item["speaker"] in ("rep", "customer")

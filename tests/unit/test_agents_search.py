@@ -71,7 +71,7 @@ async def test_competitor_brief_comes_from_the_battlecard_without_web() -> None:
     assert insight.entity == "Aircall" and insight.source == "battlecard-aircall.md"
     assert insight.kind == "competitor.aircall" and insight.category == "Competitor"
     assert web.queries == []  # the knowledge base answered
-    assert "heard as split match" in outcome.run.output
+    assert 'Aircall (competitor, heard as "air call")' in outcome.run.output
 
 
 async def test_news_goes_to_the_web_and_unknown_names_too() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.agents import USER, sample_knowledge, shared_embedder
+from tests.fakes.hostile import pdf_file
 from tests.fakes.store import MemoryStore
 from wingman.errors import BadInput, NotFound
 from wingman.search.documents import chunk_text, extract_text, split_stored
@@ -27,16 +28,7 @@ def make_pdf(lines: list[str]) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d >>\nstream\n" % len(text) + text.encode() + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def test_extracts_markdown_text_and_pdf() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wingman.errors import BadInput
+from wingman.sample import sample_profile
 from wingman.search.documents import chunk_text, document_title
 from wingman.settings import DATA_DIR, Settings
 from wingman.vocabulary import (
@@ -33,7 +34,8 @@ def knowledge_of(*paths: Path) -> KnowledgeTerms:
 
 @cache
 def sample_knowledge() -> KnowledgeTerms:
-    return knowledge_of(*sorted((DATA_DIR / "knowledge").glob("*.md")), FIXTURES / "battlecard-talkdesk.md")
+    sample = sorted((DATA_DIR / "sample" / "knowledge").glob("*.md"))
+    return knowledge_of(*sample, FIXTURES / "battlecard-talkdesk.md")
 
 
 def nouns(*texts: str) -> list[str]:
@@ -73,7 +75,7 @@ def test_a_plain_capitalized_word_used_once_is_not_enough() -> None:
 
 def test_the_sample_knowledge_base_gives_names_in_a_useful_order() -> None:
     vocabulary = build_vocabulary(
-        competitors=Settings().competitors,
+        competitors=sample_profile().competitor_names,
         knowledge=sample_knowledge(),
         playbook=playbook_terms(Settings().effective_playbook_path),
     )

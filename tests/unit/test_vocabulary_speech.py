@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tokenizers import Tokenizer
 
 from tests.unit.test_vocabulary import sample_knowledge
+from wingman.sample import sample_profile
 from wingman.settings import Settings
 from wingman.stt.deepgram_wire import (
     MAX_KEYTERM_TOKENS,
@@ -41,7 +42,7 @@ def count(text: str) -> int:
 def demo_vocabulary(user_terms: tuple[str, ...] = (), more_competitors: int = 0) -> tuple[str, ...]:
     return build_vocabulary(
         user_terms=user_terms,
-        competitors=[*Settings().competitors, *(f"Rival{i}" for i in range(more_competitors))],
+        competitors=[*sample_profile().competitor_names, *(f"Rival{i}" for i in range(more_competitors))],
         knowledge=sample_knowledge(),
         playbook=playbook_terms(Settings().effective_playbook_path),
     ).texts

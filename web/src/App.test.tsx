@@ -2,6 +2,7 @@ import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { AppRoutes } from './App';
+import { likedHint } from './pages/DashboardPage';
 import { renderWithApp } from './test/render';
 
 function json(body: unknown): Response {
@@ -9,7 +10,19 @@ function json(body: unknown): Response {
 }
 
 function call(i: number) {
-  return { id: `c${i}`, title: `Call ${i}`, summary: `about pricing ${i}`, start_time: '2026-11-30T10:00:00Z', end_time: '2026-11-30T10:05:00Z', duration_seconds: 300 };
+  return {
+    id: `c${i}`,
+    title: `Call ${i}`,
+    summary: `summary ${i}`,
+    start_time: '2026-11-30T10:00:00Z',
+    end_time: '2026-11-30T10:05:00Z',
+    duration_seconds: 300,
+    snippet: [
+      { text: `they asked about `, match: false },
+      { text: 'pricing', match: true },
+      { text: ` on call ${i}`, match: false },
+    ],
+  };
 }
 
 describe('AppRoutes', () => {
@@ -29,6 +42,11 @@ describe('AppRoutes', () => {
     expect(await screen.findByText('Call 0')).toBeInTheDocument();
     expect(String(fetch.mock.calls[0]?.[0])).toBe('/api/calls?q=pricing&limit=20&offset=0');
     expect(screen.getByRole('searchbox', { name: 'Search calls' })).toHaveValue('pricing');
+    // the words that matched, marked, instead of the summary
+    const first = screen.getAllByTestId('search-snippet')[0] as HTMLElement;
+    expect(first).toHaveTextContent('they asked about pricing on call 0');
+    expect(first.querySelector('mark')).toHaveTextContent('pricing');
+    expect(screen.queryByText('summary 0')).not.toBeInTheDocument();
     await userEvent.click(screen.getByRole('button', { name: 'Load more' }));
     expect(await screen.findByText('Call 24')).toBeInTheDocument();
     expect(String(fetch.mock.calls[1]?.[0])).toBe('/api/calls?q=pricing&limit=20&offset=20');
@@ -45,5 +63,13 @@ describe('AppRoutes', () => {
     renderWithApp(<AppRoutes />, { path: '/calls/c7' });
     expect(await screen.findByRole('heading', { name: 'Call 7' })).toBeInTheDocument();
     expect(fetch.mock.calls.map((c) => String(c[0]))).toContain('/api/calls/c7');
+  });
+});
+
+describe('likedHint', () => {
+  it('says the share is over rated tips, with the count', () => {
+    expect(likedHint(2, 2)).toBe('of 4 rated tips · 2 liked · 2 disliked');
+    expect(likedHint(1, 0)).toBe('of 1 rated tip · 1 liked · 0 disliked');
+    expect(likedHint(0, 0)).toBe('no tips rated yet');
   });
 });

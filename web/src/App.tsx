@@ -6,6 +6,7 @@ import { ErrorBoundary } from './components/ErrorBoundary';
 import { Layout } from './components/Layout';
 import { Button, Spinner } from './components/ui';
 import { AuthProvider, useAuth } from './lib/auth';
+import { InsightsPanelProvider } from './lib/insightsView';
 import { LiveProvider } from './lib/live';
 import { createQueryClient } from './lib/query';
 import { CallPage, NotFoundPage } from './pages/CallPage';
@@ -14,6 +15,7 @@ import { HistoryPage } from './pages/HistoryPage';
 import { KnowledgePage } from './pages/KnowledgePage';
 import { LivePage } from './pages/LivePage';
 import { LoginPage } from './pages/LoginPage';
+import { SettingsPage } from './pages/SettingsPage';
 
 /** The pages by URL; the URLs are the ones the app always had (bookmarks and e2e tests rely on them). */
 export function AppRoutes() {
@@ -27,6 +29,7 @@ export function AppRoutes() {
         <Route path="/calls" element={<HistoryPage />} />
         <Route path="/calls/:id" element={<CallRoute />} />
         <Route path="/knowledge" element={<KnowledgePage />} />
+        <Route path="/settings" element={<SettingsPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Routes>
     </ErrorBoundary>
@@ -50,7 +53,7 @@ function Gate() {
   if (auth.status === 'unreachable') {
     return (
       <div role="alert" className="flex min-h-screen flex-col items-center justify-center gap-3 text-center">
-        <CloudOff className="h-8 w-8 text-slate-400" aria-hidden="true" />
+        <CloudOff className="h-8 w-8 text-slate-500" aria-hidden="true" />
         <p className="text-lg font-medium">The Wingman server is unreachable</p>
         <p className="text-sm text-slate-500">Reconnecting… (is `make run` still running?)</p>
         <Button onClick={auth.retry}>Try now</Button>
@@ -60,9 +63,11 @@ function Gate() {
   if (auth.status === 'signed-out') return <LoginPage />;
   return (
     <LiveProvider key={auth.user?.id ?? 'user'}>
-      <Layout>
-        <AppRoutes />
-      </Layout>
+      <InsightsPanelProvider>
+        <Layout>
+          <AppRoutes />
+        </Layout>
+      </InsightsPanelProvider>
     </LiveProvider>
   );
 }

@@ -24,6 +24,7 @@ from wingman.errors import ProviderError
 from wingman.events import AgentRun, Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest, T
 from wingman.llm.fallback import answering_engine
+from wingman.profile import CompanyProfile, company_line
 from wingman.search.lexical import KnowledgeEntity
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,12 @@ def stable_id(*parts: object) -> str:
     return str(uuid.uuid5(_IDS, ":".join(str(p) for p in parts)))
 
 
+def system_prompt(template: str, profile: CompanyProfile | None) -> str:
+    """An agent's system prompt with `{company}` replaced by the tenant's company line
+    (templates hold JSON examples, so no str.format)."""
+    return template.replace("{company}", company_line(profile))
+
+
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
@@ -44,8 +51,9 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 @dataclass(frozen=True)
 class EntityCatalog:
-    """The names one tenant's agents watch for: settings.competitors plus the names found in
-    that tenant's knowledge base, each a "competitor" or a "product" with its document."""
+    """The names one tenant's agents watch for: its company profile's competitors (or
+    settings.competitors without a profile) plus the names found in that tenant's knowledge
+    base, each a "competitor" or a "product" with its document."""
 
     matcher: EntityMatcher
     kinds: Mapping[str, str]  # canonical name -> "competitor" | "product"
@@ -60,17 +68,33 @@ class EntityCatalog:
         return cls(EntityMatcher(()), {})
 
     @classmethod
-    def build(cls, competitors: Iterable[str], knowledge: Mapping[str, KnowledgeEntity]) -> EntityCatalog:
-        """settings.competitors are competitors unless the knowledge base says they are
-        products (Salesforce is an integration for Relay); knowledge-base names keep their kind."""
+    def build(
+        cls,
+        competitors: Iterable[str],
+        knowledge: Mapping[str, KnowledgeEntity],
+        battlecards: Mapping[str, str] | None = None,
+        own: Iterable[str] = (),
+    ) -> EntityCatalog:
+        """`competitors` are competitors unless the knowledge base says they are products (a
+        CRM the company integrates with); knowledge-base names keep their kind; `battlecards`
+        (the profile's competitor -> document) name a competitor's document; `own` (the
+        company's own name and products) are never entities."""
+        mine = {n.lower() for n in own}
         kinds: dict[str, str] = {}
         documents: dict[str, str] = {}
         for entity in knowledge.values():
+            if entity.name.lower() in mine:
+                continue
             kinds[entity.name] = entity.kind
             documents[entity.name] = entity.filename
         by_lower = {n.lower(): n for n in kinds}
+        for name, document in (battlecards or {}).items():
+            canonical = by_lower.get(name.lower(), name)
+            kinds[canonical] = "competitor"
+            documents[canonical] = document
+        by_lower = {n.lower(): n for n in kinds}
         for name in competitors:
-            if name.lower() not in by_lower:
+            if name.lower() not in by_lower and name.lower() not in mine:
                 kinds[name] = "competitor"
         names = tuple(sorted(kinds))
         return cls(matcher_for(names), kinds, documents)
@@ -85,9 +109,9 @@ class CallContext:
     recent: deque[TranscriptBlock] = field(default_factory=lambda: deque(maxlen=12))
     metrics: ConversationMetrics = field(default_factory=ConversationMetrics)
     shown: dict[str, Insight] = field(default_factory=dict)  # insights that passed the gate
-    used_tips: dict[str, int] = field(default_factory=dict)  # kind -> tips used so far
     preferences: FeedbackPreferences = field(default_factory=FeedbackPreferences)
     catalog: EntityCatalog = field(default_factory=EntityCatalog.empty)
+    profile: CompanyProfile | None = None  # the tenant's company profile, if it wrote one
     gate: GateState = field(default_factory=GateState)
     processed: set[int] = field(default_factory=set)  # block seqs already handled
     last_seen: float = field(default_factory=time.monotonic)

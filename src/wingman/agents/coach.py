@@ -1,106 +1,54 @@
 """Sales coach: objections, buying signals, tone and talk-time nudges, with tips from the
-playbook. Detection is local and deterministic (patterns, plus nearest playbook examples for
-customer sentences); the LLM only words the tip for the moment, and the playbook's own tip is
-used whenever it cannot."""
+tenant's playbook. Detection is local and deterministic (patterns, plus nearest playbook
+examples for customer sentences), sentence by sentence; the LLM only words the tip for the
+moment, and the playbook's own tip is used whenever it cannot.
+
+- A sentence that names a competitor is the search agent's: its brief (from the battlecard,
+  with the price angle when price comes up) answers it, not a generic price or competitor tip.
+- An objection raised again gets the playbook's next tip for it (escalation); the gate counts
+  what was shown.
+- A rule with `facts` brings the tenant's own facts (its pilot, discounts, entry plan) from its
+  knowledge base, cited; the playbook itself holds no company's facts.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id
+from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
+from wingman.agents.entities import EntityMatch
 from wingman.agents.examples import ExampleMatcher
-from wingman.agents.metrics import ConversationMetrics
-from wingman.agents.playbook import Nudge, Playbook, PlaybookSource, prepare
+from wingman.agents.findings import Finding
+from wingman.agents.nudges import nudges
+from wingman.agents.playbook import Playbook, PlaybookProvider, prepare
 from wingman.agents.text import sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
 from wingman.search.embeddings import Embedder
+from wingman.search.knowledge import KnowledgeBase
 
-COACH_SYSTEM = """You are Wingman, a sales coach whispering to a rep during a live call. The rep
-sells Relay, a cloud contact-center and phone platform. A rule of the team's sales playbook just
-fired on the conversation. Turn the playbook tip into one line the rep can act on right now:
-- keep the tip's advice and any facts in it; add no facts, prices or promises of your own;
-- at most 35 words, addressed to the rep ("Ask...", "Acknowledge..."), no preamble;
+COACH_SYSTEM = """You are Wingman, a sales coach whispering to a rep during a live call.
+{company} A rule of the team's sales playbook just fired on the conversation. Turn the playbook
+tip into one line the rep can act on right now:
+- keep the tip's advice; facts come only from "Facts" (the rep's own company's, cite nothing
+  else); add no facts, prices or promises of your own;
+- at most 40 words, addressed to the rep ("Ask...", "Acknowledge..."), no preamble;
 - if the rule clearly misfired on this conversation, set "skip" to true.
 Reply with JSON only, matching the schema."""
+
+# kinds a competitor named in the same sentence hands over to the search agent's brief
+_COMPETITOR_HANDOVER = frozenset({"objection.price", "objection.competitor"})
+MIN_FACT_SCORE = 0.35
 
 
 class CoachTip(BaseModel):
     tip: str
     skip: bool = False
-
-
-@dataclass(frozen=True)
-class _Finding:
-    kind: str
-    label: str
-    category: str
-    priority: float
-    tips: list[str]
-    confidence: float
-    why: str  # rule, example or metric that fired (no transcript text)
-    values: dict[str, Any]
-
-
-def _nudges(playbook: Playbook, m: ConversationMetrics) -> list[_Finding]:
-    found: list[_Finding] = []
-    cfg = playbook.nudges
-
-    def finding(key: str, nudge: Nudge, why: str, values: dict[str, Any]) -> _Finding:
-        return _Finding(
-            f"nudge.{key}", nudge.label, nudge.category, nudge.priority, nudge.tips, 1.0, why, values
-        )
-
-    ratio = m.rep_talk_ratio
-    total = m.rep_seconds + m.customer_seconds
-    if ratio is not None and m.ratio_nudged and ratio < cfg.talk_ratio.max_ratio - 0.1:
-        m.ratio_nudged = False  # back in balance: may nudge again later
-    if (
-        ratio is not None
-        and not m.ratio_nudged
-        and total >= cfg.talk_ratio.min_seconds
-        and ratio > cfg.talk_ratio.max_ratio
-    ):
-        m.ratio_nudged = True
-        found.append(
-            finding(
-                "talk_ratio",
-                cfg.talk_ratio,
-                f"rep talk ratio {ratio:.2f} > {cfg.talk_ratio.max_ratio}",
-                {"ratio": ratio},
-            )
-        )
-    if m.current_monologue_seconds > cfg.monologue.max_seconds and not m.monologue_nudged:
-        m.monologue_nudged = True
-        found.append(
-            finding(
-                "monologue",
-                cfg.monologue,
-                f"rep monologue {m.current_monologue_seconds:.0f}s > {cfg.monologue.max_seconds:.0f}s",
-                {"seconds": m.current_monologue_seconds},
-            )
-        )
-    if (
-        not m.questions_nudged
-        and m.call_seconds >= cfg.questions.after_seconds
-        and m.rep_questions < cfg.questions.min_questions
-    ):
-        m.questions_nudged = True
-        found.append(
-            finding(
-                "questions",
-                cfg.questions,
-                f"{m.rep_questions} rep questions after {m.call_seconds:.0f}s",
-                {"questions": m.rep_questions},
-            )
-        )
-    return found
 
 
 class SalesCoach(Agent):
@@ -109,51 +57,54 @@ class SalesCoach(Agent):
     def __init__(
         self,
         *,
-        playbook: PlaybookSource,
+        playbook: PlaybookProvider,
         llm: Llm,
         embedder: Embedder | None = None,
+        knowledge: KnowledgeBase | None = None,
         llm_timeout: float = 1.2,
         max_tips_per_block: int = 2,
     ) -> None:
         self.playbook = playbook
         self.llm = llm
         self.embedder = embedder
+        self.knowledge = knowledge
         self.llm_timeout = llm_timeout
         self.max_tips = max_tips_per_block
-        self._matcher: ExampleMatcher | None = None
+        self._matchers: dict[int, ExampleMatcher] = {}
         self._warming: asyncio.Future[None] | None = None
         self._local = LocalLlm()
 
     def _examples(self, playbook: Playbook) -> ExampleMatcher | None:
         if self.embedder is None:
             return None
-        if self._matcher is None or self._matcher.playbook is not playbook:
-            self._matcher = ExampleMatcher(playbook, self.embedder)
-        return self._matcher
+        matcher = self._matchers.get(id(playbook))
+        if matcher is None or matcher.playbook is not playbook:
+            if len(self._matchers) > 64:  # per-tenant playbooks: keep the recent ones
+                self._matchers.clear()
+            matcher = self._matchers[id(playbook)] = ExampleMatcher(playbook, self.embedder)
+        return matcher
 
-    async def start(self) -> None:
-        matcher = self._examples(self.playbook.current())
+    async def _warm_playbook(self, playbook: Playbook) -> None:
+        matcher = self._examples(playbook)
         if matcher is not None:
             await matcher.warm()
 
     async def warm(self, user_id: str) -> None:
-        await self.start()  # tenant-independent: the examples are the playbook's
+        await self._warm_playbook(await self.playbook.for_tenant(user_id))
+
+    async def start(self) -> None:
+        await self.warm("")  # the template every tenant starts from
+
+    def _competitor_named(self, entities: Sequence[EntityMatch], ctx: CallContext) -> bool:
+        return any(ctx.catalog.kinds.get(e.name) == "competitor" for e in entities)
 
     async def detect(
         self, block: TranscriptBlock, ctx: CallContext, *, deconflict: bool = True
-    ) -> list[_Finding]:
-        """Objections, signals and tone in `block` (nudges excluded). With `deconflict`, a
-        competitor objection naming a competitor that has a battlecard is left to the search
-        agent, whose brief carries the facts and the talk track."""
-        playbook = self.playbook.current()
-        entities = ctx.catalog.matcher.find(block.text)
-        found: dict[str, _Finding] = {}
-        for d in playbook.detect(
-            block.text, speaker=block.speaker, entities=entities, competitors=ctx.catalog.competitors
-        ):
-            found[d.kind] = _Finding(
-                d.kind, d.rule.label, d.rule.category, d.rule.priority, d.rule.tips, 1.0, d.why, {}
-            )
+    ) -> list[Finding]:
+        """Objections, signals and tone in `block` (nudges excluded), sentence by sentence.
+        With `deconflict`, price and competitor objections in a sentence that names a
+        competitor are left to the search agent, whose brief carries the facts."""
+        playbook = await self.playbook.for_tenant(block.user_id)
         matcher = self._examples(playbook)
         if matcher is not None and not matcher.ready:
             # still embedding the examples (start-up, or a playbook just edited): patterns only,
@@ -161,51 +112,92 @@ class SalesCoach(Agent):
             if self._warming is None or self._warming.done():
                 self._warming = asyncio.ensure_future(matcher.warm())
             matcher = None
-        # the examples are the recall path: only when no pattern (the precise path) fired
-        if matcher is not None and block.speaker != "rep" and not found:
-            for m in await matcher.match(sentences(block.text)):
-                rule = playbook.rule(m.kind)
-                if rule is None or m.kind in found or not rule.applies_to(block.speaker):
-                    continue
-                if rule.excluded(prepare(block.text, entities, ctx.catalog.competitors)):
-                    continue  # "price is not an issue" is near price examples, and not one
-                found[m.kind] = _Finding(
-                    m.kind,
-                    rule.label,
-                    rule.category,
-                    rule.priority,
-                    rule.tips,
-                    round(m.score, 3),
-                    f"{m.kind} nearest examples {m.score:.2f}: {m.example}",
-                    {},
+        found: dict[str, Finding] = {}
+        parts = [
+            (sentence, ctx.catalog.matcher.find(sentence))
+            for sentence in sentences(block.text) or [block.text]
+        ]
+        per_sentence: list[dict[str, Finding]] = []
+        for sentence, entities in parts:
+            here: dict[str, Finding] = {}
+            for d in playbook.detect(
+                sentence, speaker=block.speaker, entities=entities, competitors=ctx.catalog.competitors
+            ):
+                here[d.kind] = Finding(
+                    d.kind,
+                    d.rule.label,
+                    d.rule.category,
+                    d.rule.priority,
+                    d.rule.tips,
+                    1.0,
+                    d.why,
+                    facts=d.rule.facts,
+                    sentence=sentence,
                 )
-        # a named competitor with a battlecard is the search agent's: it brings the facts
-        if (
-            deconflict
-            and "objection.competitor" in found
-            and any(
-                ctx.catalog.kinds.get(e.name) == "competitor" and e.name in ctx.catalog.documents
-                for e in entities
-            )
-        ):
-            del found["objection.competitor"]
+            per_sentence.append(here)
+        # the examples are the recall path: only when no pattern (the precise path) fired
+        if matcher is not None and block.speaker != "rep" and not any(per_sentence):
+            for (sentence, entities), here in zip(parts, per_sentence, strict=True):
+                prepared = prepare(sentence, entities, ctx.catalog.competitors)
+                for m in await matcher.match([sentence]):
+                    rule = playbook.rule(m.kind)
+                    if rule is None or m.kind in here or not rule.applies_to(block.speaker):
+                        continue
+                    if rule.excluded(prepared):
+                        continue  # "price is not an issue" is near price examples, and not one
+                    here[m.kind] = Finding(
+                        m.kind,
+                        rule.label,
+                        rule.category,
+                        rule.priority,
+                        rule.tips,
+                        round(m.score, 3),
+                        f'{rule.label}: sounds like "{m.example}" (similarity {m.score:.2f})',
+                        facts=rule.facts,
+                        sentence=sentence,
+                    )
+        for (_, entities), here in zip(parts, per_sentence, strict=True):
+            if deconflict and self._competitor_named(entities, ctx):
+                for kind in _COMPETITOR_HANDOVER:
+                    here.pop(kind, None)
+            for kind, finding in here.items():
+                found.setdefault(kind, finding)
         return list(found.values())
 
+    async def _facts(
+        self, finding: Finding, block: TranscriptBlock, ctx: CallContext
+    ) -> tuple[str, str | None]:
+        """The tenant's own fact for this tip (sentence, document), from its knowledge base, or
+        from its profile's pricing notes; ("", None) when it has none."""
+        if not finding.facts:
+            return "", None
+        query = f"{finding.facts}. {finding.sentence}"
+        if self.knowledge is not None:
+            passages = await self.knowledge.retrieve(block.user_id, finding.facts, limit=3)
+            ranked = sorted(
+                await self.knowledge.rank_sentences(query, passages), key=lambda c: -float(c["score"])
+            )
+            if ranked and float(ranked[0]["score"]) >= MIN_FACT_SCORE:
+                return str(ranked[0]["text"]).strip(), str(ranked[0]["source"])
+        if ctx.profile is not None and ctx.profile.pricing_notes and "pric" in finding.facts:
+            return " ".join(ctx.profile.pricing_notes.split()), None
+        return "", None
+
     async def _tip(
-        self, finding: _Finding, block: TranscriptBlock, ctx: CallContext
-    ) -> tuple[CoachTip, str, str]:
-        index = ctx.used_tips.get(finding.kind, 0)
+        self, finding: Finding, index: int, block: TranscriptBlock, ctx: CallContext
+    ) -> tuple[CoachTip, str, str, str | None]:
+        fact, source = await self._facts(finding, block, ctx)
         tips = "\n".join(f"- {t}" for t in finding.tips)
         prompt = (
             f"Playbook rule: {finding.label} ({finding.kind})\nPlaybook tips:\n{tips}\n"
-            f"Suggested tip: {finding.tips[index % len(finding.tips)]}\n"
+            f"Suggested tip: {finding.tips[index]}\nFacts: {fact or 'none'}\n"
             f"Values: {finding.values}\n\nRecent conversation:\n{ctx.transcript_tail()}\n"
             f"Just said ({block.speaker or 'speaker'}): {block.text}\n\n"
             'Schema: {"tip": str, "skip": bool}'
         )
         request = LlmRequest(
             task="coach",
-            system=COACH_SYSTEM,
+            system=system_prompt(COACH_SYSTEM, ctx.profile),
             prompt=prompt,
             schema=CoachTip,
             context={
@@ -213,17 +205,18 @@ class SalesCoach(Agent):
                 "tips": finding.tips,
                 "tip_index": index,
                 "values": finding.values,
+                "fact": fact,
             },
         )
         tip, provider = await ask_llm(
             self.llm, self._local, request, timeout=self.llm_timeout, local_timeout=1.0
         )
-        return tip, provider, prompt
+        return tip, provider, prompt, source
 
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         started = time.perf_counter()
         findings = await self.detect(block, ctx)
-        findings += _nudges(self.playbook.current(), ctx.metrics)
+        findings += nudges(await self.playbook.for_tenant(block.user_id), ctx.metrics)
         if not findings:
             return self.outcome(
                 block, started=started, rule_or_prompt="playbook rules", output="nothing to say"
@@ -234,16 +227,21 @@ class SalesCoach(Agent):
         provider = "local"
         # the user's feedback decides which tips take this block's slots
         weights = {f.kind: ctx.preferences.weight(f.kind) for f in findings}
-        notes += [f"{f.kind}: suppressed by the user's feedback" for f in findings if weights[f.kind] is None]
+        notes += [
+            f"{f.label}: hidden, the user disliked these tips" for f in findings if weights[f.kind] is None
+        ]
         findings = [f for f in findings if weights[f.kind] is not None]
         findings.sort(key=lambda f: -f.priority * (weights[f.kind] or 1.0))
         for finding in findings[: self.max_tips]:
-            tip, provider, prompt = await self._tip(finding, block, ctx)
+            index = ctx.gate.times_shown(finding.kind)  # escalation: the next unused tip
+            if index >= len(finding.tips):
+                notes.append(f"{finding.why}; every playbook tip for it was shown already")
+                continue
+            tip, provider, prompt, source = await self._tip(finding, index, block, ctx)
             prompts.append(prompt)
             if tip.skip or not tip.tip.strip():
-                notes.append(f"{finding.kind}: skipped by the model")
+                notes.append(f"{finding.why}; the model judged it a misfire")
                 continue
-            ctx.used_tips[finding.kind] = ctx.used_tips.get(finding.kind, 0) + 1
             insights.append(
                 Insight(
                     id=stable_id(block.call_id, block.seq, self.name, finding.kind),
@@ -254,21 +252,22 @@ class SalesCoach(Agent):
                     category=finding.category,
                     kind=finding.kind,
                     content=tip.tip.strip(),
-                    context_snippet=snippet(block.text),
+                    context_snippet=snippet(finding.sentence or block.text),
+                    source=source,
                     confidence=finding.confidence,
                     priority=finding.priority,
                     provider=provider,
                     audio_end_at=block.audio_end_at,
                 )
             )
-            notes.append(finding.why)
+            notes.append(finding.why + (f" (tip {index + 1} of {len(finding.tips)})" if index else ""))
         for finding in findings[self.max_tips :]:
-            notes.append(f"{finding.kind}: held back (max {self.max_tips} tips per block)")
+            notes.append(f"{finding.label}: held back (at most {self.max_tips} tips per block)")
         return self.outcome(
             block,
             started=started,
             insights=insights,
             provider=provider,
-            rule_or_prompt="\n---\n".join(prompts),
+            rule_or_prompt="\n---\n".join(prompts) or "playbook rules",
             output="; ".join(notes),
         )

@@ -1,22 +1,23 @@
-"""The gate every insight passes before the rep sees it: feedback, dedup, rate limit.
+"""The gate every insight passes before the rep sees it: feedback, dedup, a budget for minor tips.
 
 In order:
 1. the user's feedback preferences: a suppressed kind is dropped, others have their priority
    multiplied by the kind's weight (disliked kinds sink, liked kinds rise);
-2. dedup within the call: the same kind (or, for the coach and search agents, the same
-   entity) again within `repeat_after_seconds` of call time, or content nearly identical to
-   an insight already shown;
-3. the rate limit, per call and priority-aware: at most `per_minute` insights in any 60 s of
-   call time; insights below `low_priority` may only use half of that budget, so a demoted or
-   minor tip never crowds out an objection; urgent ones (at least `urgent_priority`: a buying
-   signal, the answer to a question the customer just asked) may exceed it by `urgent_burst`,
-   because holding those back is worse than one more card on the screen.
+2. dedup within the call: a playbook rule (objection, signal, tone) shown less than
+   `restate_seconds` ago (the customer restating it in the next breath); after that the coach
+   sends the rule's next tip (escalation) and it passes. Any other kind, and the same entity
+   (competitor, product) again, within `repeat_after_seconds`; content nearly identical to an
+   insight already shown;
+3. the budget: at most `per_minute` insights in any 60 s of call time, for minor tips only
+   (priority under `major_priority`, e.g. talk-time nudges, tone, tips the user's dislikes
+   demoted); those under `low_priority` get half of it. What matters is never held back by
+   it: a new objection kind, a competitor brief, the answer to a question, a buying signal.
 Time is call time (seconds of audio, from the block), so the gate is deterministic.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -25,6 +26,7 @@ from wingman.agents.feedback import FeedbackPreferences
 from wingman.events import Insight
 
 WINDOW_SECONDS = 60.0
+RULE_FAMILIES = ("objection.", "signal.", "tone.")
 
 
 @dataclass
@@ -35,6 +37,11 @@ class GateState:
     keys: dict[str, float] = field(default_factory=dict)
     entities: dict[str, float] = field(default_factory=dict)
     contents: list[str] = field(default_factory=list)
+    shown: Counter[str] = field(default_factory=Counter)  # kind -> insights shown
+
+    def times_shown(self, kind: str) -> int:
+        """How many insights of `kind` this call has shown (the coach's next tip index)."""
+        return self.shown[kind]
 
 
 @dataclass(frozen=True)
@@ -54,22 +61,23 @@ class InsightGate:
         *,
         per_minute: int,
         repeat_after_seconds: float = 300.0,
+        restate_seconds: float = 20.0,
         near_duplicate: float = 90.0,
         low_priority: float = 0.5,
-        urgent_priority: float = 0.9,
-        urgent_burst: int = 2,
+        major_priority: float = 0.7,
     ) -> None:
         self.per_minute = max(1, per_minute)
         self.repeat_after = repeat_after_seconds
+        self.restate = restate_seconds
         self.near_duplicate = near_duplicate
         self.low_priority = low_priority
-        self.urgent_priority = urgent_priority
-        self.urgent_burst = urgent_burst
+        self.major_priority = major_priority
 
-    def budget(self, priority: float) -> int:
-        """How many insights may already be in the window for one of `priority` to pass."""
-        if priority >= self.urgent_priority:
-            return self.per_minute + self.urgent_burst
+    def budget(self, priority: float) -> int | None:
+        """How many insights may already be in the window for one of `priority` to pass
+        (None: not limited)."""
+        if priority >= self.major_priority:
+            return None
         if priority >= self.low_priority:
             return self.per_minute
         return max(1, self.per_minute // 2)
@@ -81,6 +89,25 @@ class InsightGate:
         if insight.agent == "qa":
             return f"{insight.kind}:{_norm(insight.content)[:80]}"
         return insight.kind
+
+    def _repeat(self, insight: Insight, key: str, state: GateState, at: float) -> str | None:
+        last = state.keys.get(key)
+        if last is not None:
+            if insight.agent == "coach" and insight.kind.startswith(RULE_FAMILIES):
+                if at - last < self.restate:
+                    return "duplicate kind: the same point was just shown"
+            elif at - last < self.repeat_after:
+                return "duplicate kind"
+        entity = insight.entity.lower() if insight.entity else None
+        if entity and insight.agent != "qa":
+            last = state.entities.get(entity)
+            if last is not None and at - last < self.repeat_after:
+                return "duplicate entity"
+        content = _norm(insight.content)
+        for shown in state.contents:
+            if fuzz.token_sort_ratio(content, shown) >= self.near_duplicate:
+                return "near-duplicate content"
+        return None
 
     def admit(
         self,
@@ -98,27 +125,21 @@ class InsightGate:
         insight = insight.model_copy(update={"priority": priority})
 
         key = self.dedup_key(insight)
-        last = state.keys.get(key)
-        if last is not None and at - last < self.repeat_after:
-            return GateDecision(False, "duplicate kind", insight)
-        entity = insight.entity.lower() if insight.entity else None
-        if entity and insight.agent != "qa":
-            last = state.entities.get(entity)
-            if last is not None and at - last < self.repeat_after:
-                return GateDecision(False, "duplicate entity", insight)
-        content = _norm(insight.content)
-        for shown in state.contents:
-            if fuzz.token_sort_ratio(content, shown) >= self.near_duplicate:
-                return GateDecision(False, "near-duplicate content", insight)
+        repeat = self._repeat(insight, key, state, at)
+        if repeat is not None:
+            return GateDecision(False, repeat, insight)
 
         while state.admitted_at and state.admitted_at[0] <= at - WINDOW_SECONDS:
             state.admitted_at.popleft()
-        if len(state.admitted_at) >= self.budget(priority):
-            return GateDecision(False, "rate limited", insight)
+        new_objection = insight.kind.startswith("objection.") and not state.shown[insight.kind]
+        budget = None if new_objection else self.budget(priority)
+        if budget is not None and len(state.admitted_at) >= budget:
+            return GateDecision(False, "rate limited (minor tip)", insight)
 
         state.admitted_at.append(at)
         state.keys[key] = at
-        if entity and insight.agent != "qa":
-            state.entities[entity] = at
-        state.contents.append(content)
+        state.shown[insight.kind] += 1
+        if insight.entity and insight.agent != "qa":
+            state.entities[insight.entity.lower()] = at
+        state.contents.append(_norm(insight.content))
         return GateDecision(True, "ok", insight)

@@ -1,8 +1,10 @@
 """The sales playbook: objections, buying signals, tone and talk-time nudges, from editable YAML.
 
-Sales managers change `playbook.yaml` (settings.playbook_path); a running worker picks up the
-change on its next block (the file is re-read when its modification time changes, and an
-invalid edit keeps the previous playbook). Detection is deterministic: regular expressions over
+`parse_playbook` turns YAML text or a dict into a validated Playbook, or raises PlaybookError
+naming each bad trigger ("objections.price.patterns[3]: bad regular expression ..."); an editor
+calls it before saving. The coach asks a `PlaybookProvider` for each tenant's playbook: the
+shipped template (`PlaybookSource`, settings.playbook_path) is re-read when the file changes,
+and an invalid edit keeps the previous playbook. Detection is deterministic: regular expressions over
 normalized transcript text, with competitor and product names (matched even when misheard)
 replaced by `<competitor>` and `<product>` first, so one pattern covers every competitor.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -42,15 +45,24 @@ class Rule(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     tips: list[str] = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
+    # a knowledge-base query for the workspace's own facts this tip needs (its pilot, discounts,
+    # entry plan...): the best matching sentence is added to the tip, citing its document
+    facts: str | None = None
     _compiled: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
     _excluded: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
 
-    def compile(self, where: str) -> None:
-        try:
-            self._compiled = [re.compile(p) for p in self.patterns]
-            self._excluded = [re.compile(p) for p in self.exclude]
-        except re.error as e:
-            raise ConfigError(f"playbook {where}: bad pattern: {e}") from e
+    def compile(self, where: str) -> list[str]:
+        """Compile the patterns; returns one message per bad one (empty when all are good)."""
+        problems: list[str] = []
+        compiled: dict[str, list[re.Pattern[str]]] = {"patterns": [], "exclude": []}
+        for name, patterns in (("patterns", self.patterns), ("exclude", self.exclude)):
+            for i, pattern in enumerate(patterns):
+                try:
+                    compiled[name].append(re.compile(pattern))
+                except re.error as e:
+                    problems.append(f"{where}.{name}[{i}]: bad regular expression ({e})")
+        self._compiled, self._excluded = compiled["patterns"], compiled["exclude"]
+        return problems
 
     def applies_to(self, speaker: str | None) -> bool:
         # mono calls have no rep/customer split: every rule applies
@@ -60,13 +72,15 @@ class Rule(BaseModel):
         """Whether an exclusion pattern vetoes this rule on normalized `text`."""
         return any(p.search(text) for p in self._excluded)
 
-    def match(self, text: str) -> int | None:
-        """Index of the first pattern matching normalized `text`, unless an exclusion does."""
+    def match(self, text: str) -> tuple[int, str] | None:
+        """(index, matched words) of the first pattern matching normalized `text`, unless an
+        exclusion vetoes it."""
         if self.excluded(text):
             return None
         for i, pattern in enumerate(self._compiled):
-            if pattern.search(text):
-                return i
+            hit = pattern.search(text)
+            if hit:
+                return i, hit.group(0).strip()
         return None
 
 
@@ -122,10 +136,12 @@ class Detection:
     def family(self) -> str:
         return self.kind.split(".", 1)[0]
 
+    words: str = ""  # the words that matched (for the reasoning a manager reads)
+
     @property
     def why(self) -> str:
-        """For the agent-run record: which rule fired (never the transcript text)."""
-        return f"{self.kind} pattern #{self.pattern_index}: {self.rule.patterns[self.pattern_index]}"
+        """For the agent-run record: the rule's name and the words that matched."""
+        return f"{self.rule.label}: heard \"{self.words}\"" if self.words else self.rule.label
 
 
 class Playbook(BaseModel):
@@ -141,14 +157,15 @@ class Playbook(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> Playbook:
+        """The playbook in the YAML file at `path` (PlaybookError naming the bad triggers)."""
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-            playbook = cls.model_validate(raw)
-        except (OSError, yaml.YAMLError, ValidationError) as e:
-            raise ConfigError(f"playbook {path}: {e}") from e
-        for kind, rule in playbook.rules():
-            rule.compile(kind)
-        return playbook
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise PlaybookError(f"playbook {path}: {e}", []) from e
+        try:
+            return parse_playbook(text)
+        except PlaybookError as e:
+            raise PlaybookError(f"playbook {path}: {e}", e.problems) from e
 
     def rules(self) -> Iterator[tuple[str, Rule]]:
         for family, rules in (("objection", self.objections), ("signal", self.signals), ("tone", self.tone)):
@@ -174,10 +191,62 @@ class Playbook(BaseModel):
         for kind, rule in self.rules():
             if not rule.applies_to(speaker):
                 continue
-            index = rule.match(prepared)
-            if index is not None:
-                found.append(Detection(kind, rule, index))
+            hit = rule.match(prepared)
+            if hit is not None:
+                found.append(Detection(kind, rule, hit[0], hit[1]))
         return found
+
+
+class PlaybookError(ConfigError):
+    """A playbook that cannot be used; `problems` lists each bad trigger by its path."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "playbook"
+
+
+def parse_playbook(source: str | Mapping[str, Any]) -> Playbook:
+    """A validated, compiled Playbook from YAML text or an already parsed dict.
+
+    Raises PlaybookError whose message and `problems` name every bad trigger, e.g.
+    "objections.price.patterns[3]: bad regular expression (missing ), unterminated subpattern
+    at position 4)" or "signals.buying.tips: List should have at least 1 item".
+    """
+    if isinstance(source, str):
+        try:
+            raw = yaml.safe_load(source)
+        except yaml.YAMLError as e:
+            raise PlaybookError(f"not valid YAML: {e}", [f"yaml: {e}"]) from e
+    else:
+        raw = source
+    if not isinstance(raw, Mapping):
+        raise PlaybookError("a playbook is a mapping with objections, signals, tone and nudges", ["playbook"])
+    try:
+        playbook = Playbook.model_validate(raw)
+    except ValidationError as e:
+        problems = [f"{_where(err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise PlaybookError("; ".join(problems), problems) from e
+    problems = []
+    for kind, rule in playbook.rules():
+        family, _, key = kind.partition(".")
+        section = {"objection": "objections", "signal": "signals"}.get(family, family)
+        problems += rule.compile(f"{section}.{key}")
+    if problems:
+        raise PlaybookError("; ".join(problems), problems)
+    return playbook
+
+
+class PlaybookProvider(Protocol):
+    """Where the coach gets a tenant's playbook (asked once per transcript block)."""
+
+    async def for_tenant(self, tenant_id: str) -> Playbook: ...
 
 
 def prepare(text: str, entities: Sequence[EntityMatch], competitors: frozenset[str]) -> str:
@@ -190,7 +259,8 @@ def prepare(text: str, entities: Sequence[EntityMatch], competitors: frozenset[s
 
 
 class PlaybookSource:
-    """The current playbook of a file, re-read when the file changes (checked every few s)."""
+    """The current playbook of a file, re-read when the file changes (checked every few s),
+    the same for every tenant (a PlaybookProvider)."""
 
     def __init__(self, path: Path, *, check_every: float = 5.0) -> None:
         self._path = path
@@ -218,3 +288,6 @@ class PlaybookSource:
                 except ConfigError:
                     log.exception("playbook edit rejected; keeping the previous one")
         return self._playbook
+
+    async def for_tenant(self, tenant_id: str) -> Playbook:
+        return self.current()

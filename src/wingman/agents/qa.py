@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id
+from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
 from wingman.agents.text import question_sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
@@ -19,7 +19,7 @@ from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase, Passage
 
 QA_SYSTEM = """You are Wingman, an assistant that whispers to a sales rep during a live call.
-The rep sells Relay, a cloud contact-center and phone platform. The customer just asked a
+{company} The customer just asked a
 question (explicitly, or implicitly by voicing a doubt). Draft the answer the rep can say.
 Rules:
 - Use ONLY facts stated in the knowledge-base passages below. Never invent numbers, features
@@ -29,6 +29,9 @@ Rules:
   empty.
 - "source" is the file name of the passage you used.
 Reply with JSON only, matching the schema."""
+
+
+SKIPPED_REP = "skipped: the rep is speaking"  # said nothing: the call page's filter hides it
 
 
 class QaAnswer(BaseModel):
@@ -85,14 +88,13 @@ class QaAgent(Agent):
             'Schema: {"answerable": bool, "answer": str, "source": str | null, '
             '"confidence": float}'
         )
-        return LlmRequest(task="qa", system=QA_SYSTEM, prompt=prompt, schema=QaAnswer, context=context)
+        system = system_prompt(QA_SYSTEM, ctx.profile)
+        return LlmRequest(task="qa", system=system, prompt=prompt, schema=QaAnswer, context=context)
 
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         started = time.perf_counter()
         if block.speaker == "rep":
-            return self.outcome(
-                block, started=started, rule_or_prompt="speaker filter", output="skipped: the rep is speaking"
-            )
+            return self.outcome(block, started=started, rule_or_prompt="speaker filter", output=SKIPPED_REP)
         questions = question_sentences(block.text)[-self.max_questions :]
         if not questions:
             return self.outcome(

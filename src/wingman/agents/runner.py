@@ -16,9 +16,10 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wingman import logs, metrics
 from wingman.agents.base import Agent, AgentOutcome, AgentStore, CallContext, EntityCatalog
 from wingman.agents.coach import SalesCoach
 from wingman.agents.feedback import FeedbackPreferences
@@ -39,9 +40,12 @@ from wingman.events import (
     Insight,
     TranscriptBlock,
 )
+from wingman.health import TENANT
 from wingman.llm.base import Llm
+from wingman.profile import CompanyProfile, ProfileService
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
+from wingman.search.lexical import KnowledgeEntity
 from wingman.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,7 @@ def default_agents(
             playbook=PlaybookSource(settings.effective_playbook_path),
             llm=llm,
             embedder=knowledge.embedder,
+            knowledge=knowledge,
             llm_timeout=llm_timeout,
         ),
         SearchAgent(
@@ -72,6 +77,24 @@ def default_agents(
         ),
         QaAgent(knowledge=knowledge, llm=llm, llm_timeout=llm_timeout),
     ]
+
+
+def catalog_for(
+    profile: CompanyProfile | None,
+    knowledge: Mapping[str, KnowledgeEntity],
+    *,
+    default_competitors: Sequence[str] = (),
+) -> EntityCatalog:
+    """The names a tenant's agents watch for, from its profile (or the default competitors
+    when it has none) and its knowledge base."""
+    if profile is None:
+        return EntityCatalog.build(default_competitors, knowledge)
+    return EntityCatalog.build(
+        profile.competitor_names,
+        knowledge,
+        battlecards=profile.battlecards(),
+        own=[profile.name, *profile.products],
+    )
 
 
 class AgentWorker:
@@ -91,8 +114,11 @@ class AgentWorker:
         max_in_flight: int = 64,
         idle_seconds: float = 2 * 3600,
         preferences_ttl: float = 60.0,
+        profiles: ProfileService | None = None,
     ) -> None:
         self.bus = bus
+        # without a profile store (tests, tools): every tenant uses settings.competitors
+        self.profiles = profiles
         self.store = store
         self.knowledge = knowledge
         self.settings = settings
@@ -111,7 +137,7 @@ class AgentWorker:
         self._contexts: dict[str, CallContext] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._preferences: dict[str, tuple[float, FeedbackPreferences]] = {}
-        self._catalogs: dict[str, tuple[object, EntityCatalog]] = {}
+        self._catalogs: dict[str, tuple[object, object, EntityCatalog]] = {}
         self.block_ms: deque[float] = deque(maxlen=2000)  # wall time per block, all agents
         self.handled = 0  # blocks taken off the bus and finished (duplicates and failures too)
         self.handled_calls = 0  # call events (started, ended, feedback) handled
@@ -219,13 +245,16 @@ class AgentWorker:
                 ctx.preferences = prefs
         return prefs
 
-    async def _catalog(self, user_id: str) -> EntityCatalog:
+    async def _profile(self, user_id: str) -> CompanyProfile | None:
+        return await self.profiles.get(user_id) if self.profiles is not None else None
+
+    async def _catalog(self, user_id: str, profile: CompanyProfile | None) -> EntityCatalog:
         entities = await self.knowledge.entities(user_id)
         cached = self._catalogs.get(user_id)
-        if cached is not None and cached[0] is entities:
-            return cached[1]
-        catalog = EntityCatalog.build(self.settings.competitors, entities)
-        self._catalogs[user_id] = (entities, catalog)
+        if cached is not None and cached[0] is entities and cached[1] is profile:
+            return cached[2]
+        catalog = catalog_for(profile, entities, default_competitors=self.settings.competitors)
+        self._catalogs[user_id] = (entities, profile, catalog)
         return catalog
 
     def _context(self, block: TranscriptBlock) -> CallContext:
@@ -246,16 +275,20 @@ class AgentWorker:
     async def handle_block(self, block: TranscriptBlock) -> list[Insight]:
         """Run every agent on `block`; returns the insights that were published."""
         lock = self._locks.setdefault(block.call_id, asyncio.Lock())
+        TENANT.set(block.user_id)  # this task's provider errors are this tenant's (health.py)
         async with lock:
             ctx = self._context(block)
             if block.seq in ctx.processed:
                 self.counts["duplicates"] += 1
                 return []
             ctx.processed.add(block.seq)
+            logs.bind(call_id=block.call_id, block_id=block.id)
+            metrics.block_received(block)
             self.counts["blocks"] += 1
             started = time.perf_counter()
             ctx.preferences = await self._load_preferences(block.user_id)
-            ctx.catalog = await self._catalog(block.user_id)
+            ctx.profile = await self._profile(block.user_id)
+            ctx.catalog = await self._catalog(block.user_id, ctx.profile)
             ctx.metrics.observe(block)
             await self._publish(
                 ctx.metrics.snapshot(call_id=block.call_id, user_id=block.user_id), block.call_id
@@ -294,35 +327,36 @@ class AgentWorker:
             outcome = agent.outcome(
                 block, started=started, rule_or_prompt="", output="", error=f"{type(e).__name__}: {e}"[:500]
             )
-        admitted = await self._gate_and_publish(outcome, block, ctx)
+        metrics.agent_ran(block, outcome.run)
+        admitted, held = await self._gate_and_publish(outcome, block, ctx)
         published.extend(admitted)
         run = outcome.run.model_copy(update={"insight_ids": tuple(i.id for i in admitted)})
-        if outcome.insights:
-            held = [i for i in outcome.insights if i.id not in run.insight_ids]
-            if held:
-                run = run.model_copy(
-                    update={"output": f"{run.output} | gate held back {', '.join(i.kind for i in held)}"}
-                )
+        if held:
+            run = run.model_copy(update={"output": f"{run.output} | held back: {'; '.join(held)}"})
         await self._save(run)
 
     async def _gate_and_publish(
         self, outcome: AgentOutcome, block: TranscriptBlock, ctx: CallContext
-    ) -> list[Insight]:
+    ) -> tuple[list[Insight], list[str]]:
+        """The insights the gate admitted (published), and why the others were held back."""
         admitted: list[Insight] = []
+        held: list[str] = []
         for insight in outcome.insights:
             decision = self.gate.admit(insight, state=ctx.gate, preferences=ctx.preferences, at=block.end)
             if not decision.admitted:
+                held.append(f"{insight.category} ({insight.kind}): {decision.reason}")
                 self.counts["held"] += 1
+                metrics.insight_held(decision.reason)
                 log.info(
                     "insight held",
                     extra={"call_id": block.call_id, "kind": insight.kind, "reason": decision.reason},
                 )
                 continue
             ctx.shown[decision.insight.id] = decision.insight
-            if await self._publish(decision.insight, block.call_id):
+            if await self._publish(metrics.stamp_insight(decision.insight, block), block.call_id):
                 self.counts["published"] += 1
             admitted.append(decision.insight)
-        return admitted
+        return admitted, held
 
     async def _publish(self, event: Any, call_id: str) -> bool:
         try:

@@ -11,22 +11,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id
-from wingman.agents.qa import canonical_query
+from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
+from wingman.agents.qa import SKIPPED_REP, canonical_query
 from wingman.agents.text import question_kind
 from wingman.errors import ProviderError
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
+from wingman.profile import company_name
 from wingman.search.base import Search, SearchHit
 from wingman.search.knowledge import KnowledgeBase, Passage
 
-SEARCH_SYSTEM = """You are Wingman, whispering to a sales rep during a live call. The rep sells
-Relay, a cloud contact-center and phone platform. The customer just mentioned a competitor or a
-product. From the knowledge-base passages (and web results, if any) write the brief the rep
-needs now:
-- for a competitor: where Relay wins against it and how to position, from the battlecard;
-- for a product: how Relay works with it; for news: the news in one line;
+SEARCH_SYSTEM = """You are Wingman, whispering to a sales rep during a live call. {company}
+The customer just mentioned a competitor or a product. From the knowledge-base passages (and web
+results, if any) write the brief the rep needs now:
+- for a competitor: where the rep's company wins against it and how to position, from the
+  battlecard; when the customer talks about price, lead with the battlecard's price angle;
+- for a product: how the rep's company works with it; for news: the news in one line;
 - at most 55 words, facts only from the material given, never disparage the competitor;
 - "source" is the file name (or URL) you used; leave "summary" empty if nothing is relevant.
 Reply with JSON only, matching the schema."""
@@ -35,6 +36,14 @@ NEWS = re.compile(
     r"\b(news|announc\w*|acquir\w*|acquisition|merg\w*|funding|raised \$|raised (?:a|their|its|"
     r"prices)|layoffs?|laid off|launch\w*|price increase|went public|ipo|outage|breach|lawsuit|"
     r"rebrand\w*|shut(?:ting)? down)\b",
+    re.I,
+)
+
+
+# the customer talks about money: the brief leads with the battlecard's price angle
+PRICE = re.compile(
+    r"\b(price[ds]?|pricing|cheaper|cheap|cost[s]?|costly|expensive|budget|per seat|a seat|"
+    r"dollars?|discount\w*|quoted?|lower|less)\b",
     re.I,
 )
 
@@ -77,12 +86,12 @@ class SearchAgent(Agent):
         await self.knowledge.warm(user_id)
 
     async def _knowledge(
-        self, user_id: str, name: str, kind: str, document: str | None, sentence: str
+        self, user_id: str, company: str, name: str, kind: str, document: str | None, sentence: str
     ) -> list[Passage]:
         if kind == "competitor":
-            query = f"Relay vs {name}: where Relay wins and talk track. {sentence}"
+            query = f"{company} vs {name}: where {company} wins and talk track. {sentence}"
         else:
-            query = f"Relay integration with {name}. {sentence}"
+            query = f"{company} integration with {name}. {sentence}"
         passages = await self.knowledge.retrieve(user_id, query, limit=5)
         lowered = name.lower()
         # only passages about this entity: its own document, or ones that name it
@@ -109,9 +118,7 @@ class SearchAgent(Agent):
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         started = time.perf_counter()
         if block.speaker == "rep":
-            return self.outcome(
-                block, started=started, rule_or_prompt="speaker filter", output="skipped: the rep is speaking"
-            )
+            return self.outcome(block, started=started, rule_or_prompt="speaker filter", output=SKIPPED_REP)
         matches = [m for m in ctx.catalog.matcher.find(block.text) if m.confidence >= self.min_confidence][
             : self.max_entities
         ]
@@ -124,6 +131,8 @@ class SearchAgent(Agent):
             )
         is_question = question_kind(block.text) is not None
         news = NEWS.search(block.text) is not None
+        price = PRICE.search(block.text) is not None
+        company = company_name(ctx.profile)
         sentence = canonical_query(block.text, ctx)
         insights: list[Insight] = []
         notes: list[str] = []
@@ -131,12 +140,13 @@ class SearchAgent(Agent):
         provider = "local"
         for match in matches:
             kind = ctx.catalog.kinds.get(match.name, "competitor")
-            found = f"{match.name} ({kind}, heard as {match.method} match {match.confidence:.2f})"
+            heard = "" if match.method == "exact" else f', heard as "{match.surface}"'
+            found = f"{match.name} ({kind}{heard})"
             if kind == "product" and is_question and not news:
                 notes.append(f"{found}: a question about it, left to the Q&A agent")
                 continue
             passages = await self._knowledge(
-                block.user_id, match.name, kind, ctx.catalog.documents.get(match.name), sentence
+                block.user_id, company, match.name, kind, ctx.catalog.documents.get(match.name), sentence
             )
             web: list[SearchHit] = []
             if news or not passages:
@@ -146,18 +156,25 @@ class SearchAgent(Agent):
             if not passages and not web:
                 notes.append(f"{found}: nothing in the knowledge base or on the web")
                 continue
-            query = f"{match.name}: where Relay wins" if kind == "competitor" else (f"Relay and {match.name}")
+            if kind == "competitor":
+                query = f"{match.name}: where {company} wins"
+                if price:  # "they are cheaper": the battlecard's price and total-cost angle first
+                    query = f"{match.name} price, cost and add-ons compared with {company}"
+            else:
+                query = f"{company} and {match.name}"
             context: dict[str, Any] = {
                 "entity": match.name,
                 "kind": kind,
                 "news": news,
+                "price": price,
                 "sentences": await self.knowledge.rank_sentences(f"{query}. {sentence}", passages),
                 "web": [h.model_dump() for h in web],
             }
             material = "\n\n".join(f"{p.filename} — {p.title}\n{p.body}" for p in passages)
             material += "".join(f"\n\nWeb: {h.title} ({h.url})\n{h.snippet}" for h in web)
             prompt = (
-                f"Mentioned: {match.name} ({kind}{', news' if news else ''})\n"
+                f"Mentioned: {match.name} ({kind}{', news' if news else ''}"
+                f"{', price comes up' if price else ''})\n"
                 f"Customer said: {sentence}\n\nMaterial:\n{material}\n\n"
                 'Schema: {"summary": str, "source": str | null, "url": str | null, '
                 '"entity": str}'
@@ -165,7 +182,11 @@ class SearchAgent(Agent):
             prompts.append(prompt)
             brief, provider = await self._brief(
                 LlmRequest(
-                    task="search", system=SEARCH_SYSTEM, prompt=prompt, schema=SearchBrief, context=context
+                    task="search",
+                    system=system_prompt(SEARCH_SYSTEM, ctx.profile),
+                    prompt=prompt,
+                    schema=SearchBrief,
+                    context=context,
                 )
             )
             if not brief.summary.strip():

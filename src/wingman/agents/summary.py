@@ -20,6 +20,7 @@ from rapidfuzz import fuzz
 from wingman.agents.text import question_kind, sentences
 from wingman.errors import ProviderError
 from wingman.llm.base import Llm, LlmRequest
+from wingman.profile import CompanyProfile, company_line
 from wingman.store.records import KeyMoment
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 SUMMARY_TIMEOUT = 8.0
 MAX_TRANSCRIPT_CHARS = 24_000
 
-SUMMARY_SYSTEM = """You write the CRM notes for a sales call that just ended. The rep sells Relay,
-a cloud contact-center and phone platform. From the transcript and the moments flagged live:
+SUMMARY_SYSTEM = """You write the CRM notes for a sales call that just ended. {company}
+From the transcript and the moments flagged live:
 - "summary": 2-4 sentences: who the customer is and what they need, the objections and
   competitors that came up, how interested they are, and the agreed next step;
 - "key_moments": objections, competitor mentions, important questions and commitments, each
@@ -220,7 +221,12 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
 
 
 async def summarize_call(
-    *, llm: Llm, call_id: str, segments: Sequence[SegmentLike], insights: Sequence[InsightLike]
+    *,
+    llm: Llm,
+    call_id: str,
+    segments: Sequence[SegmentLike],
+    insights: Sequence[InsightLike],
+    profile: CompanyProfile | None = None,
 ) -> CallSummary:
     """Summary, key moments and action items of a finished call (never raises on LLM trouble)."""
     draft = draft_summary(segments, insights)
@@ -233,7 +239,7 @@ async def summarize_call(
     )
     request = LlmRequest(
         task="summary",
-        system=SUMMARY_SYSTEM,
+        system=SUMMARY_SYSTEM.replace("{company}", company_line(profile)),
         prompt=prompt,
         schema=CallSummary,
         context={"call_id": call_id, "draft": draft.model_dump()},

@@ -53,10 +53,15 @@ _AUX = (
     r"had|am)"
 )
 _SUBJECT = (
-    r"(?:you|we|i|it|they|there|this|that|your|relay|the|our|these|those|he|she|a|an|any|"
+    r"(?:you|we|i|it|they|there|this|that|your|the|our|these|those|he|she|a|an|any|"
     r"anyone|someone|anybody|everyone|all|my|their|its|each|every)"
 )
-_YES_NO = re.compile(rf"{_LEAD}{_AUX}\s+(?:not\s+)?{_SUBJECT}\b")
+_YES_NO = re.compile(
+    rf"{_LEAD}(?:{_AUX}\s+(?:not\s+)?{_SUBJECT}\b|"
+    # "does <a product name> integrate with ...": any name, a verb products are asked about
+    r"(?:do|does|can|will)\s+\w+\s+(?:integrate|support|work|offer|include|connect|handle|"
+    r"provide|allow|sync|comply|come with)\b)"
+)
 _WH = re.compile(rf"{_LEAD}(?:how|what|when|where|which|who|whom|whose|why)\b(?:\s+(\w+))?")
 _WH_STATEMENT_NEXT = frozenset({"i", "we", "you", "they", "he", "she", "a", "an"})
 _MODAL_ANY = re.compile(rf"{_LEAD}(?:can|could)\s+(?!not\b|be\b)\w+\s+\w+")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, TokenDep, unauthorized
@@ -48,23 +49,36 @@ class TokenOut(BaseModel):
         return cls(token=grant.token, expires_at=grant.expires_at, user=UserOut.of(grant.user))
 
 
-def bad_input(e: BadInput) -> HTTPException:
-    """400, or 409 when the input collides with existing data."""
-    code = status.HTTP_409_CONFLICT if e.code == "email_taken" else status.HTTP_400_BAD_REQUEST
-    return HTTPException(code, str(e))
+def client_address(request: Request) -> str:
+    """The client's address: the peer, or behind `trusted_proxies` the forwarded client
+    (WingmanApp puts it in the ASGI scope)."""
+    return request.client.host if request.client else "unknown"
 
 
 @router.post(
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
-    responses={400: {"description": "invalid email or password"}, 409: {"description": "email taken"}},
+    response_model=TokenOut,
+    responses={
+        400: {"description": "invalid email or password, or no account can be made (one answer for all)"},
+        429: {"description": "too many sign-ups from this address; see Retry-After"},
+    },
 )
-async def register(body: RegisterIn, container: ContainerDep) -> TokenOut:
-    """Create an account and return a token for it."""
+async def register(body: RegisterIn, container: ContainerDep, request: Request) -> Response | TokenOut:
+    """Create an account and return a token for it. An email that has an account gets the
+    same answer as any other refusal, so the answer does not tell which emails exist."""
     try:
-        grant = await container.auth.register(email=body.email, name=body.name, password=body.password)
+        grant = await container.auth.register(
+            email=body.email, name=body.name, password=body.password, client=client_address(request)
+        )
     except BadInput as e:
-        raise bad_input(e) from None
+        return JSONResponse({"detail": str(e), "code": e.code}, status_code=status.HTTP_400_BAD_REQUEST)
+    except TooManyAttempts as e:
+        return JSONResponse(
+            {"detail": str(e), "code": e.code},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(e.retry_after)},
+        )
     return TokenOut.of(grant)
 
 
@@ -78,10 +92,10 @@ async def register(body: RegisterIn, container: ContainerDep) -> TokenOut:
 async def login(body: LoginIn, container: ContainerDep, request: Request) -> TokenOut:
     """Exchange email and password for a token. Repeated failures for one email from one
     address get 429 with a Retry-After header for a minute."""
-    # the peer address; behind a reverse proxy uvicorn's --proxy-headers puts the client's here
-    client = request.client.host if request.client else "unknown"
     try:
-        grant = await container.auth.login(email=body.email, password=body.password, client=client)
+        grant = await container.auth.login(
+            email=body.email, password=body.password, client=client_address(request)
+        )
     except TooManyAttempts as e:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, str(e), headers={"Retry-After": str(e.retry_after)}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wingman import __version__
 from wingman.api.deps import ContainerDep, CurrentUser, StoreDep
@@ -21,6 +21,7 @@ from wingman.store.records import (
     RecommendationRecord,
     Stats,
 )
+from wingman.store.snippets import parts
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ class HealthOut(BaseModel):
     node: NodeOut | None = None
 
 
+class SnippetPart(BaseModel):
+    text: str
+    match: bool = Field(description="these words matched the search")
+
+
 class CallItemOut(BaseModel):
     id: str
     title: str
@@ -67,9 +73,12 @@ class CallItemOut(BaseModel):
     end_time: datetime | None
     duration_seconds: float | None
     summary: str | None
+    snippet: list[SnippetPart] | None = Field(
+        default=None, description="with `q`: the words that matched, in context"
+    )
 
     @classmethod
-    def of(cls, call: CallRecord) -> CallItemOut:
+    def of(cls, call: CallRecord, snippet: str | None = None) -> CallItemOut:
         return cls(
             id=call.id,
             title=call.title,
@@ -77,6 +86,7 @@ class CallItemOut(BaseModel):
             end_time=call.end_time,
             duration_seconds=call.duration_seconds,
             summary=call.summary,
+            snippet=[SnippetPart(text=t, match=m) for t, m in parts(snippet)] if snippet else None,
         )
 
 
@@ -194,7 +204,8 @@ async def list_calls(
 ) -> CallListOut:
     """The user's calls, newest first; `q` searches titles, summaries and transcripts."""
     page = await store.list_calls(user_id=user.id, q=q, limit=limit, offset=offset)
-    return CallListOut(items=[CallItemOut.of(c) for c in page.items], total=page.total)
+    items = [CallItemOut.of(c, page.snippets.get(c.id)) for c in page.items]
+    return CallListOut(items=items, total=page.total)
 
 
 @router.get("/calls/{call_id}", responses=NOT_FOUND)

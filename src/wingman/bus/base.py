@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from wingman import metrics
 from wingman.errors import ProviderConnectionError
 from wingman.events import BusEvent
 
@@ -107,6 +108,7 @@ async def retry_transient(
                 message = f"{what} failed after {attempts} attempts: {e}"
                 raise ProviderConnectionError(message) from e
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            metrics.bus_retry(what)
             log.warning(
                 "bus operation failed, retrying",
                 extra={"what": what, "attempt": attempt, "delay": round(delay, 3), "error": repr(e)},

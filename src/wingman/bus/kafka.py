@@ -83,8 +83,11 @@ class KafkaBus(EventBus):
         heartbeat_interval_ms: int = 1_000,
         publish_attempts: int = 4,
         new_groups_start: Literal["earliest", "latest"] = "earliest",
+        security: dict[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        # TLS/SASL options for every client of this bus (wingman/connections.kafka_options)
+        self.security: dict[str, Any] = dict(security or {})
         self.new_groups_start = new_groups_start
         self.client_id = client_id
         self.partitions = partitions
@@ -118,6 +121,7 @@ class KafkaBus(EventBus):
                 "bootstrap_servers": self.bootstrap,
                 "client_id": self.client_id,
                 "request_timeout_ms": self.request_timeout_ms,
+                **self.security,
             }
             admin = AIOKafkaAdminClient(**common)
             client = AIOKafkaClient(**common)
@@ -272,6 +276,7 @@ class _Consumer(ConsumerRebalanceListener):  # type: ignore[misc]
             heartbeat_interval_ms=bus.heartbeat_interval_ms,
             request_timeout_ms=bus.request_timeout_ms,
             fetch_max_wait_ms=bus.fetch_max_wait_ms,
+            **bus.security,
         )
         self.consumer.subscribe([topic], listener=self)
 

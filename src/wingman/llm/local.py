@@ -2,7 +2,8 @@
 
 A request carries a prompt (for Gemini or an OpenAI-compatible model) and the structured
 context it was built from; this engine reads only the context. By task:
-- "coach":   the playbook tip chosen for the detected objection or signal (template fill);
+- "coach":   the playbook tip chosen for the detected objection or signal (template fill),
+             with the tenant's own fact for it (from its knowledge base) appended;
 - "qa":      an extractive answer: the best-scored knowledge-base sentences, with their source,
              or "not answerable" when the best score is under the request's threshold;
 - "search":  an extractive brief about a competitor or product from its best sentences, plus
@@ -87,6 +88,9 @@ class LocalLlm(Llm):
             tip = tip.format(**dict(context.get("values") or {}))
         except (KeyError, IndexError, ValueError):
             pass  # a tip with braces that are not placeholders stays as written
+        fact = str(context.get("fact") or "").strip()
+        if fact:  # the tenant's own fact for this tip, from its knowledge base
+            tip = f"{tip.rstrip()} Yours: {_clean(fact)}"
         return {"tip": tip, "skip": False}
 
     def _task_qa(self, context: Mapping[str, Any]) -> dict[str, Any]:

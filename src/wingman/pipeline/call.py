@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -20,14 +21,28 @@ from typing import Any
 
 import numpy as np
 
+from wingman import logs, metrics
 from wingman.audio.pcm import bytes_per_frame, decode_chunk
 from wingman.audio.pool import AudioWorkerPool
 from wingman.audio.resample import StreamResampler
 from wingman.bus.base import EventBus
 from wingman.errors import BadInput, WingmanError
-from wingman.events import TOPIC_BLOCKS, AudioFormat, TranscriptBlock, TranscriptFragment, WordTiming
+from wingman.events import (
+    TOPIC_BLOCKS,
+    TOPIC_INSIGHTS,
+    AudioFormat,
+    TranscriptBlock,
+    TranscriptFragment,
+    WordTiming,
+)
+from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.writer import StoreWriter
+from wingman.sentiment.model import SentimentModel
+from wingman.sentiment.tracker import SentimentTracker
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.echo import EchoGate
+from wingman.speakers.stream import DiarizedStream
 from wingman.store.repos import Store
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
 from wingman.stt.failover import FailoverStream
@@ -84,7 +99,13 @@ class CallPipeline:
         redact: Callable[[str], str] | None = None,
         max_call_seconds: float | None = None,
         persist_wait: float = PERSIST_WAIT_SECONDS,
+        diarizer: OnlineDiarizer | None = None,
+        echo_gate: EchoGate | None = None,
+        sentiment: SentimentModel | None = None,
     ) -> None:
+        """`diarizer` labels the speakers of a one-channel call (speakers/stream.py);
+        `echo_gate` removes the customer's voice echoed into the rep's mic on a stereo call;
+        `sentiment` scores the customer's final segments."""
         self.call_id = call_id
         self.user_id = user_id
         self.fmt = fmt
@@ -97,6 +118,10 @@ class CallPipeline:
         self._clock = clock
         self.time_offset = time_offset
         self._redact = redact
+        # the customer's sentiment per final segment, live (sentiment/tracker.py)
+        self._sentiment = None
+        if sentiment is not None:
+            self._sentiment = SentimentTracker(model=sentiment, call_id=call_id, user_id=user_id)
         self._max_call_seconds = max_call_seconds
         self._persist_wait = persist_wait
         self._bytes_per_second = bytes_per_frame(fmt) * fmt.sample_rate
@@ -111,6 +136,9 @@ class CallPipeline:
         if isinstance(self._stream, FailoverStream):
             # this call moved from the cloud engine to the local one: tell the rep
             self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
+        if diarizer is not None and fmt.channels == 1:
+            self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=pool)
+        self._echo = echo_gate if fmt.channels == 2 else None
         self._aggregator = BlockAggregator(
             call_id=call_id, user_id=user_id, clock=clock, first_seq=first_seq, talk_seconds=talk_seconds
         )
@@ -124,7 +152,12 @@ class CallPipeline:
 
     # -- lifecycle
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._main(), name=f"call-{self.call_id}")
+        # provider errors of this call's work are tagged with its tenant (health.TENANT)
+        context = contextvars.copy_context()
+        context.run(TENANT.set, self.user_id)
+        self._task = asyncio.get_running_loop().create_task(
+            self._main(), name=f"call-{self.call_id}", context=context
+        )
 
     @property
     def finishing(self) -> bool:
@@ -166,7 +199,8 @@ class CallPipeline:
             except TimeoutError:
                 log.error("call did not finish in time", extra={"call_id": self.call_id})
                 await self.abort()
-        await self._writer.drain()
+        # this tenant's writes only: another tenant's shard being down does not hold us up
+        await self._writer.drain(timeout, user_id=self.user_id)
 
     async def abort(self) -> None:
         if self._task is not None and not self._task.done():
@@ -177,6 +211,7 @@ class CallPipeline:
 
     # -- the loops
     async def _main(self) -> None:
+        logs.bind(call_id=self.call_id)  # every log line of this call's tasks carries its id
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._convert_loop())
@@ -206,6 +241,8 @@ class CallPipeline:
             except BadInput as exc:
                 await self._emit("error", {"code": exc.code, "message": str(exc)})
                 continue
+            if pcm.shape[0] and self._echo is not None:
+                pcm = self._echo.process(pcm)  # ~0.1 ms per 100 ms chunk: numpy on frame energies
             if pcm.shape[0]:
                 self.audio_seconds += pcm.shape[0] / SAMPLE_RATE
                 self._stream.push_audio(pcm)
@@ -272,14 +309,14 @@ class CallPipeline:
         )
         if fragment.is_final:
             self.finals += 1
-            store, user_id, call_id = self._store, self.user_id, self.call_id
-            saved = self._writer.submit(
-                lambda: store.add_segment(user_id=user_id, call_id=call_id, fragment=fragment)
-            )
-            if self._writer.healthy and self._persist_wait > 0:
+            saved = self._writer.save_segment(user_id=self.user_id, call_id=self.call_id, fragment=fragment)
+            if self._writer.healthy_for(self.user_id) and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
         await self._emit("transcript", transcript_payload(fragment))
+        metrics.final_shown(fragment, live=not self._finishing)
+        if self._sentiment is not None:
+            await self._score(fragment)
         for block in self._aggregator.add(fragment):
             await self._publish(block)
 
@@ -297,6 +334,25 @@ class CallPipeline:
         )
         return words if " ".join(w.text for w in words) == text else ()
 
+    async def _score(self, fragment: TranscriptFragment) -> None:
+        """A final customer segment's sentiment: saved (same writer as the segment, after it),
+        shown, and a sharp drop sent as a coaching insight through the insights topic."""
+        assert self._sentiment is not None
+        scored = self._sentiment.observe(fragment)
+        if scored is None:
+            return
+        call_id = self.call_id
+        self._writer.save_sentiment(
+            user_id=self.user_id, call_id=call_id, segment_id=scored.segment_id, start=scored.start,
+            score=scored.sentiment.score, label=scored.sentiment.label,
+        )
+        await self._emit("sentiment", scored.payload())
+        if scored.coaching is not None:
+            try:
+                await self._bus.publish(TOPIC_INSIGHTS, scored.coaching, key=call_id)
+            except WingmanError:
+                log.warning("coaching moment not published", extra={"call_id": call_id})
+
     async def _publish(self, block: TranscriptBlock) -> None:
         """Hand a block to the bus after any still waiting; while the bus is down this returns
         at once (the ticker retries), so transcripts keep flowing to the client."""
@@ -313,15 +369,17 @@ class CallPipeline:
         """Publish waiting blocks in order; False when the bus refused one (it stays first)."""
         async with self._publishing:
             while self._unpublished:
-                block = self._unpublished[0]
+                block = metrics.stamp_block(self._unpublished[0])  # hop stamps, trace context
                 try:
                     await self._bus.publish(TOPIC_BLOCKS, block, key=self.call_id)
                 except WingmanError:
+                    metrics.block_publish_retry()
                     self._publish_failed_at = self._clock()
                     waiting = len(self._unpublished)
                     log.warning("block not published yet; will retry",
                                 extra={"call_id": self.call_id, "seq": block.seq, "waiting": waiting})
                     return False
                 self._unpublished.popleft()
+                metrics.block_published(block)
             self._publish_failed_at = None
             return True

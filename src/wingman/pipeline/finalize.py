@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from wingman.agents.summary import summarize_call
@@ -9,6 +10,7 @@ from wingman.bus.base import EventBus
 from wingman.errors import NotFound, WingmanError
 from wingman.events import TOPIC_CALLS, CallEnded, utcnow
 from wingman.llm.base import Llm
+from wingman.profile import CompanyProfile
 from wingman.store.repos import Store
 
 
@@ -16,16 +18,40 @@ def _speaker_line(speaker: str | None, text: str) -> str:
     return f"{speaker}: {text}" if speaker else text
 
 
+def call_end_time(start: datetime, audio_seconds: float | None, transcript_end: float) -> datetime:
+    """When the call ended, by its audio: the start plus the audio the server received (or, with
+    no live pipeline, where the saved transcript ends), never later than now. A call whose tab
+    closed is finalized only after the abandon timeout: wall time would count that wait as
+    call time."""
+    now = utcnow()
+    heard = max(audio_seconds or 0.0, transcript_end)
+    if audio_seconds is None and heard == 0.0:
+        return now  # nothing was heard: no better measure than the clock
+    return min(now, start + timedelta(seconds=heard))
+
+
 async def finalize_call(
-    *, store: Store, llm: Llm, bus: EventBus, user_id: str, call_id: str
+    *,
+    store: Store,
+    llm: Llm,
+    bus: EventBus,
+    user_id: str,
+    call_id: str,
+    audio_seconds: float | None = None,
+    profile: CompanyProfile | None = None,
 ) -> dict[str, Any]:
-    """Save the full transcript and summary of a call; returns the `call-ended` payload."""
+    """Save the full transcript and summary of a call; returns the `call-ended` payload.
+    `audio_seconds`: the call's audio length, when a live pipeline knows it."""
     detail = await store.call_detail(user_id=user_id, call_id=call_id)
     if detail is None:
         raise NotFound("no such call")
     if detail.end_time is None:
         summary = await summarize_call(
-            llm=llm, call_id=call_id, segments=detail.transcript, insights=detail.recommendations
+            llm=llm,
+            call_id=call_id,
+            segments=detail.transcript,
+            insights=detail.recommendations,
+            profile=profile,
         )
         full_transcript = "\n".join(_speaker_line(s.speaker, s.text) for s in detail.transcript)
         await store.finish_call(
@@ -35,7 +61,9 @@ async def finalize_call(
             summary=summary.summary,
             key_moments=summary.key_moments,
             action_items=summary.action_items,
-            end_time=utcnow(),
+            end_time=call_end_time(
+                detail.start_time, audio_seconds, max((seg.end for seg in detail.transcript), default=0.0)
+            ),
         )
         try:
             await bus.publish(

@@ -22,7 +22,7 @@ import socketio
 
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
-from wingman.errors import BadInput, Busy, NotFound, Unauthorized, WingmanError
+from wingman.errors import BadInput, Busy, NotFound, QuotaExceeded, Unauthorized, WingmanError
 from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted, Feedback
 from wingman.health import ProviderEvent
 from wingman.pipeline.call import CallPipeline
@@ -32,12 +32,18 @@ from wingman.privacy import redact_text
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.echo import EchoGate
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[Any]]
+
+
+SPILL_DIR = "spill"  # the writer's journal, under the data dir
 
 
 def room(call_id: str) -> str:
@@ -46,7 +52,7 @@ def room(call_id: str) -> str:
 
 def error_payload(exc: WingmanError) -> dict[str, Any]:
     payload: dict[str, Any] = {"code": exc.code, "message": str(exc)}
-    if isinstance(exc, Busy):
+    if isinstance(exc, (Busy, QuotaExceeded)) and exc.retry_after is not None:
         payload["retryAfter"] = exc.retry_after
     return payload
 
@@ -63,7 +69,8 @@ class Gateway:
     ) -> None:
         self.c = container
         self.sio = sio
-        self.writer = StoreWriter()
+        # journaled in the data dir: a kill -9 or a shutdown with the database away loses nothing
+        self.writer = StoreWriter(store=container.store, spill_dir=container.settings.data_dir / SPILL_DIR)
         self.calls: dict[str, LiveCall] = {}
         if abandon_after_seconds is None:
             abandon_after_seconds = container.settings.abandon_call_seconds
@@ -75,6 +82,7 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         self.limiter = ClientLimiter.from_settings(container.settings)
+        self.quotas = Quotas(settings=container.settings, store=container.store)
         self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission control
         self._starting = 0
         # the token each socket signed in with: a logout closes the sockets open with it
@@ -188,6 +196,11 @@ class Gateway:
             expires_at = self.c.auth.token_expiry(token) if token else None
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        try:
+            self.quotas.open_socket(sid, user.id)
+        except QuotaExceeded as e:
+            # the client's connect_error gets {message, data: {code, message}}
+            raise socketio.exceptions.ConnectionRefusedError(str(e), error_payload(e)) from None
         await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
         if jti is not None:
             self.sessions.add(sid, jti, expires_at)
@@ -203,6 +216,8 @@ class Gateway:
             return await self._unknown(sid)  # it would detach its call and reset its limits
         self.limiter.forget(sid)
         self.sessions.forget(sid)
+        with contextlib.suppress(KeyError):  # a socket refused at connect has no session
+            self.quotas.close_socket(sid, (await self._session(sid))["user_id"])
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
@@ -221,6 +236,9 @@ class Gateway:
                 call_id = await self._resume(sid, user_id, msg)
             else:
                 self._admit()
+                users = [c.pipeline.user_id for c in self.calls.values() if not c.pipeline.finishing]
+                self.quotas.check_new_call(user_id, users)
+                await self.quotas.check_minutes(user_id)
                 self._starting += 1  # counted by admission while its store writes are awaited
                 try:
                     call_id = await self._start(sid, user_id, title, msg)
@@ -249,6 +267,7 @@ class Gateway:
         first_seq: int = 0,
         talk_seconds: dict[str, float] | None = None,
         vocabulary: tuple[str, ...] = (),
+        diarizer: OnlineDiarizer | None = None,
     ) -> CallPipeline:
         s = self.c.settings
         pipeline = CallPipeline(
@@ -269,6 +288,9 @@ class Gateway:
             talk_seconds=talk_seconds,
             redact=redact_text if s.redact else None,
             max_call_seconds=s.max_call_seconds,
+            diarizer=diarizer,
+            echo_gate=EchoGate() if s.echo_gate and msg.channels == 2 else None,
+            sentiment=self.c.sentiment,
         )
         pipeline.start()
         return pipeline
@@ -302,10 +324,17 @@ class Gateway:
             log.warning("call refused: node busy", extra={"calls": self.load, "lag": self.lag.sustained})
         raise Busy(f"{reason}; try again shortly", retry_after=s.busy_retry_after_seconds)
 
+    async def _diarizer(self, user_id: str, msg: StartCall) -> OnlineDiarizer | None:
+        """Speaker labels for a one-channel call (stereo is labelled by channel)."""
+        if msg.channels != 1 or not self.c.settings.diarize:
+            return None
+        return await self.c.voiceprints.diarizer_for(user_id)
+
     async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
         call = await self.c.store.create_call(user_id=user_id, title=title)
         vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
-        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary)
+        diarizer = await self._diarizer(user_id, msg)
+        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary, diarizer=diarizer)
         self.calls[call.id] = LiveCall(pipeline, {sid})
         await self.upkeep.hold(call.id, take_over=False)
         await self.c.bus.publish(
@@ -334,9 +363,10 @@ class Gateway:
                 talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
             # every block holds at least one segment, so this is above any seq already used
             vocabulary = await self.c.vocabulary.for_call(user_id)
+            diarizer = await self._diarizer(user_id, msg)  # starts afresh: voices re-learnt
             live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset,
                                                first_seq=len(segments), talk_seconds=talk,
-                                               vocabulary=vocabulary))
+                                               vocabulary=vocabulary, diarizer=diarizer))
             self.calls[call.id] = live
         live.sids.add(sid)
         live.detached_at = None
@@ -419,13 +449,20 @@ class Gateway:
         live = self.calls.get(call_id)
         if live is not None and live.pipeline.user_id != user_id:
             raise NotFound("no such call")
+        audio_seconds: float | None = None
         if live is not None:
             await live.pipeline.finish()
+            audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self.calls.pop(call_id, None)
-        await self.writer.drain()
+        await self.writer.drain(user_id=user_id)  # this tenant's writes: others' shards may be down
         payload = await finalize_call(
-            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id
+            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
+            audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
         )
+        try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
+            await self.c.crm.after_call(tenant_id=user_id, call_id=call_id)
+        except Exception:  # the database hiccuped: the call ended anyway; "sync now" queues it
+            log.exception("crm sync not queued", extra={"call_id": call_id})
         try:
             await self.c.leases.release(call_id)
         except Exception:  # it expires on its own
@@ -433,14 +470,21 @@ class Gateway:
         return payload
 
     async def aclose(self) -> None:
-        """Flush every live call's audio and saved segments, but leave the calls open: their
-        clients reconnect to another node (or this one, restarted) and resume them."""
-        for call_id, live in list(self.calls.items()):
+        """Flush every live call's audio and saved segments, all calls at once, but leave the
+        calls open: their clients reconnect to another node (or this one, restarted) and
+        resume them. Within settings.shutdown_seconds (under systemd's stop timeout): what
+        the store has not taken by then stays in the writer's journal for the next start."""
+        budget = self.c.settings.shutdown_seconds
+        started = time.monotonic()
+
+        async def flush(call_id: str, live: LiveCall) -> None:
             try:
-                await live.pipeline.finish(timeout=10.0)
+                await live.pipeline.finish(timeout=budget * 0.6)
             except Exception:
                 log.exception("call not flushed at shutdown", extra={"call_id": call_id})
             with contextlib.suppress(Exception):  # else it expires: the call is free sooner
                 await self.c.leases.release(call_id)
+
+        await asyncio.gather(*(flush(call_id, live) for call_id, live in list(self.calls.items())))
         self.calls.clear()
-        await self.writer.aclose()
+        await self.writer.aclose(timeout=max(0.5, budget - (time.monotonic() - started)))

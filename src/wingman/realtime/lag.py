@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from wingman import metrics
+
 INTERVAL_SECONDS = 0.1
 WINDOW_SAMPLES = 1200  # two minutes at the default interval
 SUSTAINED_SAMPLES = 3
@@ -42,6 +44,7 @@ class LoopLagMonitor:
     def record(self, lag: float) -> None:
         self._samples.append(max(0.0, lag))
         self.count += 1
+        metrics.loop_lag(self._samples[-1], self.sustained)
 
     async def run(self) -> None:
         clock = self._clock or asyncio.get_running_loop().time

@@ -13,6 +13,7 @@ from typing import Any
 
 import socketio
 
+from wingman import metrics
 from wingman.bus.base import EventBus
 from wingman.events import TOPIC_INSIGHTS, CallMetrics, Insight
 from wingman.pipeline.writer import StoreWriter
@@ -94,10 +95,11 @@ class InsightSink:
         if isinstance(event, Insight):
             if not self._first_time(event.id):
                 return
+            metrics.insight_received(event)
             if self._redact is not None:
                 event = self._redact(event)
-            store = self._store
-            self._writer.submit(lambda: store.add_recommendation(event))
+            self._writer.save_insight(event)  # journaled, then stored (pipeline/writer.py)
             await self._sio.emit("insight", insight_payload(event), room=room(event.call_id))
+            metrics.insight_shown(event)
         elif isinstance(event, CallMetrics):
             await self._sio.emit("metrics", metrics_payload(event), room=room(event.call_id))

@@ -109,10 +109,18 @@ class CallUpkeep:
                     except Exception:  # the database may be down: try again next round
                         log.exception("abandoned call not finalized", extra={"call_id": call_id})
 
-    async def sweep_orphans(self) -> None:
-        """At start-up: finalize open calls (any tenant) with no transcript activity for
-        settings.orphan_call_seconds, left behind by a crashed node or a client that never came
-        back. (Calls live on a healthy node have activity, or are reaped by that node.)"""
+    async def sweep_orphans(self, *, every: float | None = None) -> None:
+        """At start-up, then every `every` seconds (None: once): finalize open calls (any
+        tenant) with no transcript activity for settings.orphan_call_seconds, left behind by
+        a crashed node or a client that never came back. (Calls live on a healthy node have
+        activity, or are reaped by that node.)"""
+        while True:
+            await self._sweep_once()
+            if every is None:
+                return
+            await asyncio.sleep(every)
+
+    async def _sweep_once(self) -> None:
         idle = timedelta(seconds=self.c.settings.orphan_call_seconds)
         try:
             stale = await self.c.store.idle_open_calls(idle_since=utcnow() - idle)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from wingman.errors import BadInput
+from wingman.errors import BadInput, TooLarge
 
 SUPPORTED = {
     ".md": "text/markdown",
@@ -28,6 +28,22 @@ _BY_CONTENT_TYPE = {
 }
 MIN_WORDS = 60
 MAX_WORDS = 120
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Caps on what one upload may cost to read (a 4 KB PDF can point 20 pages at one
+    compressed stream that inflates to megabytes of text): over any of them, TooLarge."""
+
+    max_pages: int = 500
+    max_characters: int = 1_000_000
+    max_chunks: int = 2_000
+    # decompressed page content (operators, not text), summed over pages: a stream shared by
+    # many pages counts once per page, which is what extraction costs
+    max_content_bytes: int = 32 * 1024 * 1024
+
+
+UNLIMITED = ParseLimits(max_pages=10**9, max_characters=10**12, max_chunks=10**9, max_content_bytes=10**15)
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -81,7 +97,14 @@ def _decode(data: bytes) -> str:
     raise BadInput("the file is not valid text (UTF-8 expected)", code="bad_encoding")
 
 
-def _pdf_text(data: bytes) -> str:
+def _too_much_text(limits: ParseLimits) -> TooLarge:
+    return TooLarge(
+        f"the document has more than {limits.max_characters} characters of text: split it",
+        code="too_much_text",
+    )
+
+
+def _pdf_text(data: bytes, limits: ParseLimits) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -89,7 +112,27 @@ def _pdf_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise BadInput("the PDF is encrypted; upload an unprotected copy", code="bad_pdf")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > limits.max_pages:
+            raise TooLarge(
+                f"the PDF has {len(reader.pages)} pages; at most {limits.max_pages} are read",
+                code="too_many_pages",
+            )
+        content_bytes = 0
+        for page in reader.pages:
+            contents = page.get_contents()
+            content_bytes += len(contents.get_data()) if contents is not None else 0
+            if content_bytes > limits.max_content_bytes:
+                raise TooLarge(
+                    "the PDF's pages hold more content than can be read: split it", code="too_much_content"
+                )
+        pages: list[str] = []
+        characters = 0
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            characters += len(text)
+            if characters > limits.max_characters:
+                raise _too_much_text(limits)
+            pages.append(text)
     except BadInput:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
@@ -100,10 +143,15 @@ def _pdf_text(data: bytes) -> str:
     return text
 
 
-def extract_text(filename: str, data: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """(kind, text) of an uploaded file; BadInput for unsupported types or no text at all."""
+def extract_text(
+    filename: str, data: bytes, content_type: str | None = None, *, limits: ParseLimits = UNLIMITED
+) -> tuple[str, str]:
+    """(kind, text) of an uploaded file; BadInput for unsupported types or no text at all,
+    TooLarge past `limits`."""
     kind = file_kind(filename, content_type)
-    text = _pdf_text(data) if kind == ".pdf" else _decode(data)
+    text = _pdf_text(data, limits) if kind == ".pdf" else _decode(data)
+    if len(text) > limits.max_characters:
+        raise _too_much_text(limits)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if not re.search(r"\w{2,}", text):
         raise BadInput("no text found in the file", code="empty_document")

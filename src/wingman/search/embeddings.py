@@ -134,8 +134,12 @@ class Embedder:
         self.embed(["warm up"])
 
     # -- embedding
-    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> NDArray[np.float32]:
-        """Embed `texts` (synchronously) into an array of shape (len(texts), DIM)."""
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = 32, remember: bool = True
+    ) -> NDArray[np.float32]:
+        """Embed `texts` (synchronously) into an array of shape (len(texts), DIM).
+        `remember=False` leaves the cache as it was (an upload's thousands of passages would
+        otherwise evict the live calls' texts)."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         todo: list[int] = []
         with self._cache_lock:
@@ -154,6 +158,8 @@ class Embedder:
             idx = todo[start : start + batch_size]
             vectors = self._run([texts[i] for i in idx])
             out[idx] = vectors
+            if not remember:
+                continue
             with self._cache_lock:
                 for i, vector in zip(idx, vectors, strict=True):
                     self._remember(texts[i], vector)

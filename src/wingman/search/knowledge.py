@@ -14,6 +14,7 @@ import hashlib
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from wingman.errors import BadInput, NotFound
+from wingman.errors import BadInput, NotFound, TooLarge
 from wingman.search.base import Search, SearchHit
-from wingman.search.documents import chunk_text, document_title, extract_text, split_stored
+from wingman.search.documents import split_stored
 from wingman.search.embeddings import Embedder, Vector, from_bytes, to_bytes
 from wingman.search.lexical import (
     KnowledgeEntity,
@@ -32,13 +33,15 @@ from wingman.search.lexical import (
     lexical_tokens,
     passage_sentences,
 )
+from wingman.search.uploads import UploadWorker, check_quota, parse_document
 from wingman.settings import DATA_DIR
 from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = DATA_DIR / "knowledge"
+SAMPLE_DIR = DATA_DIR / "sample" / "knowledge"
 RRF_K = 60
+RETRY_EMPTY_SECONDS = 5.0  # a tenant whose documents could not be read is tried again this soon
 _CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
 
 class DocumentStore(Protocol):
@@ -116,18 +119,44 @@ class KnowledgeBase(Search):
         max_document_bytes: int = 10 * 1024 * 1024,
         revalidate_seconds: float = 30.0,
         sample_dir: Path = SAMPLE_DIR,
+        uploads: UploadWorker | None = None,
+        max_indexes: int = 64,
+        max_documents: int | None = None,
+        max_tenant_bytes: int | None = None,
     ) -> None:
         self._store = store
         self.embedder = embedder
         self._max_bytes = max_document_bytes
         self._revalidate = revalidate_seconds
         self._sample_dir = sample_dir
-        self._indexes: dict[str, _Index] = {}
+        self.uploads = uploads or UploadWorker(embedder=embedder)
+        # per-tenant quotas (None: no limit), checked before an upload is read
+        self._max_documents = max_documents
+        self._max_tenant_bytes = max_tenant_bytes
+        # the most recently used tenants' indexes: a node serving thousands of tenants keeps
+        # only the ones with live calls in memory (an evicted one is rebuilt from the store)
+        self._max_indexes = max(1, max_indexes)
+        self._indexes: OrderedDict[str, _Index] = OrderedDict()
         self._generation: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _lock(self, user_id: str) -> asyncio.Lock:
         return self._locks.setdefault(user_id, asyncio.Lock())
+
+    def _keep(self, user_id: str, index: _Index) -> None:
+        self._indexes[user_id] = index
+        self._indexes.move_to_end(user_id)
+        while len(self._indexes) > self._max_indexes:
+            evicted, _ = self._indexes.popitem(last=False)
+            lock = self._locks.get(evicted)
+            if lock is not None and not lock.locked():
+                del self._locks[evicted]
+            self._generation.pop(evicted, None)
+
+    @property
+    def cached_tenants(self) -> int:
+        """How many tenants' indexes this process holds (bounded by `max_indexes`)."""
+        return len(self._indexes)
 
     # -- documents
     async def add_document(
@@ -144,17 +173,21 @@ class KnowledgeBase(Search):
         if not filename:
             raise BadInput("the file needs a name", code="bad_filename")
         if len(data) > self._max_bytes:
-            raise BadInput(f"the file is larger than {self._max_bytes} bytes", code="too_large")
+            raise TooLarge(f"the file is larger than {self._max_bytes} bytes", code="too_large")
         checksum = hashlib.sha256(data).hexdigest()
-        for existing in await self._store.list_documents(user_id=user_id):
+        documents = await self._store.list_documents(user_id=user_id)
+        for existing in documents:
             if existing.checksum == checksum and existing.filename == filename:
                 return existing  # the same upload twice: keep one copy
-        kind, text = await asyncio.to_thread(extract_text, filename, data, content_type)
-        title = document_title(text, filename)
-        chunks = chunk_text(text, markdown=kind == ".md", title=title)
-        if not chunks:
-            raise BadInput("no text found in the file", code="empty_document")
-        vectors = await self.embedder.embed_many([c.embedding_text for c in chunks])
+        check_quota(documents, len(data), max_documents=self._max_documents, max_bytes=self._max_tenant_bytes)
+        # the shipped sample files are ours and small: read in-process; uploads in a child
+        parsed = (
+            parse_document(filename, data, content_type, self.uploads.limits)
+            if source == "sample"
+            else await self.uploads.parse(filename, data, content_type)
+        )
+        kind, chunks = parsed.kind, parsed.chunks
+        vectors = await self.uploads.embed([c.embedding_text for c in chunks])
         record = await self._store.add_document(
             user_id=user_id,
             filename=filename,
@@ -179,7 +212,7 @@ class KnowledgeBase(Search):
         self.invalidate(user_id)
 
     async def load_sample(self, user_id: str) -> int:
-        """Load the demo company's knowledge base for `user_id` once; returns documents added."""
+        """Load the sample company's documents for `user_id` once; returns documents added."""
         async with self._lock(f"sample:{user_id}"):
             docs = await self._store.list_documents(user_id=user_id)
             if any(d.source == "sample" for d in docs):
@@ -191,6 +224,16 @@ class KnowledgeBase(Search):
                 )
                 added += 1
             return added
+
+    async def remove_sample(self, user_id: str) -> int:
+        """Delete the sample documents of `user_id` (the user's own stay); returns how many."""
+        async with self._lock(f"sample:{user_id}"):
+            docs = [d for d in await self._store.list_documents(user_id=user_id) if d.source == "sample"]
+            for doc in docs:
+                await self._store.delete_document(user_id=user_id, document_id=doc.id)
+            if docs:
+                self.invalidate(user_id)
+            return len(docs)
 
     def invalidate(self, user_id: str) -> None:
         self._generation[user_id] = self._generation.get(user_id, 0) + 1
@@ -204,6 +247,7 @@ class KnowledgeBase(Search):
     async def _index(self, user_id: str) -> _Index:
         index = self._indexes.get(user_id)
         if index is not None and time.monotonic() - index.checked_at < self._revalidate:
+            self._indexes.move_to_end(user_id)
             return index
         async with self._lock(user_id):
             index = self._indexes.get(user_id)
@@ -220,8 +264,22 @@ class KnowledgeBase(Search):
                     return index
                 index = None
             if index is None:
-                index = await self._build(user_id)
+                try:
+                    index = await self._build(user_id)
+                except Exception as e:  # the tenant's shard is away: the agents go on without
+                    log.warning("knowledge index not built", extra={"error": type(e).__name__})
+                    index = self._empty(retry_in=RETRY_EMPTY_SECONDS)
+                    self._keep(user_id, index)
             return index
+
+    def _empty(self, *, retry_in: float) -> _Index:
+        """An index of nothing, revalidated (so rebuilt, once the store answers) in `retry_in` s."""
+        return _Index(
+            chunk_ids=[], document_ids=[], filenames=[], headings=[], bodies=[],
+            vectors=np.zeros((0, self.embedder.dim), dtype=np.float32), bm25=None, entities={},
+            tokens=[], document_frequency={}, signature=(("", -1),),
+            checked_at=time.monotonic() - self._revalidate + retry_in,
+        )
 
     async def _build(self, user_id: str) -> _Index:
         import bm25s
@@ -268,7 +326,7 @@ class KnowledgeBase(Search):
             signature=self._signature(docs),
         )
         if self._generation.get(user_id, 0) == generation:  # not invalidated meanwhile
-            self._indexes[user_id] = index
+            self._keep(user_id, index)
         log.info("knowledge index built", extra={"user_id": user_id, "chunks": len(rows)})
         return index
 

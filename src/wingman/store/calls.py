@@ -26,6 +26,7 @@ from wingman.store.records import (
     KeyMomentLike,
     SegmentRecord,
 )
+from wingman.store.snippets import snippets
 
 MAX_TITLE_CHARS = 500
 
@@ -147,7 +148,9 @@ async def list_calls(
         .limit(limit)
         .offset(offset)
     )
-    return CallPage(items=[CallRecord.model_validate(r) for r in rows], total=int(total or 0))
+    items = [CallRecord.model_validate(r) for r in rows]
+    found = await snippets(session, [c.id for c in items], q) if q else {}
+    return CallPage(items=items, total=int(total or 0), snippets=found)
 
 
 async def add_segment(

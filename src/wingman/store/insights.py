@@ -148,6 +148,8 @@ async def stats(session: AsyncSession, *, user_id: str, now: datetime) -> Stats:
     for status, count in await session.execute(status_query):
         by_status[status] += int(count)
     shown = sum(by_status.values())
+    # the share liked is over the tips the rep rated: unrated tips say nothing either way
+    rated = by_status[DbFeedback.LIKED] + by_status[DbFeedback.DISLIKED]
     prefix = Recommendation.kind.like("objection.%")
     objections = await _top(session, user_id, func.substr(Recommendation.kind, len("objection.") + 1), prefix)
     competitor = and_(
@@ -162,7 +164,8 @@ async def stats(session: AsyncSession, *, user_id: str, now: datetime) -> Stats:
         insights_shown=shown,
         insights_liked=by_status[DbFeedback.LIKED],
         insights_disliked=by_status[DbFeedback.DISLIKED],
-        liked_share=(by_status[DbFeedback.LIKED] / shown) if shown else None,
+        insights_rated=rated,
+        liked_share=(by_status[DbFeedback.LIKED] / rated) if rated else None,
         top_objections=objections,
         top_competitors=competitors,
         avg_rep_talk_ratio=await _avg_talk_ratio(session, user_id),

@@ -19,12 +19,15 @@ from wingman.store.models import (
     ActionItemRow,
     AgentRunRow,
     CallSession,
+    CrmSyncRow,
     KeyMomentRow,
     Recommendation,
+    SegmentSentimentRow,
     TranscriptSegment,
 )
 
-_CHILDREN = (TranscriptSegment, Recommendation, AgentRunRow, KeyMomentRow, ActionItemRow)
+_CHILDREN = (TranscriptSegment, Recommendation, AgentRunRow, KeyMomentRow, ActionItemRow, CrmSyncRow,
+             SegmentSentimentRow)
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x57494E47  # pg advisory lock key: concurrent processes migrate one at a time
 

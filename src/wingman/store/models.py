@@ -12,6 +12,8 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     DateTime,
     Enum,
     Float,
@@ -214,3 +216,91 @@ class TenantPlacement(Base):
     shard: Mapped[str] = mapped_column(String(64))
     moving_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[datetime] = _ts()
+
+
+# -- CRM sync (crm/): connections per tenant and CRM, and one durable sync job per call and CRM
+
+
+class CrmConnectionRow(Base):
+    """A tenant's OAuth grant to one CRM. Tokens are sealed (crm/secrets.py), never plain."""
+
+    __tablename__ = "crm_connections"
+
+    tenant_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))  # connected | needs_reconnect
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    instance_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    account: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    connected_by: Mapped[str] = mapped_column(ID)
+    auto_sync: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = _ts()
+
+
+class CrmSyncRow(Base):
+    """The job that writes one finished call to one CRM, and how far it got (`steps`: JSON
+    {step: CRM id}), so a retry or another node resumes it without writing anything twice."""
+
+    __tablename__ = "crm_syncs"
+    __table_args__ = (Index("ix_crm_syncs_due", "status", "next_attempt_at"),)
+
+    call_session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("call_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ID)
+    # pending | running | done | failed | needs_reconnect | no_match
+    status: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _ts()
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lookup_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    lookup_company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON CrmTarget
+    steps: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+
+
+class SegmentSentimentRow(Base):
+    """The customer's sentiment in one final transcript segment (sentiment/), saved live."""
+
+    __tablename__ = "segment_sentiments"
+    __table_args__ = (Index("ix_segment_sentiments_call_start", "call_session_id", "start"),)
+
+    segment_id: Mapped[str] = mapped_column(EXT_ID, primary_key=True)
+    call_session_id: Mapped[str] = mapped_column(ID, ForeignKey("call_sessions.id", ondelete="CASCADE"))
+    start: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)  # [-1, 1]
+    label: Mapped[str] = mapped_column(String(16))  # positive | neutral | negative
+
+
+# -- company profile (tips/agents area)
+class CompanyProfileRow(Base):
+    """A tenant's company profile (wingman.profile.CompanyProfile as JSON). Keyed by the tenant
+    id string, without a foreign key, so it follows whatever the tenant is (user or workspace)."""
+
+    __tablename__ = "company_profiles"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ID, unique=True)
+    profile: Mapped[dict[str, object]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), default="user")
+    updated_at: Mapped[datetime] = _ts()
+
+
+# -- speakers: the rep's enrolled voice (src/wingman/speakers)
+class Voiceprint(Base):
+    """A user's voice, enrolled once with a short voice check: the mean speaker embedding of
+    their speech (`model` names the embedding model; prints of another model are not compared)."""
+
+    __tablename__ = "voiceprints"
+
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
+    seconds: Mapped[float] = mapped_column(Float)  # speech it was made from
+    created_at: Mapped[datetime] = _ts()

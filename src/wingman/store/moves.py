@@ -45,6 +45,8 @@ TENANT_TABLES = (
     "documents",
     "document_chunks",
     "vocabulary_terms",
+    "company_profiles",
+    "voiceprints",
 )
 DIRECTORY_TABLES = ("revoked_tokens", "tenant_placements")  # never on a shard's books
 _BY_CALL = frozenset({"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items"})
@@ -80,6 +82,8 @@ def _where(table: Table, tenant: str) -> ColumnElement[bool]:
     if table.name in _BY_CALL:
         calls = select(CallSession.id).where(CallSession.user_id == tenant)
         return table.c.call_session_id.in_(calls)
+    if "tenant_id" in table.c:  # keyed by the tenant id string, not by a user row
+        return table.c.tenant_id == tenant
     return table.c.user_id == tenant
 
 

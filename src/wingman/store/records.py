@@ -42,7 +42,8 @@ class CallRecord(Record):
 
     @property
     def duration_seconds(self) -> float | None:
-        """Wall-clock length of a finished call; None while it is in progress."""
+        """Length of a finished call (its end time is set by its audio, see pipeline/finalize.py);
+        None while it is in progress."""
         if self.end_time is None:
             return None
         return max(0.0, (self.end_time - self.start_time).total_seconds())
@@ -51,6 +52,8 @@ class CallRecord(Record):
 class CallPage(Record):
     items: list[CallRecord]
     total: int
+    # call id -> the words that matched a search, matches marked (store/snippets.py)
+    snippets: dict[str, str] = Field(default_factory=dict)
 
 
 class SegmentRecord(Record):
@@ -143,7 +146,8 @@ class Stats(Record):
     insights_shown: int
     insights_liked: int
     insights_disliked: int
-    liked_share: float | None  # liked / shown; None before any insight was shown
+    insights_rated: int  # liked + disliked
+    liked_share: float | None  # liked / rated; None before any insight was rated
     top_objections: list[CountItem]  # name = kind after "objection."; count = calls it came up in
     top_competitors: list[CountItem]  # name = entity; count = calls it came up in
     avg_rep_talk_ratio: float | None  # mean over calls of rep / (rep + customer) speaking time

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
-from wingman.store import accounts, calls, documents, insights, maintenance, vocabulary
+from wingman.profile import CompanyProfile, ProfileRecord, ProfileSource
+from wingman.store import accounts, calls, documents, insights, maintenance, profiles, vocabulary, voiceprints
 from wingman.store.lag import LagLimits
 from wingman.store.maintenance import MIGRATIONS as MIGRATIONS
 from wingman.store.maintenance import upgrade
@@ -123,6 +124,23 @@ class Store:
             self._makers[id(engine)] = maker
         async with maker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def tenant_tx(self, tenant: str, *, write: bool) -> AsyncIterator[AsyncSession]:
+        """A transaction on `tenant`'s database for the query modules beside this facade
+        (store/crm.py ...): on its primary when `write`, else a read that sees every write."""
+        if write:
+            async with self._write(tenant) as s:
+                yield s
+        else:
+            async with self._tx(await self._fresh(tenant)) as s:
+                yield s
+
+    async def each_primary(self) -> AsyncIterator[AsyncSession]:
+        """One transaction per primary database in turn (maintenance across tenants only)."""
+        for engine in self._router.primaries():
+            async with self._tx(engine) as s:
+                yield s
 
     # -- lifecycle
     async def migrate(self) -> None:
@@ -392,6 +410,50 @@ class Store:
                 if attempt:
                     raise BadInput("the vocabulary changed meanwhile; try again", code="conflict") from e
         raise AssertionError("unreachable")
+
+    # -- company profile (one per tenant)
+    async def get_profile(self, *, tenant_id: str) -> ProfileRecord | None:
+        """The tenant's company profile, or None."""
+        async with self._tx(await self._fresh(tenant_id)) as s:
+            return await profiles.get_profile(s, tenant_id=tenant_id)
+
+    async def put_profile(
+        self, *, tenant_id: str, profile: CompanyProfile, source: ProfileSource = "user"
+    ) -> ProfileRecord:
+        """Create or replace the tenant's profile (a concurrent first write retries once)."""
+        for attempt in range(2):
+            try:
+                async with self._write(tenant_id) as s:
+                    return await profiles.put_profile(
+                        s, tenant_id=tenant_id, profile=profile, source=source, now=self._clock()
+                    )
+            except exc.IntegrityError:
+                if attempt:
+                    raise BadInput("the profile changed meanwhile; try again", code="conflict") from None
+        raise AssertionError("unreachable")
+
+    async def delete_profile(self, *, tenant_id: str, source: ProfileSource | None = None) -> bool:
+        """Delete the tenant's profile (only one from `source`, when given)."""
+        async with self._write(tenant_id) as s:
+            return await profiles.delete_profile(s, tenant_id=tenant_id, source=source)
+    # -- voiceprints (speakers/voiceprint.py)
+    async def get_voiceprint(self, *, user_id: str) -> voiceprints.VoiceprintRecord | None:
+        """The user's enrolled voice, or None."""
+        async with self._tx(await self._fresh(user_id)) as s:
+            return await voiceprints.get(s, user_id=user_id)
+
+    async def put_voiceprint(self, record: voiceprints.VoiceprintRecord) -> None:
+        """Save (or replace) a user's voiceprint; NotFound for an unknown user."""
+        try:
+            async with self._write(record.user_id) as s:
+                await voiceprints.put(s, record)
+        except exc.IntegrityError as e:
+            raise NotFound("no such user") from e
+
+    async def delete_voiceprint(self, *, user_id: str) -> bool:
+        """Forget the user's voice; True when there was one."""
+        async with self._write(user_id) as s:
+            return await voiceprints.remove(s, user_id=user_id)
 
     # -- maintenance (all tenants: background tasks and the CLI only, never a request)
     async def purge_calls_before(self, *, cutoff: datetime) -> int:

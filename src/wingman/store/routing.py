@@ -19,7 +19,9 @@ Layout:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -51,7 +53,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
     if memory:
         kwargs["poolclass"] = StaticPool  # one connection, or every connection is a new database
     else:
-        Path(make_url(url).database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(Path(make_url(url).database or "").expanduser())
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -75,6 +77,19 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+def private_database_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (its -wal and -shm files take the
+    database file's mode) and tighten files left 0644 by older versions: transcripts are
+    for this account only. A new parent directory is made 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def _use_wal(cursor: Any) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from wingman import metrics
 from wingman.audio.pool import AudioWorkerPool
 from wingman.errors import ConfigError
 
@@ -423,6 +424,7 @@ class DecodeScheduler:
                     job.future.set_result(result)
                 took = time.perf_counter() - began
                 self.decode_seconds += 0.3 * (took - self.decode_seconds)
+                metrics.decoded(took, final=job.final)
         finally:
             with self._lock:
                 if job is not None and job.final:

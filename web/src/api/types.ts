@@ -44,6 +44,13 @@ export interface CallListItem {
   end_time: string | null;
   duration_seconds: number | null;
   summary: string | null;
+  /** with a search: the words that matched, in context (null when only the title matched) */
+  snippet?: SnippetPart[] | null;
+}
+
+export interface SnippetPart {
+  text: string;
+  match: boolean;
 }
 
 export interface CallList {
@@ -124,7 +131,9 @@ export interface Stats {
   insights_shown: number;
   insights_liked: number;
   insights_disliked: number;
-  /** liked / shown, null before any insight was shown */
+  /** liked + disliked */
+  insights_rated?: number;
+  /** liked / rated, null before any insight was rated */
   liked_share: number | null;
   top_objections: CountItem[];
   top_competitors: CountItem[];

@@ -11,7 +11,7 @@
 import workletUrl from './pcm-worklet.ts?worker&url';
 import { PCM_PROCESSOR_NAME } from './pcm';
 
-export type CaptureErrorKind = 'mic-denied' | 'mic-missing' | 'customer-audio' | 'unsupported' | 'other';
+export type CaptureErrorKind = 'mic-denied' | 'mic-missing' | 'customer-audio' | 'unsupported' | 'needs-gesture' | 'other';
 
 export class CaptureError extends Error {
   readonly kind: CaptureErrorKind;
@@ -27,6 +27,8 @@ export interface CaptureOptions {
   /** also capture a shared tab/window/screen's audio as channel 1 (the customer) */
   customerAudio: boolean;
   chunkMs?: number;
+  /** run the AudioContext at this rate (a resumed call keeps the rate it started with) */
+  sampleRate?: number;
   /** called with each chunk, one Float32Array per channel */
   onChunk: (channels: Float32Array[]) => void;
   /** a source went away (mic unplugged, the user stopped sharing) */
@@ -109,12 +111,18 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
   const channels: 1 | 2 = shared ? 2 : 1;
   let ctx: AudioContext;
   try {
-    ctx = new AudioContext({ latencyHint: 'interactive' });
+    ctx = new AudioContext({ latencyHint: 'interactive', ...(opts.sampleRate ? { sampleRate: opts.sampleRate } : {}) });
     await ctx.audioWorklet.addModule(workletUrl);
-    if (ctx.state === 'suspended') await ctx.resume();
+    // without a click on the page (a resume right after a reload) the browser may hold audio
+    if (ctx.state === 'suspended') await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 1500))]);
   } catch (e) {
     stopStreams();
     throw new CaptureError('unsupported', `Audio processing could not start: ${String(e)}`);
+  }
+  if (ctx.state !== 'running') {
+    stopStreams();
+    await ctx.close().catch(() => undefined);
+    throw new CaptureError('needs-gesture', 'The browser waits for a click before it records: press Resume.');
   }
 
   const node = new AudioWorkletNode(ctx, PCM_PROCESSOR_NAME, {

@@ -7,12 +7,15 @@ export function FeedbackButtons({
   onChange,
   label,
   disabled = false,
+  shortcuts = false,
 }: {
   status: FeedbackStatus;
   onChange: (status: FeedbackStatus) => void;
   /** what is being rated, for screen readers */
   label: string;
   disabled?: boolean;
+  /** these buttons answer the L / D keys (the newest live tip): say so */
+  shortcuts?: boolean;
 }) {
   const base =
     'inline-flex h-7 w-7 items-center justify-center rounded-md border transition-colors focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-indigo-500 disabled:opacity-50';
@@ -23,7 +26,8 @@ export function FeedbackButtons({
         disabled={disabled}
         aria-pressed={status === 'liked'}
         aria-label="Helpful"
-        title="Helpful"
+        aria-keyshortcuts={shortcuts ? 'L' : undefined}
+        title={shortcuts ? 'Helpful (L)' : 'Helpful'}
         onClick={() => onChange(status === 'liked' ? 'none' : 'liked')}
         className={`${base} ${status === 'liked' ? 'border-emerald-300 bg-emerald-50 text-emerald-700' : 'border-slate-200 bg-white text-slate-500 hover:text-emerald-700'}`}
       >
@@ -34,7 +38,8 @@ export function FeedbackButtons({
         disabled={disabled}
         aria-pressed={status === 'disliked'}
         aria-label="Not helpful"
-        title="Not helpful"
+        aria-keyshortcuts={shortcuts ? 'D' : undefined}
+        title={shortcuts ? 'Not helpful (D)' : 'Not helpful'}
         onClick={() => onChange(status === 'disliked' ? 'none' : 'disliked')}
         className={`${base} ${status === 'disliked' ? 'border-rose-300 bg-rose-50 text-rose-700' : 'border-slate-200 bg-white text-slate-500 hover:text-rose-700'}`}
       >

@@ -1,7 +1,7 @@
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { groupByAgent } from '../realtime/insights';
+import { newestFirst } from '../realtime/insights';
 import { InsightPanel, type InsightView } from './Insights';
 
 const insight = (p: Partial<InsightView> & { id: string; agent: string }): InsightView => ({
@@ -18,43 +18,45 @@ const INSIGHTS: InsightView[] = [
   insight({ id: 'c2', agent: 'coach', category: 'Closing', content: 'Buying signal: propose a pilot.' }),
 ];
 
-describe('groupByAgent', () => {
-  it('orders coach, search, qa and puts the newest first inside a group', () => {
-    const groups = groupByAgent(INSIGHTS);
-    expect(groups.map((g) => g.agent)).toEqual(['coach', 'search', 'qa']);
-    expect(groups[0]?.items.map((i) => i.id)).toEqual(['c2', 'c1']);
-  });
-
-  it('keeps unknown agents, after the known ones', () => {
-    expect(groupByAgent([insight({ id: 'x', agent: 'zeta' }), insight({ id: 'y', agent: 'system' })]).map((g) => g.label)).toEqual(['System', 'Zeta']);
+describe('newestFirst', () => {
+  it('shows the latest tip on top, whatever its agent', () => {
+    expect(newestFirst(INSIGHTS).map((i) => i.id)).toEqual(['c2', 's1', 'c1', 'q1']);
   });
 });
 
 describe('<InsightPanel>', () => {
-  it('renders one labelled section per agent with its insights and sources', () => {
+  it('lists tips newest first, the agent as a label, the newest highlighted', () => {
+    render(<InsightPanel insights={INSIGHTS} onFeedback={() => undefined} highlightNewest />);
+    const cards = screen.getAllByTestId('insight');
+    expect(cards.map((c) => c.dataset.insightId)).toEqual(['c2', 's1', 'c1', 'q1']);
+    expect(cards.map((c) => within(c).getByTestId('insight-agent').textContent?.trim())).toEqual(['Sales coach', 'Search', 'Sales coach', 'Q&A']);
+    expect(cards[0]).toHaveAttribute('data-newest', 'true');
+    expect(within(cards[0] as HTMLElement).getByText('Newest')).toBeInTheDocument();
+    expect(within(cards[0] as HTMLElement).getByRole('button', { name: 'Helpful' })).toHaveAttribute('aria-keyshortcuts', 'L');
+    expect(cards.slice(1).every((c) => !c.dataset.newest)).toBe(true);
+    expect(within(cards[2] as HTMLElement).getByText('“your price seems high”')).toBeInTheDocument();
+    expect(within(cards[3] as HTMLElement).getByText('Source: integrations.md')).toBeInTheDocument();
+    expect(within(cards[1] as HTMLElement).getByRole('link', { name: 'https://example.com/aircall' })).toHaveAttribute('href', 'https://example.com/aircall');
+    expect(within(cards[1] as HTMLElement).getByText('Aircall')).toBeInTheDocument();
+  });
+
+  it('highlights nothing unless asked (a finished call)', () => {
     render(<InsightPanel insights={INSIGHTS} onFeedback={() => undefined} />);
-    const coach = screen.getByRole('region', { name: 'Sales coach insights' });
-    expect(within(coach).getAllByTestId('insight')).toHaveLength(2);
-    expect(within(coach).getByText('“your price seems high”')).toBeInTheDocument();
-    const qa = screen.getByRole('region', { name: 'Q&A insights' });
-    expect(within(qa).getByText('Source: integrations.md')).toBeInTheDocument();
-    const search = screen.getByRole('region', { name: 'Search insights' });
-    expect(within(search).getByRole('link', { name: 'https://example.com/aircall' })).toHaveAttribute('href', 'https://example.com/aircall');
-    expect(within(search).getByText('Aircall')).toBeInTheDocument();
+    expect(screen.queryByText('Newest')).not.toBeInTheDocument();
   });
 
   it('calls back with liked / disliked, and with none when the active choice is pressed again', async () => {
     const user = userEvent.setup();
     const onFeedback = vi.fn();
     const { rerender } = render(<InsightPanel insights={INSIGHTS} onFeedback={onFeedback} />);
-    const qa = screen.getByRole('region', { name: 'Q&A insights' });
-    await user.click(within(qa).getByRole('button', { name: 'Helpful' }));
+    const qa = () => screen.getAllByTestId('insight').find((c) => c.dataset.insightId === 'q1') as HTMLElement;
+    await user.click(within(qa()).getByRole('button', { name: 'Helpful' }));
     expect(onFeedback).toHaveBeenLastCalledWith('q1', 'liked');
-    await user.click(within(qa).getByRole('button', { name: 'Not helpful' }));
+    await user.click(within(qa()).getByRole('button', { name: 'Not helpful' }));
     expect(onFeedback).toHaveBeenLastCalledWith('q1', 'disliked');
 
     rerender(<InsightPanel insights={INSIGHTS.map((i) => (i.id === 'q1' ? { ...i, feedback: 'liked' } : i))} onFeedback={onFeedback} />);
-    const like = within(screen.getByRole('region', { name: 'Q&A insights' })).getByRole('button', { name: 'Helpful' });
+    const like = within(qa()).getByRole('button', { name: 'Helpful' });
     expect(like).toHaveAttribute('aria-pressed', 'true');
     await user.click(like);
     expect(onFeedback).toHaveBeenLastCalledWith('q1', 'none');

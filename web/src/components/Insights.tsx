@@ -1,7 +1,7 @@
 import { BookOpen, ExternalLink, GraduationCap, MessageCircleQuestion, Search, Sparkles } from 'lucide-react';
 import type { ReactNode } from 'react';
 import type { FeedbackStatus } from '../api/types';
-import { groupByAgent, isUrl } from '../realtime/insights';
+import { agentLabel, isUrl, newestFirst } from '../realtime/insights';
 import { FeedbackButtons } from './FeedbackButtons';
 import { Badge } from './ui';
 
@@ -29,7 +29,7 @@ export function agentIcon(agent: string): ReactNode {
 export function SourceLine({ source }: { source: string | null | undefined }) {
   if (!source) return null;
   return (
-    <p className="flex items-center gap-1 text-xs text-slate-500">
+    <p className="flex min-w-0 items-center gap-1 text-xs text-slate-600">
       {isUrl(source) ? (
         <>
           <ExternalLink className="h-3 w-3" aria-hidden="true" />
@@ -47,19 +47,38 @@ export function SourceLine({ source }: { source: string | null | undefined }) {
   );
 }
 
-export function InsightCard({ insight, onFeedback }: { insight: InsightView; onFeedback: (id: string, status: FeedbackStatus) => void }) {
+export function InsightCard({
+  insight,
+  onFeedback,
+  newest = false,
+}: {
+  insight: InsightView;
+  onFeedback: (id: string, status: FeedbackStatus) => void;
+  /** the newest tip of a live call: highlighted, and what the L / D shortcuts rate */
+  newest?: boolean;
+}) {
   return (
-    <article className="rounded-md border border-slate-200 bg-white p-3 shadow-xs" data-testid="insight" data-insight-id={insight.id} aria-label={`${insight.category}: ${insight.content}`}>
-      <div className="mb-1 flex items-center justify-between gap-2">
-        <div className="flex flex-wrap items-center gap-1">
+    <article
+      className={`rounded-md border p-3 shadow-xs ${newest ? 'border-indigo-300 bg-indigo-50/60 ring-2 ring-indigo-200' : 'border-slate-200 bg-white'}`}
+      data-testid="insight"
+      data-insight-id={insight.id}
+      data-newest={newest ? 'true' : undefined}
+      aria-label={`${newest ? 'Newest tip, ' : ''}${agentLabel(insight.agent)}, ${insight.category}: ${insight.content}`}
+    >
+      <div className="mb-1 flex flex-wrap items-center justify-between gap-2">
+        <div className="flex min-w-0 flex-wrap items-center gap-1">
+          {newest && <span className="rounded bg-indigo-600 px-1.5 py-0.5 text-xs font-semibold text-white">Newest</span>}
+          <span className="inline-flex items-center gap-1 text-xs font-medium text-slate-600" data-testid="insight-agent">
+            {agentIcon(insight.agent)} {agentLabel(insight.agent)}
+          </span>
           <Badge tone="indigo">{insight.category}</Badge>
           {insight.entity && <Badge tone="sky">{insight.entity}</Badge>}
         </div>
-        <FeedbackButtons status={insight.feedback} label={insight.category} onChange={(s) => onFeedback(insight.id, s)} />
+        <FeedbackButtons status={insight.feedback} label={insight.category} onChange={(s) => onFeedback(insight.id, s)} shortcuts={newest} />
       </div>
-      <p className="text-sm leading-6 text-slate-800">{insight.content}</p>
+      <p className="text-sm leading-6 break-words text-slate-800">{insight.content}</p>
       {insight.contextSnippet && (
-        <blockquote className="mt-1 border-l-2 border-slate-200 pl-2 text-xs italic text-slate-500">“{insight.contextSnippet}”</blockquote>
+        <blockquote className="mt-1 border-l-2 border-slate-200 pl-2 text-xs italic text-slate-600">“{insight.contextSnippet}”</blockquote>
       )}
       <div className="mt-1">
         <SourceLine source={insight.source} />
@@ -68,33 +87,26 @@ export function InsightCard({ insight, onFeedback }: { insight: InsightView; onF
   );
 }
 
-/** Insights grouped by agent (coach, search, Q&A), newest first within each group. */
+/** Insights in time order, newest on top (highlighted when `highlightNewest`), the agent as a label. */
 export function InsightPanel({
   insights,
   onFeedback,
   emptyText = 'Tips appear here as the conversation goes.',
+  highlightNewest = false,
 }: {
   insights: readonly InsightView[];
   onFeedback: (id: string, status: FeedbackStatus) => void;
   emptyText?: string;
+  highlightNewest?: boolean;
 }) {
-  const groups = groupByAgent(insights);
-  if (groups.length === 0) return <p className="py-6 text-center text-sm text-slate-500">{emptyText}</p>;
+  if (insights.length === 0) return <p className="py-6 text-center text-sm text-slate-500">{emptyText}</p>;
   return (
-    <div className="flex flex-col gap-4">
-      {groups.map((g) => (
-        <section key={g.agent} aria-label={`${g.label} insights`} data-agent={g.agent}>
-          <h3 className="mb-2 flex items-center gap-1.5 text-xs font-semibold uppercase tracking-wide text-slate-500">
-            {agentIcon(g.agent)} {g.label}
-            <span className="font-normal text-slate-400">({g.items.length})</span>
-          </h3>
-          <div className="flex flex-col gap-2">
-            {g.items.map((i) => (
-              <InsightCard key={i.id} insight={i} onFeedback={onFeedback} />
-            ))}
-          </div>
-        </section>
+    <ol className="flex flex-col gap-2" aria-label="Insights, newest first">
+      {newestFirst(insights).map((i, index) => (
+        <li key={i.id}>
+          <InsightCard insight={i} onFeedback={onFeedback} newest={highlightNewest && index === 0} />
+        </li>
       ))}
-    </div>
+    </ol>
   );
 }

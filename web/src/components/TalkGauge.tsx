@@ -17,12 +17,10 @@ export function TalkGauge({ metrics }: { metrics: MetricsEvent | null }) {
         <span>Customer</span>
       </div>
       <div
-        role="meter"
-        aria-label="Your share of talk time"
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={pct ?? undefined}
-        aria-valuetext={pct === null ? 'not enough speech yet' : `You ${pct}%, customer ${100 - pct}%`}
+        // a meter needs a value: before there is one, an image that says so
+        {...(pct === null
+          ? { role: 'img', 'aria-label': 'Your share of talk time: not enough speech yet' }
+          : { role: 'meter', 'aria-label': 'Your share of talk time', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct, 'aria-valuetext': `You ${pct}%, customer ${100 - pct}%` })}
         className="relative h-3 overflow-hidden rounded-full bg-emerald-200"
       >
         <div

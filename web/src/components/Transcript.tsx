@@ -13,7 +13,7 @@ export interface TranscriptProps {
 
 /** The transcript, one utterance per row with its speaker and time; interims shown muted. */
 export function Transcript({ lines, follow = false, highlightId = null, emptyText = 'Nothing said yet.', label = 'Transcript' }: TranscriptProps) {
-  const box = useRef<HTMLOListElement>(null);
+  const box = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
 
   useEffect(() => {
@@ -25,7 +25,8 @@ export function Transcript({ lines, follow = false, highlightId = null, emptyTex
     return <p className="px-1 py-6 text-center text-sm text-slate-500">{emptyText}</p>;
   }
   return (
-    <ol
+    // the log wraps the list: role="log" on the <ol> itself would take its list semantics away
+    <div
       ref={box}
       role="log"
       aria-label={label}
@@ -34,8 +35,9 @@ export function Transcript({ lines, follow = false, highlightId = null, emptyTex
         const el = e.currentTarget;
         pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
       }}
-      className="flex h-full flex-col gap-2 overflow-y-auto pr-1"
+      className="h-full overflow-y-auto pr-1"
     >
+      <ol className="flex flex-col gap-2">
       {lines.map((line) => {
         const interim = line.isFinal === false;
         return (
@@ -50,15 +52,16 @@ export function Transcript({ lines, follow = false, highlightId = null, emptyTex
               <div className={`font-semibold ${speakerTone(line.speaker)}`} data-testid="speaker">
                 {speakerLabel(line.speaker)}
               </div>
-              <div className="tabular-nums text-slate-400">{clock(line.start)}</div>
+              <div className="tabular-nums text-slate-500">{clock(line.start)}</div>
             </div>
-            <p className={`text-sm leading-6 ${interim ? 'italic text-slate-400' : 'text-slate-800'}`}>
+            <p className={`text-sm leading-6 ${interim ? 'italic text-slate-500' : 'text-slate-800'}`}>
               {line.text}
               {interim && <span className="sr-only"> (still listening)</span>}
             </p>
           </li>
         );
       })}
-    </ol>
+      </ol>
+    </div>
   );
 }

@@ -6,7 +6,7 @@ type Variant = 'primary' | 'secondary' | 'danger' | 'ghost';
 
 const VARIANTS: Record<Variant, string> = {
   primary: 'bg-indigo-600 text-white hover:bg-indigo-700 disabled:bg-indigo-300',
-  secondary: 'bg-white text-slate-800 border border-slate-300 hover:bg-slate-50 disabled:text-slate-400',
+  secondary: 'bg-white text-slate-800 border border-slate-300 hover:bg-slate-50 disabled:text-slate-500',
   danger: 'bg-rose-600 text-white hover:bg-rose-700 disabled:bg-rose-300',
   ghost: 'text-slate-600 hover:bg-slate-100 hover:text-slate-900 disabled:text-slate-300',
 };
@@ -64,7 +64,7 @@ export function Spinner({ label = 'Loading' }: { label?: string }) {
 export function EmptyState({ icon, title, children }: { icon?: ReactNode; title: string; children?: ReactNode }) {
   return (
     <div className="flex flex-col items-center justify-center gap-2 rounded-lg border border-dashed border-slate-300 px-6 py-10 text-center">
-      {icon && <div className="text-slate-400">{icon}</div>}
+      {icon && <div className="text-slate-500">{icon}</div>}
       <p className="font-medium text-slate-700">{title}</p>
       {children && <div className="text-sm text-slate-500">{children}</div>}
     </div>

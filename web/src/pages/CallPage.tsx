@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ArrowLeft, Brain, Flag, ListChecks } from 'lucide-react';
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
@@ -11,6 +11,9 @@ import { durationBetween, formatDateTime, formatDuration, momentLabel } from '..
 import { keys } from '../lib/query';
 import { agentLabel } from '../realtime/insights';
 import { clock } from '../realtime/transcript';
+
+// sentiment chart, CRM sync and follow-up draft, with recharts, load after the call itself
+const CallAfter = lazy(() => import('../after/CallAfter'));
 
 /** The transcript line being spoken at `at` seconds (or the nearest one). */
 export function segmentAt(segments: readonly TranscriptSegment[], at: number): TranscriptSegment | null {
@@ -66,7 +69,7 @@ function Timeline({ moments, duration, onJump }: { moments: KeyMoment[]; duratio
               aria-label={`Jump to ${clock(m.at)}: ${momentLabel(m.kind)}, ${m.text}`}
             >
               <span className={`mt-1.5 h-2 w-2 shrink-0 rounded-full ${momentTone(m.kind)}`} aria-hidden="true" />
-              <span className="w-10 shrink-0 tabular-nums text-slate-400">{clock(m.at)}</span>
+              <span className="w-10 shrink-0 tabular-nums text-slate-500">{clock(m.at)}</span>
               <span>
                 <span className="font-medium text-slate-700">{momentLabel(m.kind)}</span> <span className="text-slate-600">— {m.text}</span>
               </span>
@@ -134,7 +137,7 @@ function AgentRunItem({ run }: { run: AgentRun }) {
           <span className="min-w-0 flex-1 truncate text-slate-700">{run.output || 'nothing to say'}</span>
           {(run.insight_ids?.length ?? 0) > 0 && <Badge tone="emerald">{run.insight_ids?.length} tip{(run.insight_ids?.length ?? 0) > 1 ? 's' : ''}</Badge>}
           {run.error && <Badge tone="rose">error</Badge>}
-          <span className="text-xs text-slate-400">
+          <span className="text-xs text-slate-500">
             {run.provider} · {Math.round(run.latency_ms)} ms
           </span>
         </summary>
@@ -164,7 +167,7 @@ function AgentRunItem({ run }: { run: AgentRun }) {
 }
 
 function recommendationViews(call: CallDetail): InsightView[] {
-  // the API lists them oldest first; InsightPanel shows newest first within each agent
+  // the API lists them oldest first; InsightPanel shows the newest on top
   return call.recommendations.map((r) => ({
     id: r.id,
     content: r.content,
@@ -196,16 +199,19 @@ export function CallPage({ id }: { id: string }) {
   const transcriptEnd = c.transcript.reduce((m, s) => Math.max(m, s.end), 0);
   const duration = Math.max(durationBetween(c.start_time, c.end_time) ?? 0, transcriptEnd);
 
-  const jump = (m: KeyMoment) => {
-    const seg = segmentAt(c.transcript, m.at);
-    if (!seg) return;
+  const jumpTo = (segmentId: string) => {
     setHighlight(null);
     requestAnimationFrame(() => {
-      setHighlight(seg.id);
-      const el = document.getElementById(`seg-${seg.id}`);
+      setHighlight(segmentId);
+      const el = document.getElementById(`seg-${segmentId}`);
       el?.scrollIntoView({ behavior: 'smooth', block: 'center' });
       el?.focus({ preventScroll: true });
     });
+  };
+
+  const jump = (m: KeyMoment) => {
+    const seg = segmentAt(c.transcript, m.at);
+    if (seg) jumpTo(seg.id);
   };
 
   const setFeedback = async (recId: string, status: FeedbackStatus) => {
@@ -267,6 +273,9 @@ export function CallPage({ id }: { id: string }) {
           </Card>
         </div>
         <div className="flex min-w-0 flex-col gap-6">
+          <Suspense fallback={<Spinner label="Loading sentiment and CRM" />}>
+            <CallAfter callId={c.id} ended={!!c.end_time} onJump={jumpTo} />
+          </Suspense>
           <Card title={`Recommendations (${c.recommendations.length})`}>
             {feedbackError && (
               <p role="alert" className="mb-2 text-sm text-rose-700">

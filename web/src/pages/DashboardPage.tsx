@@ -1,6 +1,6 @@
 import { CalendarClock, Clock, Lightbulb, Mic, PhoneCall, ThumbsUp } from 'lucide-react';
 import { useQuery } from '@tanstack/react-query';
-import type { ReactNode } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api } from '../api/client';
 import { BarList } from '../components/BarList';
@@ -8,8 +8,18 @@ import { Button, Card, EmptyState, ErrorState, PageHeader, Spinner } from '../co
 import { formatDateTime, formatDuration, formatPercent, humanizeKind } from '../lib/format';
 import { keys } from '../lib/query';
 
+// recharts loads with the trends, not with the first page
+const TrendsCharts = lazy(() => import('../after/TrendsCharts'));
+
 function formatMinutes(m: number): string {
   return m < 10 ? String(Math.round(m * 10) / 10) : String(Math.round(m));
+}
+
+/** The liked share is over rated tips: say how many, so "100%" of one tip reads as such. */
+export function likedHint(liked: number, disliked: number): string {
+  const rated = liked + disliked;
+  if (rated === 0) return 'no tips rated yet';
+  return `of ${rated} rated tip${rated === 1 ? '' : 's'} · ${liked} liked · ${disliked} disliked`;
 }
 
 function Stat({ icon, label, value, hint }: { icon: ReactNode; label: string; value: string; hint?: string }) {
@@ -57,7 +67,7 @@ export function DashboardPage() {
               icon={<ThumbsUp className={icon} aria-hidden="true" />}
               label="Share liked"
               value={formatPercent(s.liked_share)}
-              hint={`${s.insights_liked ?? 0} liked · ${s.insights_disliked ?? 0} disliked`}
+              hint={likedHint(s.insights_liked ?? 0, s.insights_disliked ?? 0)}
             />
             <Stat icon={<CalendarClock className={icon} aria-hidden="true" />} label="Your talk ratio" value={formatPercent(s.avg_rep_talk_ratio)} hint="average; aim for 40–60%" />
           </div>
@@ -71,6 +81,9 @@ export function DashboardPage() {
           </div>
         </>
       )}
+      <Suspense fallback={<Spinner label="Loading trends" />}>
+        <TrendsCharts />
+      </Suspense>
       <Card title="Recent calls" className="mt-6" actions={<Link to="/calls" className="text-sm text-indigo-600 hover:underline">All calls</Link>}>
         {recent.error ? (
           <ErrorState error={recent.error} onRetry={() => void recent.refetch()} />

@@ -3,11 +3,29 @@ import { History, Search } from 'lucide-react';
 import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api } from '../api/client';
+import type { SnippetPart } from '../api/types';
 import { Button, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { formatDateTime, formatDuration } from '../lib/format';
 import { keys } from '../lib/query';
 
 const PAGE = 20;
+
+/** The words of the call that matched the search, the matches marked. */
+export function Snippet({ parts }: { parts: readonly SnippetPart[] }) {
+  return (
+    <span className="mt-0.5 line-clamp-3 block text-sm text-slate-600" data-testid="search-snippet">
+      {parts.map((p, i) =>
+        p.match ? (
+          <mark key={i} className="rounded-sm bg-amber-100 px-0.5 font-medium text-slate-900">
+            {p.text}
+          </mark>
+        ) : (
+          <span key={i}>{p.text}</span>
+        ),
+      )}
+    </span>
+  );
+}
 
 export function HistoryPage() {
   const [search, setSearch] = useSearchParams();
@@ -45,7 +63,7 @@ export function HistoryPage() {
           applySearch(text);
         }}
       >
-        <Search className="pointer-events-none absolute left-3 top-1/2 h-4 w-4 -translate-y-1/2 text-slate-400" aria-hidden="true" />
+        <Search className="pointer-events-none absolute left-3 top-1/2 h-4 w-4 -translate-y-1/2 text-slate-500" aria-hidden="true" />
         <input
           type="search"
           value={text}
@@ -79,12 +97,16 @@ export function HistoryPage() {
           <ul className="divide-y divide-slate-100 overflow-hidden rounded-lg border border-slate-200 bg-white shadow-sm" data-testid="call-list">
             {items.map((c) => (
               <li key={c.id}>
-                <Link to={`/calls/${c.id}`} className="flex items-start justify-between gap-6 px-4 py-3 hover:bg-slate-50">
-                  <span className="min-w-0">
-                    <span className="block font-medium text-slate-900">{c.title || 'Untitled call'}</span>
-                    <span className="mt-0.5 line-clamp-2 block text-sm text-slate-600">{c.summary || (c.end_time ? 'No summary.' : 'In progress or not finished.')}</span>
+                <Link to={`/calls/${c.id}`} className="flex flex-col gap-1 px-4 py-3 hover:bg-slate-50 sm:flex-row sm:items-start sm:justify-between sm:gap-6">
+                  <span className="min-w-0 flex-1">
+                    <span className="block font-medium break-words text-slate-900">{c.title || 'Untitled call'}</span>
+                    {c.snippet ? (
+                      <Snippet parts={c.snippet} />
+                    ) : (
+                      <span className="mt-0.5 line-clamp-2 block text-sm text-slate-600">{c.summary || (c.end_time ? 'No summary.' : 'In progress or not finished.')}</span>
+                    )}
                   </span>
-                  <span className="shrink-0 text-right text-xs text-slate-500">
+                  <span className="flex shrink-0 gap-2 text-xs text-slate-500 sm:block sm:text-right">
                     <span className="block">{formatDateTime(c.start_time)}</span>
                     <span className="block">{formatDuration(c.duration_seconds)}</span>
                   </span>

@@ -94,10 +94,10 @@ export function KnowledgePage() {
         <ul className="divide-y divide-slate-100 overflow-hidden rounded-lg border border-slate-200 bg-white shadow-sm" aria-label="Documents">
           {docs.data.map((d) => (
             <li key={d.id} className="flex items-center gap-3 px-4 py-3">
-              <FileText className="h-5 w-5 shrink-0 text-slate-400" aria-hidden="true" />
+              <FileText className="h-5 w-5 shrink-0 text-slate-500" aria-hidden="true" />
               <div className="min-w-0 flex-1">
-                <div className="truncate font-medium text-slate-800">{docName(d)}</div>
-                <div className="text-xs text-slate-500">
+                <div className="font-medium wrap-anywhere text-slate-800">{docName(d)}</div>
+                <div className="text-xs wrap-anywhere text-slate-500">
                   {[d.title && d.filename !== d.title ? d.filename : null, formatBytes(d.size_bytes), d.chunk_count != null ? `${d.chunk_count} passages` : null, d.source && d.source !== 'upload' ? d.source : null, d.created_at ? formatDateTime(d.created_at) : null]
                     .filter(Boolean)
                     .join(' · ')}

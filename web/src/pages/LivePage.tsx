@@ -2,11 +2,13 @@ import { CheckCircle2, Flag, ListChecks, Loader2, Mic, MicOff, MonitorSpeaker, P
 import { useEffect, useState, type FormEvent } from 'react';
 import { InsightPanel } from '../components/Insights';
 import { TalkGauge } from '../components/TalkGauge';
+import { VoiceCheck } from '../components/VoiceCheck';
 import { Transcript } from '../components/Transcript';
 import { Button, Card, PageHeader } from '../components/ui';
 import { LiveWaveform } from '../components/Waveform';
 import { useCaptureState, useController, useLiveState } from '../lib/live';
 import { momentLabel } from '../lib/format';
+import { useReportPanelVisibility } from '../lib/insightsView';
 import { Link } from 'react-router';
 import { clock } from '../realtime/transcript';
 import type { CallEndedEvent } from '../api/types';
@@ -59,7 +61,7 @@ function CallSummary({ ended, onNew }: { ended: CallEndedEvent; onNew: () => voi
             <ul className="flex flex-col gap-1 text-sm">
               {ended.keyMoments.map((m, i) => (
                 <li key={i} className="flex gap-2">
-                  <span className="w-10 shrink-0 tabular-nums text-slate-400">{clock(m.at)}</span>
+                  <span className="w-10 shrink-0 tabular-nums text-slate-500">{clock(m.at)}</span>
                   <span>
                     <span className="font-medium text-slate-700">{momentLabel(m.kind)}</span> — {m.text}
                   </span>
@@ -93,6 +95,7 @@ export function LivePage() {
   const capture = useCaptureState();
   const [title, setTitle] = useState(defaultTitle);
   const [customerAudio, setCustomerAudio] = useState(false);
+  const panelRef = useReportPanelVisibility<HTMLDivElement>();
 
   const inCall = live.phase === 'starting' || live.phase === 'live' || live.phase === 'ending';
   const busy = capture.status === 'requesting' || live.phase === 'starting';
@@ -115,16 +118,16 @@ export function LivePage() {
         subtitle={
           inCall ? (
             <span className="flex items-center gap-2">
-              <span className="inline-flex items-center gap-1 font-medium text-rose-600">
+              <span className="inline-flex items-center gap-1 font-medium text-rose-700">
                 <span className="h-2 w-2 animate-pulse rounded-full bg-rose-500" aria-hidden="true" /> {live.phase === 'ending' ? 'Ending…' : 'Live'}
               </span>
               <Elapsed since={live.startedAt} />
               {capture.sampleRate && (
-                <span className="text-slate-400">
+                <span className="text-slate-500">
                   · {capture.channels === 2 ? 'mic + customer audio' : 'mic'} · {(capture.sampleRate / 1000).toFixed(1)} kHz
                 </span>
               )}
-              {live.resumes > 0 && <span className="text-slate-400">· resumed after reconnect</span>}
+              {live.resumes > 0 && <span className="text-slate-500">· resumed after reconnect</span>}
             </span>
           ) : (
             'Wingman listens, transcribes and suggests what to say next.'
@@ -140,9 +143,11 @@ export function LivePage() {
         }
       />
 
-      {!inCall && live.phase !== 'ended' && (
+      {!inCall && live.phase !== 'ended' && !capture.offer && !customerAudio && <VoiceCheck />}
+
+      {!inCall && live.phase !== 'ended' && !capture.offer && (
         <form onSubmit={start} className="mb-6 flex flex-wrap items-end gap-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
-          <label className="min-w-64 flex-1 text-sm font-medium text-slate-700">
+          <label className="min-w-0 flex-1 basis-64 text-sm font-medium text-slate-700">
             Call title
             <input
               value={title}
@@ -210,9 +215,23 @@ export function LivePage() {
         </div>
       )}
 
-      <div className="grid gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
-        <div className="flex min-w-0 flex-col gap-6">
+      {live.handedOff && !inCall && (
+        <p role="status" className="mb-4 rounded-md bg-sky-50 px-3 py-2 text-sm text-sky-900" data-testid="handed-off">
+          This call moved to another tab or window; it goes on there.
+        </p>
+      )}
+
+      {/* On a phone the newest tip and the transcript come first; on a laptop two columns. The
+          columns are `contents` below lg so their cards can be ordered as one list. */}
+      <div className="flex flex-col gap-4 lg:grid lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)] lg:gap-6">
+        <div className="contents lg:flex lg:min-w-0 lg:flex-col lg:gap-6">
+          <Card title="Transcript" className="order-2 min-h-0 min-w-0">
+            <div className="h-[45vh] min-h-56 lg:h-[52vh] lg:min-h-64">
+              <Transcript lines={live.transcript} follow label="Live transcript" emptyText={inCall ? 'Listening… the transcript appears as people speak.' : 'Start a call to see the transcript here.'} />
+            </div>
+          </Card>
           <Card
+            className="order-3 min-w-0"
             title={
               <span className="flex items-center gap-2">
                 <Mic className="h-4 w-4" aria-hidden="true" /> Audio
@@ -229,22 +248,28 @@ export function LivePage() {
           >
             <LiveWaveform ring={controller.ring} height={capture.channels === 2 ? 96 : 72} />
           </Card>
-          <Card title="Transcript" className="min-h-0">
-            <div className="h-[52vh] min-h-64">
-              <Transcript lines={live.transcript} follow label="Live transcript" emptyText={inCall ? 'Listening… the transcript appears as people speak.' : 'Start a call to see the transcript here.'} />
-            </div>
-          </Card>
         </div>
-        <aside className="flex min-w-0 flex-col gap-6" aria-label="Insights and metrics">
-          <Card title="Talk ratio">
+        <div className="contents lg:flex lg:min-w-0 lg:flex-col lg:gap-6">
+          <div ref={panelRef} className="order-1 min-w-0" role="region" aria-label="Live insights" data-testid="live-insights">
+            <Card
+              title={`Insights${live.insights.length ? ` (${live.insights.length})` : ''}`}
+              actions={
+                inCall && live.insights.length > 0 ? (
+                  <span className="text-xs text-slate-600">
+                    <kbd className="rounded border border-slate-300 px-1">L</kbd> / <kbd className="rounded border border-slate-300 px-1">D</kbd> rate the newest
+                  </span>
+                ) : null
+              }
+            >
+              <div className="max-h-[38vh] overflow-y-auto pr-1 lg:max-h-[60vh]">
+                <InsightPanel insights={live.insights} highlightNewest={inCall} onFeedback={(id, s) => void controller.session.feedback(id, s)} />
+              </div>
+            </Card>
+          </div>
+          <Card title="Talk ratio" className="order-4 min-w-0">
             <TalkGauge metrics={live.metrics} />
           </Card>
-          <Card title={`Insights${live.insights.length ? ` (${live.insights.length})` : ''}`}>
-            <div className="max-h-[60vh] overflow-y-auto pr-1">
-              <InsightPanel insights={live.insights} onFeedback={(id, s) => void controller.session.feedback(id, s)} />
-            </div>
-          </Card>
-        </aside>
+        </div>
       </div>
     </>
   );

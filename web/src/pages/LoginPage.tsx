@@ -46,7 +46,7 @@ export function LoginPage() {
                   setMode(m);
                   setError(null);
                 }}
-                className={`rounded px-3 py-1.5 font-medium ${mode === m ? 'bg-white text-slate-900 shadow-sm' : 'text-slate-500 hover:text-slate-800'}`}
+                className={`rounded px-3 py-1.5 font-medium ${mode === m ? 'bg-white text-slate-900 shadow-sm' : 'text-slate-600 hover:text-slate-800'}`}
               >
                 {m === 'login' ? 'Sign in' : 'Create account'}
               </button>

@@ -1,17 +1,9 @@
-/** Live insights: the feedback each carries and how the sidebar groups them by agent. */
-import type { AgentName, FeedbackStatus, InsightEvent } from '../api/types';
+/** Live insights: the feedback each carries, their order, and the agents' labels. */
+import type { FeedbackStatus, InsightEvent } from '../api/types';
 
 export interface LiveInsight extends InsightEvent {
   feedback: FeedbackStatus;
 }
-
-export interface AgentGroup<T> {
-  agent: string;
-  label: string;
-  items: T[];
-}
-
-export const AGENT_ORDER: readonly AgentName[] = ['coach', 'search', 'qa', 'system'];
 
 export const AGENT_LABELS: Record<string, string> = {
   coach: 'Sales coach',
@@ -24,21 +16,9 @@ export function agentLabel(agent: string): string {
   return AGENT_LABELS[agent] ?? agent.charAt(0).toUpperCase() + agent.slice(1);
 }
 
-/**
- * Groups items by agent in a fixed order (coach, search, qa, system, then any other agent),
- * newest first inside each group; empty groups are left out.
- */
-export function groupByAgent<T extends { agent: string }>(items: readonly T[]): AgentGroup<T>[] {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const list = groups.get(item.agent) ?? [];
-    list.push(item);
-    groups.set(item.agent, list);
-  }
-  const order = [...AGENT_ORDER, ...[...groups.keys()].filter((a) => !AGENT_ORDER.includes(a as AgentName)).sort()];
-  return order
-    .filter((agent) => groups.has(agent))
-    .map((agent) => ({ agent, label: agentLabel(agent), items: (groups.get(agent) ?? []).slice().reverse() }));
+/** Newest first: the order the Insights panel shows (lists are kept oldest first, as they came). */
+export function newestFirst<T>(items: readonly T[]): T[] {
+  return items.slice().reverse();
 }
 
 /** Adds an insight, or updates it in place if the server sends the same id again. */
@@ -55,4 +35,11 @@ export function upsertInsight(list: readonly LiveInsight[], event: InsightEvent)
 /** Whether a source is a link we can open, or a document name to show as text. */
 export function isUrl(source: string | null | undefined): boolean {
   return !!source && /^https?:\/\//i.test(source);
+}
+
+/** Insights saved before this page took the call over (a reload, another tab) go before the
+ * ones that came live; one already known keeps the live copy. */
+export function mergeInsights(list: readonly LiveInsight[], saved: readonly LiveInsight[]): LiveInsight[] {
+  const known = new Set(list.map((i) => i.id));
+  return [...saved.filter((i) => !known.has(i.id)), ...list];
 }

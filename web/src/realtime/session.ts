@@ -19,64 +19,13 @@ import type {
   TranscriptEvent,
 } from '../api/types';
 import { encodeChunk } from '../audio/pcm';
-import { upsertInsight, type LiveInsight } from './insights';
+import { mergeInsights, upsertInsight, type LiveInsight } from './insights';
+import { AudioOutbox } from './outbox';
+import { CALL_BLANK, initialState, type LiveState, type RunningCallInfo, type SocketLike } from './state';
 import { applyTranscript, type TranscriptLine } from './transcript';
 
-/** The part of socket.io-client's Socket this module uses. */
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export interface SocketLike {
-  readonly connected: boolean;
-  readonly active: boolean;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener?: (...args: any[]) => void): unknown;
-  emit(event: string, ...args: any[]): unknown;
-  timeout(ms: number): { emit(event: string, ...args: any[]): unknown };
-  connect(): unknown;
-  disconnect(): unknown;
-}
-
-export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'rejected';
-export type Phase = 'idle' | 'starting' | 'live' | 'ending' | 'ended';
-
-export interface LiveState {
-  connection: Connection;
-  connectionMessage: string | null;
-  everConnected: boolean;
-  phase: Phase;
-  callId: string | null;
-  title: string;
-  startedAt: number | null;
-  format: { sampleRate: number; channels: 1 | 2; encoding: Encoding } | null;
-  transcript: TranscriptLine[];
-  insights: LiveInsight[];
-  metrics: MetricsEvent | null;
-  ended: CallEndedEvent | null;
-  providers: Record<string, ProviderStatusEvent>;
-  lastError: SocketError | null;
-  /** times this call was resumed after a reconnect */
-  resumes: number;
-  /** seconds of audio held back while the socket was down */
-  bufferedSeconds: number;
-}
-
-export const initialState: LiveState = {
-  connection: 'connecting',
-  connectionMessage: null,
-  everConnected: false,
-  phase: 'idle',
-  callId: null,
-  title: '',
-  startedAt: null,
-  format: null,
-  transcript: [],
-  insights: [],
-  metrics: null,
-  ended: null,
-  providers: {},
-  lastError: null,
-  resumes: 0,
-  bufferedSeconds: 0,
-};
+export { initialState } from './state';
+export type { Connection, LiveState, Phase, RunningCallInfo, SocketLike } from './state';
 
 export interface SessionOptions {
   ackTimeoutMs?: number;
@@ -90,11 +39,8 @@ export interface SessionOptions {
 export class LiveSession {
   private state: LiveState = initialState;
   private listeners = new Set<() => void>();
-  /** the last `maxBufferedSeconds` of the call's audio, sent or not, by call-time frame */
-  private held: { channels: Float32Array[]; start: number; frames: number }[] = [];
-  /** frames of call audio captured so far, and handed to the socket on this connection */
-  private capturedFrames = 0;
-  private sentFrames = 0;
+  /** the last `maxBufferedSeconds` of the call's audio, sent or not */
+  private readonly outbox = new AudioOutbox(0);
   /** true once the server acknowledged start-call on the current connection */
   private acked = false;
   private endWaiters: ((e: CallEndedEvent | null) => void)[] = [];
@@ -179,7 +125,7 @@ export class LiveSession {
           this.set({ resumes: this.state.resumes + 1, lastError: null, transcript: this.state.transcript.filter((l) => l.isFinal) });
           // go on from where the server has the audio: what was lost in flight when the
           // connection (or the server node) died is sent again, nothing twice
-          if (typeof ack.audioSeconds === 'number') this.sentFrames = Math.round(ack.audioSeconds * format.sampleRate);
+          if (typeof ack.audioSeconds === 'number') this.outbox.sentUpTo(Math.round(ack.audioSeconds * format.sampleRate));
           this.flushPending();
           if (this.state.phase === 'ending') this.emitEnd();
         } else {
@@ -228,24 +174,9 @@ export class LiveSession {
   async start(req: { title: string; sampleRate: number; channels: 1 | 2; encoding?: Encoding }): Promise<string> {
     if (this.inCall()) throw new Error('A call is already in progress.');
     const format = { sampleRate: req.sampleRate, channels: req.channels, encoding: req.encoding ?? 'f32le' } as const;
-    this.held = [];
-    this.capturedFrames = 0;
-    this.sentFrames = 0;
+    this.outbox.reset(this.keepFrames(format.sampleRate));
     this.acked = false;
-    this.set({
-      phase: 'starting',
-      callId: null,
-      title: req.title,
-      startedAt: null,
-      format,
-      transcript: [],
-      insights: [],
-      metrics: null,
-      ended: null,
-      lastError: null,
-      resumes: 0,
-      bufferedSeconds: 0,
-    });
+    this.set({ ...CALL_BLANK, phase: 'starting', callId: null, title: req.title, format });
     if (!this.socket.connected) {
       this.set({ phase: 'idle' });
       throw new Error('Not connected to the Wingman server.');
@@ -261,20 +192,69 @@ export class LiveSession {
     return ack.callId;
   }
 
+  /**
+   * Takes over a call still running on the server that this page did not start (the page was
+   * reloaded, or the call runs in another tab). Resolves with the seconds of audio the server
+   * has; audio sent from here on continues the call's time from there.
+   */
+  async resume(call: RunningCallInfo): Promise<number> {
+    if (this.inCall()) throw new Error('A call is already in progress.');
+    const format = { sampleRate: call.sampleRate, channels: call.channels, encoding: call.encoding } as const;
+    this.outbox.reset(this.keepFrames(format.sampleRate));
+    this.acked = false;
+    this.set({ ...CALL_BLANK, phase: 'starting', callId: call.callId, title: call.title, format });
+    if (!this.socket.connected) {
+      this.set({ phase: 'idle', callId: null });
+      throw new Error('Not connected to the Wingman server.');
+    }
+    const ack = await this.emitStart({ title: call.title, ...format, callId: call.callId });
+    if ('error' in ack) {
+      this.set({ phase: 'idle', callId: null, lastError: ack.error });
+      throw new Error(ack.error.message);
+    }
+    const seconds = typeof ack.audioSeconds === 'number' ? ack.audioSeconds : 0;
+    // audio captured while waiting for the ack goes after what the server has
+    this.outbox.shift(Math.round(seconds * format.sampleRate));
+    this.acked = true;
+    this.set({ phase: 'live', startedAt: this.opts.now() - seconds * 1000, resumes: 1 });
+    this.flushPending();
+    return seconds;
+  }
+
+  /** Adds what the server saved of this call before the page took it over (its finals and
+   * tips); lines and tips already shown live are kept once, by id. */
+  seed(callId: string, saved: { transcript: readonly TranscriptLine[]; insights: readonly LiveInsight[] }): void {
+    if (this.state.callId !== callId || !this.inCall()) return;
+    let transcript = this.state.transcript;
+    for (const line of saved.transcript) transcript = applyTranscript(transcript, { ...line, isFinal: true });
+    this.set({ transcript, insights: mergeInsights(this.state.insights, saved.insights) });
+  }
+
+  /** Ends a call still running on the server that this page is not streaming (offered after a
+   * reload or from another tab); resolves with its call-ended payload. */
+  endRunning(call: RunningCallInfo): Promise<CallEndedEvent | null> {
+    if (this.inCall()) return this.end();
+    const format = { sampleRate: call.sampleRate, channels: call.channels, encoding: call.encoding } as const;
+    this.outbox.reset(0);
+    this.set({ ...CALL_BLANK, phase: 'live', callId: call.callId, title: call.title, format });
+    // end-call names the call: the server ends it whichever socket streamed it
+    this.acked = this.socket.connected;
+    return this.end();
+  }
+
+  /** Another tab took this call over: stop sending here, without ending it. */
+  handOff(): void {
+    if (!this.inCall()) return;
+    this.acked = false;
+    this.set({ ...CALL_BLANK, phase: 'idle', callId: null, title: '', format: null, handedOff: true });
+  }
+
   /** Sends (or, while the socket is down or the call not yet acknowledged, holds) one chunk.
    * Sent audio is kept too (up to `maxBufferedSeconds`), for a resume that needs it again. */
   sendAudio(channels: readonly Float32Array[]): void {
     const { format, phase } = this.state;
     if (!format || !(phase === 'starting' || phase === 'live' || phase === 'ending')) return;
-    const frames = channels[0]?.length ?? 0;
-    if (frames === 0) return;
-    // copies: the capture side may reuse its buffers
-    this.held.push({ channels: channels.map((c) => c.slice()), start: this.capturedFrames, frames });
-    this.capturedFrames += frames;
-    const keep = Math.round(this.opts.maxBufferedSeconds * format.sampleRate);
-    for (let first = this.held[0]; first && this.held.length > 1 && this.capturedFrames - first.start > keep; first = this.held[0]) {
-      this.held.shift(); // the oldest audio goes, sent or not
-    }
+    this.outbox.push(channels);
     if (this.socket.connected && this.acked) {
       this.flushPending();
       return;
@@ -282,25 +262,20 @@ export class LiveSession {
     this.setBuffered();
   }
 
+  private keepFrames(sampleRate: number): number {
+    return Math.round(this.opts.maxBufferedSeconds * sampleRate);
+  }
+
   /** Seconds of held audio not handed to the socket yet. */
   private setBuffered(): void {
-    const rate = this.state.format?.sampleRate ?? 1;
-    const from = Math.max(this.sentFrames, this.held[0]?.start ?? this.capturedFrames);
-    const seconds = Math.max(0, this.capturedFrames - from) / rate;
+    const seconds = this.outbox.unsentFrames() / (this.state.format?.sampleRate ?? 1);
     if (seconds !== this.state.bufferedSeconds) this.set({ bufferedSeconds: seconds });
   }
 
-  /** Sends the held audio from `sentFrames` on (a chunk cut where the server's audio ends). */
+  /** Sends the held audio the server does not have yet. */
   private flushPending(): void {
     const encoding = this.state.format?.encoding ?? 'f32le';
-    let i = this.held.length; // the first chunk that ends after sentFrames, searched from the end
-    for (let prev = this.held[i - 1]; prev && prev.start + prev.frames > this.sentFrames; prev = this.held[i - 1]) i--;
-    for (const chunk of this.held.slice(i)) {
-      const skip = Math.max(0, this.sentFrames - chunk.start);
-      const channels = skip > 0 ? chunk.channels.map((c) => c.subarray(skip)) : chunk.channels;
-      this.socket.emit('audio-chunk', encodeChunk(channels, encoding));
-    }
-    this.sentFrames = this.capturedFrames;
+    for (const channels of this.outbox.take()) this.socket.emit('audio-chunk', encodeChunk(channels, encoding));
     this.setBuffered();
   }
 
@@ -365,7 +340,7 @@ export class LiveSession {
   /** Back to a blank live page after a call ended. */
   reset(): void {
     if (this.inCall()) return;
-    this.set({ phase: 'idle', callId: null, title: '', startedAt: null, format: null, transcript: [], insights: [], metrics: null, ended: null, lastError: null });
+    this.set({ ...CALL_BLANK, phase: 'idle', callId: null, title: '', format: null });
   }
 
   /** Degraded parts known before any event (GET /api/providers); live events win. */

@@ -1,0 +1,1 @@
+"""Customer sentiment: a packaged model (model.py) and live tracking per call (tracker.py)."""

@@ -1,0 +1,122 @@
+"""Echo gate for stereo calls: the customer's voice that the rep's laptop speakers play into
+the rep's microphone is silenced on channel 0 before speech recognition, so each customer
+sentence is transcribed once, from channel 1, as the customer.
+
+The browser's echoCancellation does not remove audio from another tab, so the echo arrives as
+a delayed, softer, band-limited copy of channel 1. Per 10 ms frame:
+- the delay is where the log-energy envelopes of the two channels correlate best (0-400 ms,
+  re-estimated every 0.5 s over the last 6 s); below `min_correlation` there is no echo (a
+  headset, or the rep alone) and nothing is touched;
+- the echo's gain is a low percentile of mic energy over delayed customer energy while the
+  customer talks;
+- a mic frame is echo when the customer spoke `delay` earlier and the mic holds no more energy
+  than that echo would (plus `margin_db`): it is attenuated. When the rep talks over the
+  customer (double talk) the mic holds more, the frame passes, and nothing the rep really said
+  is dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+FRAME = 160  # 10 ms at 16 kHz
+HISTORY = 600  # frames the delay is estimated over (6 s)
+MAX_DELAY = 40  # frames (400 ms)
+ESTIMATE_EVERY = 50  # frames (0.5 s)
+
+
+class EchoGate:
+    """One stereo call's gate; `process` each 16 kHz (frames, 2) chunk in order."""
+
+    def __init__(
+        self,
+        *,
+        min_correlation: float = 0.5,
+        margin_db: float = 6.0,
+        active_db: float = 15.0,
+        attenuation: float = 0.01,
+    ) -> None:
+        self.min_correlation = min_correlation
+        self.margin = 10 ** (margin_db / 10)
+        self.active_db = active_db
+        self.attenuation = np.float32(attenuation)
+        self._mic = np.zeros(0, dtype=np.float64)  # frame powers, last HISTORY + MAX_DELAY
+        self._far = np.zeros(0, dtype=np.float64)
+        self._since = 0
+        self.delay: int | None = None  # frames; None: no echo found
+        self.gain = 0.0
+        self.gated_frames = 0
+
+    def process(self, pcm: F32) -> F32:
+        """The chunk with echo-only frames of channel 0 attenuated (same shape)."""
+        if pcm.ndim != 2 or pcm.shape[1] != 2 or pcm.shape[0] == 0:
+            return pcm
+        n = -(-pcm.shape[0] // FRAME)
+        pad = n * FRAME - pcm.shape[0]
+        x = np.pad(pcm, ((0, pad), (0, 0))) if pad else pcm
+        power = np.mean(x.reshape(n, FRAME, 2).astype(np.float64) ** 2, axis=1) + 1e-12
+        keep = HISTORY + MAX_DELAY + n
+        self._mic = np.concatenate([self._mic, power[:, 0]])[-keep:]
+        self._far = np.concatenate([self._far, power[:, 1]])[-keep:]
+        self._since += n
+        if self._since >= ESTIMATE_EVERY:
+            self._since = 0
+            self._estimate()
+        if self.delay is None:
+            return pcm
+        echo = self._echo_frames(n)
+        if not echo.any():
+            return pcm
+        self.gated_frames += int(echo.sum())
+        gains = np.where(echo, self.attenuation, np.float32(1.0)).astype(np.float32)
+        out = pcm.copy()
+        out[:, 0] *= np.repeat(gains, FRAME)[: pcm.shape[0]]
+        return out
+
+    def _estimate(self) -> None:
+        mic = 10 * np.log10(self._mic[-HISTORY:])
+        far_all = 10 * np.log10(self._far)
+        if mic.shape[0] < HISTORY // 2 or far_all.shape[0] < mic.shape[0] + MAX_DELAY:
+            return
+        floor = float(np.percentile(far_all, 20)) + self.active_db
+        best, best_d, best_on = -1.0, 0, np.zeros(0, dtype=bool)
+        for d in range(MAX_DELAY + 1):
+            far = far_all[far_all.shape[0] - mic.shape[0] - d : far_all.shape[0] - d]
+            on = far > floor
+            if on.sum() < 30:
+                return  # the customer hardly spoke lately: keep what we had
+            # only while the customer talks: when they are quiet the mic holds the rep, whose
+            # envelope has nothing to do with the customer's
+            m, f = mic[on] - mic[on].mean(), far[on] - far[on].mean()
+            c = float(m @ f / (np.linalg.norm(m) * np.linalg.norm(f) + 1e-9))
+            if c > best:
+                best, best_d, best_on = c, d, on
+        if best < self.min_correlation:
+            # hysteresis: a weak second (the rep talking over the customer) keeps the estimate
+            if best < self.min_correlation - 0.2:
+                self.delay = None
+            return
+        far_p = self._far[self._far.shape[0] - mic.shape[0] - best_d : self._far.shape[0] - best_d]
+        self.delay = best_d
+        self.gain = float(np.percentile(self._mic[-HISTORY:][best_on] / far_p[best_on], 30))
+
+    def _echo_frames(self, n: int) -> npt.NDArray[np.bool_]:
+        """Which of the last `n` mic frames hold nothing but the echo."""
+        assert self.delay is not None
+        far = self._far
+        far_db = 10 * np.log10(far)
+        floor = float(np.percentile(far_db, 20))
+        out = np.zeros(n, dtype=bool)
+        total = far.shape[0]
+        for i in range(n):
+            t = total - n + i - self.delay
+            if t < 2:
+                continue
+            # a reverberant room smears the echo: the loudest of the neighbouring far frames
+            near = far[max(t - 3, 0) : t + 2]
+            if 10 * np.log10(near.max()) < floor + self.active_db:
+                continue
+            out[i] = self._mic[self._mic.shape[0] - n + i] <= self.margin * self.gain * near.max()
+        return out

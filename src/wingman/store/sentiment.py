@@ -1,0 +1,50 @@
+"""Sentiment per customer segment: saved live by the call's pipeline, read by the call page.
+Scoped to the tenant through the call it belongs to."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from wingman.store.common import insert_ignore, owns_call
+from wingman.store.models import CallSession, SegmentSentimentRow
+from wingman.store.records import Record
+from wingman.store.repos import Store
+
+
+class SentimentRecord(Record):
+    segment_id: str
+    start: float
+    score: float
+    label: str
+
+
+async def add_sentiment(
+    store: Store, *, user_id: str, call_id: str, segment_id: str, start: float, score: float, label: str
+) -> bool:
+    """Save a segment's sentiment; True when new (idempotent on the segment id; others' calls: False)."""
+    async with store.tenant_tx(user_id, write=True) as s:
+        if not await owns_call(s, user_id=user_id, call_id=call_id):
+            return False
+        return await insert_ignore(
+            s,
+            SegmentSentimentRow.__table__,  # type: ignore[arg-type]
+            {
+                "segment_id": segment_id,
+                "call_session_id": call_id,
+                "start": start,
+                "score": score,
+                "label": label,
+            },
+        )
+
+
+async def list_sentiments(store: Store, *, user_id: str, call_id: str) -> list[SentimentRecord]:
+    """A call's saved sentiment points in time order (empty for others' calls)."""
+    async with store.tenant_tx(user_id, write=False) as s:
+        rows = await s.scalars(
+            select(SegmentSentimentRow)
+            .join(CallSession, CallSession.id == SegmentSentimentRow.call_session_id)
+            .where(SegmentSentimentRow.call_session_id == call_id, CallSession.user_id == user_id)
+            .order_by(SegmentSentimentRow.start, SegmentSentimentRow.segment_id)
+        )
+        return [SentimentRecord.model_validate(r) for r in rows]

@@ -1,0 +1,148 @@
+"""Trends over a range (week, month, quarter) for the dashboard: calls and minutes, talk ratio
+per call, objections and competitors, and tips shown and liked, per day (a week's range) or
+per week (Monday 00:00 UTC). Three small queries over the range, bucketed here, so SQLite and
+PostgreSQL give the same answer."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, select
+
+from wingman.store.models import CallSession, FeedbackStatus, Recommendation, TranscriptSegment
+from wingman.store.records import Record, UtcDatetime
+from wingman.store.repos import Store
+
+Range = Literal["week", "month", "quarter"]
+DAYS: dict[str, int] = {"week": 7, "month": 30, "quarter": 91}
+_SPEAKERS = ("rep", "customer")
+
+
+class TrendBucket(Record):
+    start: UtcDatetime  # the day or the Monday this bucket starts
+    calls: int
+    minutes: float  # finished calls
+    tips_shown: int
+    tips_liked: int
+    objections: dict[str, int]  # objection kind -> calls it came up in
+    competitors: dict[str, int]  # competitor -> calls it came up in
+
+
+class CallTrend(Record):
+    id: str
+    title: str
+    start_time: UtcDatetime
+    minutes: float | None
+    rep_talk_ratio: float | None  # rep / (rep + customer) speaking time
+
+
+class Trends(Record):
+    range: str
+    bucket: Literal["day", "week"]
+    since: UtcDatetime
+    buckets: list[TrendBucket]
+    calls: list[CallTrend]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _floor(at: datetime, bucket: str) -> datetime:
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if bucket == "day" else day - timedelta(days=day.weekday())
+
+
+async def trends(store: Store, *, user_id: str, range_: Range, now: datetime) -> Trends:
+    """The user's trends over the last `range_` up to `now`, every bucket present (zeros too)."""
+    bucket: Literal["day", "week"] = "day" if range_ == "week" else "week"
+    first = _floor(now - timedelta(days=DAYS[range_] - 1), bucket)
+    async with store.tenant_tx(user_id, write=False) as s:
+        calls = (
+            await s.execute(
+                select(CallSession.id, CallSession.title, CallSession.start_time, CallSession.end_time)
+                .where(CallSession.user_id == user_id, CallSession.start_time >= first)
+                .order_by(CallSession.start_time)
+            )
+        ).all()
+        in_range = select(CallSession.id).where(
+            CallSession.user_id == user_id, CallSession.start_time >= first
+        )
+        recs = (
+            await s.execute(
+                select(
+                    Recommendation.call_session_id,
+                    Recommendation.kind,
+                    Recommendation.category,
+                    Recommendation.entity,
+                    Recommendation.feedback_status,
+                ).where(Recommendation.call_session_id.in_(in_range.scalar_subquery()))
+            )
+        ).all()
+        talk = (
+            await s.execute(
+                select(
+                    TranscriptSegment.call_session_id,
+                    TranscriptSegment.speaker,
+                    func.sum(TranscriptSegment.end - TranscriptSegment.start),
+                )
+                .where(
+                    TranscriptSegment.call_session_id.in_(in_range.scalar_subquery()),
+                    TranscriptSegment.speaker.in_(_SPEAKERS),
+                )
+                .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
+            )
+        ).all()
+    step = timedelta(days=1 if bucket == "day" else 7)
+    starts, at = [], first
+    while at <= now:
+        starts.append(at)
+        at += step
+    bucket_of = {cid: _floor(_aware(start), bucket) for cid, _, start, _ in calls}
+    spoken: dict[str, dict[str, float]] = defaultdict(dict)
+    for cid, speaker, seconds in talk:
+        spoken[cid][speaker or ""] = max(0.0, float(seconds or 0.0))
+    counts: dict[datetime, Counter[str]] = defaultdict(Counter)
+    minutes: dict[datetime, float] = defaultdict(float)
+    objections: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
+    competitors: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
+    call_out = []
+    for cid, title, start, end in calls:
+        b = bucket_of[cid]
+        counts[b]["calls"] += 1
+        length = max(0.0, (_aware(end) - _aware(start)).total_seconds()) / 60 if end is not None else None
+        minutes[b] += length or 0.0
+        both = spoken[cid].get("rep", 0.0) + spoken[cid].get("customer", 0.0)
+        ratio = round(spoken[cid].get("rep", 0.0) / both, 3) if both > 0 else None
+        call_out.append(
+            CallTrend(
+                id=cid,
+                title=title,
+                start_time=start,
+                minutes=round(length, 1) if length is not None else None,
+                rep_talk_ratio=ratio,
+            )
+        )
+    for cid, kind, category, entity, feedback in recs:
+        b = bucket_of[cid]
+        counts[b]["shown"] += 1
+        counts[b]["liked"] += feedback == FeedbackStatus.LIKED
+        if kind.startswith("objection."):
+            objections[b].add((kind.removeprefix("objection."), cid))  # once per call
+        if entity and (kind.startswith("competitor.") or category == "Competitor"):
+            competitors[b].add((entity, cid))
+    buckets = [
+        TrendBucket(
+            start=b,
+            calls=counts[b]["calls"],
+            minutes=round(minutes[b], 1),
+            tips_shown=counts[b]["shown"],
+            tips_liked=counts[b]["liked"],
+            objections=dict(Counter(k for k, _ in objections[b])),
+            competitors=dict(Counter(n for n, _ in competitors[b])),
+        )
+        for b in starts
+    ]
+    return Trends(range=range_, bucket=bucket, since=first, buckets=buckets, calls=call_out)

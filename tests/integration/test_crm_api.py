@@ -1,0 +1,116 @@
+"""The CRM REST routes on SQLite and PostgreSQL: connect through the stand-in's consent page
+and our callback (signed state; a forged or missing one refused), per-call status, sync now,
+the rep's record search, disconnect, and tenant isolation (another user's call is a 404)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.integration.api_support import bearer
+from tests.integration.crm_support import Crms, crm_world, finished_call, running, seed_customer
+from tests.integration.store_support import BACKENDS, backend_url
+from wingman.api import auth as auth_api
+from wingman.api import crm as crm_api
+from wingman.auth import Auth
+from wingman.crm.service import CrmService
+from wingman.settings import Settings
+from wingman.store.repos import Store
+
+
+@dataclass
+class StandIn:
+    settings: Settings
+    store: Store
+    auth: Auth
+    crm: CrmService
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return backend_url(request, tmp_path)
+
+
+@pytest.fixture
+async def api(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Crms]]:
+    async with crm_world(db_url) as crms:
+        settings = Settings(data_dir=tmp_path / "data", auth="required")
+        app = FastAPI()
+        app.include_router(auth_api.router)
+        app.include_router(crm_api.router)
+        app.state.container = StandIn(
+            settings, crms.store, Auth(store=crms.store, settings=settings), crms.service
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wingman.test") as client:
+            yield client, crms
+
+
+async def test_connect_callback_status_sync_and_disconnect(api: tuple[httpx.AsyncClient, Crms]) -> None:
+    client, crms = api
+    seed_customer(crms)
+    r = await client.post(
+        "/api/auth/register", json={"email": "ada@wingman.test", "name": "Ada", "password": "correct horse"}
+    )
+    user_id, auth = r.json()["user"]["id"], bearer(r.json()["token"])
+    listed = (await client.get("/api/crm", headers=auth)).json()
+    assert [(p["provider"], p["configured"], p["status"]) for p in listed] == [
+        ("hubspot", True, "not_connected"),
+        ("salesforce", True, "not_connected"),
+    ]
+    r = await client.post("/api/crm/hubspot/connect", headers=auth)
+    consent = await crms.http.get(r.json()["authorize_url"], follow_redirects=False)
+    back = urlsplit(consent.headers["Location"])
+    r = await client.get(f"{back.path}?{back.query}")  # the browser comes back: no bearer token
+    assert r.status_code == 303 and r.headers["location"] == "/settings?crm=hubspot&result=connected"
+    listed = (await client.get("/api/crm", headers=auth)).json()
+    assert listed[0]["status"] == "connected" and listed[0]["account"] == "acme-sales.hubspot.test"
+    # a forged state never connects anyone
+    q = parse_qs(back.query)
+    r = await client.get(f"{back.path}?code={q['code'][0]}&state=forged")
+    assert r.status_code == 303 and "result=error" in r.headers["location"]
+    # a call of this user: queued by "sync now", then written in the background
+    call = await crms.store.create_call(user_id=user_id, title="Acme Corp - demo")
+    await crms.store.finish_call(
+        user_id=user_id,
+        call_id=call.id,
+        full_transcript="",
+        summary="Demo went well.",
+        action_items=["Send the deck"],
+    )
+    r = await client.post(f"/api/calls/{call.id}/crm/hubspot", headers=auth, json={"company": "Acme Corp"})
+    assert r.status_code == 202 and r.json()[0]["status"] == "pending"
+    async with running(crms.worker()):
+        await crms.wait(user_id, call.id, lambda jobs: bool(jobs) and jobs[0].status == "done")
+    (status,) = (await client.get(f"/api/calls/{call.id}/crm", headers=auth)).json()
+    assert status["message"] == "synced to HubSpot (Acme Corp)" and status["written"] == 2
+    found = (await client.get("/api/crm/hubspot/search", params={"q": "acme"}, headers=auth)).json()
+    assert ("company", "Acme Corp") in [(t["kind"], t["name"]) for t in found]
+    r = await client.delete("/api/crm/hubspot", headers=auth)
+    assert r.status_code == 204 and crms.hubspot.oauth.refresh == set()
+    assert (await client.delete("/api/crm/hubspot", headers=auth)).status_code == 404
+
+
+async def test_another_tenants_call_is_not_found_and_an_open_call_is_refused(
+    api: tuple[httpx.AsyncClient, Crms],
+) -> None:
+    client, crms = api
+    _, others_call = await finished_call(crms.store, name="other")
+    r = await client.post(
+        "/api/auth/register", json={"email": "bo@wingman.test", "name": "Bo", "password": "correct horse"}
+    )
+    user_id, auth = r.json()["user"]["id"], bearer(r.json()["token"])
+    assert (await client.get(f"/api/calls/{others_call}/crm", headers=auth)).status_code == 404
+    assert (
+        await client.post(f"/api/calls/{others_call}/crm/hubspot", headers=auth, json={})
+    ).status_code == 404
+    live = await crms.store.create_call(user_id=user_id, title="live")
+    r = await client.post(f"/api/calls/{live.id}/crm/hubspot", headers=auth, json={})
+    assert r.status_code == 409 and "still going on" in r.json()["detail"]
+    assert (await client.get("/api/crm")).status_code == 401

@@ -1,0 +1,149 @@
+"""GET /api/trends on SQLite and PostgreSQL: every bucket of the range present (zeros too),
+calls and minutes per bucket, talk ratio per call, objections and competitors counted once per
+call, tips shown and liked; another user's calls never counted; the range validated."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.integration.api_support import bearer
+from tests.integration.store_support import BACKENDS, Clock, backend_url
+from wingman.api import analysis as analysis_api
+from wingman.api import auth as auth_api
+from wingman.auth import Auth
+from wingman.events import Insight, TranscriptFragment
+from wingman.settings import Settings
+from wingman.store.repos import Store
+from wingman.store.trends import trends
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return backend_url(request, tmp_path)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = Store(url=db_url, clock=Clock())
+    await s.migrate()
+    try:
+        yield s
+    finally:
+        await s.aclose()
+
+
+async def _call(
+    store: Store,
+    user: str,
+    clock: Clock,
+    *,
+    minutes: float,
+    rep: float,
+    customer: float,
+    kinds: list[tuple[str, str | None]],
+    liked: int = 0,
+) -> str:
+    call = await store.create_call(user_id=user, title=f"call at {clock()}")
+    for i, (speaker, seconds) in enumerate((("rep", rep), ("customer", customer))):
+        await store.add_segment(
+            user_id=user,
+            call_id=call.id,
+            fragment=TranscriptFragment(
+                call_id=call.id, text="words", is_final=True, speaker=speaker, channel=i, start=0, end=seconds
+            ),
+        )
+    ids = []
+    for kind, entity in kinds:
+        insight = Insight(
+            call_id=call.id,
+            user_id=user,
+            agent="coach",
+            category="Competitor" if entity else "Tips",
+            kind=kind,
+            content="tip",
+            entity=entity,
+        )
+        await store.add_recommendation(insight)
+        ids.append(insight.id)
+    for rid in ids[:liked]:
+        await store.set_feedback(user_id=user, recommendation_id=rid, status="liked")
+    await store.finish_call(
+        user_id=user,
+        call_id=call.id,
+        full_transcript="",
+        summary="",
+        end_time=clock() + timedelta(minutes=minutes),
+    )
+    return call.id
+
+
+async def test_trends_per_week_and_per_call(store: Store) -> None:
+    clock: Clock = store._clock  # type: ignore[assignment]
+    a = (await store.create_user(email="a@x.test", name="A", password_hash=None)).id
+    b = (await store.create_user(email="b@x.test", name="B", password_hash=None)).id
+    now = clock()  # Wednesday 2025-11-26 15:00 UTC
+    clock.now = now - timedelta(days=14)
+    first = await _call(
+        store,
+        a,
+        clock,
+        minutes=30,
+        rep=60,
+        customer=40,
+        kinds=[("objection.price", None), ("objection.price", None), ("competitor.aircall", "Aircall")],
+        liked=2,
+    )
+    clock.now = now - timedelta(hours=2)
+    await _call(store, a, clock, minutes=12, rep=10, customer=30, kinds=[("objection.timing", None)])
+    await _call(store, b, clock, minutes=50, rep=1, customer=1, kinds=[("objection.price", None)])
+    clock.now = now
+
+    month = await trends(store, user_id=a, range_="month", now=now)
+    assert month.bucket == "week" and len(month.buckets) == 5 and month.buckets[0].start.weekday() == 0
+    by_week = {bk.start.date().isoformat(): bk for bk in month.buckets}
+    two_weeks_ago, this_week = by_week["2025-11-10"], by_week["2025-11-24"]
+    assert (two_weeks_ago.calls, two_weeks_ago.minutes, this_week.calls, this_week.minutes) == (
+        1,
+        30.0,
+        1,
+        12.0,
+    )
+    assert two_weeks_ago.objections == {"price": 1} and two_weeks_ago.competitors == {"Aircall": 1}
+    assert (two_weeks_ago.tips_shown, two_weeks_ago.tips_liked) == (3, 2)
+    assert this_week.objections == {"timing": 1} and by_week["2025-11-17"].calls == 0
+    assert [(c.id == first, c.rep_talk_ratio) for c in month.calls] == [(True, 0.6), (False, 0.25)]
+
+    week = await trends(store, user_id=a, range_="week", now=now)
+    assert week.bucket == "day" and len(week.buckets) == 7 and sum(bk.calls for bk in week.buckets) == 1
+    empty = await trends(
+        store,
+        user_id=(await store.create_user(email="c@x.test", name="C", password_hash=None)).id,
+        range_="quarter",
+        now=now,
+    )
+    assert len(empty.buckets) == 14 and empty.calls == [] and all(bk.calls == 0 for bk in empty.buckets)
+
+
+async def test_trends_route_validates_the_range(store: Store, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", auth="required")
+    app = FastAPI()
+    app.include_router(auth_api.router)
+    app.include_router(analysis_api.router)
+    app.state.container = type(
+        "C", (), {"settings": settings, "store": store, "auth": Auth(store=store, settings=settings)}
+    )()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        r = await http.post(
+            "/api/auth/register", json={"email": "r@x.test", "name": "R", "password": "correct horse"}
+        )
+        auth = bearer(r.json()["token"])
+        ok = await http.get("/api/trends", params={"range": "week"}, headers=auth)
+        assert ok.status_code == 200 and ok.json()["bucket"] == "day" and len(ok.json()["buckets"]) == 7
+        assert (await http.get("/api/trends", params={"range": "year"}, headers=auth)).status_code == 422
+        assert (await http.get("/api/trends")).status_code == 401

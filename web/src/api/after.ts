@@ -1,0 +1,95 @@
+/** REST calls for what comes after a call: CRM sync, sentiment, follow-up draft, trends. */
+import { request } from './client';
+
+export type CrmProvider = 'hubspot' | 'salesforce';
+
+export interface CrmStatus {
+  provider: CrmProvider;
+  label: string;
+  configured: boolean;
+  status: 'not_connected' | 'connected' | 'needs_reconnect';
+  account: string | null;
+  auto_sync: boolean;
+}
+
+export interface CrmTarget {
+  kind: 'contact' | 'company' | 'deal';
+  id: string;
+  name: string;
+  related: Record<string, string>;
+}
+
+export interface CallSync {
+  provider: CrmProvider;
+  label: string;
+  status: 'pending' | 'running' | 'done' | 'failed' | 'no_match' | 'needs_reconnect';
+  message: string;
+  attempts: number;
+  target: CrmTarget | null;
+  written: number;
+  updated_at: string;
+}
+
+export interface SentimentPoint {
+  segment_id: string;
+  start: number;
+  end: number;
+  text: string;
+  score: number;
+  label: 'positive' | 'neutral' | 'negative';
+  saved: boolean;
+}
+
+export interface EmailDraft {
+  to: string | null;
+  subject: string;
+  body: string;
+}
+
+export type TrendRange = 'week' | 'month' | 'quarter';
+
+export interface TrendBucket {
+  start: string;
+  calls: number;
+  minutes: number;
+  tips_shown: number;
+  tips_liked: number;
+  objections: Record<string, number>;
+  competitors: Record<string, number>;
+}
+
+export interface CallTrend {
+  id: string;
+  title: string;
+  start_time: string;
+  minutes: number | null;
+  rep_talk_ratio: number | null;
+}
+
+export interface Trends {
+  range: TrendRange;
+  bucket: 'day' | 'week';
+  since: string;
+  buckets: TrendBucket[];
+  calls: CallTrend[];
+}
+
+const enc = encodeURIComponent;
+
+export const afterApi = {
+  crms: (signal?: AbortSignal) => request<CrmStatus[]>('/api/crm', { signal }),
+  connect: (provider: CrmProvider) =>
+    request<{ authorize_url: string }>(`/api/crm/${provider}/connect`, { method: 'POST' }),
+  disconnect: (provider: CrmProvider) => request<unknown>(`/api/crm/${provider}`, { method: 'DELETE' }),
+  setAutoSync: (provider: CrmProvider, autoSync: boolean) =>
+    request<CrmStatus[]>(`/api/crm/${provider}`, { method: 'PUT', json: { auto_sync: autoSync } }),
+  searchCrm: (provider: CrmProvider, q: string) =>
+    request<CrmTarget[]>(`/api/crm/${provider}/search?q=${enc(q)}`),
+  callSyncs: (callId: string, signal?: AbortSignal) => request<CallSync[]>(`/api/calls/${enc(callId)}/crm`, { signal }),
+  syncCall: (callId: string, provider: CrmProvider, body: { target?: CrmTarget; email?: string; company?: string } = {}) =>
+    request<CallSync[]>(`/api/calls/${enc(callId)}/crm/${provider}`, { method: 'POST', json: body }),
+  sentiment: (callId: string, signal?: AbortSignal) =>
+    request<SentimentPoint[]>(`/api/calls/${enc(callId)}/sentiment`, { signal }),
+  followUp: (callId: string, signal?: AbortSignal) => request<EmailDraft>(`/api/calls/${enc(callId)}/follow-up`, { signal }),
+  trends: (range: TrendRange, signal?: AbortSignal) => request<Trends>(`/api/trends?range=${range}`, { signal }),
+};
