@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from wingman import metrics, tracing
+from wingman import logs, metrics, tracing
 from wingman.api.guards import BodyLimit, host_checker
 from wingman.api.peers import local_peer_ok, origin_checker, parse_networks, refuse, resolve_client
 from wingman.auth import TooManyAttempts
@@ -156,6 +156,7 @@ def create_app(
     settings = settings or Settings()
     sio = build_sio(settings)
     metrics.configure(enabled=settings.metrics)
+    logs.hide_query_strings()  # search terms (?q=) never reach the access log
     if settings.tracing:
         tracing.configure(enabled=True, endpoint=settings.otlp_endpoint, service="wingman-gateway")
 

@@ -18,6 +18,7 @@ import math
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -169,6 +170,12 @@ class ErrorRecord:
     provider: str
     code: str
     message: str
+    tenant: str | None = None  # whose work failed (TENANT at the time); None: the node's own
+
+
+# The tenant whose work the current task does (a call's pipeline, an agent's block): provider
+# errors are tagged with it, so /api/providers shows each tenant only its own.
+TENANT: ContextVar[str | None] = ContextVar("wingman_tenant", default=None)
 
 
 Observer = Callable[[ProviderEvent], Awaitable[None] | None]
@@ -298,7 +305,9 @@ class ProviderHealth:
         state = self._state(part, provider)
         state.failures[provider] = state.failures.get(provider, 0) + 1
         code, message = describe_error(error)
-        record = ErrorRecord(at=datetime.now(UTC), provider=provider, code=code, message=message)
+        record = ErrorRecord(
+            at=datetime.now(UTC), provider=provider, code=code, message=message, tenant=TENANT.get()
+        )
         state.errors.append(record)
         metrics.provider_error(part, provider, code)
         return record
@@ -365,7 +374,8 @@ class ProviderHealth:
                     for p in providers
                 },
                 "recent_errors": [
-                    {"at": e.at.isoformat(), "provider": e.provider, "code": e.code, "message": e.message}
+                    {"at": e.at.isoformat(), "provider": e.provider, "code": e.code, "message": e.message,
+                     "tenant": e.tenant}
                     for e in state.errors
                 ],
             }

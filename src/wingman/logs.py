@@ -103,3 +103,24 @@ def setup(
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+
+
+class AccessLogWithoutQuery(logging.Filter):
+    """Drops the query string from uvicorn's access lines: `?q=` holds what a rep searched
+    their calls for (customer names, deal terms), which does not belong in logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+_ACCESS_FILTER = AccessLogWithoutQuery()
+
+
+def hide_query_strings() -> None:
+    """Attach AccessLogWithoutQuery to uvicorn's access logger (idempotent)."""
+    access = logging.getLogger("uvicorn.access")
+    if _ACCESS_FILTER not in access.filters:
+        access.addFilter(_ACCESS_FILTER)

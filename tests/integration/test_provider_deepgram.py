@@ -230,3 +230,33 @@ def test_repr_hides_key() -> None:
     stt = DeepgramStt(api_key=SecretStr("dg-secret-abcdef123456"))
     assert "dg-secret" not in repr(stt)
     assert "dg-secret" not in json.dumps(vars(stt), default=str)
+
+
+async def test_mono_diarized_words_become_rep_and_customer_through_the_speaker_stream() -> None:
+    """Deepgram's per-word speaker numbers reach the results as word timings, and the speaker
+    stream maps them to roles (no voiceprint, one voice heard by the diarizer: the first number
+    heard is the rep), splitting a final that holds two speakers."""
+    from tests.unit.test_speakers_diarizer import scripted_embed
+    from wingman.audio.pool import AudioWorkerPool
+    from wingman.speakers.diarizer import OnlineDiarizer
+    from wingman.speakers.stream import DiarizedStream
+
+    script = Script(MONO, duration=5.0)
+    pool = AudioWorkerPool(max_workers=1)
+    try:
+        async with FakeDeepgram(script) as server:
+            inner = dg_for(server).stream()
+            stream = DiarizedStream(inner=inner, diarizer=OnlineDiarizer(embed=scripted_embed()), pool=pool)
+            results = await transcribe(stream, chunks(0, 5.0))
+    finally:
+        pool.shutdown()
+    final = finals(results)
+    assert [r.text for r in final] == [s.text for s in MONO]
+    assert [r.speaker for r in final] == ["rep", "customer", "customer", "rep"]
+    assert all(w.speaker == seg.speaker for r, seg in zip(final, MONO, strict=True) for w in r.words)
+    assert final[0].words[0].start == pytest.approx(0.2, abs=1e-3)
+    # one final holding both voices is split on the numbers
+    both = SttResult(text="yes we do thanks", is_final=True, channel=0, start=0.2, end=2.4,
+                     words=final[0].words[:2] + final[1].words[:2])
+    parts = stream.label(both)
+    assert [(p.speaker, len(p.words)) for p in parts] == [("rep", 2), ("customer", 2)]

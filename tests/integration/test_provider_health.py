@@ -27,7 +27,7 @@ from tests.fakes.tavily_server import FakeTavily
 from wingman.api.deps import get_current_user
 from wingman.api.providers import router
 from wingman.errors import ProviderConnectionError, ProviderTimeout
-from wingman.health import ProviderEvent, ProviderHealth, percentile, redact, register_secret
+from wingman.health import TENANT, ProviderEvent, ProviderHealth, percentile, redact, register_secret
 from wingman.llm.base import LlmRequest
 from wingman.llm.fallback import FallbackLlm
 from wingman.llm.gemini import GeminiLlm
@@ -160,6 +160,7 @@ async def test_providers_endpoint_reports_parts_and_never_keys(
     client, container = api
     health = container.health
     health.record_success("llm", "gemini", latency_seconds=0.31)
+    TENANT.set("u1")  # the failover happened in u1's call: u1 sees its error (and only u1)
     health.record_failover(
         "stt",
         from_provider="deepgram",

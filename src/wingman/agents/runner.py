@@ -40,6 +40,7 @@ from wingman.events import (
     Insight,
     TranscriptBlock,
 )
+from wingman.health import TENANT
 from wingman.llm.base import Llm
 from wingman.profile import CompanyProfile, ProfileService
 from wingman.search.base import Search
@@ -274,6 +275,7 @@ class AgentWorker:
     async def handle_block(self, block: TranscriptBlock) -> list[Insight]:
         """Run every agent on `block`; returns the insights that were published."""
         lock = self._locks.setdefault(block.call_id, asyncio.Lock())
+        TENANT.set(block.user_id)  # this task's provider errors are this tenant's (health.py)
         async with lock:
             ctx = self._context(block)
             if block.seq in ctx.processed:

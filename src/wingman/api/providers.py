@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from wingman.api.deps import ContainerDep, CurrentUser
 from wingman.health import PARTS
+from wingman.realtime.quotas import tenant_of
 from wingman.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["providers"])
@@ -99,7 +100,12 @@ async def providers(container: ContainerDep, user: CurrentUser) -> ProvidersOut:
                     name: ProviderStatsOut.model_validate(stats)
                     for name, stats in state.get("providers", {}).items()
                 },
-                recent_errors=[ProviderErrorOut.model_validate(e) for e in state.get("recent_errors", [])],
+                # only the caller's tenant's failures: another tenant's are none of its business
+                recent_errors=[
+                    ProviderErrorOut.model_validate(e)
+                    for e in state.get("recent_errors", [])
+                    if e.get("tenant") == tenant_of(user.id)
+                ],
             )
         )
     return ProvidersOut(parts=parts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from wingman.audio.resample import StreamResampler
 from wingman.bus.base import EventBus
 from wingman.errors import BadInput, WingmanError
 from wingman.events import TOPIC_BLOCKS, TOPIC_INSIGHTS, AudioFormat, TranscriptBlock, TranscriptFragment
+from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.writer import StoreWriter
 from wingman.sentiment.model import SentimentModel
@@ -143,7 +145,12 @@ class CallPipeline:
 
     # -- lifecycle
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._main(), name=f"call-{self.call_id}")
+        # provider errors of this call's work are tagged with its tenant (health.TENANT)
+        context = contextvars.copy_context()
+        context.run(TENANT.set, self.user_id)
+        self._task = asyncio.get_running_loop().create_task(
+            self._main(), name=f"call-{self.call_id}", context=context
+        )
 
     @property
     def finishing(self) -> bool:

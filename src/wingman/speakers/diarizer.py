@@ -156,6 +156,14 @@ class OnlineDiarizer:
                 out.append(None if k is None else (REP if k == rep else CUSTOMER))
         return out
 
+    def speech_frames(self, start: float, end: float) -> npt.NDArray[np.float64]:
+        """Start times (seconds) of the 10 ms speech frames in [start, end)."""
+        with self._lock:
+            f0 = max(int(start * 100), self._frame0)
+            f1 = max(int(end * 100), f0)
+            mask = self._speech[f0 - self._frame0 : f1 - self._frame0]
+            return (np.flatnonzero(mask) + f0) / 100.0
+
     # -- internals
     def _grow(self, new: npt.NDArray[np.floating]) -> None:
         self._frames += new.shape[0]
@@ -181,31 +189,45 @@ class OnlineDiarizer:
             if not self._centroids:
                 self._centroids.append(win.emb.copy())
                 self._first = win.emb
-            win.speaker = int(np.argmax([float(c @ win.emb) for c in self._centroids]))
             self._windows.append(win)
             if len(self._windows) > self.params.pool:
                 del self._windows[0]
+            mu = self._mean()
+            cents = np.stack(self._centroids)
+            win.speaker = int(np.argmax(_centered(cents, mu) @ _centered(win.emb[None, :], mu)[0]))
             self._since_cluster += 1
             if self._since_cluster >= self.params.recluster_every:
                 self._since_cluster = 0
                 self._recluster()
             self._roles()
 
+    def _mean(self) -> F32:
+        """The pool's mean embedding: what every voice on this line shares (channel, codec,
+        room). Assignments compare what is left after it, where two voices point apart."""
+        mean: F32 = np.mean([w.emb for w in self._windows], axis=0).astype(np.float32)
+        return mean
+
     def _recluster(self) -> None:
         p = self.params
-        x = np.stack([w.emb for w in self._windows])
-        cents = np.stack(self._centroids)
-        labels, cents = kmeans(x, cents)
+        raw = np.stack([w.emb for w in self._windows])
+        mu = self._mean()
+        x = _centered(raw, mu)
+        labels, _ = kmeans(x, _centered(np.stack(self._centroids), mu))
+        cents = _raw_centroids(raw, labels, np.stack(self._centroids))
         if cents.shape[0] < p.max_speakers:
             for k in range(cents.shape[0]):
-                members = x[labels == k]
-                if members.shape[0] < 2 * p.min_windows:
+                members = labels == k
+                if members.sum() < 2 * p.min_windows:
                     continue
-                sub, halves = kmeans(members, farthest_pair(members))
+                sub, _ = kmeans(x[members], farthest_pair(x[members]))
                 sizes = np.bincount(sub, minlength=2)
+                # the split is found where voices differ most, but judged on the embeddings
+                # themselves: halves of one voice stay close there, two voices do not
+                halves = _raw_centroids(raw[members], sub, np.stack([cents[k], cents[k]]))
                 if sizes.min() >= p.min_windows and float(halves[0] @ halves[1]) < p.split_below:
-                    cents = np.concatenate([np.delete(cents, k, axis=0), halves])
-                    labels, cents = kmeans(x, cents)
+                    init = np.concatenate([np.delete(cents, k, axis=0), halves])
+                    labels, _ = kmeans(x, _centered(init, mu))
+                    cents = _raw_centroids(raw, labels, init)
                     break  # one split per round: the next round tests the new speakers
         self._centroids = list(cents)
         for w, k in zip(self._windows, labels.tolist(), strict=True):
@@ -261,6 +283,22 @@ class OnlineDiarizer:
         speech = self._speech[max(lo - self._frame0, 0) : max(hi - self._frame0, 0)]
         mid = _longest_pause(speech, int(self.params.min_pause_s * 100))
         return None if mid is None else max(lo, self._frame0) + mid
+
+
+def _centered(x: F32, mu: F32) -> F32:
+    y = x - mu[None, :]
+    out: F32 = (y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-6)).astype(np.float32)
+    return out
+
+
+def _raw_centroids(raw: F32, labels: npt.NDArray[np.intp], previous: F32) -> F32:
+    """Each cluster's mean embedding (unit length); an empty cluster keeps its previous one."""
+    out = previous.copy()
+    for k in range(previous.shape[0]):
+        members = raw[labels == k]
+        if members.shape[0]:
+            out[k] = normalize(members.sum(axis=0))
+    return out
 
 
 def kmeans(x: F32, init: F32, iters: int = 8) -> tuple[npt.NDArray[np.intp], F32]:

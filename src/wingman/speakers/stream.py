@@ -7,6 +7,8 @@ to an `OnlineDiarizer`, and each result comes out labelled "rep" or "customer".
 - A final whose words carry the engine's own speaker numbers (Deepgram `diarize=true`) is split
   on those numbers, and each number is mapped to a role by the diarizer's vote over its words
   (the same rule: the enrolled voice is the rep, else the first voice heard).
+- A final without word timings gets approximate ones (its words spread over its speech frames)
+  and is split the same way.
 - An interim takes the speaker of its last second: cheap, and replaced by its final anyway.
 The diarizer runs on the worker pool, in order, never on the event loop; a final waits at most
 `max_wait` for it to catch up with the final's audio.
@@ -136,10 +138,27 @@ class DiarizedStream(SttStream):
                     start=result.start if i == 0 else ws[0].start,
                     end=result.end if i == len(runs) - 1 else ws[-1].end,
                     speaker=role or result.speaker,
-                    words=tuple(ws),
+                    words=tuple(ws) if result.words else (),  # approximate timings stay inside
                 )
             )
         return parts
+
+    def _spread(self, result: SttResult) -> list[WordTiming]:
+        """Approximate word timings for an engine that gives none: the words laid over the
+        final's speech frames in order, each taking frames in proportion to its length (the
+        parts are then split at speaker changes to within a word or two)."""
+        texts = result.text.split()
+        frames = self.diarizer.speech_frames(result.start, result.end)
+        if len(texts) < 2 or frames.shape[0] < len(texts):
+            return []
+        weight = np.cumsum([len(t) + 1 for t in texts], dtype=np.float64)
+        edges = np.concatenate([[0.0], weight / weight[-1]]) * frames.shape[0]
+        out = []
+        for i, text in enumerate(texts):
+            lo = int(edges[i])
+            hi = max(int(edges[i + 1]) - 1, lo)
+            out.append(WordTiming(text=text, start=float(frames[lo]), end=float(frames[hi]) + 0.01))
+        return out
 
     def _engine_speakers(self, words: list[WordTiming]) -> list[str | None]:
         """Roles for the engine's speaker numbers: each number gets the diarizer's majority

@@ -55,6 +55,7 @@ from wingman.stt.deepgram_wire import (
     listen_url,
     majority_speaker,
     to_linear16,
+    word_timings,
 )
 
 __all__ = ["DeepgramStream", "DeepgramStt", "keyterms", "keywords", "listen_url"]
@@ -413,6 +414,7 @@ class DeepgramStream(SttStream):
                 speaker=majority_speaker(words) if self.channels == 1 else None,
                 confidence=float(confidence) if isinstance(confidence, int | float) else None,
                 audio_end_at=heard,
+                words=word_timings(words, offset) if is_final else (),
             )
         )
         if is_final:

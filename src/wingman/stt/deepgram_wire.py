@@ -21,6 +21,7 @@ from wingman.errors import (
     ProviderRateLimited,
     ProviderResponseError,
 )
+from wingman.events import WordTiming
 from wingman.stt.base import Pcm
 
 KEEPALIVE = json.dumps({"type": "KeepAlive"})
@@ -156,3 +157,27 @@ def majority_speaker(words: list[dict[str, Any]]) -> str | None:
     if not talk:
         return None
     return f"speaker_{max(talk, key=lambda s: talk[s])}"
+
+
+def word_timings(words: list[dict[str, Any]], offset: float) -> tuple[WordTiming, ...]:
+    """Deepgram's words (with `speaker` numbers when diarizing) as call-time word timings, so
+    speakers/stream.py can split a final where the speaker changes."""
+    out = []
+    for w in words:
+        text = w.get("punctuated_word") or w.get("word")
+        start, end = w.get("start"), w.get("end")
+        timed = isinstance(start, int | float) and isinstance(end, int | float)
+        if not isinstance(text, str) or not timed:
+            continue
+        speaker = w.get("speaker")
+        confidence = w.get("confidence")
+        out.append(
+            WordTiming(
+                text=text,
+                start=offset + float(start),  # type: ignore[arg-type]
+                end=offset + float(end),  # type: ignore[arg-type]
+                probability=float(confidence) if isinstance(confidence, int | float) else None,
+                speaker=speaker if isinstance(speaker, int) else None,
+            )
+        )
+    return tuple(out)

@@ -2,6 +2,7 @@ import { CheckCircle2, Flag, ListChecks, Loader2, Mic, MicOff, MonitorSpeaker, P
 import { useEffect, useState, type FormEvent } from 'react';
 import { InsightPanel } from '../components/Insights';
 import { TalkGauge } from '../components/TalkGauge';
+import { VoiceCheck } from '../components/VoiceCheck';
 import { Transcript } from '../components/Transcript';
 import { Button, Card, PageHeader } from '../components/ui';
 import { LiveWaveform } from '../components/Waveform';
@@ -141,6 +142,8 @@ export function LivePage() {
           )
         }
       />
+
+      {!inCall && live.phase !== 'ended' && !capture.offer && !customerAudio && <VoiceCheck />}
 
       {!inCall && live.phase !== 'ended' && !capture.offer && (
         <form onSubmit={start} className="mb-6 flex flex-wrap items-end gap-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
