@@ -27,7 +27,14 @@ from wingman.audio.pool import AudioWorkerPool
 from wingman.audio.resample import StreamResampler
 from wingman.bus.base import EventBus
 from wingman.errors import BadInput, WingmanError
-from wingman.events import TOPIC_BLOCKS, TOPIC_INSIGHTS, AudioFormat, TranscriptBlock, TranscriptFragment
+from wingman.events import (
+    TOPIC_BLOCKS,
+    TOPIC_INSIGHTS,
+    AudioFormat,
+    TranscriptBlock,
+    TranscriptFragment,
+    WordTiming,
+)
 from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.writer import StoreWriter
@@ -306,7 +313,7 @@ class CallPipeline:
             start=result.start + self.time_offset,
             end=result.end + self.time_offset,
             confidence=result.confidence,
-            words=result.words if self._redact is None else (),  # word texts are not redacted
+            words=self._words(result, text),
             audio_end_at=result.audio_end_at,
         )
         if fragment.is_final:
@@ -323,6 +330,20 @@ class CallPipeline:
             await self._score(fragment)
         for block in self._aggregator.add(fragment):
             await self._publish(block)
+
+    def _words(self, result: SttResult, text: str) -> tuple[WordTiming, ...]:
+        """The engine's word timings in call seconds; redacted word by word, and left out when
+        that does not give the redacted text (a number spread over words must not survive)."""
+        if not result.words:
+            return ()
+        words = tuple(
+            w.model_copy(update={
+                "text": self._redact(w.text) if self._redact is not None else w.text,
+                "start": w.start + self.time_offset, "end": w.end + self.time_offset,
+            })
+            for w in result.words
+        )
+        return words if " ".join(w.text for w in words) == text else ()
 
     async def _score(self, fragment: TranscriptFragment) -> None:
         """A final customer segment's sentiment: saved (same writer as the segment, after it),

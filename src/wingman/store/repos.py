@@ -19,7 +19,17 @@ from sqlalchemy import exc
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id
 from wingman.profile import CompanyProfile, ProfileRecord, ProfileSource
-from wingman.store import accounts, calls, documents, insights, maintenance, profiles, vocabulary, voiceprints
+from wingman.store import (
+    accounts,
+    calls,
+    documents,
+    insights,
+    maintenance,
+    placement,
+    profiles,
+    vocabulary,
+    voiceprints,
+)
 from wingman.store.calls import CallFilters
 from wingman.store.common import owned, visible
 from wingman.store.core import StoreCore
@@ -93,6 +103,10 @@ class Store(TeamStore, PlaybookStore, StoreCore):
                 if workspace is not None:
                     await accounts.insert_workspace(s, workspace)
                 inserted = await accounts.insert_user(s, user)
+                home = self._router.home(user.workspace_id)
+                if inserted and workspace is not None and home is not None:
+                    # pinned: a shard added later does not move the new workspace
+                    await placement.pin(s, tenant=workspace.id, shard=home)
         except exc.IntegrityError as e:
             raise NotFound("no such workspace") from e
         if not inserted:

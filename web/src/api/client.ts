@@ -82,6 +82,8 @@ interface RequestOptions {
   method?: string;
   json?: unknown;
   form?: FormData;
+  /** a raw body with its content type (the voice check's WAV) */
+  blob?: Blob;
   signal?: AbortSignal;
   /** don't treat 401 as "signed out" (used by the sign-in probe itself) */
   quiet401?: boolean;
@@ -97,6 +99,9 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
     body = JSON.stringify(opts.json);
   } else if (opts.form) {
     body = opts.form; // the browser sets the multipart boundary
+  } else if (opts.blob) {
+    headers['Content-Type'] = opts.blob.type;
+    body = opts.blob;
   }
   let res: Response;
   try {
@@ -183,6 +188,10 @@ export const api = {
 
   providers: (signal?: AbortSignal) => request<ProvidersResponse>('/api/providers', { signal }),
 
+  voiceprint: (signal?: AbortSignal) => request<Voiceprint>('/api/voiceprint', { signal }),
+  enrollVoice: (wav: Blob) => request<Voiceprint>('/api/voiceprint', { method: 'POST', blob: wav }),
+  forgetVoice: () => request<Voiceprint>('/api/voiceprint', { method: 'DELETE' }),
+
   // -- workspaces (README "Workspaces, roles and invitations")
   workspace: (signal?: AbortSignal) => request<Workspace>('/api/workspace', { signal }),
   members: (signal?: AbortSignal) => request<User[]>('/api/members', { signal }),
@@ -210,3 +219,11 @@ export const api = {
   restorePlaybook: (version: number, baseVersion: number) =>
     request<PlaybookVersion>(`/api/playbook/versions/${version}/restore`, { json: { base_version: baseVersion } }),
 };
+
+/** The user's voice check (speakers): which voice is the rep on one-channel calls. */
+export interface Voiceprint {
+  enrolled: boolean;
+  seconds: number | null;
+  created_at: string | null;
+  min_seconds: number;
+}

@@ -1,7 +1,9 @@
 import { CheckCircle2, Flag, ListChecks, Loader2, Mic, MicOff, MonitorSpeaker, PhoneOff, Play, RotateCcw, X } from 'lucide-react';
 import { useEffect, useState, type FormEvent } from 'react';
 import { InsightPanel } from '../components/Insights';
+import { SentimentLine } from '../components/SentimentLine';
 import { TalkGauge } from '../components/TalkGauge';
+import { VoiceCheck } from '../components/VoiceCheck';
 import { Transcript } from '../components/Transcript';
 import { Button, Card, PageHeader } from '../components/ui';
 import { LiveWaveform } from '../components/Waveform';
@@ -142,6 +144,8 @@ export function LivePage() {
         }
       />
 
+      {!inCall && live.phase !== 'ended' && !capture.offer && !customerAudio && <VoiceCheck />}
+
       {!inCall && live.phase !== 'ended' && !capture.offer && (
         <form onSubmit={start} className="mb-6 flex flex-wrap items-end gap-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
           <label className="min-w-0 flex-1 basis-64 text-sm font-medium text-slate-700">
@@ -265,6 +269,9 @@ export function LivePage() {
           </div>
           <Card title="Talk ratio" className="order-4 min-w-0">
             <TalkGauge metrics={live.metrics} />
+          </Card>
+          <Card title="Customer sentiment" className="order-5 min-w-0">
+            <SentimentLine points={live.sentiment} />
           </Card>
         </div>
       </div>
