@@ -274,6 +274,24 @@ def shards_list() -> None:
     asyncio.run(run())
 
 
+@shards_app.command("pin")
+def shards_pin() -> None:
+    """Write every tenant's current shard down; run before adding a shard, so no tenant's
+    history seems to vanish when the hash changes (new tenants are pinned as they sign up)."""
+    from wingman.store.placement import pin_all
+    from wingman.store.repos import Store
+
+    async def run() -> None:
+        store = Store.from_settings(Settings())
+        try:
+            await store.migrate()
+            console.print(f"[green]{await pin_all(store.router)} tenants pinned[/]")
+        finally:
+            await store.aclose()
+
+    asyncio.run(run())
+
+
 @shards_app.command("move-tenant")
 def shards_move_tenant(
     tenant: Annotated[str, typer.Argument(help="the tenant: a user id or an email")],

@@ -42,7 +42,8 @@ tip into one line the rep can act on right now:
 Reply with JSON only, matching the schema."""
 
 # kinds a competitor named in the same sentence hands over to the search agent's brief
-_COMPETITOR_HANDOVER = frozenset({"objection.price", "objection.competitor"})
+# ("we use X already, why would we switch?" is about X, not about needing the product)
+_COMPETITOR_HANDOVER = frozenset({"objection.price", "objection.competitor", "objection.need"})
 MIN_FACT_SCORE = 0.35
 
 

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.errors import ProviderConnectionError
-from wingman.store.models import TenantPlacement
+from wingman.events import utcnow
+from wingman.store.models import TenantPlacement, User
 from wingman.store.routing import Router
 
 MAX_CACHED = 50_000
@@ -72,3 +74,32 @@ class Placements:
     def forget(self, tenant: str) -> None:
         """Drop the cached placement (this process just changed it)."""
         self._cache.pop(tenant, None)
+
+
+# -- pinning: every tenant's shard written down, so adding a shard (which changes the hash of
+# most tenants) never sends a tenant's reads to a shard that does not hold its history
+
+
+async def pin(session: AsyncSession, *, tenant: str, shard: str) -> None:
+    """Record a new tenant's shard (in the transaction that creates the tenant)."""
+    session.add(TenantPlacement(user_id=tenant, shard=shard, moving_to=None, updated_at=utcnow()))
+
+
+async def pin_all(router: Router) -> int:
+    """Write the current (hash) shard of every tenant that has no placement row yet; run
+    before adding a shard to WINGMAN_DATABASE_SHARDS. Returns how many rows were written."""
+    if not router.sharded:
+        return 0
+    async with router.directory().begin() as conn:
+        unpinned = (
+            await conn.execute(
+                select(User.id).where(~select(TenantPlacement.user_id).where(
+                    TenantPlacement.user_id == User.id).exists())
+            )
+        ).scalars().all()
+        for tenant in unpinned:
+            home = router.home(tenant)
+            assert home is not None
+            await conn.execute(insert(TenantPlacement).values(
+                user_id=tenant, shard=home, moving_to=None, updated_at=utcnow()))
+    return len(unpinned)

@@ -20,7 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
 from wingman.profile import CompanyProfile, ProfileRecord, ProfileSource
-from wingman.store import accounts, calls, documents, insights, maintenance, profiles, vocabulary, voiceprints
+from wingman.store import (
+    accounts,
+    calls,
+    documents,
+    insights,
+    maintenance,
+    placement,
+    profiles,
+    vocabulary,
+    voiceprints,
+)
 from wingman.store.lag import LagLimits
 from wingman.store.maintenance import MIGRATIONS as MIGRATIONS
 from wingman.store.maintenance import upgrade
@@ -174,6 +184,9 @@ class Store:
         )
         async with self._tx(self._router.directory()) as s:
             inserted = await accounts.insert_user(s, user)
+            home = self._router.home(user.id)
+            if inserted and home is not None:  # pinned: a shard added later does not move it
+                await placement.pin(s, tenant=user.id, shard=home)
         if not inserted:
             raise BadInput("an account with this email exists already", code="email_taken")
         await self._copy_user_to_shard(user)

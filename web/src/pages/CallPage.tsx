@@ -89,7 +89,7 @@ function AgentRuns({ callId }: { callId: string }) {
   const all = runs.data;
   if (!all) return <Spinner label="Loading agent reasoning" />;
   const agents = [...new Set(all.map((r) => r.agent))];
-  const shown = all.filter((r) => (agent === 'all' || r.agent === agent) && (!onlyActed || (r.insight_ids?.length ?? 0) > 0 || !!r.error || !isSilent(r)));
+  const shown = all.filter((r) => (agent === 'all' || r.agent === agent) && (!onlyActed || saidSomething(r)));
   return (
     <div>
       <div className="mb-3 flex flex-wrap items-center gap-3 text-sm">
@@ -122,10 +122,9 @@ function AgentRuns({ callId }: { callId: string }) {
   );
 }
 
-/** A run that decided there was nothing to say. */
-function isSilent(run: AgentRun): boolean {
-  const out = run.output.trim().toLowerCase();
-  return out === '' || out === '[]' || out === 'null' || out === 'none' || out.startsWith('nothing');
+/** A run that showed the rep something or failed (a skip such as "the rep is speaking" did neither). */
+function saidSomething(run: AgentRun): boolean {
+  return (run.insight_ids?.length ?? 0) > 0 || !!run.error;
 }
 
 function AgentRunItem({ run }: { run: AgentRun }) {
