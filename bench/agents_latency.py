@@ -32,6 +32,7 @@ from wingman.llm.local import LocalLlm
 from wingman.search.embeddings import Embedder
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 
@@ -64,7 +65,7 @@ async def main(rounds: int) -> None:
         customer_ms: list[float] = []
         agent_ms: dict[str, list[float]] = defaultdict(list)
         for _ in range(rounds):
-            call = await store.create_call(user_id=user.id, title="bench")
+            call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id, title="bench")
             clock = 0.0
             for seq, (speaker, text) in enumerate(lines):
                 block = TranscriptBlock(call_id=call.id, user_id=user.id, seq=seq, text=text,
@@ -74,7 +75,7 @@ async def main(rounds: int) -> None:
                 await worker.handle_block(block)
                 if speaker == "customer" and len(worker.block_ms) > before:
                     customer_ms.append(worker.block_ms[-1])
-            for run in await store.list_agent_runs(user_id=user.id, call_id=call.id):
+            for run in await store.list_agent_runs(viewer=Viewer.own(user), call_id=call.id):
                 agent_ms[run.agent].append(run.latency_ms)
         all_ms = list(worker.block_ms)
         print(f"blocks, all speakers:  {_fmt(all_ms)}")

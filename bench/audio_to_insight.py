@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from _common import DEMO_WAV, demo_script, percentile, word_set
 
@@ -22,12 +23,9 @@ from wingman.settings import Settings
 TRIGGERS = (4, 6, 8, 10, 12, 13, 15)
 
 
-def main() -> None:
+def latencies_of(result: Any) -> dict[int, float]:
+    """Trigger utterance -> seconds from its end to its first insight on the client."""
     utterances = demo_script()
-    with tempfile.TemporaryDirectory() as tmp, running_server(
-        Settings(data_dir=Path(tmp), auth="local")
-    ) as url:
-        result = asyncio.run(run_demo(url=url, audio=DEMO_WAV, speed=1.0, title="bench", sample_data=True))
     latencies: dict[int, float] = {}
     for event in result.of("insight"):
         snippet = word_set(event.data.get("contextSnippet", ""))
@@ -40,6 +38,16 @@ def main() -> None:
             continue
         latency = event.at - result.wall_time_of(float(utterances[best - 1]["end"]))
         latencies[best] = min(latency, latencies.get(best, latency))
+    return latencies
+
+
+def main() -> None:
+    utterances = demo_script()
+    with tempfile.TemporaryDirectory() as tmp, running_server(
+        Settings(data_dir=Path(tmp), auth="local")
+    ) as url:
+        result = asyncio.run(run_demo(url=url, audio=DEMO_WAV, speed=1.0, title="bench", sample_data=True))
+    latencies = latencies_of(result)
     for n in TRIGGERS:
         shown = f"{latencies[n]:.2f} s" if n in latencies else "no insight"
         print(f"utterance {n:2d}: {shown}  {utterances[n - 1]['text'][:60]}")

@@ -22,6 +22,7 @@ from wingman.api.peers import local_peer_ok, origin_checker, parse_networks, ref
 from wingman.auth import TooManyAttempts
 from wingman.container import Container
 from wingman.errors import (
+    BAD_INPUT_STATUS,
     BadInput,
     NotFound,
     ProviderError,
@@ -119,12 +120,15 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.providers import router as providers_router
     from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
+    from wingman.api.workspace import routers as workspace_routers
 
     routers = (
         auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
         profile_router, speakers_router,
     )
     for router in (analysis_router, *routers):
+        app.include_router(router)
+    for router in workspace_routers:  # workspace, members, invitations, team, playbook
         app.include_router(router)
 
 
@@ -258,7 +262,7 @@ def create_app(
         elif isinstance(exc, Unprocessable):
             status = 422
         elif isinstance(exc, BadInput):
-            status = 400
+            status = BAD_INPUT_STATUS.get(exc.code, 400)
         elif isinstance(exc, QuotaExceeded):
             status = 429
             if exc.retry_after is not None:

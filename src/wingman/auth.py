@@ -216,6 +216,17 @@ def validate_email(email: str) -> str:
     return email
 
 
+def clean_name(name: str) -> str:
+    """A display name without control characters (NUL, escapes), trimmed to MAX_NAME."""
+    return "".join(ch for ch in name if unicodedata.category(ch) != "Cc").strip()[:MAX_NAME]
+
+
+class SignupClosed(WingmanError):
+    """Registration refused: this install takes new accounts by invitation only."""
+
+    code = "signup_closed"
+
+
 def validate_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise BadInput(
@@ -298,23 +309,46 @@ class Auth:
         return claims
 
     # -- the API
-    async def register(self, *, email: str, name: str, password: str, client: str = "unknown") -> TokenGrant:
-        """Create an account and sign it in. A known email gets the generic
-        BadInput(code="registration_refused"), after as much work as a new one (the answer and
-        its timing do not tell which emails have accounts); TooManyAttempts past the sign-up
-        rate of this address or node."""
+    async def register(
+        self,
+        *,
+        email: str,
+        name: str,
+        password: str,
+        workspace_name: str = "",
+        client: str = "unknown",
+    ) -> TokenGrant:
+        """Create an account and sign it in, as the admin of a new workspace: the first account
+        of a fresh install, or anyone when `open_signup` is on; else SignupClosed (others join
+        by invitation). A known email gets the generic BadInput(code="registration_refused"),
+        after as much work as a new one (the answer and its timing do not tell which emails
+        have accounts); TooManyAttempts past the sign-up rate of this address or node."""
         email = validate_email(email)
         validate_password(password)
         self.signups.attempt(client)
-        name = "".join(ch for ch in name if unicodedata.category(ch) != "Cc")  # NUL, escapes
-        name = name.strip()[:MAX_NAME] or email.split("@", 1)[0]
+        name = clean_name(name) or email.split("@", 1)[0]
+        if not self._settings.open_signup and await self._store.has_accounts():
+            # says nothing about any email: only that this install takes invitations
+            raise SignupClosed("sign-up is by invitation: ask your workspace admin for a link")
         password_hash = await self._hash(password)
+        workspace = clean_name(workspace_name) or f"{name}'s workspace"
         try:
             if await self._store.get_user_by_email(email) is not None:
                 raise BadInput("taken")
-            user = await self._store.create_user(email=email, name=name, password_hash=password_hash)
+            user = await self._store.create_user(
+                email=email, name=name, password_hash=password_hash, new_workspace=workspace
+            )
         except BadInput:
             raise BadInput(REGISTRATION_REFUSED, code="registration_refused") from None
+        return self._grant(user)
+
+    async def accept_invitation(self, *, token: str, name: str, password: str) -> TokenGrant:
+        """Create the invited account (in the inviting workspace, with the invited role) and
+        sign it in. InvitationError when the link is invalid, used or expired."""
+        validate_password(password)
+        user = await self._store.accept_invitation(
+            token=token, name=clean_name(name), password_hash=await self._hash(password)
+        )
         return self._grant(user)
 
     async def login(self, *, email: str, password: str, client: str = "unknown") -> TokenGrant:
@@ -334,6 +368,8 @@ class Auth:
         if not await self._verify(user.password_hash, password):
             raise Unauthorized("wrong email or password")
         self.throttle.succeeded(email, client)
+        if user.removed_at is not None:
+            raise Unauthorized("this account was removed from its workspace")
         return self._grant(user)
 
     def _grant(self, user: UserRecord) -> TokenGrant:
@@ -384,4 +420,6 @@ class Auth:
         user = await self._store.get_user(user_id=str(claims["sub"]))
         if user is None:
             raise Unauthorized("this account no longer exists")
+        if user.removed_at is not None:
+            raise Unauthorized("this account was removed from its workspace")
         return user, jti

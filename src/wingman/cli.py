@@ -202,19 +202,19 @@ def kb_add(
                 if record is None:
                     console.print(f"[red]no user {email}[/]")
                     return 1
-                user_id = record.id
             else:
-                user_id = (await container.store.ensure_local_user()).id
+                record = await container.store.ensure_local_user()
             failed = 0
             with Progress(console=console) as progress:
                 task = progress.add_task("indexing", total=len(paths))
                 for path in paths:
                     try:
                         doc = await container.knowledge.add_document(
-                            user_id=user_id,
+                            tenant=record.workspace_id,
                             filename=path.name,
                             data=path.read_bytes(),
                             content_type=None,
+                            added_by=record.id,
                         )
                         progress.console.print(f"[green]added[/] {path.name} ({doc.id})")
                     except (OSError, WingmanError) as exc:
@@ -247,7 +247,7 @@ def kb_list(email: Annotated[str | None, typer.Option()] = None) -> None:
             if user is None:
                 console.print(f"[red]no user {email}[/]")
                 return
-            for doc in await container.store.list_documents(user_id=user.id):
+            for doc in await container.store.list_documents(workspace_id=user.workspace_id):
                 console.print(f"{doc.id}  {doc.filename}")
         finally:
             await container.aclose()
@@ -274,9 +274,27 @@ def shards_list() -> None:
     asyncio.run(run())
 
 
+@shards_app.command("pin")
+def shards_pin() -> None:
+    """Write every tenant's current shard down; run before adding a shard, so no tenant's
+    history seems to vanish when the hash changes (new tenants are pinned as they sign up)."""
+    from wingman.store.placement import pin_all
+    from wingman.store.repos import Store
+
+    async def run() -> None:
+        store = Store.from_settings(Settings())
+        try:
+            await store.migrate()
+            console.print(f"[green]{await pin_all(store.router)} tenants pinned[/]")
+        finally:
+            await store.aclose()
+
+    asyncio.run(run())
+
+
 @shards_app.command("move-tenant")
 def shards_move_tenant(
-    tenant: Annotated[str, typer.Argument(help="the tenant: a user id or an email")],
+    tenant: Annotated[str, typer.Argument(help="the tenant: a workspace id, or a member's email")],
     target: Annotated[str, typer.Argument(help="the shard to move it to (a WINGMAN_DATABASE_SHARDS name)")],
 ) -> None:
     """Copy every row of a tenant to another shard, switch its placement, delete the old copy.
@@ -290,8 +308,8 @@ def shards_move_tenant(
         try:
             await store.migrate()
             user = await store.get_user_by_email(tenant) if "@" in tenant else None
-            user_id = user.id if user else tenant
-            report = await move_tenant(store, tenant=user_id, target=target, progress=console.print)
+            workspace_id = user.workspace_id if user else tenant
+            report = await move_tenant(store, tenant=workspace_id, target=target, progress=console.print)
         except WingmanError as exc:
             console.print(f"[red]move refused ({exc.code}):[/] {exc}")
             return 1
@@ -301,7 +319,7 @@ def shards_move_tenant(
             moved = f"{sum(report.copied.values())} rows moved from {report.source}"
         else:
             moved = f"already there; {sum(report.leftovers.values())} leftover rows removed"
-        console.print(f"[green]{user_id} lives on {target}[/] ({moved})")
+        console.print(f"[green]{workspace_id} lives on {target}[/] ({moved})")
         return 0
 
     raise typer.Exit(code=asyncio.run(run()))

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from wingman.agents.playbook import PlaybookSource
 from wingman.audio.pool import AudioWorkerPool
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
@@ -22,6 +23,7 @@ from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
+from wingman.playbooks import WorkspacePlaybooks
 from wingman.profile import ProfileService
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.search.base import Search
@@ -61,6 +63,12 @@ class Container:
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()
         self.profiles = ProfileService(store=self.store, default_competitors=settings.competitors)
+        # each workspace's playbook (the shipped file is the template): the coach and the editor
+        self.playbooks = WorkspacePlaybooks(
+            store=self.store,
+            template=PlaybookSource(settings.effective_playbook_path),
+            check_seconds=settings.playbook_check_seconds,
+        )
         self.vocabulary = VocabularyService(
             store=self.store,
             competitors=settings.competitors,
@@ -280,7 +288,7 @@ class Container:
             if self.settings.sample_knowledge:
                 from wingman.sample import load_sample_data
 
-                await load_sample_data(user.id, knowledge=self.knowledge, profiles=self.profiles)
+                await load_sample_data(user.workspace_id, knowledge=self.knowledge, profiles=self.profiles)
         if self.settings.agents_in_process:
             self.spawn(self.run_agents(), "agents")
 
@@ -295,6 +303,7 @@ class Container:
             web_search=self.web_search,
             settings=self.settings,
             profiles=self.profiles,
+            playbooks=self.playbooks,
         )
         await worker.run()
 

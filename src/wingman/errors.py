@@ -26,6 +26,19 @@ class BadInput(WingmanError):
             self.code = code
 
 
+# REST status of a BadInput by its code (400 otherwise): a collision with existing data is a
+# conflict, a used-up or expired invitation is gone, a step the caller's role may not take
+# is forbidden (their own role is no secret to them)
+BAD_INPUT_STATUS = {
+    "email_taken": 409,
+    "conflict": 409,
+    "last_admin": 409,
+    "invitation_used": 410,
+    "invitation_expired": 410,
+    "forbidden": 403,
+}
+
+
 class NotFound(WingmanError):
     """No such object for this caller (also used for other tenants' objects: never 403)."""
 

@@ -28,6 +28,20 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Tenanted(Frozen):
+    """An event of one user's call in one workspace (the tenant). `workspace_id` is empty in
+    events made before workspaces existed: their tenant is the user id, which is also the id
+    migration 0004 gave every existing user's workspace."""
+
+    user_id: str
+    workspace_id: str = ""
+
+    @property
+    def tenant(self) -> str:
+        """The workspace the event belongs to: every data lookup is scoped to it."""
+        return self.workspace_id or self.user_id
+
+
 class AudioFormat(Frozen):
     """What the client declared in `start-call`."""
 
@@ -78,13 +92,12 @@ class Hops(Frozen):
     trace: dict[str, str] = Field(default_factory=dict)
 
 
-class TranscriptBlock(Frozen):
+class TranscriptBlock(Tenanted):
     """Final fragments aggregated into a semantic unit: what the agents read."""
 
     type: Literal["transcript.block"] = "transcript.block"
     id: str = Field(default_factory=new_id)
     call_id: str
-    user_id: str  # the tenant; every agent lookup is scoped to it
     seq: int  # per call, increasing: agents use it to stay idempotent
     text: str
     speaker: str | None
@@ -97,13 +110,12 @@ class TranscriptBlock(Frozen):
     hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 
-class Insight(Frozen):
+class Insight(Tenanted):
     """A tip for the rep. Saved as a Recommendation and emitted as `insight`."""
 
     type: Literal["insight"] = "insight"
     id: str = Field(default_factory=new_id)
     call_id: str
-    user_id: str
     block_id: str | None = None
     agent: Literal["coach", "search", "qa", "system"]
     category: str  # "Objection Handling", "Closing", "Knowledge Base", "Competitor", ...
@@ -120,13 +132,12 @@ class Insight(Frozen):
     hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 
-class AgentRun(Frozen):
+class AgentRun(Tenanted):
     """One agent decision about one block, "nothing to say" included, kept for review."""
 
     type: Literal["agent.run"] = "agent.run"
     id: str = Field(default_factory=new_id)
     call_id: str
-    user_id: str
     block_id: str
     agent: str
     input: str
@@ -139,12 +150,11 @@ class AgentRun(Frozen):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class CallMetrics(Frozen):
+class CallMetrics(Tenanted):
     """Live conversation metrics for the talk-ratio gauge and nudges."""
 
     type: Literal["call.metrics"] = "call.metrics"
     call_id: str
-    user_id: str
     rep_talk_ratio: float | None
     rep_seconds: float
     customer_seconds: float
@@ -153,26 +163,23 @@ class CallMetrics(Frozen):
     customer_questions: int
 
 
-class CallStarted(Frozen):
+class CallStarted(Tenanted):
     type: Literal["call.started"] = "call.started"
     call_id: str
-    user_id: str
     title: str
     started_at: datetime = Field(default_factory=utcnow)
 
 
-class CallEnded(Frozen):
+class CallEnded(Tenanted):
     type: Literal["call.ended"] = "call.ended"
     call_id: str
-    user_id: str
     summary: str = ""
     ended_at: datetime = Field(default_factory=utcnow)
 
 
-class Feedback(Frozen):
+class Feedback(Tenanted):
     type: Literal["feedback"] = "feedback"
     id: str  # the recommendation's id
-    user_id: str
     status: FeedbackStatus
 
 

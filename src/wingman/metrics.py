@@ -61,6 +61,10 @@ AGENT_SECONDS = Histogram(
 DECODE_SECONDS = Histogram(
     "wingman_decode_seconds", "One speech decode (local engine) of an interim or final",
     ["kind"], buckets=LATENCY_BUCKETS)
+SOCKETIO_FANOUT = Histogram(
+    "wingman_socketio_fanout_seconds",
+    "An emit relayed through Redis: published -> handled by another gateway",
+    buckets=LATENCY_BUCKETS)
 BUS_DELIVERY = Histogram(
     "wingman_bus_delivery_seconds", "Published -> taken off the bus by a consumer", ["topic"],
     buckets=LATENCY_BUCKETS)
@@ -287,6 +291,12 @@ def provider_error(part: str, provider: str, code: str) -> None:
 def provider_fallback(part: str, from_provider: str, to_provider: str) -> None:
     if _enabled:
         PROVIDER_FALLBACKS.labels(part, from_provider, to_provider).inc()
+
+
+def fanned_out(sent: float) -> None:
+    """Another gateway's emit arrived through the Socket.IO Redis manager (`sent`: wall clock)."""
+    if _enabled:
+        SOCKETIO_FANOUT.observe(max(0.0, time.time() - sent))
 
 
 def decoded(seconds: float, *, final: bool) -> None:

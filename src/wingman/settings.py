@@ -163,6 +163,24 @@ class Settings(BaseSettings):
     # in required mode, when set, only these hosts are served
     allowed_hosts: list[str] = Field(default_factory=list)
 
+    # -- workspaces (api/workspace.py, store/team.py): the first account of a fresh install
+    # creates the workspace; everyone else joins by invitation unless open sign-up is on
+    # (then each new account gets a workspace of its own)
+    open_signup: bool = False
+    invitation_ttl_seconds: float = Field(default=7 * 86400, gt=0)
+    # invitation links use public_url (below; default: the address the request came to)
+    # invitation emails: sent only when smtp_host is set (else the admin copies the link)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True  # STARTTLS after connecting (port 587); False: plain (loopback relay)
+    smtp_from: str = "wingman@localhost"
+    smtp_timeout_seconds: float = 10.0
+    # how often an agent worker checks whether a workspace's playbook changed (one indexed
+    # query per workspace at most this often; a save on this node applies at once)
+    playbook_check_seconds: float = Field(default=2.0, ge=0)
+
     # -- trust: uploads, quotas, proxies and the data path between nodes (issue 15)
     # knowledge-base uploads are parsed in a child process killed at upload_parse_seconds,
     # and refused (413) past these caps; embedding has its own thread and time cap

@@ -324,17 +324,21 @@ def build_vocabulary(
 class VocabularyStore(Protocol):
     """The Store methods the vocabulary uses (wingman.store.repos.Store has them)."""
 
-    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]: ...
+    async def list_documents(self, *, workspace_id: str) -> list[DocumentRecord]: ...
 
-    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]: ...
+    async def list_chunks(
+        self, *, workspace_id: str, document_id: str | None = None
+    ) -> list[ChunkRecord]: ...
 
-    async def list_vocabulary_terms(self, *, user_id: str) -> list[str]: ...
+    async def list_vocabulary_terms(self, *, workspace_id: str) -> list[str]: ...
 
-    async def set_vocabulary_terms(self, *, user_id: str, terms: Sequence[str]) -> list[str]: ...
+    async def set_vocabulary_terms(
+        self, *, workspace_id: str, user_id: str, terms: Sequence[str]
+    ) -> list[str]: ...
 
 
 class VocabularyService:
-    """Every user's vocabulary: built from the store, the competitor list and the playbook."""
+    """Every workspace's vocabulary: built from the store, the competitor list and the playbook."""
 
     def __init__(
         self,
@@ -366,31 +370,31 @@ class VocabularyService:
             self._playbook = (mtime, playbook_terms(path))
         return self._playbook[1]
 
-    async def _knowledge_terms(self, user_id: str) -> KnowledgeTerms:
-        docs = await self._store.list_documents(user_id=user_id)
+    async def _knowledge_terms(self, tenant: str) -> KnowledgeTerms:
+        docs = await self._store.list_documents(workspace_id=tenant)
         signature = tuple(sorted((d.id, d.chunk_count) for d in docs))
-        cached = self._knowledge.get(user_id)
+        cached = self._knowledge.get(tenant)
         if cached is not None and cached[0] == signature:
-            self._knowledge.move_to_end(user_id)
+            self._knowledge.move_to_end(tenant)
             return cached[1]
-        async with self._locks.setdefault(user_id, asyncio.Lock()):
-            cached = self._knowledge.get(user_id)
+        async with self._locks.setdefault(tenant, asyncio.Lock()):
+            cached = self._knowledge.get(tenant)
             if cached is not None and cached[0] == signature:
                 return cached[1]
-            chunks = await self._store.list_chunks(user_id=user_id)
+            chunks = await self._store.list_chunks(workspace_id=tenant)
             terms = await asyncio.to_thread(KnowledgeTerms.of, chunks)
-            self._knowledge[user_id] = (signature, terms)
+            self._knowledge[tenant] = (signature, terms)
             while len(self._knowledge) > CACHED_TENANTS:
                 evicted, _ = self._knowledge.popitem(last=False)
                 self._locks.pop(evicted, None)
-            log.info("vocabulary built", extra={"user_id": user_id, "terms": len(terms.nouns)})
+            log.info("vocabulary built", extra={"tenant": tenant, "terms": len(terms.nouns)})
             return terms
 
-    async def get(self, user_id: str) -> Vocabulary:
-        """The user's vocabulary, most relevant first."""
-        user_terms = await self._store.list_vocabulary_terms(user_id=user_id)
-        knowledge = await self._knowledge_terms(user_id)
-        profile = await self._profiles.get(user_id) if self._profiles is not None else None
+    async def get(self, tenant: str) -> Vocabulary:
+        """The workspace's vocabulary, most relevant first."""
+        user_terms = await self._store.list_vocabulary_terms(workspace_id=tenant)
+        knowledge = await self._knowledge_terms(tenant)
+        profile = await self._profiles.get(tenant) if self._profiles is not None else None
         return build_vocabulary(
             user_terms=user_terms,
             company=[profile.name] if profile else (),
@@ -401,17 +405,22 @@ class VocabularyService:
             limit=self.max_terms,
         )
 
-    async def set_user_terms(self, user_id: str, terms: Sequence[str]) -> Vocabulary:
-        """Replace the user's own terms (see clean_terms); returns the new vocabulary."""
-        await self._store.set_vocabulary_terms(user_id=user_id, terms=clean_terms(terms))
-        return await self.get(user_id)
+    async def set_user_terms(self, tenant: str, terms: Sequence[str], *,
+            added_by: str | None = None) -> Vocabulary:
+        """Replace the workspace's own terms (see clean_terms), recorded as added by user
+        `added_by` (default: the tenant id, as in KnowledgeBase.add_document); returns the new
+        vocabulary."""
+        await self._store.set_vocabulary_terms(
+            workspace_id=tenant, user_id=added_by or tenant, terms=clean_terms(terms)
+        )
+        return await self.get(tenant)
 
-    async def for_call(self, user_id: str, *, timeout: float = 1.0) -> tuple[str, ...]:
+    async def for_call(self, tenant: str, *, timeout: float = 1.0) -> tuple[str, ...]:
         """The terms a new call's speech engine is biased with. Never fails and never holds a
         call start up for long: on a slow or failing store, the competitor list."""
         try:
             async with asyncio.timeout(timeout):
-                return (await self.get(user_id)).texts
+                return (await self.get(tenant)).texts
         except Exception as e:  # a call must start even when the vocabulary cannot be read
             log.warning("vocabulary unavailable; competitors used", extra={"error": type(e).__name__})
             return build_vocabulary(competitors=self._competitors, limit=self.max_terms).texts

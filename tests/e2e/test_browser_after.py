@@ -91,10 +91,10 @@ def seed_call(
     async def main() -> str:
         store = Store(url=settings.effective_database_url)
         try:
-            call = await store.create_call(user_id=LOCAL_USER_ID, title=title)
+            call = await store.create_call(workspace_id=LOCAL_USER_ID, user_id=LOCAL_USER_ID, title=title)
             for i, (speaker, text) in enumerate(lines):
                 await store.add_segment(
-                    user_id=LOCAL_USER_ID,
+                    workspace_id=LOCAL_USER_ID, user_id=LOCAL_USER_ID,
                     call_id=call.id,
                     fragment=TranscriptFragment(
                         call_id=call.id,
@@ -120,9 +120,10 @@ def seed_call(
                 await store.add_recommendation(tip)
                 ids.append(tip.id)
             for rid in ids[:liked]:
-                await store.set_feedback(user_id=LOCAL_USER_ID, recommendation_id=rid, status="liked")
+                await store.set_feedback(workspace_id=LOCAL_USER_ID, user_id=LOCAL_USER_ID,
+                        recommendation_id=rid, status="liked")
             await store.finish_call(
-                user_id=LOCAL_USER_ID,
+                workspace_id=LOCAL_USER_ID, user_id=LOCAL_USER_ID,
                 call_id=call.id,
                 full_transcript="",
                 summary=f"{title}: they want a pilot.",

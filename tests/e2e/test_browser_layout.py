@@ -61,15 +61,15 @@ def site(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[t
 async def _seed(db_url: str, user_id: str) -> str:
     store = Store(url=db_url)
     try:
-        call = await store.create_call(user_id=user_id, title=LONG_TITLE)
+        call = await store.create_call(workspace_id=user_id, user_id=user_id, title=LONG_TITLE)
         for i, text in enumerate(["Thanks for making time today.", "Our pricing worries the CFO."]):
             fragment = TranscriptFragment(call_id=call.id, text=text, is_final=True,
                                           speaker="customer", start=i * 3.0, end=i * 3.0 + 2)
-            await store.add_segment(user_id=user_id, call_id=call.id, fragment=fragment)
+            await store.add_segment(workspace_id=user_id, user_id=user_id, call_id=call.id, fragment=fragment)
         await store.add_recommendation(Insight(
             call_id=call.id, user_id=user_id, agent="coach", category="Objection Handling",
             kind="objection.price", content="Anchor on the cost of a lost deal, not the seat price."))
-        await store.finish_call(user_id=user_id, call_id=call.id, full_transcript="",
+        await store.finish_call(workspace_id=user_id, user_id=user_id, call_id=call.id, full_transcript="",
                                 summary="The CFO worries about pricing; a pilot was proposed.")
         return call.id
     finally:
@@ -102,6 +102,7 @@ def test_every_page_fits_the_screen_and_passes_axe(browser: Browser, site: tuple
             "/calls?q=pricing": page.get_by_test_id("search-snippet"),
             f"/calls/{call_id}": page.get_by_role("heading", name=LONG_TITLE),
             "/knowledge": page.get_by_role("list", name="Documents"),
+            "/settings": page.get_by_role("heading", name="Settings"),
             "/no-such-page": page.get_by_text("Page not found"),
         }
         name = "phone" if viewport is PHONE else "desktop"

@@ -73,8 +73,9 @@ def sample_blocks(call_id: str, user_id: str = USER, *, words_per_second: float 
 
 
 def block(text: str, *, speaker: str | None = "customer", seq: int = 0, call_id: str = "call-1",
-          user_id: str = USER, start: float = 0.0, end: float = 3.0) -> TranscriptBlock:
-    return TranscriptBlock(call_id=call_id, user_id=user_id, seq=seq, text=text,
+          user_id: str = USER, start: float = 0.0, end: float = 3.0,
+          workspace_id: str = "") -> TranscriptBlock:
+    return TranscriptBlock(call_id=call_id, user_id=user_id, workspace_id=workspace_id, seq=seq, text=text,
                            speaker=speaker, start=start, end=end)
 
 

@@ -46,6 +46,7 @@ class MemoryStore:
     async def add_document(
         self,
         *,
+        workspace_id: str,
         user_id: str,
         filename: str,
         content_type: str,
@@ -56,34 +57,35 @@ class MemoryStore:
         document_id: str | None = None,
     ) -> DocumentRecord:
         doc = DocumentRecord(
-            id=document_id or str(uuid.uuid4()), user_id=user_id, filename=filename,
+            id=document_id or str(uuid.uuid4()), user_id=user_id, workspace_id=workspace_id,
+            filename=filename,
             content_type=content_type, size_bytes=size_bytes, checksum=checksum, source=source,
             created_at=utcnow(), chunk_count=len(chunks),
         )
         self.documents[doc.id] = doc
         self.chunks[doc.id] = [
-            ChunkRecord(id=str(uuid.uuid4()), user_id=user_id, document_id=doc.id,
+            ChunkRecord(id=str(uuid.uuid4()), user_id=user_id, workspace_id=workspace_id, document_id=doc.id,
                         filename=filename, position=i, text=c.text, embedding=c.embedding)
             for i, c in enumerate(chunks)
         ]
         return doc
 
-    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]:
-        return sorted((d for d in self.documents.values() if d.user_id == user_id),
+    async def list_documents(self, *, workspace_id: str) -> list[DocumentRecord]:
+        return sorted((d for d in self.documents.values() if d.workspace_id == workspace_id),
                       key=lambda d: d.created_at)
 
-    async def delete_document(self, *, user_id: str, document_id: str) -> bool:
+    async def delete_document(self, *, workspace_id: str, document_id: str) -> bool:
         doc = self.documents.get(document_id)
-        if doc is None or doc.user_id != user_id:
+        if doc is None or doc.workspace_id != workspace_id:
             return False
         del self.documents[document_id]
         self.chunks.pop(document_id, None)
         return True
 
-    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]:
+    async def list_chunks(self, *, workspace_id: str, document_id: str | None = None) -> list[ChunkRecord]:
         self.calls_of_list_chunks += 1
         return [c for doc_id, cs in self.chunks.items()
-                if self.documents[doc_id].user_id == user_id
+                if self.documents[doc_id].workspace_id == workspace_id
                 and document_id in (None, doc_id) for c in cs]
 
     # -- agents
@@ -94,6 +96,7 @@ class MemoryStore:
         return True
 
     async def list_agent_runs(self, *, user_id: str, call_id: str) -> list[AgentRun]:
+        # the real Store takes a Viewer; this stand-in is asked by user only
         return [r for r in self.agent_runs.values()
                 if r.user_id == user_id and r.call_id == call_id]
 
@@ -103,19 +106,19 @@ class MemoryStore:
         self.recommendations[insight.id] = insight
         return True
 
-    async def set_feedback(self, *, user_id: str, recommendation_id: str,
+    async def set_feedback(self, *, workspace_id: str, user_id: str, recommendation_id: str,
                            status: FeedbackStatus) -> Insight | None:
         insight = self.recommendations.get(recommendation_id)
-        if insight is None or insight.user_id != user_id:
+        if insight is None or insight.user_id != user_id or insight.tenant != workspace_id:
             return None
         self.feedback[recommendation_id] = status
         return insight
 
-    async def feedback_by_kind(self, *, user_id: str) -> dict[str, tuple[int, int]]:
+    async def feedback_by_kind(self, *, workspace_id: str, user_id: str) -> dict[str, tuple[int, int]]:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for rid, status in self.feedback.items():
             insight = self.recommendations[rid]
-            if insight.user_id != user_id or status == "none":
+            if insight.user_id != user_id or insight.tenant != workspace_id or status == "none":
                 continue
             counts[insight.kind][0 if status == "liked" else 1] += 1
         return {k: (v[0], v[1]) for k, v in counts.items()}

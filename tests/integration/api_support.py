@@ -83,7 +83,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def open_api(tmp_path: Path, mode: Literal["local", "required"]) -> AsyncIterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", auth=mode)
+    settings = Settings(data_dir=tmp_path / "data", auth=mode, open_signup=True)  # a workspace each
     store = Store(url=sqlite_url(tmp_path), clock=Clock())
     await store.migrate()
     container = StandInContainer(settings=settings, store=store,

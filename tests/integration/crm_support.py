@@ -108,13 +108,13 @@ async def finished_call(
 ) -> tuple[str, str]:
     """A user and a finished call of theirs with summary, key moments and action items."""
     user = await store.create_user(email=f"{name}@wingman.test", name=name.title(), password_hash=None)
-    call = await store.create_call(user_id=user.id, title=title)
+    call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id, title=title)
     lines = [("rep", "Thanks for joining. What is the best email to send the proposal to?")]
     lines.append(("customer", f"Send it to {email}, please." if email else "Just send it to me, please."))
     lines.append(("customer", "Honestly that's way too expensive for a team of forty."))
     for i, (speaker, text) in enumerate(lines):
         await store.add_segment(
-            user_id=user.id,
+            workspace_id=user.workspace_id, user_id=user.id,
             call_id=call.id,
             fragment=TranscriptFragment(
                 call_id=call.id,
@@ -127,7 +127,7 @@ async def finished_call(
             ),
         )
     await store.finish_call(
-        user_id=user.id,
+        workspace_id=user.workspace_id, user_id=user.id,
         call_id=call.id,
         full_transcript="\n".join(t for _, t in lines),
         summary="Acme needs a contact-center for 40 agents; price is the main objection.",

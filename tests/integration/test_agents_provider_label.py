@@ -25,6 +25,7 @@ from wingman.llm.gemini import GeminiLlm
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 PRICE = "Honestly, your price seems high. It's more than we budgeted for this year."
@@ -40,9 +41,10 @@ class World:
 
     async def coach_on_price(self) -> tuple[list[Insight], str]:
         """The price objection in a new call: (coach insights published, coach run's provider)."""
-        call = await self.store.create_call(user_id=self.user_id, title="pricing")
+        call = await self.store.create_call(workspace_id=self.user_id, user_id=self.user_id, title="pricing")
         published = await self.worker.handle_block(block(PRICE, call_id=call.id, user_id=self.user_id))
-        runs = await self.store.list_agent_runs(user_id=self.user_id, call_id=call.id)
+        runs = await self.store.list_agent_runs(viewer=Viewer.owner(self.user_id, self.user_id),
+                call_id=call.id)
         coach_runs = [r for r in runs if r.agent == "coach"]
         assert len(coach_runs) == 1, runs
         return [i for i in published if i.agent == "coach"], coach_runs[0].provider

@@ -27,6 +27,7 @@ from wingman.events import (
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 
@@ -53,7 +54,8 @@ async def sample_run(tmp_path: Path) -> AsyncIterator[Run]:
     await store.migrate()
     try:
         user = await store.create_user(email="sam@relay.example", name="Sam", password_hash=None)
-        call = await store.create_call(user_id=user.id, title="Relay for Dana's support team")
+        call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title="Relay for Dana's support team")
         knowledge = KnowledgeBase(store=store, embedder=shared_embedder())
         await knowledge.load_sample(user.id)
         bus = MemoryBus()
@@ -109,7 +111,7 @@ async def test_sample_call_gets_the_right_tips(sample_run: Run) -> None:
 
 
 async def test_every_decision_is_stored_and_redelivery_is_ignored(sample_run: Run) -> None:
-    runs = await sample_run.store.list_agent_runs(user_id=sample_run.user_id,
+    runs = await sample_run.store.list_agent_runs(viewer=Viewer.owner(sample_run.user_id, sample_run.user_id),
                                                   call_id=sample_run.call_id)
     assert len(runs) == 16 * 3  # one per block and agent, "nothing to say" included
     assert {r.agent for r in runs} == {"coach", "search", "qa"}

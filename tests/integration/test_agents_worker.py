@@ -28,6 +28,7 @@ from wingman.events import (
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 
@@ -40,7 +41,8 @@ class World:
     settings: Settings
 
     async def new_call(self) -> str:
-        return (await self.store.create_call(user_id=self.user_id, title="test call")).id
+        return (await self.store.create_call(workspace_id=self.user_id, user_id=self.user_id,
+                title="test call")).id
 
 
 @pytest.fixture
@@ -109,7 +111,8 @@ async def test_deadlines_and_failures_are_recorded_and_the_rest_is_published(wor
     b = block("hello", call_id=call_id, user_id=world.user_id)
     published = await worker.handle_block(b)
     assert [i.kind for i in published] == ["fine.tip"]
-    runs = {r.agent: r for r in await world.store.list_agent_runs(user_id=world.user_id,
+    runs = {r.agent: r for r in await world.store.list_agent_runs(viewer=Viewer.owner(world.user_id,
+            world.user_id),
                                                                    call_id=call_id)}
     assert runs["stuck"].error == "deadline of 1.0s exceeded"
     assert runs["broken"].error == "RuntimeError: scripted failure"
@@ -133,7 +136,8 @@ async def test_dislikes_change_what_the_user_sees_next(world: World) -> None:
     for n in range(3):
         insight = tip if n == 0 else tip.model_copy(update={"id": str(uuid.uuid4())})
         await world.store.add_recommendation(insight)
-        await world.store.set_feedback(user_id=world.user_id, recommendation_id=insight.id,
+        await world.store.set_feedback(workspace_id=world.user_id, user_id=world.user_id,
+                recommendation_id=insight.id,
                                        status="disliked")
     async with asyncio.TaskGroup() as tasks:
         running = tasks.create_task(worker.run())
@@ -148,7 +152,8 @@ async def test_dislikes_change_what_the_user_sees_next(world: World) -> None:
     ctx = worker.context(second_call)
     assert ctx is not None and ctx.preferences.weight("objection.price") is None
     assert not [i for i in ctx.shown.values() if i.kind == "objection.price"]
-    runs = await world.store.list_agent_runs(user_id=world.user_id, call_id=second_call)
+    runs = await world.store.list_agent_runs(viewer=Viewer.owner(world.user_id, world.user_id),
+            call_id=second_call)
     coach = next(r for r in runs if r.agent == "coach")
     assert "Price objection: hidden, the user disliked these tips" in coach.output
 

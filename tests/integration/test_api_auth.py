@@ -87,7 +87,7 @@ async def test_local_mode_works_without_a_token(local_api: Api) -> None:
     me = await c.get("/api/auth/me")
     local = await local_api.store.ensure_local_user()
     assert me.status_code == 200 and me.json()["id"] == local.id
-    await local_api.store.create_call(user_id=local.id, title="laptop call")
+    await local_api.store.create_call(workspace_id=local.workspace_id, user_id=local.id, title="laptop call")
     calls = await c.get("/api/calls")
     assert [i["title"] for i in calls.json()["items"]] == ["laptop call"]
     assert (await c.post("/api/auth/logout")).status_code == 204

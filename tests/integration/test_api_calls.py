@@ -30,11 +30,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         ana_id, ana_token = await api.register("ana")
         _, bob_token = await api.register("bob")
         store = api.store
-        call = await store.create_call(user_id=ana_id, title="Relay for Dana's team")
+        call = await store.create_call(workspace_id=ana_id, user_id=ana_id, title="Relay for Dana's team")
         lines = [("rep", "Hi Dana, thanks for making time today."),
                  ("customer", "Honestly, your price seems high.")]
         for i, (speaker, text) in enumerate(lines):
-            await store.add_segment(user_id=ana_id, call_id=call.id, fragment=TranscriptFragment(
+            await store.add_segment(workspace_id=ana_id, user_id=ana_id, call_id=call.id,
+                    fragment=TranscriptFragment(
                 call_id=call.id, text=text, is_final=True, speaker=speaker, start=i * 5.0,
                 end=i * 5.0 + 4))
         rec = Insight(call_id=call.id, user_id=ana_id, agent="coach",
@@ -47,7 +48,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                        output=rec.content, provider="local", latency_ms=2.0)
         await store.add_agent_run(run)
         await store.finish_call(
-            user_id=ana_id, call_id=call.id, full_transcript="rep: Hi Dana ...",
+            workspace_id=ana_id, user_id=ana_id, call_id=call.id, full_transcript="rep: Hi Dana ...",
             summary="Dana finds the price high; proposal on Friday.",
             key_moments=[KeyMoment(kind="objection", text="price seems high", at=5.0)],
             action_items=["Send the proposal on Friday"],
@@ -59,8 +60,9 @@ async def test_list_and_search_calls(world: World) -> None:
     c = world.api.client
     r = await c.get("/api/calls", headers=world.ana)
     assert r.status_code == 200
+    ana = (await c.get("/api/auth/me", headers=world.ana)).json()["id"]
     assert r.json() == {"total": 1, "items": [{
-        "id": world.call_id, "title": "Relay for Dana's team",
+        "id": world.call_id, "user_id": ana, "title": "Relay for Dana's team",
         "start_time": "2025-11-26T15:00:00Z", "end_time": "2025-11-26T15:03:00Z",
         "duration_seconds": 180.0, "summary": "Dana finds the price high; proposal on Friday.",
         "snippet": None}]}

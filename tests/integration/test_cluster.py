@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -170,6 +171,16 @@ async def test_call_through_nginx_gets_transcript_and_insights(
         detail = (await client.get(f"/api/calls/{result.call_id}")).json()
     assert {s["id"] for s in detail["transcript"]} >= {f["id"] for f in result.finals}
     assert detail["end_time"] is not None
+    # the call's gateway relays its emits through Redis to the other one, which times them
+    relayed = 0.0
+    for role, proc in cluster.status()["procs"].items():
+        if role.startswith("gateway-"):
+            async with httpx.AsyncClient(timeout=10) as client:
+                page = (await client.get(f"http://127.0.0.1:{proc['port']}/metrics")).text
+            found = re.search(r"^wingman_socketio_fanout_seconds_count (\S+)$", page, re.M)
+            assert found, role
+            relayed += float(found.group(1))
+    assert relayed >= len(result.finals)
 
 
 def gateway_logs(status: dict[str, Any]) -> dict[str, Path]:

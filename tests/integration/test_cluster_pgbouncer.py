@@ -26,7 +26,7 @@ from tests.integration.test_cluster import cluster_cli
 from wingman.events import TranscriptFragment
 from wingman.settings import ShardUrls
 from wingman.store.lag import LagLimits
-from wingman.store.records import UserRecord
+from wingman.store.records import UserRecord, Viewer
 from wingman.store.repos import Store
 from wingman.store.routing import make_engine
 
@@ -119,18 +119,22 @@ async def test_store_works_through_transaction_pooling_under_concurrency(
 
     async def one_call(worker: int) -> tuple[str, str]:
         store, user = stores[worker % len(stores)], users[worker % len(users)]
-        call = await store.create_call(user_id=user.id, title=f"call {worker}")
+        call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title=f"call {worker}")
         for n in range(8):
-            assert await store.add_segment(user_id=user.id, call_id=call.id,
+            assert await store.add_segment(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
                                            fragment=fragment(call.id, n))
-            assert await store.get_call(user_id=user.id, call_id=call.id) is not None
+            assert await store.get_call(viewer=Viewer.own(user), call_id=call.id) is not None
         # the same fragment twice (the bus delivers at least once): stored once
         again = fragment(call.id, 0)
-        await store.add_segment(user_id=user.id, call_id=call.id, fragment=again)
-        await store.add_segment(user_id=user.id, call_id=call.id, fragment=again)
-        segments = await store.list_segments(user_id=user.id, call_id=call.id)
+        await store.add_segment(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                fragment=again)
+        await store.add_segment(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                fragment=again)
+        segments = await store.list_segments(viewer=Viewer.own(user), call_id=call.id)
         assert len(segments) == 9
-        await store.finish_call(user_id=user.id, call_id=call.id, full_transcript="...",
+        await store.finish_call(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                full_transcript="...",
                                 summary="done", key_moments=[], action_items=[], end_time=None)
         return user.id, call.id
 
@@ -158,7 +162,7 @@ async def test_store_works_through_transaction_pooling_under_concurrency(
     assert peak["clients"] > peak["servers"], peak
     # every call is on its tenant's shard, complete
     for user_id, call_id in done:
-        call = await stores[2].get_call(user_id=user_id, call_id=call_id)
+        call = await stores[2].get_call(viewer=Viewer.owner(user_id, user_id), call_id=call_id)
         assert call is not None and call.end_time is not None
 
 
@@ -251,20 +255,22 @@ async def test_reads_leave_a_paused_replica_and_follow_own_writes(
         psql(replica, "select pg_wal_replay_pause()")
         paused = time.monotonic()
         try:
-            call = await node_a.create_call(user_id=user.id, title="just ended")
-            await node_a.finish_call(user_id=user.id, call_id=call.id, full_transcript="...",
+            call = await node_a.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                    title="just ended")
+            await node_a.finish_call(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                    full_transcript="...",
                                      summary="done")
             assert psql(replica, f"select count(*) from call_sessions where id = '{call.id}'",
                         db="wingman_shard_2") == "0"  # the standby really lacks it
             # (a) read-your-own-writes: history, stats and runs of A's tenant from the primary
-            assert [c.id for c in (await node_a.list_calls(user_id=user.id)).items] == [call.id]
-            assert (await node_a.stats(user_id=user.id)).total_calls == 1
+            assert [c.id for c in (await node_a.list_calls(viewer=Viewer.own(user))).items] == [call.id]
+            assert (await node_a.stats(viewer=Viewer.own(user))).total_calls == 1
             assert await a.reader(user.id) is a.primary
             # (b) node B: the standby serves until B's check measures it behind by over 1 s
-            assert (await node_b.list_calls(user_id=user.id)).total == 0
+            assert (await node_b.list_calls(viewer=Viewer.own(user))).total == 0
 
             async def b_sees_it() -> bool:
-                return (await node_b.list_calls(user_id=user.id)).total == 1
+                return (await node_b.list_calls(viewer=Viewer.own(user))).total == 1
 
             await until(b_sees_it)
             assert time.monotonic() - paused > 1.0  # not before the lag was over the limit
@@ -279,7 +285,7 @@ async def test_reads_leave_a_paused_replica_and_follow_own_writes(
         for node, engines in ((node_a, a), (node_b, b)):
             served_by = await engines.reader(user.id)
             assert await in_recovery(served_by)
-            assert [c.id for c in (await node.list_calls(user_id=user.id)).items] == [call.id]
+            assert [c.id for c in (await node.list_calls(viewer=Viewer.own(user))).items] == [call.id]
     finally:
         await node_a.aclose()
         await node_b.aclose()
@@ -292,10 +298,11 @@ async def test_replica_serves_reads_through_pgbouncer(infra: dict[str, int],
     store = Store(url=urls["url"], replica_urls=urls["replica_urls"])
     try:
         user = await store.create_user(email="team@example.com", name="Team", password_hash=None)
-        call = await store.create_call(user_id=user.id, title="read me from the replica")
+        call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title="read me from the replica")
         caught_up(infra["postgres-primary"], infra["postgres-replica"])
         before = wingman_pools(infra).get("wingman_replica", {"clients": 0})["clients"]
-        page = await store.list_calls(user_id=user.id)  # a lag-tolerant read: the replica
+        page = await store.list_calls(viewer=Viewer.own(user))  # a lag-tolerant read: the replica
         assert [c.id for c in page.items] == [call.id]
         # the read went through PgBouncer's replica database (our pool keeps its connection)
         assert wingman_pools(infra)["wingman_replica"]["clients"] >= before + 1
@@ -310,14 +317,15 @@ async def test_each_shard_reads_from_its_own_streaming_replica(infra: dict[str, 
     store = Store(**pooled_urls(infra), placement_ttl=0)
     try:
         user = await user_on_shard_2(store, "s2")
-        call = await store.create_call(user_id=user.id, title="history from the shard replica")
+        call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title="history from the shard replica")
         assert psql(infra["postgres-shard-2-replica"], "select pg_is_in_recovery()") == "t"
         caught_up(infra["postgres-shard-2"], infra["postgres-shard-2-replica"])
         pools = wingman_pools(infra)
         before = {db: pools.get(db, {"clients": 0})["clients"]
                   for db in ("wingman_shard_2_replica", "wingman_shard_1_replica")}
-        assert [c.id for c in (await store.list_calls(user_id=user.id)).items] == [call.id]
-        assert (await store.stats(user_id=user.id)).total_calls == 1
+        assert [c.id for c in (await store.list_calls(viewer=Viewer.own(user))).items] == [call.id]
+        assert (await store.stats(viewer=Viewer.own(user))).total_calls == 1
         after = wingman_pools(infra)
         assert after["wingman_shard_2_replica"]["clients"] >= before["wingman_shard_2_replica"] + 1
         assert after.get("wingman_shard_1_replica", {"clients": 0})["clients"] == \

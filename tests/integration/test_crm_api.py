@@ -76,9 +76,9 @@ async def test_connect_callback_status_sync_and_disconnect(api: tuple[httpx.Asyn
     r = await client.get(f"{back.path}?code={q['code'][0]}&state=forged")
     assert r.status_code == 303 and "result=error" in r.headers["location"]
     # a call of this user: queued by "sync now", then written in the background
-    call = await crms.store.create_call(user_id=user_id, title="Acme Corp - demo")
+    call = await crms.store.create_call(workspace_id=user_id, user_id=user_id, title="Acme Corp - demo")
     await crms.store.finish_call(
-        user_id=user_id,
+        workspace_id=user_id, user_id=user_id,
         call_id=call.id,
         full_transcript="",
         summary="Demo went well.",
@@ -110,7 +110,7 @@ async def test_another_tenants_call_is_not_found_and_an_open_call_is_refused(
     assert (
         await client.post(f"/api/calls/{others_call}/crm/hubspot", headers=auth, json={})
     ).status_code == 404
-    live = await crms.store.create_call(user_id=user_id, title="live")
+    live = await crms.store.create_call(workspace_id=user_id, user_id=user_id, title="live")
     r = await client.post(f"/api/calls/{live.id}/crm/hubspot", headers=auth, json={})
     assert r.status_code == 409 and "still going on" in r.json()["detail"]
     assert (await client.get("/api/crm")).status_code == 401

@@ -65,7 +65,8 @@ async def knowledge_client(tmp_path: Path, settings: Settings, *routers: APIRout
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(data_dir=tmp_path / "data", auth="required", max_document_bytes=50_000)
+    settings = Settings(data_dir=tmp_path / "data", auth="required", max_document_bytes=50_000,
+                        open_signup=True)  # a workspace each
     async with knowledge_client(tmp_path, settings) as c:
         yield c
 

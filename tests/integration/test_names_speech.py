@@ -31,6 +31,7 @@ from wingman.llm.local import LocalLlm
 from wingman.sample import sample_profile
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 from wingman.stt.local import LocalWhisperStt
 from wingman.vocabulary import VocabularyService
@@ -64,7 +65,8 @@ class Tenant:
 
     async def insights(self, text: str) -> list[Insight]:
         """What the agents publish for one customer block of a fresh call."""
-        call = await self.store.create_call(user_id=self.user_id, title=f"call {self.calls}")
+        call = await self.store.create_call(workspace_id=self.user_id, user_id=self.user_id,
+                title=f"call {self.calls}")
         self.calls += 1
         block = TranscriptBlock(call_id=call.id, user_id=self.user_id, seq=0, text=text,
                                 speaker="customer", start=0.0, end=4.0)
@@ -117,7 +119,8 @@ async def test_after_a_battlecard_upload_a_misheard_competitor_gets_its_insight(
     assert insight.kind == "competitor.talkdesk" and insight.category == "Competitor"
     assert insight.source == "battlecard-talkdesk.md" and insight.content.startswith("Talkdesk:")
     assert insight.confidence is not None and 0.8 <= insight.confidence < 1.0  # misheard, and says so
-    runs = await tenant.store.list_agent_runs(user_id=tenant.user_id, call_id=insight.call_id)
+    runs = await tenant.store.list_agent_runs(viewer=Viewer.owner(tenant.user_id, tenant.user_id),
+            call_id=insight.call_id)
     assert any("Talkdesk (competitor, heard as" in r.output for r in runs if r.agent == "search")
 
 

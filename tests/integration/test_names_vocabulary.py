@@ -42,30 +42,35 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 async def test_user_terms_are_stored_per_tenant_in_order(store: Store) -> None:
     sam = await store.create_user(email="sam@relay.example", name="Sam", password_hash=None)
     ann = await store.create_user(email="ann@relay.example", name="Ann", password_hash=None)
-    assert await store.list_vocabulary_terms(user_id=sam.id) == []
+    assert await store.list_vocabulary_terms(workspace_id=sam.workspace_id) == []
     terms = ["Talkdesk", " Five9 ", "talkdesk", "Nextiva"]
-    saved = await store.set_vocabulary_terms(user_id=sam.id, terms=terms)
+    saved = await store.set_vocabulary_terms(workspace_id=sam.workspace_id, user_id=sam.id, terms=terms)
     assert saved == ["Talkdesk", "Five9", "Nextiva"]
-    assert await store.list_vocabulary_terms(user_id=sam.id) == ["Talkdesk", "Five9", "Nextiva"]
-    assert await store.list_vocabulary_terms(user_id=ann.id) == []  # another tenant sees nothing
-    await store.set_vocabulary_terms(user_id=ann.id, terms=["Genesys"])
+    assert await store.list_vocabulary_terms(workspace_id=sam.workspace_id) == ["Talkdesk", "Five9",
+            "Nextiva"]
+    assert await store.list_vocabulary_terms(workspace_id=ann.workspace_id) == [
+            ]  # another tenant sees nothing
+    await store.set_vocabulary_terms(workspace_id=ann.workspace_id, user_id=ann.id, terms=["Genesys"])
     # replacing keeps no old row; the same term again is fine
-    replaced = await store.set_vocabulary_terms(user_id=sam.id, terms=["Nextiva", "TALKDESK"])
+    replaced = await store.set_vocabulary_terms(workspace_id=sam.workspace_id, user_id=sam.id, terms=[
+            "Nextiva", "TALKDESK"])
     assert replaced == ["Nextiva", "TALKDESK"]
-    assert await store.list_vocabulary_terms(user_id=sam.id) == ["Nextiva", "TALKDESK"]
-    assert await store.list_vocabulary_terms(user_id=ann.id) == ["Genesys"]
-    assert await store.set_vocabulary_terms(user_id=sam.id, terms=[]) == []
-    assert await store.list_vocabulary_terms(user_id=sam.id) == []
+    assert await store.list_vocabulary_terms(workspace_id=sam.workspace_id) == ["Nextiva", "TALKDESK"]
+    assert await store.list_vocabulary_terms(workspace_id=ann.workspace_id) == ["Genesys"]
+    assert await store.set_vocabulary_terms(workspace_id=sam.workspace_id, user_id=sam.id, terms=[]) == []
+    assert await store.list_vocabulary_terms(workspace_id=sam.workspace_id) == []
 
 
 async def test_bad_terms_and_unknown_users_are_refused(store: Store) -> None:
     sam = await store.create_user(email="sam@relay.example", name="Sam", password_hash=None)
     for bad in ("", "   ", "x" * (MAX_TERM_CHARS + 1)):
         with pytest.raises(BadInput):
-            await store.set_vocabulary_terms(user_id=sam.id, terms=["Fine", bad])
-    assert await store.list_vocabulary_terms(user_id=sam.id) == []
+            await store.set_vocabulary_terms(workspace_id=sam.workspace_id, user_id=sam.id, terms=["Fine",
+                    bad])
+    assert await store.list_vocabulary_terms(workspace_id=sam.workspace_id) == []
     with pytest.raises(NotFound):
-        await store.set_vocabulary_terms(user_id="no-such-user", terms=["Talkdesk"])
+        await store.set_vocabulary_terms(workspace_id=sam.workspace_id, user_id="no-such-user", terms=[
+                "Talkdesk"])
 
 
 @dataclass
@@ -134,7 +139,7 @@ class Container:
 
 @pytest.fixture
 async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(data_dir=tmp_path / "data", auth="required")
+    settings = Settings(data_dir=tmp_path / "data", auth="required", open_signup=True)
     store = Store(url=sqlite_url(tmp_path))
     await store.migrate()
     app = FastAPI()

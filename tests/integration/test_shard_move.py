@@ -16,13 +16,16 @@ import pytest
 from tests.integration.store_support import BACKENDS, Clock, sqlite_url
 from tests.services import postgres_database
 from wingman.errors import BadInput
-from wingman.events import AgentRun, Insight, TranscriptFragment
+from wingman.events import AgentRun, Insight, TranscriptFragment, utcnow
+from wingman.profile import CompanyProfile
 from wingman.settings import ShardUrls
 from wingman.store.models import Base
 from wingman.store.moves import DIRECTORY_TABLES, TENANT_TABLES, counts, move_tenant
 from wingman.store.placement import TenantMoving
-from wingman.store.records import KeyMoment, NewChunk, UserRecord
+from wingman.store.records import KeyMoment, NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
+from wingman.store.sentiment import add_sentiment
+from wingman.store.voiceprints import VoiceprintRecord
 
 SHARDS = ("shard-a", "shard-b")
 
@@ -64,10 +67,10 @@ async def user_on(store: Store, shard: str, tag: str) -> UserRecord:
 
 async def fill(store: Store, user_id: str, word: str) -> None:
     """One finished call with everything a call keeps, a document with embeddings, vocabulary."""
-    call = await store.create_call(user_id=user_id, title=f"{word} call")
+    call = await store.create_call(workspace_id=user_id, user_id=user_id, title=f"{word} call")
     for n in range(3):
         await store.add_segment(
-            user_id=user_id,
+            workspace_id=user_id, user_id=user_id,
             call_id=call.id,
             fragment=TranscriptFragment(
                 call_id=call.id,
@@ -89,7 +92,8 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         content="Ask budget",
     )
     await store.add_recommendation(insight)
-    await store.set_feedback(user_id=user_id, recommendation_id=insight.id, status="liked")
+    await store.set_feedback(workspace_id=user_id, user_id=user_id, recommendation_id=insight.id,
+            status="liked")
     await store.add_agent_run(
         AgentRun(
             call_id=call.id,
@@ -105,7 +109,7 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         )
     )
     await store.finish_call(
-        user_id=user_id,
+        workspace_id=user_id, user_id=user_id,
         call_id=call.id,
         full_transcript=f"all {word}",
         summary=f"{word} summary",
@@ -115,8 +119,12 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         ],
         action_items=["send proposal", "book pilot"],
     )
+    await store.add_comment(
+        viewer=Viewer.owner(user_id, user_id).model_copy(update={"role": "admin", "everyone": True}),
+        author_name="Coach", call_id=call.id, text=f"{word} well handled", at_seconds=1.0,
+    )
     await store.add_document(
-        user_id=user_id,
+        workspace_id=user_id, user_id=user_id,
         filename=f"{word}.md",
         content_type="text/markdown",
         size_bytes=10,
@@ -125,22 +133,28 @@ async def fill(store: Store, user_id: str, word: str) -> None:
             NewChunk(text=f"{word} two", embedding=b"\x02" * 8),
         ],
     )
-    await store.set_vocabulary_terms(user_id=user_id, terms=[f"{word}Term", "Relay"])
+    await store.set_vocabulary_terms(workspace_id=user_id, user_id=user_id, terms=[f"{word}Term", "Relay"])
+    # the tables other areas added: sentiment, company profile, the rep's voiceprint
+    await add_sentiment(store, workspace_id=user_id, user_id=user_id, call_id=call.id,
+                        segment_id=f"{word}-s1", start=1.0, score=-0.5, label="negative")
+    await store.put_profile(tenant_id=user_id, profile=CompanyProfile(name=f"{word.title()} Co"))
+    await store.put_voiceprint(VoiceprintRecord(user_id=user_id, model="test", embedding=b"\x00" * 8,
+                                                seconds=9.0, created_at=utcnow()))
 
 
 async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
     """Everything the API shows of a tenant, read through the Store."""
-    page = await store.list_calls(user_id=user_id, q=word)
-    detail = await store.call_detail(user_id=user_id, call_id=page.items[0].id)
+    page = await store.list_calls(viewer=Viewer.owner(user_id, user_id), q=word)
+    detail = await store.call_detail(viewer=Viewer.owner(user_id, user_id), call_id=page.items[0].id)
     return {
         "found": [c.id for c in page.items],
         "detail": detail,
-        "runs": await store.list_agent_runs(user_id=user_id, call_id=page.items[0].id),
-        "documents": await store.list_documents(user_id=user_id),
-        "chunks": await store.list_chunks(user_id=user_id),
-        "terms": await store.list_vocabulary_terms(user_id=user_id),
-        "feedback": await store.feedback_by_kind(user_id=user_id),
-        "stats": await store.stats(user_id=user_id),
+        "runs": await store.list_agent_runs(viewer=Viewer.owner(user_id, user_id), call_id=page.items[0].id),
+        "documents": await store.list_documents(workspace_id=user_id),
+        "chunks": await store.list_chunks(workspace_id=user_id),
+        "terms": await store.list_vocabulary_terms(workspace_id=user_id),
+        "feedback": await store.feedback_by_kind(workspace_id=user_id, user_id=user_id),
+        "stats": await store.stats(viewer=Viewer.owner(user_id, user_id)),
     }
 
 
@@ -182,9 +196,10 @@ async def test_move_copies_every_row_switches_and_empties_the_old_shard(
     other_node = Store(**urls, clock=Clock(), placement_ttl=0)
     try:
         assert await snapshot(other_node, mover.id, "pricing") == before
-        call = await other_node.create_call(user_id=mover.id, title="after the move")
+        call = await other_node.create_call(workspace_id=mover.workspace_id, user_id=mover.id,
+                title="after the move")
         assert (await rows(store, "shard-b", mover.id))["call_sessions"] == 2
-        assert await other_node.get_call(user_id=mover.id, call_id=call.id) is not None
+        assert await other_node.get_call(viewer=Viewer.own(mover), call_id=call.id) is not None
     finally:
         await other_node.aclose()
     for user_id, counted in others.items():
@@ -198,11 +213,13 @@ async def test_move_copies_every_row_switches_and_empties_the_old_shard(
 async def test_a_live_call_refuses_the_move_and_writes_wait_while_copying(store: Store) -> None:
     user = await user_on(store, "shard-a", "live")
     await fill(store, user.id, "pricing")
-    open_call = await store.create_call(user_id=user.id, title="still talking")
+    open_call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+            title="still talking")
     with pytest.raises(BadInput) as refused:
         await move_tenant(store, tenant=user.id, target="shard-b")
     assert refused.value.code == "live_call"
-    await store.finish_call(user_id=user.id, call_id=open_call.id, full_transcript="", summary="")
+    await store.finish_call(workspace_id=user.workspace_id, user_id=user.id, call_id=open_call.id,
+            full_transcript="", summary="")
 
     seen: list[str] = []
 
@@ -211,13 +228,13 @@ async def test_a_live_call_refuses_the_move_and_writes_wait_while_copying(store:
             return
         # during the fence: writes are refused (retryable), reads still served from the source
         with pytest.raises(TenantMoving):
-            await store.create_call(user_id=user.id, title="during the move")
-        seen.extend(c.title for c in (await store.list_calls(user_id=user.id)).items)
+            await store.create_call(workspace_id=user.workspace_id, user_id=user.id, title="during the move")
+        seen.extend(c.title for c in (await store.list_calls(viewer=Viewer.own(user))).items)
         # a node that had not seen the mark yet starts a call: the move must back off
         async with store.router.shard("shard-a").primary.begin() as conn:
             await conn.exec_driver_sql(
-                "INSERT INTO call_sessions (id, user_id, title, start_time) "
-                f"VALUES ('late-call', '{user.id}', 'late', CURRENT_TIMESTAMP)"
+                "INSERT INTO call_sessions (id, user_id, workspace_id, title, start_time) "
+                f"VALUES ('late-call', '{user.id}', '{user.workspace_id}', 'late', CURRENT_TIMESTAMP)"
             )
 
     with pytest.raises(BadInput) as late:
@@ -225,7 +242,7 @@ async def test_a_live_call_refuses_the_move_and_writes_wait_while_copying(store:
     assert late.value.code == "live_call" and "pricing call" in seen
     assert (await rows(store, "shard-b", user.id))["users"] == 0  # nothing copied
     # the mark is undone: writes work again, on the source
-    await store.create_call(user_id=user.id, title="after the refusal")
+    await store.create_call(workspace_id=user.workspace_id, user_id=user.id, title="after the refusal")
     assert (await rows(store, "shard-a", user.id))["call_sessions"] == 4
 
 
@@ -248,10 +265,10 @@ async def test_an_interrupted_move_resumes(store: Store, crash_at: int) -> None:
         await move_tenant(store, tenant=user.id, target="shard-b", sleep=crash)
     if crash_at == 1:
         with pytest.raises(TenantMoving):  # still paused until the move is finished
-            await store.set_vocabulary_terms(user_id=user.id, terms=["x"])
+            await store.set_vocabulary_terms(workspace_id=user.workspace_id, user_id=user.id, terms=["x"])
     else:
         # switched: the tenant is served from the target while the source still holds a copy
-        assert (await store.list_calls(user_id=user.id, q="pricing")).total == 1
+        assert (await store.list_calls(viewer=Viewer.own(user), q="pricing")).total == 1
         assert await rows(store, "shard-a", user.id) == expected
 
     async def no_wait(seconds: float) -> None:
@@ -261,7 +278,7 @@ async def test_an_interrupted_move_resumes(store: Store, crash_at: int) -> None:
     assert (report.copied or report.leftovers) == expected
     assert await rows(store, "shard-a", user.id) == dict.fromkeys(TENANT_TABLES, 0)
     assert await rows(store, "shard-b", user.id) == expected
-    assert (await store.list_calls(user_id=user.id, q="pricing")).total == 1
+    assert (await store.list_calls(viewer=Viewer.own(user), q="pricing")).total == 1
 
 
 async def test_each_shard_serves_lag_tolerant_reads_from_its_own_replica(tmp_path: Path) -> None:
@@ -282,24 +299,24 @@ async def test_each_shard_serves_lag_tolerant_reads_from_its_own_replica(tmp_pat
     await store.migrate()
     try:
         user = await user_on(store, "shard-b", "rep")
-        call = await store.create_call(user_id=user.id, title="pricing call")
+        call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id, title="pricing call")
         # read-your-own-writes: the live call's reads go to the shard's primary
-        assert await store.get_call(user_id=user.id, call_id=call.id) is not None
-        assert await store.call_detail(user_id=user.id, call_id=call.id) is not None
+        assert await store.get_call(viewer=Viewer.own(user), call_id=call.id) is not None
+        assert await store.call_detail(viewer=Viewer.own(user), call_id=call.id) is not None
         # history, search and dashboard: the shard's replica, which has not caught up
-        assert (await store.list_calls(user_id=user.id)).total == 0
-        assert (await store.stats(user_id=user.id)).total_calls == 0
+        assert (await store.list_calls(viewer=Viewer.own(user))).total == 0
+        assert (await store.stats(viewer=Viewer.own(user))).total_calls == 0
         async with store.router.shard("shard-b").replicas[0].connect() as conn:
             await conn.exec_driver_sql(
                 "INSERT INTO users (id, email, name, created_at) "
                 f"VALUES ('{user.id}', 'rep@example.com', 'rep', CURRENT_TIMESTAMP)"
             )
             await conn.exec_driver_sql(
-                "INSERT INTO call_sessions (id, user_id, title, start_time) "
-                f"VALUES ('{call.id}', '{user.id}', 'replicated', CURRENT_TIMESTAMP)"
+                "INSERT INTO call_sessions (id, user_id, workspace_id, title, start_time) "
+                f"VALUES ('{call.id}', '{user.id}', '{user.workspace_id}', 'replicated', CURRENT_TIMESTAMP)"
             )
             await conn.commit()
-        assert [c.title for c in (await store.list_calls(user_id=user.id)).items] == ["replicated"]
+        assert [c.title for c in (await store.list_calls(viewer=Viewer.own(user))).items] == ["replicated"]
         # sign-in and revocation never read the directory replica (it has no users at all)
         assert await store.get_user_by_email(user.email) is not None
         await store.revoke_token(jti="t1", expires_at=Clock().now)
@@ -347,7 +364,7 @@ def test_the_cli_moves_a_tenant_by_email_and_lists_the_shards(
     moved = runner.invoke(app, ["shards", "move-tenant", email, "shard-b"])
     assert moved.exit_code == 0, moved.output
     said = " ".join(moved.output.split())  # rich wraps long lines
-    assert "copied 3 transcript_segments" in said and "16 rows moved from shard-a" in said
+    assert "copied 3 transcript_segments" in said and "21 rows moved from shard-a" in said
     assert tenants() == {"shard-a": before["shard-a"] - 1, "shard-b": before["shard-b"] + 1}
     refused = runner.invoke(app, ["shards", "move-tenant", email, "shard-z"])
     assert refused.exit_code == 1 and "no shard 'shard-z'" in " ".join(refused.output.split())

@@ -63,7 +63,7 @@ async def test_register_login_and_tokens(store: Store, tmp_path: Path) -> None:
 
 
 async def test_registration_is_validated(store: Store, tmp_path: Path) -> None:
-    auth = Auth(store=store, settings=settings(tmp_path))
+    auth = Auth(store=store, settings=settings(tmp_path, open_signup=True))
     await auth.register(email="dana@example.com", name="Dana", password="12345678")
     with pytest.raises(BadInput) as taken:
         await auth.register(email="DANA@example.com", name="D", password="12345678")

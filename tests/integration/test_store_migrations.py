@@ -22,7 +22,7 @@ from tests.integration.store_support import BACKENDS, Clock, backend_url, sqlite
 from wingman.events import TranscriptFragment
 from wingman.store.fulltext import search_condition
 from wingman.store.models import Base, CallSession
-from wingman.store.records import UserRecord
+from wingman.store.records import UserRecord, Viewer
 from wingman.store.repos import MIGRATIONS, Store
 from wingman.store.routing import shard_for
 
@@ -117,18 +117,20 @@ async def test_concurrent_writers_on_sqlite_do_not_fail(tmp_path: Path) -> None:
     await store.migrate()
     try:
         user = await store.ensure_local_user()
-        calls = [await store.create_call(user_id=user.id, title=f"c{i}") for i in range(4)]
+        calls = [await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title=f"c{i}") for i in range(4)]
 
         async def talk(call_id: str) -> None:
             for n in range(15):
                 frag = TranscriptFragment(call_id=call_id, text=f"words {n}", is_final=True,
                                           start=n, end=n + 1)
-                await store.add_segment(user_id=user.id, call_id=call_id, fragment=frag)
-                await store.list_calls(user_id=user.id, q="words")
+                await store.add_segment(workspace_id=user.workspace_id, user_id=user.id, call_id=call_id,
+                        fragment=frag)
+                await store.list_calls(viewer=Viewer.own(user), q="words")
 
         await asyncio.gather(*(talk(c.id) for c in calls))
         for c in calls:
-            assert len(await store.list_segments(user_id=user.id, call_id=c.id)) == 15
+            assert len(await store.list_segments(viewer=Viewer.own(user), call_id=c.id)) == 15
     finally:
         await store.aclose()
 
@@ -165,11 +167,13 @@ async def test_tenants_live_on_their_own_shard(tmp_path: Path) -> None:
             users.setdefault(shard_for(u.id, list(shards)), u)
             n += 1
         for shard, u in users.items():
-            call = await store.create_call(user_id=u.id, title=f"call on {shard}")
+            call = await store.create_call(workspace_id=u.workspace_id, user_id=u.id,
+                    title=f"call on {shard}")
             frag = TranscriptFragment(call_id=call.id, text="price", is_final=True,
                                       start=0, end=1)
-            assert await store.add_segment(user_id=u.id, call_id=call.id, fragment=frag)
-            assert [c.title for c in (await store.list_calls(user_id=u.id, q="price")).items] == [
+            assert await store.add_segment(workspace_id=u.workspace_id, user_id=u.id, call_id=call.id,
+                    fragment=frag)
+            assert [c.title for c in (await store.list_calls(viewer=Viewer.own(u), q="price")).items] == [
                 f"call on {shard}"]
         for shard in shards:
             with sqlite3.connect(tmp_path / shard / "wingman.db") as db:

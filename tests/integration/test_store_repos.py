@@ -13,7 +13,7 @@ import pytest
 from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, Insight, TranscriptFragment
-from wingman.store.records import KeyMoment, NewChunk, UserRecord
+from wingman.store.records import KeyMoment, NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
 
 
@@ -94,61 +94,68 @@ async def test_revoked_tokens_are_remembered_until_they_expire(store: Store, clo
 # -- calls
 async def test_calls_are_created_read_and_scoped_to_their_user(store: Store, clock: Clock) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
-    call = await store.create_call(user_id=ana.id, title="  Relay demo  ")
+    call = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="  Relay demo  ")
     assert call.title == "Relay demo" and call.user_id == ana.id
     assert call.start_time == clock() and call.end_time is None and call.duration_seconds is None
-    assert await store.get_call(user_id=ana.id, call_id=call.id) == call
-    assert await store.get_call(user_id=bob.id, call_id=call.id) is None
-    assert await store.call_detail(user_id=bob.id, call_id=call.id) is None
-    assert (await store.create_call(user_id=ana.id, title="   ")).title == "Untitled call"
+    assert await store.get_call(viewer=Viewer.own(ana), call_id=call.id) == call
+    assert await store.get_call(viewer=Viewer.own(bob), call_id=call.id) is None
+    assert await store.call_detail(viewer=Viewer.own(bob), call_id=call.id) is None
+    assert (await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id,
+            title="   ")).title == "Untitled call"
 
 
 async def test_create_call_with_an_id_is_idempotent_and_guarded(store: Store) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
     cid = "7d1b0b7e-2a43-4c36-9a55-6b0a3d5ac001"
-    first = await store.create_call(user_id=ana.id, title="one", call_id=cid)
-    again = await store.create_call(user_id=ana.id, title="two", call_id=cid)
+    first = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="one", call_id=cid)
+    again = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="two", call_id=cid)
     assert first == again and again.title == "one"
     with pytest.raises(BadInput):
-        await store.create_call(user_id=bob.id, title="steal", call_id=cid)
+        await store.create_call(workspace_id=bob.workspace_id, user_id=bob.id, title="steal", call_id=cid)
     with pytest.raises(NotFound):
-        await store.create_call(user_id="00000000-0000-0000-0000-00000000dead", title="x")
+        await store.create_call(workspace_id=ana.workspace_id,
+                user_id="00000000-0000-0000-0000-00000000dead", title="x")
 
 
 async def test_segments_are_idempotent_final_only_and_scoped(store: Store) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
-    call = await store.create_call(user_id=ana.id, title="t")
+    call = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="t")
     late = fragment(call.id, "second", 5.0, 7.0, speaker="rep")
     early = fragment(call.id, "first", 1.0, 4.0)
-    assert await store.add_segment(user_id=ana.id, call_id=call.id, fragment=late)
-    assert await store.add_segment(user_id=ana.id, call_id=call.id, fragment=early)
-    assert not await store.add_segment(user_id=ana.id, call_id=call.id, fragment=early)
+    assert await store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+            fragment=late)
+    assert await store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+            fragment=early)
+    assert not await store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+            fragment=early)
     interim = fragment(call.id, "inter", 8.0, 9.0, final=False)
-    assert not await store.add_segment(user_id=ana.id, call_id=call.id, fragment=interim)
-    assert not await store.add_segment(user_id=bob.id, call_id=call.id,
+    assert not await store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+            fragment=interim)
+    assert not await store.add_segment(workspace_id=bob.workspace_id, user_id=bob.id, call_id=call.id,
                                        fragment=fragment(call.id, "intruder", 9.0, 10.0))
     with pytest.raises(BadInput):
-        await store.add_segment(user_id=ana.id, call_id=call.id,
+        await store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
                                 fragment=fragment("other-call", "x", 0.0, 1.0))
-    segments = await store.list_segments(user_id=ana.id, call_id=call.id)
+    segments = await store.list_segments(viewer=Viewer.own(ana), call_id=call.id)
     assert [(s.id, s.text, s.speaker) for s in segments] == [
         (early.id, "first", "customer"), (late.id, "second", "rep")]
-    assert await store.list_segments(user_id=bob.id, call_id=call.id) == []
+    assert await store.list_segments(viewer=Viewer.own(bob), call_id=call.id) == []
 
 
 async def test_concurrent_duplicate_segments_store_one_row(store: Store) -> None:
     ana = await user(store)
-    call = await store.create_call(user_id=ana.id, title="t")
+    call = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="t")
     frag = fragment(call.id, "same words", 0.0, 1.0)
     results = await asyncio.gather(
-        *(store.add_segment(user_id=ana.id, call_id=call.id, fragment=frag) for _ in range(4)))
+        *(store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+                fragment=frag) for _ in range(4)))
     assert sorted(results) == [False, False, False, True]
-    assert len(await store.list_segments(user_id=ana.id, call_id=call.id)) == 1
+    assert len(await store.list_segments(viewer=Viewer.own(ana), call_id=call.id)) == 1
 
 
 async def test_recommendations_feedback_and_feedback_by_kind(store: Store) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
-    call = await store.create_call(user_id=ana.id, title="t")
+    call = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="t")
     price = insight(call.id, ana.id, source="pricing.md", entity=None, confidence=0.8)
     aircall = insight(call.id, ana.id, kind="competitor.aircall", agent="search",
                       category="Competitor", entity="Aircall")
@@ -156,26 +163,30 @@ async def test_recommendations_feedback_and_feedback_by_kind(store: Store) -> No
     assert not await store.add_recommendation(price)
     assert await store.add_recommendation(aircall)
     assert not await store.add_recommendation(insight(call.id, bob.id))  # not bob's call
-    rec = await store.set_feedback(user_id=ana.id, recommendation_id=price.id, status="liked")
+    rec = await store.set_feedback(workspace_id=ana.workspace_id, user_id=ana.id, recommendation_id=price.id,
+            status="liked")
     assert rec is not None and rec.feedback_status == "liked" and rec.call_session_id == call.id
     assert rec.source == "pricing.md" and rec.confidence == 0.8 and rec.agent == "coach"
-    assert await store.set_feedback(user_id=bob.id, recommendation_id=price.id,
+    assert await store.set_feedback(workspace_id=bob.workspace_id, user_id=bob.id, recommendation_id=price.id,
                                     status="disliked") is None
-    await store.set_feedback(user_id=ana.id, recommendation_id=aircall.id, status="disliked")
-    assert await store.feedback_by_kind(user_id=ana.id) == {
+    await store.set_feedback(workspace_id=ana.workspace_id, user_id=ana.id, recommendation_id=aircall.id,
+            status="disliked")
+    assert await store.feedback_by_kind(workspace_id=ana.workspace_id, user_id=ana.id) == {
         "objection.price": (1, 0), "competitor.aircall": (0, 1)}
-    assert await store.feedback_by_kind(user_id=bob.id) == {}
-    await store.set_feedback(user_id=ana.id, recommendation_id=aircall.id, status="none")
-    assert await store.feedback_by_kind(user_id=ana.id) == {"objection.price": (1, 0)}
+    assert await store.feedback_by_kind(workspace_id=bob.workspace_id, user_id=bob.id) == {}
+    await store.set_feedback(workspace_id=ana.workspace_id, user_id=ana.id, recommendation_id=aircall.id,
+            status="none")
+    assert await store.feedback_by_kind(workspace_id=ana.workspace_id, user_id=ana.id) == {
+            "objection.price": (1, 0)}
     with pytest.raises(BadInput):
-        await store.set_feedback(user_id=ana.id, recommendation_id=price.id,
+        await store.set_feedback(workspace_id=ana.workspace_id, user_id=ana.id, recommendation_id=price.id,
                                  status="love")  # type: ignore[arg-type]
 
 
 async def test_finish_call_saves_once_and_detail_has_everything(store: Store, clock: Clock) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
-    call = await store.create_call(user_id=ana.id, title="Relay for Dana")
-    await store.add_segment(user_id=ana.id, call_id=call.id,
+    call = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="Relay for Dana")
+    await store.add_segment(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
                             fragment=fragment(call.id, "Hi Dana", 0.0, 2.0, speaker="rep"))
     first = insight(call.id, ana.id)
     await store.add_recommendation(first)
@@ -184,28 +195,31 @@ async def test_finish_call_saves_once_and_detail_has_everything(store: Store, cl
     end = clock() + timedelta(minutes=12)
     for _ in range(2):  # finishing twice changes nothing
         done = await store.finish_call(
-            user_id=ana.id, call_id=call.id, full_transcript="rep: Hi Dana", summary="Good call",
+            workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+            full_transcript="rep: Hi Dana", summary="Good call",
             key_moments=moments, action_items=["Send proposal", "Set up pilot"], end_time=end)
         assert done is not None and done.end_time == end and done.duration_seconds == 720.0
-    assert await store.finish_call(user_id=bob.id, call_id=call.id, full_transcript="",
+    assert await store.finish_call(workspace_id=bob.workspace_id, user_id=bob.id, call_id=call.id,
+            full_transcript="",
                                    summary="hijack") is None
-    detail = await store.call_detail(user_id=ana.id, call_id=call.id)
+    detail = await store.call_detail(viewer=Viewer.own(ana), call_id=call.id)
     assert detail is not None
     assert (detail.summary, detail.full_transcript) == ("Good call", "rep: Hi Dana")
     assert detail.key_moments == moments
     assert detail.action_items == ["Send proposal", "Set up pilot"]
     assert [s.text for s in detail.transcript] == ["Hi Dana"]
     assert [r.id for r in detail.recommendations] == [first.id]
-    await store.finish_call(user_id=ana.id, call_id=call.id, full_transcript="x", summary="v2",
+    await store.finish_call(workspace_id=ana.workspace_id, user_id=ana.id, call_id=call.id,
+            full_transcript="x", summary="v2",
                             key_moments=moments[:1], action_items=[], end_time=end)
-    detail = await store.call_detail(user_id=ana.id, call_id=call.id)
+    detail = await store.call_detail(viewer=Viewer.own(ana), call_id=call.id)
     assert detail is not None and detail.summary == "v2"
     assert detail.key_moments == moments[:1] and detail.action_items == []
 
 
 async def test_agent_runs_are_idempotent_and_scoped(store: Store, clock: Clock) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
-    call = await store.create_call(user_id=ana.id, title="t")
+    call = await store.create_call(workspace_id=ana.workspace_id, user_id=ana.id, title="t")
     runs = [AgentRun(call_id=call.id, user_id=ana.id, block_id="b1", agent=agent,
                      input="your price seems high", rule_or_prompt="objection.price",
                      output="tip" if agent == "coach" else "", provider="local",
@@ -216,37 +230,38 @@ async def test_agent_runs_are_idempotent_and_scoped(store: Store, clock: Clock) 
         assert await store.add_agent_run(run)
         assert not await store.add_agent_run(run)
     assert not await store.add_agent_run(runs[0].model_copy(update={"id": "x", "user_id": bob.id}))
-    listed = await store.list_agent_runs(user_id=ana.id, call_id=call.id)
+    listed = await store.list_agent_runs(viewer=Viewer.own(ana), call_id=call.id)
     assert [(r.id, r.agent, r.error) for r in listed] == [
         (runs[0].id, "coach", None), (runs[1].id, "qa", "timeout")]
     assert listed[0].latency_ms == 3.5 and listed[0].block_id == "b1"
-    assert await store.list_agent_runs(user_id=bob.id, call_id=call.id) == []
+    assert await store.list_agent_runs(viewer=Viewer.own(bob), call_id=call.id) == []
 
 
 async def test_documents_and_chunks(store: Store) -> None:
     ana, bob = await user(store, "ana"), await user(store, "bob")
     vectors = np.random.default_rng(1).random((2, 4), dtype=np.float32)
     doc = await store.add_document(
-        user_id=ana.id, filename="pricing.md", content_type="text/markdown", size_bytes=120,
+        workspace_id=ana.workspace_id, user_id=ana.id, filename="pricing.md",
+        content_type="text/markdown", size_bytes=120,
         checksum="abc", source="sample",
         chunks=[NewChunk(text=f"chunk {i}", embedding=v.tobytes()) for i, v in enumerate(vectors)])
-    other = await store.add_document(user_id=ana.id, filename="soc2.md",
+    other = await store.add_document(workspace_id=ana.workspace_id, user_id=ana.id, filename="soc2.md",
                                      content_type="text/markdown", size_bytes=5,
                                      chunks=[NewChunk(text="SOC 2 Type 2")])
     assert doc.chunk_count == 2 and doc.source == "sample" and doc.checksum == "abc"
-    docs = await store.list_documents(user_id=ana.id)
+    docs = await store.list_documents(workspace_id=ana.workspace_id)
     assert [(d.id, d.chunk_count) for d in docs] == [(doc.id, 2), (other.id, 1)]
-    chunks = await store.list_chunks(user_id=ana.id)
+    chunks = await store.list_chunks(workspace_id=ana.workspace_id)
     assert [(c.filename, c.position, c.text) for c in chunks] == [
         ("pricing.md", 0, "chunk 0"), ("pricing.md", 1, "chunk 1"), ("soc2.md", 0, "SOC 2 Type 2")]
     assert chunks[1].embedding is not None
     np.testing.assert_array_equal(np.frombuffer(chunks[1].embedding, dtype=np.float32), vectors[1])
     assert chunks[2].embedding is None
-    only = await store.list_chunks(user_id=ana.id, document_id=other.id)
+    only = await store.list_chunks(workspace_id=ana.workspace_id, document_id=other.id)
     assert [c.text for c in only] == ["SOC 2 Type 2"]
-    assert await store.list_documents(user_id=bob.id) == []
-    assert await store.list_chunks(user_id=bob.id) == []
-    assert not await store.delete_document(user_id=bob.id, document_id=doc.id)
-    assert await store.delete_document(user_id=ana.id, document_id=doc.id)
-    assert not await store.delete_document(user_id=ana.id, document_id=doc.id)
-    assert [c.text for c in await store.list_chunks(user_id=ana.id)] == ["SOC 2 Type 2"]
+    assert await store.list_documents(workspace_id=bob.workspace_id) == []
+    assert await store.list_chunks(workspace_id=bob.workspace_id) == []
+    assert not await store.delete_document(workspace_id=bob.workspace_id, document_id=doc.id)
+    assert await store.delete_document(workspace_id=ana.workspace_id, document_id=doc.id)
+    assert not await store.delete_document(workspace_id=ana.workspace_id, document_id=doc.id)
+    assert [c.text for c in await store.list_chunks(workspace_id=ana.workspace_id)] == ["SOC 2 Type 2"]

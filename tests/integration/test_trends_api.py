@@ -49,10 +49,10 @@ async def _call(
     kinds: list[tuple[str, str | None]],
     liked: int = 0,
 ) -> str:
-    call = await store.create_call(user_id=user, title=f"call at {clock()}")
+    call = await store.create_call(workspace_id=user, user_id=user, title=f"call at {clock()}")
     for i, (speaker, seconds) in enumerate((("rep", rep), ("customer", customer))):
         await store.add_segment(
-            user_id=user,
+            workspace_id=user, user_id=user,
             call_id=call.id,
             fragment=TranscriptFragment(
                 call_id=call.id, text="words", is_final=True, speaker=speaker, channel=i, start=0, end=seconds
@@ -72,9 +72,9 @@ async def _call(
         await store.add_recommendation(insight)
         ids.append(insight.id)
     for rid in ids[:liked]:
-        await store.set_feedback(user_id=user, recommendation_id=rid, status="liked")
+        await store.set_feedback(workspace_id=user, user_id=user, recommendation_id=rid, status="liked")
     await store.finish_call(
-        user_id=user,
+        workspace_id=user, user_id=user,
         call_id=call.id,
         full_transcript="",
         summary="",

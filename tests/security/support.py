@@ -42,6 +42,8 @@ def quiet_settings(tmp: Path, **overrides: Any) -> Settings:
         "auth": "required",
         "sample_knowledge": False,
         "agents_in_process": False,
+        # every registered user gets a workspace of their own: separate tenants
+        "open_signup": True,
     }
     base.update(overrides)
     return Settings(**base)

@@ -267,7 +267,9 @@ async def test_token_sessions_close_sockets_whose_token_expired(tmp_path: Path) 
 
 def test_every_route_but_sign_in_needs_a_token(server: Server) -> None:
     spec = httpx.get(f"{server.url}/openapi.json").json()
-    public = {("post", "/api/auth/register"), ("post", "/api/auth/login"), ("get", "/api/health")}
+    public = {("post", "/api/auth/register"), ("post", "/api/auth/login"), ("get", "/api/health"),
+              # the invitation link's token is the credential (tests/integration/test_api_workspace.py)
+              ("get", "/api/invitations/lookup"), ("post", "/api/invitations/accept")}
     with httpx.Client(base_url=server.url) as http:
         for path, ops in spec["paths"].items():
             for method in ops:

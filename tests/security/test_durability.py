@@ -30,6 +30,7 @@ from tests.security.support import (
 from wingman.demo import read_wav
 from wingman.events import TranscriptFragment, utcnow
 from wingman.settings import DATA_DIR
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 DEMO_WAV = DATA_DIR / "demo" / "sample_call.wav"
@@ -223,10 +224,13 @@ async def test_start_up_sweep_finalizes_calls_a_crashed_node_left_open(tmp_path:
     await store.migrate()
     try:
         user = await store.create_user(email="crash@example.com", name="c", password_hash=None)
-        orphan = await store.create_call(user_id=user.id, title="left open by a dead node")
-        fresh = await store.create_call(user_id=user.id, title="live on another node")
+        orphan = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title="left open by a dead node")
+        fresh = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                title="live on another node")
         for call, seconds in ((orphan, 2.0), (fresh, 2.0)):
-            await store.add_segment(user_id=user.id, call_id=call.id, fragment=TranscriptFragment(
+            await store.add_segment(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                    fragment=TranscriptFragment(
                 call_id=call.id, text=f"said in {call.title}", is_final=True, start=0.0, end=seconds))
         # the orphan's last words are two hours old; the other call spoke a minute ago
         async with store._write(user.id) as s:  # test-only backdating
@@ -240,12 +244,13 @@ async def test_start_up_sweep_finalizes_calls_a_crashed_node_left_open(tmp_path:
         store = Store(url=settings.effective_database_url)
         try:
             deadline = time.monotonic() + 20
-            while (found := await store.get_call(user_id=user.id, call_id=orphan.id)) and not found.end_time:
+            while (found := await store.get_call(viewer=Viewer.own(user),
+                    call_id=orphan.id)) and not found.end_time:
                 assert time.monotonic() < deadline, "the orphaned call was never finalized"
                 await asyncio.sleep(0.1)
-            detail = await store.call_detail(user_id=user.id, call_id=orphan.id)
+            detail = await store.call_detail(viewer=Viewer.own(user), call_id=orphan.id)
             assert detail is not None and detail.summary and "said in" in (detail.full_transcript or "")
-            still = await store.get_call(user_id=user.id, call_id=fresh.id)
+            still = await store.get_call(viewer=Viewer.own(user), call_id=fresh.id)
             assert still is not None and still.end_time is None
         finally:
             await store.aclose()

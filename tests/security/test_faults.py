@@ -29,6 +29,7 @@ from tests.security.support import (
     stream,
 )
 from wingman.events import TOPIC_BLOCKS, TOPIC_INSIGHTS, Insight
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 LINES = [f"line number {n} of the call" for n in range(1, 7)]  # line k: 0.5+1.5k .. 1.5+1.5k s
@@ -57,7 +58,8 @@ async def test_database_outage_buffers_writes_and_the_call_goes_on(tmp_path: Pat
                 call_id = (await client.call("start-call", {"title": "database outage"}))["callId"]
 
                 async def saved(n: int) -> bool:
-                    return len(await direct.list_segments(user_id=user.id, call_id=call_id)) >= n
+                    return len(await direct.list_segments(viewer=Viewer.owner(user.id, user.id),
+                            call_id=call_id)) >= n
 
                 await stream(client, 0.0, 3.3)
                 await until(lambda: saved(2), timeout=20, what="two saved segments")
@@ -69,7 +71,8 @@ async def test_database_outage_buffers_writes_and_the_call_goes_on(tmp_path: Pat
                 assert time.monotonic() - cut_at < 12, "the call stalled while the database was down"
                 async with httpx.AsyncClient(base_url=server.url) as http:
                     assert (await http.get("/api/health")).status_code == 503
-                assert len(await direct.list_segments(user_id=user.id, call_id=call_id)) == 2
+                assert len(await direct.list_segments(viewer=Viewer.owner(user.id, user.id),
+                        call_id=call_id)) == 2
                 assert proxy.refused > 0  # the app really tried, and really failed
 
                 proxy.restore()
@@ -77,7 +80,7 @@ async def test_database_outage_buffers_writes_and_the_call_goes_on(tmp_path: Pat
                 ended = await client.call("end-call", {}, timeout=60)
                 assert ended["callId"] == call_id
                 await client.disconnect()
-        segments = await direct.list_segments(user_id=user.id, call_id=call_id)
+        segments = await direct.list_segments(viewer=Viewer.owner(user.id, user.id), call_id=call_id)
         assert [s.text for s in segments] == LINES[:4]
         assert [f["id"] for f in client.finals] == [s.id for s in segments]
     finally:

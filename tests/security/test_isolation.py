@@ -108,6 +108,10 @@ BY_ID = {
     ("get", "/api/calls/{call_id}/agent-runs"),
     ("post", "/api/recommendations/{recommendation_id}/feedback"),
     ("delete", "/api/knowledge/{document_id}"),
+    # workspaces (tests/security/test_isolation_roles.py tries these within and across them)
+    ("get", "/api/calls/{call_id}/comments"), ("post", "/api/calls/{call_id}/comments"),
+    ("patch", "/api/members/{member_id}"), ("delete", "/api/members/{member_id}"),
+    ("delete", "/api/invitations/{invitation_id}"),
     ("get", "/api/calls/{call_id}/crm"),
     ("post", "/api/calls/{call_id}/crm/{provider}"),
     ("get", "/api/calls/{call_id}/sentiment"),
@@ -115,6 +119,11 @@ BY_ID = {
 }
 TENANT_LISTS = {
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
+    ("get", "/api/workspace"), ("patch", "/api/workspace"), ("get", "/api/members"),
+    ("get", "/api/invitations"), ("post", "/api/invitations"), ("get", "/api/team"),
+    # the workspace's playbook: versions are numbered per workspace (test_isolation_roles.py)
+    ("get", "/api/playbook"), ("put", "/api/playbook"), ("get", "/api/playbook/versions"),
+    ("get", "/api/playbook/versions/{version}"), ("post", "/api/playbook/versions/{version}/restore"),
     # the tenant's CRM connections (test_crm_api.py: connected per tenant, tokens sealed per tenant)
     ("get", "/api/trends"),
     # the signed-in rep's own voiceprint (speakers area)
@@ -130,6 +139,8 @@ PROFILE = {("get", "/api/profile"), ("put", "/api/profile"),
 NO_TENANT_DATA = {
     ("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
     ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
+    # token-based: the invitation link is the credential
+    ("get", "/api/invitations/lookup"), ("post", "/api/invitations/accept"),
 }
 
 
@@ -184,6 +195,10 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
     h = world.b.headers
     with httpx.Client(base_url=world.server.url, headers=h) as http:
         attempts = [
+            http.get(f"/api/calls/{world.ended_call}/comments"),
+            http.post(f"/api/calls/{world.ended_call}/comments", json={"text": "peek"}),
+            http.patch(f"/api/members/{world.a.id}", json={"role": "rep"}),
+            http.delete(f"/api/members/{world.a.id}"),
             http.get(f"/api/calls/{world.ended_call}"),
             http.get(f"/api/calls/{world.open_call}"),
             http.get(f"/api/calls/{world.ended_call}/agent-runs"),
@@ -211,6 +226,8 @@ def test_tenant_lists_and_stats_show_only_own_data(world: World) -> None:
     with httpx.Client(base_url=world.server.url, headers=world.b.headers) as http:
         for r in (http.get("/api/calls"), http.get("/api/calls", params={"q": SECRET}),
                   http.get("/api/stats"), http.get("/api/knowledge"), http.get("/api/auth/me"),
+                  http.get("/api/workspace"), http.get("/api/members"), http.get("/api/invitations"),
+                  http.get("/api/team"), http.get("/api/calls", params={"rep": world.a.id}),
                   http.get("/api/trends", params={"range": "quarter"})):
             assert r.status_code == 200, r.text
             _no_leak(world, r)
@@ -324,7 +341,7 @@ async def test_knowledge_index_is_per_tenant(tmp_path: Path) -> None:
         await kb.add_document(b.id, "faq.md",
                               b"# FAQ\n\nRelay integrates with HubSpot and Salesforce out of the box.\n",
                               "text/markdown")
-        a_docs = {d.id for d in await store.list_documents(user_id=a.id)}
+        a_docs = {d.id for d in await store.list_documents(workspace_id=a.workspace_id)}
         mine = await kb.retrieve(a.id, "Zebracorn price per seat")
         assert mine and mine[0].document_id in a_docs
         theirs = await kb.retrieve(b.id, "Zebracorn price per seat")

@@ -43,6 +43,7 @@ from wingman.privacy import (
     redact_text,
 )
 from wingman.search.base import Search, SearchHit
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 from wingman.stt.base import SpeechToText
 
@@ -274,17 +275,21 @@ async def _seed(url: str) -> dict[str, str]:
     try:
         for name in ("ann", "ben"):
             user = await store.create_user(email=f"{name}@example.com", name=name, password_hash=None)
-            old = await old_store.create_call(user_id=user.id, title=f"{name} old")
-            new = await store.create_call(user_id=user.id, title=f"{name} new")
+            old = await old_store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                    title=f"{name} old")
+            new = await store.create_call(workspace_id=user.workspace_id, user_id=user.id,
+                    title=f"{name} new")
             for call in (old, new):
-                await store.add_segment(user_id=user.id, call_id=call.id, fragment=TranscriptFragment(
+                await store.add_segment(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                        fragment=TranscriptFragment(
                     call_id=call.id, text="hello", is_final=True, start=0.0, end=1.0))
                 await store.add_recommendation(Insight(call_id=call.id, user_id=user.id, agent="coach",
                                                        category="Tip", kind="tip", content="tip"))
                 await store.add_agent_run(AgentRun(call_id=call.id, user_id=user.id, block_id="b",
                                                    agent="coach", input="i", rule_or_prompt="r",
                                                    output="o", provider="local", latency_ms=1.0))
-            await store.finish_call(user_id=user.id, call_id=old.id, full_transcript="hello",
+            await store.finish_call(workspace_id=user.workspace_id, user_id=user.id, call_id=old.id,
+                    full_transcript="hello",
                                     summary="old", key_moments=[], action_items=["follow up"])
             ids[f"{name}_user"], ids[f"{name}_old"], ids[f"{name}_new"] = user.id, old.id, new.id
     finally:
@@ -300,9 +305,9 @@ async def _remaining(url: str, ids: dict[str, str]) -> dict[str, bool]:
         for name in ("ann", "ben"):
             for age in ("old", "new"):
                 call_id, user_id = ids[f"{name}_{age}"], ids[f"{name}_user"]
-                detail = await store.call_detail(user_id=user_id, call_id=call_id)
-                runs = await store.list_agent_runs(user_id=user_id, call_id=call_id)
-                segments = await store.list_segments(user_id=user_id, call_id=call_id)
+                detail = await store.call_detail(viewer=Viewer.owner(user_id, user_id), call_id=call_id)
+                runs = await store.list_agent_runs(viewer=Viewer.owner(user_id, user_id), call_id=call_id)
+                segments = await store.list_segments(viewer=Viewer.owner(user_id, user_id), call_id=call_id)
                 out[f"{name}_{age}"] = detail is not None
                 if detail is None:  # nothing of it is left behind
                     assert not runs and not segments
@@ -346,7 +351,8 @@ async def test_the_server_applies_retention_periodically(tmp_path: Path) -> None
         late = await _seed_one_old(settings.effective_database_url, ids["ann_user"])
         for _ in range(100):
             store = Store(url=settings.effective_database_url)
-            gone = await store.get_call(user_id=ids["ann_user"], call_id=late) is None
+            gone = await store.get_call(viewer=Viewer.owner(ids["ann_user"], ids["ann_user"]),
+                    call_id=late) is None
             await store.aclose()
             if gone:
                 break
@@ -360,7 +366,7 @@ async def test_the_server_applies_retention_periodically(tmp_path: Path) -> None
 async def _seed_one_old(url: str, user_id: str) -> str:
     store = Store(url=url, clock=lambda: utcnow() - timedelta(days=31))
     try:
-        return (await store.create_call(user_id=user_id, title="aged")).id
+        return (await store.create_call(workspace_id=user_id, user_id=user_id, title="aged")).id
     finally:
         await store.aclose()
 

@@ -71,10 +71,11 @@ async def test_minutes_per_day_per_tenant(tmp_path: Path) -> None:
     try:
         now = datetime.now(UTC)
         user = await store.create_user(email="m@example.com", name="m", password_hash=None)
-        call = await store.create_call(user_id=user.id, title="long one")
+        call = await store.create_call(workspace_id=user.workspace_id, user_id=user.id, title="long one")
         quotas = Quotas(settings=settings, store=store, clock=lambda: now)
         await quotas.check_minutes(user.id)  # a live call that just started
-        await store.finish_call(user_id=user.id, call_id=call.id, full_transcript="", summary="",
+        await store.finish_call(workspace_id=user.workspace_id, user_id=user.id, call_id=call.id,
+                full_transcript="", summary="",
                                 end_time=call.start_time + timedelta(minutes=31))
         # (the end time is set by the call's audio: 31 minutes of it, whatever the clock says)
         quotas = Quotas(settings=settings, store=store, clock=lambda: now)

@@ -137,3 +137,24 @@ async def test_example_matching_never_waits_for_the_examples() -> None:
     assert await coach.detect(unusual, ctx) == []  # examples not embedded yet: patterns only
     await coach.start()
     assert [f.kind for f in await coach.detect(unusual, ctx)] == ["objection.price"]
+
+
+async def test_a_price_tip_brings_the_workspaces_own_pricing_facts_cited() -> None:
+    from tests.fakes.agents import shared_embedder
+    from tests.fakes.store import MemoryStore
+    from wingman.search.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(store=MemoryStore(), embedder=shared_embedder())
+    company = Path(__file__).parents[1] / "data" / "eval" / "companies" / "lumen-ledger"
+    pricing = company / "knowledge" / "pricing.md"
+    await kb.add_document("user-1", pricing.name, pricing.read_bytes(), "text/markdown")
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm(), knowledge=kb)
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    outcome = await coach.handle(block("Honestly, that is more than we budgeted for this year."), ctx)
+    [tip] = outcome.insights
+    assert tip.kind == "objection.price" and tip.source == "pricing.md"
+    assert "Yours:" in tip.content and ("trial" in tip.content or "20%" in tip.content)
+    assert "Relay" not in tip.content and "18%" not in tip.content  # no other company's facts
+    # a question about price is not an objection
+    asked = await coach.handle(block("How much does the Practice plan cost per user?", seq=2), ctx)
+    assert asked.insights == []

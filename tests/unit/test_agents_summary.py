@@ -75,14 +75,22 @@ async def test_extractive_summary_of_the_sample_call() -> None:
     ]
     summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=_segments(),
                                    insights=insights)
-    assert "Aircall" in summary.summary and "price and authority objections" in summary.summary
-    assert "send a proposal on Friday" in summary.summary
+    lines = dict(line.split(": ", 1) for line in summary.summary.splitlines())
+    assert list(lines) == ["Customer", "Pains", "Objections", "Competitors", "Questions", "Buying signals",
+                           "Next steps"]
+    assert "forty agents" in lines["Customer"] and "drops calls" in lines["Pains"]
+    # each objection with the rep's answer, each question with the answer the rep gave
+    assert 'Price: "Honestly, your price seems high.' in lines["Objections"]
+    assert 'the rep answered "That\'s fair. Can I ask what budget you had in mind?"' in lines["Objections"]
+    assert "Authority" in lines["Objections"] and "Aircall" in lines["Competitors"]
+    assert '"How long does implementation usually take?" answered "Most teams are live in about two weeks."' \
+        in lines["Questions"]
+    assert ".md" not in summary.summary and "integrations" not in summary.summary  # no file names
     assert summary.action_items == [
-        "Send a proposal on Friday and set up a pilot for your team",
-        "Customer: Check with their VP before they sign anything",
-    ]
+        "Rep: Send a proposal on Friday and set up a pilot for your team (due: on Friday)"]
     moments = {(m.kind, m.at) for m in summary.key_moments}
     assert ("competitor", 15.0) in moments and ("objection", 25.0) in moments
+    assert len({m.at for m in summary.key_moments}) == len(summary.key_moments)  # one per moment
     assert ("next_step", 75.0) in moments
     assert any(m.kind == "question" and "implementation" in m.text.lower()
                for m in summary.key_moments)  # a question no agent answered still counts
@@ -119,3 +127,19 @@ async def test_empty_call() -> None:
     summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=[], insights=[])
     assert summary.key_moments == [] and summary.action_items == []
     assert "empty" in summary.summary
+
+
+async def test_next_steps_of_both_sides_get_owner_and_date() -> None:
+    segments = [
+        Segment("customer", "We run two clinics with thirty staff.", 0.0),
+        Segment("rep", "Great. I will follow up by email on Monday with the pricing.", 5.0),
+        Segment("customer", "Sure, send me the contract and I will look at it after April.", 10.0),
+        Segment("customer", "I need to check with our board next week.", 15.0),
+    ]
+    summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=segments, insights=[])
+    assert summary.action_items == [
+        "Rep: Follow up by email on Monday with the pricing (due: on Monday)",
+        "Rep: Send the contract",
+        "Customer: Look at it after April (due: after April)",
+        "Customer: Check with our board next week (due: next week)",
+    ]

@@ -323,3 +323,17 @@ def test_kubernetes_services_autoscalers_budgets_and_ingress_fit_the_workloads()
                 assert path["backend"]["service"]["name"] in services
     adapter = yaml.safe_load(named("ConfigMap")["wingman-adapter-rules"]["data"]["config.yaml"])
     assert {r["name"]["as"] for r in adapter["rules"]} <= known
+
+
+# -- systemd (real hosts) -----------------------------------------------------------------------
+
+def test_systemd_units_run_real_commands_with_real_settings() -> None:
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        text = unit.read_text()
+        for name in re.findall(r"^Environment=(WINGMAN_\w+)=", text, re.M):
+            assert name in SETTINGS, f"{unit.name}: no such setting {name}"
+        for line in re.findall(r"^ExecStart=(.*)$", text, re.M):
+            argv = line.strip("'").split("/bin/wingman ", 1)[1].rstrip("'").split()
+            check_command(argv, unit.name)
+    agents = (DEPLOY / "systemd" / "wingman-agents@.service").read_text()
+    assert "--metrics-port $$((9460 + %i))" in agents  # one endpoint per instance, $$: systemd's $

@@ -82,7 +82,7 @@ async def test_sample_loads_once_with_persisted_embeddings() -> None:
                                          "battlecard-ringcentral.md"}
     assert all(d.source == "sample" for d in docs)
     assert await kb.load_sample(USER) == 0  # once per user
-    chunks = await store.list_chunks(user_id=USER)
+    chunks = await store.list_chunks(workspace_id=USER)
     assert chunks and all(c.embedding and from_bytes(c.embedding).shape == (DIM,) for c in chunks)
     words = [len(split_stored(c.text).body.split()) for c in chunks]
     assert max(words) <= 120

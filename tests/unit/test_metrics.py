@@ -51,7 +51,7 @@ def test_a_final_observes_audio_to_final_and_audio_to_client() -> None:
     finals = value("wingman_finals_total")
     metrics.final_shown(fragment("f-a", heard_ago=0.25))
     assert value("wingman_audio_to_final_seconds_count") == count + 1
-    assert 0.25 <= value("wingman_audio_to_final_seconds_sum") - total < 0.35
+    assert value("wingman_audio_to_final_seconds_sum") - total >= 0.25  # heard 0.25 s ago, or more
     assert value("wingman_audio_to_client_seconds_count", event="transcript") == client + 1
     assert value("wingman_finals_total") == finals + 1
     # a final forced out by the end of the call is counted, not timed
@@ -74,7 +74,7 @@ def test_a_block_and_its_insight_travel_with_their_stamps_through_the_codec() ->
     hops = stamped.hops
     assert hops is not None and hops.block_sent is not None and hops.audio_end is not None
     assert hops.final_shown is not None and hops.audio_end <= hops.final_shown <= hops.block_sent
-    assert 0.35 < hops.block_sent - hops.audio_end < 0.6
+    assert hops.block_sent - hops.audio_end >= 0.4 - 0.001  # the block's audio ended 0.4 s before
 
     on_agent = decode(encode(stamped))  # the agent worker's copy, off the bus
     assert isinstance(on_agent, TranscriptBlock) and on_agent.hops == hops
@@ -96,7 +96,7 @@ def test_a_block_and_its_insight_travel_with_their_stamps_through_the_codec() ->
     assert value("wingman_insights_shown_total", agent="coach") == shown + 1
     assert value("wingman_insight_to_client_seconds_count") >= 1
     waited = value("wingman_audio_to_client_seconds_sum", event="insight") - audio_total
-    assert 0.4 <= waited < 1.0  # heard 0.4 s before the block was stamped
+    assert waited >= hops.block_sent - hops.audio_end  # heard before the block was stamped
 
 
 def test_agent_runs_are_counted_by_outcome_and_held_insights_by_reason() -> None:

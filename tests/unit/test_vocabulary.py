@@ -123,7 +123,8 @@ def test_clean_terms() -> None:
 
 def test_playbook_terms(tmp_path: Path) -> None:
     shipped = playbook_terms(Settings().effective_playbook_path)
-    assert "Relay" in shipped and "SOC 2" in shipped
+    # the template names no company: its terms are the playbook's own words
+    assert not {"Relay", "Aircall", "Dialpad", "RingCentral", "SOC 2"} & set(shipped)
     broken = tmp_path / "playbook.yaml"
     broken.write_text("objections: [unclosed")
     assert playbook_terms(broken) == [] and playbook_terms(tmp_path / "missing.yaml") == []

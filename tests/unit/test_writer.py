@@ -35,7 +35,10 @@ class FlakyStore:
         if user_id in self.broken:
             raise ValueError("this write can never work")
 
-    async def add_segment(self, *, user_id: str, call_id: str, fragment: TranscriptFragment) -> bool:
+    async def add_segment(
+        self, *, workspace_id: str, user_id: str, call_id: str, fragment: TranscriptFragment
+    ) -> bool:
+        assert workspace_id == user_id  # no workspace given: the user id is the tenant
         self._gate(user_id)
         self.segments.append((user_id, fragment.text))
         return True

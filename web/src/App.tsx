@@ -14,7 +14,10 @@ import { DashboardPage } from './pages/DashboardPage';
 import { HistoryPage } from './pages/HistoryPage';
 import { KnowledgePage } from './pages/KnowledgePage';
 import { LivePage } from './pages/LivePage';
+import { JoinPage } from './pages/JoinPage';
 import { LoginPage } from './pages/LoginPage';
+import { PlaybookPage } from './pages/PlaybookPage';
+import { TeamPage } from './pages/TeamPage';
 import { SettingsPage } from './pages/SettingsPage';
 
 /** The pages by URL; the URLs are the ones the app always had (bookmarks and e2e tests rely on them). */
@@ -29,6 +32,9 @@ export function AppRoutes() {
         <Route path="/calls" element={<HistoryPage />} />
         <Route path="/calls/:id" element={<CallRoute />} />
         <Route path="/knowledge" element={<KnowledgePage />} />
+        <Route path="/team" element={<TeamPage />} />
+        <Route path="/playbook" element={<PlaybookPage />} />
+        <Route path="/join" element={<JoinPage />} />
         <Route path="/settings" element={<SettingsPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Routes>
@@ -43,6 +49,7 @@ function CallRoute() {
 
 function Gate() {
   const auth = useAuth();
+  const { pathname } = useLocation();
   if (auth.status === 'loading') {
     return (
       <div className="flex min-h-screen items-center justify-center">
@@ -60,7 +67,7 @@ function Gate() {
       </div>
     );
   }
-  if (auth.status === 'signed-out') return <LoginPage />;
+  if (auth.status === 'signed-out') return pathname === '/join' ? <JoinPage /> : <LoginPage />;
   return (
     <LiveProvider key={auth.user?.id ?? 'user'}>
       <InsightsPanelProvider>

@@ -106,6 +106,7 @@ class CallContext:
 
     call_id: str
     user_id: str
+    workspace_id: str = ""  # the tenant ("" in blocks from before workspaces: the user id)
     recent: deque[TranscriptBlock] = field(default_factory=lambda: deque(maxlen=12))
     metrics: ConversationMetrics = field(default_factory=ConversationMetrics)
     shown: dict[str, Insight] = field(default_factory=dict)  # insights that passed the gate
@@ -140,8 +141,8 @@ class Agent(ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Prepare process-wide state (models, playbook examples) when the worker starts."""
 
-    async def warm(self, user_id: str) -> None:  # noqa: B027 - optional hook
-        """Prepare per-tenant state ahead of the first block (models, indexes)."""
+    async def warm(self, tenant: str) -> None:  # noqa: B027 - optional hook
+        """Prepare per-tenant (workspace) state ahead of the first block (models, indexes)."""
 
     def outcome(
         self,
@@ -159,6 +160,7 @@ class Agent(ABC):
             id=stable_id(block.call_id, block.seq, self.name, "run"),
             call_id=block.call_id,
             user_id=block.user_id,
+            workspace_id=block.workspace_id,
             block_id=block.id,
             agent=self.name,
             input=block.text,
@@ -192,4 +194,4 @@ class AgentStore(Protocol):
 
     async def add_agent_run(self, run: AgentRun) -> bool: ...
 
-    async def feedback_by_kind(self, *, user_id: str) -> dict[str, tuple[int, int]]: ...
+    async def feedback_by_kind(self, *, workspace_id: str, user_id: str) -> dict[str, tuple[int, int]]: ...

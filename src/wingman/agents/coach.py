@@ -42,7 +42,8 @@ tip into one line the rep can act on right now:
 Reply with JSON only, matching the schema."""
 
 # kinds a competitor named in the same sentence hands over to the search agent's brief
-_COMPETITOR_HANDOVER = frozenset({"objection.price", "objection.competitor"})
+# ("we use X already, why would we switch?" is about X, not about needing the product)
+_COMPETITOR_HANDOVER = frozenset({"objection.price", "objection.competitor", "objection.need"})
 MIN_FACT_SCORE = 0.35
 
 
@@ -104,7 +105,7 @@ class SalesCoach(Agent):
         """Objections, signals and tone in `block` (nudges excluded), sentence by sentence.
         With `deconflict`, price and competitor objections in a sentence that names a
         competitor are left to the search agent, whose brief carries the facts."""
-        playbook = await self.playbook.for_tenant(block.user_id)
+        playbook = await self.playbook.for_tenant(block.tenant)
         matcher = self._examples(playbook)
         if matcher is not None and not matcher.ready:
             # still embedding the examples (start-up, or a playbook just edited): patterns only,
@@ -216,7 +217,7 @@ class SalesCoach(Agent):
     async def handle(self, block: TranscriptBlock, ctx: CallContext) -> AgentOutcome:
         started = time.perf_counter()
         findings = await self.detect(block, ctx)
-        findings += nudges(await self.playbook.for_tenant(block.user_id), ctx.metrics)
+        findings += nudges(await self.playbook.for_tenant(block.tenant), ctx.metrics)
         if not findings:
             return self.outcome(
                 block, started=started, rule_or_prompt="playbook rules", output="nothing to say"
@@ -247,6 +248,7 @@ class SalesCoach(Agent):
                     id=stable_id(block.call_id, block.seq, self.name, finding.kind),
                     call_id=block.call_id,
                     user_id=block.user_id,
+                    workspace_id=block.workspace_id,
                     block_id=block.id,
                     agent="coach",
                     category=finding.category,

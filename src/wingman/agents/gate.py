@@ -61,7 +61,7 @@ class InsightGate:
         *,
         per_minute: int,
         repeat_after_seconds: float = 300.0,
-        restate_seconds: float = 20.0,
+        restate_seconds: float = 8.0,
         near_duplicate: float = 90.0,
         low_priority: float = 0.5,
         major_priority: float = 0.7,

@@ -73,10 +73,11 @@ class ConversationMetrics:
                 self.monologue_start = None
                 self.current_monologue_seconds = 0.0
 
-    def snapshot(self, *, call_id: str, user_id: str) -> CallMetrics:
+    def snapshot(self, *, call_id: str, user_id: str, workspace_id: str = "") -> CallMetrics:
         return CallMetrics(
             call_id=call_id,
             user_id=user_id,
+            workspace_id=workspace_id,
             rep_talk_ratio=self.rep_talk_ratio,
             rep_seconds=round(self.rep_seconds, 2),
             customer_seconds=round(self.customer_seconds, 2),

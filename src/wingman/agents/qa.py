@@ -104,12 +104,25 @@ class QaAgent(Agent):
         notes: list[str] = []
         provider = "local"
         prompts: list[str] = []
+        battlecards = {
+            doc for name, doc in ctx.catalog.documents.items() if ctx.catalog.kinds.get(name) == "competitor"
+        }
         for index, (sentence, kind) in enumerate(questions):
             query = canonical_query(sentence, ctx)
-            passages = await self.knowledge.retrieve(block.user_id, query, limit=3)
+            passages = await self.knowledge.retrieve(block.tenant, query, limit=4)
             if not passages:
                 notes.append(f"{kind} question: knowledge base empty")
                 continue
+            # a battlecard answers questions about its competitor; the company's own documents
+            # answer the rest, when one of them is confident enough
+            own = [p for p in passages if p.filename not in battlecards]
+            if (
+                own
+                and passages[0].filename in battlecards
+                and retrieval_confidence(own[0]) >= self.min_confidence
+            ):
+                passages = own + [p for p in passages if p.filename in battlecards]
+            passages = passages[:3]
             confidence = retrieval_confidence(passages[0])
             if confidence < self.min_confidence:
                 notes.append(
@@ -140,6 +153,7 @@ class QaAgent(Agent):
                     id=stable_id(block.call_id, block.seq, self.name, index),
                     call_id=block.call_id,
                     user_id=block.user_id,
+                    workspace_id=block.workspace_id,
                     block_id=block.id,
                     agent="qa",
                     category="Knowledge Base",

@@ -24,7 +24,7 @@ from wingman.agents.base import Agent, AgentOutcome, AgentStore, CallContext, En
 from wingman.agents.coach import SalesCoach
 from wingman.agents.feedback import FeedbackPreferences
 from wingman.agents.gate import InsightGate
-from wingman.agents.playbook import PlaybookSource
+from wingman.agents.playbook import PlaybookProvider, PlaybookSource
 from wingman.agents.qa import QaAgent
 from wingman.agents.search import SearchAgent
 from wingman.bus.base import EventBus
@@ -55,14 +55,20 @@ _worker_numbers = itertools.count(1)
 
 
 def default_agents(
-    *, llm: Llm, knowledge: KnowledgeBase, web_search: Search | None, settings: Settings
+    *,
+    llm: Llm,
+    knowledge: KnowledgeBase,
+    web_search: Search | None,
+    settings: Settings,
+    playbooks: PlaybookProvider | None = None,
 ) -> list[Agent]:
-    """The coach, search and Q&A agents as configured by `settings`."""
+    """The coach, search and Q&A agents as configured by `settings`; the coach reads each
+    tenant's playbook from `playbooks` (default: the shipped file for everyone)."""
     deadline = settings.agent_deadline_seconds
     llm_timeout = min(settings.llm_timeout_seconds, deadline * 0.8)
     return [
         SalesCoach(
-            playbook=PlaybookSource(settings.effective_playbook_path),
+            playbook=playbooks or PlaybookSource(settings.effective_playbook_path),
             llm=llm,
             embedder=knowledge.embedder,
             knowledge=knowledge,
@@ -115,6 +121,7 @@ class AgentWorker:
         idle_seconds: float = 2 * 3600,
         preferences_ttl: float = 60.0,
         profiles: ProfileService | None = None,
+        playbooks: PlaybookProvider | None = None,
     ) -> None:
         self.bus = bus
         # without a profile store (tests, tools): every tenant uses settings.competitors
@@ -125,7 +132,9 @@ class AgentWorker:
         self.agents = (
             list(agents)
             if agents is not None
-            else default_agents(llm=llm, knowledge=knowledge, web_search=web_search, settings=settings)
+            else default_agents(
+                llm=llm, knowledge=knowledge, web_search=web_search, settings=settings, playbooks=playbooks
+            )
         )
         self.gate = InsightGate(per_minute=settings.insights_per_minute)
         self.deadline = settings.agent_deadline_seconds
@@ -191,11 +200,11 @@ class AgentWorker:
         async for event in self.bus.subscribe(TOPIC_CALLS, group=GROUP, consumer=self.consumer):
             try:
                 if isinstance(event, CallStarted):
-                    tasks.create_task(self._warm(event.user_id))
+                    tasks.create_task(self._warm(event.tenant))
                 elif isinstance(event, CallEnded):
                     await self._end(event.call_id)
                 elif isinstance(event, Feedback):
-                    await self._load_preferences(event.user_id, force=True)
+                    await self._load_preferences(event.tenant, event.user_id, force=True)
             except Exception as e:
                 log.error(
                     "call event failed", extra={"type": type(event).__name__, "error": type(e).__name__}
@@ -211,10 +220,10 @@ class AgentWorker:
             except Exception as e:
                 log.warning("agent start-up failed", extra={"agent": agent.name, "error": type(e).__name__})
 
-    async def _warm(self, user_id: str) -> None:
+    async def _warm(self, tenant: str) -> None:
         for agent in self.agents:
             try:
-                await agent.warm(user_id)
+                await agent.warm(tenant)
             except Exception as e:
                 log.warning("agent warm-up failed", extra={"agent": agent.name, "error": type(e).__name__})
 
@@ -228,33 +237,37 @@ class AgentWorker:
         self._locks.pop(call_id, None)
 
     # -- per-call state
-    async def _load_preferences(self, user_id: str, *, force: bool = False) -> FeedbackPreferences:
-        cached = self._preferences.get(user_id)
+    async def _load_preferences(
+        self, tenant: str, user_id: str, *, force: bool = False
+    ) -> FeedbackPreferences:
+        # feedback is the rep's own: keyed by workspace and user
+        key = f"{tenant}/{user_id}"
+        cached = self._preferences.get(key)
         now = time.monotonic()
         if cached is not None and not force and now - cached[0] < self._preferences_ttl:
             return cached[1]
         try:
-            counts = await self.store.feedback_by_kind(user_id=user_id)
+            counts = await self.store.feedback_by_kind(workspace_id=tenant, user_id=user_id)
             prefs = FeedbackPreferences.from_counts(counts)
         except Exception as e:  # keep the last known preferences: feedback is advisory
             log.warning("feedback load failed", extra={"error": type(e).__name__})
             prefs = cached[1] if cached else FeedbackPreferences()
-        self._preferences[user_id] = (now, prefs)
+        self._preferences[key] = (now, prefs)
         for ctx in self._contexts.values():
-            if ctx.user_id == user_id:
+            if ctx.user_id == user_id and (ctx.workspace_id or ctx.user_id) == tenant:
                 ctx.preferences = prefs
         return prefs
 
-    async def _profile(self, user_id: str) -> CompanyProfile | None:
-        return await self.profiles.get(user_id) if self.profiles is not None else None
+    async def _profile(self, tenant: str) -> CompanyProfile | None:
+        return await self.profiles.get(tenant) if self.profiles is not None else None
 
-    async def _catalog(self, user_id: str, profile: CompanyProfile | None) -> EntityCatalog:
-        entities = await self.knowledge.entities(user_id)
-        cached = self._catalogs.get(user_id)
+    async def _catalog(self, tenant: str, profile: CompanyProfile | None) -> EntityCatalog:
+        entities = await self.knowledge.entities(tenant)
+        cached = self._catalogs.get(tenant)
         if cached is not None and cached[0] is entities and cached[1] is profile:
             return cached[2]
         catalog = catalog_for(profile, entities, default_competitors=self.settings.competitors)
-        self._catalogs[user_id] = (entities, profile, catalog)
+        self._catalogs[tenant] = (entities, profile, catalog)
         return catalog
 
     def _context(self, block: TranscriptBlock) -> CallContext:
@@ -264,7 +277,7 @@ class AgentWorker:
             for call_id in [c for c, x in self._contexts.items() if now - x.last_seen > self._idle_seconds]:
                 self._contexts.pop(call_id, None)
                 self._locks.pop(call_id, None)
-            ctx = self._contexts[block.call_id] = CallContext(block.call_id, block.user_id)
+            ctx = self._contexts[block.call_id] = CallContext(block.call_id, block.user_id, block.tenant)
         ctx.last_seen = time.monotonic()
         return ctx
 
@@ -275,7 +288,7 @@ class AgentWorker:
     async def handle_block(self, block: TranscriptBlock) -> list[Insight]:
         """Run every agent on `block`; returns the insights that were published."""
         lock = self._locks.setdefault(block.call_id, asyncio.Lock())
-        TENANT.set(block.user_id)  # this task's provider errors are this tenant's (health.py)
+        TENANT.set(block.tenant)  # this task's provider errors are this tenant's (health.py)
         async with lock:
             ctx = self._context(block)
             if block.seq in ctx.processed:
@@ -286,12 +299,15 @@ class AgentWorker:
             metrics.block_received(block)
             self.counts["blocks"] += 1
             started = time.perf_counter()
-            ctx.preferences = await self._load_preferences(block.user_id)
-            ctx.profile = await self._profile(block.user_id)
-            ctx.catalog = await self._catalog(block.user_id, ctx.profile)
+            ctx.preferences = await self._load_preferences(block.tenant, block.user_id)
+            ctx.profile = await self._profile(block.tenant)
+            ctx.catalog = await self._catalog(block.tenant, ctx.profile)
             ctx.metrics.observe(block)
             await self._publish(
-                ctx.metrics.snapshot(call_id=block.call_id, user_id=block.user_id), block.call_id
+                ctx.metrics.snapshot(
+                    call_id=block.call_id, user_id=block.user_id, workspace_id=block.workspace_id
+                ),
+                block.call_id,
             )
             published: list[Insight] = []
             async with asyncio.TaskGroup() as group:

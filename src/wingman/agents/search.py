@@ -146,7 +146,7 @@ class SearchAgent(Agent):
                 notes.append(f"{found}: a question about it, left to the Q&A agent")
                 continue
             passages = await self._knowledge(
-                block.user_id, company, match.name, kind, ctx.catalog.documents.get(match.name), sentence
+                block.tenant, company, match.name, kind, ctx.catalog.documents.get(match.name), sentence
             )
             web: list[SearchHit] = []
             if news or not passages:
@@ -204,6 +204,7 @@ class SearchAgent(Agent):
                     id=stable_id(block.call_id, block.seq, self.name, match.name),
                     call_id=block.call_id,
                     user_id=block.user_id,
+                    workspace_id=block.workspace_id,
                     block_id=block.id,
                     agent="search",
                     category=category,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -35,19 +36,50 @@ From the transcript and the moments flagged live:
 - "key_moments": objections, competitor mentions, important questions and commitments, each
   {"kind": "objection"|"competitor"|"question"|"buying_signal"|"next_step", "text": str,
   "at": seconds into the call};
-- "action_items": concrete follow-ups with owner and date when stated.
+- "action_items": concrete follow-ups of both sides, each "Rep: ..." or "Customer: ...", with
+  the date when stated ("Rep: send the proposal (due: Friday)");
+- "summary" as short labelled lines: Customer, Needs, Pains, Objections (with how the rep
+  answered), Competitors, Questions (with the answer given), Buying signals, Next steps; never
+  a file name.
 Use only what was said. Reply with JSON only, matching the schema."""
 
 _COMMITMENT = re.compile(
-    r"^(?:ok(?:ay)?,?\s+|so,?\s+|great,?\s+|and\s+)*(?:i will|i'll|we will|we'll|i am going to|i'm going "
-    r"to|we are going to|we're going to|let me|i can|we can)\s+(?P<action>(?:send|set up|schedule|"
-    r"book|share|follow up|get back|email|call|loop in|introduce|prepare|put together|draft|"
-    r"review|check|confirm|arrange|organize|start|run|get you|get that)\b.*)",
+    r"^(?:ok(?:ay)?,?\s+|so,?\s+|great,?\s+|good,?\s+|sure,?\s+|and\s+|then\s+)*(?:i will|i'll|we will|"
+    r"we'll|i am going to|i'm going to|we are going to|we're going to|let me|i can|we can|i need to|"
+    r"we need to|i have to)\s+(?:also\s+)?(?P<action>(?:send|set up|schedule|book|share|follow up|get back|"
+    r"email|call|loop in|introduce|prepare|put together|draft|review|check|confirm|arrange|organize|"
+    r"start|run|get|pick|talk|speak|discuss|look|come back|bring|ask|show|forward)\b.*)",
     re.I,
 )
-_CUSTOMER_TODO = re.compile(
-    r"\b(?:i|we)(?: will| would)?(?: also)? (?:need|have) to (?P<action>(?:check|run|talk|speak|"
-    r"discuss|get|review|confirm|loop|ask)\b.*)",
+_SEND_ME = re.compile(
+    r"^(?:okay,?\s+|ok,?\s+|so,?\s+|sure,?\s+|great,?\s+)?(?:please\s+)?send me (?P<action>.+)", re.I
+)
+_DATE = re.compile(
+    r"\b(today|tonight|tomorrow|this week|next week|this month|next month|end of (?:the )?(?:day|week|"
+    r"month|quarter)|(?:on |by |this |next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"(?:in |by |after |before )?(?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)|in (?:a|one|two|three|a few|a couple of) (?:days|weeks|months))\b",
+    re.I,
+)
+_INTRO = re.compile(
+    r"\b(i am|i'm|i run|i own|i manage|i lead|i look after|i head|we are|we're|we run|we have|we own|"
+    r"our (?:company|firm|team|practice|district|group))\b",
+    re.I,
+)
+_SIZE = re.compile(
+    r"\b(staff|agents|employees|people|technicians|plumbers|accountants|preparers|devices|laptops|"
+    r"locations|restaurants|schools|clients|seats|users|sites|stores|offices)\b",
+    re.I,
+)
+_NEED = re.compile(
+    r"\b(we need|we want|we would like|we'd like|we're looking for|we are looking for|looking for|"
+    r"what matters|is important|must have|we're evaluating|we are evaluating|matters most)\b",
+    re.I,
+)
+_PAIN = re.compile(
+    r"\b(problem|headache|pain|chaos|lose|lost|losing|miss|missed|late|manual(?:ly)?|by hand|wrong|"
+    r"waste[sd]?|scare|hate|struggl\w*|drops?|weak|slow|spreadsheets?|whiteboard|overspen\w*|"
+    r"arguments?|takes? (?:\w+ )?(?:hours|weeks|days)|never know)\b",
     re.I,
 )
 _OBJECTION_LABELS = {
@@ -58,6 +90,8 @@ _OBJECTION_LABELS = {
     "competitor": "Competitor",
     "trust": "Trust",
 }
+# one key moment per moment: when two kinds fall on one sentence, the first of these wins
+_MOMENT_RANK = {"objection": 0, "competitor": 1, "buying_signal": 2, "question": 3, "next_step": 4}
 
 
 class SegmentLike(Protocol):
@@ -94,36 +128,49 @@ class CallSummary(BaseModel):
     action_items: list[str] = Field(default_factory=list)
 
 
-def _at(snippet: str, segments: Sequence[SegmentLike]) -> float:
-    """Start time of the segment `snippet` was taken from (best fuzzy match)."""
-    best, at = 0.0, 0.0
+def _index_of(snippet: str, segments: Sequence[SegmentLike]) -> int | None:
+    """The segment `snippet` was taken from (best fuzzy match), or None."""
+    best, found = 0.0, None
     probe = snippet.rstrip("\u2026").strip().lower()
-    for seg in segments:
+    for i, seg in enumerate(segments):
         score = fuzz.partial_ratio(probe, seg.text.lower())
         if score > best:
-            best, at = score, seg.start
-    return at if best >= 70 else 0.0
+            best, found = score, i
+    return found if best >= 70 else None
 
 
-_FIRST_PERSON = [
-    (r"\bmy\b", "their"),
-    (r"\bour\b", "their"),
-    (r"\bwe\b", "they"),
-    (r"\bus\b", "them"),
-    (r"\bI\b", "they"),
-    (r"\bme\b", "them"),
-]
+_CLAUSE = re.compile(r",?\s+and\s+(?=(?:i|we)\b)|,\s+(?=(?:i|we) (?:will|'ll|need|can)\b)", re.I)
 
 
-def _third_person(text: str) -> str:
-    for pattern, repl in _FIRST_PERSON:
-        text = re.sub(pattern, repl, text, flags=re.I)
-    return text
+def _clauses(text: str) -> list[str]:
+    """Sentences, split where a second commitment starts ("send me X and I will look at it")."""
+    return [part for sentence in sentences(text) for part in _CLAUSE.split(sentence) if part.strip()]
+
+
+def _reply(index: int, segments: Sequence[SegmentLike]) -> str | None:
+    """What the rep said right after segment `index` (their answer), if the rep spoke next."""
+    for seg in segments[index + 1 : index + 3]:
+        if seg.speaker == "rep":
+            return seg.text.strip()
+        if seg.speaker is None:
+            return None
+    return None
+
+
+def _quote(text: str) -> str:
+    return f'"{" ".join(text.split()).rstrip()}"'
 
 
 def _action(text: str) -> str:
     text = text.strip().rstrip(".!")
     return text[:1].upper() + text[1:]
+
+
+def _item(owner: str, action: str) -> str:
+    """ "Rep: send the proposal (by Friday)": the owner, the action and its date when said."""
+    date = _DATE.search(action)
+    due = f" (due: {date.group(1).strip()})" if date else ""
+    return f"{owner}: {_action(action)}{due}"
 
 
 def _join(items: Sequence[str]) -> str:
@@ -133,91 +180,129 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLike]) -> CallSummary:
-    """The extractive summary of a call from its segments and the insights shown live."""
-    moments: list[KeyMoment] = []
-    objections: list[str] = []
-    competitors: list[str] = []
-    topics: list[str] = []
-    signals = 0
-    covered: set[str] = set()
+@dataclass
+class _Notes:
+    customer: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    pains: list[str] = field(default_factory=list)
+    objections: list[str] = field(default_factory=list)
+    competitors: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    moments: dict[int, KeyMoment] = field(default_factory=dict)  # segment index -> its moment
+    flagged: set[int] = field(default_factory=set)  # segments an insight already covers
+    answered: set[int] = field(default_factory=set)  # questions the Q&A agent answered
+
+    def moment(self, index: int, moment: KeyMoment) -> None:
+        held = self.moments.get(index)
+        if held is None or _MOMENT_RANK.get(moment.kind, 9) < _MOMENT_RANK.get(held.kind, 9):
+            self.moments[index] = moment
+
+
+def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Sequence[InsightLike]) -> None:
+    answered = notes.answered
     for insight in insights:
         family, _, key = insight.kind.partition(".")
         snippet = insight.context_snippet or insight.content
+        index = _index_of(snippet, segments)
+        at = segments[index].start if index is not None else 0.0
+        said = segments[index].text if index is not None else snippet
+        reply = _reply(index, segments) if index is not None else None
         if family == "objection":
             label = _OBJECTION_LABELS.get(key, key.replace("_", " ").title())
-            objections.append(label.lower())
-            moments.append(
-                KeyMoment(kind="objection", text=f"{label} objection: {snippet}", at=_at(snippet, segments))
+            line = f"{label}: {_quote(said)}" + (f"; the rep answered {_quote(reply)}" if reply else "")
+            notes.objections.append(line)
+            notes.moment(
+                index if index is not None else -len(notes.moments) - 1,
+                KeyMoment(kind="objection", text=f"{label} objection: {said}", at=at),
             )
         elif family == "competitor":
             name = insight.entity or key
-            competitors.append(name)
-            moments.append(
-                KeyMoment(kind="competitor", text=f"{name} mentioned: {snippet}", at=_at(snippet, segments))
+            notes.competitors.append(f"{name} ({_quote(said)})")
+            notes.moment(
+                index if index is not None else -len(notes.moments) - 1,
+                KeyMoment(kind="competitor", text=f"{name} mentioned: {said}", at=at),
             )
-        elif family == "qa":
-            topics.append(key.replace("-", " "))
-            covered.add(snippet.lower())
-            moments.append(
-                KeyMoment(
-                    kind="question", text=f"{snippet} \u2192 {insight.content}", at=_at(snippet, segments)
-                )
-            )
+        elif family == "qa" and index is not None and index not in answered:
+            answered.add(index)
+            answer = reply or insight.content
+            notes.questions.append(f"{_quote(snippet)} answered {_quote(answer)}")
+            notes.moment(index, KeyMoment(kind="question", text=f"{snippet} \u2192 {answer}", at=at))
         elif family == "signal":
-            signals += 1
-            moments.append(KeyMoment(kind="buying_signal", text=snippet, at=_at(snippet, segments)))
-    actions: list[str] = []
-    customer_todos: list[str] = []
-    for seg in segments:
-        for sentence in sentences(seg.text):
-            if (
-                seg.speaker != "rep"
-                and question_kind(sentence) == "explicit"
-                and sentence.lower() not in covered
-                and len(sentence.split()) >= 4
-            ):
-                moments.append(KeyMoment(kind="question", text=sentence, at=seg.start))
-            m = _COMMITMENT.search(sentence)
-            if m and seg.speaker != "customer":
-                actions.append(_action(m.group("action")))
-                moments.append(KeyMoment(kind="next_step", text=sentence, at=seg.start))
-                continue
-            m = _CUSTOMER_TODO.search(sentence)
-            if m and seg.speaker == "customer":
-                customer_todos.append(_third_person(m.group("action").strip().rstrip(".")))
-    # one moment per text, in call order
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for moment in sorted(moments, key=lambda m: m.at):
-        if (moment.kind, moment.text) not in seen:
-            seen.add((moment.kind, moment.text))
-            unique.append(moment)
-    parts: list[str] = []
-    if competitors or objections:
-        said = []
-        if competitors:
-            said.append(f"mentioned {_join(competitors)}")
-        if objections:
-            kinds = list(dict.fromkeys(objections))
-            said.append(f"raised {_join(kinds)} objection{'s' if len(kinds) > 1 else ''}")
-        parts.append(f"The customer {' and '.join(said)}.")
-    if topics:
-        parts.append(f"They asked about {_join(topics)}.")
-    if signals:
-        parts.append("They showed buying signals.")
-    if actions:
-        parts.append(f"Next steps: {_join([a[:1].lower() + a[1:] for a in actions])}.")
-    if customer_todos:
-        parts.append(f"The customer needs to {_join(customer_todos)}.")
-    if not parts:
+            notes.signals.append(_quote(said))
+            notes.moment(
+                index if index is not None else -len(notes.moments) - 1,
+                KeyMoment(kind="buying_signal", text=said, at=at),
+            )
+        if index is not None:
+            notes.flagged.add(index)
+
+
+def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLike]) -> CallSummary:
+    """The extractive CRM notes of a call from its segments and the insights shown live: who the
+    customer is and what they need, pains, objections with the rep's answers, competitors,
+    questions with the answer given, buying signals and next steps with owner and date."""
+    notes = _Notes()
+    _from_insights(notes, segments, insights)
+    answered = notes.answered
+    for i, seg in enumerate(segments):
+        customer = seg.speaker != "rep"
+        for sentence in _clauses(seg.text):
+            if customer:
+                fresh = i not in notes.flagged  # a moment an insight already covered
+                if (
+                    fresh
+                    and len(notes.customer) < 2
+                    and _INTRO.search(sentence)
+                    and (_SIZE.search(sentence) or len(notes.customer) == 0)
+                ):
+                    notes.customer.append(_quote(sentence))
+                    continue
+                if (
+                    fresh
+                    and question_kind(sentence) == "explicit"
+                    and len(sentence.split()) >= 4
+                    and i not in answered
+                ):
+                    reply = _reply(i, segments)
+                    notes.questions.append(_quote(sentence) + (f" answered {_quote(reply)}" if reply else ""))
+                    notes.moment(i, KeyMoment(kind="question", text=sentence, at=seg.start))
+                    continue
+                if _NEED.search(sentence):
+                    notes.needs.append(_quote(sentence))
+                elif _PAIN.search(sentence):
+                    notes.pains.append(_quote(sentence))
+            m = _COMMITMENT.search(sentence) or (_SEND_ME.search(sentence) if customer else None)
+            if m:
+                # "send me X" is the rep's to do; "I will X" belongs to whoever said it
+                owner = "Rep" if seg.speaker == "rep" or m.re is _SEND_ME else "Customer"
+                action = f"send {m.group('action')}" if m.re is _SEND_ME else m.group("action")
+                notes.actions.append(_item(owner, action))
+                notes.moment(i, KeyMoment(kind="next_step", text=sentence, at=seg.start))
+    lines: list[str] = []
+    for title, items in (
+        ("Customer", notes.customer),
+        ("Needs", notes.needs),
+        ("Pains", notes.pains),
+        ("Objections", notes.objections),
+        ("Competitors", notes.competitors),
+        ("Questions", notes.questions),
+        ("Buying signals", notes.signals),
+        ("Next steps", notes.actions),
+    ):
+        if items:
+            lines.append(f"{title}: {'; '.join(dict.fromkeys(items))}.")
+    if not lines:
         words = sum(len(s.text.split()) for s in segments)
-        parts.append(
+        lines.append(
             "No objections, questions or next steps were detected"
             + (f" in {words} words of conversation." if words else "; the call was empty.")
         )
-    items = actions + [f"Customer: {_action(t)}" for t in customer_todos]
-    return CallSummary(summary=" ".join(parts), key_moments=unique, action_items=list(dict.fromkeys(items)))
+    moments = sorted(notes.moments.values(), key=lambda m: m.at)
+    return CallSummary(
+        summary="\n".join(lines), key_moments=moments, action_items=list(dict.fromkeys(notes.actions))
+    )
 
 
 async def summarize_call(

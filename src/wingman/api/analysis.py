@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
-from wingman.api.deps import ContainerDep, CurrentUser, StoreDep
+from wingman.api.deps import ContainerDep, CurrentUser, CurrentViewer, StoreDep
 from wingman.events import utcnow
 from wingman.followup import EmailDraft, draft_follow_up
+from wingman.store.records import Viewer
 from wingman.store.sentiment import list_sentiments
 from wingman.store.trends import Range, Trends, trends
 
@@ -30,13 +31,13 @@ class SentimentPoint(BaseModel):
 
 @router.get("/calls/{call_id}/sentiment", responses=NOT_FOUND)
 async def call_sentiment(
-    call_id: str, user: CurrentUser, store: StoreDep, container: ContainerDep
+    call_id: str, viewer: CurrentViewer, store: StoreDep, container: ContainerDep
 ) -> list[SentimentPoint]:
     """The customer's sentiment per transcript segment, in time order."""
-    detail = await store.call_detail(user_id=user.id, call_id=call_id)
+    detail = await store.call_detail(viewer=viewer, call_id=call_id)
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such call")
-    saved = {p.segment_id: p for p in await list_sentiments(store, user_id=user.id, call_id=call_id)}
+    saved = {p.segment_id: p for p in await list_sentiments(store, viewer=viewer, call_id=call_id)}
     points = []
     for seg in detail.transcript:
         if seg.speaker != "customer":
@@ -63,8 +64,9 @@ async def call_sentiment(
 
 @router.get("/calls/{call_id}/follow-up", responses=NOT_FOUND)
 async def follow_up(call_id: str, user: CurrentUser, store: StoreDep) -> EmailDraft:
-    """A follow-up email draft from the call's summary and action items (edit, copy, send)."""
-    detail = await store.call_detail(user_id=user.id, call_id=call_id)
+    """A follow-up email draft from the call's summary and action items (edit, copy, send):
+    the rep's own calls."""
+    detail = await store.call_detail(viewer=Viewer.own(user), call_id=call_id)
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such call")
     return draft_follow_up(
@@ -84,4 +86,4 @@ async def call_trends(
 ) -> Trends:
     """Calls, minutes, tips shown and liked, objections and competitors per day (week) or per
     week (month, quarter), and the talk ratio of each call in the range."""
-    return await trends(store, user_id=user.id, range_=range_, now=utcnow())
+    return await trends(store, user_id=user.id, workspace_id=user.workspace_id, range_=range_, now=utcnow())

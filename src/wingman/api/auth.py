@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, TokenDep, unauthorized
-from wingman.auth import MAX_PASSWORD, TokenGrant, TooManyAttempts
+from wingman.auth import MAX_PASSWORD, SignupClosed, TokenGrant, TooManyAttempts
 from wingman.errors import BadInput, Unauthorized
-from wingman.store.records import UserRecord
+from wingman.store.records import Role, UserRecord
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -20,6 +20,7 @@ class RegisterIn(BaseModel):
     email: str = Field(max_length=320)
     name: str = Field("", max_length=200)
     password: str = Field(max_length=MAX_PASSWORD)
+    workspace_name: str = Field("", max_length=200, description="the new workspace's name")
 
 
 class LoginIn(BaseModel):
@@ -32,10 +33,21 @@ class UserOut(BaseModel):
     email: str
     name: str
     created_at: datetime
+    workspace_id: str
+    role: Role
+    manager_id: str | None = None
 
     @classmethod
     def of(cls, user: UserRecord) -> UserOut:
-        return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            created_at=user.created_at,
+            workspace_id=user.workspace_id,
+            role=user.role,
+            manager_id=user.manager_id,
+        )
 
 
 class TokenOut(BaseModel):
@@ -61,16 +73,26 @@ def client_address(request: Request) -> str:
     response_model=TokenOut,
     responses={
         400: {"description": "invalid email or password, or no account can be made (one answer for all)"},
+        403: {"description": "sign-up is by invitation (open sign-up is off)"},
         429: {"description": "too many sign-ups from this address; see Retry-After"},
     },
 )
 async def register(body: RegisterIn, container: ContainerDep, request: Request) -> Response | TokenOut:
-    """Create an account and return a token for it. An email that has an account gets the
-    same answer as any other refusal, so the answer does not tell which emails exist."""
+    """Create an account, as the admin of a new workspace, and return a token for it. Only
+    the first account of a fresh install may register unless WINGMAN_OPEN_SIGNUP is on;
+    everyone else joins a workspace through an invitation (/api/invitations/accept). An email
+    that has an account gets the same answer as any other refusal, so the answer does not
+    tell which emails exist."""
     try:
         grant = await container.auth.register(
-            email=body.email, name=body.name, password=body.password, client=client_address(request)
+            email=body.email,
+            name=body.name,
+            password=body.password,
+            workspace_name=body.workspace_name,
+            client=client_address(request),
         )
+    except SignupClosed as e:
+        return JSONResponse({"detail": str(e), "code": e.code}, status_code=status.HTTP_403_FORBIDDEN)
     except BadInput as e:
         return JSONResponse({"detail": str(e), "code": e.code}, status_code=status.HTTP_400_BAD_REQUEST)
     except TooManyAttempts as e:

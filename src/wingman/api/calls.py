@@ -10,9 +10,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from wingman import __version__
-from wingman.api.deps import ContainerDep, CurrentUser, StoreDep
+from wingman.api.deps import ContainerDep, CurrentUser, CurrentViewer, StoreDep
 from wingman.errors import WingmanError
 from wingman.events import TOPIC_CALLS, Feedback, FeedbackStatus
+from wingman.store.calls import CallFilters
 from wingman.store.records import (
     AgentRunRecord,
     CallDetail,
@@ -20,6 +21,7 @@ from wingman.store.records import (
     KeyMoment,
     RecommendationRecord,
     Stats,
+    Viewer,
 )
 from wingman.store.snippets import parts
 
@@ -68,6 +70,7 @@ class SnippetPart(BaseModel):
 
 class CallItemOut(BaseModel):
     id: str
+    user_id: str  # the rep whose call it is
     title: str
     start_time: datetime
     end_time: datetime | None
@@ -81,6 +84,7 @@ class CallItemOut(BaseModel):
     def of(cls, call: CallRecord, snippet: str | None = None) -> CallItemOut:
         return cls(
             id=call.id,
+            user_id=call.user_id,
             title=call.title,
             start_time=call.start_time,
             end_time=call.end_time,
@@ -196,39 +200,50 @@ async def health(container: ContainerDep, request: Request, response: Response) 
 
 @router.get("/calls")
 async def list_calls(
-    user: CurrentUser,
+    viewer: CurrentViewer,
     store: StoreDep,
     q: Annotated[str | None, Query(max_length=200, description="words to search for")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
+    rep: Annotated[str | None, Query(max_length=64, description="only this rep's calls (user id)")] = None,
+    since: Annotated[datetime | None, Query(description="calls started at or after")] = None,
+    until: Annotated[datetime | None, Query(description="calls started before")] = None,
+    competitor: Annotated[str | None, Query(max_length=200, description="a competitor that came up")] = None,
+    objection: Annotated[
+        str | None, Query(max_length=100, description="an objection kind, e.g. price")
+    ] = None,
 ) -> CallListOut:
-    """The user's calls, newest first; `q` searches titles, summaries and transcripts."""
-    page = await store.list_calls(user_id=user.id, q=q, limit=limit, offset=offset)
+    """The calls the user may see, newest first: a rep their own, a manager their team's, an
+    admin the workspace's. `q` searches titles, summaries and transcripts; the other filters
+    narrow by rep, start time, competitor mentioned and objection raised."""
+    filters = CallFilters(rep=rep, since=since, until=until, competitor=competitor, objection=objection)
+    page = await store.list_calls(viewer=viewer, q=q, limit=limit, offset=offset, filters=filters)
     items = [CallItemOut.of(c, page.snippets.get(c.id)) for c in page.items]
     return CallListOut(items=items, total=page.total)
 
 
 @router.get("/calls/{call_id}", responses=NOT_FOUND)
-async def call_detail(call_id: str, user: CurrentUser, store: StoreDep) -> CallDetailOut:
+async def call_detail(call_id: str, viewer: CurrentViewer, store: StoreDep) -> CallDetailOut:
     """A call with transcript, recommendations, key moments and action items."""
-    detail = await store.call_detail(user_id=user.id, call_id=call_id)
+    detail = await store.call_detail(viewer=viewer, call_id=call_id)
     if detail is None:
         raise not_found("call")
     return CallDetailOut.of(detail)
 
 
 @router.get("/calls/{call_id}/agent-runs", responses=NOT_FOUND)
-async def agent_runs(call_id: str, user: CurrentUser, store: StoreDep) -> list[AgentRunRecord]:
+async def agent_runs(call_id: str, viewer: CurrentViewer, store: StoreDep) -> list[AgentRunRecord]:
     """Every agent decision about the call's transcript blocks, for review."""
-    if await store.get_call(user_id=user.id, call_id=call_id) is None:
+    if await store.get_call(viewer=viewer, call_id=call_id) is None:
         raise not_found("call")
-    return await store.list_agent_runs(user_id=user.id, call_id=call_id)
+    return await store.list_agent_runs(viewer=viewer, call_id=call_id)
 
 
 @router.get("/stats")
 async def stats(user: CurrentUser, store: StoreDep) -> Stats:
-    """Dashboard figures: this week, totals, feedback, top objections and competitors."""
-    return await store.stats(user_id=user.id)
+    """Dashboard figures over the user's own calls: this week, totals, feedback, top
+    objections and competitors (a manager's team figures: /api/team)."""
+    return await store.stats(viewer=Viewer.own(user))
 
 
 @router.post(
@@ -240,11 +255,14 @@ async def feedback(
 ) -> FeedbackOut:
     """Like, dislike or clear a recommendation; the agents hear of it and adapt."""
     rec = await container.store.set_feedback(
-        user_id=user.id, recommendation_id=recommendation_id, status=body.status
+        workspace_id=user.workspace_id,
+        user_id=user.id,
+        recommendation_id=recommendation_id,
+        status=body.status,
     )
     if rec is None:
         raise not_found("recommendation")
-    event = Feedback(id=rec.id, user_id=user.id, status=body.status)
+    event = Feedback(id=rec.id, user_id=user.id, workspace_id=user.workspace_id, status=body.status)
     try:
         await container.bus.publish(TOPIC_CALLS, event, key=rec.call_session_id)
     except WingmanError:

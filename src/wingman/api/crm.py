@@ -37,8 +37,8 @@ _MESSAGES = {
 
 
 def tenant_of(user: UserRecord) -> str:
-    """The tenant whose CRM connections this user manages."""
-    return user.id
+    """The tenant whose CRM connections this user manages: their workspace."""
+    return user.workspace_id
 
 
 class ProviderOut(BaseModel):
@@ -184,7 +184,7 @@ async def search_records(
 
 
 async def _own_call(store: StoreDep, user: UserRecord, call_id: str) -> None:
-    if await store.get_call(user_id=user.id, call_id=call_id) is None:
+    if await store.get_call(viewer=await store.viewer(user), call_id=call_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such call")
 
 
@@ -213,7 +213,7 @@ async def sync_call(
     container: ContainerDep,
 ) -> list[CallSyncOut]:
     """Sync the call now (in the background), optionally to the record the rep picked."""
-    call = await store.get_call(user_id=user.id, call_id=call_id)
+    call = await store.get_call(viewer=await store.viewer(user), call_id=call_id)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such call")
     if call.end_time is None:

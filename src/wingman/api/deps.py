@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wingman.errors import Unauthorized
-from wingman.store.records import UserRecord
+from wingman.store.records import UserRecord, Viewer
 from wingman.store.repos import Store
 
 if TYPE_CHECKING:
@@ -68,3 +68,27 @@ async def get_current_user(container: ContainerDep, token: TokenDep) -> UserReco
 
 
 CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
+
+
+async def get_viewer(user: CurrentUser, store: StoreDep) -> Viewer:
+    """Whose calls the signed-in user may read (own; their team's as a manager; all as admin)."""
+    return await store.viewer(user)
+
+
+CurrentViewer = Annotated[Viewer, Depends(get_viewer)]
+
+
+def require_role(*roles: str) -> Any:
+    """A dependency that lets only members with one of `roles` through (403 otherwise: the
+    caller knows their own role, so this reveals nothing about other tenants)."""
+
+    async def check(user: CurrentUser) -> UserRecord:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {' or '.join(roles)} role")
+        return user
+
+    return Depends(check)
+
+
+Manager = Annotated[UserRecord, require_role("admin", "manager")]
+Admin = Annotated[UserRecord, require_role("admin")]

@@ -1,4 +1,4 @@
-"""REST: the signed-in user's knowledge base (upload, list, delete documents).
+"""REST: the signed-in user's workspace's knowledge base (upload, list, delete documents).
 
 Uploaded Markdown, text and PDF files are chunked and embedded at once, so the agents can use
 them from the next transcript block on. Unsupported or empty files get a 400 with a code.
@@ -58,7 +58,7 @@ def _container(request: Request) -> Any:
 @router.get("/knowledge", response_model=DocumentListOut)
 async def list_documents(request: Request, user: CurrentUser) -> DocumentListOut:
     """The user's knowledge-base documents, oldest first."""
-    docs = await _container(request).knowledge.list_documents(user.id)
+    docs = await _container(request).knowledge.list_documents(user.workspace_id)
     return DocumentListOut(items=[DocumentOut.of(d) for d in docs], total=len(docs))
 
 
@@ -88,7 +88,9 @@ async def upload_document(
             )
     # no control characters in a stored name (PostgreSQL refuses NUL; escapes garble terminals)
     filename = "".join(ch for ch in file.filename or "" if ch.isprintable())
-    doc = await container.knowledge.add_document(user.id, filename, bytes(data), file.content_type)
+    doc = await container.knowledge.add_document(
+        user.workspace_id, filename, bytes(data), file.content_type, added_by=user.id
+    )
     return DocumentOut.of(doc)
 
 
@@ -100,7 +102,7 @@ async def upload_document(
 async def delete_document(request: Request, user: CurrentUser, document_id: str) -> Response:
     """Remove a document and its passages from the user's knowledge base."""
     try:
-        await _container(request).knowledge.delete_document(user.id, document_id)
+        await _container(request).knowledge.delete_document(user.workspace_id, document_id)
     except NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such document") from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from wingman.api.deps import ContainerDep, CurrentUser
 from wingman.health import PARTS
-from wingman.realtime.quotas import tenant_of
 from wingman.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["providers"])
@@ -104,7 +103,7 @@ async def providers(container: ContainerDep, user: CurrentUser) -> ProvidersOut:
                 recent_errors=[
                     ProviderErrorOut.model_validate(e)
                     for e in state.get("recent_errors", [])
-                    if e.get("tenant") == tenant_of(user.id)
+                    if e.get("tenant") == user.workspace_id  # provider errors are per workspace
                 ],
             )
         )

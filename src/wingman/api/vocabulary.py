@@ -50,7 +50,7 @@ def _out(vocabulary: Vocabulary, max_terms: int) -> VocabularyOut:
 async def get_vocabulary(container: ContainerDep, user: CurrentUser) -> VocabularyOut:
     """The user's vocabulary: their own terms and the ones found automatically."""
     service = container.vocabulary
-    return _out(await service.get(user.id), service.max_terms)
+    return _out(await service.get(user.workspace_id), service.max_terms)
 
 
 @router.put(
@@ -63,7 +63,7 @@ async def put_vocabulary(container: ContainerDep, user: CurrentUser, body: Vocab
     start from now on use them."""
     service = container.vocabulary
     try:
-        vocabulary = await service.set_user_terms(user.id, body.user_terms)
+        vocabulary = await service.set_user_terms(user.workspace_id, body.user_terms, added_by=user.id)
     except NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from None
     return _out(vocabulary, service.max_terms)

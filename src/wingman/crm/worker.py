@@ -24,6 +24,7 @@ from wingman.crm.service import CrmService, lookup_from_call
 from wingman.errors import WingmanError
 from wingman.events import utcnow
 from wingman.store.crm import DONE, FAILED, NEEDS_RECONNECT, NO_MATCH, PENDING, CrmSyncRecord
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,8 @@ class CrmSyncWorker:
         service, repo = self._service, self._service.repo
         client = service.client(job.provider)
         tenant, provider, call_id = job.tenant_id, job.provider, job.call_session_id
-        # the tenant's calls are stored under the same id the store routes tenants by
-        detail = await self._store.call_detail(user_id=tenant, call_id=call_id)
+        # the tenant is the workspace: the job may be for any of its members' calls
+        detail = await self._store.call_detail(viewer=Viewer.workspace(tenant), call_id=call_id)
         if detail is None:
             return FAILED, "the call no longer exists"
         write = CallWrite(

@@ -66,6 +66,7 @@ class BlockAggregator:
         call_id: str,
         user_id: str,
         clock: Callable[[], float],
+        workspace_id: str = "",
         max_chars: int = 600,
         max_seconds: float = 30.0,
         pause_seconds: float = 1.0,
@@ -76,6 +77,7 @@ class BlockAggregator:
             raise ValueError("max_chars >= 20, max_seconds > 0 and pause_seconds > 0 required")
         self.call_id = call_id
         self.user_id = user_id
+        self.workspace_id = workspace_id
         self._clock = clock
         self.max_chars = max_chars
         self.max_seconds = max_seconds
@@ -151,6 +153,7 @@ class BlockAggregator:
         block = TranscriptBlock(
             call_id=self.call_id,
             user_id=self.user_id,
+            workspace_id=self.workspace_id,
             seq=self._next_seq,
             text=" ".join(p.text for p in pieces),
             speaker=self._speaker,

@@ -27,7 +27,14 @@ from wingman.audio.pool import AudioWorkerPool
 from wingman.audio.resample import StreamResampler
 from wingman.bus.base import EventBus
 from wingman.errors import BadInput, WingmanError
-from wingman.events import TOPIC_BLOCKS, TOPIC_INSIGHTS, AudioFormat, TranscriptBlock, TranscriptFragment
+from wingman.events import (
+    TOPIC_BLOCKS,
+    TOPIC_INSIGHTS,
+    AudioFormat,
+    TranscriptBlock,
+    TranscriptFragment,
+    WordTiming,
+)
 from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.writer import StoreWriter
@@ -76,6 +83,7 @@ class CallPipeline:
         call_id: str,
         user_id: str,
         fmt: AudioFormat,
+        workspace_id: str = "",
         stt: SpeechToText,
         pool: AudioWorkerPool,
         store: Store,
@@ -101,6 +109,7 @@ class CallPipeline:
         `sentiment` scores the customer's final segments."""
         self.call_id = call_id
         self.user_id = user_id
+        self.workspace_id = workspace_id or user_id  # "": a pre-workspace caller (tenant = user)
         self.fmt = fmt
         self._pool = pool
         self._store = store
@@ -114,7 +123,9 @@ class CallPipeline:
         # the customer's sentiment per final segment, live (sentiment/tracker.py)
         self._sentiment = None
         if sentiment is not None:
-            self._sentiment = SentimentTracker(model=sentiment, call_id=call_id, user_id=user_id)
+            self._sentiment = SentimentTracker(
+                model=sentiment, call_id=call_id, user_id=user_id, workspace_id=self.workspace_id
+            )
         self._max_call_seconds = max_call_seconds
         self._persist_wait = persist_wait
         self._bytes_per_second = bytes_per_frame(fmt) * fmt.sample_rate
@@ -133,7 +144,12 @@ class CallPipeline:
             self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=pool)
         self._echo = echo_gate if fmt.channels == 2 else None
         self._aggregator = BlockAggregator(
-            call_id=call_id, user_id=user_id, clock=clock, first_seq=first_seq, talk_seconds=talk_seconds
+            call_id=call_id,
+            user_id=user_id,
+            workspace_id=self.workspace_id,
+            clock=clock,
+            first_seq=first_seq,
+            talk_seconds=talk_seconds,
         )
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -147,7 +163,7 @@ class CallPipeline:
     def start(self) -> None:
         # provider errors of this call's work are tagged with its tenant (health.TENANT)
         context = contextvars.copy_context()
-        context.run(TENANT.set, self.user_id)
+        context.run(TENANT.set, self.workspace_id)
         self._task = asyncio.get_running_loop().create_task(
             self._main(), name=f"call-{self.call_id}", context=context
         )
@@ -297,12 +313,14 @@ class CallPipeline:
             start=result.start + self.time_offset,
             end=result.end + self.time_offset,
             confidence=result.confidence,
-            words=result.words if self._redact is None else (),  # word texts are not redacted
+            words=self._words(result, text),
             audio_end_at=result.audio_end_at,
         )
         if fragment.is_final:
             self.finals += 1
-            saved = self._writer.save_segment(user_id=self.user_id, call_id=self.call_id, fragment=fragment)
+            saved = self._writer.save_segment(
+                user_id=self.user_id, call_id=self.call_id, fragment=fragment, workspace_id=self.workspace_id
+            )
             if self._writer.healthy_for(self.user_id) and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
@@ -313,6 +331,20 @@ class CallPipeline:
         for block in self._aggregator.add(fragment):
             await self._publish(block)
 
+    def _words(self, result: SttResult, text: str) -> tuple[WordTiming, ...]:
+        """The engine's word timings in call seconds; redacted word by word, and left out when
+        that does not give the redacted text (a number spread over words must not survive)."""
+        if not result.words:
+            return ()
+        words = tuple(
+            w.model_copy(update={
+                "text": self._redact(w.text) if self._redact is not None else w.text,
+                "start": w.start + self.time_offset, "end": w.end + self.time_offset,
+            })
+            for w in result.words
+        )
+        return words if " ".join(w.text for w in words) == text else ()
+
     async def _score(self, fragment: TranscriptFragment) -> None:
         """A final customer segment's sentiment: saved (same writer as the segment, after it),
         shown, and a sharp drop sent as a coaching insight through the insights topic."""
@@ -322,7 +354,8 @@ class CallPipeline:
             return
         call_id = self.call_id
         self._writer.save_sentiment(
-            user_id=self.user_id, call_id=call_id, segment_id=scored.segment_id, start=scored.start,
+            user_id=self.user_id, workspace_id=self.workspace_id, call_id=call_id,
+            segment_id=scored.segment_id, start=scored.start,
             score=scored.sentiment.score, label=scored.sentiment.label,
         )
         await self._emit("sentiment", scored.payload())

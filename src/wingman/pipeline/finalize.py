@@ -11,6 +11,7 @@ from wingman.errors import NotFound, WingmanError
 from wingman.events import TOPIC_CALLS, CallEnded, utcnow
 from wingman.llm.base import Llm
 from wingman.profile import CompanyProfile
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 
@@ -35,6 +36,7 @@ async def finalize_call(
     store: Store,
     llm: Llm,
     bus: EventBus,
+    workspace_id: str,
     user_id: str,
     call_id: str,
     audio_seconds: float | None = None,
@@ -42,7 +44,8 @@ async def finalize_call(
 ) -> dict[str, Any]:
     """Save the full transcript and summary of a call; returns the `call-ended` payload.
     `audio_seconds`: the call's audio length, when a live pipeline knows it."""
-    detail = await store.call_detail(user_id=user_id, call_id=call_id)
+    owner = Viewer.owner(workspace_id, user_id)
+    detail = await store.call_detail(viewer=owner, call_id=call_id)
     if detail is None:
         raise NotFound("no such call")
     if detail.end_time is None:
@@ -55,6 +58,7 @@ async def finalize_call(
         )
         full_transcript = "\n".join(_speaker_line(s.speaker, s.text) for s in detail.transcript)
         await store.finish_call(
+            workspace_id=workspace_id,
             user_id=user_id,
             call_id=call_id,
             full_transcript=full_transcript,
@@ -68,12 +72,14 @@ async def finalize_call(
         try:
             await bus.publish(
                 TOPIC_CALLS,
-                CallEnded(call_id=call_id, user_id=user_id, summary=summary.summary),
+                CallEnded(
+                    call_id=call_id, user_id=user_id, workspace_id=workspace_id, summary=summary.summary
+                ),
                 key=call_id,
             )
         except WingmanError:
             pass  # the agents drop per-call state on their own idle timeout
-        detail = await store.call_detail(user_id=user_id, call_id=call_id)
+        detail = await store.call_detail(viewer=owner, call_id=call_id)
         if detail is None:
             raise NotFound("no such call")
     return {

@@ -43,13 +43,16 @@ HEALTHY_BACKLOG = 64  # queued writes of one tenant still worth waiting behind
 _TRANSIENT_SQLSTATE = ("08", "53", "57", "40001", "40P01")
 
 _FRAGMENT = TypeAdapter(TranscriptFragment)
+WORKSPACE_KEY = "_workspace_id"  # beside a journaled segment or sentiment: the call's tenant
 _INSIGHT = TypeAdapter(Insight)
 
 
 class WriteStore(Protocol):
     """The store methods the writer applies (wingman.store.repos.Store has them)."""
 
-    async def add_segment(self, *, user_id: str, call_id: str, fragment: TranscriptFragment) -> bool: ...
+    async def add_segment(
+        self, *, workspace_id: str, user_id: str, call_id: str, fragment: TranscriptFragment
+    ) -> bool: ...
 
     async def add_recommendation(self, insight: Insight) -> bool: ...
 
@@ -113,20 +116,33 @@ class StoreWriter:
 
     # -- submitting
     def save_segment(
-        self, *, user_id: str, call_id: str, fragment: TranscriptFragment
+        self, *, user_id: str, call_id: str, fragment: TranscriptFragment, workspace_id: str = ""
     ) -> asyncio.Future[bool]:
-        """Queue a final segment; the future is True once it is stored (False: given up)."""
-        return self._submit("segment", user_id, call_id, fragment.model_dump(mode="json"))
+        """Queue a final segment; the future is True once it is stored (False: given up).
+        `workspace_id`: the call's tenant ("": the user id, a founder's workspace)."""
+        event = {**fragment.model_dump(mode="json"), WORKSPACE_KEY: workspace_id or user_id}
+        return self._submit("segment", user_id, call_id, event)
 
     def save_insight(self, insight: Insight) -> asyncio.Future[bool]:
         """Queue an insight as a recommendation (idempotent on its id)."""
         return self._submit("insight", insight.user_id, insight.call_id, insight.model_dump(mode="json"))
 
     def save_sentiment(
-        self, *, user_id: str, call_id: str, segment_id: str, start: float, score: float, label: str
+        self,
+        *,
+        user_id: str,
+        call_id: str,
+        segment_id: str,
+        start: float,
+        score: float,
+        label: str,
+        workspace_id: str = "",
     ) -> asyncio.Future[bool]:
         """Queue a segment's sentiment (after its segment, in the same tenant lane)."""
-        event = {"segment_id": segment_id, "start": start, "score": score, "label": label}
+        event = {
+            "segment_id": segment_id, "start": start, "score": score, "label": label,
+            WORKSPACE_KEY: workspace_id or user_id,
+        }
         return self._submit("sentiment", user_id, call_id, event)
 
     def _submit(self, kind: str, user_id: str, call_id: str, event: dict[str, Any]) -> asyncio.Future[bool]:
@@ -205,17 +221,23 @@ class StoreWriter:
 
     # -- applying
     async def _apply(self, entry: Entry) -> None:
+        event = dict(entry.event)
+        # entries journaled before workspaces have no workspace: the user id was the tenant
+        workspace_id = str(event.pop(WORKSPACE_KEY, None) or entry.user_id)
         if entry.kind == "segment":
-            fragment = _FRAGMENT.validate_python(entry.event)
-            await self._store.add_segment(user_id=entry.user_id, call_id=entry.call_id, fragment=fragment)
+            fragment = _FRAGMENT.validate_python(event)
+            await self._store.add_segment(
+                workspace_id=workspace_id, user_id=entry.user_id, call_id=entry.call_id, fragment=fragment
+            )
         elif entry.kind == "insight":
             await self._store.add_recommendation(_INSIGHT.validate_python(entry.event))
         elif entry.kind == "sentiment":
             from wingman.store.sentiment import add_sentiment  # the store package imports us
 
-            e = entry.event
+            e = event
             await add_sentiment(
-                cast("Store", self._store), user_id=entry.user_id, call_id=entry.call_id,
+                cast("Store",
+                        self._store), workspace_id=workspace_id, user_id=entry.user_id, call_id=entry.call_id,
                 segment_id=str(e["segment_id"]), start=float(e["start"]), score=float(e["score"]),
                 label=str(e["label"]),
             )

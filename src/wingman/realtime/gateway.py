@@ -37,6 +37,7 @@ from wingman.realtime.sessions import TokenSessions
 from wingman.realtime.upkeep import CallUpkeep, LiveCall
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
+from wingman.store.records import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -197,11 +198,13 @@ class Gateway:
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         try:
-            self.quotas.open_socket(sid, user.id)
+            self.quotas.open_socket(sid, user.id, user.workspace_id)
         except QuotaExceeded as e:
             # the client's connect_error gets {message, data: {code, message}}
             raise socketio.exceptions.ConnectionRefusedError(str(e), error_payload(e)) from None
-        await self.sio.save_session(sid, {"user_id": user.id, "call_id": None})
+        await self.sio.save_session(
+            sid, {"user_id": user.id, "workspace_id": user.workspace_id, "call_id": None}
+        )
         if jti is not None:
             self.sessions.add(sid, jti, expires_at)
 
@@ -217,7 +220,8 @@ class Gateway:
         self.limiter.forget(sid)
         self.sessions.forget(sid)
         with contextlib.suppress(KeyError):  # a socket refused at connect has no session
-            self.quotas.close_socket(sid, (await self._session(sid))["user_id"])
+            session = await self._session(sid)
+            self.quotas.close_socket(sid, session["user_id"], session["workspace_id"])
         for call_id, live in self.calls.items():
             if sid in live.sids:
                 live.sids.discard(sid)
@@ -230,18 +234,19 @@ class Gateway:
             msg = parse(StartCall, data, event="start-call")
             title = clean_title(msg.title, self.c.settings.max_title_chars)
             session = await self._session(sid)
-            user_id: str = session["user_id"]
+            owner = Viewer.owner(session["workspace_id"], session["user_id"])
             if msg.call_id is not None:
                 check_id(msg.call_id, "start-call: callId")
-                call_id = await self._resume(sid, user_id, msg)
+                call_id = await self._resume(sid, owner, msg)
             else:
                 self._admit()
-                users = [c.pipeline.user_id for c in self.calls.values() if not c.pipeline.finishing]
-                self.quotas.check_new_call(user_id, users)
-                await self.quotas.check_minutes(user_id)
+                running = [(c.pipeline.user_id, c.pipeline.workspace_id) for c in self.calls.values()
+                           if not c.pipeline.finishing]
+                self.quotas.check_new_call(owner.user_id, owner.workspace_id, running)
+                await self.quotas.check_minutes(owner.workspace_id)
                 self._starting += 1  # counted by admission while its store writes are awaited
                 try:
-                    call_id = await self._start(sid, user_id, title, msg)
+                    call_id = await self._start(sid, owner, title, msg)
                 finally:
                     self._starting -= 1
         except WingmanError as exc:
@@ -261,7 +266,7 @@ class Gateway:
     def _new_pipeline(
         self,
         call_id: str,
-        user_id: str,
+        owner: Viewer,
         msg: StartCall,
         time_offset: float = 0.0,
         first_seq: int = 0,
@@ -272,7 +277,8 @@ class Gateway:
         s = self.c.settings
         pipeline = CallPipeline(
             call_id=call_id,
-            user_id=user_id,
+            user_id=owner.user_id,
+            workspace_id=owner.workspace_id,
             fmt=AudioFormat(sample_rate=msg.sample_rate, encoding=msg.encoding, channels=msg.channels),
             stt=self.c.stt,
             pool=self.c.pool,
@@ -328,24 +334,29 @@ class Gateway:
         """Speaker labels for a one-channel call (stereo is labelled by channel)."""
         if msg.channels != 1 or not self.c.settings.diarize:
             return None
-        return await self.c.voiceprints.diarizer_for(user_id)
+        return await self.c.voiceprints.diarizer_for(user_id)  # the rep's own voice
 
-    async def _start(self, sid: str, user_id: str, title: str, msg: StartCall) -> str:
-        call = await self.c.store.create_call(user_id=user_id, title=title)
-        vocabulary = await self.c.vocabulary.for_call(user_id)  # the names its speech engine primes
-        diarizer = await self._diarizer(user_id, msg)
-        pipeline = self._new_pipeline(call.id, user_id, msg, vocabulary=vocabulary, diarizer=diarizer)
+    async def _start(self, sid: str, owner: Viewer, title: str, msg: StartCall) -> str:
+        call = await self.c.store.create_call(
+            workspace_id=owner.workspace_id, user_id=owner.user_id, title=title
+        )
+        # the names its speech engine primes
+        vocabulary = await self.c.vocabulary.for_call(owner.workspace_id)
+        diarizer = await self._diarizer(owner.user_id, msg)
+        pipeline = self._new_pipeline(call.id, owner, msg, vocabulary=vocabulary, diarizer=diarizer)
         self.calls[call.id] = LiveCall(pipeline, {sid})
         await self.upkeep.hold(call.id, take_over=False)
         await self.c.bus.publish(
-            TOPIC_CALLS, CallStarted(call_id=call.id, user_id=user_id, title=title), key=call.id
+            TOPIC_CALLS,
+            CallStarted(call_id=call.id, user_id=owner.user_id, workspace_id=owner.workspace_id, title=title),
+            key=call.id,
         )
         log.info("call started", extra={"call_id": call.id})
         return call.id
 
-    async def _resume(self, sid: str, user_id: str, msg: StartCall) -> str:
+    async def _resume(self, sid: str, owner: Viewer, msg: StartCall) -> str:
         assert msg.call_id is not None
-        call = await self.c.store.get_call(user_id=user_id, call_id=msg.call_id)
+        call = await self.c.store.get_call(viewer=owner, call_id=msg.call_id)
         if call is None:
             raise NotFound("no such call")
         if call.end_time is not None:
@@ -355,16 +366,16 @@ class Gateway:
             self._admit()  # a new pipeline on this node: as costly as a new call
             # The node that had this call died, or this node restarted: carry on from the last
             # saved segment, so times continue and nothing already saved is repeated.
-            segments = await self.c.store.list_segments(user_id=user_id, call_id=call.id)
+            segments = await self.c.store.list_segments(viewer=owner, call_id=call.id)
             offset = max((seg.end for seg in segments), default=0.0)
             talk: dict[str, float] = {}
             for seg in segments:
                 who = seg.speaker or "unknown"
                 talk[who] = talk.get(who, 0.0) + max(0.0, seg.end - seg.start)
             # every block holds at least one segment, so this is above any seq already used
-            vocabulary = await self.c.vocabulary.for_call(user_id)
-            diarizer = await self._diarizer(user_id, msg)  # starts afresh: voices re-learnt
-            live = LiveCall(self._new_pipeline(call.id, user_id, msg, time_offset=offset,
+            vocabulary = await self.c.vocabulary.for_call(owner.workspace_id)
+            diarizer = await self._diarizer(owner.user_id, msg)  # starts afresh: voices re-learnt
+            live = LiveCall(self._new_pipeline(call.id, owner, msg, time_offset=offset,
                                                first_seq=len(segments), talk_seconds=talk,
                                                vocabulary=vocabulary, diarizer=diarizer))
             self.calls[call.id] = live
@@ -402,14 +413,15 @@ class Gateway:
             check_id(msg.id, "feedback: id")
             session = await self._session(sid)
             user_id: str = session["user_id"]
+            workspace_id: str = session["workspace_id"]
             rec = await self.c.store.set_feedback(
-                user_id=user_id, recommendation_id=msg.id, status=msg.status
+                workspace_id=workspace_id, user_id=user_id, recommendation_id=msg.id, status=msg.status
             )
             if rec is None:
                 raise NotFound("no such recommendation")
             await self.c.bus.publish(
                 TOPIC_CALLS,
-                Feedback(id=msg.id, user_id=user_id, status=msg.status),
+                Feedback(id=msg.id, user_id=user_id, workspace_id=workspace_id, status=msg.status),
                 key=str(getattr(rec, "call_session_id", msg.id)),
             )
         except WingmanError as exc:
@@ -428,24 +440,24 @@ class Gateway:
                 check_id(call_id, "end-call: callId")
             if not call_id:
                 raise BadInput("no call in progress: send start-call first", code="no_call")
-            payload = await self.end_call(user_id, call_id)
+            payload = await self.end_call(session["workspace_id"], user_id, call_id)
         except WingmanError as exc:
             await self._error(sid, exc)
             return {"error": error_payload(exc)}
         await self.sio.emit("call-ended", payload, room=room(call_id))
         return payload
 
-    async def end_call(self, user_id: str, call_id: str) -> dict[str, Any]:
+    async def end_call(self, workspace_id: str, user_id: str, call_id: str) -> dict[str, Any]:
         """Finish a call once; concurrent or repeated calls share the same result."""
         key = (user_id, call_id)
         task = self._finishing.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._end_call(user_id, call_id))
+            task = asyncio.get_running_loop().create_task(self._end_call(workspace_id, user_id, call_id))
             self._finishing[key] = task
             task.add_done_callback(lambda _t: self._finishing.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _end_call(self, user_id: str, call_id: str) -> dict[str, Any]:
+    async def _end_call(self, workspace_id: str, user_id: str, call_id: str) -> dict[str, Any]:
         live = self.calls.get(call_id)
         if live is not None and live.pipeline.user_id != user_id:
             raise NotFound("no such call")
@@ -456,11 +468,17 @@ class Gateway:
             self.calls.pop(call_id, None)
         await self.writer.drain(user_id=user_id)  # this tenant's writes: others' shards may be down
         payload = await finalize_call(
-            store=self.c.store, llm=self.c.llm, bus=self.c.bus, user_id=user_id, call_id=call_id,
-            audio_seconds=audio_seconds, profile=await self.c.profiles.get(user_id),
+            store=self.c.store,
+            llm=self.c.llm,
+            bus=self.c.bus,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            call_id=call_id,
+            audio_seconds=audio_seconds,
+            profile=await self.c.profiles.get(workspace_id),
         )
         try:  # rows only: the CRM writes run in the background worker (crm/worker.py)
-            await self.c.crm.after_call(tenant_id=user_id, call_id=call_id)
+            await self.c.crm.after_call(tenant_id=workspace_id, call_id=call_id)
         except Exception:  # the database hiccuped: the call ended anyway; "sync now" queues it
             log.exception("crm sync not queued", extra={"call_id": call_id})
         try:

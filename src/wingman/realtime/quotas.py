@@ -7,7 +7,7 @@ Minutes per day are read from the store (every node's calls), the tenant's calls
 midnight, live ones counted up to now. Every refusal is QuotaExceeded with a code saying
 which quota and a message saying what to do.
 
-The tenant is the id the store scopes data by (`tenant_of`); today that is the user id.
+The tenant is the workspace (the id the store scopes data by): callers pass it with the user.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from datetime import datetime, timedelta
 from wingman.errors import QuotaExceeded
 from wingman.events import utcnow
 from wingman.settings import Settings
+from wingman.store.records import Viewer
 from wingman.store.repos import Store
 
 MINUTES_CACHE_SECONDS = 30.0  # a start-call reads the store at most this often per tenant
-
-
-def tenant_of(user_id: str) -> str:
-    """The tenant a user's quotas count against: the id the store scopes data by."""
-    return user_id
 
 
 @dataclass
@@ -76,36 +72,35 @@ class Quotas:
         self._minutes: dict[str, tuple[float, float]] = {}  # tenant -> (read at, minutes)
 
     # -- sockets
-    def open_socket(self, sid: str, user_id: str) -> None:
-        """Count a new socket; QuotaExceeded (code "sockets_quota") over either limit."""
-        tenant = tenant_of(user_id)
+    def open_socket(self, sid: str, user_id: str, tenant: str) -> None:
+        """Count a new socket of `user_id` in workspace `tenant`; QuotaExceeded (code
+        "sockets_quota") over either limit."""
         limits = (self._s.max_sockets_per_user, self._s.max_sockets_per_tenant)
         _check(self._sockets.of(user_id, tenant), limits, "open connections", "sockets_quota")
         self._sockets.add(user_id, tenant, sid)
 
-    def close_socket(self, sid: str, user_id: str) -> None:
-        self._sockets.discard(user_id, tenant_of(user_id), sid)
+    def close_socket(self, sid: str, user_id: str, tenant: str) -> None:
+        self._sockets.discard(user_id, tenant, sid)
 
     # -- calls
-    def check_new_call(self, user_id: str, live_users: Iterable[str]) -> None:
+    def check_new_call(self, user_id: str, tenant: str, live: Iterable[tuple[str, str]]) -> None:
         """Before a new call: QuotaExceeded (code "calls_quota") when the user or the tenant
-        has as many live calls on this node as allowed (`live_users`: each live call's user)."""
-        tenant = tenant_of(user_id)
-        users = list(live_users)
-        used = (sum(u == user_id for u in users), sum(tenant_of(u) == tenant for u in users))
+        has as many live calls on this node as allowed (`live`: each live call's user and
+        tenant)."""
+        calls = list(live)
+        used = (sum(u == user_id for u, _ in calls), sum(t == tenant for _, t in calls))
         _check(used, (self._s.max_calls_per_user, self._s.max_calls_per_tenant), "live calls", "calls_quota")
 
-    async def check_minutes(self, user_id: str) -> None:
+    async def check_minutes(self, tenant: str) -> None:
         """Before a new call: QuotaExceeded (code "minutes_quota", retry after UTC midnight)
         when the tenant's calls today add up to `max_call_minutes_per_day`."""
         limit = self._s.max_call_minutes_per_day
         if limit is None:
             return
-        tenant = tenant_of(user_id)
         now = self._clock()
         cached = self._minutes.get(tenant)
         if cached is None or self._monotonic() - cached[0] > MINUTES_CACHE_SECONDS:
-            cached = (self._monotonic(), await minutes_today(self._store, user_id, now))
+            cached = (self._monotonic(), await minutes_today(self._store, tenant, now))
             self._minutes[tenant] = cached
         if cached[1] >= limit:
             tomorrow = now.date() + timedelta(days=1)
@@ -117,13 +112,13 @@ class Quotas:
             )
 
 
-async def minutes_today(store: Store, user_id: str, now: datetime) -> float:
-    """Minutes of the calls started since UTC midnight (live ones up to `now`)."""
+async def minutes_today(store: Store, tenant: str, now: datetime) -> float:
+    """Minutes of the workspace's calls started since UTC midnight (live ones up to `now`)."""
     midnight = datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo)
     seconds = 0.0
     offset = 0
     while True:
-        page = await store.list_calls(user_id=user_id, limit=100, offset=offset)
+        page = await store.list_calls(viewer=Viewer.workspace(tenant), limit=100, offset=offset)
         for call in page.items:
             if call.start_time < midnight:
                 return seconds / 60

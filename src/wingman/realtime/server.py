@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import socketio
 
+from wingman import metrics
 from wingman.connections import redis_options
 from wingman.settings import Settings
+
+STAMP = "wingman_sent"  # wall-clock time an emit was published, for wingman_socketio_fanout_seconds
+
+
+class TimedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager, timing the relay: an emit published by one gateway
+    carries its publish time, the gateways that receive it observe how long it took."""
+
+    async def _publish(self, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("method") == "emit":
+            data = {**data, STAMP: time.time()}
+        return await super()._publish(data)
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        await super()._handle_emit(message)
+        sent = message.get(STAMP)
+        if isinstance(sent, float):  # relayed from another gateway (local emits carry none)
+            metrics.fanned_out(sent)
 
 
 def build_sio(settings: Settings) -> socketio.AsyncServer:
@@ -14,7 +36,7 @@ def build_sio(settings: Settings) -> socketio.AsyncServer:
         # any node can emit to any call's room; the manager relays through Redis pub/sub
         # AUTH and TLS as every other Redis client (wingman/connections.py): this channel
         # carries every live transcript and insight between the gateways
-        manager = socketio.AsyncRedisManager(
+        manager = TimedRedisManager(
             settings.redis_url, channel="wingman-socketio", redis_options=redis_options(settings)
         )
     # None: only pages from this server's own origin (Origin == Host) may open a socket; an

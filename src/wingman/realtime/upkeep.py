@@ -27,7 +27,8 @@ from wingman.pipeline.call import CallPipeline
 
 log = logging.getLogger(__name__)
 
-EndCall = Callable[[str, str], Awaitable[dict[str, Any]]]  # (user id, call id) -> payload
+# (workspace id, user id, call id) -> payload
+EndCall = Callable[[str, str, str], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -102,7 +103,7 @@ class CallUpkeep:
                             await self.let_go(call_id, live)  # resumed on a live node
                             continue
                         log.info("finalizing abandoned call", extra={"call_id": call_id})
-                        await self.end_call(live.pipeline.user_id, call_id)
+                        await self.end_call(live.pipeline.workspace_id, live.pipeline.user_id, call_id)
                     except NotFound:  # deleted meanwhile (retention): nothing left to finish
                         await live.pipeline.abort()
                         self.calls.pop(call_id, None)
@@ -127,13 +128,13 @@ class CallUpkeep:
         except Exception:
             log.exception("orphaned calls not swept")
             return
-        for user_id, call_id in stale:
+        for workspace_id, user_id, call_id in stale:
             if call_id in self.calls:
                 continue
             try:
                 if not await self.c.leases.claim(call_id):
                     continue  # a quiet call another live node carries
                 log.info("finalizing orphaned call", extra={"call_id": call_id})
-                await self.end_call(user_id, call_id)
+                await self.end_call(workspace_id, user_id, call_id)
             except Exception:
                 log.exception("orphaned call not finalized", extra={"call_id": call_id})

@@ -50,6 +50,7 @@ class DocumentStore(Protocol):
     async def add_document(
         self,
         *,
+        workspace_id: str,
         user_id: str,
         filename: str,
         content_type: str,
@@ -60,11 +61,13 @@ class DocumentStore(Protocol):
         document_id: str | None = None,
     ) -> DocumentRecord: ...
 
-    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]: ...
+    async def list_documents(self, *, workspace_id: str) -> list[DocumentRecord]: ...
 
-    async def delete_document(self, *, user_id: str, document_id: str) -> bool: ...
+    async def delete_document(self, *, workspace_id: str, document_id: str) -> bool: ...
 
-    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]: ...
+    async def list_chunks(
+        self, *, workspace_id: str, document_id: str | None = None
+    ) -> list[ChunkRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -140,12 +143,12 @@ class KnowledgeBase(Search):
         self._generation: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _lock(self, user_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(user_id, asyncio.Lock())
+    def _lock(self, tenant: str) -> asyncio.Lock:
+        return self._locks.setdefault(tenant, asyncio.Lock())
 
-    def _keep(self, user_id: str, index: _Index) -> None:
-        self._indexes[user_id] = index
-        self._indexes.move_to_end(user_id)
+    def _keep(self, tenant: str, index: _Index) -> None:
+        self._indexes[tenant] = index
+        self._indexes.move_to_end(tenant)
         while len(self._indexes) > self._max_indexes:
             evicted, _ = self._indexes.popitem(last=False)
             lock = self._locks.get(evicted)
@@ -161,21 +164,25 @@ class KnowledgeBase(Search):
     # -- documents
     async def add_document(
         self,
-        user_id: str,
+        tenant: str,
         filename: str,
         data: bytes,
         content_type: str | None = None,
         *,
+        added_by: str | None = None,
         source: str = "upload",
     ) -> DocumentRecord:
-        """Extract, chunk, embed and store a document; BadInput for unusable files."""
+        """Extract, chunk, embed and store a document in workspace `tenant`'s knowledge base,
+        recorded as added by user `added_by` (default: the tenant id, which is the founder's
+        user id in the local workspace and in those migration 0004 made); BadInput for
+        unusable files."""
         filename = Path(filename or "").name.strip()
         if not filename:
             raise BadInput("the file needs a name", code="bad_filename")
         if len(data) > self._max_bytes:
             raise TooLarge(f"the file is larger than {self._max_bytes} bytes", code="too_large")
         checksum = hashlib.sha256(data).hexdigest()
-        documents = await self._store.list_documents(user_id=user_id)
+        documents = await self._store.list_documents(workspace_id=tenant)
         for existing in documents:
             if existing.checksum == checksum and existing.filename == filename:
                 return existing  # the same upload twice: keep one copy
@@ -189,7 +196,8 @@ class KnowledgeBase(Search):
         kind, chunks = parsed.kind, parsed.chunks
         vectors = await self.uploads.embed([c.embedding_text for c in chunks])
         record = await self._store.add_document(
-            user_id=user_id,
+            workspace_id=tenant,
+            user_id=added_by or tenant,
             filename=filename,
             content_type=_CONTENT_TYPES[kind],
             size_bytes=len(data),
@@ -199,62 +207,63 @@ class KnowledgeBase(Search):
                 NewChunk(text=c.text, embedding=to_bytes(v)) for c, v in zip(chunks, vectors, strict=True)
             ],
         )
-        self.invalidate(user_id)
-        log.info("document added", extra={"user_id": user_id, "chunks": len(chunks)})
+        self.invalidate(tenant)
+        log.info("document added", extra={"tenant": tenant, "chunks": len(chunks)})
         return record
 
-    async def list_documents(self, user_id: str) -> list[DocumentRecord]:
-        return await self._store.list_documents(user_id=user_id)
+    async def list_documents(self, tenant: str) -> list[DocumentRecord]:
+        return await self._store.list_documents(workspace_id=tenant)
 
-    async def delete_document(self, user_id: str, document_id: str) -> None:
-        if not await self._store.delete_document(user_id=user_id, document_id=document_id):
+    async def delete_document(self, tenant: str, document_id: str) -> None:
+        if not await self._store.delete_document(workspace_id=tenant, document_id=document_id):
             raise NotFound("no such document")
-        self.invalidate(user_id)
+        self.invalidate(tenant)
 
-    async def load_sample(self, user_id: str) -> int:
-        """Load the sample company's documents for `user_id` once; returns documents added."""
-        async with self._lock(f"sample:{user_id}"):
-            docs = await self._store.list_documents(user_id=user_id)
+    async def load_sample(self, tenant: str, *, added_by: str | None = None) -> int:
+        """Load the demo company's knowledge base into workspace `tenant` once; returns
+        documents added."""
+        async with self._lock(f"sample:{tenant}"):
+            docs = await self._store.list_documents(workspace_id=tenant)
             if any(d.source == "sample" for d in docs):
                 return 0
             added = 0
             for path in sorted(self._sample_dir.glob("*.md")):
                 await self.add_document(
-                    user_id, path.name, path.read_bytes(), "text/markdown", source="sample"
+                    tenant, path.name, path.read_bytes(), "text/markdown", added_by=added_by, source="sample"
                 )
                 added += 1
             return added
 
-    async def remove_sample(self, user_id: str) -> int:
-        """Delete the sample documents of `user_id` (the user's own stay); returns how many."""
-        async with self._lock(f"sample:{user_id}"):
-            docs = [d for d in await self._store.list_documents(user_id=user_id) if d.source == "sample"]
+    async def remove_sample(self, tenant: str) -> int:
+        """Delete the sample documents of workspace `tenant` (its own stay); returns how many."""
+        async with self._lock(f"sample:{tenant}"):
+            docs = [d for d in await self._store.list_documents(workspace_id=tenant) if d.source == "sample"]
             for doc in docs:
-                await self._store.delete_document(user_id=user_id, document_id=doc.id)
+                await self._store.delete_document(workspace_id=tenant, document_id=doc.id)
             if docs:
-                self.invalidate(user_id)
+                self.invalidate(tenant)
             return len(docs)
 
-    def invalidate(self, user_id: str) -> None:
-        self._generation[user_id] = self._generation.get(user_id, 0) + 1
-        self._indexes.pop(user_id, None)
+    def invalidate(self, tenant: str) -> None:
+        self._generation[tenant] = self._generation.get(tenant, 0) + 1
+        self._indexes.pop(tenant, None)
 
     # -- index
     @staticmethod
     def _signature(docs: Sequence[DocumentRecord]) -> tuple[tuple[str, int], ...]:
         return tuple(sorted((d.id, d.chunk_count) for d in docs))
 
-    async def _index(self, user_id: str) -> _Index:
-        index = self._indexes.get(user_id)
+    async def _index(self, tenant: str) -> _Index:
+        index = self._indexes.get(tenant)
         if index is not None and time.monotonic() - index.checked_at < self._revalidate:
-            self._indexes.move_to_end(user_id)
+            self._indexes.move_to_end(tenant)
             return index
-        async with self._lock(user_id):
-            index = self._indexes.get(user_id)
+        async with self._lock(tenant):
+            index = self._indexes.get(tenant)
             if index is not None and time.monotonic() - index.checked_at >= self._revalidate:
                 try:
                     async with asyncio.timeout(0.5):
-                        docs = await self._store.list_documents(user_id=user_id)
+                        docs = await self._store.list_documents(workspace_id=tenant)
                 except Exception as e:  # the database is slow or away: keep serving what we have
                     log.warning("knowledge revalidation failed", extra={"error": type(e).__name__})
                     index.checked_at = time.monotonic()
@@ -265,11 +274,11 @@ class KnowledgeBase(Search):
                 index = None
             if index is None:
                 try:
-                    index = await self._build(user_id)
+                    index = await self._build(tenant)
                 except Exception as e:  # the tenant's shard is away: the agents go on without
                     log.warning("knowledge index not built", extra={"error": type(e).__name__})
                     index = self._empty(retry_in=RETRY_EMPTY_SECONDS)
-                    self._keep(user_id, index)
+                    self._keep(tenant, index)
             return index
 
     def _empty(self, *, retry_in: float) -> _Index:
@@ -281,12 +290,12 @@ class KnowledgeBase(Search):
             checked_at=time.monotonic() - self._revalidate + retry_in,
         )
 
-    async def _build(self, user_id: str) -> _Index:
+    async def _build(self, tenant: str) -> _Index:
         import bm25s
 
-        generation = self._generation.get(user_id, 0)
-        docs = await self._store.list_documents(user_id=user_id)
-        records = await self._store.list_chunks(user_id=user_id)
+        generation = self._generation.get(tenant, 0)
+        docs = await self._store.list_documents(workspace_id=tenant)
+        records = await self._store.list_chunks(workspace_id=tenant)
         rows: list[tuple[str, str, str, str]] = []
         vectors: list[Vector | None] = []
         for r in records:
@@ -325,25 +334,25 @@ class KnowledgeBase(Search):
             document_frequency=frequency,
             signature=self._signature(docs),
         )
-        if self._generation.get(user_id, 0) == generation:  # not invalidated meanwhile
-            self._keep(user_id, index)
-        log.info("knowledge index built", extra={"user_id": user_id, "chunks": len(rows)})
+        if self._generation.get(tenant, 0) == generation:  # not invalidated meanwhile
+            self._keep(tenant, index)
+        log.info("knowledge index built", extra={"tenant": tenant, "chunks": len(rows)})
         return index
 
-    async def warm(self, user_id: str) -> None:
+    async def warm(self, tenant: str) -> None:
         """Build the tenant's index ahead of the first live question."""
-        await self._index(user_id)
+        await self._index(tenant)
 
-    async def entities(self, user_id: str) -> Mapping[str, KnowledgeEntity]:
+    async def entities(self, tenant: str) -> Mapping[str, KnowledgeEntity]:
         """Competitors and products named in this tenant's documents, by lower-case name."""
-        return (await self._index(user_id)).entities
+        return (await self._index(tenant)).entities
 
     # -- search
     async def retrieve(
-        self, user_id: str, query: str, *, limit: int = 5, vector: Vector | None = None
+        self, tenant: str, query: str, *, limit: int = 5, vector: Vector | None = None
     ) -> list[Passage]:
         """The best passages for `query`, fused from BM25 and embedding rankings."""
-        index = await self._index(user_id)
+        index = await self._index(tenant)
         n = len(index.bodies)
         if n == 0 or not query.strip():
             return []
@@ -425,10 +434,10 @@ class KnowledgeBase(Search):
             item["score"] = round(0.75 * float(sim) + 0.25 * overlap + lead - 0.05 * int(item["passage"]), 4)
         return items
 
-    async def warm_sentences(self, user_id: str) -> None:
+    async def warm_sentences(self, tenant: str) -> None:
         """Embed every sentence of the tenant's passages ahead of time (into the embedder's
         cache), so the first answer of a call does not pay for it."""
-        index = await self._index(user_id)
+        index = await self._index(tenant)
         texts = [
             f"{h or f}: {t}"
             for f, h, b in zip(index.filenames, index.headings, index.bodies, strict=True)
@@ -440,7 +449,7 @@ class KnowledgeBase(Search):
 
     async def search(self, query: str, *, limit: int = 5, user_id: str | None = None) -> list[SearchHit]:
         """`Search` interface: hits scored by cosine similarity, ordered by fused rank."""
-        if user_id is None:
+        if user_id is None:  # the Search interface's tenant
             return []  # the knowledge base is always a tenant's
         return [
             SearchHit(

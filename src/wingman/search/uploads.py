@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,9 @@ def parse_document(
 def _child(
     conn: Connection, filename: str, data: bytes, content_type: str | None, limits: ParseLimits
 ) -> None:
+    # the lowest CPU priority: on a busy node the live calls' speech and agents go first
+    with contextlib.suppress(OSError):
+        os.nice(19)
     try:
         result: tuple[str, Any] = ("ok", parse_document(filename, data, content_type, limits))
     except BadInput as e:  # TooLarge and friends: the message is for the client

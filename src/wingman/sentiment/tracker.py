@@ -72,10 +72,11 @@ def topic_of(*texts: str) -> str | None:
 class SentimentTracker:
     """Per call: scores the customer's final segments and spots sharp drops."""
 
-    def __init__(self, *, model: SentimentModel, call_id: str, user_id: str) -> None:
+    def __init__(self, *, model: SentimentModel, call_id: str, user_id: str, workspace_id: str = "") -> None:
         self._model = model
         self._call_id = call_id
         self._user_id = user_id
+        self._workspace_id = workspace_id
         self._history: deque[float] = deque(maxlen=HISTORY)
         self._last_rep = ""
         self._last_moment_at: float | None = None
@@ -108,6 +109,7 @@ class SentimentTracker:
         return Insight(
             call_id=self._call_id,
             user_id=self._user_id,
+            workspace_id=self._workspace_id,
             agent="coach",
             category="Tone",
             kind="sentiment.drop",

@@ -1,4 +1,5 @@
-"""Queries on users and revoked tokens (they live in the directory database)."""
+"""Queries on users, workspaces and revoked tokens (they live in the directory database;
+shards hold copies of the workspace and user rows their data references)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.store.common import insert_ignore
-from wingman.store.models import RevokedToken, User
-from wingman.store.records import UserRecord
+from wingman.store.models import RevokedToken, User, Workspace
+from wingman.store.records import UserRecord, WorkspaceRecord
 
 # The built-in user of local mode (one rep on a laptop): fixed, so every process agrees on it.
 LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"
 LOCAL_USER_EMAIL = "rep@wingman.local"
 LOCAL_USER_NAME = "Local rep"
+# ... the admin of the local workspace. Its id is the user's, as migration 0004 gave every
+# existing user's workspace, so a laptop's data stays where it was.
+LOCAL_WORKSPACE_ID = LOCAL_USER_ID
+LOCAL_WORKSPACE_NAME = "Local workspace"
 
 
 def normalize_email(email: str) -> str:
@@ -32,8 +37,25 @@ async def insert_user(session: AsyncSession, user: UserRecord) -> bool:
             "name": user.name,
             "password_hash": user.password_hash,
             "created_at": user.created_at,
+            "workspace_id": user.workspace_id,
+            "role": user.role,
+            "manager_id": user.manager_id,
         },
     )
+
+
+async def insert_workspace(session: AsyncSession, workspace: WorkspaceRecord) -> bool:
+    """Insert a workspace row unless its id exists; True when it was new."""
+    return await insert_ignore(
+        session,
+        Workspace.__table__,  # type: ignore[arg-type]
+        {"id": workspace.id, "name": workspace.name, "created_at": workspace.created_at},
+    )
+
+
+async def get_workspace(session: AsyncSession, workspace_id: str) -> WorkspaceRecord | None:
+    row = await session.get(Workspace, workspace_id)
+    return WorkspaceRecord.model_validate(row) if row is not None else None
 
 
 async def get_user(session: AsyncSession, user_id: str) -> UserRecord | None:

@@ -1,15 +1,25 @@
-"""Queries on calls and their transcript. Every function filters by the tenant (user_id)."""
+"""Queries on calls and their transcript. Every function filters by a scope: the caller's
+own calls in their workspace for writes, the calls they may see (store.common.visible) for
+reads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.events import TranscriptFragment, new_id, utcnow
-from wingman.store.common import dialect_of, insert_ignore, owns_call, recommendation_record
+from wingman.store.common import (
+    Scope,
+    dialect_of,
+    insert_ignore,
+    owned,
+    owns_call,
+    recommendation_record,
+)
 from wingman.store.fulltext import search_condition
 from wingman.store.models import (
     ActionItemRow,
@@ -31,37 +41,42 @@ from wingman.store.snippets import snippets
 MAX_TITLE_CHARS = 500
 
 
-async def _call_row(session: AsyncSession, user_id: str, call_id: str) -> CallSession | None:
-    return await session.scalar(
-        select(CallSession).where(CallSession.id == call_id, CallSession.user_id == user_id)
-    )
+async def _call_row(session: AsyncSession, scope: Scope, call_id: str) -> CallSession | None:
+    return await session.scalar(select(CallSession).where(CallSession.id == call_id, *scope))
 
 
 async def create_call(
-    session: AsyncSession, *, user_id: str, title: str, call_id: str | None, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    title: str,
+    call_id: str | None,
+    now: datetime,
 ) -> CallRecord | None:
-    """Insert a call; None when `call_id` is already taken by another tenant."""
+    """Insert a call; None when `call_id` is already taken by another user or tenant."""
     title = title.strip()[:MAX_TITLE_CHARS] or "Untitled call"
     cid = call_id or new_id()
     # an existing call of this user comes back as it is: creating twice is harmless
     await insert_ignore(
         session,
         CallSession.__table__,  # type: ignore[arg-type]
-        {"id": cid, "user_id": user_id, "title": title, "start_time": now},
+        {"id": cid, "user_id": user_id, "workspace_id": workspace_id, "title": title, "start_time": now},
     )
-    row = await _call_row(session, user_id, cid)
+    scope = owned(workspace_id, user_id)
+    row = await _call_row(session, scope, cid)
     return CallRecord.model_validate(row) if row is not None else None
 
 
-async def get_call(session: AsyncSession, *, user_id: str, call_id: str) -> CallRecord | None:
-    row = await _call_row(session, user_id, call_id)
+async def get_call(session: AsyncSession, *, scope: Scope, call_id: str) -> CallRecord | None:
+    row = await _call_row(session, scope, call_id)
     return CallRecord.model_validate(row) if row is not None else None
 
 
 async def finish_call(
     session: AsyncSession,
     *,
-    user_id: str,
+    scope: Scope,
     call_id: str,
     full_transcript: str,
     summary: str,
@@ -69,7 +84,7 @@ async def finish_call(
     action_items: Sequence[str],
     end_time: datetime | None,
 ) -> CallRecord | None:
-    row = await _call_row(session, user_id, call_id)
+    row = await _call_row(session, scope, call_id)
     if row is None:
         return None
     row.full_transcript = full_transcript
@@ -89,21 +104,21 @@ async def finish_call(
     return CallRecord.model_validate(row)
 
 
-async def list_segments(session: AsyncSession, *, user_id: str, call_id: str) -> list[SegmentRecord]:
+async def list_segments(session: AsyncSession, *, scope: Scope, call_id: str) -> list[SegmentRecord]:
     rows = await session.scalars(
         select(TranscriptSegment)
         .join(CallSession, CallSession.id == TranscriptSegment.call_session_id)
-        .where(TranscriptSegment.call_session_id == call_id, CallSession.user_id == user_id)
+        .where(TranscriptSegment.call_session_id == call_id, *scope)
         .order_by(TranscriptSegment.start, TranscriptSegment.created_at, TranscriptSegment.id)
     )
     return [SegmentRecord.model_validate(r) for r in rows]
 
 
-async def call_detail(session: AsyncSession, *, user_id: str, call_id: str) -> CallDetail | None:
-    row = await _call_row(session, user_id, call_id)
+async def call_detail(session: AsyncSession, *, scope: Scope, call_id: str) -> CallDetail | None:
+    row = await _call_row(session, scope, call_id)
     if row is None:
         return None
-    segments = await list_segments(session, user_id=user_id, call_id=call_id)
+    segments = await list_segments(session, scope=scope, call_id=call_id)
     recs = await session.scalars(
         select(Recommendation)
         .where(Recommendation.call_session_id == call_id)
@@ -120,6 +135,7 @@ async def call_detail(session: AsyncSession, *, user_id: str, call_id: str) -> C
     return CallDetail(
         id=row.id,
         user_id=row.user_id,
+        workspace_id=row.workspace_id,
         title=row.title,
         start_time=row.start_time,
         end_time=row.end_time,
@@ -132,10 +148,50 @@ async def call_detail(session: AsyncSession, *, user_id: str, call_id: str) -> C
     )
 
 
+@dataclass(frozen=True)
+class CallFilters:
+    """Narrowing of a call list: one rep, a start-time window, a competitor or an objection
+    kind (e.g. "price") that came up in the call's recommendations."""
+
+    rep: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    competitor: str | None = None
+    objection: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.rep:
+            where.append(CallSession.user_id == self.rep)
+        if self.since is not None:
+            where.append(CallSession.start_time >= self.since)
+        if self.until is not None:
+            where.append(CallSession.start_time < self.until)
+        if self.competitor:
+            where.append(
+                exists().where(
+                    Recommendation.call_session_id == CallSession.id,
+                    func.lower(Recommendation.entity) == self.competitor.strip().lower(),
+                )
+            )
+        if self.objection:
+            kind = "objection." + self.objection.strip().lower().removeprefix("objection.")
+            where.append(
+                exists().where(Recommendation.call_session_id == CallSession.id, Recommendation.kind == kind)
+            )
+        return where
+
+
 async def list_calls(
-    session: AsyncSession, *, user_id: str, q: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    q: str | None,
+    limit: int,
+    offset: int,
+    filters: CallFilters | None = None,
 ) -> CallPage:
-    where = [CallSession.user_id == user_id]
+    where = [*scope, *(filters or CallFilters()).conditions()]
     if q:
         condition = search_condition(dialect_of(session), q)
         if condition is not None:
@@ -154,9 +210,9 @@ async def list_calls(
 
 
 async def add_segment(
-    session: AsyncSession, *, user_id: str, call_id: str, fragment: TranscriptFragment
+    session: AsyncSession, *, workspace_id: str, user_id: str, call_id: str, fragment: TranscriptFragment
 ) -> bool:
-    if not await owns_call(session, user_id=user_id, call_id=call_id):
+    if not await owns_call(session, workspace_id=workspace_id, user_id=user_id, call_id=call_id):
         return False
     return await insert_ignore(
         session,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, exists, select
+from sqlalchemy import ColumnElement, CursorResult, Table, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.store.models import CallSession, Recommendation
-from wingman.store.records import RecommendationRecord
+from wingman.store.records import RecommendationRecord, Viewer
+
+# conditions on CallSession that select the calls an operation may touch
+Scope = Sequence[ColumnElement[bool]]
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -25,9 +29,24 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
     return cast(CursorResult[Any], result).rowcount == 1
 
 
-async def owns_call(session: AsyncSession, *, user_id: str, call_id: str) -> bool:
-    """Whether `call_id` is a call of `user_id` (the tenant check before every child write)."""
-    query = select(exists().where(CallSession.id == call_id, CallSession.user_id == user_id))
+def owned(workspace_id: str, user_id: str) -> list[ColumnElement[bool]]:
+    """The calls of one user in one workspace (what a rep writes to: their own calls)."""
+    return [CallSession.workspace_id == workspace_id, CallSession.user_id == user_id]
+
+
+def visible(viewer: Viewer) -> list[ColumnElement[bool]]:
+    """The calls `viewer` may read: the workspace's, narrowed to their own and their team's
+    unless they see everyone."""
+    where = [CallSession.workspace_id == viewer.workspace_id]
+    if not viewer.everyone:
+        where.append(CallSession.user_id.in_(sorted({viewer.user_id, *viewer.team})))
+    return where
+
+
+async def owns_call(session: AsyncSession, *, workspace_id: str, user_id: str, call_id: str) -> bool:
+    """Whether `call_id` is a call of `user_id` in `workspace_id` (the tenant check before
+    every child write)."""
+    query = select(exists().where(CallSession.id == call_id, *owned(workspace_id, user_id)))
     return bool(await session.scalar(query))
 
 

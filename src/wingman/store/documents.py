@@ -15,6 +15,7 @@ from wingman.store.records import ChunkRecord, DocumentRecord, NewChunk
 async def add_document(
     session: AsyncSession,
     *,
+    workspace_id: str,
     user_id: str,
     filename: str,
     content_type: str,
@@ -26,6 +27,7 @@ async def add_document(
 ) -> DocumentRecord:
     doc = Document(
         id=document_id or new_id(),
+        workspace_id=workspace_id,
         user_id=user_id,
         filename=filename,
         content_type=content_type,
@@ -39,6 +41,7 @@ async def add_document(
     session.add_all(
         DocumentChunk(
             id=new_id(),
+            workspace_id=workspace_id,
             user_id=user_id,
             document_id=doc.id,
             position=i,
@@ -52,40 +55,42 @@ async def add_document(
     return record.model_copy(update={"chunk_count": len(chunks)})
 
 
-async def list_documents(session: AsyncSession, *, user_id: str) -> list[DocumentRecord]:
+async def list_documents(session: AsyncSession, *, workspace_id: str) -> list[DocumentRecord]:
     counts = (
         select(DocumentChunk.document_id, func.count().label("n"))
-        .where(DocumentChunk.user_id == user_id)
+        .where(DocumentChunk.workspace_id == workspace_id)
         .group_by(DocumentChunk.document_id)
         .subquery()
     )
     rows = await session.execute(
         select(Document, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.document_id == Document.id)
-        .where(Document.user_id == user_id)
+        .where(Document.workspace_id == workspace_id)
         .order_by(Document.created_at, Document.filename)
     )
     return [DocumentRecord.model_validate(doc).model_copy(update={"chunk_count": int(n)}) for doc, n in rows]
 
 
-async def delete_document(session: AsyncSession, *, user_id: str, document_id: str) -> bool:
+async def delete_document(session: AsyncSession, *, workspace_id: str, document_id: str) -> bool:
     # chunks first, so this does not depend on the database enforcing ON DELETE CASCADE
     await session.execute(
         delete(DocumentChunk).where(
-            DocumentChunk.document_id == document_id, DocumentChunk.user_id == user_id
+            DocumentChunk.document_id == document_id, DocumentChunk.workspace_id == workspace_id
         )
     )
     result = await session.execute(
-        delete(Document).where(Document.id == document_id, Document.user_id == user_id)
+        delete(Document).where(Document.id == document_id, Document.workspace_id == workspace_id)
     )
     return bool(result.rowcount) if isinstance(result, CursorResult) else False
 
 
-async def list_chunks(session: AsyncSession, *, user_id: str, document_id: str | None) -> list[ChunkRecord]:
+async def list_chunks(
+    session: AsyncSession, *, workspace_id: str, document_id: str | None
+) -> list[ChunkRecord]:
     query = (
         select(DocumentChunk, Document.filename)
         .join(Document, Document.id == DocumentChunk.document_id)
-        .where(DocumentChunk.user_id == user_id)
+        .where(DocumentChunk.workspace_id == workspace_id)
         .order_by(Document.created_at, DocumentChunk.document_id, DocumentChunk.position)
     )
     if document_id is not None:
@@ -94,6 +99,7 @@ async def list_chunks(session: AsyncSession, *, user_id: str, document_id: str |
         ChunkRecord(
             id=chunk.id,
             user_id=chunk.user_id,
+            workspace_id=chunk.workspace_id,
             document_id=chunk.document_id,
             filename=filename,
             position=chunk.position,

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.events import AgentRun, FeedbackStatus, Insight
-from wingman.store.common import insert_ignore, owns_call, recommendation_record
+from wingman.store.common import Scope, insert_ignore, owned, owns_call, recommendation_record
 from wingman.store.models import AgentRunRow, CallSession, Recommendation, TranscriptSegment
 from wingman.store.models import FeedbackStatus as DbFeedback
 from wingman.store.records import AgentRunRecord, CountItem, RecommendationRecord, Stats
@@ -20,7 +20,9 @@ REP, CUSTOMER = "rep", "customer"
 
 
 async def add_recommendation(session: AsyncSession, insight: Insight) -> bool:
-    if not await owns_call(session, user_id=insight.user_id, call_id=insight.call_id):
+    if not await owns_call(
+        session, workspace_id=insight.tenant, user_id=insight.user_id, call_id=insight.call_id
+    ):
         return False
     return await insert_ignore(
         session,
@@ -44,12 +46,12 @@ async def add_recommendation(session: AsyncSession, insight: Insight) -> bool:
 
 
 async def set_feedback(
-    session: AsyncSession, *, user_id: str, recommendation_id: str, status: FeedbackStatus
+    session: AsyncSession, *, scope: Scope, recommendation_id: str, status: FeedbackStatus
 ) -> RecommendationRecord | None:
     row = await session.scalar(
         select(Recommendation)
         .join(CallSession, CallSession.id == Recommendation.call_session_id)
-        .where(Recommendation.id == recommendation_id, CallSession.user_id == user_id)
+        .where(Recommendation.id == recommendation_id, *scope)
     )
     if row is None:
         return None
@@ -58,11 +60,13 @@ async def set_feedback(
     return recommendation_record(row)
 
 
-async def feedback_by_kind(session: AsyncSession, *, user_id: str) -> dict[str, tuple[int, int]]:
+async def feedback_by_kind(
+    session: AsyncSession, *, workspace_id: str, user_id: str
+) -> dict[str, tuple[int, int]]:
     query = (
         select(Recommendation.kind, Recommendation.feedback_status, func.count())
         .join(CallSession, CallSession.id == Recommendation.call_session_id)
-        .where(CallSession.user_id == user_id, Recommendation.feedback_status != DbFeedback.NONE)
+        .where(*owned(workspace_id, user_id), Recommendation.feedback_status != DbFeedback.NONE)
         .group_by(Recommendation.kind, Recommendation.feedback_status)
     )
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -72,7 +76,7 @@ async def feedback_by_kind(session: AsyncSession, *, user_id: str) -> dict[str, 
 
 
 async def add_agent_run(session: AsyncSession, run: AgentRun) -> bool:
-    if not await owns_call(session, user_id=run.user_id, call_id=run.call_id):
+    if not await owns_call(session, workspace_id=run.tenant, user_id=run.user_id, call_id=run.call_id):
         return False
     return await insert_ignore(
         session,
@@ -93,11 +97,11 @@ async def add_agent_run(session: AsyncSession, run: AgentRun) -> bool:
     )
 
 
-async def list_agent_runs(session: AsyncSession, *, user_id: str, call_id: str) -> list[AgentRunRecord]:
+async def list_agent_runs(session: AsyncSession, *, scope: Scope, call_id: str) -> list[AgentRunRecord]:
     rows = await session.scalars(
         select(AgentRunRow)
         .join(CallSession, CallSession.id == AgentRunRow.call_session_id)
-        .where(AgentRunRow.call_session_id == call_id, CallSession.user_id == user_id)
+        .where(AgentRunRow.call_session_id == call_id, *scope)
         .order_by(AgentRunRow.created_at, AgentRunRow.id)
     )
     return [AgentRunRecord.model_validate(r) for r in rows]
@@ -110,14 +114,14 @@ def week_start(now: datetime) -> datetime:
 
 
 async def _top(
-    session: AsyncSession, user_id: str, label: ColumnElement[Any], condition: ColumnElement[bool]
+    session: AsyncSession, scope: Scope, label: ColumnElement[Any], condition: ColumnElement[bool]
 ) -> list[CountItem]:
     """The TOP_N values of `label` by the number of calls they came up in."""
     calls = func.count(func.distinct(Recommendation.call_session_id))
     query = (
         select(label, calls)
         .join(CallSession, CallSession.id == Recommendation.call_session_id)
-        .where(CallSession.user_id == user_id, condition)
+        .where(*scope, condition)
         .group_by(label)
         .order_by(calls.desc(), label)
         .limit(TOP_N)
@@ -125,24 +129,25 @@ async def _top(
     return [CountItem(name=str(name), count=int(n)) for name, n in await session.execute(query)]
 
 
-async def stats(session: AsyncSession, *, user_id: str, now: datetime) -> Stats:
+async def stats(session: AsyncSession, *, scope: Scope, now: datetime) -> Stats:
+    """Dashboard figures over the calls `scope` selects."""
     since = week_start(now)
     week = (
         await session.execute(
             select(CallSession.start_time, CallSession.end_time).where(
-                CallSession.user_id == user_id, CallSession.start_time >= since
+                *scope, CallSession.start_time >= since
             )
         )
     ).all()
     seconds = sum(max(0.0, (end - start).total_seconds()) for start, end in week if end is not None)
     total = await session.scalar(
-        select(func.count()).select_from(CallSession).where(CallSession.user_id == user_id)
+        select(func.count()).select_from(CallSession).where(*scope)
     )
     by_status: dict[DbFeedback, int] = defaultdict(int)
     status_query = (
         select(Recommendation.feedback_status, func.count())
         .join(CallSession, CallSession.id == Recommendation.call_session_id)
-        .where(CallSession.user_id == user_id)
+        .where(*scope)
         .group_by(Recommendation.feedback_status)
     )
     for status, count in await session.execute(status_query):
@@ -151,12 +156,12 @@ async def stats(session: AsyncSession, *, user_id: str, now: datetime) -> Stats:
     # the share liked is over the tips the rep rated: unrated tips say nothing either way
     rated = by_status[DbFeedback.LIKED] + by_status[DbFeedback.DISLIKED]
     prefix = Recommendation.kind.like("objection.%")
-    objections = await _top(session, user_id, func.substr(Recommendation.kind, len("objection.") + 1), prefix)
+    objections = await _top(session, scope, func.substr(Recommendation.kind, len("objection.") + 1), prefix)
     competitor = and_(
         Recommendation.entity.is_not(None),
         or_(Recommendation.kind.like("competitor.%"), Recommendation.category == "Competitor"),
     )
-    competitors = await _top(session, user_id, Recommendation.entity.expression, competitor)
+    competitors = await _top(session, scope, Recommendation.entity.expression, competitor)
     return Stats(
         calls_this_week=len(week),
         minutes_this_week=round(seconds / 60.0, 1),
@@ -168,16 +173,16 @@ async def stats(session: AsyncSession, *, user_id: str, now: datetime) -> Stats:
         liked_share=(by_status[DbFeedback.LIKED] / rated) if rated else None,
         top_objections=objections,
         top_competitors=competitors,
-        avg_rep_talk_ratio=await _avg_talk_ratio(session, user_id),
+        avg_rep_talk_ratio=await _avg_talk_ratio(session, scope),
     )
 
 
-async def _avg_talk_ratio(session: AsyncSession, user_id: str) -> float | None:
+async def _avg_talk_ratio(session: AsyncSession, scope: Scope) -> float | None:
     spoken = func.sum(TranscriptSegment.end - TranscriptSegment.start)
     query = (
         select(TranscriptSegment.call_session_id, TranscriptSegment.speaker, spoken)
         .join(CallSession, CallSession.id == TranscriptSegment.call_session_id)
-        .where(CallSession.user_id == user_id, TranscriptSegment.speaker.in_((REP, CUSTOMER)))
+        .where(*scope, TranscriptSegment.speaker.in_((REP, CUSTOMER)))
         .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
     )
     per_call: dict[str, dict[str, float]] = defaultdict(dict)

@@ -53,15 +53,15 @@ async def purge_calls_before(session: AsyncSession, *, cutoff: datetime) -> int:
     return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
-async def idle_open_calls(session: AsyncSession, *, idle_since: datetime) -> list[tuple[str, str]]:
-    """(user_id, call_id) of calls never ended that started before `idle_since` and got no
-    transcript segment since then."""
+async def idle_open_calls(session: AsyncSession, *, idle_since: datetime) -> list[tuple[str, str, str]]:
+    """(workspace_id, user_id, call_id) of calls never ended that started before `idle_since`
+    and got no transcript segment since then."""
     active = select(TranscriptSegment.call_session_id).where(TranscriptSegment.created_at >= idle_since)
     rows = await session.execute(
-        select(CallSession.user_id, CallSession.id).where(
+        select(CallSession.workspace_id, CallSession.user_id, CallSession.id).where(
             CallSession.end_time.is_(None),
             CallSession.start_time < idle_since,
             CallSession.id.not_in(active),
         )
     )
-    return [(str(user_id), str(call_id)) for user_id, call_id in rows]
+    return [(str(w), str(u), str(c)) for w, u, c in rows]

@@ -49,6 +49,17 @@ def _ts(nullable: bool = False) -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=nullable, default=utcnow)
 
 
+class Workspace(Base):
+    """The tenant: a sales team's company. Its data (calls, documents, vocabulary, playbook)
+    carries its id; its people are the users whose `workspace_id` it is."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _ts()
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -57,13 +68,25 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[datetime] = _ts()
+    # workspaces (migration 0004): set for every user; nullable only because SQLite adds a
+    # constrained column to an existing table that way
+    workspace_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("workspaces.id"), nullable=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default="rep")  # admin | manager | rep
+    # a rep's manager (same workspace); managers see their reps' calls
+    manager_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    # removed from the workspace: cannot sign in; their calls stay with the workspace
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CallSession(Base):
     __tablename__ = "call_sessions"
+    __table_args__ = (Index("ix_call_sessions_workspace_start", "workspace_id", "start_time"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(ID)  # the tenant (see migration 0004 on the FK)
     title: Mapped[str] = mapped_column(String(500))
     start_time: Mapped[datetime] = _ts()
     end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -159,7 +182,9 @@ class Document(Base):
     __tablename__ = "documents"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # who uploaded it
     user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(ID, index=True)
     filename: Mapped[str] = mapped_column(String(300))
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
@@ -176,6 +201,7 @@ class DocumentChunk(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(ID, index=True)
     document_id: Mapped[str] = mapped_column(ID, ForeignKey("documents.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
@@ -196,10 +222,14 @@ class VocabularyTerm(Base):
     know). `term_key` is the case-folded term: one spelling per term and user."""
 
     __tablename__ = "vocabulary_terms"
-    __table_args__ = (UniqueConstraint("user_id", "term_key", name="uq_vocabulary_terms_user_term"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "term_key", name="uq_vocabulary_terms_user_term"),
+        Index("uq_vocabulary_terms_workspace_term", "workspace_id", "term_key", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))  # who added it
+    workspace_id: Mapped[str] = mapped_column(ID)
     term: Mapped[str] = mapped_column(String(64))
     term_key: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
@@ -210,9 +240,11 @@ class TenantPlacement(Base):
     """The directory's record of a tenant placed away from its hash shard, or being moved
     (`moving_to` set: writes refused until the copy is switched over). No row: the hash shard."""
 
-    __tablename__ = "tenant_placements"
+    __tablename__ = "workspace_placements"
 
-    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
     shard: Mapped[str] = mapped_column(String(64))
     moving_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[datetime] = _ts()
@@ -263,6 +295,61 @@ class CrmSyncRow(Base):
     steps: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+
+
+class Invitation(Base):
+    """A single-use, expiring invitation to join a workspace. Only the token's SHA-256 is kept:
+    the token itself is in the link and nowhere else."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ID, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    manager_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(ID, nullable=True)
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    accepted_by: Mapped[str | None] = mapped_column(ID, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PlaybookVersion(Base):
+    """One saved version of a workspace's playbook (the whole playbook as JSON, and what
+    changed from the version before). The newest version is the one in force."""
+
+    __tablename__ = "playbook_versions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "version", name="uq_playbook_versions_workspace_version"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ID, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    changes: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    restored_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = _ts()
+
+
+class CallComment(Base):
+    """A manager's coaching comment on a moment of a call, shown to the call's rep."""
+
+    __tablename__ = "call_comments"
+    __table_args__ = (Index("ix_call_comments_call_created", "call_session_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    call_session_id: Mapped[str] = mapped_column(ID, ForeignKey("call_sessions.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    at_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
 
 
 class SegmentSentimentRow(Base):

@@ -29,27 +29,36 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wingman.errors import BadInput, NotFound, WingmanError
 from wingman.events import utcnow
-from wingman.store.models import Base, CallSession, TenantPlacement
+from wingman.store.models import Base, CallSession, TenantPlacement, User
 from wingman.store.repos import Store
 from wingman.store.routing import Router
 
 # every table holding a tenant's rows, parents first (copy order; deletes go in reverse)
 TENANT_TABLES = (
-    "users",  # the shard's copy of the user row, which the tenant's rows reference
+    "workspaces",  # the shard's copies of the workspace row and its members' user rows,
+    "users",  # which the tenant's rows reference
     "call_sessions",
     "transcript_segments",
     "recommendations",
     "agent_runs",
     "key_moments",
     "action_items",
+    "call_comments",
+    "segment_sentiments",
     "documents",
     "document_chunks",
     "vocabulary_terms",
     "company_profiles",
     "voiceprints",
 )
-DIRECTORY_TABLES = ("revoked_tokens", "tenant_placements")  # never on a shard's books
-_BY_CALL = frozenset({"transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items"})
+# never on a shard's books
+DIRECTORY_TABLES = ("revoked_tokens", "workspace_placements", "invitations", "playbook_versions")
+_BY_CALL = frozenset(
+    {
+        "transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items",
+        "call_comments", "segment_sentiments",
+    }
+)
 _SERIAL = frozenset({"key_moments", "action_items"})  # integer ids: the target numbers them
 BATCH = 500
 
@@ -77,20 +86,24 @@ def _table(name: str) -> Table:
 
 
 def _where(table: Table, tenant: str) -> ColumnElement[bool]:
-    if table.name == "users":
+    if table.name == "workspaces":
         return table.c.id == tenant
     if table.name in _BY_CALL:
-        calls = select(CallSession.id).where(CallSession.user_id == tenant)
+        calls = select(CallSession.id).where(CallSession.workspace_id == tenant)
         return table.c.call_session_id.in_(calls)
     if "tenant_id" in table.c:  # keyed by the tenant id string, not by a user row
         return table.c.tenant_id == tenant
-    return table.c.user_id == tenant
+    if "workspace_id" in table.c:
+        return table.c.workspace_id == tenant
+    # a member's own rows (voiceprints): those of the workspace's users
+    return table.c.user_id.in_(select(User.id).where(User.workspace_id == tenant))
 
 
 async def _keys(conn: AsyncConnection, name: str, tenant: str) -> Counter[str]:
     """What identifies each row across databases: its id, or for serial ids its call."""
     table = _table(name)
-    column = table.c.call_session_id if name in _SERIAL else table.c.id
+    # the primary key's first column (voiceprints are keyed by their user)
+    column = table.c.call_session_id if name in _SERIAL else next(iter(table.primary_key.columns))
     return Counter(r[0] for r in await conn.execute(select(column).where(_where(table, tenant))))
 
 
@@ -168,7 +181,7 @@ async def _delete_verified(src: AsyncEngine, dst: AsyncEngine, tenant: str) -> d
 
 
 async def _live_calls(engine: AsyncEngine, tenant: str) -> int:
-    query = select(func.count()).where(CallSession.user_id == tenant, CallSession.end_time.is_(None))
+    query = select(func.count()).where(CallSession.workspace_id == tenant, CallSession.end_time.is_(None))
     async with engine.connect() as conn:
         return int((await conn.execute(query)).scalar_one())
 
@@ -177,10 +190,10 @@ async def _set_placement(engine: AsyncEngine, tenant: str, *, shard: str, moving
     values = {"shard": shard, "moving_to": moving_to, "updated_at": utcnow()}
     async with engine.begin() as conn:
         done = await conn.execute(
-            update(TenantPlacement).where(TenantPlacement.user_id == tenant).values(values)
+            update(TenantPlacement).where(TenantPlacement.workspace_id == tenant).values(values)
         )
         if done.rowcount == 0:
-            await conn.execute(insert(TenantPlacement).values(user_id=tenant, **values))
+            await conn.execute(insert(TenantPlacement).values(workspace_id=tenant, **values))
 
 
 async def _switch(engine: AsyncEngine, tenant: str, target: str) -> None:
@@ -188,7 +201,7 @@ async def _switch(engine: AsyncEngine, tenant: str, target: str) -> None:
     async with engine.begin() as conn:
         done = await conn.execute(
             update(TenantPlacement)
-            .where(TenantPlacement.user_id == tenant, TenantPlacement.moving_to == target)
+            .where(TenantPlacement.workspace_id == tenant, TenantPlacement.moving_to == target)
             .values(values)
         )
         if done.rowcount != 1:
@@ -225,14 +238,14 @@ async def move_tenant(
     progress: Progress = lambda _: None,
     sleep: Sleep = asyncio.sleep,
 ) -> MoveReport:
-    """Move every row of `tenant` (a user id) to shard `target`; see the module docstring."""
+    """Move every row of `tenant` (a workspace id) to shard `target`; see the module docstring."""
     router, placements = store.router, store.placements
     if not router.sharded:
         raise BadInput("no shards configured (WINGMAN_DATABASE_SHARDS)", code="no_shards")
     if target not in router.shard_names:
         raise BadInput(f"no shard {target!r}; shards: {', '.join(router.shard_names)}", code="no_shard")
-    if await store.get_user(user_id=tenant) is None:
-        raise NotFound(f"no user {tenant}")
+    if await store.get_workspace(workspace_id=tenant) is None:
+        raise NotFound(f"no workspace {tenant}")
     place = await placements.of(tenant, cached=False)
     source = place.shard or ""
     if source == target and place.moving_to is None:
@@ -270,7 +283,7 @@ async def move_tenant(
 class ShardInfo:
     name: str
     replicas: int
-    tenants: int  # user rows on the shard (read from a replica: may lag)
+    tenants: int  # workspace rows on the shard (read from a replica: may lag)
     moving_in: int  # moves to this shard in flight
 
 
@@ -288,6 +301,8 @@ async def shard_overview(store: Store) -> list[ShardInfo]:
     for name in router.shard_names:
         engines = router.shard(name)
         async with (await engines.reader()).connect() as conn:
-            users = int((await conn.execute(select(func.count()).select_from(_table("users")))).scalar_one())
-        out.append(ShardInfo(name, len(engines.replicas), users, moving[name]))
+            tenants = int(
+                (await conn.execute(select(func.count()).select_from(_table("workspaces")))).scalar_one()
+            )
+        out.append(ShardInfo(name, len(engines.replicas), tenants, moving[name]))
     return out

@@ -1,4 +1,4 @@
-"""Where a tenant's data lives: its row in the directory's `tenant_placements`, else its hash
+"""Where a tenant's (workspace's) data lives: its row in the directory's `workspace_placements`, else its hash
 shard, cached per process for `ttl` seconds.
 
 The cache is what makes a move safe without a lock on every write: `wingman shards move-tenant`
@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.errors import ProviderConnectionError
-from wingman.store.models import TenantPlacement
+from wingman.events import utcnow
+from wingman.store.models import TenantPlacement, Workspace
 from wingman.store.routing import Router
 
 MAX_CACHED = 50_000
@@ -58,7 +60,7 @@ class Placements:
             row = (
                 await conn.execute(
                     select(TenantPlacement.shard, TenantPlacement.moving_to).where(
-                        TenantPlacement.user_id == tenant
+                        TenantPlacement.workspace_id == tenant
                     )
                 )
             ).first()
@@ -72,3 +74,32 @@ class Placements:
     def forget(self, tenant: str) -> None:
         """Drop the cached placement (this process just changed it)."""
         self._cache.pop(tenant, None)
+
+
+# -- pinning: every tenant's shard written down, so adding a shard (which changes the hash of
+# most tenants) never sends a tenant's reads to a shard that does not hold its history
+
+
+async def pin(session: AsyncSession, *, tenant: str, shard: str) -> None:
+    """Record a new tenant's shard (in the transaction that creates the tenant)."""
+    session.add(TenantPlacement(workspace_id=tenant, shard=shard, moving_to=None, updated_at=utcnow()))
+
+
+async def pin_all(router: Router) -> int:
+    """Write the current (hash) shard of every tenant that has no placement row yet; run
+    before adding a shard to WINGMAN_DATABASE_SHARDS. Returns how many rows were written."""
+    if not router.sharded:
+        return 0
+    async with router.directory().begin() as conn:
+        unpinned = (
+            await conn.execute(
+                select(Workspace.id).where(~select(TenantPlacement.workspace_id).where(
+                    TenantPlacement.workspace_id == Workspace.id).exists())
+            )
+        ).scalars().all()
+        for tenant in unpinned:
+            home = router.home(tenant)
+            assert home is not None
+            await conn.execute(insert(TenantPlacement).values(
+                workspace_id=tenant, shard=home, moving_to=None, updated_at=utcnow()))
+    return len(unpinned)

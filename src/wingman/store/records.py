@@ -4,7 +4,7 @@ leaking out of the store). Times are timezone-aware UTC on every backend."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -23,6 +23,10 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
+Role = Literal["admin", "manager", "rep"]
+ROLES: tuple[Role, ...] = ("admin", "manager", "rep")
+
+
 class UserRecord(Record):
     id: str
     email: str
@@ -30,11 +34,90 @@ class UserRecord(Record):
     created_at: UtcDatetime
     # never serialized: only Auth reads it
     password_hash: str | None = Field(default=None, exclude=True, repr=False)
+    # the workspace (tenant) and the user's place in it; "" only for a record made before
+    # the user was stored
+    workspace_id: str = ""
+    role: Role = "rep"
+    manager_id: str | None = None
+    removed_at: UtcDatetime | None = None
+
+
+class WorkspaceRecord(Record):
+    id: str
+    name: str
+    created_at: UtcDatetime
+
+
+class InvitationRecord(Record):
+    id: str
+    workspace_id: str
+    email: str
+    role: Role
+    manager_id: str | None = None
+    invited_by: str | None = None
+    created_at: UtcDatetime
+    expires_at: UtcDatetime
+    accepted_at: UtcDatetime | None = None
+    accepted_by: str | None = None
+    revoked_at: UtcDatetime | None = None
+
+
+class Viewer(Record):
+    """Whose calls a signed-in user may read: their own, their reps' (a manager) or every
+    call of the workspace (an admin, `everyone`). Built by Store.viewer from the directory."""
+
+    workspace_id: str
+    user_id: str
+    role: Role
+    team: frozenset[str] = frozenset()  # the manager's reps
+    everyone: bool = False
+
+    @classmethod
+    def own(cls, user: UserRecord) -> Viewer:
+        """A viewer of `user`'s own calls only, whatever their role (live calls, own stats)."""
+        return cls(workspace_id=user.workspace_id, user_id=user.id, role=user.role)
+
+    @classmethod
+    def owner(cls, workspace_id: str, user_id: str) -> Viewer:
+        """A viewer of one user's own calls (the gateway and the finalizer act as the rep)."""
+        return cls(workspace_id=workspace_id, user_id=user_id, role="rep")
+
+    @classmethod
+    def workspace(cls, workspace_id: str) -> Viewer:
+        """Every call of a workspace, for background work done for the workspace itself
+        (CRM sync, quotas): never for a request."""
+        return cls(workspace_id=workspace_id, user_id="", role="admin", everyone=True)
+
+    def sees(self, user_id: str) -> bool:
+        """Whether calls of `user_id` are visible to this viewer."""
+        return self.everyone or user_id == self.user_id or user_id in self.team
+
+
+class PlaybookVersionRecord(Record):
+    workspace_id: str
+    version: int
+    content: str  # the playbook as JSON
+    changes: str
+    author_id: str | None = None
+    author_name: str = ""
+    restored_from: int | None = None
+    created_at: UtcDatetime
+
+
+class CommentRecord(Record):
+    id: str
+    call_session_id: str
+    author_id: str
+    author_name: str
+    at_seconds: float | None = None
+    text: str
+    created_at: UtcDatetime
 
 
 class CallRecord(Record):
     id: str
     user_id: str
+    workspace_id: str = ""
     title: str
     start_time: UtcDatetime
     end_time: UtcDatetime | None = None
@@ -107,6 +190,7 @@ class KeyMomentLike(Protocol):
 class CallDetail(Record):
     id: str
     user_id: str
+    workspace_id: str = ""
     title: str
     start_time: UtcDatetime
     end_time: UtcDatetime | None = None
@@ -162,7 +246,8 @@ class NewChunk(BaseModel):
 
 class DocumentRecord(Record):
     id: str
-    user_id: str
+    user_id: str  # who added it
+    workspace_id: str = ""
     filename: str
     content_type: str
     size_bytes: int
@@ -175,6 +260,7 @@ class DocumentRecord(Record):
 class ChunkRecord(Record):
     id: str
     user_id: str
+    workspace_id: str = ""
     document_id: str
     filename: str
     position: int

@@ -1,7 +1,8 @@
 """`Store`: the one facade the rest of Wingman uses for persistence.
 
-Every method is async, takes keyword arguments, is scoped to a tenant (the user id) and returns
-frozen records from records.py. Another tenant's call, recommendation or document looks exactly
+Every method is async, takes keyword arguments, is scoped to a tenant (the workspace id; reads
+of calls to what a `Viewer` may see, writes to the caller's own calls) and returns frozen
+records from records.py. Another tenant's call, recommendation or document looks exactly
 like a missing one (None / False / empty), never like data. Writes that events can repeat
 (segments, recommendations, agent runs, finishing a call) are idempotent on their ids, because
 the bus delivers at least once and the store writer retries.
@@ -9,22 +10,31 @@ the bus delivers at least once and the store writer retries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, get_args
+from typing import get_args
 
-from sqlalchemy import exc, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import exc
 
 from wingman.errors import BadInput, NotFound
-from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id, utcnow
+from wingman.events import AgentRun, FeedbackStatus, Insight, TranscriptFragment, new_id
 from wingman.profile import CompanyProfile, ProfileRecord, ProfileSource
-from wingman.store import accounts, calls, documents, insights, maintenance, profiles, vocabulary, voiceprints
-from wingman.store.lag import LagLimits
+from wingman.store import (
+    accounts,
+    calls,
+    documents,
+    insights,
+    maintenance,
+    placement,
+    profiles,
+    vocabulary,
+    voiceprints,
+)
+from wingman.store.calls import CallFilters
+from wingman.store.common import owned, visible
+from wingman.store.core import StoreCore
 from wingman.store.maintenance import MIGRATIONS as MIGRATIONS
-from wingman.store.maintenance import upgrade
-from wingman.store.placement import Placement, Placements, TenantMoving
+from wingman.store.playbooks import PlaybookStore
 from wingman.store.records import (
     AgentRunRecord,
     CallDetail,
@@ -35,156 +45,74 @@ from wingman.store.records import (
     KeyMomentLike,
     NewChunk,
     RecommendationRecord,
+    Role,
     SegmentRecord,
     Stats,
     UserRecord,
+    Viewer,
+    WorkspaceRecord,
 )
-from wingman.store.routing import Router, ShardEngines
-
-if TYPE_CHECKING:
-    from wingman.settings import Settings, ShardUrls
+from wingman.store.team import TeamStore
 
 MAX_PAGE = 200
 MAX_TERM_CHARS = 64  # vocabulary_terms.term
 
 
-class Store:
-    """Persistence for users, calls, transcripts, recommendations, agent runs and documents."""
+class Store(TeamStore, PlaybookStore, StoreCore):
+    """Persistence for workspaces, users, calls, transcripts, recommendations, agent runs,
+    documents, vocabulary, invitations, playbooks and comments."""
 
-    def __init__(
+    # -- users, workspaces and tokens
+    async def create_user(
         self,
         *,
-        url: str,
-        replica_urls: Sequence[str] = (),
-        shards: Mapping[str, str | ShardUrls] | None = None,
-        clock: Callable[[], datetime] = utcnow,
-        placement_ttl: float = 5.0,
-        lag_limits: LagLimits | None = None,
-    ) -> None:
-        self._router = Router(url=url, replica_urls=replica_urls, shards=shards, lag_limits=lag_limits)
-        self.placements = Placements(router=self._router, ttl=placement_ttl)
-        self._clock = clock
-        self._makers: dict[int, async_sessionmaker[AsyncSession]] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
-        """The Store the settings describe (directory, replicas, shards, placement cache)."""
-        return cls(
-            url=settings.effective_database_url,
-            replica_urls=tuple(settings.database_replica_urls),
-            shards=dict(settings.database_shards),
-            placement_ttl=settings.placement_cache_seconds,
-            lag_limits=LagLimits(
-                check_seconds=settings.replica_check_seconds,
-                max_seconds=settings.max_replica_lag_seconds,
-                max_bytes=settings.max_replica_lag_bytes,
-            ),
-        )
-
-    @property
-    def router(self) -> Router:
-        """The engines of the directory and of every shard (maintenance and shard moves)."""
-        return self._router
-
-    async def _engines(self, tenant: str) -> tuple[Placement, ShardEngines]:
-        placement = await self.placements.of(tenant)
-        return placement, self._router.shard(placement.shard)
-
-    async def _writer(self, tenant: str) -> ShardEngines:
-        """The database holding `tenant`'s data; TenantMoving while it is copied elsewhere."""
-        placement, engines = await self._engines(tenant)
-        if placement.moving_to is not None:
-            raise TenantMoving("this account is being moved to another database; retry shortly")
-        return engines
-
-    @asynccontextmanager
-    async def _write(self, tenant: str) -> AsyncIterator[AsyncSession]:
-        """A transaction on `tenant`'s primary, after which its reads see it (read-your-writes)."""
-        engines = await self._writer(tenant)
-        try:
-            async with self._tx(engines.primary) as s:
-                yield s
-        finally:  # even on an error: the commit may have reached the server
-            engines.wrote(tenant)
-
-    async def _fresh(self, tenant: str) -> AsyncEngine:
-        """For reads of `tenant`'s data that must see every committed write (never a replica)."""
-        return (await self._engines(tenant))[1].fresh()
-
-    async def _reader(self, tenant: str) -> AsyncEngine:
-        """For reads that tolerate lag (history, search, stats): a replica of the tenant's shard
-        that is close enough behind and has replayed the tenant's writes from this node."""
-        return await (await self._engines(tenant))[1].reader(tenant)
-
-    @asynccontextmanager
-    async def _tx(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-        maker = self._makers.get(id(engine))
-        if maker is None:
-            maker = async_sessionmaker(engine, expire_on_commit=False)
-            self._makers[id(engine)] = maker
-        async with maker() as session, session.begin():
-            yield session
-
-    @asynccontextmanager
-    async def tenant_tx(self, tenant: str, *, write: bool) -> AsyncIterator[AsyncSession]:
-        """A transaction on `tenant`'s database for the query modules beside this facade
-        (store/crm.py ...): on its primary when `write`, else a read that sees every write."""
-        if write:
-            async with self._write(tenant) as s:
-                yield s
-        else:
-            async with self._tx(await self._fresh(tenant)) as s:
-                yield s
-
-    async def each_primary(self) -> AsyncIterator[AsyncSession]:
-        """One transaction per primary database in turn (maintenance across tenants only)."""
-        for engine in self._router.primaries():
-            async with self._tx(engine) as s:
-                yield s
-
-    # -- lifecycle
-    async def migrate(self) -> None:
-        """Create or upgrade the schema (Alembic, to head) on every primary database."""
-        for engine in self._router.primaries():
-            async with engine.begin() as conn:
-                await conn.run_sync(upgrade)
-
-    async def aclose(self) -> None:
-        """Close every connection pool."""
-        await self._router.dispose()
-
-    async def ping(self) -> bool:
-        """Whether the directory database answers."""
-        try:
-            async with self._router.directory().connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except (exc.SQLAlchemyError, OSError):
-            return False
-        return True
-
-    # -- users and tokens
-    async def create_user(self, *, email: str, name: str, password_hash: str | None) -> UserRecord:
-        """A new user; BadInput(code="email_taken") when the email is registered already."""
+        email: str,
+        name: str,
+        password_hash: str | None,
+        workspace_id: str | None = None,
+        role: Role = "rep",
+        manager_id: str | None = None,
+        new_workspace: str | None = None,
+    ) -> UserRecord:
+        """A new user in workspace `workspace_id`, or the admin of a new workspace named
+        `new_workspace` (without either: named after the user), both rows in one transaction.
+        BadInput(code="email_taken") when the email is registered already, NotFound when the
+        workspace does not exist."""
+        if workspace_id is None and new_workspace is None:
+            new_workspace = f"{name.strip()}'s workspace"
+        user_id = new_id()
+        workspace = None
+        if new_workspace is not None:
+            # a new workspace takes its founder's id, as migration 0004 gave every existing
+            # user's: one tenant key whether it is read from the user or from the workspace
+            workspace = WorkspaceRecord(id=user_id, name=new_workspace.strip()[:200], created_at=self._clock(
+                    ))
+            workspace_id, role, manager_id = workspace.id, "admin", None
         user = UserRecord(
-            id=new_id(),
+            id=user_id,
             email=accounts.normalize_email(email),
             name=name.strip(),
             created_at=self._clock(),
             password_hash=password_hash,
+            workspace_id=workspace_id,
+            role=role,
+            manager_id=manager_id,
         )
-        async with self._tx(self._router.directory()) as s:
-            inserted = await accounts.insert_user(s, user)
+        try:
+            async with self._tx(self._router.directory()) as s:
+                if workspace is not None:
+                    await accounts.insert_workspace(s, workspace)
+                inserted = await accounts.insert_user(s, user)
+                home = self._router.home(user.workspace_id)
+                if inserted and workspace is not None and home is not None:
+                    # pinned: a shard added later does not move the new workspace
+                    await placement.pin(s, tenant=workspace.id, shard=home)
+        except exc.IntegrityError as e:
+            raise NotFound("no such workspace") from e
         if not inserted:
             raise BadInput("an account with this email exists already", code="email_taken")
         await self._copy_user_to_shard(user)
         return user
-
-    async def _copy_user_to_shard(self, user: UserRecord) -> None:
-        # tenant rows reference users(id): the tenant's shard keeps a copy of its user row
-        engine = (await self._writer(user.id)).primary
-        if engine is not self._router.directory():
-            async with self._tx(engine) as s:
-                await accounts.insert_user(s, user)
 
     async def get_user(self, *, user_id: str) -> UserRecord | None:
         """The user with this id, or None."""
@@ -196,15 +124,28 @@ class Store:
         async with self._tx(self._router.directory_fresh()) as s:
             return await accounts.get_user_by_email(s, email)
 
+    async def get_workspace(self, *, workspace_id: str) -> WorkspaceRecord | None:
+        """The workspace with this id, or None."""
+        async with self._tx(self._router.directory_fresh()) as s:
+            return await accounts.get_workspace(s, workspace_id)
+
     async def ensure_local_user(self) -> UserRecord:
-        """The built-in user of local mode, created on first use (safe to race)."""
+        """The built-in user of local mode, admin of the local workspace, created on first
+        use (safe to race)."""
+        now = self._clock()
+        workspace = WorkspaceRecord(
+            id=accounts.LOCAL_WORKSPACE_ID, name=accounts.LOCAL_WORKSPACE_NAME, created_at=now
+        )
         user = UserRecord(
             id=accounts.LOCAL_USER_ID,
             email=accounts.LOCAL_USER_EMAIL,
             name=accounts.LOCAL_USER_NAME,
-            created_at=self._clock(),
+            created_at=now,
+            workspace_id=workspace.id,
+            role="admin",
         )
         async with self._tx(self._router.directory()) as s:
+            await accounts.insert_workspace(s, workspace)
             await accounts.insert_user(s, user)
             found = await accounts.get_user(s, accounts.LOCAL_USER_ID)
         if found is None:
@@ -231,14 +172,17 @@ class Store:
                 found |= await accounts.revoked_among(s, ids[i : i + 500])
         return found
 
-    # -- calls and transcript
-    async def create_call(self, *, user_id: str, title: str, call_id: str | None = None) -> CallRecord:
+    # -- calls and transcript (writes: the caller's own calls; reads: what a Viewer sees)
+    async def create_call(
+        self, *, workspace_id: str, user_id: str, title: str, call_id: str | None = None
+    ) -> CallRecord:
         """Start a call now. With `call_id` of an existing call of this user, returns that call;
         BadInput when the id belongs to someone else, NotFound when the user does not exist."""
         try:
-            async with self._write(user_id) as s:
+            async with self._write(workspace_id) as s:
                 call = await calls.create_call(
-                    s, user_id=user_id, title=title, call_id=call_id, now=self._clock()
+                    s, workspace_id=workspace_id, user_id=user_id, title=title, call_id=call_id,
+                    now=self._clock(),
                 )
         except exc.IntegrityError as e:
             raise NotFound("no such user") from e
@@ -246,19 +190,20 @@ class Store:
             raise BadInput("this call id is already in use", code="call_id_taken")
         return call
 
-    async def get_call(self, *, user_id: str, call_id: str) -> CallRecord | None:
-        """One call of this user, or None."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await calls.get_call(s, user_id=user_id, call_id=call_id)
+    async def get_call(self, *, viewer: Viewer, call_id: str) -> CallRecord | None:
+        """One call `viewer` may see, or None."""
+        async with self._tx(await self._fresh(viewer.workspace_id)) as s:
+            return await calls.get_call(s, scope=visible(viewer), call_id=call_id)
 
-    async def call_detail(self, *, user_id: str, call_id: str) -> CallDetail | None:
+    async def call_detail(self, *, viewer: Viewer, call_id: str) -> CallDetail | None:
         """A call with its transcript, recommendations, key moments and action items."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await calls.call_detail(s, user_id=user_id, call_id=call_id)
+        async with self._tx(await self._fresh(viewer.workspace_id)) as s:
+            return await calls.call_detail(s, scope=visible(viewer), call_id=call_id)
 
     async def finish_call(
         self,
         *,
+        workspace_id: str,
         user_id: str,
         call_id: str,
         full_transcript: str,
@@ -268,10 +213,10 @@ class Store:
         end_time: datetime | None = None,
     ) -> CallRecord | None:
         """Save the end of a call; repeating it replaces, never duplicates. None if not found."""
-        async with self._write(user_id) as s:
+        async with self._write(workspace_id) as s:
             return await calls.finish_call(
                 s,
-                user_id=user_id,
+                scope=owned(workspace_id, user_id),
                 call_id=call_id,
                 full_transcript=full_transcript,
                 summary=summary,
@@ -281,68 +226,92 @@ class Store:
             )
 
     async def list_calls(
-        self, *, user_id: str, q: str | None = None, limit: int = 20, offset: int = 0
+        self,
+        *,
+        viewer: Viewer,
+        q: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        filters: CallFilters | None = None,
     ) -> CallPage:
-        """The user's calls, newest first, optionally full-text searched, with the total count."""
+        """The calls `viewer` sees, newest first, optionally full-text searched and filtered,
+        with the total count."""
         limit = min(max(limit, 1), MAX_PAGE)
-        async with self._tx(await self._reader(user_id)) as s:
-            return await calls.list_calls(s, user_id=user_id, q=q, limit=limit, offset=max(offset, 0))
+        async with self._tx(await self._reader(viewer.workspace_id)) as s:
+            return await calls.list_calls(
+                s, scope=visible(viewer), q=q, limit=limit, offset=max(offset, 0), filters=filters
+            )
 
-    async def add_segment(self, *, user_id: str, call_id: str, fragment: TranscriptFragment) -> bool:
+    async def add_segment(
+        self, *, workspace_id: str, user_id: str, call_id: str, fragment: TranscriptFragment
+    ) -> bool:
         """Save a final fragment; True when new. Interims, repeats and others' calls: False."""
         if fragment.call_id != call_id:
             raise BadInput("fragment belongs to another call")
         if not fragment.is_final:
             return False
-        async with self._write(user_id) as s:
-            return await calls.add_segment(s, user_id=user_id, call_id=call_id, fragment=fragment)
+        async with self._write(workspace_id) as s:
+            return await calls.add_segment(
+                s, workspace_id=workspace_id, user_id=user_id, call_id=call_id, fragment=fragment
+            )
 
-    async def list_segments(self, *, user_id: str, call_id: str) -> list[SegmentRecord]:
-        """The saved transcript of a call in time order (empty for others' calls)."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await calls.list_segments(s, user_id=user_id, call_id=call_id)
+    async def list_segments(self, *, viewer: Viewer, call_id: str) -> list[SegmentRecord]:
+        """The saved transcript of a call in time order (empty for calls `viewer` cannot see)."""
+        async with self._tx(await self._fresh(viewer.workspace_id)) as s:
+            return await calls.list_segments(s, scope=visible(viewer), call_id=call_id)
 
     # -- recommendations, feedback, agent runs, stats
     async def add_recommendation(self, insight: Insight) -> bool:
         """Save an insight as a recommendation; True when new (idempotent on insight.id)."""
-        async with self._write(insight.user_id) as s:
+        async with self._write(insight.tenant) as s:
             return await insights.add_recommendation(s, insight)
 
     async def set_feedback(
-        self, *, user_id: str, recommendation_id: str, status: FeedbackStatus
+        self, *, workspace_id: str, user_id: str, recommendation_id: str, status: FeedbackStatus
     ) -> RecommendationRecord | None:
-        """Set liked / disliked / none on a recommendation of this user; None if not found."""
+        """Set liked / disliked / none on a recommendation of one of the user's own calls
+        (feedback is the rep's); None if not found."""
         if status not in get_args(FeedbackStatus):
             raise BadInput("status must be liked, disliked or none")
-        async with self._write(user_id) as s:
+        async with self._write(workspace_id) as s:
             return await insights.set_feedback(
-                s, user_id=user_id, recommendation_id=recommendation_id, status=status
+                s, scope=owned(workspace_id, user_id), recommendation_id=recommendation_id, status=status
             )
 
-    async def feedback_by_kind(self, *, user_id: str) -> dict[str, tuple[int, int]]:
+    async def feedback_by_kind(self, *, workspace_id: str, user_id: str) -> dict[str, tuple[int, int]]:
         """{insight kind: (likes, dislikes)} over all the user's calls."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await insights.feedback_by_kind(s, user_id=user_id)
+        async with self._tx(await self._fresh(workspace_id)) as s:
+            return await insights.feedback_by_kind(s, workspace_id=workspace_id, user_id=user_id)
 
     async def add_agent_run(self, run: AgentRun) -> bool:
         """Save an agent's reasoning about a block; True when new (idempotent on run.id)."""
-        async with self._write(run.user_id) as s:
+        async with self._write(run.tenant) as s:
             return await insights.add_agent_run(s, run)
 
-    async def list_agent_runs(self, *, user_id: str, call_id: str) -> list[AgentRunRecord]:
-        """A call's agent runs in time order (empty for others' calls)."""
-        async with self._tx(await self._reader(user_id)) as s:
-            return await insights.list_agent_runs(s, user_id=user_id, call_id=call_id)
+    async def list_agent_runs(self, *, viewer: Viewer, call_id: str) -> list[AgentRunRecord]:
+        """A call's agent runs in time order (empty for calls `viewer` cannot see)."""
+        async with self._tx(await self._reader(viewer.workspace_id)) as s:
+            return await insights.list_agent_runs(s, scope=visible(viewer), call_id=call_id)
 
-    async def stats(self, *, user_id: str, now: datetime | None = None) -> Stats:
-        """Dashboard figures for this user (see records.Stats)."""
-        async with self._tx(await self._reader(user_id)) as s:
-            return await insights.stats(s, user_id=user_id, now=now or self._clock())
+    async def stats(
+        self,
+        *,
+        viewer: Viewer,
+        rep: str | None = None,
+        since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> Stats:
+        """Dashboard figures over the calls `viewer` sees (one rep's among them, those started
+        since a time)."""
+        scope = [*visible(viewer), *CallFilters(rep=rep, since=since).conditions()]
+        async with self._tx(await self._reader(viewer.workspace_id)) as s:
+            return await insights.stats(s, scope=scope, now=now or self._clock())
 
-    # -- knowledge base
+    # -- knowledge base (per workspace; `user_id` records who added a document)
     async def add_document(
         self,
         *,
+        workspace_id: str,
         user_id: str,
         filename: str,
         content_type: str,
@@ -353,9 +322,10 @@ class Store:
         document_id: str | None = None,
     ) -> DocumentRecord:
         """Save a document and its chunks in one transaction."""
-        async with self._write(user_id) as s:
+        async with self._write(workspace_id) as s:
             return await documents.add_document(
                 s,
+                workspace_id=workspace_id,
                 user_id=user_id,
                 filename=filename,
                 content_type=content_type,
@@ -366,29 +336,31 @@ class Store:
                 document_id=document_id,
             )
 
-    async def list_documents(self, *, user_id: str) -> list[DocumentRecord]:
-        """The user's documents, oldest first, with their chunk counts."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await documents.list_documents(s, user_id=user_id)
+    async def list_documents(self, *, workspace_id: str) -> list[DocumentRecord]:
+        """The workspace's documents, oldest first, with their chunk counts."""
+        async with self._tx(await self._fresh(workspace_id)) as s:
+            return await documents.list_documents(s, workspace_id=workspace_id)
 
-    async def delete_document(self, *, user_id: str, document_id: str) -> bool:
-        """Delete a document of this user and its chunks; False if there was none."""
-        async with self._write(user_id) as s:
-            return await documents.delete_document(s, user_id=user_id, document_id=document_id)
+    async def delete_document(self, *, workspace_id: str, document_id: str) -> bool:
+        """Delete a document of this workspace and its chunks; False if there was none."""
+        async with self._write(workspace_id) as s:
+            return await documents.delete_document(s, workspace_id=workspace_id, document_id=document_id)
 
-    async def list_chunks(self, *, user_id: str, document_id: str | None = None) -> list[ChunkRecord]:
-        """The user's chunks (of one document, or all) in document and position order."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await documents.list_chunks(s, user_id=user_id, document_id=document_id)
+    async def list_chunks(self, *, workspace_id: str, document_id: str | None = None) -> list[ChunkRecord]:
+        """The workspace's chunks (of one document, or all) in document and position order."""
+        async with self._tx(await self._fresh(workspace_id)) as s:
+            return await documents.list_chunks(s, workspace_id=workspace_id, document_id=document_id)
 
-    # -- vocabulary
-    async def list_vocabulary_terms(self, *, user_id: str) -> list[str]:
-        """The terms this user added to their vocabulary, in their order."""
-        async with self._tx(await self._fresh(user_id)) as s:
-            return await vocabulary.list_terms(s, user_id=user_id)
+    # -- vocabulary (per workspace)
+    async def list_vocabulary_terms(self, *, workspace_id: str) -> list[str]:
+        """The terms added to this workspace's vocabulary, in their order."""
+        async with self._tx(await self._fresh(workspace_id)) as s:
+            return await vocabulary.list_terms(s, workspace_id=workspace_id)
 
-    async def set_vocabulary_terms(self, *, user_id: str, terms: Sequence[str]) -> list[str]:
-        """Replace the user's vocabulary terms; whitespace is collapsed and a repeated term
+    async def set_vocabulary_terms(
+        self, *, workspace_id: str, user_id: str, terms: Sequence[str]
+    ) -> list[str]:
+        """Replace the workspace's vocabulary terms; whitespace is collapsed and a repeated term
         (ignoring case) keeps its first spelling. BadInput for an empty or too long term."""
         cleaned: dict[str, str] = {}
         for raw in terms:
@@ -400,8 +372,10 @@ class Store:
         pairs = [(term, key) for key, term in cleaned.items()]
         for attempt in range(2):
             try:
-                async with self._write(user_id) as s:
-                    return await vocabulary.replace_terms(s, user_id=user_id, terms=pairs, now=self._clock())
+                async with self._write(workspace_id) as s:
+                    return await vocabulary.replace_terms(
+                        s, workspace_id=workspace_id, user_id=user_id, terms=pairs, now=self._clock()
+                    )
             except exc.IntegrityError as e:
                 # no such user (foreign key), or a concurrent replace of the same terms: the
                 # second writer retries once over the first one's rows
@@ -465,9 +439,10 @@ class Store:
                 deleted += await maintenance.purge_calls_before(s, cutoff=cutoff)
         return deleted
 
-    async def idle_open_calls(self, *, idle_since: datetime) -> list[tuple[str, str]]:
-        """(user_id, call_id) of open calls (any tenant) with no activity since `idle_since`."""
-        found: list[tuple[str, str]] = []
+    async def idle_open_calls(self, *, idle_since: datetime) -> list[tuple[str, str, str]]:
+        """(workspace_id, user_id, call_id) of open calls (any tenant) with no activity since
+        `idle_since`."""
+        found: list[tuple[str, str, str]] = []
         for engine in self._router.primaries():
             async with self._tx(engine) as s:
                 found.extend(await maintenance.idle_open_calls(s, idle_since=idle_since))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from wingman.store.common import insert_ignore, owns_call
+from wingman.store.common import insert_ignore, owns_call, visible
 from wingman.store.models import CallSession, SegmentSentimentRow
-from wingman.store.records import Record
+from wingman.store.records import Record, Viewer
 from wingman.store.repos import Store
 
 
@@ -19,11 +19,19 @@ class SentimentRecord(Record):
 
 
 async def add_sentiment(
-    store: Store, *, user_id: str, call_id: str, segment_id: str, start: float, score: float, label: str
+    store: Store,
+    *,
+    workspace_id: str,
+    user_id: str,
+    call_id: str,
+    segment_id: str,
+    start: float,
+    score: float,
+    label: str,
 ) -> bool:
     """Save a segment's sentiment; True when new (idempotent on the segment id; others' calls: False)."""
-    async with store.tenant_tx(user_id, write=True) as s:
-        if not await owns_call(s, user_id=user_id, call_id=call_id):
+    async with store.tenant_tx(workspace_id, write=True) as s:
+        if not await owns_call(s, workspace_id=workspace_id, user_id=user_id, call_id=call_id):
             return False
         return await insert_ignore(
             s,
@@ -38,13 +46,13 @@ async def add_sentiment(
         )
 
 
-async def list_sentiments(store: Store, *, user_id: str, call_id: str) -> list[SentimentRecord]:
-    """A call's saved sentiment points in time order (empty for others' calls)."""
-    async with store.tenant_tx(user_id, write=False) as s:
+async def list_sentiments(store: Store, *, viewer: Viewer, call_id: str) -> list[SentimentRecord]:
+    """A call's saved sentiment points in time order (empty for calls `viewer` cannot see)."""
+    async with store.tenant_tx(viewer.workspace_id, write=False) as s:
         rows = await s.scalars(
             select(SegmentSentimentRow)
             .join(CallSession, CallSession.id == SegmentSentimentRow.call_session_id)
-            .where(SegmentSentimentRow.call_session_id == call_id, CallSession.user_id == user_id)
+            .where(SegmentSentimentRow.call_session_id == call_id, *visible(viewer))
             .order_by(SegmentSentimentRow.start, SegmentSentimentRow.segment_id)
         )
         return [SentimentRecord.model_validate(r) for r in rows]

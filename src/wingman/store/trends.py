@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy import func, select
 
+from wingman.store.common import owned
 from wingman.store.models import CallSession, FeedbackStatus, Recommendation, TranscriptSegment
 from wingman.store.records import Record, UtcDatetime
 from wingman.store.repos import Store
@@ -55,21 +56,23 @@ def _floor(at: datetime, bucket: str) -> datetime:
     return day if bucket == "day" else day - timedelta(days=day.weekday())
 
 
-async def trends(store: Store, *, user_id: str, range_: Range, now: datetime) -> Trends:
-    """The user's trends over the last `range_` up to `now`, every bucket present (zeros too)."""
+async def trends(
+    store: Store, *, user_id: str, range_: Range, now: datetime, workspace_id: str | None = None
+) -> Trends:
+    """The user's trends over the last `range_` up to `now`, every bucket present (zeros too).
+    `workspace_id`: the user's workspace (default: the user id, a founder's workspace id)."""
     bucket: Literal["day", "week"] = "day" if range_ == "week" else "week"
     first = _floor(now - timedelta(days=DAYS[range_] - 1), bucket)
-    async with store.tenant_tx(user_id, write=False) as s:
+    tenant = workspace_id or user_id
+    async with store.tenant_tx(tenant, write=False) as s:
         calls = (
             await s.execute(
                 select(CallSession.id, CallSession.title, CallSession.start_time, CallSession.end_time)
-                .where(CallSession.user_id == user_id, CallSession.start_time >= first)
+                .where(*owned(tenant, user_id), CallSession.start_time >= first)
                 .order_by(CallSession.start_time)
             )
         ).all()
-        in_range = select(CallSession.id).where(
-            CallSession.user_id == user_id, CallSession.start_time >= first
-        )
+        in_range = select(CallSession.id).where(*owned(tenant, user_id), CallSession.start_time >= first)
         recs = (
             await s.execute(
                 select(

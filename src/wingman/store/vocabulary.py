@@ -1,4 +1,4 @@
-"""Queries on users' own vocabulary terms (tenant-scoped)."""
+"""Queries on a workspace's own vocabulary terms (tenant-scoped)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,36 @@ from wingman.events import new_id
 from wingman.store.models import VocabularyTerm
 
 
-async def list_terms(session: AsyncSession, *, user_id: str) -> list[str]:
+async def list_terms(session: AsyncSession, *, workspace_id: str) -> list[str]:
     rows = await session.scalars(
         select(VocabularyTerm.term)
-        .where(VocabularyTerm.user_id == user_id)
+        .where(VocabularyTerm.workspace_id == workspace_id)
         .order_by(VocabularyTerm.position, VocabularyTerm.term_key)
     )
     return list(rows)
 
 
 async def replace_terms(
-    session: AsyncSession, *, user_id: str, terms: Sequence[tuple[str, str]], now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    user_id: str,
+    terms: Sequence[tuple[str, str]],
+    now: datetime,
 ) -> list[str]:
-    """Replace the user's terms with `terms` ((term, key) pairs, keys unique), in that order."""
-    await session.execute(delete(VocabularyTerm).where(VocabularyTerm.user_id == user_id))
+    """Replace the workspace's terms with `terms` ((term, key) pairs, keys unique), in that
+    order, recorded as added by `user_id`."""
+    await session.execute(delete(VocabularyTerm).where(VocabularyTerm.workspace_id == workspace_id))
     session.add_all(
-        VocabularyTerm(id=new_id(), user_id=user_id, term=term, term_key=key, position=i, created_at=now)
+        VocabularyTerm(
+            id=new_id(),
+            workspace_id=workspace_id,
+            user_id=user_id,
+            term=term,
+            term_key=key,
+            position=i,
+            created_at=now,
+        )
         for i, (term, key) in enumerate(terms)
     )
     await session.flush()

@@ -49,6 +49,8 @@ F32 = npt.NDArray[np.float32]
 # names, more distraction and more names hallucinated into silence); see notes/NAMES.md.
 MAX_GLOSSARY_TOKENS = 80
 GLOSSARY_HEAD = "A sales call. Names mentioned:"
+PREPEND_PUNCTUATION = "\"'“¿([{-"  # faster-whisper's defaults: attached to the next word
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"  # ... to the previous one
 
 
 def _package_dir(module: str) -> Path | None:
@@ -146,6 +148,16 @@ def glossary_prompt(vocabulary: Sequence[str], *, max_tokens: int = MAX_GLOSSARY
 
 
 @dataclass(frozen=True)
+class Word:
+    """One decoded word (punctuation attached) and its time in the decoded audio (seconds)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     """One decode's result."""
 
@@ -153,6 +165,7 @@ class Transcript:
     avg_logprob: float
     no_speech_prob: float
     seconds: float  # audio decoded
+    words: tuple[Word, ...] = ()  # when decoded with word timings; their text joins to `text`
 
     @property
     def confidence(self) -> float:
@@ -216,8 +229,13 @@ class WhisperDecoder:
 
         return tuple(prompt), tuple(get_suppressed_tokens(tok, [-1]))
 
-    def decode(self, audio: F32, *, prompt: str | None = None, language: str | None = None) -> Transcript:
-        """Transcribe one utterance (1-D float32 at 16 kHz, at most 30 s) greedily."""
+    def decode(
+        self, audio: F32, *, prompt: str | None = None, language: str | None = None, words: bool = False
+    ) -> Transcript:
+        """Transcribe one utterance (1-D float32 at 16 kHz, at most 30 s) greedily; with `words`,
+        also time each word (cross-attention alignment, as faster-whisper's word_timestamps)
+        and drop the words Whisper places in the silence padded after the audio (it repeats
+        the utterance there now and then: "Do you integrate with HubSpot? Do you ...")."""
         import ctranslate2
 
         lang = (language or self.language).split("-")[0].lower()  # "en-US" -> "en"
@@ -245,9 +263,58 @@ class WhisperDecoder:
         )[0]
         tok = self._tokenizer(lang)
         ids = [t for t in result.sequences_ids[0] if t < tok.eot]
-        text = " ".join(tok.decode(ids).split())
         avg_logprob = float(result.scores[0]) * len(ids) / (len(ids) + 1) if ids else -10.0
-        return Transcript(text, avg_logprob, float(result.no_speech_prob), seconds)
+        if not words or not ids:
+            text = " ".join(tok.decode(ids).split())
+            return Transcript(text, avg_logprob, float(result.no_speech_prob), seconds)
+        timed = drop_loops(self._align(tok, ids, encoded, n, seconds))
+        text = " ".join(w.text for w in timed)
+        return Transcript(text, avg_logprob, float(result.no_speech_prob), seconds, tuple(timed))
+
+    def _align(self, tok: Any, ids: list[int], encoded: Any, frames: int, seconds: float) -> list[Word]:
+        from faster_whisper.transcribe import merge_punctuations
+
+        alignment = self._model.find_alignment(tok, [ids], encoded, frames)[0]
+        merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+        out = []
+        for w in alignment:
+            text = w["word"].strip()
+            if not text:
+                continue
+            start, end = float(w["start"]), float(w["end"])
+            if start >= seconds - 0.05:
+                break  # in the padding: nothing was said there
+            prob = round(float(w["probability"]), 3)
+            out.append(Word(text, round(start, 3), round(min(end, seconds), 3), prob))
+        return out
+
+
+def _key(word: Word) -> str:
+    return "".join(c for c in word.text.lower() if c.isalnum() or c == "'")
+
+
+def drop_loops(words: list[Word]) -> list[Word]:
+    """Whisper's loops out: a phrase of 4+ words said twice in a row ("Do you integrate with
+    HubSpot? Do you integrate with HubSpot?"), or a shorter one three times or more ("13, 13,
+    13, ..."), keeps its first time. People repeat a word or two ("yes, yes"), not sentences."""
+    out: list[Word] = []
+    i = 0
+    keys = [_key(w) for w in words]
+    while i < len(words):
+        skipped = False
+        for n in range(1, min(8, (len(words) - i) // 2) + 1):  # the shortest period first
+            times = 1
+            while keys[i + times * n : i + (times + 1) * n] == keys[i : i + n]:
+                times += 1
+            if times >= (2 if n >= 4 else 3):
+                out.extend(words[i : i + n])
+                i += times * n
+                skipped = True
+                break
+        if not skipped:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 @dataclass

@@ -40,6 +40,15 @@ export interface SentimentPoint {
   saved: boolean;
 }
 
+/** A final customer segment's sentiment, live over Socket.IO. */
+export interface SentimentEvent {
+  id: string;
+  score: number;
+  label: 'positive' | 'neutral' | 'negative';
+  start: number;
+  end: number;
+}
+
 export interface EmailDraft {
   to: string | null;
   subject: string;

@@ -4,6 +4,16 @@ import type {
   AgentRun,
   AuthResponse,
   CallDetail,
+  Comment,
+  Invitation,
+  InvitationCreated,
+  InvitationLookup,
+  PlaybookContent,
+  PlaybookCurrent,
+  PlaybookVersion,
+  Role,
+  Team,
+  Workspace,
   CallList,
   FeedbackStatus,
   Health,
@@ -145,7 +155,7 @@ export const api = {
   me: (signal?: AbortSignal) => request<User>('/api/auth/me', { signal, quiet401: true }),
   health: () => request<Health>('/api/health'),
 
-  listCalls: (params: { q?: string; limit?: number; offset?: number }, signal?: AbortSignal) =>
+  listCalls: (params: { q?: string; limit?: number; offset?: number; rep?: string }, signal?: AbortSignal) =>
     request<CallList>(`/api/calls${query(params)}`, { signal }),
   getCall: (id: string, signal?: AbortSignal) =>
     request<CallDetail>(`/api/calls/${encodeURIComponent(id)}`, { signal }),
@@ -181,6 +191,33 @@ export const api = {
   voiceprint: (signal?: AbortSignal) => request<Voiceprint>('/api/voiceprint', { signal }),
   enrollVoice: (wav: Blob) => request<Voiceprint>('/api/voiceprint', { method: 'POST', blob: wav }),
   forgetVoice: () => request<Voiceprint>('/api/voiceprint', { method: 'DELETE' }),
+
+  // -- workspaces (README "Workspaces, roles and invitations")
+  workspace: (signal?: AbortSignal) => request<Workspace>('/api/workspace', { signal }),
+  members: (signal?: AbortSignal) => request<User[]>('/api/members', { signal }),
+  updateMember: (id: string, body: { role?: Role; manager_id?: string; clear_manager?: boolean }) =>
+    request<User>(`/api/members/${encodeURIComponent(id)}`, { method: 'PATCH', json: body }),
+  removeMember: (id: string) => request<unknown>(`/api/members/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  invitations: (signal?: AbortSignal) => request<Invitation[]>('/api/invitations', { signal }),
+  invite: (body: { email: string; role: Role; manager_id?: string }) =>
+    request<InvitationCreated>('/api/invitations', { json: body }),
+  revokeInvitation: (id: string) =>
+    request<unknown>(`/api/invitations/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  lookupInvitation: (token: string, signal?: AbortSignal) =>
+    request<InvitationLookup>(`/api/invitations/lookup${query({ token })}`, { signal, quiet401: true }),
+  acceptInvitation: (body: { token: string; name: string; password: string }) =>
+    request<AuthResponse>('/api/invitations/accept', { json: body, quiet401: true }),
+  team: (signal?: AbortSignal) => request<Team>('/api/team', { signal }),
+  comments: (callId: string, signal?: AbortSignal) =>
+    request<Comment[]>(`/api/calls/${encodeURIComponent(callId)}/comments`, { signal }),
+  addComment: (callId: string, body: { text: string; at_seconds?: number }) =>
+    request<Comment>(`/api/calls/${encodeURIComponent(callId)}/comments`, { json: body }),
+  playbook: (signal?: AbortSignal) => request<PlaybookCurrent>('/api/playbook', { signal }),
+  savePlaybook: (playbook: PlaybookContent, baseVersion: number) =>
+    request<PlaybookVersion>('/api/playbook', { method: 'PUT', json: { playbook, base_version: baseVersion } }),
+  playbookVersions: (signal?: AbortSignal) => request<PlaybookVersion[]>('/api/playbook/versions', { signal }),
+  restorePlaybook: (version: number, baseVersion: number) =>
+    request<PlaybookVersion>(`/api/playbook/versions/${version}/restore`, { json: { base_version: baseVersion } }),
 };
 
 /** The user's voice check (speakers): which voice is the rep on one-channel calls. */

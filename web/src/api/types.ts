@@ -12,11 +12,99 @@ export type Encoding = 'f32le' | 's16le';
 
 // ---------------------------------------------------------------- REST
 
+export type Role = 'admin' | 'manager' | 'rep';
+
 export interface User {
   id: string;
   email: string;
   name: string;
   created_at?: string;
+  workspace_id?: string;
+  role?: Role;
+  manager_id?: string | null;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  created_at: string;
+  role: Role;
+  open_signup: boolean;
+}
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: Role;
+  manager_id: string | null;
+  created_at: string;
+  expires_at: string;
+  expired: boolean;
+}
+
+export interface InvitationCreated {
+  invitation: Invitation;
+  link: string;
+  emailed: boolean;
+  email_error: string | null;
+}
+
+export interface InvitationLookup {
+  workspace_name: string;
+  email: string;
+  role: Role;
+  expires_at: string;
+}
+
+export interface TeamRow {
+  member: User;
+  stats: Stats;
+}
+
+export interface Team {
+  reps: TeamRow[];
+  team: Stats;
+}
+
+export interface Comment {
+  id: string;
+  author_name: string;
+  at_seconds: number | null;
+  text: string;
+  created_at: string;
+}
+
+/** The playbook as GET /api/playbook returns it (objections, signals, tone: rules by key). */
+export interface PlaybookRule {
+  label: string;
+  category: string;
+  priority: number;
+  patterns: string[];
+  examples: string[];
+  tips: string[];
+  [other: string]: unknown;
+}
+
+export interface PlaybookContent {
+  objections: Record<string, PlaybookRule>;
+  signals: Record<string, PlaybookRule>;
+  tone: Record<string, PlaybookRule>;
+  [other: string]: unknown;
+}
+
+export interface PlaybookCurrent {
+  version: number;
+  playbook: PlaybookContent;
+  author_name: string | null;
+  updated_at: string | null;
+}
+
+export interface PlaybookVersion {
+  version: number;
+  author_name: string;
+  created_at: string;
+  changes: string;
+  restored_from: number | null;
 }
 
 export interface AuthResponse {

@@ -1,4 +1,4 @@
-import { BookOpen, History, LayoutDashboard, LogOut, Menu, Mic, Settings, X } from 'lucide-react';
+import { BookOpen, ClipboardList, History, LayoutDashboard, LogOut, Menu, Mic, Settings, Users, X } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation, useNavigate } from 'react-router';
 import { useAuth } from '../lib/auth';
@@ -13,6 +13,8 @@ const NAV = [
   { to: '/live', label: 'Live call', icon: Mic },
   { to: '/calls', label: 'Call history', icon: History },
   { to: '/knowledge', label: 'Knowledge base', icon: BookOpen },
+  { to: '/playbook', label: 'Playbook', icon: ClipboardList },
+  { to: '/team', label: 'Team', icon: Users },
   { to: '/settings', label: 'Settings', icon: Settings },
 ];
 

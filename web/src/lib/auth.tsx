@@ -16,6 +16,8 @@ export interface AuthValue {
   localMode: boolean;
   login(email: string, password: string): Promise<void>;
   register(email: string, name: string, password: string): Promise<void>;
+  /** create the invited account (a join link's token) and sign it in */
+  acceptInvitation(token: string, name: string, password: string): Promise<void>;
   logout(): Promise<void>;
   retry(): void;
 }
@@ -83,6 +85,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         const r = await api.register({ email, name, password });
         signedIn(r.token, r.user);
       },
+      async acceptInvitation(token, name, password) {
+        const r = await api.acceptInvitation({ token, name, password });
+        signedIn(r.token, r.user);
+      },
       async logout() {
         await api.logout().catch(() => undefined);
         setToken(null);
@@ -103,4 +109,9 @@ export function useAuth(): AuthValue {
   const v = useContext(AuthContext);
   if (!v) throw new Error('useAuth outside AuthProvider');
   return v;
+}
+
+/** The signed-in user, or null (also outside an AuthProvider: pages rendered on their own). */
+export function useUser(): User | null {
+  return useContext(AuthContext)?.user ?? null;
 }

@@ -4,6 +4,7 @@ import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
+import { CoachingComments } from '../components/CoachingComments';
 import { InsightPanel, type InsightView } from '../components/Insights';
 import { Transcript } from '../components/Transcript';
 import { Badge, Card, EmptyState, ErrorState, Spinner } from '../components/ui';
@@ -89,7 +90,7 @@ function AgentRuns({ callId }: { callId: string }) {
   const all = runs.data;
   if (!all) return <Spinner label="Loading agent reasoning" />;
   const agents = [...new Set(all.map((r) => r.agent))];
-  const shown = all.filter((r) => (agent === 'all' || r.agent === agent) && (!onlyActed || (r.insight_ids?.length ?? 0) > 0 || !!r.error || !isSilent(r)));
+  const shown = all.filter((r) => (agent === 'all' || r.agent === agent) && (!onlyActed || saidSomething(r)));
   return (
     <div>
       <div className="mb-3 flex flex-wrap items-center gap-3 text-sm">
@@ -122,10 +123,9 @@ function AgentRuns({ callId }: { callId: string }) {
   );
 }
 
-/** A run that decided there was nothing to say. */
-function isSilent(run: AgentRun): boolean {
-  const out = run.output.trim().toLowerCase();
-  return out === '' || out === '[]' || out === 'null' || out === 'none' || out.startsWith('nothing');
+/** A run that showed the rep something or failed (a skip such as "the rep is speaking" did neither). */
+function saidSomething(run: AgentRun): boolean {
+  return (run.insight_ids?.length ?? 0) > 0 || !!run.error;
 }
 
 function AgentRunItem({ run }: { run: AgentRun }) {
@@ -266,6 +266,7 @@ export function CallPage({ id }: { id: string }) {
           >
             <Timeline moments={c.key_moments} duration={duration} onJump={jump} />
           </Card>
+          <CoachingComments callId={c.id} moments={c.key_moments} onJump={(at) => jump({ kind: 'comment', text: '', at })} />
           <Card title="Transcript">
             <div className="max-h-[70vh] overflow-y-auto">
               <Transcript lines={c.transcript} highlightId={highlight} emptyText="No transcript was saved for this call." />

@@ -4,6 +4,7 @@ import { lazy, Suspense, type ReactNode } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api } from '../api/client';
 import { BarList } from '../components/BarList';
+import { Onboarding } from '../components/Onboarding';
 import { Button, Card, EmptyState, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { formatDateTime, formatDuration, formatPercent, humanizeKind } from '../lib/format';
 import { keys } from '../lib/query';
@@ -53,6 +54,7 @@ export function DashboardPage() {
           </Button>
         }
       />
+      <Onboarding />
       {stats.error ? (
         <ErrorState error={stats.error} onRetry={() => void stats.refetch()} />
       ) : !s ? (

@@ -30,6 +30,7 @@ export function Snippet({ parts }: { parts: readonly SnippetPart[] }) {
 export function HistoryPage() {
   const [search, setSearch] = useSearchParams();
   const q = search.get('q') ?? '';
+  const rep = search.get('rep') ?? ''; // the team dashboard links to one rep's calls
   const [text, setText] = useState(q);
   const applySearch = (value: string) => setSearch(value ? { q: value } : {}, { replace: true });
 
@@ -41,8 +42,8 @@ export function HistoryPage() {
   }, [text, q, setSearch]);
 
   const calls = useInfiniteQuery({
-    queryKey: keys.calls(q),
-    queryFn: ({ signal, pageParam }) => api.listCalls({ q: q || undefined, limit: PAGE, offset: pageParam }, signal),
+    queryKey: [...keys.calls(q), rep],
+    queryFn: ({ signal, pageParam }) => api.listCalls({ q: q || undefined, rep: rep || undefined, limit: PAGE, offset: pageParam }, signal),
     initialPageParam: 0,
     getNextPageParam: (last, pages) => {
       const loaded = pages.reduce((n, p) => n + p.items.length, 0);

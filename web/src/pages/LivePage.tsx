@@ -1,6 +1,7 @@
 import { CheckCircle2, Flag, ListChecks, Loader2, Mic, MicOff, MonitorSpeaker, PhoneOff, Play, RotateCcw, X } from 'lucide-react';
 import { useEffect, useState, type FormEvent } from 'react';
 import { InsightPanel } from '../components/Insights';
+import { SentimentLine } from '../components/SentimentLine';
 import { TalkGauge } from '../components/TalkGauge';
 import { VoiceCheck } from '../components/VoiceCheck';
 import { Transcript } from '../components/Transcript';
@@ -268,6 +269,9 @@ export function LivePage() {
           </div>
           <Card title="Talk ratio" className="order-4 min-w-0">
             <TalkGauge metrics={live.metrics} />
+          </Card>
+          <Card title="Customer sentiment" className="order-5 min-w-0">
+            <SentimentLine points={live.sentiment} />
           </Card>
         </div>
       </div>

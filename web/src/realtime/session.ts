@@ -5,6 +5,7 @@
  * Framework-free (React reads it through useSyncExternalStore) and written against a small
  * `SocketLike` interface, so tests drive it with a loopback socket.
  */
+import type { SentimentEvent } from '../api/after';
 import type {
   CallEndedEvent,
   EndCallAck,
@@ -70,6 +71,12 @@ export class LiveSession {
     });
     this.bind('metrics', (e: MetricsEvent) => {
       if (this.inCall()) this.set({ metrics: e });
+    });
+    this.bind('sentiment', (e: SentimentEvent) => {
+      if (!this.inCall()) return;
+      // a resumed call may send a segment again: one point per segment, in call order
+      const rest = this.state.sentiment.filter((p) => p.id !== e.id);
+      this.set({ sentiment: [...rest, e].sort((a, b) => a.start - b.start) });
     });
     this.bind('provider-status', (e: ProviderStatusEvent) => {
       this.set({ providers: { ...this.state.providers, [e.part]: e } });

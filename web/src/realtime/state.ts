@@ -1,4 +1,5 @@
 /** The live session's state and the socket surface it uses (realtime/session.ts owns both). */
+import type { SentimentEvent } from '../api/after';
 import type { CallEndedEvent, Encoding, MetricsEvent, ProviderStatusEvent, SocketError } from '../api/types';
 import type { LiveInsight } from './insights';
 import type { TranscriptLine } from './transcript';
@@ -31,6 +32,8 @@ export interface LiveState {
   transcript: TranscriptLine[];
   insights: LiveInsight[];
   metrics: MetricsEvent | null;
+  /** the customer's sentiment per final segment, in call order (the `sentiment` event) */
+  sentiment: SentimentEvent[];
   ended: CallEndedEvent | null;
   providers: Record<string, ProviderStatusEvent>;
   lastError: SocketError | null;
@@ -63,6 +66,7 @@ export const initialState: LiveState = {
   transcript: [],
   insights: [],
   metrics: null,
+  sentiment: [],
   ended: null,
   providers: {},
   lastError: null,
@@ -77,6 +81,7 @@ export const CALL_BLANK = {
   transcript: [],
   insights: [],
   metrics: null,
+  sentiment: [],
   ended: null,
   lastError: null,
   resumes: 0,

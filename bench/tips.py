@@ -1,0 +1,272 @@
+"""Right tip at the right moment, and a summary worth pasting into a CRM, on the labelled set.
+
+The calls of tests/data/eval (4 made-up companies, each with its own profile and knowledge base;
+see its README) go through the real agents (coach, search, Q&A), the real gate and the real
+end-of-call summary, with the local engine. Per split (dev, holdout) it prints precision and
+recall per kind (objections, competitor briefs, knowledge-base answers citing the labelled
+document, buying signals), summary fact recall, next steps with owner and date, file-name leaks,
+other-company leaks (a tip or summary naming another company of the set, or the sample company)
+and tips per minute. The last line is one comparable figure (holdout).
+
+    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]
+
+Transcript level (fast, for tuning): each turn is one transcript block with realistic timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import _common  # noqa: F401  (the repo on sys.path)
+import yaml
+
+from tests.fakes.agents import shared_embedder
+from tests.fakes.store import MemoryStore
+from tests.unit.test_agents_quality import Score as Count
+from wingman.agents.runner import AgentWorker
+from wingman.agents.summary import CallSummary, summarize_call
+from wingman.bus.memory import MemoryBus
+from wingman.events import Insight, TranscriptBlock
+from wingman.llm.local import LocalLlm
+from wingman.profile import CompanyProfile, ProfileService
+from wingman.sample import sample_profile
+from wingman.search.knowledge import KnowledgeBase
+from wingman.settings import Settings
+
+EVAL = _common.ROOT / "tests" / "data" / "eval"
+KINDS = ("objection", "competitor", "answer", "signal")
+WORDS_PER_SECOND = 2.6
+GAP = 0.5
+
+
+@dataclass
+class Report:
+    counts: dict[str, Count] = field(default_factory=lambda: {k: Count() for k in KINDS})
+    facts: int = 0
+    facts_held: int = 0
+    steps: int = 0
+    steps_held: int = 0
+    file_leaks: int = 0
+    company_leaks: int = 0
+    tips: int = 0
+    minutes: float = 0.0
+    misses: list[str] = field(default_factory=list)
+
+
+def label_of(insight: Insight) -> str | None:
+    """The scored label an insight stands for (None: tone, nudges, product briefs)."""
+    if insight.agent == "qa":
+        return f"answer:{insight.source}"
+    if insight.agent == "search" and insight.kind.startswith("competitor."):
+        return f"competitor:{insight.entity}"
+    if insight.kind.startswith("objection."):
+        return insight.kind
+    if insight.kind == "signal.buying":
+        return insight.kind
+    return None
+
+
+def _family(label: str) -> str:
+    return label.split(":", 1)[0].split(".", 1)[0]
+
+
+def _holds(text: str, must: list[str]) -> bool:
+    low = text.lower()
+    return all(any(alt.strip().lower() in low for alt in item.split("|")) for item in must)
+
+
+def companies() -> dict[str, tuple[CompanyProfile, list[Path]]]:
+    out = {}
+    for directory in sorted((EVAL / "companies").iterdir()):
+        profile = CompanyProfile.model_validate(yaml.safe_load((directory / "profile.yaml").read_text()))
+        out[directory.name] = (profile, sorted((directory / "knowledge").glob("*.md")))
+    return out
+
+
+def _foreign_names(mine: CompanyProfile, every: list[CompanyProfile]) -> list[str]:
+    """Names of the other companies (and of the sample company) that must never show up."""
+    own = {
+        mine.name.lower(),
+        *(c.name.lower() for c in mine.competitors),
+        *(p.lower() for p in mine.products),
+    }
+    names = set()
+    for other in [*every, sample_profile()]:
+        for name in [other.name, *other.products]:
+            if name.lower() not in own:
+                names.add(name)
+    return sorted(names)
+
+
+async def run_call(
+    path: Path, world: dict[str, tuple[CompanyProfile, list[Path]]], report: Report, show: bool
+) -> None:
+    call = yaml.safe_load(path.read_text())  # noqa: ASYNC240 - a bench reading its inputs
+    profile, documents = world[call["company"]]
+    store = MemoryStore()
+    knowledge = KnowledgeBase(store=store, embedder=shared_embedder())
+    tenant = f"tenant-{call['company']}"
+    for doc in documents:
+        await knowledge.add_document(tenant, doc.name, doc.read_bytes(), "text/markdown")  # noqa: ASYNC240
+    profiles = ProfileService(store=store)
+    await profiles.put(tenant, profile)
+    worker = AgentWorker(
+        bus=MemoryBus(),
+        store=store,
+        llm=LocalLlm(),
+        knowledge=knowledge,
+        web_search=None,
+        settings=Settings(agent_deadline_seconds=5.0),
+        profiles=profiles,
+    )
+    for agent in worker.agents:
+        await agent.start()
+        await agent.warm(tenant)
+    call_id = path.stem
+    t = 0.0
+    talk = {"rep": 0.0, "customer": 0.0}
+    shown: list[Insight] = []
+    segments: list[Any] = []
+    for seq, turn in enumerate(call["turns"]):
+        duration = len(turn["text"].split()) / WORDS_PER_SECOND
+        talk[turn["speaker"]] += duration
+        block = TranscriptBlock(
+            call_id=call_id,
+            user_id=tenant,
+            seq=seq,
+            text=turn["text"],
+            speaker=turn["speaker"],
+            start=t,
+            end=t + duration,
+            talk_seconds=dict(talk),
+        )
+        segments.append(block)
+        published = await worker.handle_block(block)
+        shown += published
+        got = {label for i in published if (label := label_of(i))}
+        expected = set(turn.get("expect", []))
+        for label in expected | got:
+            count = report.counts[_family(label)]
+            if label in expected and label in got:
+                count.tp += 1
+            elif label in got:
+                count.fp += 1
+                report.misses.append(f"{path.stem}#{seq} extra {label}: {turn['text'][:70]}")
+            else:
+                count.fn += 1
+                report.misses.append(f"{path.stem}#{seq} missed {label}: {turn['text'][:70]}")
+        if show:
+            for i in published:
+                print(f"    #{seq:2} {i.agent:6} {i.kind:26} {(i.source or ''):28} {i.content[:90]}")
+        t += duration + GAP
+    report.tips += len(shown)
+    report.minutes += t / 60
+    summary = await summarize_call(
+        llm=LocalLlm(), call_id=call_id, segments=segments, insights=shown, profile=profile
+    )
+    check_summary(path.stem, call, summary, profile, documents, world, shown, report, show)
+
+
+def check_summary(
+    name: str,
+    call: dict[str, Any],
+    summary: CallSummary,
+    profile: CompanyProfile,
+    documents: list[Path],
+    world: dict[str, tuple[CompanyProfile, list[Path]]],
+    shown: list[Insight],
+    report: Report,
+    show: bool,
+) -> None:
+    text = "\n".join([summary.summary, *summary.action_items])
+    if show:
+        print("    summary:", summary.summary.replace("\n", " | "))
+        print("    actions:", summary.action_items)
+    for fact in call["summary"]:
+        report.facts += 1
+        held = _holds(text, fact["must"])
+        if fact.get("owner"):
+            report.steps += 1
+            owner = "Rep" if fact["owner"] == "rep" else "Customer"
+            step = any(
+                item.startswith(owner) and _holds(item, fact["must"]) and fact["date"].lower() in item.lower()
+                for item in summary.action_items
+            )
+            report.steps_held += step
+            held = held and step
+        report.facts_held += held
+        if not held:
+            report.misses.append(
+                f"{name} summary lacks {fact['kind']} {fact['must']}"
+                + (f" ({fact['owner']}, {fact['date']})" if fact.get("owner") else "")
+            )
+    files = {p.name for _, docs in world.values() for p in docs} | {
+        p.stem for _, docs in world.values() for p in docs
+    }
+    report.file_leaks += sum(1 for f in files if f.lower() in text.lower()) + len(
+        re.findall(r"\b\w+\.md\b", text)
+    )
+    foreign = _foreign_names(profile, [p for p, _ in world.values()])
+    said = "\n".join([text, *(i.content for i in shown)]).lower()
+    leaks = [n for n in foreign if re.search(rf"\b{re.escape(n.lower())}\b", said)]
+    report.company_leaks += len(leaks)
+    if leaks:
+        report.misses.append(f"{name} names other companies: {leaks}")
+
+
+def print_report(split: str, report: Report) -> None:
+    print(f"== {split}")
+    for kind in KINDS:
+        c = report.counts[kind]
+        print(
+            f"  {kind:10} precision {c.precision:.2f} recall {c.recall:.2f} (tp {c.tp}, fp {c.fp}, fn {c.fn})"
+        )
+    print(
+        f"  summary facts {report.facts_held}/{report.facts} = "
+        f"{report.facts_held / max(1, report.facts):.2f}; "
+        f"next steps with owner and date {report.steps_held}/{report.steps}"
+    )
+    print(
+        f"  file-name leaks {report.file_leaks}; other-company leaks {report.company_leaks}; "
+        f"tips per minute {report.tips / max(report.minutes, 1e-9):.1f}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--show", action="store_true", help="print every tip, summary and miss")
+    args = parser.parse_args()
+    world = companies()
+    splits = ["dev", "holdout"] if args.split == "all" else [args.split]
+    reports = {}
+    for split in splits:
+        report = reports[split] = Report()
+        for path in sorted((EVAL / "calls" / split).glob("*.yaml")):
+            if args.show:
+                print(f"-- {path.stem}")
+            await run_call(path, world, report, args.show)
+        print_report(split, report)
+        if args.show:
+            for miss in report.misses:
+                print("   ", miss)
+    last = reports[splits[-1]]
+    c = last.counts
+    print(
+        f"tips_{splits[-1]} objection_p={c['objection'].precision:.2f} r={c['objection'].recall:.2f} "
+        f"competitor_p={c['competitor'].precision:.2f} r={c['competitor'].recall:.2f} "
+        f"answer_p={c['answer'].precision:.2f} r={c['answer'].recall:.2f} "
+        f"signal_p={c['signal'].precision:.2f} r={c['signal'].recall:.2f} "
+        f"facts={last.facts_held / max(1, last.facts):.2f} steps={last.steps_held}/{last.steps} "
+        f"file_leaks={last.file_leaks} company_leaks={last.company_leaks} "
+        f"tips_per_min={last.tips / max(last.minutes, 1e-9):.1f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,233 @@
+"""When the local engine commits words while people keep talking: the streaming commit policy.
+
+The channel decodes the open stretch of speech (from the last cut to now) again and again. Each
+decode's words, with their times, go through `Agreement.update`, which says what to commit as a
+final and where to cut the audio. The rules, in order:
+
+1. **A pause after a sentence.** A decode made at a pause (the VAD heard ~100 ms of silence)
+   whose last word ends a sentence (. ? !) is committed whole, at once: one decode, as the old
+   end-of-speech finals were, but without waiting 350 ms for a silence continuous talk rarely
+   leaves. Not for a short phrase (under 1.5 s or 3 words): those wait for rule 2 or the end
+   of speech, decoded with what follows; nor when the last word runs to the very end of the
+   audio and Whisper is unsure of it (a pause inside a word cut it off).
+2. **Sentence punctuation two decodes agree on** (LocalAgreement-2): of the prefix this decode
+   and the previous one agree on, word for word, commit through the last word both end with
+   sentence punctuation, if this decode goes on past it (a period Whisper puts where the audio
+   happens to stop is not a sentence end).
+3. **A soft cap**: past `soft_cap_s` of uncommitted audio, commit the agreed prefix up to its
+   last comma-like mark, if it has one.
+4. **A hard cap**: past `hard_cap_s`, commit the agreed prefix up to its best boundary (a mark,
+   else the widest gap between words: the quietest), or without agreement everything but the
+   last word (its end may be cut off), so no final ever holds much more than the cap.
+
+The caller cuts the audio between the last committed word and the next one, and decodes the rest
+with the committed text as Whisper's prompt (context kept across the cut). A new decode whose
+first words repeat the end of what was committed (the prompt echoed, or the boundary word heard
+twice) loses them: nothing repeated. Nothing is dropped: every word of a decode is either
+committed or still in the audio after the cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from wingman.stt.whisper import Word
+
+SENTENCE_END = (".", "?", "!", "。", "？", "！")
+PAUSE_MARKS = (",", ";", ":", "-", "—", "，")
+MAX_OVERLAP = 5  # words of the committed tail a new decode may repeat
+_NORM = re.compile(r"[^\w']+")
+
+
+def norm(text: str) -> str:
+    """A word for comparison: case and punctuation out."""
+    return _NORM.sub("", text.lower())
+
+
+# abbreviations whose period ends no sentence
+ABBREVIATIONS = frozenset(
+    {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "etc.", "inc.", "jr.", "sr.", "e.g.", "i.e."}
+)
+
+
+def ends_sentence(word: Word) -> bool:
+    text = word.text.rstrip("\"')]}”")
+    return text.endswith(SENTENCE_END) and text.lower() not in ABBREVIATIONS
+
+
+@dataclass(frozen=True)
+class CommitPolicy:
+    """Tuning of the commit rules (seconds)."""
+
+    soft_cap_s: float = 6.0
+    hard_cap_s: float = 7.0
+    # the pause rule alone commits only this much: a short phrase decoded without what follows
+    # is misheard more often ("Thanks Sam." as "Inks terms.", "Yes." as "Yes. Yes.")
+    pause_min_s: float = 1.5
+    pause_min_words: int = 3
+    tail_gap_s: float = 0.05
+    tail_probability: float = 0.8
+    repeat_window_s: float = 1.5  # a repeat of the committed tail counts only this near the cut
+    max_hole_s: float = 2.0  # seconds without a word that no commit spans
+
+
+@dataclass(frozen=True)
+class Commit:
+    """Words to emit as a final; the audio before the cut is done with.
+
+    The cut lies in [cut_from, cut_to]: between the last committed word's end and the next
+    word's start (the caller picks the quietest point in it). `rest`: the decode's words after
+    the cut, not committed."""
+
+    words: tuple[Word, ...]
+    cut_from: float
+    cut_to: float
+    rest: tuple[Word, ...]
+    rule: str
+
+
+def shift(words: Sequence[Word], offset: float) -> tuple[Word, ...]:
+    """Words with times moved by `offset` seconds (decoded-audio time -> call time)."""
+    return tuple(
+        Word(w.text, round(w.start + offset, 3), round(w.end + offset, 3), w.probability) for w in words
+    )
+
+
+def agreed_prefix(a: Sequence[Word], b: Sequence[Word]) -> int:
+    """How many leading words two decodes share (compared without case and punctuation)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if norm(x.text) != norm(y.text):
+            break
+        n += 1
+    return n
+
+
+def strip_repeat(words: Sequence[Word], tail: Sequence[Word], *, near: float) -> tuple[Word, ...]:
+    """Drop leading words that repeat the end of `tail` (the committed words), when they start
+    before `near` (seconds): the longest such overlap, up to MAX_OVERLAP words."""
+    tail_n = [norm(w.text) for w in tail[-MAX_OVERLAP:]]
+    for k in range(min(len(tail_n), len(words)), 0, -1):
+        head = words[:k]
+        if (
+            all(_alike(norm(w.text), t) for w, t in zip(head, tail_n[-k:], strict=True))
+            and head[-1].start < near
+        ):
+            return tuple(words[k:])
+    return tuple(words)
+
+
+def _first_hole(words: Sequence[Word], since: float, limit: float) -> int | None:
+    """Index of the first word that starts more than `limit` seconds after the previous word
+    (or, for the first, after `since`), if any."""
+    prev = since
+    for i, w in enumerate(words):
+        if w.start - prev > limit:
+            return i
+        prev = w.end
+    return None
+
+
+def _alike(a: str, b: str) -> bool:
+    """The same word, or the same word heard a little differently ("was" and "wants")."""
+    return a == b or (min(len(a), len(b)) >= 3 and SequenceMatcher(None, a, b).ratio() >= 0.75)
+
+
+class Agreement:
+    """The commit state of one channel's open stretch of speech."""
+
+    def __init__(self, policy: CommitPolicy | None = None) -> None:
+        self.policy = policy or CommitPolicy()
+        self.previous: tuple[Word, ...] = ()  # the last decode's uncommitted words
+        self.tail: tuple[Word, ...] = ()  # the last committed words (for strip_repeat)
+        self._seg_start = 0.0
+
+    def clean(self, words: Sequence[Word], seg_start: float) -> tuple[Word, ...]:
+        """A decode's words (call time) without a repeat of what was just committed."""
+        if not self.tail:
+            return tuple(words)
+        return strip_repeat(words, self.tail, near=seg_start + self.policy.repeat_window_s)
+
+    def update(
+        self, words: Sequence[Word], *, seg_start: float, audio_end: float, at_pause: bool
+    ) -> Commit | None:
+        """Take a decode of [seg_start, audio_end] (call seconds; words in call time, cleaned)
+        and say what to commit, if anything."""
+        words = tuple(words)
+        self._seg_start = seg_start
+        previous, self.previous = self.previous, words
+        if not words:
+            return None
+        long_enough = (
+            audio_end - seg_start >= self.policy.pause_min_s and len(words) >= self.policy.pause_min_words
+        )
+        if at_pause and long_enough and ends_sentence(words[-1]) and self._heard_out(words[-1], audio_end):
+            return self._commit(words, len(words), audio_end, audio_end, "pause")
+        agreed = agreed_prefix(words, previous)
+        for i in range(min(agreed, len(words) - 1) - 1, -1, -1):
+            if ends_sentence(words[i]) and ends_sentence(previous[i]):
+                return self._cut_after(words, i, "sentence")
+        uncommitted = audio_end - seg_start
+        if uncommitted >= self.policy.soft_cap_s:
+            limit = min(agreed, len(words) - 1)
+            best = self._best_boundary(words, limit)
+            if best is not None and (
+                words[best].text.endswith(PAUSE_MARKS) or uncommitted >= self.policy.hard_cap_s
+            ):
+                return self._cut_after(words, best, "soft_cap")
+        if uncommitted >= self.policy.hard_cap_s and len(words) >= 2:
+            return self._cut_after(words, len(words) - 2, "hard_cap")
+        return None
+
+    def commit_all(self, words: Sequence[Word]) -> None:
+        """The segment ended (end of speech): everything in it was emitted."""
+        self.tail = tuple(words[-MAX_OVERLAP:]) if words else self.tail
+        self.previous = ()
+
+    def reset(self) -> None:
+        """A new stretch of speech after silence: no context to agree with or strip."""
+        self.previous = ()
+        self.tail = ()
+
+    def _heard_out(self, last: Word, audio_end: float) -> bool:
+        """The last word was heard to its end: it stops short of the audio's end, or Whisper is
+        sure of it. A word the alignment stretches to the very end may be cut off by a pause
+        inside it (on real speech: "still more risk." for "still more re-spectable")."""
+        return (
+            last.end <= audio_end - self.policy.tail_gap_s or last.probability >= self.policy.tail_probability
+        )
+
+    @staticmethod
+    def _best_boundary(words: Sequence[Word], limit: int) -> int | None:
+        """Index i < limit to cut after: a punctuation mark first, then the widest gap."""
+        best: tuple[int, float, int] | None = None
+        for i in range(limit):
+            mark = 2 if ends_sentence(words[i]) else int(words[i].text.endswith(PAUSE_MARKS))
+            score = (mark, words[i + 1].start - words[i].end, i)
+            if best is None or score > best:
+                best = score
+        return None if best is None else best[2]
+
+    def _cut_after(self, words: tuple[Word, ...], i: int, rule: str) -> Commit | None:
+        return self._commit(words, i + 1, words[i].end, max(words[i].end, words[i + 1].start), rule)
+
+    def _commit(
+        self, words: tuple[Word, ...], n: int, cut_from: float, cut_to: float, rule: str
+    ) -> Commit | None:
+        hole = _first_hole(words[:n], self._seg_start, self.policy.max_hole_s)
+        if hole is not None:
+            # no word for seconds inside a stretch of speech: Whisper skipped some of it (it
+            # does, in noise or after context audio); commit only up to there, so the skipped
+            # audio stays uncommitted and is decoded again
+            if hole == 0:
+                return None
+            n = hole
+            cut_from = words[n - 1].end
+            cut_to = max(cut_from, words[n].start) if n < len(words) else cut_from
+        done, rest = words[:n], words[n:]
+        self.previous = rest
+        self.tail = done[-MAX_OVERLAP:]
+        return Commit(done, cut_from, cut_to, rest, rule)

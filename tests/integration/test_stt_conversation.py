@@ -1,0 +1,86 @@
+"""The local engine on conversations (real Whisper tiny.en, real Silero VAD, audio only).
+
+- Real phone speech: two real readers answering each other 0.1-0.3 s apart on one telephone
+  channel (tests/audio_sets.real_phone_call): finals come while they keep talking (several per
+  VAD span, none longer than 8 s), carry word timings, repeat nothing.
+- The synthetic stereo call, where "Do you integrate with HubSpot?" once came out twice: no
+  phrase of the script is repeated in the finals.
+- Silence, noise, hum and music-like tones: no final, no error.
+
+Streamed as fast as the engine settles (bench/conversation.py measures delays at real-time pace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from tests.audio_sets import AudioSet, Turn, real_phone_call, synthetic_stereo
+from tests.speech_metrics import duplicated_phrases, longest_final, stream_set, wer
+from wingman.stt.local import LocalWhisperStt
+
+pytestmark = pytest.mark.slow
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LocalWhisperStt]:
+    stt = LocalWhisperStt(model="tiny.en", cpu_threads=2)
+    yield stt
+    stt.pool.shutdown()
+
+
+async def test_real_phone_speech_is_committed_while_people_keep_talking(engine: LocalWhisperStt) -> None:
+    call = real_phone_call()
+    run = await stream_set(engine, call, realtime=False)
+    finals = run.finals
+    assert wer(call, finals) < 0.3  # the same model decoding each turn alone: about 0.17
+    assert duplicated_phrases(call, finals) == 0
+    assert longest_final(finals) <= 8.0
+    assert len(finals) >= len(call.turns)  # not one final per run of speech without a long pause
+    for r in finals:
+        assert r.words and " ".join(w.text for w in r.words) == r.text
+        assert r.start - 0.05 <= r.words[0].start and r.words[-1].end <= r.end + 0.05
+    starts = [r.start for r in finals]
+    assert starts == sorted(starts)
+
+
+async def test_no_phrase_comes_out_twice_on_the_stereo_call(engine: LocalWhisperStt) -> None:
+    call = synthetic_stereo()
+    run = await stream_set(engine, call, realtime=False)
+    assert duplicated_phrases(call, run.finals) == 0
+    assert {r.speaker for r in run.finals} == {"rep", "customer"}
+    assert wer(call, run.finals) < 0.45  # espeak-ng voices: tiny.en decodes them alone at ~0.2-0.3
+
+
+def _tones(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Music-like: a melody of notes with harmonics and decay, a chord under it."""
+    t = np.arange(int(0.25 * RATE)) / RATE
+    notes = []
+    for _ in range(int(seconds / 0.25)):
+        f = 220 * 2 ** (int(rng.integers(0, 24)) / 12)
+        env = np.exp(-4 * t)
+        notes.append(sum(np.sin(2 * np.pi * f * k * t) / k for k in (1, 2, 3)) * env)
+    melody = np.concatenate(notes)
+    tt = np.arange(melody.shape[0]) / RATE
+    chord = sum(np.sin(2 * np.pi * f * tt) for f in (130.8, 164.8, 196.0)) / 3
+    return 0.2 * melody + 0.1 * chord
+
+
+@pytest.mark.parametrize("kind", ["silence", "white_noise", "hum", "music"])
+async def test_no_speech_gives_no_final(engine: LocalWhisperStt, kind: str) -> None:
+    rng = np.random.default_rng(3)
+    n = 12 * RATE
+    audio = {
+        "silence": np.zeros(n),
+        "white_noise": 0.1 * rng.standard_normal(n),
+        "hum": 0.3 * np.sin(2 * np.pi * 50 * np.arange(n) / RATE) + 0.01 * rng.standard_normal(n),
+        "music": None,
+    }[kind]
+    if audio is None:
+        audio = _tones(12.0, rng)
+    clip = AudioSet(kind, audio.astype(np.float32)[:, None], RATE, (Turn("nobody", "", 0.0, 0.0),))
+    run = await stream_set(engine, clip, realtime=False)
+    assert [r.text for r in run.finals] == []

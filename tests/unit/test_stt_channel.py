@@ -1,0 +1,115 @@
+"""One channel of the local engine (wingman.stt.channel) on real speech with a scripted decoder.
+
+The VAD is the real Silero model (small, ONNX); the decoder is scripted: it "hears" the words
+of the reading's transcript whose times fall in the window it is given, with jittered times
+and a period on its last word, as Whisper does. Over a 44 s reading without the pauses an
+endpointer waits for, the finals must hold every word once, in order, none longer than 8 s.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import random
+
+import numpy as np
+
+from tests.audio_sets import TWO_CITIES, two_cities
+from wingman.audio.vad import VadSegmenter
+from wingman.stt.channel import ChannelDecoder, Out
+from wingman.stt.commit import norm
+from wingman.stt.whisper import F32, Transcript, Word
+
+RATE = 16000
+
+
+def script_words() -> list[Word]:
+    """The reading's words, spread evenly over each clause's time."""
+    out = []
+    for start, end, text in TWO_CITIES:
+        parts = text.split()
+        step = (end - start - 0.2) / len(parts)
+        for i, p in enumerate(parts):
+            out.append(
+                Word(p, round(start + 0.1 + i * step, 3), round(start + 0.1 + (i + 0.8) * step, 3), 0.9)
+            )
+    return out
+
+
+class ScriptedWhisper:
+    """Decodes a window into the script's words that end inside it (times relative to the
+    window), jittered by up to 40 ms; the last one gets a period."""
+
+    def __init__(self, channel: ChannelDecoder | None = None) -> None:
+        self.channel = channel
+        self.rng = random.Random(7)
+        self.script = script_words()
+        self.windows: list[tuple[int, int]] = []
+
+    def submit(
+        self, audio: F32, prompt: str | None, final: bool
+    ) -> concurrent.futures.Future[Transcript | None]:
+        assert self.channel is not None and self.channel.inflight is not None
+        job = self.channel.inflight
+        lo, hi = job.start / RATE, job.end / RATE
+        assert audio.shape[0] == job.end - job.start
+        self.windows.append((job.start, job.end))
+        heard = []
+        for w in self.script:
+            if w.start >= lo - 0.05 and w.end <= hi:
+                j = self.rng.uniform(-0.04, 0.04)
+                heard.append(Word(w.text, max(w.start - lo + j, 0), max(w.end - lo + j, 0), 0.9))
+        if heard and not heard[-1].text.endswith((".", "?", "!")):
+            last = heard[-1]
+            heard[-1] = Word(last.text.rstrip(",") + ".", last.start, last.end, last.probability)
+        fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
+        text = " ".join(w.text for w in heard)
+        fut.set_result(Transcript(text, -0.2, 0.01, hi - lo, tuple(heard)))
+        return fut
+
+
+def run_channel(audio: F32) -> tuple[list[Out], ScriptedWhisper]:
+    whisper = ScriptedWhisper()
+    outs: list[Out] = []
+    errors: list[BaseException] = []
+    ch = ChannelDecoder(
+        index=0,
+        segmenter=VadSegmenter(),
+        submit=whisper.submit,
+        emit=outs.append,
+        fail=errors.append,
+        interim_every=lambda: int(0.6 * RATE),
+    )
+    whisper.channel = ch
+    for i in range(0, audio.shape[0], RATE // 10):
+        ch.feed(np.ascontiguousarray(audio[i : i + RATE // 10]))
+    ch.finish()
+    assert not errors and ch.idle
+    return outs, whisper
+
+
+def test_finals_hold_every_word_once_while_the_reader_keeps_going() -> None:
+    audio, _ = two_cities()
+    outs, whisper = run_channel(audio)
+    finals = [o for o in outs if o.is_final and o.text]
+    said = [norm(w.text) for w in script_words()]
+    assert [norm(w) for o in finals for w in o.text.split()] == said
+    assert len(finals) >= 8  # committed as it went, not one final per long VAD span
+    assert all(o.end - o.start <= 8.0 for o in finals)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(finals, finals[1:], strict=False))
+    # word timings on every final, in call seconds, inside the final
+    for o in finals:
+        assert o.words and all(o.start - 0.05 <= w.start and w.end <= o.end + 0.05 for w in o.words)
+    # interims and finals share ids; nothing comes after its final
+    done: set[str] = set()
+    for o in outs:
+        assert o.utterance_id not in done
+        if o.is_final:
+            done.add(o.utterance_id)
+    # decode windows stay short: each costs the encoder's minimum
+    assert max(b - a for a, b in whisper.windows) <= 9.5 * RATE
+
+
+def test_silence_gives_no_decode_and_no_final() -> None:
+    rng = np.random.default_rng(0)
+    outs, whisper = run_channel((rng.standard_normal(10 * RATE) * 1e-3).astype(np.float32))
+    assert outs == [] and whisper.windows == []

@@ -1,0 +1,118 @@
+"""The streaming commit policy on scripted decodes (wingman.stt.commit): no model loaded."""
+
+from __future__ import annotations
+
+from wingman.stt.commit import Agreement, CommitPolicy, agreed_prefix, ends_sentence, strip_repeat
+from wingman.stt.whisper import Word, drop_loops
+
+
+def words(text: str, start: float = 0.0, step: float = 0.3, prob: float = 0.95) -> tuple[Word, ...]:
+    """Words `step` seconds apart from `start`, each 0.25 s long."""
+    return tuple(
+        Word(t, round(start + i * step, 3), round(start + i * step + 0.25, 3), prob)
+        for i, t in enumerate(text.split())
+    )
+
+
+def test_commits_the_sentence_two_decodes_agree_on_and_keeps_the_rest() -> None:
+    a = Agreement()
+    assert (
+        a.update(words("Do you integrate with HubSpot? We"), seg_start=0, audio_end=1.9, at_pause=False)
+        is None
+    )
+    commit = a.update(
+        words("Do you integrate with HubSpot? We use it"), seg_start=0, audio_end=2.5, at_pause=False
+    )
+    assert commit is not None and commit.rule == "sentence"
+    assert " ".join(w.text for w in commit.words) == "Do you integrate with HubSpot?"
+    assert [w.text for w in commit.rest] == ["We", "use", "it"]
+    assert commit.cut_from == commit.words[-1].end and commit.cut_to == commit.rest[0].start
+
+
+def test_a_period_where_the_audio_stops_is_no_sentence_end() -> None:
+    a = Agreement()
+    # Whisper ends every decode with a period; two decodes that both stop there agree on nothing
+    assert a.update(words("We use HubSpot."), seg_start=0, audio_end=1.0, at_pause=False) is None
+    assert a.update(words("We use HubSpot."), seg_start=0, audio_end=1.1, at_pause=False) is None
+    # ... and a disagreement stops the agreed prefix before the mark
+    assert a.update(words("We use HubSpot for that."), seg_start=0, audio_end=1.8, at_pause=False) is None
+
+
+def test_a_pause_after_a_sentence_commits_at_once_unless_short_or_cut_off() -> None:
+    a = Agreement()
+    commit = a.update(words("Our calls drop a few times a day."), seg_start=0, audio_end=2.6, at_pause=True)
+    assert commit is not None and commit.rule == "pause" and len(commit.words) == 8 and not commit.rest
+    assert commit.cut_from == commit.cut_to == 2.6
+    # a short phrase waits for what follows
+    assert Agreement().update(words("Yes."), seg_start=0, audio_end=0.6, at_pause=True) is None
+    # a last word that runs into the end of the audio, decoded with doubt: maybe cut in the middle
+    cut_off = words("he might have been made still more risk.")
+    cut_off = (*cut_off[:-1], Word("risk.", cut_off[-1].start, 2.5, 0.6))
+    assert Agreement().update(cut_off, seg_start=0, audio_end=2.5, at_pause=True) is None
+
+
+def test_caps_keep_finals_short_even_without_punctuation() -> None:
+    policy = CommitPolicy(soft_cap_s=3.0, hard_cap_s=4.0)
+    a = Agreement(policy)
+    text = "so we looked at a few vendors last year, and none of them had what we needed for"
+    a.update(words(text), seg_start=0, audio_end=3.2, at_pause=False)
+    commit = a.update(words(text + " support"), seg_start=0, audio_end=3.5, at_pause=False)
+    assert commit is not None and commit.rule == "soft_cap" and commit.words[-1].text == "year,"
+    # past the hard cap with no agreement at all: everything but the (maybe cut) last word
+    b = Agreement(policy)
+    commit = b.update(words("one two three four five six"), seg_start=0, audio_end=4.2, at_pause=False)
+    assert commit is not None and commit.rule == "hard_cap"
+    assert [w.text for w in commit.words] == ["one", "two", "three", "four", "five"]
+
+
+def test_words_repeating_the_committed_tail_are_dropped_once() -> None:
+    tail = words("Do you integrate with HubSpot?")
+    again = words("HubSpot? Do you integrate with HubSpot? We do.", start=1.2)
+    assert [w.text for w in strip_repeat(again, tail, near=5.0)][:2] == ["Do", "you"]
+    whole = words("Do you integrate with HubSpot? We do.", start=1.2)
+    assert [w.text for w in strip_repeat(whole, tail, near=5.0)] == ["We", "do."]
+    # far from the cut, the same words are new speech
+    assert len(strip_repeat(whole, tail, near=1.0)) == len(whole)
+
+
+def test_helpers() -> None:
+    assert agreed_prefix(words("Yes, we do. And"), words("yes we do and more")) == 4
+    assert ends_sentence(Word("HubSpot?", 0, 1, 1)) and ends_sentence(Word('"done."', 0, 1, 1))
+    assert not ends_sentence(Word("Mr.", 0, 1, 1)) and not ends_sentence(Word("team,", 0, 1, 1))
+
+
+def test_nothing_repeated_nothing_dropped_over_a_monologue() -> None:
+    """Decodes that grow with the audio (as the channel makes them): the commits and what is left
+    at the end are the text, once."""
+    text = (
+        "It was the best of times, it was the worst of times. It was the age of wisdom, it was "
+        "the age of foolishness. It was the epoch of belief, it was the epoch of incredulity and "
+        "we had everything before us"
+    ).split()
+    timed = words(" ".join(text), step=0.35)
+    a = Agreement()
+    committed: list[str] = []
+    done = 0.0
+    t = 0.7
+    while t < timed[-1].end + 0.5:
+        heard = [w for w in timed if w.end <= t and w.end > done + 0.05]
+        commit = a.update(a.clean(heard, done), seg_start=done, audio_end=t, at_pause=False)
+        if commit is not None:
+            committed += [w.text for w in commit.words]
+            done = commit.cut_from
+            assert commit.words[-1].end - commit.words[0].start <= 8.0
+        t = round(t + 0.5, 3)
+    committed += [w.text for w in a.clean([w for w in timed if w.end > done + 0.05], done)]
+    assert committed == text
+
+
+def test_whisper_loops_are_cut_to_one_time() -> None:
+    def texts(ws: list[Word]) -> str:
+        return " ".join(w.text for w in ws)
+
+    twice = list(words("Do you integrate with HubSpot? Do you integrate with HubSpot?"))
+    assert texts(drop_loops(twice)) == "Do you integrate with HubSpot?"
+    loop = list(words("around 13, 13, 13, 13, 13, 13 dollars"))
+    assert texts(drop_loops(loop)) == "around 13, dollars"
+    said = list(words("yes, yes, we do. We do integrate."))
+    assert drop_loops(said) == said
