@@ -19,6 +19,7 @@ from wingman.errors import BadInput
 from wingman.events import AgentRun, Insight, TranscriptFragment, utcnow
 from wingman.profile import CompanyProfile
 from wingman.settings import ShardUrls
+from wingman.store.crm import CrmConnectionRecord, CrmRepo
 from wingman.store.models import Base
 from wingman.store.moves import DIRECTORY_TABLES, TENANT_TABLES, counts, move_tenant
 from wingman.store.placement import TenantMoving
@@ -140,6 +141,11 @@ async def fill(store: Store, user_id: str, word: str) -> None:
     await store.put_profile(tenant_id=user_id, profile=CompanyProfile(name=f"{word.title()} Co"))
     await store.put_voiceprint(VoiceprintRecord(user_id=user_id, model="test", embedding=b"\x00" * 8,
                                                 seconds=9.0, created_at=utcnow()))
+    crm = CrmRepo(store)
+    await crm.save_connection(CrmConnectionRecord(
+        tenant_id=user_id, provider="hubspot", status="connected", refresh_token="sealed",
+        connected_by=user_id, updated_at=utcnow()))
+    await crm.enqueue(tenant_id=user_id, call_id=call.id, provider="hubspot", now=utcnow())
 
 
 async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
@@ -364,7 +370,7 @@ def test_the_cli_moves_a_tenant_by_email_and_lists_the_shards(
     moved = runner.invoke(app, ["shards", "move-tenant", email, "shard-b"])
     assert moved.exit_code == 0, moved.output
     said = " ".join(moved.output.split())  # rich wraps long lines
-    assert "copied 3 transcript_segments" in said and "21 rows moved from shard-a" in said
+    assert "copied 3 transcript_segments" in said and "23 rows moved from shard-a" in said
     assert tenants() == {"shard-a": before["shard-a"] - 1, "shard-b": before["shard-b"] + 1}
     refused = runner.invoke(app, ["shards", "move-tenant", email, "shard-z"])
     assert refused.exit_code == 1 and "no shard 'shard-z'" in " ".join(refused.output.split())

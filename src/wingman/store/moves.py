@@ -50,6 +50,8 @@ TENANT_TABLES = (
     "vocabulary_terms",
     "company_profiles",
     "voiceprints",
+    "crm_connections",  # the workspace's sealed CRM tokens and its calls' sync jobs
+    "crm_syncs",
 )
 # never on a shard's books
 DIRECTORY_TABLES = ("revoked_tokens", "workspace_placements", "invitations", "playbook_versions")
