@@ -49,7 +49,7 @@ export function Onboarding() {
           <li key={s.title} className="flex gap-2 text-sm">
             {s.done ? <CheckCircle2 className="mt-0.5 h-4 w-4 shrink-0 text-emerald-600" aria-label="done" /> : <Circle className="mt-0.5 h-4 w-4 shrink-0 text-slate-400" aria-label="to do" />}
             <span>
-              <Link to={s.to} className={`font-medium ${s.done ? 'text-slate-500 line-through' : 'text-indigo-800 underline'}`}>{s.title}</Link>
+              <Link to={s.to} className={`font-medium ${s.done ? 'text-slate-700 line-through' : 'text-indigo-800 underline'}`}>{s.title}</Link>
               <span className="block text-xs text-slate-600">{s.hint}</span>
             </span>
           </li>
