@@ -102,6 +102,7 @@ def test_every_page_fits_the_screen_and_passes_axe(browser: Browser, site: tuple
             "/calls?q=pricing": page.get_by_test_id("search-snippet"),
             f"/calls/{call_id}": page.get_by_role("heading", name=LONG_TITLE),
             "/knowledge": page.get_by_role("list", name="Documents"),
+            "/profile": page.get_by_role("heading", name="Company profile"),
             "/settings": page.get_by_role("heading", name="Settings"),
             "/no-such-page": page.get_by_text("Page not found"),
         }

@@ -18,6 +18,7 @@ import { JoinPage } from './pages/JoinPage';
 import { LoginPage } from './pages/LoginPage';
 import { PlaybookPage } from './pages/PlaybookPage';
 import { TeamPage } from './pages/TeamPage';
+import { ProfilePage } from './pages/ProfilePage';
 import { SettingsPage } from './pages/SettingsPage';
 
 /** The pages by URL; the URLs are the ones the app always had (bookmarks and e2e tests rely on them). */
@@ -35,6 +36,7 @@ export function AppRoutes() {
         <Route path="/team" element={<TeamPage />} />
         <Route path="/playbook" element={<PlaybookPage />} />
         <Route path="/join" element={<JoinPage />} />
+        <Route path="/profile" element={<ProfilePage />} />
         <Route path="/settings" element={<SettingsPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Routes>

@@ -1,4 +1,4 @@
-import { BookOpen, ClipboardList, History, LayoutDashboard, LogOut, Menu, Mic, Settings, Users, X } from 'lucide-react';
+import { BookOpen, Building2, ClipboardList, History, LayoutDashboard, LogOut, Menu, Mic, Settings, Users, X } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation, useNavigate } from 'react-router';
 import { useAuth } from '../lib/auth';
@@ -15,6 +15,7 @@ const NAV = [
   { to: '/knowledge', label: 'Knowledge base', icon: BookOpen },
   { to: '/playbook', label: 'Playbook', icon: ClipboardList },
   { to: '/team', label: 'Team', icon: Users },
+  { to: '/profile', label: 'Company', icon: Building2 },
   { to: '/settings', label: 'Settings', icon: Settings },
 ];
 
