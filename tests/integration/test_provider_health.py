@@ -147,7 +147,8 @@ async def api() -> AsyncIterator[tuple[httpx.AsyncClient, ApiContainer]]:
     app = FastAPI()
     app.include_router(router)
     app.state.container = ApiContainer(settings=settings, health=health)
-    user = UserRecord(id="u1", email="sam@relay.example", name="Sam", created_at=datetime.now(UTC))
+    user = UserRecord(id="u1", workspace_id="u1", email="sam@relay.example", name="Sam",
+                      created_at=datetime.now(UTC))
     app.dependency_overrides[get_current_user] = lambda: user
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -29,7 +29,7 @@ async def test_adding_a_shard_moves_no_tenant(tmp_path: Path) -> None:
     # half of them are "from before pinning": their rows gone, as on an older version
     async with two.router.directory().begin() as conn:
         old = [u.id for u in users[:6]]
-        await conn.execute(delete(TenantPlacement).where(TenantPlacement.user_id.in_(old)))
+        await conn.execute(delete(TenantPlacement).where(TenantPlacement.workspace_id.in_(old)))
     assert await pin_all(two.router) == 6
     assert await pin_all(two.router) == 0
     await two.aclose()

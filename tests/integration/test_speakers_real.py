@@ -97,7 +97,7 @@ class Container:
 
 @pytest.fixture
 async def http(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
-    settings = Settings(data_dir=tmp_path / "data", auth="required")
+    settings = Settings(data_dir=tmp_path / "data", auth="required", open_signup=True)
     store = Store(url=sqlite_url(tmp_path))
     await store.migrate()
     pool = AudioWorkerPool(max_workers=1)
