@@ -115,6 +115,7 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.auth import router as auth_router
     from wingman.api.calls import router as calls_router
     from wingman.api.crm import router as crm_router
+    from wingman.api.health import router as health_router
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
@@ -123,8 +124,8 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.workspace import routers as workspace_routers
 
     routers = (
-        auth_router, calls_router, crm_router, knowledge_router, providers_router, vocabulary_router,
-        profile_router, speakers_router,
+        health_router, auth_router, calls_router, crm_router, knowledge_router, providers_router,
+        vocabulary_router, profile_router, speakers_router,
     )
     for router in (analysis_router, *routers):
         app.include_router(router)

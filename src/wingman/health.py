@@ -4,9 +4,8 @@
 (sanitized: never keys), and latency percentiles per provider. Observers are told when a part
 degrades to its fallback and when it recovers; the gateway turns those into `provider-status`.
 
-Secrets: providers `register_secret()` their keys at construction; `redact()` removes them (and
-anything shaped like a credential) from any text, and `install_log_redaction()` puts the same
-filter on the third-party loggers that could print a URL or header carrying a key.
+Errors are recorded as `error_kinds.describe_error()` words them (secrets removed by
+`redaction`); HTTP statuses become errors in `http_errors`.
 """
 
 from __future__ import annotations
@@ -15,132 +14,19 @@ import asyncio
 import inspect
 import logging
 import math
-import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
-
 from wingman import metrics
-from wingman.errors import (
-    ProviderAuthError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderResponseError,
-    ProviderTimeout,
-)
+from wingman.error_kinds import describe_error, error_kind
 
 log = logging.getLogger(__name__)
 
 PARTS = ("stt", "llm", "search")
-
-# -- secrets ---------------------------------------------------------------------------------
-
-_SECRETS: set[str] = set()
-_PATTERNS = (
-    # `Authorization: Token abc`, `Bearer abc`, `Token abc`
-    re.compile(r"(?i)\b(bearer|token)(\s+)[A-Za-z0-9._~+/=-]{4,}"),
-    # key=... in URLs and query strings
-    re.compile(r"(?i)([?&;](?:key|api_key|apikey|access_token|token)=)[^&\s\"'#]+"),
-    re.compile(r"\b(sk-|tvly-)[A-Za-z0-9_-]{8,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"),
-)
-MASK = "***"
-
-
-def register_secret(secret: SecretStr | str | None) -> None:
-    """Remember a key so `redact()` and the log filter remove it wherever it shows up."""
-    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """`text` without registered secrets or anything shaped like a credential."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    for pattern in _PATTERNS:
-        text = pattern.sub(_mask_match, text)
-    return text
-
-
-def _mask_match(m: re.Match[str]) -> str:
-    if m.lastindex and m.lastindex >= 1 and m.group(1).lower() in ("bearer", "token"):
-        return f"{m.group(1)}{m.group(2)}{MASK}"
-    if m.lastindex and m.group(1).endswith("="):
-        return f"{m.group(1)}{MASK}"
-    return MASK
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message when it carries a secret; never drops the record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is not ours to fix here
-            return True
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-_FILTER = RedactingFilter()
-# Loggers that print request URLs or handshake headers (websockets logs them at DEBUG).
-WIRE_LOGGERS = (
-    "httpx",
-    "httpcore.http11",
-    "httpcore.connection",
-    "websockets.client",
-    "openai._base_client",
-    "google_genai._api_client",
-    "wingman.stt.deepgram.wire",
-)
-
-
-def install_log_redaction(names: Iterable[str] = WIRE_LOGGERS) -> None:
-    """Attach the redacting filter to `names` (idempotent)."""
-    for name in names:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
-
-_KINDS: tuple[tuple[type[BaseException], str, str], ...] = (
-    (ProviderTimeout, "timeout", "timed out"),
-    (ProviderRateLimited, "rate_limited", "is rate limited"),
-    (ProviderAuthError, "auth", "rejected the API key"),
-    (ProviderConnectionError, "connection", "is unreachable"),
-    (ProviderResponseError, "response", "sent an unusable answer"),
-    (ProviderError, "provider", "failed"),
-)
-
-
-def error_kind(error: BaseException | str) -> tuple[str, str]:
-    """(code, what it means for the user) for a provider failure."""
-    for cls, code, reason in _KINDS:
-        if isinstance(error, cls):
-            return code, reason
-    return ("provider", "failed") if isinstance(error, str) else ("internal", "failed")
-
-
-def describe_error(error: BaseException | str) -> tuple[str, str]:
-    """(code, sanitized message) for an error, safe to show in the UI and the API."""
-    code, _ = error_kind(error)
-    if isinstance(error, str):
-        return code, redact(error)[:300]
-    text = str(error) or type(error).__name__
-    return code, redact(f"{type(error).__name__}: {text}")[:300]
-
-
-# -- health ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

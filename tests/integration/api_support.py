@@ -1,4 +1,4 @@
-"""A small FastAPI app made of the auth and calls routers over a real Store and Auth, for the
+"""A small FastAPI app made of the auth, calls and health routers over a real Store and Auth, for the
 REST tests. The product's app.py/container.py are not needed: routes only see
 `app.state.container` with .settings, .store, .auth and .bus."""
 
@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from tests.integration.store_support import Clock, sqlite_url
 from wingman.api import auth as auth_api
 from wingman.api import calls as calls_api
+from wingman.api import health as health_api
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
 from wingman.events import BusEvent
@@ -91,6 +92,7 @@ async def open_api(tmp_path: Path, mode: Literal["local", "required"]) -> AsyncI
     app = FastAPI(title="Wingman REST under test")
     app.include_router(auth_api.router)
     app.include_router(calls_api.router)
+    app.include_router(health_api.router)
     app.state.container = container
     transport = httpx.ASGITransport(app=app)
     try:

@@ -27,11 +27,12 @@ from tests.fakes.tavily_server import FakeTavily
 from wingman.api.deps import get_current_user
 from wingman.api.providers import router
 from wingman.errors import ProviderConnectionError, ProviderTimeout
-from wingman.health import TENANT, ProviderEvent, ProviderHealth, percentile, redact, register_secret
+from wingman.health import TENANT, ProviderEvent, ProviderHealth, percentile
 from wingman.llm.base import LlmRequest
 from wingman.llm.fallback import FallbackLlm
 from wingman.llm.gemini import GeminiLlm
 from wingman.llm.openai_compat import OpenAiCompatLlm
+from wingman.redaction import redact, register_secret
 from wingman.search.cache import CachedSearch
 from wingman.search.google import GoogleSearch
 from wingman.search.tavily import TavilySearch

@@ -19,15 +19,14 @@ from google.genai import Client, errors, types
 from pydantic import SecretStr, ValidationError
 
 from wingman.errors import (
-    ProviderAuthError,
     ProviderConnectionError,
     ProviderError,
-    ProviderRateLimited,
     ProviderResponseError,
     ProviderTimeout,
 )
-from wingman.health import install_log_redaction, register_secret
+from wingman.http_errors import status_error
 from wingman.llm.base import Llm, LlmRequest, T
+from wingman.redaction import protect
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,7 @@ class GeminiLlm(Llm):
         base_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        register_secret(api_key)
-        install_log_redaction()
+        protect(api_key)
         self.model = model
         self.base_url = base_url
         options = types.HttpOptions(
@@ -121,16 +119,9 @@ class GeminiLlm(Llm):
 def _from_api_error(e: errors.APIError) -> ProviderError:
     code, status = e.code, e.status
     label = f"HTTP {code}" + (f" {status}" if status else "")
-    if code == 429:
-        return ProviderRateLimited(f"gemini rate limited ({label})")
     # Google answers a bad key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID
-    if code in (401, 403) or "API_KEY_INVALID" in repr(e.details):
-        return ProviderAuthError(f"gemini rejected the API key ({label})")
-    if code in (408, 504):
-        return ProviderTimeout(f"gemini timed out ({label})")
-    if code is not None and code >= 500:
-        return ProviderConnectionError(f"gemini unavailable ({label})")
-    return ProviderResponseError(f"gemini refused the request ({label})")
+    bad_key = "API_KEY_INVALID" in repr(e.details)
+    return status_error("gemini", code or 0, label=label, auth_rejected=bad_key)
 
 
 def _text(response: types.GenerateContentResponse) -> str:

@@ -17,15 +17,13 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from wingman.errors import (
-    ProviderAuthError,
     ProviderConnectionError,
-    ProviderError,
-    ProviderRateLimited,
     ProviderResponseError,
     ProviderTimeout,
 )
-from wingman.health import install_log_redaction, register_secret
+from wingman.http_errors import status_error
 from wingman.llm.base import Llm, LlmRequest, T
+from wingman.redaction import protect
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +51,7 @@ class OpenAiCompatLlm(Llm):
     name = "openai"
 
     def __init__(self, *, api_key: SecretStr | None, base_url: str, model: str) -> None:
-        register_secret(api_key)
-        install_log_redaction()
+        protect(api_key)
         self.base_url = base_url
         self.model = model
         key = api_key.get_secret_value() if api_key is not None else NO_KEY
@@ -83,7 +80,7 @@ class OpenAiCompatLlm(Llm):
         except openai.APIConnectionError as e:
             raise ProviderConnectionError(f"{self.name} unreachable ({type(e).__name__})") from None
         except openai.APIStatusError as e:
-            raise _from_status(self.name, e.status_code) from None
+            raise status_error(self.name, e.status_code) from None
         except (openai.OpenAIError, ValueError) as e:  # undecodable body, validation, ...
             raise ProviderResponseError(f"{self.name} answer unusable ({type(e).__name__})") from None
         if not completion.choices:
@@ -106,13 +103,3 @@ class OpenAiCompatLlm(Llm):
         await self._client.close()
 
 
-def _from_status(name: str, code: int) -> ProviderError:
-    if code == 429:
-        return ProviderRateLimited(f"{name} rate limited (HTTP 429)")
-    if code in (401, 403):
-        return ProviderAuthError(f"{name} rejected the API key (HTTP {code})")
-    if code in (408, 504):
-        return ProviderTimeout(f"{name} timed out (HTTP {code})")
-    if code >= 500:
-        return ProviderConnectionError(f"{name} unavailable (HTTP {code})")
-    return ProviderResponseError(f"{name} refused the request (HTTP {code})")

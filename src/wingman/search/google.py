@@ -16,14 +16,13 @@ import httpx
 from pydantic import SecretStr
 
 from wingman.errors import (
-    ProviderAuthError,
     ProviderConnectionError,
     ProviderError,
-    ProviderRateLimited,
     ProviderResponseError,
     ProviderTimeout,
 )
-from wingman.health import install_log_redaction, register_secret
+from wingman.http_errors import status_error
+from wingman.redaction import protect
 from wingman.search.base import Search, SearchHit
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,7 @@ class GoogleSearch(Search):
         client: httpx.AsyncClient,
         timeout_seconds: float = 1.5,
     ) -> None:
-        register_secret(api_key)
-        install_log_redaction()
+        protect(api_key)
         self._api_key = api_key
         self.cse_id = cse_id
         self.base_url = base_url
@@ -106,10 +104,10 @@ def _status_error(status: int, data: Any) -> ProviderError:
         for e in error.get("errors") or []:
             if isinstance(e, dict) and isinstance(e.get("reason"), str):
                 reasons.add(e["reason"])
-    if status == 429 or reasons & QUOTA_REASONS:
-        return ProviderRateLimited(f"google quota exhausted (HTTP {status})")
-    if status in (401, 403) or "API key not valid" in message or "keyInvalid" in reasons:
-        return ProviderAuthError(f"google rejected the API key (HTTP {status})")
-    if status >= 500:
-        return ProviderConnectionError(f"google unavailable (HTTP {status})")
-    return ProviderResponseError(f"google refused the request (HTTP {status})")
+    return status_error(
+        "google",
+        status,
+        rate_limited=bool(reasons & QUOTA_REASONS),  # a daily limit comes as 403
+        auth_rejected="API key not valid" in message or "keyInvalid" in reasons,
+        timeouts=False,  # its 504 is a backend failure, not our deadline
+    )

@@ -13,14 +13,12 @@ import httpx
 from pydantic import SecretStr
 
 from wingman.errors import (
-    ProviderAuthError,
     ProviderConnectionError,
-    ProviderError,
-    ProviderRateLimited,
     ProviderResponseError,
     ProviderTimeout,
 )
-from wingman.health import install_log_redaction, register_secret
+from wingman.http_errors import status_error
+from wingman.redaction import protect
 from wingman.search.base import Search, SearchHit
 
 log = logging.getLogger(__name__)
@@ -43,8 +41,7 @@ class TavilySearch(Search):
         search_depth: Literal["basic", "advanced"] = "basic",
         topic: Literal["general", "news"] = "general",
     ) -> None:
-        register_secret(api_key)
-        install_log_redaction()
+        protect(api_key)
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self._client = client
@@ -85,7 +82,9 @@ class TavilySearch(Search):
         except ValueError:
             raise ProviderResponseError("tavily answered with malformed JSON") from None
         if response.status_code != 200:
-            raise status_error("tavily", response.status_code)
+            # 432/433: Tavily's plan and pay-as-you-go limits
+            status = response.status_code
+            raise status_error("tavily", status, rate_limited=status in (432, 433))
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
             raise ProviderResponseError("tavily answer has no results list")
@@ -105,14 +104,3 @@ class TavilySearch(Search):
         return hits
 
 
-def status_error(provider: str, status: int) -> ProviderError:
-    """The wingman error for an HTTP error status from a search provider."""
-    if status in (401, 403):
-        return ProviderAuthError(f"{provider} rejected the API key (HTTP {status})")
-    if status in (429, 432, 433):  # Tavily: 432/433 are plan and pay-as-you-go limits
-        return ProviderRateLimited(f"{provider} rate limited (HTTP {status})")
-    if status in (408, 504):
-        return ProviderTimeout(f"{provider} timed out (HTTP {status})")
-    if status >= 500:
-        return ProviderConnectionError(f"{provider} unavailable (HTTP {status})")
-    return ProviderResponseError(f"{provider} refused the request (HTTP {status})")

@@ -40,7 +40,7 @@ from wingman.errors import (
     ProviderTimeout,
 )
 from wingman.events import new_id
-from wingman.health import install_log_redaction, register_secret
+from wingman.redaction import protect
 from wingman.stt.base import SAMPLE_RATE, Pcm, RetryPolicy, SpeechToText, SttResult, SttStream
 from wingman.stt.deepgram_wire import (
     CLOSE_POLICY_VIOLATION,
@@ -86,8 +86,7 @@ class DeepgramStt(SpeechToText):
         max_buffer_seconds: float = 120.0,
         redact: Sequence[str] = (),
     ) -> None:
-        register_secret(api_key)
-        install_log_redaction()
+        protect(api_key)
         self._api_key = api_key
         self.url = url
         self.model = model

@@ -15,13 +15,11 @@ import numpy as np
 import numpy.typing as npt
 
 from wingman.errors import (
-    ProviderAuthError,
     ProviderConnectionError,
     ProviderError,
-    ProviderRateLimited,
-    ProviderResponseError,
 )
 from wingman.events import WordTiming
+from wingman.http_errors import status_error
 from wingman.stt.base import Pcm
 
 KEEPALIVE = json.dumps({"type": "KeepAlive"})
@@ -130,13 +128,10 @@ def to_linear16(pcm: Pcm) -> bytes:
 
 def handshake_error(status: int) -> ProviderError:
     """The error for an HTTP status that refused the WebSocket upgrade."""
-    if status in (401, 403):
-        return ProviderAuthError(f"deepgram rejected the API key (HTTP {status})")
-    if status == 429:
-        return ProviderRateLimited("deepgram: too many concurrent streams (HTTP 429)")
-    if 400 <= status < 500:  # bad query parameters: retrying the same URL cannot help
-        return ProviderResponseError(f"deepgram refused the stream (HTTP {status})")
-    return ProviderConnectionError(f"deepgram unavailable (HTTP {status})")
+    if not 400 <= status < 600:  # no HTTP error at all (a proxy's page instead of the upgrade)
+        return ProviderConnectionError(f"deepgram unavailable (HTTP {status})")
+    # a 4xx is bad query parameters (retrying the same URL cannot help); 429: too many streams
+    return status_error("deepgram", status, refused="the stream", timeouts=False)
 
 
 def channel_of(value: Any) -> int:
