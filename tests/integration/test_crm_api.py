@@ -114,3 +114,48 @@ async def test_another_tenants_call_is_not_found_and_an_open_call_is_refused(
     r = await client.post(f"/api/calls/{live.id}/crm/hubspot", headers=auth, json={})
     assert r.status_code == 409 and "still going on" in r.json()["detail"]
     assert (await client.get("/api/crm")).status_code == 401
+
+
+async def test_only_a_workspace_admin_connects_disconnects_or_configures_a_crm(
+    api: tuple[httpx.AsyncClient, Crms],
+) -> None:
+    """A manager or a rep sees the connections but gets a 403 naming the admin role for
+    connect, auto-sync and disconnect; the admin's own connection is left as it was."""
+    client, crms = api
+    r = await client.post(
+        "/api/auth/register", json={"email": "ada@wingman.test", "name": "Ada", "password": "correct horse"}
+    )
+    admin = r.json()["user"]
+    admin_auth = bearer(r.json()["token"])
+    auth: Auth = client._transport.app.state.container.auth  # type: ignore[attr-defined]
+    tokens = {}
+    for role in ("manager", "rep"):
+        _invitation, token = await crms.store.create_invitation(
+            workspace_id=admin["workspace_id"], email=f"{role}@wingman.test", role=role,
+            invited_by=admin["id"], ttl_seconds=3600,
+        )
+        grant = await auth.accept_invitation(token=token, name=role.title(), password="correct horse")
+        tokens[role] = bearer(grant.token)
+    r = await client.post("/api/crm/hubspot/connect", headers=admin_auth)
+    consent = await crms.http.get(r.json()["authorize_url"], follow_redirects=False)
+    back = urlsplit(consent.headers["Location"])
+    assert (await client.get(f"{back.path}?{back.query}")).status_code == 303
+    for role, headers in tokens.items():
+        listed = (await client.get("/api/crm", headers=headers)).json()
+        assert [(p["status"], p["can_manage"]) for p in listed] == [
+            ("connected", False), ("not_connected", False)
+        ], role
+        refused = [
+            await client.post("/api/crm/salesforce/connect", headers=headers),
+            await client.put("/api/crm/hubspot", headers=headers, json={"auto_sync": False}),
+            await client.delete("/api/crm/hubspot", headers=headers),
+        ]
+        assert [x.status_code for x in refused] == [403, 403, 403], role
+        assert all("only a workspace admin" in x.json()["detail"] for x in refused)
+    listed = (await client.get("/api/crm", headers=admin_auth)).json()
+    assert [(p["status"], p["auto_sync"], p["can_manage"]) for p in listed] == [
+        ("connected", True, True), ("not_connected", True, True)
+    ]
+    assert crms.hubspot.oauth.refresh != set()  # the refused disconnect revoked nothing
+    r = await client.put("/api/crm/hubspot", headers=admin_auth, json={"auto_sync": False})
+    assert r.status_code == 200 and r.json()[0]["auto_sync"] is False

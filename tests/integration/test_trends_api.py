@@ -147,3 +147,83 @@ async def test_trends_route_validates_the_range(store: Store, tmp_path: Path) ->
         assert ok.status_code == 200 and ok.json()["bucket"] == "day" and len(ok.json()["buckets"]) == 7
         assert (await http.get("/api/trends", params={"range": "year"}, headers=auth)).status_code == 422
         assert (await http.get("/api/trends")).status_code == 401
+
+
+async def _member(store: Store, admin_id: str, workspace_id: str, email: str, role: str,
+                  manager: str | None = None) -> str:
+    _invitation, token = await store.create_invitation(
+        workspace_id=workspace_id, email=email, role=role, invited_by=admin_id, ttl_seconds=3600,
+        manager_id=manager,
+    )
+    name = email.split("@")[0].title()
+    return (await store.accept_invitation(token=token, name=name, password_hash="x")).id
+
+
+async def test_trends_per_rep_follow_roles(store: Store, tmp_path: Path) -> None:
+    """Acme: Ada (admin), Max (manager of Ria), Ria and Rob (reps); Olga has a workspace of her
+    own. A rep sees only their own trends; a manager their reps' (team: one row per rep) and
+    no one else's; an admin every member's; nothing crosses workspaces (404 like a missing rep)."""
+    clock: Clock = store._clock  # type: ignore[assignment]
+    ada = await store.create_user(email="ada@acme.test", name="Ada", password_hash="x", new_workspace="Acme")
+    ws = ada.workspace_id
+    max_ = await _member(store, ada.id, ws, "max@acme.test", "manager")
+    ria = await _member(store, ada.id, ws, "ria@acme.test", "rep", max_)
+    rob = await _member(store, ada.id, ws, "rob@acme.test", "rep")
+    olga = await store.create_user(email="olga@other.test", name="Olga", password_hash="x")
+    now = clock()
+    clock.now = now - timedelta(days=3)
+    for who, count in ((ria, 2), (rob, 1), (ada.id, 1)):
+        for _ in range(count):
+            call = await store.create_call(workspace_id=ws, user_id=who, title=f"{who} call")
+            await store.add_recommendation(Insight(
+                call_id=call.id, user_id=who, workspace_id=ws, agent="coach", category="Tips",
+                kind="objection.price", content="tip",
+            ))
+            await store.finish_call(workspace_id=ws, user_id=who, call_id=call.id, full_transcript="",
+                                    summary="", end_time=clock() + timedelta(minutes=10))
+    await store.create_call(workspace_id=olga.workspace_id, user_id=olga.id, title="olga call")
+    clock.now = now
+
+    settings = Settings(data_dir=tmp_path / "data", auth="required")
+    auth = Auth(store=store, settings=settings)
+    app = FastAPI()
+    app.include_router(analysis_api.router)
+    app.state.container = type("C", (), {"settings": settings, "store": store, "auth": auth})()
+    users = {u.id: u for u in await store.list_members(workspace_id=ws)}
+    users[olga.id] = olga
+    headers = {uid: bearer(auth.issue_token(u)[0]) for uid, u in users.items()}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async def get(who: str, rep: str | None = None) -> httpx.Response:
+            params = {"range": "week", **({"rep": rep} if rep else {})}
+            return await http.get("/api/trends", params=params, headers=headers[who])
+
+        def calls(r: httpx.Response) -> int:
+            assert r.status_code == 200, r.text
+            return sum(b["calls"] for b in r.json()["buckets"])
+
+        # a rep: their own trends, asked for plainly or by their id; no one else's, no team
+        assert calls(await get(ria)) == 2 and calls(await get(ria, ria)) == 2
+        assert (await get(ria)).json()["reps"] == []
+        for other in (rob, "team"):
+            r = await get(ria, other)
+            assert r.status_code == 403 and r.json()["detail"] == "a rep sees their own trends only"
+        # a manager: their reps, one row each, and no rep of anyone else
+        team = await get(max_, "team")
+        assert calls(team) == 2 and team.json()["scope"] == "team"
+        assert [(r["name"], r["calls"], r["objections"], r["minutes"]) for r in team.json()["reps"]] == [
+            ("Ria", 2, 2, 20.0)
+        ]
+        assert sum(team.json()["reps"][0]["calls_per_bucket"]) == 2
+        assert calls(await get(max_, ria)) == 2 and calls(await get(max_)) == 0
+        for hidden in (rob, ada.id, olga.id, "no-such-user"):
+            r = await get(max_, hidden)
+            assert r.status_code == 404 and r.json()["detail"] == "no such rep in your team"
+        # an admin: everyone of the workspace, and still nothing of another workspace
+        everyone = await get(ada.id, "team")
+        rows = {r["name"]: r["calls"] for r in everyone.json()["reps"]}
+        assert calls(everyone) == 4 and rows == {"Ada": 1, "Max": 0, "Ria": 2, "Rob": 1}
+        assert calls(await get(ada.id, rob)) == 1
+        assert (await get(ada.id, olga.id)).status_code == 404
+        olgas = await get(olga.id, "team")  # her own workspace: her one call, none of Acme's
+        assert calls(olgas) == 1 and [r["name"] for r in olgas.json()["reps"]] == ["Olga"]

@@ -9,7 +9,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from wingman.api.deps import ContainerDep, CurrentUser, CurrentViewer, StoreDep
-from wingman.events import utcnow
 from wingman.followup import EmailDraft, draft_follow_up
 from wingman.store.records import Viewer
 from wingman.store.sentiment import list_sentiments
@@ -78,12 +77,43 @@ async def follow_up(call_id: str, user: CurrentUser, store: StoreDep) -> EmailDr
     )
 
 
-@router.get("/trends")
+TRENDS_ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "a rep asked for a team's trends"},
+    404: {"description": "no such rep in the caller's view"},
+}
+
+
+@router.get("/trends", responses=TRENDS_ERRORS)
 async def call_trends(
     user: CurrentUser,
+    viewer: CurrentViewer,
     store: StoreDep,
     range_: Annotated[Range, Query(alias="range", description="week, month or quarter")] = "month",
+    rep: Annotated[
+        str,
+        Query(max_length=64,
+              description="me (default), team (a manager's reps, an admin's members), or a rep's id"),
+    ] = "me",
 ) -> Trends:
     """Calls, minutes, tips shown and liked, objections and competitors per day (week) or per
-    week (month, quarter), and the talk ratio of each call in the range."""
-    return await trends(store, user_id=user.id, workspace_id=user.workspace_id, range_=range_, now=utcnow())
+    week (month, quarter), and the talk ratio of each call in the range: the caller's own, a
+    team's with a row per rep (managers: their reps; admins: every member), or one rep's whom
+    the caller may see (a rep: only themselves)."""
+    now = store.now()  # the store's clock: the one the calls were stamped with
+    if rep in ("me", user.id):
+        return await trends(store, user_id=user.id, workspace_id=user.workspace_id, range_=range_, now=now)
+    if user.role == "rep":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a rep sees their own trends only")
+    members = {m.id: m for m in await store.list_members(workspace_id=user.workspace_id)}
+    if rep == "team":
+        chosen = [m for m in members if viewer.everyone or m in viewer.team]
+    elif rep in members and viewer.sees(rep):
+        chosen = [rep]
+    else:  # another workspace's user, or a rep of another manager: exactly like a missing one
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such rep in your team")
+    found = await trends(
+        store, user_id=user.id, workspace_id=user.workspace_id, range_=range_, now=now,
+        reps=chosen, scope=rep,
+    )
+    named = [r.model_copy(update={"name": members[r.user_id].name}) for r in found.reps]
+    return found.model_copy(update={"reps": named})

@@ -1,8 +1,9 @@
 """REST: CRM connections (OAuth connect, callback, disconnect, auto-sync) and each call's sync
 status, "sync now" and the record search the rep picks a contact from.
 
-Connections belong to the tenant. Until workspace roles exist every signed-in user of the
-tenant may connect or disconnect its CRMs (`tenant_of` is the one place that says so).
+Connections belong to the workspace. Only its admins connect, disconnect or change a CRM's
+automatic sync (`WorkspaceAdmin`, 403 with a message naming the admin role for anyone else);
+every member sees the connections' status, searches records and syncs the calls they can see.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -41,6 +42,22 @@ def tenant_of(user: UserRecord) -> str:
     return user.workspace_id
 
 
+ADMIN_ONLY = (
+    "only a workspace admin can connect, disconnect or configure a CRM: ask an admin of your workspace"
+)
+FORBIDDEN: dict[int | str, dict[str, str]] = {403: {"description": "not a workspace admin"}}
+
+
+async def _workspace_admin(user: CurrentUser) -> UserRecord:
+    """The signed-in user if they administer their workspace; else 403 saying who can."""
+    if user.role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, ADMIN_ONLY)
+    return user
+
+
+WorkspaceAdmin = Annotated[UserRecord, Depends(_workspace_admin)]
+
+
 class ProviderOut(BaseModel):
     provider: str
     label: str
@@ -48,6 +65,7 @@ class ProviderOut(BaseModel):
     status: Literal["not_connected", "connected", "needs_reconnect"]
     account: str | None
     auto_sync: bool
+    can_manage: bool = False  # whether the caller may connect / disconnect / configure it (admins)
 
 
 class ConnectOut(BaseModel):
@@ -115,11 +133,15 @@ class CallSyncOut(BaseModel):
 async def list_crms(user: CurrentUser, container: ContainerDep) -> list[ProviderOut]:
     """Each CRM, whether this server has its OAuth app, and the tenant's connection."""
     found = await container.crm.statuses(tenant_id=tenant_of(user))
-    return [ProviderOut.model_validate(s, from_attributes=True) for s in found]
+    admin = user.role == "admin"
+    return [
+        ProviderOut.model_validate(s, from_attributes=True).model_copy(update={"can_manage": admin})
+        for s in found
+    ]
 
 
-@router.post("/crm/{provider}/connect")
-async def connect(provider: ProviderName, user: CurrentUser, container: ContainerDep) -> ConnectOut:
+@router.post("/crm/{provider}/connect", responses=FORBIDDEN)
+async def connect(provider: ProviderName, user: WorkspaceAdmin, container: ContainerDep) -> ConnectOut:
     """The CRM's consent page to send the browser to (the callback comes back here)."""
     url = container.crm.connect_url(tenant_id=tenant_of(user), user_id=user.id, provider=provider)
     return ConnectOut(authorize_url=url)
@@ -147,9 +169,9 @@ async def callback(
     return RedirectResponse(f"/settings?{urlencode(outcome)}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.put("/crm/{provider}")
+@router.put("/crm/{provider}", responses=FORBIDDEN)
 async def set_auto_sync(
-    provider: ProviderName, body: AutoSyncIn, user: CurrentUser, container: ContainerDep
+    provider: ProviderName, body: AutoSyncIn, user: WorkspaceAdmin, container: ContainerDep
 ) -> list[ProviderOut]:
     """Turn automatic sync after each call on or off."""
     await container.crm.set_auto_sync(tenant_id=tenant_of(user), provider=provider, auto_sync=body.auto_sync)
@@ -159,9 +181,9 @@ async def set_auto_sync(
 @router.delete(
     "/crm/{provider}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "not connected"}},
+    responses={404: {"description": "not connected"}, **FORBIDDEN},
 )
-async def disconnect(provider: ProviderName, user: CurrentUser, container: ContainerDep) -> Response:
+async def disconnect(provider: ProviderName, user: WorkspaceAdmin, container: ContainerDep) -> Response:
     """Revoke the grant at the CRM and forget its tokens."""
     if not await container.crm.disconnect(tenant_id=tenant_of(user), provider=provider):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{LABELS[provider]} is not connected")

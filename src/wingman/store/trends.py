@@ -1,17 +1,18 @@
 """Trends over a range (week, month, quarter) for the dashboard: calls and minutes, talk ratio
 per call, objections and competitors, and tips shown and liked, per day (a week's range) or
-per week (Monday 00:00 UTC). Three small queries over the range, bucketed here, so SQLite and
-PostgreSQL give the same answer."""
+per week (Monday 00:00 UTC), for one rep or several (a manager's team, an admin's workspace:
+then also per rep). Three small queries over the range, bucketed here, so SQLite and
+PostgreSQL give the same answer. Who may see whose trends is the API's decision (api/analysis.py)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import func, select
 
-from wingman.store.common import owned
 from wingman.store.models import CallSession, FeedbackStatus, Recommendation, TranscriptSegment
 from wingman.store.records import Record, UtcDatetime
 from wingman.store.repos import Store
@@ -39,12 +40,28 @@ class CallTrend(Record):
     rep_talk_ratio: float | None  # rep / (rep + customer) speaking time
 
 
+class RepTrend(Record):
+    """One rep's figures over the range (a team's trends list one per rep)."""
+
+    user_id: str
+    name: str = ""  # filled in by the API from the members list
+    calls: int
+    minutes: float
+    rep_talk_ratio: float | None  # over all their calls with both speakers
+    objections: int  # objection kinds heard, once per call
+    tips_shown: int
+    tips_liked: int
+    calls_per_bucket: list[int]  # aligned with Trends.buckets
+
+
 class Trends(Record):
     range: str
     bucket: Literal["day", "week"]
     since: UtcDatetime
+    scope: str = "me"  # me | team | the id of one rep
     buckets: list[TrendBucket]
     calls: list[CallTrend]
+    reps: list[RepTrend] = []  # per rep, for a team (empty for one rep's own trends)
 
 
 def _aware(value: datetime) -> datetime:
@@ -57,22 +74,37 @@ def _floor(at: datetime, bucket: str) -> datetime:
 
 
 async def trends(
-    store: Store, *, user_id: str, range_: Range, now: datetime, workspace_id: str | None = None
+    store: Store,
+    *,
+    user_id: str,
+    range_: Range,
+    now: datetime,
+    workspace_id: str | None = None,
+    reps: Collection[str] | None = None,
+    scope: str = "me",
 ) -> Trends:
-    """The user's trends over the last `range_` up to `now`, every bucket present (zeros too).
-    `workspace_id`: the user's workspace (default: the user id, a founder's workspace id)."""
+    """Trends over the last `range_` up to `now`, every bucket present (zeros too), of the
+    calls of `reps` (default: `user_id` alone) in `workspace_id` (default: the user id, a
+    founder's workspace id). With `reps`, per-rep figures too (`Trends.reps`)."""
     bucket: Literal["day", "week"] = "day" if range_ == "week" else "week"
     first = _floor(now - timedelta(days=DAYS[range_] - 1), bucket)
     tenant = workspace_id or user_id
+    whose = sorted(reps) if reps is not None else [user_id]
+    scoped = (
+        CallSession.workspace_id == tenant, CallSession.user_id.in_(whose), CallSession.start_time >= first
+    )
     async with store.tenant_tx(tenant, write=False) as s:
         calls = (
             await s.execute(
-                select(CallSession.id, CallSession.title, CallSession.start_time, CallSession.end_time)
-                .where(*owned(tenant, user_id), CallSession.start_time >= first)
+                select(
+                    CallSession.id, CallSession.title, CallSession.start_time, CallSession.end_time,
+                    CallSession.user_id,
+                )
+                .where(*scoped)
                 .order_by(CallSession.start_time)
             )
         ).all()
-        in_range = select(CallSession.id).where(*owned(tenant, user_id), CallSession.start_time >= first)
+        in_range = select(CallSession.id).where(*scoped)
         recs = (
             await s.execute(
                 select(
@@ -103,7 +135,7 @@ async def trends(
     while at <= now:
         starts.append(at)
         at += step
-    bucket_of = {cid: _floor(_aware(start), bucket) for cid, _, start, _ in calls}
+    bucket_of = {cid: _floor(_aware(start), bucket) for cid, _, start, _, _ in calls}
     spoken: dict[str, dict[str, float]] = defaultdict(dict)
     for cid, speaker, seconds in talk:
         spoken[cid][speaker or ""] = max(0.0, float(seconds or 0.0))
@@ -112,11 +144,16 @@ async def trends(
     objections: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
     competitors: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
     call_out = []
-    for cid, title, start, end in calls:
+    per_rep = {rep: _RepTally(len(starts)) for rep in (whose if reps is not None else ())}
+    rep_of = {cid: rep for cid, _, _, _, rep in calls}
+    position = {b: i for i, b in enumerate(starts)}
+    for cid, title, start, end, rep in calls:
         b = bucket_of[cid]
         counts[b]["calls"] += 1
         length = max(0.0, (_aware(end) - _aware(start)).total_seconds()) / 60 if end is not None else None
         minutes[b] += length or 0.0
+        if rep in per_rep and b in position:
+            per_rep[rep].add_call(position[b], length, spoken[cid])
         both = spoken[cid].get("rep", 0.0) + spoken[cid].get("customer", 0.0)
         ratio = round(spoken[cid].get("rep", 0.0) / both, 3) if both > 0 else None
         call_out.append(
@@ -132,6 +169,8 @@ async def trends(
         b = bucket_of[cid]
         counts[b]["shown"] += 1
         counts[b]["liked"] += feedback == FeedbackStatus.LIKED
+        if rep_of[cid] in per_rep:
+            per_rep[rep_of[cid]].add_tip(cid, kind, liked=feedback == FeedbackStatus.LIKED)
         if kind.startswith("objection."):
             objections[b].add((kind.removeprefix("objection."), cid))  # once per call
         if entity and (kind.startswith("competitor.") or category == "Competitor"):
@@ -148,4 +187,45 @@ async def trends(
         )
         for b in starts
     ]
-    return Trends(range=range_, bucket=bucket, since=first, buckets=buckets, calls=call_out)
+    return Trends(
+        range=range_, bucket=bucket, since=first, scope=scope, buckets=buckets, calls=call_out,
+        reps=[tally.trend(rep) for rep, tally in per_rep.items()],
+    )
+
+
+class _RepTally:
+    """One rep's running figures while the range's rows are read."""
+
+    def __init__(self, buckets: int) -> None:
+        self.per_bucket = [0] * buckets
+        self.minutes = 0.0
+        self.spoken = {"rep": 0.0, "customer": 0.0}
+        self.objections: set[tuple[str, str]] = set()
+        self.shown = 0
+        self.liked = 0
+
+    def add_call(self, bucket: int, minutes: float | None, spoken: dict[str, float]) -> None:
+        self.per_bucket[bucket] += 1
+        self.minutes += minutes or 0.0
+        if spoken.get("rep", 0.0) + spoken.get("customer", 0.0) > 0:
+            for who in self.spoken:
+                self.spoken[who] += spoken.get(who, 0.0)
+
+    def add_tip(self, call_id: str, kind: str, *, liked: bool) -> None:
+        self.shown += 1
+        self.liked += liked
+        if kind.startswith("objection."):
+            self.objections.add((kind, call_id))
+
+    def trend(self, user_id: str) -> RepTrend:
+        both = self.spoken["rep"] + self.spoken["customer"]
+        return RepTrend(
+            user_id=user_id,
+            calls=sum(self.per_bucket),
+            minutes=round(self.minutes, 1),
+            rep_talk_ratio=round(self.spoken["rep"] / both, 3) if both > 0 else None,
+            objections=len(self.objections),
+            tips_shown=self.shown,
+            tips_liked=self.liked,
+            calls_per_bucket=self.per_bucket,
+        )

@@ -1,13 +1,16 @@
 /**
  * The dashboard's trends (recharts): calls and minutes, tips shown and liked, objections and
  * competitors per day or week, and the talk ratio of each call, over a week, month or quarter.
- * Loaded lazily: the chart library stays out of the first page load.
+ * Managers and admins pick whose: their own calls, their team's (a chart and a table per rep)
+ * or one rep's; the server decides who may see whom. Loaded lazily: the chart library stays
+ * out of the first page load.
  */
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { afterApi, type TrendBucket, type TrendRange, type Trends } from '../api/after';
+import { afterApi, type RepTrend, type TrendBucket, type TrendRange, type Trends, type TrendScope } from '../api/after';
 import { Card, ErrorState, Spinner } from '../components/ui';
+import { useUser } from '../lib/auth';
 import { humanizeKind } from '../lib/format';
 
 const RANGES: { value: TrendRange; label: string }[] = [
@@ -46,6 +49,50 @@ function ChartCard({ title, testId, empty, emptyText, children }: { title: strin
   );
 }
 
+/** Rows for the calls-per-rep chart: one key per rep (by id), aligned with the buckets. */
+export function repRows(trends: Trends, label: (b: TrendBucket) => string) {
+  return trends.buckets.map((b, i) => ({ label: label(b), ...Object.fromEntries(trends.reps.map((r) => [r.user_id, r.calls_per_bucket[i] ?? 0])) }));
+}
+
+function percent(ratio: number | null): string {
+  return ratio === null ? '—' : `${Math.round(ratio * 100)}%`;
+}
+
+function RepTable({ reps }: { reps: RepTrend[] }) {
+  return (
+    <Card title="Per rep">
+      <div className="overflow-x-auto">
+        <table className="w-full text-left text-sm" data-testid="rep-trends">
+          <thead className="text-xs uppercase tracking-wide text-slate-500">
+            <tr>
+              <th className="py-1 pr-3 font-semibold">Rep</th>
+              <th className="py-1 pr-3 font-semibold">Calls</th>
+              <th className="py-1 pr-3 font-semibold">Minutes</th>
+              <th className="py-1 pr-3 font-semibold">Talk ratio</th>
+              <th className="py-1 pr-3 font-semibold">Objections</th>
+              <th className="py-1 font-semibold">Tips liked</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-slate-100">
+            {reps.map((r) => (
+              <tr key={r.user_id}>
+                <td className="py-1.5 pr-3 font-medium">{r.name}</td>
+                <td className="py-1.5 pr-3 tabular-nums">{r.calls}</td>
+                <td className="py-1.5 pr-3 tabular-nums">{r.minutes}</td>
+                <td className="py-1.5 pr-3 tabular-nums">{percent(r.rep_talk_ratio)}</td>
+                <td className="py-1.5 pr-3 tabular-nums">{r.objections}</td>
+                <td className="py-1.5 tabular-nums">
+                  {r.tips_liked} / {r.tips_shown}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Card>
+  );
+}
+
 export function TrendsView({ trends }: { trends: Trends }) {
   const label = (b: TrendBucket) => bucketLabel(b.start, trends.bucket);
   const per = trends.bucket === 'day' ? 'day' : 'week';
@@ -71,12 +118,12 @@ export function TrendsView({ trends }: { trends: Trends }) {
           <Bar yAxisId="minutes" dataKey="minutes" name="Minutes" fill="#a5b4fc" />
         </BarChart>
       </ChartCard>
-      <ChartCard title="Your talk ratio per call" testId="chart-talk" empty={ratios.length === 0} emptyText="No calls with both speakers in this range.">
+      <ChartCard title={trends.scope === 'me' ? 'Your talk ratio per call' : 'Rep talk ratio per call'} testId="chart-talk" empty={ratios.length === 0} emptyText="No calls with both speakers in this range.">
         <LineChart data={ratios}>
           <CartesianGrid strokeDasharray="3 3" vertical={false} />
           <XAxis dataKey="label" fontSize={12} />
           <YAxis domain={[0, 100]} unit="%" fontSize={12} />
-          <Tooltip formatter={(v) => [`${String(v)}%`, 'You talked']} labelFormatter={(_, p) => String(p?.[0]?.payload?.title ?? '')} />
+          <Tooltip formatter={(v) => [`${String(v)}%`, trends.scope === 'me' ? 'You talked' : 'The rep talked']} labelFormatter={(_, p) => String(p?.[0]?.payload?.title ?? '')} />
           <ReferenceLine y={60} stroke="#f59e0b" strokeDasharray="4 4" />
           <Line type="monotone" dataKey="ratio" name="Talk ratio" stroke="#6366f1" strokeWidth={2} dot />
         </LineChart>
@@ -116,17 +163,62 @@ export function TrendsView({ trends }: { trends: Trends }) {
           <Bar dataKey="liked" name="Liked" fill="#10b981" />
         </BarChart>
       </ChartCard>
+      {trends.scope === 'team' && (
+        <>
+          <ChartCard title={`Calls per rep by ${per}`} testId="chart-reps" empty={trends.reps.every((r) => r.calls === 0)} emptyText="None of your reps had a call in this range.">
+            <LineChart data={repRows(trends, label)}>
+              <CartesianGrid strokeDasharray="3 3" vertical={false} />
+              <XAxis dataKey="label" fontSize={12} />
+              <YAxis allowDecimals={false} fontSize={12} />
+              <Tooltip />
+              <Legend />
+              {trends.reps.map((r, i) => (
+                <Line key={r.user_id} type="monotone" dataKey={r.user_id} name={r.name} stroke={PALETTE[i % PALETTE.length]} strokeWidth={2} dot />
+              ))}
+            </LineChart>
+          </ChartCard>
+          {trends.reps.length > 0 && <RepTable reps={trends.reps} />}
+        </>
+      )}
     </div>
+  );
+}
+
+/** Whose trends a manager or admin looks at: their own, the team's, or one rep's. */
+function WhoPicker({ range, value, onChange }: { range: TrendRange; value: TrendScope; onChange: (v: TrendScope) => void }) {
+  const user = useUser();
+  // the team's trends list the reps this user may see (the same query the team view uses)
+  const team = useQuery({ queryKey: ['trends', range, 'team'], queryFn: ({ signal }) => afterApi.trends(range, signal, 'team') });
+  const everyone = user?.role === 'admin';
+  return (
+    <label className="flex items-center gap-2 text-sm text-slate-600">
+      Whose
+      <select value={value} onChange={(e) => onChange(e.target.value)} className="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm">
+        <option value="me">My calls</option>
+        <option value="team">{everyone ? 'Everyone' : 'My team'}</option>
+        {(team.data?.reps ?? [])
+          .filter((r) => r.user_id !== user?.id)
+          .map((r) => (
+            <option key={r.user_id} value={r.user_id}>
+              {r.name}
+            </option>
+          ))}
+      </select>
+    </label>
   );
 }
 
 export default function TrendsCharts() {
   const [range, setRange] = useState<TrendRange>('month');
-  const trends = useQuery({ queryKey: ['trends', range], queryFn: ({ signal }) => afterApi.trends(range, signal) });
+  const [scope, setScope] = useState<TrendScope>('me');
+  const role = useUser()?.role;
+  const leads = role === 'admin' || role === 'manager';
+  const trends = useQuery({ queryKey: ['trends', range, scope], queryFn: ({ signal }) => afterApi.trends(range, signal, scope) });
   return (
     <section className="mt-6" aria-label="Trends">
-      <div className="mb-3 flex items-center justify-between">
+      <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
         <h2 className="text-lg font-semibold">Trends</h2>
+        {leads && <WhoPicker range={range} value={scope} onChange={setScope} />}
         <div role="group" aria-label="Range" className="inline-flex rounded-md border border-slate-300 bg-white p-0.5">
           {RANGES.map((r) => (
             <button

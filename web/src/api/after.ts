@@ -10,6 +10,8 @@ export interface CrmStatus {
   status: 'not_connected' | 'connected' | 'needs_reconnect';
   account: string | null;
   auto_sync: boolean;
+  /** whether the signed-in user may connect, disconnect or configure it (workspace admins) */
+  can_manage: boolean;
 }
 
 export interface CrmTarget {
@@ -75,12 +77,31 @@ export interface CallTrend {
   rep_talk_ratio: number | null;
 }
 
+/** One rep's figures over the range, in a team's trends. */
+export interface RepTrend {
+  user_id: string;
+  name: string;
+  calls: number;
+  minutes: number;
+  rep_talk_ratio: number | null;
+  objections: number;
+  tips_shown: number;
+  tips_liked: number;
+  /** aligned with Trends.buckets */
+  calls_per_bucket: number[];
+}
+
+/** Whose trends: the caller's own ('me'), their team ('team'), or one rep's id. */
+export type TrendScope = string;
+
 export interface Trends {
   range: TrendRange;
   bucket: 'day' | 'week';
   since: string;
+  scope: TrendScope;
   buckets: TrendBucket[];
   calls: CallTrend[];
+  reps: RepTrend[];
 }
 
 const enc = encodeURIComponent;
@@ -100,5 +121,6 @@ export const afterApi = {
   sentiment: (callId: string, signal?: AbortSignal) =>
     request<SentimentPoint[]>(`/api/calls/${enc(callId)}/sentiment`, { signal }),
   followUp: (callId: string, signal?: AbortSignal) => request<EmailDraft>(`/api/calls/${enc(callId)}/follow-up`, { signal }),
-  trends: (range: TrendRange, signal?: AbortSignal) => request<Trends>(`/api/trends?range=${range}`, { signal }),
+  trends: (range: TrendRange, signal?: AbortSignal, rep: TrendScope = 'me') =>
+    request<Trends>(`/api/trends?range=${range}${rep === 'me' ? '' : `&rep=${enc(rep)}`}`, { signal }),
 };

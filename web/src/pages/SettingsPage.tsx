@@ -38,6 +38,8 @@ function CrmRow({ crm, onChange }: { crm: CrmStatus; onChange: (list?: CrmStatus
         <span className="ml-auto flex gap-2">
           {!crm.configured ? (
             <span className="text-sm text-slate-500">not configured on this server (WINGMAN_{crm.provider.toUpperCase()}_CLIENT_ID)</span>
+          ) : !crm.can_manage ? (
+            <span className="text-sm text-slate-500">only a workspace admin can {crm.status === 'not_connected' ? 'connect' : 'change'} it</span>
           ) : crm.status === 'connected' ? (
             <Button onClick={() => void act(() => afterApi.disconnect(crm.provider))}>
               <Unlink className="h-4 w-4" aria-hidden="true" /> Disconnect
@@ -49,11 +51,14 @@ function CrmRow({ crm, onChange }: { crm: CrmStatus; onChange: (list?: CrmStatus
           )}
         </span>
       </div>
-      {crm.status !== 'not_connected' && (
+      {crm.status !== 'not_connected' && crm.can_manage && (
         <label className="flex items-center gap-2 text-sm text-slate-600">
           <input type="checkbox" className="h-4 w-4 accent-indigo-600" checked={crm.auto_sync} onChange={(e) => void act(() => afterApi.setAutoSync(crm.provider, e.target.checked))} />
           Write every finished call to {crm.label} automatically
         </label>
+      )}
+      {crm.status === 'connected' && !crm.can_manage && crm.auto_sync && (
+        <p className="text-sm text-slate-600">Every finished call is written to {crm.label} automatically.</p>
       )}
       {error && (
         <p role="alert" className="text-sm text-rose-700">

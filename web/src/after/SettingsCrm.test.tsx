@@ -1,0 +1,37 @@
+import { screen } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+import type { CrmStatus } from '../api/after';
+import { SettingsPage } from '../pages/SettingsPage';
+import { renderWithApp } from '../test/render';
+
+function crms(canManage: boolean): CrmStatus[] {
+  return [
+    { provider: 'hubspot', label: 'HubSpot', configured: true, status: 'connected', account: 'acme.hubspot.test', auto_sync: true, can_manage: canManage },
+    { provider: 'salesforce', label: 'Salesforce', configured: true, status: 'not_connected', account: null, auto_sync: true, can_manage: canManage },
+  ];
+}
+
+function serve(body: CrmStatus[]) {
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } }));
+}
+
+describe('Settings: CRM connections by role', () => {
+  it('offers an admin connect, disconnect and auto-sync', async () => {
+    serve(crms(true));
+    renderWithApp(<SettingsPage />, { path: '/settings' });
+    expect(await screen.findByRole('button', { name: /Disconnect/ })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: /Connect Salesforce/ })).toBeInTheDocument();
+    expect(screen.getByRole('checkbox', { name: /automatically/ })).toBeChecked();
+    expect(screen.queryByText(/only a workspace admin/)).not.toBeInTheDocument();
+  });
+
+  it('shows anyone else the status and who can change it, with no buttons', async () => {
+    serve(crms(false));
+    renderWithApp(<SettingsPage />, { path: '/settings' });
+    expect(await screen.findByText('only a workspace admin can change it')).toBeInTheDocument();
+    expect(screen.getByText('only a workspace admin can connect it')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /Disconnect|Connect/ })).not.toBeInTheDocument();
+    expect(screen.queryByRole('checkbox')).not.toBeInTheDocument();
+    expect(screen.getByText('Every finished call is written to HubSpot automatically.')).toBeInTheDocument();
+  });
+});
