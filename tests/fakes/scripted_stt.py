@@ -8,18 +8,29 @@ records which call frame its audio started at so a test can check the replay had
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from tests.fakes.scripted_audio import SR, Script, Segment, first_frame, to_int16
-from wingman.stt.base import SAMPLE_RATE, SpeechToText, SttResult, SttStream
+from wingman.stt.base import SpeechToText, SttResult, SttStream
 
 
-class ScriptedStream(SttStream):
+class ScriptedStt(SpeechToText):
+    name = "local"
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.streams: list[ScriptedStream] = []
+        self.warmed = False
+
+    async def warm_up(self) -> None:
+        self.warmed = True
+
+
+class ScriptedStream(SttStream, engine=ScriptedStt):
     provider = "local"
 
-    def __init__(self, *, script: Script, **kw: object) -> None:
+    def __init__(self, owner: ScriptedStt, /, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
-        self.script = script
+        owner.streams.append(self)
+        self.script = owner.script
         self.first_frame: int | None = None
         self.frames = 0
         self.errors: list[str] = []
@@ -57,33 +68,3 @@ class ScriptedStream(SttStream):
                         end=(stop - first) / SR,
                     )
                 )
-
-
-class ScriptedStt(SpeechToText):
-    name = "local"
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.streams: list[ScriptedStream] = []
-        self.warmed = False
-
-    def stream(
-        self,
-        *,
-        sample_rate: int = SAMPLE_RATE,
-        channels: int = 1,
-        language: str = "en",
-        vocabulary: Sequence[str] = (),
-    ) -> ScriptedStream:
-        stream = ScriptedStream(
-            script=self.script,
-            sample_rate=sample_rate,
-            channels=channels,
-            language=language,
-            vocabulary=vocabulary,
-        )
-        self.streams.append(stream)
-        return stream
-
-    async def warm_up(self) -> None:
-        self.warmed = True

@@ -1,10 +1,12 @@
 """The streaming speech-to-text interface.
 
-`SpeechToText.stream(...)` opens one `SttStream` per call. The pipeline pushes 16 kHz float32
+`SpeechToText.stream(...)` opens one `SttStream` per call: the stream class that names the
+engine (`class DeepgramStream(SttStream, engine=DeepgramStt)`), built with the engine first.
+ The pipeline pushes 16 kHz float32
 audio into it (`push_audio`, sync and non-blocking), and reads `SttResult`s out of it with
 `async for`. Subclasses write only `_run()`, which takes audio with `await self._next_audio()`
 (None at end of input) and hands results to `self._emit(...)`. Queues, closing and error
-propagation live here once.
+propagation live here once, and so does the factory.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import asyncio
 import contextlib
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +49,12 @@ class SttStream(ABC):
     """One call's stream of audio in and transcript out."""
 
     provider = "base"
+
+    def __init_subclass__(cls, *, engine: type[SpeechToText] | None = None, **kw: Any) -> None:
+        # `engine=`: the engine whose stream() opens this class (the only place that builds it)
+        super().__init_subclass__(**kw)
+        if engine is not None:
+            engine.stream_type = cls
 
     def __init__(
         self, *, sample_rate: int, channels: int, language: str, vocabulary: Sequence[str] = ()
@@ -152,8 +161,10 @@ class SpeechToText(ABC):
     """A speech engine: opens streams."""
 
     name = "base"
+    # set by the SttStream subclass declared with `engine=` this class; called as
+    # `stream_type(engine, sample_rate=..., channels=..., language=..., vocabulary=...)`
+    stream_type: ClassVar[Callable[..., SttStream]]
 
-    @abstractmethod
     def stream(
         self,
         *,
@@ -163,6 +174,9 @@ class SpeechToText(ABC):
         vocabulary: Sequence[str] = (),
     ) -> SttStream:
         """Open a stream for one call."""
+        return self.stream_type(
+            self, sample_rate=sample_rate, channels=channels, language=language, vocabulary=vocabulary
+        )
 
     async def warm_up(self) -> None:  # noqa: B027 - optional hook
         """Load models or open pools before the first call."""

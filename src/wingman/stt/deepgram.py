@@ -41,7 +41,7 @@ from wingman.errors import (
 )
 from wingman.events import new_id
 from wingman.redaction import protect
-from wingman.stt.base import SAMPLE_RATE, Pcm, RetryPolicy, SpeechToText, SttResult, SttStream
+from wingman.stt.base import Pcm, RetryPolicy, SpeechToText, SttResult, SttStream
 from wingman.stt.deepgram_wire import (
     CLOSE_POLICY_VIOLATION,
     CLOSE_STREAM,
@@ -103,22 +103,6 @@ class DeepgramStt(SpeechToText):
     def __repr__(self) -> str:
         return f"DeepgramStt(url={self.url!r}, model={self.model!r}, api_key=SecretStr('**********'))"
 
-    def stream(
-        self,
-        *,
-        sample_rate: int = SAMPLE_RATE,
-        channels: int = 1,
-        language: str = "en",
-        vocabulary: Sequence[str] = (),
-    ) -> DeepgramStream:
-        return DeepgramStream(
-            owner=self,
-            sample_rate=sample_rate,
-            channels=channels,
-            language=language,
-            vocabulary=vocabulary,
-        )
-
     async def open_socket(self, url: str) -> WsConnection:
         """Open one WebSocket; handshake failures become ProviderErrors."""
         headers = {"Authorization": f"Token {self._api_key.get_secret_value()}"}
@@ -140,15 +124,16 @@ class DeepgramStt(SpeechToText):
             raise ProviderConnectionError(f"deepgram unreachable ({type(e).__name__})") from None
 
 
-class DeepgramStream(SttStream):
+class DeepgramStream(SttStream, engine=DeepgramStt):
     """One call on Deepgram; reconnects and replays un-finalized audio on a dropped socket."""
 
     provider = "deepgram"
 
     def __init__(
         self,
-        *,
         owner: DeepgramStt,
+        /,
+        *,
         sample_rate: int,
         channels: int,
         language: str,

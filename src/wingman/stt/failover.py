@@ -22,7 +22,7 @@ import numpy as np
 
 from wingman.errors import ProviderError
 from wingman.health import Observer, Observers, ProviderEvent, ProviderHealth
-from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
+from wingman.stt.base import Pcm, SpeechToText, SttResult, SttStream
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,6 @@ class FailoverStt(SpeechToText):
 
     def __repr__(self) -> str:
         return f"FailoverStt(primary={self.primary!r}, fallback={self.fallback!r})"
-
-    def stream(
-        self,
-        *,
-        sample_rate: int = SAMPLE_RATE,
-        channels: int = 1,
-        language: str = "en",
-        vocabulary: Sequence[str] = (),
-    ) -> FailoverStream:
-        return FailoverStream(
-            owner=self,
-            sample_rate=sample_rate,
-            channels=channels,
-            language=language,
-            vocabulary=vocabulary,
-        )
 
     async def warm_up(self) -> None:
         # the fallback must be ready to take a call over mid-sentence
@@ -105,13 +89,14 @@ class _Replay:
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
-class FailoverStream(SttStream):
+class FailoverStream(SttStream, engine=FailoverStt):
     """One call: relays the primary's stream, switches to the fallback's when it fails."""
 
     def __init__(
         self,
-        *,
         owner: FailoverStt,
+        /,
+        *,
         sample_rate: int,
         channels: int,
         language: str,

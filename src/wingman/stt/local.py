@@ -111,36 +111,21 @@ class LocalWhisperStt(SpeechToText):
         """Load the VAD and Whisper and run one decode, so the first call is not slow."""
         await self.pool.run(self._warm)
 
-    def stream(
-        self,
-        *,
-        sample_rate: int = SAMPLE_RATE,
-        channels: int = 1,
-        language: str = "en",
-        vocabulary: Sequence[str] = (),
-    ) -> LocalWhisperStream:
-        return LocalWhisperStream(
-            engine=self,
-            sample_rate=sample_rate,
-            channels=channels,
-            language=language,
-            vocabulary=vocabulary,
-        )
-
     async def aclose(self) -> None:
         if self._own_pool:
             await self.pool.aclose()
 
 
-class LocalWhisperStream(SttStream):
+class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
     """One call on the local engine: a `ChannelDecoder` per channel (wingman.stt.channel)."""
 
     provider = "local"
 
     def __init__(
         self,
-        *,
         engine: LocalWhisperStt,
+        /,
+        *,
         sample_rate: int,
         channels: int,
         language: str,
