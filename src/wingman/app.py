@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -173,21 +174,21 @@ def create_app(
         sink = InsightSink(
             bus=container.bus,
             store=container.store,
-            writer=gateway.writer,
+            writer=container.writer,
             sio=sio,
             redact=redact_insight if settings.redact else None,
         )
         container.spawn(sink.run(), "insight-sink")
-        container.spawn(gateway.upkeep.reap_abandoned(), "reaper")
+        container.spawn(gateway.lifecycle.upkeep.reap_abandoned(), "reaper")
         container.spawn(gateway.lag.run(), "loop-lag")  # /api/health and admission control read it
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized
         container.spawn(
-            gateway.upkeep.sweep_orphans(every=settings.orphan_sweep_seconds), "orphan-sweep"
+            gateway.lifecycle.upkeep.sweep_orphans(every=settings.orphan_sweep_seconds), "orphan-sweep"
         )
         # writes a previous run (killed, or stopped with the database away) never applied
-        await gateway.writer.replay()
+        await container.writer.replay()
         container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
         if settings.retention_days is not None:
             container.spawn(
@@ -201,14 +202,18 @@ def create_app(
         app.state.container = container
         app.state.gateway = gateway
         unwatch = metrics.watch_gateway(
-            load=lambda: gateway.load, writer_pending=lambda: gateway.writer.pending
+            load=lambda: gateway.lifecycle.load, writer_pending=lambda: container.writer.pending
         )
         try:
             yield
         finally:
             unwatch()
+            # within settings.shutdown_seconds: the live calls flushed, then the writes applied
+            # (what the store has not taken by then stays in the writer's journal)
+            stopping = time.monotonic()
             await gateway.aclose()
-            await container.aclose()
+            left = settings.shutdown_seconds - (time.monotonic() - stopping)
+            await container.aclose(write_seconds=max(0.5, left))
 
     app = FastAPIOffline(title="Wingman", version="0.1.0", lifespan=lifespan, static_url=DOCS_STATIC)
     if settings.cors_origins:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -32,10 +33,13 @@ from wingman.sentiment.model import SentimentModel
 from wingman.settings import Settings
 from wingman.speakers.voiceprint import VoiceprintService
 from wingman.store.repos import Store
+from wingman.store.writer import StoreWriter
 from wingman.stt.base import SpeechToText
 from wingman.vocabulary import VocabularyService
 
 log = logging.getLogger(__name__)
+
+SPILL_DIR = "spill"  # the writer's journal, under the data dir
 
 
 def _secret(value: Any, name: str) -> Any:
@@ -80,6 +84,14 @@ class Container:
         self.voiceprints = VoiceprintService(store=self.store, pool=self.pool)
         self.sentiment = SentimentModel()  # customer sentiment per segment (sentiment/)
         self._tasks: list[asyncio.Task[None]] = []
+
+    @cached_property
+    def writer(self) -> StoreWriter:
+        """This process's store writer: what a call writes as it goes (segments, sentiment,
+        recommendations, agent runs) is journaled in the data dir and applied per tenant with
+        retries, so a kill -9 or a shutdown with the database away loses nothing
+        (notes/PERSISTENCE.md). Made on first use: commands that write nothing open no journal."""
+        return StoreWriter(store=self.store, spill_dir=self.settings.data_dir / SPILL_DIR)
 
     # -- factories
     def _make_bus(self) -> EventBus:
@@ -298,6 +310,7 @@ class Container:
         worker = AgentWorker(
             bus=self.bus,
             store=self.store,
+            writer=self.writer,
             llm=self.llm,
             knowledge=self.knowledge,
             web_search=self.web_search,
@@ -307,13 +320,17 @@ class Container:
         )
         await worker.run()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, write_seconds: float = 10.0) -> None:
+        """Stop the background loops, then give the writer `write_seconds` to apply what it
+        holds (the rest stays in its journal for the next start), then close the clients."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if "writer" in self.__dict__:  # made (cached_property): it may hold writes
+            await self.writer.aclose(timeout=write_seconds)
         await self.bus.close()
         await self.leases.aclose()
         await self.stt.aclose()

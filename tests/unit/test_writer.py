@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import exc as sa_exc
 
 from wingman.events import Insight, TranscriptFragment
-from wingman.pipeline.spill import Journal
-from wingman.pipeline.writer import StoreWriter, is_transient
+from wingman.store.journal import Journal
 from wingman.store.placement import TenantMoving
+from wingman.store.writer import StoreWriter, is_transient
 
 
 class FlakyStore:

@@ -1,6 +1,7 @@
 """Live conversation metrics: rep talk ratio, longest rep monologue, questions asked.
 
-Talk time comes from the blocks' `talk_seconds` (the gateway's running totals per speaker);
+Talk time comes from the blocks' `talk_seconds` (the call's running totals per speaker,
+wingman/talktime.py);
 when a block carries none, its own duration is added to its speaker. Gong's research puts top
 reps near a 43% talk ratio and short monologues; the playbook sets the nudge thresholds.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 from wingman.agents.text import normalize, question_kind, sentences
 from wingman.events import CallMetrics, TranscriptBlock
+from wingman.talktime import rep_ratio
 
 REP = "rep"
 CUSTOMER = "customer"
@@ -39,8 +41,8 @@ class ConversationMetrics:
 
     @property
     def rep_talk_ratio(self) -> float | None:
-        total = self.rep_seconds + self.customer_seconds
-        return round(self.rep_seconds / total, 4) if total > 0 else None
+        ratio = rep_ratio({REP: self.rep_seconds, CUSTOMER: self.customer_seconds})
+        return round(ratio, 4) if ratio is not None else None
 
     def observe(self, block: TranscriptBlock) -> None:
         """Fold one block in (idempotent per block seq)."""

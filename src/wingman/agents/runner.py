@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from wingman import logs, metrics
 from wingman.agents.base import Agent, AgentOutcome, AgentStore, CallContext, EntityCatalog
@@ -47,10 +47,15 @@ from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
 from wingman.search.lexical import KnowledgeEntity
 from wingman.settings import Settings
+from wingman.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from wingman.store.writer import WriteStore
 
 log = logging.getLogger(__name__)
 
 GROUP = "agents"
+AGENT_RUN_WAIT_SECONDS = 5.0  # at most, for a run's write while the database keeps up
 _worker_numbers = itertools.count(1)
 
 
@@ -122,11 +127,16 @@ class AgentWorker:
         preferences_ttl: float = 60.0,
         profiles: ProfileService | None = None,
         playbooks: PlaybookProvider | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
+        """`writer`: where agent runs are saved (the process's journaled writer, from the
+        container); without one, a writer of its own over `store` (no journal)."""
         self.bus = bus
         # without a profile store (tests, tools): every tenant uses settings.competitors
         self.profiles = profiles
         self.store = store
+        # the worker owns its agent runs; only their add_agent_run is called on `store`
+        self.writer = writer or StoreWriter(store=cast("WriteStore", store))
         self.knowledge = knowledge
         self.settings = settings
         self.agents = (
@@ -383,7 +393,9 @@ class AgentWorker:
             return False
 
     async def _save(self, run: AgentRun) -> None:
-        try:
-            await self.store.add_agent_run(run)
-        except Exception as e:  # reasoning records are for review; never stall the call
-            log.warning("agent run not saved", extra={"call_id": run.call_id, "error": type(e).__name__})
+        """Journaled and retried by the writer; waited for (bounded) while the tenant's writes
+        go through, so a handled block has its runs stored. Reasoning records are for review:
+        a sick database never stalls the call."""
+        saved = self.writer.save_agent_run(run)
+        if self.writer.healthy_for(run.user_id):
+            await asyncio.wait({saved}, timeout=AGENT_RUN_WAIT_SECONDS)

@@ -52,9 +52,9 @@ async def health(container: ContainerDep, request: Request, response: Response) 
     if gateway is not None:  # read before the database ping, which may wait
         node = NodeOut(
             id=container.settings.node_id,
-            calls=gateway.load,
+            calls=gateway.lifecycle.load,
             max_calls=container.settings.max_calls_per_node,
-            accepting=gateway.accepting,
+            accepting=gateway.lifecycle.accepting,
             loop_lag=LoopLagOut(**gateway.lag.snapshot()),
         )
     database = await container.store.ping()

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from wingman.events import TranscriptBlock, TranscriptFragment
+from wingman.talktime import TalkTime
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_SPEAKER = "unknown"  # talk_seconds key for fragments without a speaker
 _CLOSERS = "\"')]}»”’"
 _SENTENCE_END = re.compile(r"[.?!][" + re.escape(_CLOSERS) + r"]*$")
 _BOUNDARY = re.compile(r"[.?!][" + re.escape(_CLOSERS) + r"]*\s+")
@@ -83,7 +83,7 @@ class BlockAggregator:
         self.max_seconds = max_seconds
         self.pause_seconds = pause_seconds
         self._next_seq = first_seq  # a resumed call passes its last seq + 1
-        self._talk: dict[str, float] = dict(talk_seconds or {})
+        self._talk = TalkTime(talk_seconds)  # a resumed call passes its saved totals
         self._pieces: list[_Piece] = []
         self._speaker: str | None = None
         self._last_activity = 0.0
@@ -95,7 +95,7 @@ class BlockAggregator:
 
     @property
     def talk_seconds(self) -> dict[str, float]:
-        return dict(self._talk)
+        return self._talk.totals
 
     def add(self, fragment: TranscriptFragment) -> list[TranscriptBlock]:
         """Take one fragment; return the blocks it completes (often none, at most a few)."""
@@ -111,8 +111,7 @@ class BlockAggregator:
         out: list[TranscriptBlock] = []
         if self._pieces and fragment.speaker != self._speaker:
             out += self._emit_all()  # speaker change; its talk_seconds exclude the new turn
-        speaker_key = fragment.speaker or UNKNOWN_SPEAKER
-        self._talk[speaker_key] = self._talk.get(speaker_key, 0.0) + max(0.0, fragment.end - fragment.start)
+        self._talk.add(fragment)
         self._speaker = fragment.speaker
         self._pieces.append(_Piece(fragment.id, text, fragment.start, fragment.end, fragment.audio_end_at))
         self._last_activity = now
@@ -161,7 +160,7 @@ class BlockAggregator:
             end=pieces[-1].end,
             segment_ids=tuple(dict.fromkeys(p.id for p in pieces)),
             audio_end_at=pieces[-1].audio_end_at,
-            talk_seconds=dict(self._talk),
+            talk_seconds=self._talk.totals,
         )
         self._next_seq += 1
         log.info("block aggregated", extra={"call_id": self.call_id, "chars": len(block.text)})

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -23,9 +22,7 @@ import numpy as np
 
 from wingman import logs, metrics
 from wingman.audio.pcm import bytes_per_frame, decode_chunk
-from wingman.audio.pool import AudioWorkerPool
 from wingman.audio.resample import StreamResampler
-from wingman.bus.base import EventBus
 from wingman.errors import BadInput, WingmanError
 from wingman.events import (
     TOPIC_BLOCKS,
@@ -37,25 +34,20 @@ from wingman.events import (
 )
 from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
-from wingman.pipeline.writer import StoreWriter
-from wingman.sentiment.model import SentimentModel
+from wingman.pipeline.options import PipelineOptions, ResumePoint
 from wingman.sentiment.tracker import SentimentTracker
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
 from wingman.speakers.stream import DiarizedStream
-from wingman.store.repos import Store
-from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
+from wingman.stt.base import SAMPLE_RATE, Pcm, SttResult, SttStream
 from wingman.stt.failover import FailoverStream
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 CHANNEL_SPEAKERS = ("rep", "customer")
+START = ResumePoint()  # a new call
 MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is told to slow down
-# How long a final may wait for its segment to be saved before it is shown: with a healthy
-# database the write takes milliseconds, so whatever the client saw as final survives a crash;
-# with a sick one the call goes on and the write stays queued (and retried) in the StoreWriter.
-PERSIST_WAIT_SECONDS = 0.5
 # Blocks the bus refused (a Redis or Kafka restart) wait here, in order, and the ticker retries
 # them: the agents hear of them late, but hear of them. Beyond this many the oldest are dropped.
 MAX_UNPUBLISHED_BLOCKS = 1000
@@ -83,73 +75,59 @@ class CallPipeline:
         call_id: str,
         user_id: str,
         fmt: AudioFormat,
-        workspace_id: str = "",
-        stt: SpeechToText,
-        pool: AudioWorkerPool,
-        store: Store,
-        writer: StoreWriter,
-        bus: EventBus,
+        options: PipelineOptions,
         emit: Emit,
-        max_chunk_bytes: int,
-        language: str = "en",
+        workspace_id: str = "",
         vocabulary: Sequence[str] = (),
-        time_offset: float = 0.0,
-        first_seq: int = 0,
-        talk_seconds: dict[str, float] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        redact: Callable[[str], str] | None = None,
-        max_call_seconds: float | None = None,
-        persist_wait: float = PERSIST_WAIT_SECONDS,
+        resume: ResumePoint = START,
         diarizer: OnlineDiarizer | None = None,
-        echo_gate: EchoGate | None = None,
-        sentiment: SentimentModel | None = None,
     ) -> None:
-        """`diarizer` labels the speakers of a one-channel call (speakers/stream.py);
-        `echo_gate` removes the customer's voice echoed into the rep's mic on a stereo call;
-        `sentiment` scores the customer's final segments."""
+        """`options`: what every call of the node shares (pipeline/options.py); `resume`:
+        where this call goes on (a new call: from the start); `diarizer` labels the speakers
+        of a one-channel call (speakers/stream.py)."""
+        o = options
         self.call_id = call_id
         self.user_id = user_id
         self.workspace_id = workspace_id or user_id  # "": a pre-workspace caller (tenant = user)
         self.fmt = fmt
-        self._pool = pool
-        self._store = store
-        self._writer = writer
-        self._bus = bus
+        self._pool = o.pool
+        self._writer = o.writer
+        self._bus = o.bus
         self._emit = emit
-        self._max_chunk_bytes = max_chunk_bytes
-        self._clock = clock
-        self.time_offset = time_offset
-        self._redact = redact
+        self._max_chunk_bytes = o.max_chunk_bytes
+        self._clock = clock = o.clock
+        self.time_offset = resume.time_offset
+        self._redact = o.redact
         # the customer's sentiment per final segment, live (sentiment/tracker.py)
         self._sentiment = None
-        if sentiment is not None:
+        if o.sentiment is not None:
             self._sentiment = SentimentTracker(
-                model=sentiment, call_id=call_id, user_id=user_id, workspace_id=self.workspace_id
+                model=o.sentiment, call_id=call_id, user_id=user_id, workspace_id=self.workspace_id
             )
-        self._max_call_seconds = max_call_seconds
-        self._persist_wait = persist_wait
+        self._max_call_seconds = o.max_call_seconds
+        self._persist_wait = o.persist_wait
         self._bytes_per_second = bytes_per_frame(fmt) * fmt.sample_rate
         self.received_seconds = 0.0  # audio accepted by push_chunk (this pipeline's part)
         self._unpublished: deque[TranscriptBlock] = deque()
         self._publishing = asyncio.Lock()
         self._publish_failed_at: float | None = None
         self._resampler = StreamResampler(in_rate=fmt.sample_rate, channels=fmt.channels)
-        self._stream: SttStream = stt.stream(
-            sample_rate=SAMPLE_RATE, channels=fmt.channels, language=language, vocabulary=vocabulary
+        self._stream: SttStream = o.stt.stream(
+            sample_rate=SAMPLE_RATE, channels=fmt.channels, language=o.language, vocabulary=vocabulary
         )
         if isinstance(self._stream, FailoverStream):
             # this call moved from the cloud engine to the local one: tell the rep
             self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
         if diarizer is not None and fmt.channels == 1:
-            self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=pool)
-        self._echo = echo_gate if fmt.channels == 2 else None
+            self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=o.pool)
+        self._echo = EchoGate() if o.echo_gate and fmt.channels == 2 else None
         self._aggregator = BlockAggregator(
             call_id=call_id,
             user_id=user_id,
             workspace_id=self.workspace_id,
             clock=clock,
-            first_seq=first_seq,
-            talk_seconds=talk_seconds,
+            first_seq=resume.first_seq,
+            talk_seconds=resume.talk_seconds,
         )
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

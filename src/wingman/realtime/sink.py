@@ -16,9 +16,9 @@ import socketio
 from wingman import metrics
 from wingman.bus.base import EventBus
 from wingman.events import TOPIC_INSIGHTS, CallMetrics, Insight
-from wingman.pipeline.writer import StoreWriter
 from wingman.realtime.gateway import room
 from wingman.store.repos import Store
+from wingman.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class InsightSink:
             metrics.insight_received(event)
             if self._redact is not None:
                 event = self._redact(event)
-            self._writer.save_insight(event)  # journaled, then stored (pipeline/writer.py)
+            self._writer.save_insight(event)  # journaled, then stored (store/writer.py)
             await self._sio.emit("insight", insight_payload(event), room=room(event.call_id))
             metrics.insight_shown(event)
         elif isinstance(event, CallMetrics):

@@ -1,9 +1,10 @@
-"""Background care of a node's live calls: owner leases, abandoned calls and orphans.
+"""Background care of a node's live calls: owner leases, abandoned calls and orphans. Part of
+the call lifecycle (realtime/lifecycle.py), which owns the registry this reads.
 
 - One node carries a call at a time: it holds the call's owner lease (realtime/lease.py) from
-  start or resume, renews it every reaper round and releases it on end-call or shutdown. A
-  detached call whose lease another node took over (its client resumed it there) is let go
-  without being touched.
+  start or resume (taken by the lifecycle), renews it every reaper round (here) and releases
+  it on end-call or shutdown. A detached call whose lease another node took over (its client
+  resumed it there) is let go without being touched.
 - A call whose client left without end-call and did not come back within
   `abandon_after_seconds` is finalized by the node holding its lease.
 - At start-up, open calls without transcript activity for `settings.orphan_call_seconds` (left
@@ -15,77 +16,55 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wingman.container import Container
 from wingman.errors import NotFound
 from wingman.events import utcnow
-from wingman.pipeline.call import CallPipeline
+
+if TYPE_CHECKING:
+    from wingman.realtime.lifecycle import CallLifecycle
 
 log = logging.getLogger(__name__)
 
-# (workspace id, user id, call id) -> payload
-EndCall = Callable[[str, str, str], Awaitable[dict[str, Any]]]
-
-
-@dataclass
-class LiveCall:
-    pipeline: CallPipeline
-    sids: set[str] = field(default_factory=set)
-    detached_at: float | None = None
-
 
 class CallUpkeep:
-    """Leases, the abandoned-call reaper and the orphan sweep for one gateway's `calls`."""
+    """Lease renewal, the abandoned-call reaper and the orphan sweep of one `CallLifecycle`:
+    it reads the owner's registry and acts through the owner's methods (`drop`, `end`)."""
 
     def __init__(
         self,
         *,
         container: Container,
-        calls: dict[str, LiveCall],
-        end_call: EndCall,
+        calls: CallLifecycle,
         abandon_after_seconds: float,
     ) -> None:
         self.c = container
-        self.calls = calls  # the gateway's registry, shared
-        self.end_call = end_call
+        self.owner = calls
         self.abandon_after_seconds = abandon_after_seconds
-
-    # -- call-owner leases (realtime/lease.py)
-    async def hold(self, call_id: str, *, take_over: bool) -> None:
-        """This node carries `call_id` now (started here, or its client resumed it here)."""
-        try:
-            if take_over:
-                await self.c.leases.take_over(call_id)
-            else:
-                await self.c.leases.claim(call_id)
-        except Exception:  # Redis away: the next renewal claims it
-            log.warning("call lease not taken", extra={"call_id": call_id})
 
     async def renew(self) -> None:
         """Keep this node's leases alive. A detached call whose lease another node took over
         (its client resumed it there) is no longer this node's to touch."""
-        held = list(self.calls)
+        calls = self.owner.calls
+        held = list(calls)
         try:
             lost = await self.c.leases.renew(held)
             for call_id in held:  # ended while the renewal was on its way: it took the lease again
-                if call_id not in self.calls and call_id not in lost:
+                if call_id not in calls and call_id not in lost:
                     await self.c.leases.release(call_id)
         except Exception:
             log.warning("call leases not renewed")
             return
         for call_id in lost:
-            live = self.calls.get(call_id)
+            live = calls.get(call_id)
             if live is not None and live.detached_at is not None and not live.pipeline.finishing:
-                await self.let_go(call_id, live)
+                await self._let_go(call_id)
 
-    async def let_go(self, call_id: str, live: LiveCall) -> None:
+    async def _let_go(self, call_id: str) -> None:
         log.info("call moved to another node", extra={"call_id": call_id})
-        await live.pipeline.abort()
-        self.calls.pop(call_id, None)
+        await self.owner.drop(call_id)
 
     async def reap_abandoned(self, interval: float | None = None) -> None:
         """Finalize calls whose clients left without end-call and did not come back within
@@ -96,17 +75,16 @@ class CallUpkeep:
             await asyncio.sleep(interval)
             await self.renew()  # every round: the lease lasts several rounds
             now = time.monotonic()
-            for call_id, live in list(self.calls.items()):
+            for call_id, live in list(self.owner.calls.items()):
                 if live.detached_at is not None and now - live.detached_at > self.abandon_after_seconds:
                     try:
                         if not await self.c.leases.claim(call_id):
-                            await self.let_go(call_id, live)  # resumed on a live node
+                            await self._let_go(call_id)  # resumed on a live node
                             continue
                         log.info("finalizing abandoned call", extra={"call_id": call_id})
-                        await self.end_call(live.pipeline.workspace_id, live.pipeline.user_id, call_id)
+                        await self.owner.end(live.pipeline.workspace_id, live.pipeline.user_id, call_id)
                     except NotFound:  # deleted meanwhile (retention): nothing left to finish
-                        await live.pipeline.abort()
-                        self.calls.pop(call_id, None)
+                        await self.owner.drop(call_id)
                     except Exception:  # the database may be down: try again next round
                         log.exception("abandoned call not finalized", extra={"call_id": call_id})
 
@@ -129,12 +107,12 @@ class CallUpkeep:
             log.exception("orphaned calls not swept")
             return
         for workspace_id, user_id, call_id in stale:
-            if call_id in self.calls:
+            if call_id in self.owner.calls:
                 continue
             try:
                 if not await self.c.leases.claim(call_id):
                     continue  # a quiet call another live node carries
                 log.info("finalizing orphaned call", extra={"call_id": call_id})
-                await self.end_call(workspace_id, user_id, call_id)
+                await self.owner.end(workspace_id, user_id, call_id)
             except Exception:
                 log.exception("orphaned call not finalized", extra={"call_id": call_id})

@@ -14,6 +14,7 @@ from wingman.store.common import Scope, insert_ignore, owned, owns_call, recomme
 from wingman.store.models import AgentRunRow, CallSession, Recommendation, TranscriptSegment
 from wingman.store.models import FeedbackStatus as DbFeedback
 from wingman.store.records import AgentRunRecord, CountItem, RecommendationRecord, Stats
+from wingman.talktime import rep_ratio
 
 TOP_N = 5
 REP, CUSTOMER = "rep", "customer"
@@ -188,9 +189,5 @@ async def _avg_talk_ratio(session: AsyncSession, scope: Scope) -> float | None:
     per_call: dict[str, dict[str, float]] = defaultdict(dict)
     for call_id, speaker, seconds in await session.execute(query):
         per_call[call_id][speaker or ""] = max(0.0, float(seconds or 0.0))
-    ratios = []
-    for talk in per_call.values():
-        both = talk.get(REP, 0.0) + talk.get(CUSTOMER, 0.0)
-        if both > 0:
-            ratios.append(talk.get(REP, 0.0) / both)
+    ratios = [r for r in map(rep_ratio, per_call.values()) if r is not None]
     return round(sum(ratios) / len(ratios), 3) if ratios else None

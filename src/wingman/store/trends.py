@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from wingman.store.models import CallSession, FeedbackStatus, Recommendation, TranscriptSegment
 from wingman.store.records import Record, UtcDatetime
 from wingman.store.repos import Store
+from wingman.talktime import rep_ratio
 
 Range = Literal["week", "month", "quarter"]
 DAYS: dict[str, int] = {"week": 7, "month": 30, "quarter": 91}
@@ -154,15 +155,14 @@ async def trends(
         minutes[b] += length or 0.0
         if rep in per_rep and b in position:
             per_rep[rep].add_call(position[b], length, spoken[cid])
-        both = spoken[cid].get("rep", 0.0) + spoken[cid].get("customer", 0.0)
-        ratio = round(spoken[cid].get("rep", 0.0) / both, 3) if both > 0 else None
+        ratio = rep_ratio(spoken[cid])
         call_out.append(
             CallTrend(
                 id=cid,
                 title=title,
                 start_time=start,
                 minutes=round(length, 1) if length is not None else None,
-                rep_talk_ratio=ratio,
+                rep_talk_ratio=round(ratio, 3) if ratio is not None else None,
             )
         )
     for cid, kind, category, entity, feedback in recs:
@@ -218,12 +218,12 @@ class _RepTally:
             self.objections.add((kind, call_id))
 
     def trend(self, user_id: str) -> RepTrend:
-        both = self.spoken["rep"] + self.spoken["customer"]
+        ratio = rep_ratio(self.spoken)
         return RepTrend(
             user_id=user_id,
             calls=sum(self.per_bucket),
             minutes=round(self.minutes, 1),
-            rep_talk_ratio=round(self.spoken["rep"] / both, 3) if both > 0 else None,
+            rep_talk_ratio=round(ratio, 3) if ratio is not None else None,
             objections=len(self.objections),
             tips_shown=self.shown,
             tips_liked=self.liked,

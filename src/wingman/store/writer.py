@@ -2,6 +2,10 @@
 database takes them, so a slow, moving or stopped shard never stalls a live call, never
 stalls another tenant's writes and never loses a finalized segment or insight.
 
+One writer per process (`Container.writer`), used by every owner of what a call writes as it
+goes (notes/PERSISTENCE.md): the call's pipeline (segments, sentiment), the insight sink
+(recommendations) and the agent worker (agent runs).
+
 - One lane per tenant (its writes in order, one at a time); at most `concurrency` writes in
   flight for the node. A tenant whose shard is down retries its head write with backoff
   while the other tenants' lanes go on.
@@ -28,8 +32,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import exc as sa_exc
 
 from wingman.errors import ProviderError
-from wingman.events import Insight, TranscriptFragment
-from wingman.pipeline.spill import Entry, Journal
+from wingman.events import AgentRun, Insight, TranscriptFragment
+from wingman.store.journal import Entry, Journal
 
 if TYPE_CHECKING:
     from wingman.store.repos import Store
@@ -45,6 +49,7 @@ _TRANSIENT_SQLSTATE = ("08", "53", "57", "40001", "40P01")
 _FRAGMENT = TypeAdapter(TranscriptFragment)
 WORKSPACE_KEY = "_workspace_id"  # beside a journaled segment or sentiment: the call's tenant
 _INSIGHT = TypeAdapter(Insight)
+_AGENT_RUN = TypeAdapter(AgentRun)
 
 
 class WriteStore(Protocol):
@@ -55,6 +60,8 @@ class WriteStore(Protocol):
     ) -> bool: ...
 
     async def add_recommendation(self, insight: Insight) -> bool: ...
+
+    async def add_agent_run(self, run: AgentRun) -> bool: ...
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -126,6 +133,10 @@ class StoreWriter:
     def save_insight(self, insight: Insight) -> asyncio.Future[bool]:
         """Queue an insight as a recommendation (idempotent on its id)."""
         return self._submit("insight", insight.user_id, insight.call_id, insight.model_dump(mode="json"))
+
+    def save_agent_run(self, run: AgentRun) -> asyncio.Future[bool]:
+        """Queue an agent's reasoning about a block (idempotent on its id)."""
+        return self._submit("agent_run", run.user_id, run.call_id, run.model_dump(mode="json"))
 
     def save_sentiment(
         self,
@@ -231,8 +242,10 @@ class StoreWriter:
             )
         elif entry.kind == "insight":
             await self._store.add_recommendation(_INSIGHT.validate_python(entry.event))
+        elif entry.kind == "agent_run":
+            await self._store.add_agent_run(_AGENT_RUN.validate_python(entry.event))
         elif entry.kind == "sentiment":
-            from wingman.store.sentiment import add_sentiment  # the store package imports us
+            from wingman.store.sentiment import add_sentiment  # late: it imports the whole Store
 
             e = event
             await add_sentiment(

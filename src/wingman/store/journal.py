@@ -35,7 +35,8 @@ COMPACT_BYTES = 1024 * 1024  # an idle journal larger than this is emptied
 
 @dataclass(frozen=True)
 class Entry:
-    """One journaled write: its kind ("segment" or "insight"), tenant, call and event (JSON)."""
+    """One journaled write: its kind (segment, sentiment, insight, agent_run), tenant, call and
+    event (JSON)."""
 
     seq: int
     kind: str
