@@ -155,7 +155,10 @@ export const api = {
   me: (signal?: AbortSignal) => request<User>('/api/auth/me', { signal, quiet401: true }),
   health: () => request<Health>('/api/health'),
 
-  listCalls: (params: { q?: string; limit?: number; offset?: number; rep?: string }, signal?: AbortSignal) =>
+  listCalls: (
+    params: { q?: string; limit?: number; offset?: number; rep?: string; since?: string; until?: string; competitor?: string; objection?: string },
+    signal?: AbortSignal,
+  ) =>
     request<CallList>(`/api/calls${query(params)}`, { signal }),
   getCall: (id: string, signal?: AbortSignal) =>
     request<CallDetail>(`/api/calls/${encodeURIComponent(id)}`, { signal }),

@@ -127,6 +127,8 @@ export interface LoginRequest {
 
 export interface CallListItem {
   id: string;
+  /** the rep whose call it is */
+  user_id?: string;
   title: string;
   start_time: string;
   end_time: string | null;
