@@ -18,8 +18,10 @@ import socketio
 from rich.console import Console
 from rich.panel import Panel
 
+from wingman.speakers.roles import CUSTOMER, REP
+
 CHUNK_SECONDS = 0.1
-SPEAKER_STYLE = {"rep": "cyan", "customer": "magenta"}
+SPEAKER_STYLE = {REP: "cyan", CUSTOMER: "magenta"}
 
 
 @dataclass

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from wingman.speakers.roles import CUSTOMER, REP
+
 UNKNOWN_SPEAKER = "unknown"  # the key of segments without a speaker
-# TODO(dedupe): the rep/customer names from their one module once it is on main
-REP, CUSTOMER = "rep", "customer"
 
 
 class Spoken(Protocol):

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 from wingman.agents.text import normalize, question_kind, sentences
 from wingman.events import CallMetrics, TranscriptBlock
+from wingman.speakers.roles import CUSTOMER, REP
 from wingman.talktime import rep_ratio
 
-REP = "rep"
-CUSTOMER = "customer"
 BACKCHANNEL_WORDS = 3  # "mm-hmm", "right, okay": the rep keeps the floor
 BACKCHANNEL_SECONDS = 1.5
 

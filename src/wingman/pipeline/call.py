@@ -38,6 +38,7 @@ from wingman.pipeline.options import PipelineOptions, ResumePoint
 from wingman.sentiment.tracker import SentimentTracker
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
+from wingman.speakers.roles import ROLES
 from wingman.speakers.stream import DiarizedStream
 from wingman.stt.base import SAMPLE_RATE, Pcm, SttResult, SttStream
 from wingman.stt.failover import FailoverStream
@@ -45,7 +46,6 @@ from wingman.stt.failover import FailoverStream
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
-CHANNEL_SPEAKERS = ("rep", "customer")
 START = ResumePoint()  # a new call
 MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is told to slow down
 # Blocks the bus refused (a Redis or Kafka restart) wait here, in order, and the ticker retries
@@ -280,7 +280,7 @@ class CallPipeline:
             return
         speaker = result.speaker
         if speaker is None and self.fmt.channels == 2:
-            speaker = CHANNEL_SPEAKERS[result.channel] if result.channel < 2 else None
+            speaker = ROLES[result.channel] if result.channel < 2 else None
         fragment = TranscriptFragment(
             id=result.utterance_id,
             call_id=self.call_id,

@@ -16,6 +16,7 @@ from typing import Any
 
 from wingman.events import Insight, TranscriptFragment
 from wingman.sentiment.model import Sentiment, SentimentModel
+from wingman.speakers.roles import CUSTOMER, REP
 
 DROP = 0.6
 COLD = -0.25
@@ -86,8 +87,8 @@ class SentimentTracker:
         update what the rep last said)."""
         if not fragment.is_final:
             return None
-        if fragment.speaker != "customer":
-            if fragment.speaker == "rep":
+        if fragment.speaker != CUSTOMER:
+            if fragment.speaker == REP:
                 self._last_rep = fragment.text
             return None
         overall, sentences = self._model.score_text(fragment.text)

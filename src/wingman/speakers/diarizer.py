@@ -33,14 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from wingman.speakers.embedder import normalize
+from wingman.speakers.roles import CUSTOMER, REP
 
 F32 = npt.NDArray[np.float32]
 Embed = Callable[[F32], F32]
 
 SAMPLE_RATE = 16000
 FRAME = 160  # 10 ms
-REP = "rep"
-CUSTOMER = "customer"
 UNLABELLED = -1
 _NEAR = 400  # windows searched for a word: 200 s of speech back
 FIRST_WINDOWS = 4  # the first 2 s of speech decide who the rep is when there is no voiceprint

@@ -26,7 +26,8 @@ import numpy as np
 
 from wingman.audio.pool import AudioWorkerPool
 from wingman.events import WordTiming
-from wingman.speakers.diarizer import REP, OnlineDiarizer
+from wingman.speakers.diarizer import OnlineDiarizer
+from wingman.speakers.roles import CUSTOMER, REP
 from wingman.stt.base import Pcm, SttResult, SttStream
 
 _PART_IDS = uuid.UUID("6b1f0c52-8f57-4c1a-9d0e-5a3c2f1e7d90")
@@ -179,7 +180,7 @@ class DiarizedStream(SttStream):
                 out.append(None)
                 continue
             if w.speaker not in self._engine_roles:
-                self._engine_roles[w.speaker] = REP if not self._engine_roles else "customer"
+                self._engine_roles[w.speaker] = REP if not self._engine_roles else CUSTOMER
             out.append(self._engine_roles[w.speaker])
         return out
 

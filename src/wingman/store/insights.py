@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.events import AgentRun, FeedbackStatus, Insight
+from wingman.speakers.roles import ROLES
 from wingman.store.common import Scope, insert_ignore, owned, owns_call, recommendation_record
 from wingman.store.models import AgentRunRow, CallSession, Recommendation, TranscriptSegment
 from wingman.store.models import FeedbackStatus as DbFeedback
@@ -17,7 +18,6 @@ from wingman.store.records import AgentRunRecord, CountItem, RecommendationRecor
 from wingman.talktime import rep_ratio
 
 TOP_N = 5
-REP, CUSTOMER = "rep", "customer"
 
 
 async def add_recommendation(session: AsyncSession, insight: Insight) -> bool:
@@ -183,7 +183,7 @@ async def _avg_talk_ratio(session: AsyncSession, scope: Scope) -> float | None:
     query = (
         select(TranscriptSegment.call_session_id, TranscriptSegment.speaker, spoken)
         .join(CallSession, CallSession.id == TranscriptSegment.call_session_id)
-        .where(*scope, TranscriptSegment.speaker.in_((REP, CUSTOMER)))
+        .where(*scope, TranscriptSegment.speaker.in_(ROLES))
         .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
     )
     per_call: dict[str, dict[str, float]] = defaultdict(dict)

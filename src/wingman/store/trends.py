@@ -13,6 +13,7 @@ from typing import Literal
 
 from sqlalchemy import func, select
 
+from wingman.speakers.roles import ROLES
 from wingman.store.models import CallSession, FeedbackStatus, Recommendation, TranscriptSegment
 from wingman.store.records import Record, UtcDatetime
 from wingman.store.repos import Store
@@ -20,7 +21,6 @@ from wingman.talktime import rep_ratio
 
 Range = Literal["week", "month", "quarter"]
 DAYS: dict[str, int] = {"week": 7, "month": 30, "quarter": 91}
-_SPEAKERS = ("rep", "customer")
 
 
 class TrendBucket(Record):
@@ -126,7 +126,7 @@ async def trends(
                 )
                 .where(
                     TranscriptSegment.call_session_id.in_(in_range.scalar_subquery()),
-                    TranscriptSegment.speaker.in_(_SPEAKERS),
+                    TranscriptSegment.speaker.in_(ROLES),
                 )
                 .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
             )

@@ -35,6 +35,7 @@ from wingman.audio.resample import StreamResampler
 from wingman.audio.vad import VadParams, VadSegmenter, shared_vad
 from wingman.errors import ProviderError, WingmanError
 from wingman.events import WordTiming, new_id
+from wingman.speakers.roles import ROLES
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
 from wingman.stt.channel import ChannelDecoder, Out
 from wingman.stt.commit import CommitPolicy
@@ -47,7 +48,6 @@ from wingman.stt.whisper import (
     model_dir,
 )
 
-STEREO_SPEAKERS = ("rep", "customer")  # channel 0 is the rep's mic, channel 1 the customer
 MAX_SPAN_S = 7.5
 
 
@@ -175,7 +175,7 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
             waiter.cancel()
 
     def speaker(self, channel: int) -> str | None:
-        return STEREO_SPEAKERS[channel] if self.channels == 2 else None
+        return ROLES[channel] if self.channels == 2 else None
 
     # -- worker side (ingest thread and decode threads)
     def _submit(
