@@ -161,6 +161,7 @@ def agents(
         container = Container(settings)
         await container.store.migrate()
         await container.bus.start()
+        await container.writer.replay()  # agent runs a killed worker left in its journal
         port = settings.metrics_port if metrics_port is None else metrics_port
         server = MetricsServer(host=settings.metrics_host, port=port, health=health)
         await server.start()
