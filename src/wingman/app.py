@@ -175,7 +175,7 @@ def create_app(
             bus=container.bus,
             store=container.store,
             writer=container.writer,
-            sio=sio,
+            outbox=gateway.outbox,
             redact=redact_insight if settings.redact else None,
         )
         container.spawn(sink.run(), "insight-sink")

@@ -114,3 +114,10 @@ class QuotaExceeded(WingmanError):
         if code is not None:
             self.code = code
         self.retry_after = retry_after
+
+
+class SpeechFailed(WingmanError):
+    """A call's speech stream broke for good (every engine failed): the rep is told, the
+    socket stays open."""
+
+    code = "stt_failed"

@@ -4,8 +4,10 @@ Audio that needs resampling is converted (decoded, validated, resampled) in the 
 never on the event loop; 16 kHz audio needs only a vectorized cast, cheaper than the hop to a
 worker thread, so it is converted in place.
 Every final segment is handed to the StoreWriter the moment it arrives, so a crash loses
-seconds, not the call. Blocks go to the agents over the bus; their insights come back through
-the gateway's insight sink (realtime/sink.py), not through this object.
+seconds, not the call. What the rep sees goes out through the call's output port
+(pipeline/output.py; the Socket.IO side is realtime/outgoing.py). Blocks go to the agents over
+the bus; their insights come back through the gateway's insight sink (realtime/sink.py), not
+through this object.
 """
 
 from __future__ import annotations
@@ -15,15 +17,14 @@ import contextlib
 import contextvars
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from wingman import logs, metrics
 from wingman.audio.pcm import bytes_per_frame, decode_chunk
 from wingman.audio.resample import StreamResampler
-from wingman.errors import BadInput, WingmanError
+from wingman.errors import BadInput, SpeechFailed, WingmanError
 from wingman.events import (
     TOPIC_BLOCKS,
     TOPIC_INSIGHTS,
@@ -35,6 +36,7 @@ from wingman.events import (
 from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.options import PipelineOptions, ResumePoint
+from wingman.pipeline.output import CallOutput
 from wingman.sentiment.tracker import SentimentTracker
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
@@ -45,7 +47,6 @@ from wingman.stt.failover import FailoverStream
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 START = ResumePoint()  # a new call
 MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is told to slow down
 # Blocks the bus refused (a Redis or Kafka restart) wait here, in order, and the ticker retries
@@ -53,17 +54,6 @@ MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is tol
 MAX_UNPUBLISHED_BLOCKS = 1000
 RETRY_PUBLISH_SECONDS = 0.5  # between attempts while the bus is down
 FINAL_PUBLISH_SECONDS = 15.0  # at the end of the call, how long to keep trying
-
-
-def transcript_payload(fragment: TranscriptFragment) -> dict[str, Any]:
-    return {
-        "id": fragment.id,
-        "text": fragment.text,
-        "isFinal": fragment.is_final,
-        "speaker": fragment.speaker,
-        "start": round(fragment.start, 3),
-        "end": round(fragment.end, 3),
-    }
 
 
 class CallPipeline:
@@ -76,7 +66,7 @@ class CallPipeline:
         user_id: str,
         fmt: AudioFormat,
         options: PipelineOptions,
-        emit: Emit,
+        output: CallOutput,
         workspace_id: str = "",
         vocabulary: Sequence[str] = (),
         resume: ResumePoint = START,
@@ -93,7 +83,7 @@ class CallPipeline:
         self._pool = o.pool
         self._writer = o.writer
         self._bus = o.bus
-        self._emit = emit
+        self._output = output
         self._max_chunk_bytes = o.max_chunk_bytes
         self._clock = clock = o.clock
         self.time_offset = resume.time_offset
@@ -117,7 +107,7 @@ class CallPipeline:
         )
         if isinstance(self._stream, FailoverStream):
             # this call moved from the cloud engine to the local one: tell the rep
-            self._stream.add_status_listener(lambda e: self._emit("provider-status", e.payload()))
+            self._stream.add_status_listener(self._output.on_provider_status)
         if diarizer is not None and fmt.channels == 1:
             self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=o.pool)
         self._echo = EchoGate() if o.echo_gate and fmt.channels == 2 else None
@@ -226,7 +216,7 @@ class CallPipeline:
                 else:
                     pcm = await self._pool.run(self._convert, data)
             except BadInput as exc:
-                await self._emit("error", {"code": exc.code, "message": str(exc)})
+                await self._output.on_error(exc)
                 continue
             if pcm.shape[0] and self._echo is not None:
                 pcm = self._echo.process(pcm)  # ~0.1 ms per 100 ms chunk: numpy on frame energies
@@ -243,7 +233,7 @@ class CallPipeline:
                 await self._on_result(result)
         except WingmanError as exc:
             log.error("speech stream failed", extra={"call_id": self.call_id, "code": exc.code})
-            await self._emit("error", {"code": "stt_failed", "message": "speech recognition failed"})
+            await self._output.on_error(SpeechFailed("speech recognition failed"))
         finally:
             for block in self._aggregator.flush():
                 await self._publish(block)
@@ -273,10 +263,11 @@ class CallPipeline:
         if not text:
             if result.is_final:
                 # the engine took back interims it had shown (no speech after all): clear them
-                await self._emit("transcript", {
-                    "id": result.utterance_id, "text": "", "isFinal": True, "speaker": result.speaker,
-                    "start": result.start + self.time_offset, "end": result.end + self.time_offset,
-                })
+                await self._output.on_fragment(TranscriptFragment(
+                    id=result.utterance_id, call_id=self.call_id, text="", is_final=True,
+                    speaker=result.speaker, channel=result.channel,
+                    start=result.start + self.time_offset, end=result.end + self.time_offset,
+                ))
             return
         speaker = result.speaker
         if speaker is None and self.fmt.channels == 2:
@@ -302,8 +293,8 @@ class CallPipeline:
             if self._writer.healthy_for(self.user_id) and self._persist_wait > 0:
                 # saved before shown (bounded): a final the client saw survives a kill -9
                 await asyncio.wait({saved}, timeout=self._persist_wait)
-        await self._emit("transcript", transcript_payload(fragment))
-        metrics.final_shown(fragment, live=not self._finishing)
+        # the output port times audio -> client at its emit (wingman/metrics.py)
+        await self._output.on_fragment(fragment, live=not self._finishing)
         if self._sentiment is not None:
             await self._score(fragment)
         for block in self._aggregator.add(fragment):
@@ -336,7 +327,7 @@ class CallPipeline:
             segment_id=scored.segment_id, start=scored.start,
             score=scored.sentiment.score, label=scored.sentiment.label,
         )
-        await self._emit("sentiment", scored.payload())
+        await self._output.on_sentiment(scored)
         if scored.coaching is not None:
             try:
                 await self._bus.publish(TOPIC_INSIGHTS, scored.coaching, key=call_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from wingman.agents.summary import summarize_call
 from wingman.bus.base import EventBus
@@ -11,7 +10,7 @@ from wingman.errors import NotFound, WingmanError
 from wingman.events import TOPIC_CALLS, CallEnded, utcnow
 from wingman.llm.base import Llm
 from wingman.profile import CompanyProfile
-from wingman.store.records import Viewer
+from wingman.store.records import CallDetail, Viewer
 from wingman.store.repos import Store
 
 
@@ -41,8 +40,9 @@ async def finalize_call(
     call_id: str,
     audio_seconds: float | None = None,
     profile: CompanyProfile | None = None,
-) -> dict[str, Any]:
-    """Save the full transcript and summary of a call; returns the `call-ended` payload.
+) -> CallDetail:
+    """Save the full transcript and summary of a call; returns the call as saved (the
+    `call-ended` event reports its summary: realtime/outgoing.py).
     `audio_seconds`: the call's audio length, when a live pipeline knows it."""
     owner = Viewer.owner(workspace_id, user_id)
     detail = await store.call_detail(viewer=owner, call_id=call_id)
@@ -82,9 +82,4 @@ async def finalize_call(
         detail = await store.call_detail(viewer=owner, call_id=call_id)
         if detail is None:
             raise NotFound("no such call")
-    return {
-        "callId": call_id,
-        "summary": detail.summary or "",
-        "keyMoments": [m.model_dump(mode="json") for m in detail.key_moments],
-        "actionItems": list(detail.action_items),
-    }
+    return detail

@@ -28,6 +28,16 @@ from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.lifecycle import CallLifecycle, LiveCall
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
 from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.outgoing import (
+    CallEndedMessage,
+    ErrorAck,
+    ErrorMessage,
+    FeedbackAck,
+    Outbox,
+    ProviderStatusMessage,
+    StartCallAck,
+    room,
+)
 from wingman.realtime.quotas import Quotas
 from wingman.realtime.sessions import TokenSessions
 from wingman.store.records import Viewer
@@ -37,15 +47,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, Any], Awaitable[Any]]
 
 
-def room(call_id: str) -> str:
-    return f"call:{call_id}"
-
-
-def error_payload(exc: WingmanError) -> dict[str, Any]:
-    payload: dict[str, Any] = {"code": exc.code, "message": str(exc)}
-    if isinstance(exc, (Busy, QuotaExceeded)) and exc.retry_after is not None:
-        payload["retryAfter"] = exc.retry_after
-    return payload
+def error_ack(exc: WingmanError) -> dict[str, Any]:
+    """The ack of a refused request: `{error: {code, message}}`."""
+    return ErrorAck(error=ErrorMessage.of(exc)).wire()
 
 
 class Gateway:
@@ -60,13 +64,14 @@ class Gateway:
     ) -> None:
         self.c = container
         self.sio = sio
+        self.outbox = Outbox(sio)  # every emit (realtime/outgoing.py)
         self.limiter = ClientLimiter.from_settings(container.settings)
         self.quotas = Quotas(settings=container.settings, store=container.store)
         # the one owner of this node's live calls (registry, admission, start/resume, end, upkeep)
         self.lifecycle = CallLifecycle(
             container=container,
             quotas=self.quotas,
-            output=self._emitter,
+            output=self.outbox.call,
             abandon_after_seconds=abandon_after_seconds,
         )
         # the token each socket signed in with: a logout closes the sockets open with it
@@ -96,7 +101,7 @@ class Gateway:
         if event.part == "stt":
             return
         for call_id in list(self.lifecycle.calls):
-            await self.sio.emit("provider-status", event.payload(), room=room(call_id))
+            await self.outbox.to_call(call_id, ProviderStatusMessage.of(event))
 
     # -- helpers
     async def _session(self, sid: str) -> dict[str, Any]:
@@ -106,7 +111,7 @@ class Gateway:
     async def _error(self, sid: str, exc: WingmanError) -> None:
         if isinstance(exc, RateLimited) and not self.limiter.should_report(sid, exc.bucket):
             return  # told within the last second already: a flood gets no flood back
-        await self.sio.emit("error", error_payload(exc), to=sid)
+        await self.outbox.to_socket(sid, ErrorMessage.of(exc))
 
     def _guarded(self, event: str, handler: Handler, *, control: bool, ack: bool) -> Handler:
         """`handler` behind the per-connection limiter, answering even when it breaks:
@@ -133,9 +138,8 @@ class Gateway:
         def refusal(exc: WingmanError) -> dict[str, Any] | None:
             if not ack:
                 return None
-            answer: dict[str, Any] = {"error": error_payload(exc)}
             # the same shape as the handler's own errors: feedback acks carry ok: false
-            return {"ok": False, **answer} if event == "feedback" else answer
+            return ErrorAck(error=ErrorMessage.of(exc), ok=False if event == "feedback" else None).wire()
 
         return guarded
 
@@ -161,13 +165,7 @@ class Gateway:
         except RateLimited as limited:
             exc = limited
         await self._error(sid, exc)
-        return {"error": error_payload(exc)}
-
-    def _emitter(self, call_id: str) -> Any:
-        async def emit(event: str, data: dict[str, Any]) -> None:
-            await self.sio.emit(event, data, room=room(call_id))
-
-        return emit
+        return error_ack(exc)
 
     def _client_sent(self, sid: str) -> bool:
         """True when a *client* emitted an event named "connect" or "disconnect":
@@ -191,7 +189,7 @@ class Gateway:
             self.quotas.open_socket(sid, user.id, user.workspace_id)
         except QuotaExceeded as e:
             # the client's connect_error gets {message, data: {code, message}}
-            raise socketio.exceptions.ConnectionRefusedError(str(e), error_payload(e)) from None
+            raise socketio.exceptions.ConnectionRefusedError(str(e), ErrorMessage.of(e).wire()) from None
         await self.sio.save_session(
             sid, {"user_id": user.id, "workspace_id": user.workspace_id, "call_id": None}
         )
@@ -201,7 +199,7 @@ class Gateway:
     async def _sign_out(self, sid: str, why: str) -> None:
         """The socket's token was revoked or expired: say so, then disconnect (its call is
         detached, not lost)."""
-        await self.sio.emit("error", error_payload(Unauthorized(why)), to=sid)
+        await self.outbox.to_socket(sid, ErrorMessage.of(Unauthorized(why)))
         await self.sio.disconnect(sid)
 
     async def on_disconnect(self, sid: str, *args: Any) -> Any:
@@ -229,15 +227,15 @@ class Gateway:
         except WingmanError as exc:
             if isinstance(exc, Busy):  # an event too: clients may retry here later, or elsewhere
                 await self._error(sid, exc)
-            return {"error": error_payload(exc)}
+            return error_ack(exc)
         session["call_id"] = call_id
         await self.sio.save_session(sid, session)
         await self.sio.enter_room(sid, room(call_id))
         at = self.lifecycle.audio_seconds(call_id)
         if msg.call_id is None or at is None:
-            return {"callId": call_id}
+            return StartCallAck(call_id=call_id).wire()
         # a resume: the client goes on sending audio from where this node has it up to
-        return {"callId": call_id, "audioSeconds": round(at, 3)}
+        return StartCallAck(call_id=call_id, audio_seconds=round(at, 3)).wire()
 
     async def _live_for(self, sid: str) -> LiveCall:
         session = await self._session(sid)
@@ -280,8 +278,8 @@ class Gateway:
             )
         except WingmanError as exc:
             await self._error(sid, exc)
-            return {"ok": False, "error": error_payload(exc)}
-        return {"ok": True}
+            return ErrorAck(error=ErrorMessage.of(exc), ok=False).wire()
+        return FeedbackAck().wire()
 
     async def on_end_call(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:
@@ -294,12 +292,12 @@ class Gateway:
                 check_id(call_id, "end-call: callId")
             if not call_id:
                 raise BadInput("no call in progress: send start-call first", code="no_call")
-            payload = await self.lifecycle.end(session["workspace_id"], user_id, call_id)
+            ended = CallEndedMessage.of(await self.lifecycle.end(session["workspace_id"], user_id, call_id))
         except WingmanError as exc:
             await self._error(sid, exc)
-            return {"error": error_payload(exc)}
-        await self.sio.emit("call-ended", payload, room=room(call_id))
-        return payload
+            return error_ack(exc)
+        await self.outbox.to_call(call_id, ended)
+        return ended.wire()
 
     async def aclose(self) -> None:
         """Flush every live call within most of settings.shutdown_seconds (under systemd's stop

@@ -19,24 +19,24 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 from wingman.container import Container
 from wingman.errors import BadInput, Busy, NotFound
 from wingman.events import TOPIC_CALLS, AudioFormat, CallStarted
-from wingman.pipeline.call import CallPipeline, Emit
+from wingman.pipeline.call import CallPipeline
 from wingman.pipeline.finalize import finalize_call
 from wingman.pipeline.options import PipelineOptions, ResumePoint
+from wingman.pipeline.output import CallOutput
 from wingman.privacy import redact_text
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.quotas import Quotas
 from wingman.realtime.upkeep import CallUpkeep
 from wingman.speakers.diarizer import OnlineDiarizer
-from wingman.store.records import Viewer
+from wingman.store.records import CallDetail, Viewer
 
 log = logging.getLogger(__name__)
 
-Output = Callable[[str], Emit]  # call id -> where that call's pipeline sends its events
+Output = Callable[[str], CallOutput]  # call id -> that call's output port (realtime/outgoing.py)
 
 
 @dataclass
@@ -65,7 +65,7 @@ class CallLifecycle:
         self._calls: dict[str, LiveCall] = {}
         self._starting = 0  # calls admitted whose store writes are still awaited
         # keyed by (user, call): one tenant never waits on, nor sees, another's end-of-call
-        self._finishing: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
+        self._finishing: dict[tuple[str, str], asyncio.Task[CallDetail]] = {}
         self.lag = LoopLagMonitor()  # its run() is spawned by the app; read by admission
         s = container.settings
         self.options = PipelineOptions(
@@ -204,7 +204,7 @@ class CallLifecycle:
             workspace_id=owner.workspace_id,
             fmt=fmt,
             options=self.options,
-            emit=self._output(call_id),
+            output=self._output(call_id),
             vocabulary=vocabulary or tuple(self.c.settings.competitors),
             resume=at,
             diarizer=diarizer,
@@ -230,9 +230,9 @@ class CallLifecycle:
             log.warning("call lease not taken", extra={"call_id": call_id})
 
     # -- the end
-    async def end(self, workspace_id: str, user_id: str, call_id: str) -> dict[str, Any]:
-        """Finish a call once; concurrent or repeated calls share the same result (the
-        `call-ended` payload)."""
+    async def end(self, workspace_id: str, user_id: str, call_id: str) -> CallDetail:
+        """Finish a call once; concurrent or repeated calls share the same result (the call
+        as saved, summary included: the `call-ended` event reports it)."""
         key = (user_id, call_id)
         task = self._finishing.get(key)
         if task is None:
@@ -241,7 +241,7 @@ class CallLifecycle:
             task.add_done_callback(lambda _t: self._finishing.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _end(self, workspace_id: str, user_id: str, call_id: str) -> dict[str, Any]:
+    async def _end(self, workspace_id: str, user_id: str, call_id: str) -> CallDetail:
         live = self._calls.get(call_id)
         if live is not None and live.pipeline.user_id != user_id:
             raise NotFound("no such call")
@@ -251,7 +251,7 @@ class CallLifecycle:
             audio_seconds = live.pipeline.time_offset + live.pipeline.received_seconds
             self._calls.pop(call_id, None)
         await self.c.writer.drain(user_id=user_id)  # this tenant's writes: others' shards may be down
-        payload = await finalize_call(
+        detail = await finalize_call(
             store=self.c.store,
             llm=self.c.llm,
             bus=self.c.bus,
@@ -269,7 +269,7 @@ class CallLifecycle:
             await self.c.leases.release(call_id)
         except Exception:  # it expires on its own
             log.warning("call lease not released", extra={"call_id": call_id})
-        return payload
+        return detail
 
     async def aclose(self, budget: float) -> None:
         """Flush every live call's audio and saved segments, all calls at once, within

@@ -9,45 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
-
-import socketio
 
 from wingman import metrics
 from wingman.bus.base import EventBus
 from wingman.events import TOPIC_INSIGHTS, CallMetrics, Insight
-from wingman.realtime.gateway import room
+from wingman.realtime.outgoing import MetricsMessage, Outbox
 from wingman.store.repos import Store
 from wingman.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
-
-
-def insight_payload(insight: Insight) -> dict[str, Any]:
-    return {
-        "id": insight.id,
-        "content": insight.content,
-        "category": insight.category,
-        "agent": insight.agent,
-        "contextSnippet": insight.context_snippet,
-        "createdAt": insight.created_at.isoformat(),
-        "kind": insight.kind,
-        "source": insight.source,
-        "entity": insight.entity,
-        "confidence": insight.confidence,
-        "provider": insight.provider,
-    }
-
-
-def metrics_payload(m: CallMetrics) -> dict[str, Any]:
-    return {
-        "repTalkRatio": m.rep_talk_ratio,
-        "repSeconds": round(m.rep_seconds, 1),
-        "customerSeconds": round(m.customer_seconds, 1),
-        "longestMonologueSeconds": round(m.longest_monologue_seconds, 1),
-        "repQuestions": m.rep_questions,
-        "customerQuestions": m.customer_questions,
-    }
 
 
 class InsightSink:
@@ -57,14 +27,14 @@ class InsightSink:
         bus: EventBus,
         store: Store,
         writer: StoreWriter,
-        sio: socketio.AsyncServer,
+        outbox: Outbox,
         redact: Callable[[Insight], Insight] | None = None,
     ) -> None:
         self._bus = bus
         self._redact = redact  # WINGMAN_REDACT: applied before an insight is saved or shown
         self._store = store
         self._writer = writer
-        self._sio = sio
+        self._outbox = outbox
         self._seen: dict[str, None] = {}  # recent insight ids: a redelivery is not shown twice
 
     def _first_time(self, insight_id: str) -> bool:
@@ -99,7 +69,6 @@ class InsightSink:
             if self._redact is not None:
                 event = self._redact(event)
             self._writer.save_insight(event)  # journaled, then stored (store/writer.py)
-            await self._sio.emit("insight", insight_payload(event), room=room(event.call_id))
-            metrics.insight_shown(event)
+            await self._outbox.insight(event)  # emitted and timed (realtime/outgoing.py)
         elif isinstance(event, CallMetrics):
-            await self._sio.emit("metrics", metrics_payload(event), room=room(event.call_id))
+            await self._outbox.to_call(event.call_id, MetricsMessage.of(event))
