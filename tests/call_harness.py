@@ -31,8 +31,9 @@ from wingman.agents.base import Agent
 from wingman.agents.runner import AgentWorker
 from wingman.container import Container
 from wingman.events import AudioFormat
-from wingman.pipeline.call import Emit
+from wingman.pipeline.output import CallOutput
 from wingman.realtime.lifecycle import CallLifecycle
+from wingman.realtime.outgoing import CallEndedMessage, Outbox
 from wingman.realtime.quotas import Quotas
 from wingman.realtime.sink import InsightSink
 from wingman.store.records import Viewer
@@ -48,13 +49,10 @@ class RecordingOutput:
     events: list[tuple[str, str, Any]] = field(default_factory=list)  # (call id, event, payload)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
-    def __call__(self, call_id: str) -> Emit:
-        """The output of one call (what the gateway would send to the call's room)."""
-
-        async def emit(event: str, payload: dict[str, Any]) -> None:
-            await self.record(call_id, event, payload)
-
-        return emit
+    def __call__(self, call_id: str) -> CallOutput:
+        """The output port of one call: the product's Socket.IO side (realtime/outgoing.py),
+        its emits recorded instead of sent to the call's room."""
+        return Outbox(RoomRecorder(self)).call(call_id)  # type: ignore[arg-type]
 
     async def record(self, call_id: str, event: str, payload: Any) -> None:
         async with self._changed:
@@ -87,8 +85,8 @@ class RoomRecorder:
     def __init__(self, output: RecordingOutput) -> None:
         self.output = output
 
-    async def emit(self, event: str, data: Any, *, room: str) -> None:
-        await self.output.record(room.removeprefix("call:"), event, data)
+    async def emit(self, event: str, data: Any, *, room: str = "", to: str = "") -> None:
+        await self.output.record(room.removeprefix("call:") or to, event, data)
 
 
 @dataclass
@@ -122,7 +120,9 @@ class CallHarness:
             live.pipeline.push_chunk(frame)
 
     async def end(self, owner: Viewer, call_id: str) -> dict[str, Any]:
-        return await self.lifecycle.end(owner.workspace_id, owner.user_id, call_id)
+        """End the call; the `call-ended` payload its clients would get."""
+        detail = await self.lifecycle.end(owner.workspace_id, owner.user_id, call_id)
+        return CallEndedMessage.of(detail).wire()
 
     async def run_agents(self, agents: Sequence[Agent] = (ScriptedAgent(),)) -> None:
         """The real agent worker (with `agents`) and insight sink, in the background until
@@ -131,7 +131,7 @@ class CallHarness:
         worker = AgentWorker(bus=c.bus, store=c.store, llm=c.llm, knowledge=c.knowledge,
                              web_search=None, settings=c.settings, agents=list(agents), writer=c.writer)
         sink = InsightSink(bus=c.bus, store=c.store, writer=c.writer,
-                           sio=RoomRecorder(self.output))  # type: ignore[arg-type]
+                           outbox=Outbox(RoomRecorder(self.output)))  # type: ignore[arg-type]
         c.spawn(worker.run(), "harness-agents")
         c.spawn(sink.run(), "harness-sink")
 
