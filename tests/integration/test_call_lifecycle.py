@@ -136,3 +136,23 @@ async def test_a_full_node_refuses_a_new_call_with_busy(tmp_path: Path) -> None:
         assert h.lifecycle.load == 1  # the refused call took no slot and left no row
         assert (await h.container.store.list_calls(viewer=bob)).items == []
 
+
+
+async def test_a_call_whose_client_never_came_back_is_finalized_by_the_reaper(tmp_path: Path) -> None:
+    async with call_harness(tmp_path, script_of(LINES[:1]), abandon_call_seconds=0.2) as h:
+        rep = await h.user("ana")
+        call_id = await h.start(rep, sid="tab-1")
+        h.push(call_id, 0.0, 2.0)
+        await h.output.wait(lambda: h.output.finals(call_id), what="the final")
+        h.lifecycle.detach("tab-1")  # the tab closed without end-call
+        live = h.lifecycle.get(call_id)
+        assert live is not None and live.sids == set() and live.detached_at is not None
+        reaper = asyncio.get_running_loop().create_task(h.lifecycle.upkeep.reap_abandoned(interval=0.05))
+        try:  # each round is 50 ms; the test's own timeout bounds the wait
+            while (call := await h.container.store.get_call(viewer=rep, call_id=call_id)) is not None \
+                    and call.end_time is None:
+                await asyncio.sleep(0.05)
+        finally:
+            reaper.cancel()
+        assert call is not None and h.lifecycle.calls == {}  # finalized, not just dropped
+        assert await _stored(h, rep, call_id) == LINES[:1]
