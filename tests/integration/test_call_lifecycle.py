@@ -13,7 +13,7 @@ import pytest
 from tests.call_harness import MONO, CallHarness, call_harness
 from tests.security.support import script_of
 from wingman.errors import Busy
-from wingman.events import TOPIC_BLOCKS, TranscriptBlock
+from wingman.events import TOPIC_BLOCKS, TOPIC_CALLS, CallEnded, TranscriptBlock
 from wingman.pipeline.options import ResumePoint
 from wingman.realtime.lifecycle import CallLifecycle
 from wingman.realtime.quotas import Quotas
@@ -137,7 +137,6 @@ async def test_a_full_node_refuses_a_new_call_with_busy(tmp_path: Path) -> None:
         assert (await h.container.store.list_calls(viewer=bob)).items == []
 
 
-
 async def test_a_call_whose_client_never_came_back_is_finalized_by_the_reaper(tmp_path: Path) -> None:
     async with call_harness(tmp_path, script_of(LINES[:1]), abandon_call_seconds=0.2) as h:
         rep = await h.user("ana")
@@ -147,12 +146,15 @@ async def test_a_call_whose_client_never_came_back_is_finalized_by_the_reaper(tm
         h.lifecycle.detach("tab-1")  # the tab closed without end-call
         live = h.lifecycle.get(call_id)
         assert live is not None and live.sids == set() and live.detached_at is not None
+        ended = h.container.bus.subscribe(TOPIC_CALLS, group="test")
         reaper = asyncio.get_running_loop().create_task(h.lifecycle.upkeep.reap_abandoned(interval=0.05))
-        try:  # each round is 50 ms; the test's own timeout bounds the wait
-            while (call := await h.container.store.get_call(viewer=rep, call_id=call_id)) is not None \
-                    and call.end_time is None:
-                await asyncio.sleep(0.05)
+        try:
+            while not (isinstance(event := await asyncio.wait_for(anext(ended), 10), CallEnded)
+                       and event.call_id == call_id):
+                pass
         finally:
             reaper.cancel()
-        assert call is not None and h.lifecycle.calls == {}  # finalized, not just dropped
+            await ended.aclose()
+        call = await h.container.store.get_call(viewer=rep, call_id=call_id)
+        assert call is not None and call.end_time is not None and h.lifecycle.calls == {}
         assert await _stored(h, rep, call_id) == LINES[:1]
