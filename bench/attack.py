@@ -1,21 +1,32 @@
 """A live call's insight delay while the server is under attack, against the same without.
 
 The sample call is streamed at real-time pace through the embedded default (as
-bench/audio_to_insight.py does) twice on one server: once quietly, once while an attacker on
-the same machine sends, in a loop bounded by count and time, PDF bombs and 10 MB text files
-to the knowledge base, bursts of 40 concurrent wrong passwords, 25 simultaneous sign-ups,
-cross-origin writes and a socket flood. Every attack answer is counted by status code; the
-last line compares insight p50/p95 with and without the attack.
+bench/audio_to_insight.py does): once quietly, then once per attack kind on a fresh server
+while an attacker on the same machine sends, in a loop bounded by count and time, one kind of
+abuse:
+
+- uploads: PDF bombs and 10 MB text files to the knowledge base,
+- logins: bursts of 40 concurrent wrong passwords for one email,
+- signups: bursts of 25 simultaneous sign-ups,
+- cross-origin: cross-site writes (Origin: https://evil.example),
+- sockets: a flood of 30 sockets,
+- all: every kind at once (the issue's attack).
+
+`python bench/attack.py [kind ...]` (default: each kind, then all). Every attack answer is
+counted by status code; one line per kind compares insight p50/p95 with the quiet call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -29,11 +40,16 @@ from wingman.demo import run_demo
 from wingman.settings import Settings
 
 ATTACK_SECONDS = 90.0  # longer than the sample call: the whole call is under attack
+KINDS = ("uploads", "logins", "signups", "cross-origin", "sockets")
 
 
-async def _attack(url: str, stop: threading.Event, answers: Counter[str]) -> None:
+async def _attack(url: str, kinds: tuple[str, ...], stop: threading.Event, answers: Counter[str]) -> None:
     bomb, big = pdf_bomb(), text_bomb(10)
     deadline = time.monotonic() + ATTACK_SECONDS
+
+    def going() -> bool:
+        return not stop.is_set() and time.monotonic() < deadline
+
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
 
         async def post(kind: str, path: str, **kwargs: object) -> None:
@@ -43,28 +59,35 @@ async def _attack(url: str, stop: threading.Event, answers: Counter[str]) -> Non
             except httpx.HTTPError as e:
                 answers[f"{kind} {type(e).__name__}"] += 1
 
+        async def rounds(burst: Callable[[], Awaitable[object]]) -> None:
+            for _ in range(20):
+                if not going():
+                    return
+                await burst()
+                await asyncio.sleep(1.0)
+
         async def uploads() -> None:
             for i in range(40):
-                if stop.is_set() or time.monotonic() > deadline:
+                if not going():
                     return
                 data, name = (bomb, f"bomb-{i}.pdf") if i % 2 == 0 else (big, f"big-{i}.txt")
                 await post("upload", "/api/knowledge", files={"file": (name, data)})
 
         async def logins() -> None:
-            for _ in range(20):
-                if stop.is_set() or time.monotonic() > deadline:
-                    return
-                email = f"victim-{uuid.uuid4().hex[:6]}@example.com"
-                await asyncio.gather(*(post("login", "/api/auth/login",
-                                            json={"email": email, "password": f"guess {i}"})
-                                       for i in range(40)))
-                await asyncio.gather(*(post("signup", "/api/auth/register",
-                                            json={"email": f"s-{uuid.uuid4().hex[:8]}@example.com",
-                                                  "password": "correct horse battery"})
-                                       for _ in range(25)))
-                await post("cross-origin", "/api/knowledge", headers={"Origin": "https://evil.example"},
-                           files={"file": ("card.md", b"# Battlecard\n\nplanted")})
-                await asyncio.sleep(1.0)
+            email = f"victim-{uuid.uuid4().hex[:6]}@example.com"
+            await asyncio.gather(*(post("login", "/api/auth/login",
+                                        json={"email": email, "password": f"guess {i}"})
+                                   for i in range(40)))
+
+        async def signups() -> None:
+            await asyncio.gather(*(post("signup", "/api/auth/register",
+                                        json={"email": f"s-{uuid.uuid4().hex[:8]}@example.com",
+                                              "password": "correct horse battery"})
+                                   for _ in range(25)))
+
+        async def cross_origin() -> None:
+            await post("cross-origin", "/api/knowledge", headers={"Origin": "https://evil.example"},
+                       files={"file": ("card.md", b"# Battlecard\n\nplanted")})
 
         async def sockets() -> None:
             clients = []
@@ -79,33 +102,54 @@ async def _attack(url: str, stop: threading.Event, answers: Counter[str]) -> Non
             for client in clients:
                 await client.disconnect()
 
-        await asyncio.gather(uploads(), logins(), sockets())
+        runs: dict[str, Callable[[], Awaitable[object]]] = {
+            "uploads": uploads,
+            "logins": lambda: rounds(logins),
+            "signups": lambda: rounds(signups),
+            "cross-origin": lambda: rounds(cross_origin),
+            "sockets": sockets,
+        }
+        await asyncio.gather(*(runs[k]() for k in kinds))
 
 
-def _run_call(url: str) -> dict[int, float]:
+def _run_call(url: str) -> list[float]:
     result = asyncio.run(run_demo(url=url, audio=DEMO_WAV, speed=1.0, title="bench", sample_data=True))
-    return latencies_of(result)
+    return list(latencies_of(result).values())
+
+
+def _server(tmp: str) -> Settings:
+    return Settings(data_dir=Path(tmp), auth="local")
+
+
+def _attacked(kinds: tuple[str, ...]) -> tuple[list[float], Counter[str]]:
+    with tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
+        stop, answers = threading.Event(), Counter[str]()
+        attacker = threading.Thread(
+            target=lambda: asyncio.run(_attack(url, kinds, stop, answers)), daemon=True
+        )
+        attacker.start()
+        latencies = _run_call(url)
+        stop.set()
+        attacker.join(120)
+    return latencies, answers
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, running_server(
-        Settings(data_dir=Path(tmp), auth="local")
-    ) as url:
+    wanted = tuple(sys.argv[1:]) or (*KINDS, "all")
+    unknown = set(wanted) - {*KINDS, "all"}
+    if unknown:
+        raise SystemExit(f"unknown attack kinds {sorted(unknown)}; choose from {', '.join(KINDS)}, all")
+    with tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
         quiet = _run_call(url)
-        stop, answers = threading.Event(), Counter[str]()
-        attacker = threading.Thread(target=lambda: asyncio.run(_attack(url, stop, answers)), daemon=True)
-        attacker.start()
-        attacked = _run_call(url)
-        stop.set()
-        attacker.join(120)
-    for kind, count in sorted(answers.items()):
-        print(f"attack answers: {kind}: {count}")
-    q, a = list(quiet.values()), list(attacked.values())
     n = len(TRIGGERS)
-    print(f"insights for {len(q)}/{n} trigger utterances quiet, {len(a)}/{n} under attack")
-    print(f"attack_insight_p50_s={percentile(a, 0.5):.2f} p95={percentile(a, 0.95):.2f} "
-          f"quiet_p50_s={percentile(q, 0.5):.2f} p95={percentile(q, 0.95):.2f} "
-          f"missed={len(TRIGGERS) - len(a)}")
+    print(f"quiet: insights for {len(quiet)}/{n} trigger utterances, "
+          f"p50 {percentile(quiet, 0.5):.2f} s", flush=True)
+    for kind in wanted:
+        a, answers = _attacked(KINDS if kind == "all" else (kind,))
+        print(f"{kind}: answers " + ", ".join(f"{k}: {c}" for k, c in sorted(answers.items())))
+        print(f"attack={kind} attack_insight_p50_s={percentile(a, 0.5):.2f} p95={percentile(a, 0.95):.2f} "
+              f"quiet_p50_s={percentile(quiet, 0.5):.2f} p95={percentile(quiet, 0.95):.2f} "
+              f"missed={n - len(a)} load1={os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,43 +5,52 @@ built-in local user; a token that is present must still be valid. In `"required"
 no access without a valid token.
 
 Passwords: argon2id with the RFC 9106 "low memory" profile (ARGON2_PARAMETERS: 64 MiB, 3
-passes, 4 lanes, 16-byte salt, 32-byte hash), about 50 ms per hash on a laptop core, run off the
-event loop. Login failures are throttled per email and client address (LoginThrottle): after
+passes, 4 lanes, 16-byte salt, 32-byte hash), about 50 ms per hash on a laptop core, run on
+its own bounded, low-priority threads (passwords.py), never the event loop nor the default
+pool the live calls use. Login failures are throttled per email and client address (LoginThrottle): after
 `login_failures_per_minute` failures the next attempts get 429 with Retry-After, before any
 password is checked. Secrets are compared only inside argon2's and PyJWT's constant-time
 checks (tests/security/test_auth_hardening.py fails on any `==` between secrets in src/).
 Logout stores the token's `jti` as revoked, then tells `on_logout` listeners: the gateway closes
 the sockets open with that token (realtime/sessions.py; other nodes find it in the store).
+
+Every token issued is recorded (store `auth_sessions`), so a user can end all their sessions:
+"sign out everywhere", a password change (current password re-entered; a new token for this
+session) and deleting the account (password re-entered; store/account_store.py says what
+happens to the data) each revoke every token of the user, open sockets included.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import contextlib
 import logging
-import math
 import os
 import re
 import secrets
-import time
 import unicodedata
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import BaseModel
 
 from wingman.errors import BadInput, ConfigError, Unauthorized, WingmanError
 from wingman.events import utcnow
+from wingman.passwords import ARGON2_PARAMETERS as ARGON2_PARAMETERS
+from wingman.passwords import PasswordHashing
 from wingman.settings import Settings
+from wingman.store.account_store import DeletedAccount
+from wingman.store.accounts import LOCAL_USER_ID, FirstAccountTaken
 from wingman.store.records import UserRecord
 from wingman.store.repos import Store
+from wingman.throttle import LoginThrottle as LoginThrottle
+from wingman.throttle import SignupThrottle as SignupThrottle
+from wingman.throttle import TooManyAttempts as TooManyAttempts
+from wingman.throttle import address_key as address_key
 
 log = logging.getLogger(__name__)
 
@@ -52,131 +61,8 @@ MAX_PASSWORD = 256  # argon2 takes anything; this only stops megabyte "passwords
 MAX_NAME = 200
 SECRET_FILE = "secret.key"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-# argon2id, RFC 9106 second recommended option ("low memory"): m=64 MiB, t=3, p=4, 16-byte
-# salt, 32-byte hash. Raise memory_cost (never lower it) if the servers can afford it.
-ARGON2_PARAMETERS = RFC_9106_LOW_MEMORY
-LOGIN_WINDOW_SECONDS = 60.0
-_MAX_THROTTLE_KEYS = 100_000  # bounded memory under a spray of random emails
 # one answer for every refused sign-up with valid input, an existing email included
 REGISTRATION_REFUSED = "no account could be made with these details: if you have one, sign in"
-
-
-class TooManyAttempts(WingmanError):
-    """Sign-in refused before checking the password: too many recent failures."""
-
-    code = "rate_limited"
-
-    def __init__(self, retry_after: float, *, what: str = "failed sign-ins") -> None:
-        self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(f"too many {what}: try again in {self.retry_after} s")
-
-
-def address_key(address: str) -> str:
-    """The unit a client address is counted in: an IPv4 address, or the /64 network of an IPv6
-    one (one subscriber gets a whole /64: counting single addresses lets them walk around)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-class LoginThrottle:
-    """Sliding-window counts of sign-in attempts per (email, client address), per address and
-    per email (addresses are counted by `address_key`: IPv6 by /64).
-
-    `attempt` counts an attempt before its password is checked (40 concurrent guesses for one
-    email all pass a check made before any of them failed); `succeeded` takes it back.
-    In memory, per process: behind a load balancer each node counts its own share, so the
-    effective limit is at most nodes x limit (sticky sessions keep a client on one node).
-    """
-
-    def __init__(
-        self,
-        *,
-        per_email_ip: int,
-        per_ip: int,
-        per_email: int = 0,
-        window_seconds: float = LOGIN_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.per_email_ip = per_email_ip
-        self.per_ip = per_ip
-        self.per_email = per_email
-        self.window = window_seconds
-        self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
-
-    def _keys(self, email: str, ip: str) -> tuple[tuple[tuple[str, str], int], ...]:
-        ip = address_key(ip)
-        return (((email, ip), self.per_email_ip), (("*", ip), self.per_ip), ((email, "*"), self.per_email))
-
-    def check(self, email: str, ip: str) -> None:
-        """Raise TooManyAttempts when this email+address, this address or this email is over
-        its limit."""
-        now = self._clock()
-        for key, limit in self._keys(email, ip):
-            times = self._recent(key, now)
-            if limit > 0 and len(times) >= limit:
-                raise TooManyAttempts(self.window - (now - times[0]))
-
-    def failed(self, email: str, ip: str) -> None:
-        """Count one failure (or an attempt still being checked)."""
-        now = self._clock()
-        if len(self._failures) >= _MAX_THROTTLE_KEYS:
-            for key in list(self._failures)[: _MAX_THROTTLE_KEYS // 10]:
-                self._recent(key, now)  # drops keys whose failures are all old
-        for key, _limit in self._keys(email, ip):
-            self._failures.setdefault(key, deque()).append(now)
-
-    def attempt(self, email: str, ip: str) -> None:
-        """`check`, then count this attempt at once, before any password is looked at."""
-        self.check(email, ip)
-        self.failed(email, ip)
-
-    def succeeded(self, email: str, ip: str) -> None:
-        """A right password: forget this email's attempts from this address, and take this
-        attempt back from the address's and the email's counts."""
-        keys = self._keys(email, ip)
-        self._failures.pop(keys[0][0], None)
-        for key, _limit in keys[1:]:
-            times = self._failures.get(key)
-            if times:
-                times.pop()
-
-
-class SignupThrottle:
-    """Sign-ups per client address (/64 for IPv6) and per node, in a sliding hour, counted
-    before the account is made (25 simultaneous sign-ups from one address: most are refused)."""
-
-    def __init__(
-        self, *, per_address: int, total: int, window_seconds: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._counts = LoginThrottle(
-            per_email_ip=0, per_ip=per_address, per_email=total, window_seconds=window_seconds, clock=clock
-        )
-
-    def attempt(self, ip: str) -> None:
-        """Count a sign-up from `ip`; TooManyAttempts past either limit."""
-        try:
-            self._counts.attempt("*signup*", ip)
-        except TooManyAttempts as e:
-            raise TooManyAttempts(e.retry_after, what="sign-ups") from None
 
 
 LogoutListener = Callable[[str], Awaitable[object]]
@@ -236,7 +122,7 @@ def validate_password(password: str) -> None:
 
 
 class Auth:
-    """Registration, login, logout and "who is this token" for REST and Socket.IO."""
+    """Registration, login, logout, sessions and "who is this token" for REST and Socket.IO."""
 
     def __init__(
         self,
@@ -248,7 +134,7 @@ class Auth:
     ) -> None:
         self._store = store
         self._settings = settings
-        self._hasher = hasher or PasswordHasher.from_parameters(ARGON2_PARAMETERS)
+        self.passwords = PasswordHashing(hasher)
         self._clock = clock
         self.throttle = LoginThrottle(
             per_email_ip=settings.login_failures_per_minute,
@@ -263,33 +149,43 @@ class Auth:
         # verified against when the email is unknown, so both failures take as long
         self._dummy_hash: str | None = None
         self._logout_listeners: list[LogoutListener] = []
+        # first sign-ups of this process wait for each other: the losers are refused before
+        # hashing (the store's lock keeps other processes to one first account too)
+        self._first_signup = asyncio.Lock()
+        self._local_made = False
 
     @property
     def mode(self) -> str:
         return self._settings.auth or "required"
 
-    # -- passwords (argon2 is deliberately slow: keep it off the event loop)
+    def close(self) -> None:
+        """Stop the hashing threads."""
+        self.passwords.close()
+
+    # -- passwords (argon2 is deliberately slow: its own low-priority threads, see passwords.py)
     async def _hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await self.passwords.hash(password)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return await asyncio.to_thread(self._hasher.verify, password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        return await self.passwords.verify(password_hash, password)
 
     # -- tokens
-    def issue_token(self, user: UserRecord) -> tuple[str, datetime]:
-        """A signed token for `user` and the time it expires."""
+    def _claims(self, user: UserRecord) -> tuple[dict[str, object], datetime]:
         now = self._clock()
         expires = now + timedelta(seconds=self._settings.token_ttl_seconds)
-        claims = {
+        claims: dict[str, object] = {
             "sub": user.id,
             "jti": uuid.uuid4().hex,
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
             "iss": ISSUER,
         }
+        return claims, expires
+
+    def issue_token(self, user: UserRecord) -> tuple[str, datetime]:
+        """A signed token for `user` and the time it expires (not recorded as a session:
+        sign-in paths use `_grant`)."""
+        claims, expires = self._claims(user)
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires
 
     def _decode(self, token: str) -> dict[str, object]:
@@ -322,25 +218,35 @@ class Auth:
         of a fresh install, or anyone when `open_signup` is on; else SignupClosed (others join
         by invitation). A known email gets the generic BadInput(code="registration_refused"),
         after as much work as a new one (the answer and its timing do not tell which emails
-        have accounts); TooManyAttempts past the sign-up rate of this address or node."""
+        have accounts); TooManyAttempts past the sign-up rate of this address or node.
+        Simultaneous first sign-ups make one account (the others get SignupClosed)."""
         email = validate_email(email)
         validate_password(password)
         self.signups.attempt(client)
         name = clean_name(name) or email.split("@", 1)[0]
-        if not self._settings.open_signup and await self._store.has_accounts():
-            # says nothing about any email: only that this install takes invitations
-            raise SignupClosed("sign-up is by invitation: ask your workspace admin for a link")
-        password_hash = await self._hash(password)
-        workspace = clean_name(workspace_name) or f"{name}'s workspace"
-        try:
-            if await self._store.get_user_by_email(email) is not None:
-                raise BadInput("taken")
-            user = await self._store.create_user(
-                email=email, name=name, password_hash=password_hash, new_workspace=workspace
-            )
-        except BadInput:
-            raise BadInput(REGISTRATION_REFUSED, code="registration_refused") from None
-        return self._grant(user)
+        first = not self._settings.open_signup
+        closed = "sign-up is by invitation: ask your workspace admin for a link"
+        # says nothing about any email: only that this install takes invitations. Checked
+        # before any hashing, and again once a concurrent first sign-up is done.
+        if first and await self._store.has_accounts():
+            raise SignupClosed(closed)
+        async with self._first_signup if first else contextlib.nullcontext():
+            if first and await self._store.has_accounts():
+                raise SignupClosed(closed)
+            password_hash = await self._hash(password)
+            workspace = clean_name(workspace_name) or f"{name}'s workspace"
+            try:
+                if await self._store.get_user_by_email(email) is not None:
+                    raise BadInput("taken")
+                user = await self._store.create_user(
+                    email=email, name=name, password_hash=password_hash, new_workspace=workspace,
+                    first_account=first,
+                )
+            except FirstAccountTaken:
+                raise SignupClosed(closed) from None
+            except BadInput:
+                raise BadInput(REGISTRATION_REFUSED, code="registration_refused") from None
+        return await self._grant(user)
 
     async def accept_invitation(self, *, token: str, name: str, password: str) -> TokenGrant:
         """Create the invited account (in the inviting workspace, with the invited role) and
@@ -349,11 +255,11 @@ class Auth:
         user = await self._store.accept_invitation(
             token=token, name=clean_name(name), password_hash=await self._hash(password)
         )
-        return self._grant(user)
+        return await self._grant(user)
 
-    async def login(self, *, email: str, password: str, client: str = "unknown") -> TokenGrant:
-        """Sign in; Unauthorized with the same message for unknown email and wrong password;
-        TooManyAttempts after too many failures for this email from this client address."""
+    async def _check_password(self, email: str, password: str, client: str) -> UserRecord:
+        """The account behind `email` if `password` is its password, counted by the login
+        throttle before the check; Unauthorized (one message) otherwise."""
         email = email.strip().lower()
         self.throttle.attempt(email, client)  # counted now: concurrent guesses all count
         # no account has an unprintable email (validate_email), and PostgreSQL cannot even
@@ -368,12 +274,22 @@ class Auth:
         if not await self._verify(user.password_hash, password):
             raise Unauthorized("wrong email or password")
         self.throttle.succeeded(email, client)
+        return user
+
+    async def login(self, *, email: str, password: str, client: str = "unknown") -> TokenGrant:
+        """Sign in; Unauthorized with the same message for unknown email and wrong password;
+        TooManyAttempts after too many failures for this email from this client address."""
+        user = await self._check_password(email, password, client)
         if user.removed_at is not None:
             raise Unauthorized("this account was removed from its workspace")
-        return self._grant(user)
+        return await self._grant(user)
 
-    def _grant(self, user: UserRecord) -> TokenGrant:
-        token, expires = self.issue_token(user)
+    async def _grant(self, user: UserRecord) -> TokenGrant:
+        claims, expires = self._claims(user)
+        await self._store.record_session(
+            user_id=user.id, jti=str(claims["jti"]), now=self._clock(), expires_at=expires
+        )
+        token = jwt.encode(claims, self._secret, algorithm=ALGORITHM)
         return TokenGrant(token=token, user=user, expires_at=expires)
 
     async def logout(self, token: str) -> None:
@@ -385,15 +301,70 @@ class Auth:
         expires_at = datetime.fromtimestamp(exp, tz=UTC)
         jti = str(claims["jti"])
         await self._store.revoke_token(jti=jti, expires_at=expires_at)
-        for listener in list(self._logout_listeners):
-            try:
-                await listener(jti)
-            except Exception:  # the revocation is stored: other nodes' checks still apply it
-                log.exception("logout listener failed")
+        await self._tell_listeners([jti])
+
+    async def _tell_listeners(self, jtis: list[str]) -> None:
+        for jti in jtis:
+            for listener in list(self._logout_listeners):
+                try:
+                    await listener(jti)
+                except Exception:  # the revocation is stored: other nodes' checks still apply it
+                    log.exception("logout listener failed")
 
     def on_logout(self, listener: LogoutListener) -> None:
-        """Call `listener(jti)` after each logout handled by this process (open sockets)."""
+        """Call `listener(jti)` after each token revoked by this process (open sockets)."""
         self._logout_listeners.append(listener)
+
+    # -- the user's own account
+    async def _reauthenticate(self, user: UserRecord, password: str, client: str) -> None:
+        """The current password again, counted by the login throttle like a sign-in."""
+        if user.password_hash is None:
+            raise BadInput("this account has no password (local mode)", code="no_password")
+        checked = await self._check_password(user.email, password, client)
+        if checked.id != user.id:  # cannot happen: emails are unique
+            raise Unauthorized("wrong email or password")
+
+    async def sign_out_everywhere(self, user: UserRecord) -> int:
+        """End every session of `user` (this one included; open sockets are closed);
+        returns how many tokens were revoked."""
+        jtis = await self._store.end_sessions(user_id=user.id, now=self._clock())
+        await self._tell_listeners(jtis)
+        return len(jtis)
+
+    async def change_password(
+        self, user: UserRecord, *, current: str, new: str, client: str = "unknown"
+    ) -> TokenGrant:
+        """Check the current password, set the new one, end every session (this one too) and
+        sign this one in again: the returned token replaces the caller's."""
+        validate_password(new)
+        await self._reauthenticate(user, current, client)
+        password_hash = await self._hash(new)
+        jtis = await self._store.set_password(user_id=user.id, password_hash=password_hash, now=self._clock())
+        await self._tell_listeners(jtis)
+        fresh = await self._store.get_user(user_id=user.id)
+        return await self._grant(fresh or user)
+
+    async def delete_account(
+        self, user: UserRecord, *, password: str, client: str = "unknown"
+    ) -> DeletedAccount:
+        """Check the password, then delete the account and its data (store.delete_account);
+        every session ends. BadInput(code="last_admin") for a workspace's only admin while
+        others remain."""
+        await self._reauthenticate(user, password, client)
+        deleted = await self._store.delete_account(user_id=user.id, now=self._clock())
+        await self._tell_listeners(deleted.jtis)
+        return deleted
+
+    async def _local_user(self) -> UserRecord:
+        # made once (a write), then read: a write transaction per token-less request held
+        # SQLite's write lock against the live calls' transcript writes under a request flood
+        if self._local_made:
+            found = await self._store.get_user(user_id=LOCAL_USER_ID)
+            if found is not None:
+                return found
+        user = await self._store.ensure_local_user()
+        self._local_made = True
+        return user
 
     async def user_for_token(self, token: str | None) -> UserRecord:
         """The user a request acts as. No token: the local user in local mode, else
@@ -411,7 +382,7 @@ class Auth:
         """`user_for_token`, plus the token's id (None for the token-less local user)."""
         if not token:
             if self.mode == "local":
-                return await self._store.ensure_local_user(), None
+                return await self._local_user(), None
             raise Unauthorized("sign in first")
         claims = self._decode(token)
         jti = str(claims["jti"])
@@ -422,4 +393,8 @@ class Auth:
             raise Unauthorized("this account no longer exists")
         if user.removed_at is not None:
             raise Unauthorized("this account was removed from its workspace")
+        issued = claims["iat"]
+        ended = user.sessions_revoked_at
+        if ended is not None and isinstance(issued, int | float) and issued < int(ended.timestamp()):
+            raise Unauthorized("this session was signed out")  # a token from before sessions were recorded
         return user, jti

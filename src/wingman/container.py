@@ -341,4 +341,5 @@ class Container:
         await self.crm_http.aclose()
         await self.store.aclose()
         self.knowledge.uploads.close()
+        self.auth.close()
         self.pool.shutdown()

@@ -1,4 +1,5 @@
-"""REST: register, login, logout and "who am I"."""
+"""REST: register, login, logout, "who am I", and the user's own account (sign out
+everywhere, password change, deletion)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, TokenDep, unauthorized
 from wingman.auth import MAX_PASSWORD, SignupClosed, TokenGrant, TooManyAttempts
-from wingman.errors import BadInput, Unauthorized
+from wingman.errors import BadInput, Unauthorized, WingmanError
 from wingman.store.records import Role, UserRecord
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -149,3 +150,76 @@ async def logout(container: ContainerDep, token: TokenDep) -> Response:
 async def me(user: CurrentUser) -> UserOut:
     """The signed-in user (the built-in local user in local mode without a token)."""
     return UserOut.of(user)
+
+
+# -- the signed-in user's own account: sessions, password, deletion
+
+ACCOUNT_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"description": "bad input, or an account without a password (local mode)"},
+    401: {"description": "no valid token"},
+    403: {"description": "the current password is wrong"},
+    429: {"description": "too many password attempts; see Retry-After"},
+}
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(max_length=MAX_PASSWORD)
+    new_password: str = Field(max_length=MAX_PASSWORD)
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(max_length=MAX_PASSWORD, description="the account's current password")
+
+
+class SignedOutOut(BaseModel):
+    sessions_ended: int
+
+
+def _refused(e: WingmanError) -> JSONResponse:
+    """A wrong current password is a 403, not a 401: the caller's session is still valid."""
+    if isinstance(e, TooManyAttempts):
+        return JSONResponse({"detail": str(e), "code": e.code}, status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers={"Retry-After": str(e.retry_after)})
+    return JSONResponse({"detail": "the current password is wrong", "code": "wrong_password"},
+                        status_code=status.HTTP_403_FORBIDDEN)
+
+
+@router.post("/auth/logout-everywhere", responses={401: {"description": "no valid token"}})
+async def logout_everywhere(user: CurrentUser, container: ContainerDep) -> SignedOutOut:
+    """End every session of the signed-in user, this one included: each token is revoked and
+    sockets open with them are closed (on other nodes within `revocation_check_seconds`)."""
+    return SignedOutOut(sessions_ended=await container.auth.sign_out_everywhere(user))
+
+
+@router.post("/auth/password", response_model=TokenOut, responses=ACCOUNT_ERRORS)
+async def change_password(
+    body: PasswordChangeIn, user: CurrentUser, container: ContainerDep, request: Request
+) -> Response | TokenOut:
+    """Change the password: the current one is asked again (failures count like sign-ins).
+    Every session ends, this one too; the answer carries a new token for this one."""
+    try:
+        grant = await container.auth.change_password(
+            user, current=body.current_password, new=body.new_password, client=client_address(request)
+        )
+    except (Unauthorized, TooManyAttempts) as e:
+        return _refused(e)
+    return TokenOut.of(grant)
+
+
+@router.delete(
+    "/auth/account",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ACCOUNT_ERRORS, 409: {"description": "the only admin of a workspace with other members"}},
+)
+async def delete_account(
+    body: PasswordIn, user: CurrentUser, container: ContainerDep, request: Request
+) -> Response:
+    """Delete the signed-in account (the password is asked again). The user's calls, comments,
+    voiceprint and sessions are deleted; documents and vocabulary they added stay with the
+    workspace; a workspace's only member deletes the workspace with all its data. The only
+    admin of a workspace with other members gets 409: make someone else admin first."""
+    try:
+        await container.auth.delete_account(user, password=body.password, client=client_address(request))
+    except (Unauthorized, TooManyAttempts) as e:
+        return _refused(e)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,10 +4,17 @@ cap, embedding on one dedicated thread in small batches under the same deadline.
 A hostile document (a 4 KB PDF whose 20 pages point at one compressed stream, a 10 MB text
 file) must not stall the live calls of the node. So:
 
+- cheap refusals come first, in the request: an unsupported type, a text file that has more
+  characters than the cap whatever its encoding (counted without decoding), and more than
+  `max_waiting` uploads already waiting for a parser (QuotaExceeded, 429: a flood of uploads
+  does not pile 10 MB bodies up in memory);
 - parsing (pypdf, chunking) runs in a fresh child process per upload, at most
   `max_parallel` at once; past `parse_seconds` the child is killed (a thread cannot be
   stopped, a process can) and the upload gets Unprocessable (422). Pages, characters,
-  passages and decompressed content are capped (ParseLimits: TooLarge, 413).
+  passages and decompressed content are capped (ParseLimits: TooLarge, 413). The child is
+  started on a thread of its own: starting it writes the whole upload into a pipe that the
+  child reads only once its interpreter is up, which blocked the event loop (and every live
+  call of the node) for seconds per 10 MB upload on a loaded machine (bench/attack.py).
 - embedding runs on a single thread of its own, not the default pool that argon2 and the
   live embeddings use, in batches of `batch` passages with the deadline checked between
   batches, and without touching the live calls' embedding cache.
@@ -31,7 +38,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wingman.errors import BadInput, QuotaExceeded, TooLarge, Unprocessable
-from wingman.search.documents import Chunk, ParseLimits, chunk_text, document_title, extract_text
+from wingman.search.documents import (
+    Chunk,
+    ParseLimits,
+    _too_much_text,
+    chunk_text,
+    document_title,
+    extract_text,
+    file_kind,
+)
 from wingman.search.embeddings import Embedder
 from wingman.store.records import DocumentRecord
 
@@ -39,6 +54,7 @@ log = logging.getLogger(__name__)
 
 # spawn, not fork: the parent has threads (ONNX Runtime, asyncio's) that fork would copy mid-flight
 _CONTEXT = multiprocessing.get_context("spawn")
+_CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 continuation bytes: every other byte starts a character
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,16 @@ def parse_document(
             code="too_many_chunks",
         )
     return ParsedDocument(kind=kind, title=title, chunks=chunks)
+
+
+def precheck(filename: str, data: bytes, content_type: str | None, limits: ParseLimits) -> None:
+    """The refusals that need no parsing: BadInput for an unsupported type, TooLarge for a
+    text file with more than `limits.max_characters` characters in any encoding we read
+    (UTF-8 has one character per non-continuation byte, cp1252 one per byte: both at least
+    this count; a BOM is one more)."""
+    if file_kind(filename, content_type) != ".pdf":
+        if len(data.translate(None, _CONTINUATION)) - 1 > limits.max_characters:
+            raise _too_much_text(limits)
 
 
 def _child(
@@ -114,6 +140,7 @@ class UploadWorker:
         parse_seconds: float = 20.0,
         embed_seconds: float = 120.0,
         max_parallel: int = 1,
+        max_waiting: int = 4,
         batch: int = 16,
     ) -> None:
         self.embedder = embedder
@@ -122,14 +149,30 @@ class UploadWorker:
         self.embed_seconds = embed_seconds
         self.batch = batch
         self._slots = asyncio.Semaphore(max_parallel)
+        self.max_waiting = max_waiting
+        self._waiting = 0  # uploads parsing or waiting for a parser slot
+        # starting a child writes the upload into its pipe: on a thread, not the event loop
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-start")
         # one thread: an upload's embeddings queue behind each other, never beside the live ones
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-embed")
         self.killed = 0  # parses stopped at their time cap (tests and logs)
 
     async def parse(self, filename: str, data: bytes, content_type: str | None) -> ParsedDocument:
-        """Parse in a child process; Unprocessable when it runs past `parse_seconds`."""
-        async with self._slots:
-            return await self._parse_in_child(filename, data, content_type)
+        """Parse in a child process; Unprocessable when it runs past `parse_seconds`,
+        QuotaExceeded (code "uploads_busy") when `max_waiting` uploads wait already."""
+        precheck(filename, data, content_type, self.limits)
+        if self._waiting >= self.max_waiting:
+            raise QuotaExceeded(
+                "too many uploads are being read right now: try again in a minute",
+                code="uploads_busy",
+                retry_after=self.parse_seconds,
+            )
+        self._waiting += 1
+        try:
+            async with self._slots:
+                return await self._parse_in_child(filename, data, content_type)
+        finally:
+            self._waiting -= 1
 
     async def _parse_in_child(self, filename: str, data: bytes, content_type: str | None) -> ParsedDocument:
         loop = asyncio.get_running_loop()
@@ -137,8 +180,20 @@ class UploadWorker:
         process = _CONTEXT.Process(
             target=_child, args=(sender, filename, data, content_type, self.limits), daemon=True
         )
-        process.start()
-        sender.close()  # the child holds the only writer: EOF when it dies
+
+        def start() -> None:
+            process.start()  # blocks until the child has read the upload from its pipe
+            sender.close()  # the child holds the only writer: EOF when it dies
+
+        started = loop.run_in_executor(self._starter, start)
+        try:
+            await asyncio.shield(started)
+        except asyncio.CancelledError:  # the request went away: the child must not outlive it
+            with contextlib.suppress(Exception):
+                await started
+            process.kill()
+            receiver.close()
+            raise
         ready: asyncio.Future[None] = loop.create_future()
 
         def readable() -> None:
@@ -194,3 +249,4 @@ class UploadWorker:
     def close(self) -> None:
         with contextlib.suppress(RuntimeError):
             self._executor.shutdown(wait=False, cancel_futures=True)
+            self._starter.shutdown(wait=False, cancel_futures=True)

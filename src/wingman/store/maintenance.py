@@ -26,8 +26,9 @@ from wingman.store.models import (
     TranscriptSegment,
 )
 
-_CHILDREN = (TranscriptSegment, Recommendation, AgentRunRow, KeyMomentRow, ActionItemRow, CrmSyncRow,
-             SegmentSentimentRow)
+# every table whose rows belong to one call (deleting a call deletes these first)
+CALL_CHILDREN = (TranscriptSegment, Recommendation, AgentRunRow, KeyMomentRow, ActionItemRow, CrmSyncRow,
+                 SegmentSentimentRow)
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x57494E47  # pg advisory lock key: concurrent processes migrate one at a time
 
@@ -47,7 +48,7 @@ async def purge_calls_before(session: AsyncSession, *, cutoff: datetime) -> int:
     """Delete calls that started before `cutoff` and everything attached; returns how many."""
     old = select(CallSession.id).where(CallSession.start_time < cutoff).scalar_subquery()
     # the foreign keys cascade too; deleting children first does not depend on that
-    for model in _CHILDREN:
+    for model in CALL_CHILDREN:
         await session.execute(delete(model).where(model.call_session_id.in_(old)))
     result = await session.execute(delete(CallSession).where(CallSession.start_time < cutoff))
     return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -78,6 +78,8 @@ class User(Base):
     manager_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     # removed from the workspace: cannot sign in; their calls stay with the workspace
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "sign out everywhere" (migration 0009): tokens issued before this time are refused
+    sessions_revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CallSession(Base):
@@ -214,6 +216,18 @@ class RevokedToken(Base):
     __tablename__ = "revoked_tokens"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuthSession(Base):
+    """A token issued to a user (sign-in, sign-up, password change) until it expires, so every
+    session of a user can be ended at once (migration 0009)."""
+
+    __tablename__ = "auth_sessions"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _ts()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

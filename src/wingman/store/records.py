@@ -40,6 +40,8 @@ class UserRecord(Record):
     role: Role = "rep"
     manager_id: str | None = None
     removed_at: UtcDatetime | None = None
+    # tokens issued before this time are refused ("sign out everywhere", password change)
+    sessions_revoked_at: UtcDatetime | None = Field(default=None, exclude=True, repr=False)
 
 
 class WorkspaceRecord(Record):

@@ -30,6 +30,7 @@ from wingman.store import (
     vocabulary,
     voiceprints,
 )
+from wingman.store.account_store import AccountStore
 from wingman.store.calls import CallFilters
 from wingman.store.common import owned, visible
 from wingman.store.core import StoreCore
@@ -58,7 +59,7 @@ MAX_PAGE = 200
 MAX_TERM_CHARS = 64  # vocabulary_terms.term
 
 
-class Store(TeamStore, PlaybookStore, StoreCore):
+class Store(AccountStore, TeamStore, PlaybookStore, StoreCore):
     """Persistence for workspaces, users, calls, transcripts, recommendations, agent runs,
     documents, vocabulary, invitations, playbooks and comments."""
 
@@ -73,11 +74,13 @@ class Store(TeamStore, PlaybookStore, StoreCore):
         role: Role = "rep",
         manager_id: str | None = None,
         new_workspace: str | None = None,
+        first_account: bool = False,
     ) -> UserRecord:
         """A new user in workspace `workspace_id`, or the admin of a new workspace named
         `new_workspace` (without either: named after the user), both rows in one transaction.
         BadInput(code="email_taken") when the email is registered already, NotFound when the
-        workspace does not exist."""
+        workspace does not exist. `first_account`: only if no account has a password yet
+        (accounts.FirstAccountTaken otherwise; simultaneous calls make one account)."""
         if workspace_id is None and new_workspace is None:
             new_workspace = f"{name.strip()}'s workspace"
         user_id = new_id()
@@ -100,6 +103,8 @@ class Store(TeamStore, PlaybookStore, StoreCore):
         )
         try:
             async with self._tx(self._router.directory()) as s:
+                if first_account:
+                    await accounts.claim_first_account(s)
                 if workspace is not None:
                     await accounts.insert_workspace(s, workspace)
                 inserted = await accounts.insert_user(s, user)

@@ -167,15 +167,22 @@ class TeamStore(StoreCore):
 
     async def remove_member(self, *, workspace_id: str, user_id: str, now: datetime | None = None) -> None:
         """Take a member out of the workspace: they can no longer sign in, their calls stay
-        with the workspace. Refused (last_admin) for the only admin."""
+        with the workspace, their email is free to be invited again or to sign up (the row
+        keeps a placeholder). Refused (last_admin) for the only admin."""
         async with self._tx(self._router.directory()) as s:
             row = await s.get(User, user_id)
             if row is None or row.workspace_id != workspace_id or row.removed_at is not None:
                 raise NotFound("no such member")
             if row.role == "admin":
                 await _keep_an_admin(s, workspace_id, user_id)
-            row.removed_at = now or self._clock()
+            row.removed_at = removed_at = now or self._clock()
+            row.email = placeholder = accounts.removed_email(user_id)  # the email is free again
             await s.execute(update(User).where(User.manager_id == user_id).values(manager_id=None))
+        # the shard's copy of the row too: it holds the email unique as well
+        async with self._write(workspace_id) as s:
+            await s.execute(
+                update(User).where(User.id == user_id).values(removed_at=removed_at, email=placeholder)
+            )
 
     # -- invitations
     async def create_invitation(
