@@ -186,7 +186,7 @@ class Gateway:
         except Unauthorized:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         try:
-            self.quotas.open_socket(sid, user.id, user.workspace_id)
+            await self.quotas.open_socket(sid, user.id, user.workspace_id)
         except QuotaExceeded as e:
             # the client's connect_error gets {message, data: {code, message}}
             raise socketio.exceptions.ConnectionRefusedError(str(e), ErrorMessage.of(e).wire()) from None
@@ -209,7 +209,7 @@ class Gateway:
         self.sessions.forget(sid)
         with contextlib.suppress(KeyError):  # a socket refused at connect has no session
             session = await self._session(sid)
-            self.quotas.close_socket(sid, session["user_id"], session["workspace_id"])
+            await self.quotas.close_socket(sid, session["user_id"], session["workspace_id"])
         self.lifecycle.detach(sid)
 
     async def on_start_call(self, sid: str, data: Any = None) -> dict[str, Any]:
@@ -304,3 +304,4 @@ class Gateway:
         timeout), leaving the calls open for their clients to resume elsewhere; the writes
         still queued are the container's to apply or keep on disk (Container.aclose)."""
         await self.lifecycle.aclose(budget=self.c.settings.shutdown_seconds * 0.6)
+        await self.quotas.aclose()  # this node's socket leases expire on their own

@@ -151,9 +151,7 @@ class CallLifecycle:
     async def start(self, sid: str, owner: Viewer, title: str, fmt: AudioFormat) -> str:
         """A new call for `owner`, admitted (node, quotas) or refused with Busy/QuotaExceeded."""
         self.admit()
-        running = [(c.pipeline.user_id, c.pipeline.workspace_id) for c in self._calls.values()
-                   if not c.pipeline.finishing]
-        self.quotas.check_new_call(owner.user_id, owner.workspace_id, running)
+        await self.quotas.check_new_call(owner.user_id, owner.workspace_id)  # open calls on every node
         await self.quotas.check_minutes(owner.workspace_id)
         self._starting += 1  # counted by admission while its store writes are awaited
         try:
