@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED = 1_000
 FAMILIES = ("objections", "signals", "tone")
+# a rule's key becomes the tip's kind ("objection.<key>"), filtered on and counted per key
+RULE_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 class InvalidPlaybook(BadInput):
@@ -66,6 +69,24 @@ class Current:
     version: int
     content: dict[str, Any]
     record: PlaybookVersionRecord | None
+
+
+def editor_problems(content: Mapping[str, Any]) -> list[str]:
+    """What the parser accepts but a saved playbook must not have: a rule key that is not a
+    lower-case word (it becomes the tip's kind) and a rule with no trigger phrase and no
+    example sentence (it could never fire)."""
+    problems: list[str] = []
+    for family in FAMILIES:
+        rules = content.get(family)
+        if not isinstance(rules, Mapping):
+            continue
+        for key, rule in rules.items():
+            where = f"{family}.{key}"
+            if not RULE_KEY.fullmatch(str(key)):
+                problems.append(f"{where}: a rule key is lower-case letters, digits and _ (at most 40)")
+            if isinstance(rule, Mapping) and not rule.get("patterns") and not rule.get("examples"):
+                problems.append(f"{where}: add a trigger phrase or an example sentence, or it never fires")
+    return problems
 
 
 def canonical(playbook: Playbook) -> dict[str, Any]:
@@ -172,6 +193,9 @@ class WorkspacePlaybooks:
         `base_version`."""
         try:
             playbook = parse_playbook(content)
+            problems = editor_problems(content)
+            if problems:
+                raise PlaybookError("; ".join(problems), problems)
         except PlaybookError as e:
             raise InvalidPlaybook(e) from None
         new = canonical(playbook)

@@ -27,6 +27,7 @@ from wingman.store.repos import Store
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 NOW = datetime.now(UTC).replace(microsecond=0)
+REFERENCES_TIP = "Offer two customers of their size to call."
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,70 @@ def test_a_rep_filters_only_their_own_calls(browser: Browser, team: Team) -> Non
         admin_id = get_json(f"{team.url}/api/auth/me", team.admin_token)["id"]
         page.goto(f"{team.url}/calls?rep={admin_id}")
         expect(page.get_by_text("No calls match these filters")).to_be_visible()
+
+
+def test_a_manager_adds_and_removes_rules_edits_nudges_and_meets_a_conflict(browser: Browser,
+                                                                            team: Team) -> None:
+    auth = {"Authorization": f"Bearer {team.admin_token}"}
+    with signed_in(browser, team.admin_token) as page:
+        page.on("dialog", lambda d: d.accept())  # "Remove the rule ...?"
+        page.goto(f"{team.url}/playbook")
+        expect(page.get_by_text("The shipped template: edit it")).to_be_visible()
+
+        # a new buying signal; checked here first, then by the server (a Python regex)
+        add = page.get_by_role("form", name="Add to Buying signals")
+        add.get_by_label("New signals rule name").fill("Asks for references")
+        add.get_by_role("button", name="Add rule").click()
+        rule = page.get_by_test_id("rule-signals.asks_for_references")
+        expect(rule).to_be_visible()
+        page.get_by_role("button", name="Save playbook").click()
+        expect(page.get_by_role("alert")).to_contain_text("fix the 2 problems")
+        expect(rule.get_by_role("list", name="signals.asks_for_references problems")).to_contain_text(
+            "Write at least one tip")
+        phrases = rule.get_by_label("signals.asks_for_references Trigger phrases")
+        phrases.press_sequentially("(?P<who>references\n")
+        rule.get_by_label("signals.asks_for_references Tips").fill(REFERENCES_TIP)
+        page.get_by_role("button", name="Save playbook").click()
+        expect(rule.get_by_role("list", name="signals.asks_for_references problems")).to_contain_text(
+            "signals.asks_for_references.patterns[0]: bad regular expression")
+        phrases.fill("\\b(can we|could we) (talk|speak) to (a |one of your )?(customers?|references?)\\b")
+
+        # remove a tone rule and make the talk-ratio nudge stricter
+        tone = next(iter(get_json(f"{team.url}/api/playbook", team.admin_token)["playbook"]["tone"]))
+        page.get_by_role("button", name=f"Remove tone.{tone}").click()
+        expect(page.get_by_test_id(f"rule-tone.{tone}")).to_have_count(0)
+        page.get_by_label("nudges.talk_ratio max_ratio").fill("0.55")
+        page.get_by_role("button", name="Save playbook").click()
+        expect(page.get_by_role("status").filter(has_text="Saved version 1")).to_be_visible()
+        saved = get_json(f"{team.url}/api/playbook", team.admin_token)["playbook"]
+        assert saved["signals"]["asks_for_references"]["tips"] == [REFERENCES_TIP]
+        assert tone not in saved["tone"] and saved["nudges"]["talk_ratio"]["max_ratio"] == 0.55
+        versions = page.get_by_role("list", name="Playbook versions")
+        expect(versions).to_contain_text("signals.asks_for_references: added")
+        expect(versions).to_contain_text(f"tone.{tone}: removed")
+
+        # someone else saves while this page edits: the edit is kept and can be saved over it
+        theirs = {**saved, "nudges": {**saved["nudges"], "monologue": {**saved["nudges"]["monologue"],
+                                                                         "max_seconds": 75}}}
+        r = httpx.put(f"{team.url}/api/playbook", headers=auth, json={"playbook": theirs, "base_version": 1})
+        assert r.status_code == 200, r.text
+        page.get_by_label("nudges.questions min_questions").fill("4")
+        page.get_by_role("button", name="Save playbook").click()
+        expect(page.get_by_role("alert")).to_contain_text("Your changes are still here")
+        newer = page.get_by_test_id("newer-version")
+        expect(newer).to_contain_text("saved version 2")
+        expect(page.get_by_label("nudges.questions min_questions")).to_have_value("4")
+        shot(page, "team-playbook-conflict")
+        newer.get_by_role("button", name="Save mine as the next version").click()
+        expect(page.get_by_role("status").filter(has_text="Saved version 3")).to_be_visible()
+        final = get_json(f"{team.url}/api/playbook", team.admin_token)
+        assert final["version"] == 3 and final["playbook"]["nudges"]["questions"]["min_questions"] == 4
+
+
+def test_a_rep_reads_the_playbook_but_cannot_change_it(browser: Browser, team: Team) -> None:
+    with signed_in(browser, team.rep_token) as page:
+        page.goto(f"{team.url}/playbook")
+        expect(page.get_by_text("Managers and admins edit the playbook")).to_be_visible()
+        expect(page.get_by_label("objections.price Tips")).to_be_disabled()
+        expect(page.get_by_role("button", name="Save playbook")).to_have_count(0)
+        expect(page.get_by_role("button", name="Add rule")).to_have_count(0)

@@ -82,7 +82,17 @@ async def test_versions_are_validated_described_restorable_and_per_workspace(sto
     bad_pattern["objections"]["price"]["patterns"][0] = r"\b(too expensive"  # unbalanced parenthesis
     no_tips = _with_price_tip(start.content)
     no_tips["signals"]["buying"]["tips"] = []
-    for broken, named in ((bad_pattern, "objections.price.patterns[0]"), (no_tips, "signals.buying.tips")):
+    bad_key = _with_price_tip(start.content)
+    bad_key["objections"]["Late Budget"] = {**bad_key["objections"]["price"]}
+    never_fires = _with_price_tip(start.content)
+    never_fires["tone"]["silent"] = {"label": "Silent", "category": "Tone", "tips": ["Say something."],
+                                     "patterns": [], "examples": []}
+    for broken, named in (
+        (bad_pattern, "objections.price.patterns[0]"),
+        (no_tips, "signals.buying.tips"),
+        (bad_key, "objections.Late Budget: a rule key is lower-case"),
+        (never_fires, "tone.silent: add a trigger phrase or an example sentence"),
+    ):
         with pytest.raises(InvalidPlaybook) as invalid:
             await playbooks.save(
                 ana.workspace_id, broken, author_id=ana.id, author_name="Ana", base_version=1

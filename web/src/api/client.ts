@@ -28,12 +28,15 @@ import type {
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
+  /** each thing wrong, when the server names several (an invalid playbook's bad triggers) */
+  readonly problems: string[];
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, problems: string[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.problems = problems;
   }
 
   /** true when the server could not be reached at all */
@@ -54,8 +57,10 @@ export function setUnauthorizedHandler(handler: UnauthorizedHandler | null): voi
 export function errorFromBody(status: number, body: unknown): ApiError {
   let code = `http_${status}`;
   let message = `Request failed (${status})`;
+  let problems: string[] = [];
   if (body && typeof body === 'object') {
     const b = body as Record<string, unknown>;
+    if (Array.isArray(b.problems)) problems = b.problems.filter((p): p is string => typeof p === 'string');
     const err = b.error;
     if (err && typeof err === 'object') {
       const e = err as Record<string, unknown>;
@@ -75,7 +80,7 @@ export function errorFromBody(status: number, body: unknown): ApiError {
   } else if (typeof body === 'string' && body.trim()) {
     message = body.trim().slice(0, 200);
   }
-  return new ApiError(status, code, message);
+  return new ApiError(status, code, message, problems);
 }
 
 interface RequestOptions {

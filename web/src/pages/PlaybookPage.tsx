@@ -1,118 +1,197 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { History, RotateCcw, Save } from 'lucide-react';
-import { useEffect, useState } from 'react';
-import { api } from '../api/client';
-import type { PlaybookContent, PlaybookRule } from '../api/types';
+import { History, Plus, RotateCcw, Save, Undo2 } from 'lucide-react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { ApiError, api } from '../api/client';
+import type { PlaybookContent, PlaybookCurrent, PlaybookRule } from '../api/types';
+import { NudgeEditor } from '../components/playbook/NudgeEditor';
+import { RuleEditor } from '../components/playbook/RuleEditor';
+import { input } from '../components/playbook/fields';
 import { Badge, Button, Card, ErrorState, PageHeader, Spinner } from '../components/ui';
 import { useUser } from '../lib/auth';
 import { formatDateTime } from '../lib/format';
+import { checkPlaybook, FAMILIES, newRule, NUDGES, problemsByRule, ruleKey, type Family, type PlaybookNudge, type Problems } from '../lib/playbook';
 
-const FAMILIES = [
-  { key: 'objections', title: 'Objections' },
-  { key: 'signals', title: 'Buying signals' },
-  { key: 'tone', title: 'Tone' },
-] as const;
-type Family = (typeof FAMILIES)[number]['key'];
-const input = 'mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:border-indigo-500 focus:outline-2 focus:outline-indigo-500 disabled:bg-slate-50';
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-const lines = (v: string[]) => v.join('\n');
-const unlines = (v: string) => v.split('\n').map((s) => s.trim()).filter(Boolean);
-
-function RuleEditor({ id, rule, readOnly, onChange }: { id: string; rule: PlaybookRule; readOnly: boolean; onChange: (r: PlaybookRule) => void }) {
-  const field = (name: keyof PlaybookRule, label: string, hint: string) => (
-    <label className="text-xs font-medium text-slate-600">
-      {label} <span className="font-normal text-slate-400">({hint})</span>
-      <textarea
-        aria-label={`${id} ${label}`}
-        className={`${input} font-mono`}
-        rows={3}
-        disabled={readOnly}
-        value={lines(rule[name] as string[])}
-        onChange={(e) => onChange({ ...rule, [name]: unlines(e.target.value) })}
-      />
-    </label>
-  );
+function AddRule({ family, title, taken, onAdd }: { family: Family; title: string; taken: (key: string) => boolean; onAdd: (key: string, label: string) => void }) {
+  const [label, setLabel] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const key = ruleKey(label);
+    if (!key) return setError('Name the rule with at least one letter.');
+    if (taken(key)) return setError(`There is already a rule “${key}” here: pick another name.`);
+    onAdd(key, label.trim());
+    setLabel('');
+    setError(null);
+  };
   return (
-    <Card title={<span>{rule.label} <Badge>{id}</Badge></span>} className="mb-3">
-      <div className="grid gap-3 md:grid-cols-3">
-        <label className="text-xs font-medium text-slate-600">
-          Name
-          <input aria-label={`${id} name`} className={input} disabled={readOnly} value={rule.label} onChange={(e) => onChange({ ...rule, label: e.target.value })} />
-        </label>
-        <label className="text-xs font-medium text-slate-600">
-          Category
-          <input aria-label={`${id} category`} className={input} disabled={readOnly} value={rule.category} onChange={(e) => onChange({ ...rule, category: e.target.value })} />
-        </label>
-        <label className="text-xs font-medium text-slate-600">
-          Priority (0 to 1)
-          <input aria-label={`${id} priority`} className={input} type="number" min={0} max={1} step={0.05} disabled={readOnly} value={rule.priority} onChange={(e) => onChange({ ...rule, priority: Number(e.target.value) })} />
-        </label>
-      </div>
-      <div className="mt-3 grid gap-3 md:grid-cols-3">
-        {field('patterns', 'Trigger phrases', 'one pattern a line; regular expressions')}
-        {field('examples', 'Example sentences', 'one a line; matched by meaning')}
-        {field('tips', 'Tips', 'one a line; shown in turn')}
-      </div>
-    </Card>
+    <form onSubmit={submit} aria-label={`Add to ${title}`} className="flex flex-wrap items-end gap-2">
+      <label className="text-xs font-medium text-slate-600">
+        New rule’s name
+        <input aria-label={`New ${family} rule name`} className={`${input} w-64`} value={label} placeholder="e.g. Procurement delay" onChange={(e) => setLabel(e.target.value)} />
+      </label>
+      <Button type="submit"><Plus className="h-4 w-4" aria-hidden="true" /> Add rule</Button>
+      {error && <p role="alert" className="w-full text-sm text-rose-700">{error}</p>}
+    </form>
   );
 }
 
-/** The workspace's playbook: managers edit triggers, tips, categories and priorities; every
- * save is a version (who, when, what changed) that live calls use from their next block. */
+/** The workspace's playbook: managers add, edit and remove rules (triggers, tips, categories,
+ * priorities) and tune the talk-time nudges; every save is a version (who, when, what changed)
+ * that live calls use from their next block. Checked here first; the server's own problems are
+ * shown on the rule they name; a save that crossed someone else's is kept, not lost. */
 export function PlaybookPage() {
   const user = useUser();
   const queryClient = useQueryClient();
   const canEdit = user?.role === 'admin' || user?.role === 'manager';
   const current = useQuery({ queryKey: ['playbook'], queryFn: ({ signal }) => api.playbook(signal) });
   const versions = useQuery({ queryKey: ['playbook', 'versions'], queryFn: ({ signal }) => api.playbookVersions(signal) });
-  const [draft, setDraft] = useState<PlaybookContent | null>(null);
+  // the draft and the version it was started from
+  const [edit, setEdit] = useState<{ base: PlaybookCurrent; draft: PlaybookContent } | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [serverProblems, setServerProblems] = useState<Problems>({});
+  const [checked, setChecked] = useState(false); // show the checks' findings after a first save
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    if (current.data) setDraft(structuredClone(current.data.playbook));
-  }, [current.data]);
+  const dirty = edit !== null && !same(edit.draft, edit.base.playbook);
 
-  if (current.isPending || !draft) return current.error ? <ErrorState error={current.error} onRetry={() => void current.refetch()} /> : <Spinner label="Loading the playbook" />;
-  const base = current.data?.version ?? 0;
+  // a newer version from the server replaces an untouched draft; an edited one is kept and the
+  // newer version offered (see `newer` below)
+  useEffect(() => {
+    if (current.data && (edit === null || (!dirty && current.data.version !== edit.base.version))) {
+      setEdit({ base: current.data, draft: structuredClone(current.data.playbook) });
+    }
+  }, [current.data, edit, dirty]);
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty]);
+  const draftProblems = useMemo(() => (edit ? checkPlaybook(edit.draft) : {}), [edit]);
+
+  if (current.isPending || !edit) return current.error ? <ErrorState error={current.error} onRetry={() => void current.refetch()} /> : <Spinner label="Loading the playbook" />;
+  const { base, draft } = edit;
+  const newer = current.data && current.data.version !== base.version ? current.data : null;
+  const setDraft = (next: PlaybookContent) => setEdit({ base, draft: next });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['playbook'] });
+
   const run = async (what: () => Promise<{ version: number }>, done: (v: number) => string) => {
     setBusy(true);
     setMessage(null);
+    setServerProblems({});
     try {
       const saved = await what();
       setMessage({ ok: true, text: done(saved.version) });
+      setChecked(false);
+      setEdit(null); // take the saved version as it comes back (defaults filled in)
       await refresh();
     } catch (err) {
-      setMessage({ ok: false, text: err instanceof Error ? err.message : String(err) });
+      if (err instanceof ApiError && err.code === 'conflict') {
+        setMessage({ ok: false, text: 'Someone saved a newer version while you were editing. Your changes are still here: compare, then save them over it or load theirs.' });
+        await refresh();
+      } else {
+        if (err instanceof ApiError && err.problems.length) setServerProblems(problemsByRule(err.problems));
+        setMessage({ ok: false, text: err instanceof Error ? err.message : String(err) });
+      }
     } finally {
       setBusy(false);
     }
   };
-  const setRule = (family: Family, id: string, rule: PlaybookRule) => setDraft({ ...draft, [family]: { ...draft[family], [id]: rule } });
+  const save = (over: number) => {
+    setChecked(true);
+    const count = Object.values(draftProblems).reduce((n, p) => n + p.length, 0);
+    if (count > 0) {
+      setMessage({ ok: false, text: `Not saved: fix ${count === 1 ? 'the problem' : `the ${count} problems`} shown on the rules first.` });
+      const first = Object.keys(draftProblems)[0];
+      document.querySelector(`[data-testid="rule-${first}"]`)?.scrollIntoView({ block: 'start' });
+      return;
+    }
+    void run(() => api.savePlaybook(draft, over), (v) => `Saved version ${v}: live calls use it from their next block.`);
+  };
+  const confirmDrop = () => !dirty || window.confirm('Restoring drops the changes you have not saved. Restore anyway?');
+  const problemsOf = (where: string) => [...(checked ? draftProblems[where] ?? [] : []), ...(serverProblems[where] ?? [])];
+  const setRule = (family: Family, key: string, rule: PlaybookRule) => setDraft({ ...draft, [family]: { ...draft[family], [key]: rule } });
+  const removeRule = (family: Family, key: string) => {
+    const rest = { ...draft[family] };
+    delete rest[key];
+    setDraft({ ...draft, [family]: rest });
+  };
+  const nudges = (draft.nudges ?? {}) as Record<string, PlaybookNudge>;
+  const setNudge = (key: string, n: PlaybookNudge) => setDraft({ ...draft, nudges: { ...nudges, [key]: n } });
 
   return (
     <>
       <PageHeader
         title="Playbook"
-        subtitle={base === 0 ? 'The shipped template: edit it to make it your team’s.' : `Version ${base}, saved by ${current.data?.author_name ?? '?'} ${formatDateTime(current.data?.updated_at)}.`}
+        subtitle={base.version === 0 ? 'The shipped template: edit it to make it your team’s.' : `Version ${base.version}, saved by ${base.author_name ?? '?'} ${formatDateTime(base.updated_at)}.`}
         actions={canEdit && (
-          <Button variant="primary" disabled={busy} onClick={() => void run(() => api.savePlaybook(draft, base), (v) => `Saved version ${v}: live calls use it from their next block.`)}>
-            <Save className="h-4 w-4" aria-hidden="true" /> Save playbook
-          </Button>
+          <div className="flex flex-wrap items-center gap-2">
+            {dirty && <Badge tone="amber">Unsaved changes</Badge>}
+            {dirty && (
+              <Button variant="ghost" disabled={busy} onClick={() => { setEdit({ base, draft: structuredClone(base.playbook) }); setServerProblems({}); setChecked(false); setMessage(null); }}>
+                <Undo2 className="h-4 w-4" aria-hidden="true" /> Discard changes
+              </Button>
+            )}
+            <Button variant="primary" disabled={busy || !dirty} onClick={() => save(base.version)}>
+              <Save className="h-4 w-4" aria-hidden="true" /> Save playbook
+            </Button>
+          </div>
         )}
       />
       {!canEdit && <p className="mb-3 text-sm text-slate-500">Managers and admins edit the playbook; you can read it.</p>}
       {message && <p role={message.ok ? 'status' : 'alert'} className={`mb-3 text-sm ${message.ok ? 'text-emerald-700' : 'text-rose-700'}`}>{message.text}</p>}
+      {canEdit && newer && (
+        <div data-testid="newer-version" className="mb-3 flex flex-wrap items-center gap-2 rounded-lg border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900">
+          <span className="flex-1">
+            {newer.author_name ?? 'Someone'} saved version {newer.version} {formatDateTime(newer.updated_at)} after you started editing version {base.version}.
+          </span>
+          <Button disabled={busy} onClick={() => save(newer.version)}>Save mine as the next version</Button>
+          <Button variant="ghost" disabled={busy} onClick={() => { setEdit({ base: newer, draft: structuredClone(newer.playbook) }); setMessage(null); setServerProblems({}); }}>
+            Load version {newer.version} (drop mine)
+          </Button>
+        </div>
+      )}
+      {serverProblems.playbook && <ul className="mb-3 text-sm text-rose-700">{serverProblems.playbook.map((p) => <li key={p}>{p}</li>)}</ul>}
       <div className="grid gap-4 lg:grid-cols-[1fr_18rem]">
-        <div>
-          {FAMILIES.map(({ key, title }) => (
-            <section key={key} aria-label={title} className="mb-4">
+        <div className="min-w-0">
+          {FAMILIES.map(({ key: family, title }) => (
+            <section key={family} aria-label={title} className="mb-6">
               <h2 className="mb-2 text-sm font-semibold text-slate-700">{title}</h2>
-              {Object.entries(draft[key] ?? {}).map(([id, rule]) => (
-                <RuleEditor key={id} id={`${key}.${id}`} rule={rule} readOnly={!canEdit} onChange={(r) => setRule(key, id, r)} />
+              {Object.keys(draft[family] ?? {}).length === 0 && <p className="mb-2 text-sm text-slate-500">No rules here yet.</p>}
+              {Object.entries(draft[family] ?? {}).map(([key, rule]) => (
+                <RuleEditor
+                  key={key}
+                  id={`${family}.${key}`}
+                  rule={rule}
+                  readOnly={!canEdit}
+                  problems={problemsOf(`${family}.${key}`)}
+                  onChange={(r) => setRule(family, key, r)}
+                  onRemove={() => { if (window.confirm(`Remove the rule “${rule.label || key}”? It goes when you save.`)) removeRule(family, key); }}
+                />
               ))}
+              {canEdit && (
+                <AddRule
+                  family={family}
+                  title={title}
+                  taken={(k) => k in (draft[family] ?? {})}
+                  onAdd={(k, label) => {
+                    setRule(family, k, newRule(family, label));
+                    requestAnimationFrame(() => document.getElementById(`rule-${family}.${k}`)?.scrollIntoView({ block: 'start' }));
+                  }}
+                />
+              )}
             </section>
           ))}
+          <section aria-label="Talk-time nudges" className="mb-4">
+            <h2 className="mb-2 text-sm font-semibold text-slate-700">Talk-time nudges</h2>
+            {NUDGES.map((spec) => {
+              const nudge = nudges[spec.key];
+              return nudge && (
+              <NudgeEditor key={spec.key} spec={spec} nudge={nudge} readOnly={!canEdit} problems={problemsOf(`nudges.${spec.key}`)} onChange={(n) => setNudge(spec.key, n)} />
+              );
+            })}
+          </section>
         </div>
         <Card title={<span className="flex items-center gap-1.5"><History className="h-4 w-4" aria-hidden="true" /> Versions</span>}>
           {versions.isPending ? <Spinner /> : versions.error ? <ErrorState error={versions.error} /> : (
@@ -121,20 +200,20 @@ export function PlaybookPage() {
                 <li key={v.version} className="border-b border-slate-100 pb-2">
                   <div className="flex items-center justify-between">
                     <span className="font-medium">Version {v.version}</span>
-                    {canEdit && v.version !== base && (
-                      <Button variant="ghost" disabled={busy} onClick={() => void run(() => api.restorePlaybook(v.version, base), (n) => `Restored version ${v.version} as version ${n}.`)}>
+                    {canEdit && v.version !== base.version && (
+                      <Button variant="ghost" disabled={busy} onClick={() => confirmDrop() && void run(() => api.restorePlaybook(v.version, current.data?.version ?? base.version), (n) => `Restored version ${v.version} as version ${n}.`)}>
                         <RotateCcw className="h-4 w-4" aria-hidden="true" /> Restore
                       </Button>
                     )}
                   </div>
                   <div className="text-xs text-slate-500">{v.author_name}, {formatDateTime(v.created_at)}</div>
-                  <div className="text-xs text-slate-600">{v.changes}</div>
+                  <div className="break-words text-xs text-slate-600">{v.changes}</div>
                 </li>
               ))}
               <li className="flex items-center justify-between text-xs text-slate-500">
                 The shipped template
-                {canEdit && base !== 0 && (
-                  <Button variant="ghost" disabled={busy} onClick={() => void run(() => api.restorePlaybook(0, base), (n) => `Restored the template as version ${n}.`)}>
+                {canEdit && base.version !== 0 && (
+                  <Button variant="ghost" disabled={busy} onClick={() => confirmDrop() && void run(() => api.restorePlaybook(0, current.data?.version ?? base.version), (n) => `Restored the template as version ${n}.`)}>
                     <RotateCcw className="h-4 w-4" aria-hidden="true" /> Restore
                   </Button>
                 )}
