@@ -5,7 +5,9 @@ journaled writer), the call lifecycle (realtime/lifecycle.py) and each call's Ca
 with the scripted speech engine (tests/fakes/scripted_stt.py) hearing the self-describing
 test audio. Every event a call sends goes to a recording output port instead of a Socket.IO
 room, so a change to one hop (audio > STT > transcript > store > bus > insight) is tested in
-milliseconds, without uvicorn or a client.
+milliseconds, without uvicorn or a client. `gateway_harness` adds the Socket.IO handler table
+on top: the real Gateway on a python-socketio server with an in-memory transport
+(tests/fakes/loopback_sio.py), socket events in, acks and room events out.
 
     async with call_harness(tmp_path, script_of(["hello there"])) as h:
         rep = await h.user("ana")
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.agents import ScriptedAgent
+from tests.fakes.loopback_sio import LoopbackClient, LoopbackServer
 from tests.fakes.scripted_audio import Script
 from tests.security.support import audio_chunks, quiet_settings, scripted
 from wingman.agents.base import Agent
@@ -32,11 +35,12 @@ from wingman.agents.runner import AgentWorker
 from wingman.container import Container
 from wingman.events import AudioFormat
 from wingman.pipeline.output import CallOutput
+from wingman.realtime.gateway import Gateway
 from wingman.realtime.lifecycle import CallLifecycle
 from wingman.realtime.outgoing import CallEndedMessage, Outbox
 from wingman.realtime.quotas import Quotas
 from wingman.realtime.sink import InsightSink
-from wingman.store.records import Viewer
+from wingman.store.records import UserRecord, Viewer
 
 MONO = AudioFormat(sample_rate=16000, encoding="f32le", channels=1)
 WAIT_SECONDS = 10.0  # a bound for waits on events, never a figure the tests assert
@@ -98,11 +102,7 @@ class CallHarness:
 
     async def user(self, name: str) -> Viewer:
         """A user with a workspace of their own (a tenant)."""
-        user = await self.container.store.create_user(
-            email=f"{name}@example.com", name=name, password_hash=None
-        )
-        assert user.workspace_id is not None
-        return Viewer.owner(user.workspace_id, user.id)
+        return (await new_user(self.container, name))[1]
 
     def sid(self) -> str:
         """A new client connection id."""
@@ -137,18 +137,73 @@ class CallHarness:
 
 
 @asynccontextmanager
+async def _started(tmp_path: Path, script: Script, settings: dict[str, Any]) -> AsyncIterator[Container]:
+    """The product's container over `script` (quiet settings: SQLite, memory bus), started."""
+    container = scripted(script)(quiet_settings(tmp_path, **settings))
+    await container.start()
+    try:
+        yield container
+    finally:
+        await container.aclose(write_seconds=5.0)
+
+
+async def new_user(container: Container, name: str) -> tuple[UserRecord, Viewer]:
+    """A user with a workspace of their own (a tenant), and how they view their calls."""
+    user = await container.store.create_user(email=f"{name}@example.com", name=name, password_hash=None)
+    assert user.workspace_id is not None
+    return user, Viewer.owner(user.workspace_id, user.id)
+
+
+@asynccontextmanager
 async def call_harness(tmp_path: Path, script: Script, **settings: Any) -> AsyncIterator[CallHarness]:
     """A started container and call lifecycle over `script`; closed (calls flushed) on exit."""
-    s = quiet_settings(tmp_path, **settings)
-    container = scripted(script)(s)
-    await container.start()
-    output = RecordingOutput()
-    lifecycle = CallLifecycle(
-        container=container, quotas=Quotas(settings=s, store=container.store), output=output
-    )
-    try:
-        yield CallHarness(container=container, lifecycle=lifecycle, output=output)
-    finally:
-        with contextlib.suppress(Exception):
-            await lifecycle.aclose(budget=5.0)
-        await container.aclose(write_seconds=5.0)
+    async with _started(tmp_path, script, settings) as container:
+        output = RecordingOutput()
+        quotas = Quotas(settings=container.settings, store=container.store)
+        lifecycle = CallLifecycle(container=container, quotas=quotas, output=output)
+        try:
+            yield CallHarness(container=container, lifecycle=lifecycle, output=output)
+        finally:
+            with contextlib.suppress(Exception):
+                await lifecycle.aclose(budget=5.0)
+
+
+# -- the gateway too: the Socket.IO handler table over a loopback server ---------------------
+
+
+@dataclass
+class GatewayHarness:
+    """The real Gateway (handlers, limiter, sessions, quotas, lifecycle, outbox) on a
+    python-socketio server whose transport is in memory (tests/fakes/loopback_sio.py)."""
+
+    container: Container
+    gateway: Gateway
+    sio: LoopbackServer
+
+    async def user(self, name: str) -> tuple[Viewer, str]:
+        """A user with a workspace of their own, and a token to connect with."""
+        user, viewer = await new_user(self.container, name)
+        token, _expires = self.container.auth.issue_token(user)
+        return viewer, token
+
+    async def client(self, token: str | None) -> LoopbackClient:
+        return await self.sio.client(auth={"token": token} if token else {})
+
+    @staticmethod
+    async def stream(client: LoopbackClient, start: float, end: float) -> None:
+        """Binary `audio-chunk` frames from `start` to `end` seconds of the test audio."""
+        for frame in audio_chunks(start, end):
+            await client.emit("audio-chunk", frame)
+
+
+@asynccontextmanager
+async def gateway_harness(tmp_path: Path, script: Script, **settings: Any) -> AsyncIterator[GatewayHarness]:
+    """A started container and Gateway over `script`; closed (calls flushed) on exit."""
+    async with _started(tmp_path, script, settings) as container:
+        sio = LoopbackServer()
+        gateway = Gateway(container=container, sio=sio)
+        try:
+            yield GatewayHarness(container=container, gateway=gateway, sio=sio)
+        finally:
+            with contextlib.suppress(Exception):
+                await gateway.aclose()
