@@ -75,8 +75,9 @@ class Container:
         )
         self.vocabulary = VocabularyService(
             store=self.store,
+            knowledge=self.knowledge,
+            playbooks=self.playbooks,
             competitors=settings.competitors,
-            playbook_path=settings.effective_playbook_path,
             profiles=self.profiles,
         )
         self.web_search = self._make_web_search()

@@ -15,12 +15,14 @@ A user's vocabulary is built automatically and ranked, most relevant first:
    used mid-sentence and never in lower case ("Frankfurt"). Terms the playbook uses too come
    first, then the ones spelled like nothing else (speech recognition needs help with those,
    not with "Starter"), each group by the number of passages using them;
-6. ``playbook``: the same, found in the playbook's labels and tips.
+6. ``playbook``: the same, found in the labels and tips of the workspace's playbook.
 
 It is bounded (MAX_TERMS, Deepgram's keyterm limit); each speech engine then takes what fits its
 own budget from the front: the local engine a short glossary prompt, Deepgram keyterms/keywords.
-Documents are read once per change of the knowledge base (its documents and chunk counts), so a
-call start costs two small queries.
+The documents' names and entities come from the knowledge base's own index (built once per
+change of its documents, shared with the agents' search), the playbook from the workspaces'
+playbooks (the coach's): nothing here reads or watches either again. The names found in them
+are kept per change of the index and per playbook version, so a call start costs a small query.
 """
 
 from __future__ import annotations
@@ -35,13 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import yaml
-
-from wingman.errors import BadInput
+from wingman.agents.playbook import Playbook, PlaybookProvider
+from wingman.errors import BadInput, ConfigError
 from wingman.profile import ProfileService
-from wingman.search.documents import split_stored
+from wingman.search.knowledge import IndexedTexts
 from wingman.search.lexical import KnowledgeEntity, entities_of
-from wingman.store.records import ChunkRecord, DocumentRecord
 
 log = logging.getLogger(__name__)
 
@@ -238,13 +238,16 @@ def _playbook_texts(raw: Any) -> Iterable[str]:
             yield from _playbook_texts(value)
 
 
-def playbook_terms(path: Path) -> list[str]:
-    """Proper nouns and product terms in the playbook's labels and tips, most used first."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return []
-    return [term for term, _, _ in proper_nouns(("playbook", t) for t in _playbook_texts(raw))]
+def playbook_terms(playbook: Playbook | Path) -> list[str]:
+    """Proper nouns and product terms in a playbook's labels and tips, most used first (none
+    for a playbook file that cannot be read or is no valid playbook)."""
+    if isinstance(playbook, Path):
+        try:
+            playbook = Playbook.load(playbook)
+        except ConfigError:
+            return []
+    texts = _playbook_texts(playbook.model_dump(mode="json"))
+    return [term for term, _, _ in proper_nouns(("playbook", t) for t in texts)]
 
 
 # -- building one user's vocabulary
@@ -257,13 +260,10 @@ class KnowledgeTerms:
     documents: int
 
     @classmethod
-    def of(cls, chunks: Sequence[ChunkRecord]) -> KnowledgeTerms:
-        """From a user's stored chunks."""
-        rows: list[tuple[str, str, str, str]] = []
-        for chunk in chunks:
-            part = split_stored(chunk.text)
-            rows.append((chunk.document_id, chunk.filename, part.heading, part.body))
-        return cls.from_rows(rows)
+    def of(cls, texts: IndexedTexts) -> KnowledgeTerms:
+        """From the knowledge base's index of a tenant (its entities as they are)."""
+        nouns = proper_nouns(zip(texts.document_ids, texts.bodies, strict=True))
+        return cls(texts.entities, tuple(nouns), len(set(texts.document_ids)))
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[str, str, str, str]]) -> KnowledgeTerms:
@@ -324,12 +324,6 @@ def build_vocabulary(
 class VocabularyStore(Protocol):
     """The Store methods the vocabulary uses (wingman.store.repos.Store has them)."""
 
-    async def list_documents(self, *, workspace_id: str) -> list[DocumentRecord]: ...
-
-    async def list_chunks(
-        self, *, workspace_id: str, document_id: str | None = None
-    ) -> list[ChunkRecord]: ...
-
     async def list_vocabulary_terms(self, *, workspace_id: str) -> list[str]: ...
 
     async def set_vocabulary_terms(
@@ -337,58 +331,60 @@ class VocabularyStore(Protocol):
     ) -> list[str]: ...
 
 
+class KnowledgeIndex(Protocol):
+    """What the vocabulary reads of the knowledge base (wingman.search.knowledge.KnowledgeBase)."""
+
+    async def texts(self, tenant: str) -> IndexedTexts: ...
+
+
 class VocabularyService:
-    """Every workspace's vocabulary: built from the store, the competitor list and the playbook."""
+    """Every workspace's vocabulary: its own terms, its profile, its knowledge base's index and
+    its playbook."""
 
     def __init__(
         self,
         *,
         store: VocabularyStore,
+        knowledge: KnowledgeIndex | None = None,
+        playbooks: PlaybookProvider | None = None,
         competitors: Sequence[str] = (),
-        playbook_path: Path | None = None,
         max_terms: int = MAX_TERMS,
         profiles: ProfileService | None = None,
     ) -> None:
         self._store = store
+        self._knowledge_base = knowledge
+        self._playbooks = playbooks
         self._profiles = profiles
         self._competitors = tuple(competitors)
-        self._playbook_path = playbook_path
-        self._playbook: tuple[float, list[str]] = (-1.0, [])
         self.max_terms = max_terms
+        # per tenant, what was derived from the index (by its signature) and the playbook (by
+        # identity: the providers hand out a new object for each version), least recent first
         self._knowledge: OrderedDict[str, tuple[tuple[tuple[str, int], ...], KnowledgeTerms]] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._playbook: OrderedDict[str, tuple[Playbook, list[str]]] = OrderedDict()
 
-    def _playbook_terms(self) -> list[str]:
-        path = self._playbook_path
-        if path is None:
+    async def _playbook_terms(self, tenant: str) -> list[str]:
+        if self._playbooks is None:
             return []
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return []
-        if mtime != self._playbook[0]:  # sales managers edit the playbook while we run
-            self._playbook = (mtime, playbook_terms(path))
-        return self._playbook[1]
+        playbook = await self._playbooks.for_tenant(tenant)
+        cached = self._playbook.get(tenant)
+        if cached is None or cached[0] is not playbook:  # sales managers edit it while we run
+            cached = (playbook, await asyncio.to_thread(playbook_terms, playbook))
+            _keep(self._playbook, tenant, cached)
+        self._playbook.move_to_end(tenant)
+        return cached[1]
 
     async def _knowledge_terms(self, tenant: str) -> KnowledgeTerms:
-        docs = await self._store.list_documents(workspace_id=tenant)
-        signature = tuple(sorted((d.id, d.chunk_count) for d in docs))
+        if self._knowledge_base is None:
+            return KnowledgeTerms({}, (), 0)
+        texts = await self._knowledge_base.texts(tenant)
         cached = self._knowledge.get(tenant)
-        if cached is not None and cached[0] == signature:
+        if cached is not None and cached[0] == texts.signature:
             self._knowledge.move_to_end(tenant)
             return cached[1]
-        async with self._locks.setdefault(tenant, asyncio.Lock()):
-            cached = self._knowledge.get(tenant)
-            if cached is not None and cached[0] == signature:
-                return cached[1]
-            chunks = await self._store.list_chunks(workspace_id=tenant)
-            terms = await asyncio.to_thread(KnowledgeTerms.of, chunks)
-            self._knowledge[tenant] = (signature, terms)
-            while len(self._knowledge) > CACHED_TENANTS:
-                evicted, _ = self._knowledge.popitem(last=False)
-                self._locks.pop(evicted, None)
-            log.info("vocabulary built", extra={"tenant": tenant, "terms": len(terms.nouns)})
-            return terms
+        terms = await asyncio.to_thread(KnowledgeTerms.of, texts)
+        _keep(self._knowledge, tenant, (texts.signature, terms))
+        log.info("vocabulary built", extra={"tenant": tenant, "terms": len(terms.nouns)})
+        return terms
 
     async def get(self, tenant: str) -> Vocabulary:
         """The workspace's vocabulary, most relevant first."""
@@ -401,7 +397,7 @@ class VocabularyService:
             products=profile.products if profile else (),
             competitors=profile.competitor_names if profile else self._competitors,
             knowledge=knowledge,
-            playbook=self._playbook_terms(),
+            playbook=await self._playbook_terms(tenant),
             limit=self.max_terms,
         )
 
@@ -424,3 +420,11 @@ class VocabularyService:
         except Exception as e:  # a call must start even when the vocabulary cannot be read
             log.warning("vocabulary unavailable; competitors used", extra={"error": type(e).__name__})
             return build_vocabulary(competitors=self._competitors, limit=self.max_terms).texts
+
+
+def _keep(cache: OrderedDict[str, Any], tenant: str, value: Any) -> None:
+    """Remember `value` as the most recent; forget the least recent tenants beyond the bound."""
+    cache[tenant] = value
+    cache.move_to_end(tenant)
+    while len(cache) > CACHED_TENANTS:
+        cache.popitem(last=False)

@@ -23,6 +23,7 @@ from tests.integration.store_support import sqlite_url
 from tests.speech import final_text
 from tests.unit.audio_support import demo_call
 from wingman.agents.base import EntityCatalog
+from wingman.agents.playbook import PlaybookSource
 from wingman.agents.runner import AgentWorker
 from wingman.audio.pcm import read_wav
 from wingman.bus.memory import MemoryBus
@@ -88,8 +89,8 @@ async def tenant(tmp_path: Path) -> AsyncIterator[Tenant]:
         for agent in worker.agents:
             await agent.warm(user.id)
         vocabulary = VocabularyService(
-            store=store, competitors=sample_profile().competitor_names,
-                                       playbook_path=settings.effective_playbook_path)
+            store=store, knowledge=knowledge, competitors=sample_profile().competitor_names,
+            playbooks=PlaybookSource(settings.effective_playbook_path))
         yield Tenant(store, knowledge, vocabulary, worker, user.id)
     finally:
         await store.aclose()

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 
 from tests.fakes.agents import shared_embedder
 from tests.integration.api_support import bearer
-from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store, sqlite_url
+from tests.integration.store_support import sqlite_url
+from wingman.agents.playbook import PlaybookSource
 from wingman.api import auth as auth_api
 from wingman.api import vocabulary as vocabulary_api
 from wingman.auth import Auth
@@ -26,17 +27,6 @@ from wingman.store.repos import Store
 from wingman.vocabulary import MAX_TERM_CHARS, MAX_USER_TERMS, VocabularyService
 
 TALKDESK = Path(__file__).resolve().parents[1] / "fixtures" / "names" / "battlecard-talkdesk.md"
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    async for s in open_store(db_url, Clock()):
-        yield s
 
 
 async def test_user_terms_are_stored_per_tenant_in_order(store: Store) -> None:
@@ -91,8 +81,8 @@ async def tenant(tmp_path: Path) -> AsyncIterator[Tenant]:
         await knowledge.load_sample(user.id)
         settings = Settings(data_dir=tmp_path)
         service = VocabularyService(
-            store=store, competitors=sample_profile().competitor_names,
-                                    playbook_path=settings.effective_playbook_path)
+            store=store, knowledge=knowledge, competitors=sample_profile().competitor_names,
+            playbooks=PlaybookSource(settings.effective_playbook_path))
         yield Tenant(store, knowledge, service, user.id)
     finally:
         await store.aclose()

@@ -93,6 +93,17 @@ class Passage:
         return self.heading or self.filename
 
 
+@dataclass(frozen=True)
+class IndexedTexts:
+    """What a tenant's index holds, for what other parts derive from the same documents (the
+    vocabulary's names), so they neither read the chunks again nor keep entities of their own."""
+
+    signature: tuple[tuple[str, int], ...]  # (document id, chunks): changes with the documents
+    document_ids: Sequence[str]  # by passage
+    bodies: Sequence[str]
+    entities: Mapping[str, KnowledgeEntity]
+
+
 @dataclass
 class _Index:
     chunk_ids: list[str]
@@ -346,6 +357,11 @@ class KnowledgeBase(Search):
     async def entities(self, tenant: str) -> Mapping[str, KnowledgeEntity]:
         """Competitors and products named in this tenant's documents, by lower-case name."""
         return (await self._index(tenant)).entities
+
+    async def texts(self, tenant: str) -> IndexedTexts:
+        """The passages and entities of this tenant's index (built if needed, as for a search)."""
+        index = await self._index(tenant)
+        return IndexedTexts(index.signature, index.document_ids, index.bodies, index.entities)
 
     # -- search
     async def retrieve(
