@@ -10,11 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from tests.security.support import (
+    call_detail,
     connect,
     eventually,
     quiet_settings,
@@ -31,13 +31,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 LINES = [f"line number {n} of the call" for n in range(1, 7)]  # line k: 0.5+1.5k .. 1.5+1.5k s
 ABANDON = 1.0
-
-
-def _ended(url: str, call_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    r = httpx.get(f"{url}/api/calls/{call_id}", headers=headers, timeout=30)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 async def test_after_a_failover_only_the_node_holding_the_lease_finalizes(
@@ -76,7 +69,7 @@ async def test_after_a_failover_only_the_node_holding_the_lease_finalizes(
         # the customer is on hold: nothing is said on B for longer than A's abandon timeout
         await eventually(lambda: call_id not in gateway_a.calls, timeout=10, what="A lets go")
         await asyncio.sleep(ABANDON * 2)
-        assert _ended(b.url, call_id, user.headers)["end_time"] is None
+        assert call_detail(b.url, call_id, user.headers)["end_time"] is None
         assert await redis.get(KEY_PREFIX + call_id) == b"gateway-b"
 
         # B carries on from A's last saved final (line 3 ends at 4.5 s): the client resends
@@ -85,7 +78,7 @@ async def test_after_a_failover_only_the_node_holding_the_lease_finalizes(
         await eventually(lambda: len(second.finals) == 3, what="three finals on B")
         await second.sio.eio.disconnect(abort=True)  # B's client leaves without end-call too
         deadline = asyncio.get_running_loop().time() + 20
-        while not (detail := _ended(b.url, call_id, user.headers))["end_time"]:
+        while not (detail := call_detail(b.url, call_id, user.headers))["end_time"]:
             assert asyncio.get_running_loop().time() < deadline, "B never finalized the call"
             await asyncio.sleep(0.1)
         assert [seg["text"] for seg in detail["transcript"]] == LINES  # no gap, no duplicate

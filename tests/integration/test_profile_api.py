@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from tests.integration.api_support import RestClient
-from tests.integration.store_support import BACKENDS, backend_url
 from tests.integration.test_knowledge_api import knowledge_client
 from wingman.api import profile as profile_api
 from wingman.profile import CompanyProfile
@@ -100,11 +99,6 @@ async def test_sample_data_loads_on_request_and_goes_in_one_action(client: RestC
     assert (await client.http.post("/api/sample", headers=ana)).json()["profile"] is False
     assert (await client.http.delete("/api/sample", headers=ana)).json()["profile"] is False
     assert (await client.http.get("/api/profile", headers=ana)).json()["profile"]["name"] == "Lumen Ledger"
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
 
 
 async def test_profile_rows_round_trip(db_url: str) -> None:

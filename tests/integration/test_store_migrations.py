@@ -18,18 +18,13 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.integration.store_support import BACKENDS, Clock, backend_url, sqlite_url
+from tests.integration.store_support import Clock, sqlite_url
 from wingman.events import TranscriptFragment
 from wingman.store.fulltext import search_condition
 from wingman.store.models import Base, CallSession
 from wingman.store.records import UserRecord, Viewer
 from wingman.store.repos import MIGRATIONS, Store
 from wingman.store.routing import shard_for
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
 
 
 def _schema_diff(conn: Connection) -> list[Any]:

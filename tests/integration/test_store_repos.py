@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store
+from tests.integration.store_support import Clock
 from wingman.errors import BadInput, NotFound
 from wingman.events import AgentRun, Insight, TranscriptFragment
 from wingman.store.records import KeyMoment, NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(db_url: str, clock: Clock) -> AsyncIterator[Store]:
-    async for s in open_store(db_url, clock):
-        yield s
 
 
 async def user(store: Store, name: str = "ana") -> UserRecord:

@@ -4,9 +4,7 @@ expire, a workspace always keeps an admin, and coaching comments follow call vis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -14,27 +12,11 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store
+from tests.integration.store_support import Clock
 from wingman.errors import BadInput, NotFound
 from wingman.store.records import UserRecord, Viewer
 from wingman.store.repos import MIGRATIONS, Store
 from wingman.store.team import InvitationError
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(db_url: str, clock: Clock) -> AsyncIterator[Store]:
-    async for s in open_store(db_url, clock):
-        yield s
 
 
 def _upgrade(conn: Connection, revision: str) -> None:

@@ -198,6 +198,14 @@ async def eventually(check: Callable[[], bool], *, timeout: float = 20.0, what: 
         await asyncio.sleep(0.02)
 
 
+def call_detail(url: str, call_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET /api/calls/{call_id} on a running server (asserting 200): the call as stored."""
+    r = httpx.get(f"{url}/api/calls/{call_id}", headers=headers or {}, timeout=30)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
 async def stream(client: Client, start: float, end: float, *, pace: float = 0.0) -> None:
     """Send self-describing audio from `start` to `end` seconds (pace: seconds between chunks)."""
     for chunk in audio_chunks(start, end):

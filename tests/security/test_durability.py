@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from tests.security.support import (
     Client,
+    call_detail,
     connect,
     eventually,
     quiet_settings,
@@ -35,13 +36,6 @@ from wingman.store.repos import Store
 
 DEMO_WAV = DATA_DIR / "demo" / "sample_call.wav"
 LINES = [f"line number {n} of the call" for n in range(1, 7)]  # line k: 0.5+1.5k .. 1.5+1.5k s
-
-
-def _detail(url: str, call_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = httpx.get(f"{url}/api/calls/{call_id}", headers=headers or {}, timeout=30)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 # -- kill -9 -------------------------------------------------------------------------------------
@@ -99,7 +93,7 @@ def test_kill_9_mid_call_keeps_every_final_the_client_saw(tmp_path: Path) -> Non
         return ended, client
 
     with wingman_serve(tmp_path / "data", env=env) as proc:
-        saved = _detail(proc.url, call_id)
+        saved = call_detail(proc.url, call_id)
         assert saved["end_time"] is None  # still open: the client may come back
         by_id = {seg["id"]: seg for seg in saved["transcript"]}
         for final in seen:
@@ -107,7 +101,7 @@ def test_kill_9_mid_call_keeps_every_final_the_client_saw(tmp_path: Path) -> Non
             assert by_id[final["id"]]["text"] == final["text"]
         ended, _ = asyncio.run(second_life(proc.url))
         assert ended["callId"] == call_id
-        after = _detail(proc.url, call_id)
+        after = call_detail(proc.url, call_id)
         ids = [seg["id"] for seg in after["transcript"]]
         assert len(ids) == len(set(ids)) and set(by_id) <= set(ids)
         last_before = max(seg["end"] for seg in saved["transcript"])
@@ -137,7 +131,7 @@ async def test_a_client_that_drops_resumes_its_call_with_no_gap_or_duplicate(tmp
         ended = await second.call("end-call", {}, timeout=60)
         await second.disconnect()
         assert ended["callId"] == call_id
-        detail = _detail(server.url, call_id, user.headers)
+        detail = call_detail(server.url, call_id, user.headers)
         stt = server.container.stt
         errors = [e for s in getattr(stt, "streams", []) for e in s.errors]
     texts = [seg["text"] for seg in detail["transcript"]]
@@ -162,13 +156,13 @@ async def test_end_call_is_idempotent(tmp_path: Path) -> None:
             together = await asyncio.gather(a.call("end-call", {}, timeout=60),
                                             b.call("end-call", {}, timeout=60))
             assert together[0] == together[1] and together[0]["callId"] == call_id
-            first = _detail(server.url, call_id, user.headers)
+            first = call_detail(server.url, call_id, user.headers)
             again = await a.call("end-call", {"callId": call_id}, timeout=60)
             later = await connect(server.url, user.token)  # a new socket, no call in its session
             from_elsewhere = await later.call("end-call", {"callId": call_id}, timeout=60)
             await later.disconnect()
             assert again == together[0] == from_elsewhere
-            second = _detail(server.url, call_id, user.headers)
+            second = call_detail(server.url, call_id, user.headers)
             assert second["end_time"] == first["end_time"]  # finished once, not re-finished
             assert second["summary"] == first["summary"]
             assert [s["id"] for s in second["transcript"]] == [s["id"] for s in first["transcript"]]

@@ -24,6 +24,7 @@ from tests.security.outage import PrivatePostgres, private_postgres
 from tests.security.support import (
     Client,
     User,
+    call_detail,
     connect,
     eventually,
     quiet_settings,
@@ -48,13 +49,6 @@ LINES = [
     "that sounds good let us talk next week",
 ]
 START = {"title": "shard outage", "sampleRate": 16000, "encoding": "f32le"}
-
-
-def _detail(url: str, call_id: str, user: User | None = None) -> dict[str, Any]:
-    r = httpx.get(f"{url}/api/calls/{call_id}", headers=user.headers if user else {}, timeout=30)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 def _user_on(url: str, shard: str, shards: list[str]) -> User:
@@ -96,7 +90,7 @@ async def test_a_shard_stopped_for_a_minute_loses_nothing_and_stalls_no_other_te
             ended = await b.call("end-call", {"callId": call_b}, timeout=60)
             assert ended.get("callId") == call_b, ended
             assert time.monotonic() - stopped < SHARD_DOWN_SECONDS  # not held up by the down shard
-            saved_b, _ = _stored(_detail(server.url, call_b, bystander))
+            saved_b, _ = _stored(call_detail(server.url, call_b, bystander.headers))
             assert {f["id"] for f in b.finals} <= saved_b
             await asyncio.sleep(max(0.0, SHARD_DOWN_SECONDS - (time.monotonic() - stopped)))
             pg.start()
@@ -105,13 +99,13 @@ async def test_a_shard_stopped_for_a_minute_loses_nothing_and_stalls_no_other_te
 
             def all_stored() -> bool:
                 try:
-                    segments, insights = _stored(_detail(server.url, call_a, victim))
+                    segments, insights = _stored(call_detail(server.url, call_a, victim.headers))
                 except (AssertionError, httpx.HTTPError):
                     return False
                 return shown_segments <= segments and shown_insights <= insights
 
             await _poll(all_stored, timeout=60, what="every shown final and insight stored")
-            segments, insights = _stored(_detail(server.url, call_a, victim))
+            segments, insights = _stored(call_detail(server.url, call_a, victim.headers))
             print(f"shard down {SHARD_DOWN_SECONDS:.0f} s: {len(shown_segments)} finals and "
                   f"{len(shown_insights)} insights shown, {len(segments & shown_segments)} and "
                   f"{len(insights & shown_insights)} stored")
@@ -165,7 +159,7 @@ def test_kill_9_with_writes_queued_loses_no_final_and_no_insight(tmp_path: Path)
         with wingman_serve(tmp_path / "data", env=env) as proc:
             deadline = time.monotonic() + 60
             while True:
-                segments, insights = _stored(_detail(proc.url, call_id))
+                segments, insights = _stored(call_detail(proc.url, call_id))
                 lost = ({f["id"] for f in shown["finals"]} - segments,
                         {i["id"] for i in shown["insights"]} - insights)
                 if not any(lost) or time.monotonic() > deadline:
