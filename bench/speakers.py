@@ -2,7 +2,7 @@
 speaker model, on one-channel calls, plus echo on stereo.
 
 Sets (tests/audio_sets.py): the synthetic two-voice call on one telephone channel (the
-generator's voices, and a variant with two voices of different pitch), the real two-reader
+generator's voices, and a variant with a customer voice close to the rep's), the real two-reader
 phone call, a real reader alone (one voice must stay one speaker), and the stereo call with the
 customer echoed into the rep's mic. One-channel sets run twice: with no voice check (the first
 voice heard is the rep) and with the rep enrolled from other speech of theirs.
@@ -13,7 +13,7 @@ evenly over its final). Echo: customer sentences that also appear on the rep's c
 CPU: thread CPU of the diarizer per second of audio. Audio is streamed as fast as the engine
 settles it (not real-time pace). The last line is one comparable figure.
 
-    .venv/bin/python bench/speakers.py [--sets phone,distinct,real,one,echo]
+    .venv/bin/python bench/speakers.py [--sets phone,close,real,one,echo]
 """
 
 from __future__ import annotations
@@ -146,12 +146,14 @@ async def main(names: Sequence[str]) -> None:
     if "phone" in names:
         s = sets.synthetic_call()
         mono_sets.append(("synthetic_phone", s, two, None))
-    if "distinct" in names:
-        conv = sets.conversation.mono_call(voices={"rep": "en-us+m3", "customer": "en+f3"})
+    if "close" in names:
+        # a hard case: a customer voice (espeak-ng en-gb+f4) the speaker model hears as close
+        # to the rep's (the generator's default until this was measured)
+        conv = sets.conversation.mono_call(voices={"rep": "en-us+m3", "customer": "en-gb+f4"})
         mono_sets.append(
             (
-                "synthetic_phone_distinct",
-                sets.AudioSet("distinct", conv.audio, conv.rate, conv.turns),
+                "synthetic_phone_close",
+                sets.AudioSet("close", conv.audio, conv.rate, conv.turns),
                 two,
                 None,
             )
@@ -192,5 +194,5 @@ async def main(names: Sequence[str]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="phone,distinct,real,one,echo")
+    parser.add_argument("--sets", default="phone,close,real,one,echo")
     asyncio.run(main(parser.parse_args().sets.split(",")))

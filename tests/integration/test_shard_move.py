@@ -140,7 +140,7 @@ async def fill(store: Store, user_id: str, word: str) -> None:
                         segment_id=f"{word}-s1", start=1.0, score=-0.5, label="negative")
     await store.put_profile(tenant_id=user_id, profile=CompanyProfile(name=f"{word.title()} Co"))
     await store.put_voiceprint(VoiceprintRecord(user_id=user_id, model="test", embedding=b"\x00" * 8,
-                                                seconds=9.0, created_at=utcnow()))
+                                                seconds=9.0, created_at=utcnow()), workspace_id=user_id)
     crm = CrmRepo(store)
     await crm.save_connection(CrmConnectionRecord(
         tenant_id=user_id, provider="hubspot", status="connected", refresh_token="sealed",
@@ -374,3 +374,25 @@ def test_the_cli_moves_a_tenant_by_email_and_lists_the_shards(
     assert tenants() == {"shard-a": before["shard-a"] - 1, "shard-b": before["shard-b"] + 1}
     refused = runner.invoke(app, ["shards", "move-tenant", email, "shard-z"])
     assert refused.exit_code == 1 and "no shard 'shard-z'" in " ".join(refused.output.split())
+
+
+async def test_a_members_voiceprint_lives_on_the_shard_of_their_workspace(store: Store) -> None:
+    admin = await user_on(store, "shard-a", "admin")
+    for n in range(200):  # a member whose own id hashes to the other shard
+        member = await store.create_user(
+            email=f"member{n}@example.com", name="Member", password_hash=None, workspace_id=admin.workspace_id
+        )
+        if store.router.home(member.id) == "shard-b":
+            break
+    else:
+        raise AssertionError("no member id hashed to shard-b")
+    record = VoiceprintRecord(user_id=member.id, model="test", embedding=b"\x01" * 8, seconds=5.0,
+                              created_at=utcnow())
+    await store.put_voiceprint(record, workspace_id=admin.workspace_id)
+    got = await store.get_voiceprint(workspace_id=admin.workspace_id, user_id=member.id)
+    assert got is not None and got.embedding == record.embedding
+    assert (await rows(store, "shard-a", admin.workspace_id))["voiceprints"] == 1
+    assert (await rows(store, "shard-b", member.id))["voiceprints"] == 0
+    assert await store.get_voiceprint(workspace_id=admin.workspace_id, user_id=admin.id) is None
+    assert await store.delete_voiceprint(workspace_id=admin.workspace_id, user_id=member.id)
+    assert await store.get_voiceprint(workspace_id=admin.workspace_id, user_id=member.id) is None

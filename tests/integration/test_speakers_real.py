@@ -143,7 +143,7 @@ async def test_voice_check_enrolls_the_rep_who_then_is_named_even_speaking_secon
     assert r.json()["enrolled"] is True and r.json()["seconds"] >= 3
     assert (await client.get("/api/voiceprint", headers=ann)).json()["enrolled"] is False
 
-    diarizer = await container.voiceprints.diarizer_for(user_id)
+    diarizer = await container.voiceprints.diarizer_for(user_id, user_id)
     call = real_phone_call()
     for i in range(0, mono16k(call).shape[0], 1600):
         diarizer.push(mono16k(call)[i : i + 1600])

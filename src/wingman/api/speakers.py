@@ -40,7 +40,7 @@ def _out(record: VoiceprintRecord | None) -> VoiceprintOut:
 @router.get("/voiceprint", response_model=VoiceprintOut)
 async def get_voiceprint(container: ContainerDep, user: CurrentUser) -> VoiceprintOut:
     """Whether the user has done the voice check."""
-    return _out(await container.voiceprints.get(user.id))
+    return _out(await container.voiceprints.get(user.workspace_id or user.id, user.id))
 
 
 @router.post(
@@ -64,7 +64,7 @@ async def post_voiceprint(request: Request, container: ContainerDep, user: Curre
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "the voice check may last at most 60 s"
             )
     try:
-        record = await container.voiceprints.enroll(user.id, bytes(body))
+        record = await container.voiceprints.enroll(user.workspace_id or user.id, user.id, bytes(body))
     except BadInput as exc:  # others (not WAV, too short, two voices) are 400s, as everywhere
         if exc.code == "audio_too_large":
             raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
@@ -75,5 +75,5 @@ async def post_voiceprint(request: Request, container: ContainerDep, user: Curre
 @router.delete("/voiceprint", response_model=VoiceprintOut)
 async def delete_voiceprint(container: ContainerDep, user: CurrentUser) -> VoiceprintOut:
     """Forget the user's voice."""
-    await container.voiceprints.delete(user.id)
+    await container.voiceprints.delete(user.workspace_id or user.id, user.id)
     return VoiceprintOut(enrolled=False)

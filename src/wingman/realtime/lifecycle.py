@@ -195,7 +195,7 @@ class CallLifecycle:
         # the names its speech engine primes, and the rep's voice (a resumed call re-learns the
         # other voices afresh)
         vocabulary = await self.c.vocabulary.for_call(owner.workspace_id)
-        diarizer = await self._diarizer(owner.user_id, fmt)
+        diarizer = await self._diarizer(owner, fmt)
         pipeline = CallPipeline(
             call_id=call_id,
             user_id=owner.user_id,
@@ -210,11 +210,11 @@ class CallLifecycle:
         pipeline.start()
         return pipeline
 
-    async def _diarizer(self, user_id: str, fmt: AudioFormat) -> OnlineDiarizer | None:
+    async def _diarizer(self, owner: Viewer, fmt: AudioFormat) -> OnlineDiarizer | None:
         """Speaker labels for a one-channel call (stereo is labelled by channel)."""
         if fmt.channels != 1 or not self.c.settings.diarize:
             return None
-        return await self.c.voiceprints.diarizer_for(user_id)
+        return await self.c.voiceprints.diarizer_for(owner.workspace_id, owner.user_id)
 
     # -- owner leases (realtime/lease.py)
     async def _hold(self, call_id: str, *, take_over: bool) -> None:

@@ -121,31 +121,31 @@ class VoiceprintService:
         self.params = params or DiarizerParams()
         self._clock = clock
 
-    async def enroll(self, user_id: str, wav: bytes) -> VoiceprintRecord:
+    async def enroll(self, workspace_id: str, user_id: str, wav: bytes) -> VoiceprintRecord:
         """Make and save the user's voiceprint from a WAV voice check (replacing any older one)."""
         audio = read_wav_bytes(wav)
         emb, seconds = await self._pool.run(make_print, self.embedder, audio, self.params)
         record = VoiceprintRecord(
             user_id, MODEL_NAME, emb.astype("<f4").tobytes(), round(seconds, 2), self._clock()
         )
-        await self._store.put_voiceprint(record)
+        await self._store.put_voiceprint(record, workspace_id=workspace_id)
         log.info("voiceprint enrolled", extra={"user_id": user_id, "seconds": record.seconds})
         return record
 
-    async def get(self, user_id: str) -> VoiceprintRecord | None:
+    async def get(self, workspace_id: str, user_id: str) -> VoiceprintRecord | None:
         """The user's voiceprint if it was made by the model in use (older models' are ignored)."""
-        record = await self._store.get_voiceprint(user_id=user_id)
+        record = await self._store.get_voiceprint(workspace_id=workspace_id, user_id=user_id)
         return record if record is not None and record.model == MODEL_NAME else None
 
-    async def delete(self, user_id: str) -> bool:
-        return await self._store.delete_voiceprint(user_id=user_id)
+    async def delete(self, workspace_id: str, user_id: str) -> bool:
+        return await self._store.delete_voiceprint(workspace_id=workspace_id, user_id=user_id)
 
-    async def diarizer_for(self, user_id: str) -> OnlineDiarizer:
+    async def diarizer_for(self, workspace_id: str, user_id: str) -> OnlineDiarizer:
         """A fresh diarizer for one call of this user, seeded with their print when there is
         one (read within READ_TIMEOUT_SECONDS: a slow database only costs the print)."""
         rep_print = None
         try:
-            record = await asyncio.wait_for(self.get(user_id), READ_TIMEOUT_SECONDS)
+            record = await asyncio.wait_for(self.get(workspace_id, user_id), READ_TIMEOUT_SECONDS)
         except (TimeoutError, WingmanError, OSError):
             log.warning(
                 "voiceprint not read; the first voice is taken as the rep", extra={"user_id": user_id}

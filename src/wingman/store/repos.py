@@ -416,22 +416,24 @@ class Store(AccountStore, TeamStore, PlaybookStore, StoreCore):
         async with self._write(tenant_id) as s:
             return await profiles.delete_profile(s, tenant_id=tenant_id, source=source)
     # -- voiceprints (speakers/voiceprint.py)
-    async def get_voiceprint(self, *, user_id: str) -> voiceprints.VoiceprintRecord | None:
+    # a voiceprint is a row of its user, on the shard of the user's workspace (the tenant): routed
+    # by the workspace id, which for an invited member is not their own id
+    async def get_voiceprint(self, *, workspace_id: str, user_id: str) -> voiceprints.VoiceprintRecord | None:
         """The user's enrolled voice, or None."""
-        async with self._tx(await self._fresh(user_id)) as s:
+        async with self._tx(await self._fresh(workspace_id)) as s:
             return await voiceprints.get(s, user_id=user_id)
 
-    async def put_voiceprint(self, record: voiceprints.VoiceprintRecord) -> None:
-        """Save (or replace) a user's voiceprint; NotFound for an unknown user."""
+    async def put_voiceprint(self, record: voiceprints.VoiceprintRecord, *, workspace_id: str) -> None:
+        """Save (or replace) a user's voiceprint; NotFound for a user not in that workspace."""
         try:
-            async with self._write(record.user_id) as s:
+            async with self._write(workspace_id) as s:
                 await voiceprints.put(s, record)
         except exc.IntegrityError as e:
             raise NotFound("no such user") from e
 
-    async def delete_voiceprint(self, *, user_id: str) -> bool:
+    async def delete_voiceprint(self, *, workspace_id: str, user_id: str) -> bool:
         """Forget the user's voice; True when there was one."""
-        async with self._write(user_id) as s:
+        async with self._write(workspace_id) as s:
             return await voiceprints.remove(s, user_id=user_id)
 
     # -- maintenance (all tenants: background tasks and the CLI only, never a request)
