@@ -160,8 +160,8 @@ class AccountStore(StoreCore):
             row.removed_at = now
             row.email = accounts.removed_email(user_id)
             jtis = await accounts.end_sessions(s, user_id=user_id, now=now)
-        for member in members:  # each voiceprint lives where its user id is placed
-            async with self._write(member) as s:
+        for member in members:  # voiceprints live on the workspace's shard (store/repos.py)
+            async with self._write(workspace_id) as s:
                 await s.execute(delete(Voiceprint).where(Voiceprint.user_id == member))
         if heir is not None:  # the rows handed over reference the heir's row on the shard
             heir_row = await self.get_user_record(heir)
