@@ -8,7 +8,7 @@ document, buying signals), summary fact recall, next steps with owner and date, 
 other-company leaks (a tip or summary naming another company of the set, or the sample company)
 and tips per minute. The last line is one comparable figure (holdout).
 
-    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]
+    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]   (--show: every tip, summary, miss and why)
 
 Transcript level (fast, for tuning): each turn is one transcript block with realistic timings.
 """
@@ -27,7 +27,7 @@ import yaml
 
 from tests.fakes.agents import shared_embedder
 from tests.fakes.store import MemoryStore
-from tests.unit.test_agents_quality import Score as Count
+from wingman.agents.metrics import DetectionScore
 from wingman.agents.runner import AgentWorker
 from wingman.agents.summary import CallSummary, summarize_call
 from wingman.bus.memory import MemoryBus
@@ -46,7 +46,9 @@ GAP = 0.5
 
 @dataclass
 class Report:
-    counts: dict[str, Count] = field(default_factory=lambda: {k: Count() for k in KINDS})
+    counts: dict[str, DetectionScore] = field(
+        default_factory=lambda: {k: DetectionScore() for k in KINDS}
+    )
     facts: int = 0
     facts_held: int = 0
     steps: int = 0
@@ -150,16 +152,16 @@ async def run_call(
         shown += published
         got = {label for i in published if (label := label_of(i))}
         expected = set(turn.get("expect", []))
-        for label in expected | got:
-            count = report.counts[_family(label)]
-            if label in expected and label in got:
-                count.tp += 1
-            elif label in got:
-                count.fp += 1
-                report.misses.append(f"{path.stem}#{seq} extra {label}: {turn['text'][:70]}")
-            else:
-                count.fn += 1
-                report.misses.append(f"{path.stem}#{seq} missed {label}: {turn['text'][:70]}")
+        missed = False
+        for kind, count in report.counts.items():
+            mine = {label for label in expected | got if _family(label) == kind}
+            misses = count.add(expected & mine, got & mine, turn["text"][:70])
+            report.misses += [f"{path.stem}#{seq} {m}" for m in misses]
+            missed = missed or bool(misses)
+        if show and missed:  # what the agents said about the moment they got wrong
+            for run in await store.list_agent_runs(user_id=tenant, call_id=call_id):
+                if run.block_id == block.id and run.agent in ("coach", "qa", "search"):
+                    print(f"      why #{seq} {run.agent}: {run.output[:200]}")
         if show:
             for i in published:
                 print(f"    #{seq:2} {i.agent:6} {i.kind:26} {(i.source or ''):28} {i.content[:90]}")

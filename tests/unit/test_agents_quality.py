@@ -11,7 +11,6 @@ honest estimate, asserted with lower bars where the local engine is known to be 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.fakes.agents import block, catalog_for, sample_knowledge, shared_embe
 from wingman.agents.base import CallContext
 from wingman.agents.coach import SalesCoach
 from wingman.agents.examples import clauses
+from wingman.agents.metrics import DetectionScore
 from wingman.agents.playbook import PlaybookSource
 from wingman.agents.qa import QaAgent
 from wingman.agents.search import SearchAgent
@@ -29,34 +29,14 @@ from wingman.llm.local import LocalLlm
 from wingman.settings import DATA_DIR
 
 
-@dataclass
-class Score:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    errors: list[str] = field(default_factory=list)
+class Score(DetectionScore):
+    """DetectionScore that prints each mismatch (run with -s to read them)."""
 
-    def add(self, expected: set[str], got: set[str], text: str) -> None:
-        self.tp += len(expected & got)
-        self.fp += len(got - expected)
-        self.fn += len(expected - got)
-        if expected != got:
+    def add(self, expected: set[str], got: set[str], text: str) -> list[str]:
+        misses = super().add(expected, got, text)
+        if misses:
             print(f"  {sorted(expected)} != {sorted(got)}: {text}")
-            self.errors.append(f"expected {sorted(expected)} got {sorted(got)}: {text}")
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    def line(self, name: str) -> str:
-        return (
-            f"{name:34} precision {self.precision:.3f} recall {self.recall:.3f} "
-            f"(tp {self.tp}, fp {self.fp}, fn {self.fn})"
-        )
+        return misses
 
 
 def _expected_coach(item: dict[str, Any]) -> set[str]:

@@ -86,3 +86,40 @@ class ConversationMetrics:
             rep_questions=self.rep_questions,
             customer_questions=self.customer_questions,
         )
+
+
+@dataclass
+class DetectionScore:
+    """Precision and recall of labelled detections (objections, answers, briefs...): what the
+    quality tests and bench/tips.py count, in one place."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, expected: set[str], got: set[str], text: str) -> list[str]:
+        """Count one labelled moment; returns one line per label missed or extra (also kept
+        in `errors`)."""
+        self.tp += len(expected & got)
+        self.fp += len(got - expected)
+        self.fn += len(expected - got)
+        misses = [f"missed {label}: {text}" for label in sorted(expected - got)]
+        misses += [f"extra {label}: {text}" for label in sorted(got - expected)]
+        self.errors += misses
+        return misses
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def line(self, name: str) -> str:
+        """One printable line: precision, recall and the counts behind them."""
+        return (
+            f"{name:34} precision {self.precision:.3f} recall {self.recall:.3f} "
+            f"(tp {self.tp}, fp {self.fp}, fn {self.fn})"
+        )

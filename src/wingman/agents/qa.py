@@ -47,6 +47,51 @@ def retrieval_confidence(passage: Passage) -> float:
     return round(0.8 * passage.dense + 0.2 * passage.coverage, 4)
 
 
+# Spoken phrasings of common buyer questions, and the words knowledge bases answer them in:
+# "can it talk to X" is about integrations, "how long before we are up and running" about setup
+# time. Added to the retrieval query (not to the answer), so passage and sentence ranking find
+# documents written in the vendor's words.
+_PARAPHRASES = [
+    (r"\bhow (?:long|quickly|fast|soon)\b", "takes days weeks"),
+    (
+        r"\b(?:up and running|go(?:ing)? live|get (?:\w+ ){0,2}live|be live|roll ?outs?|rolling out|"
+        r"deploy\w*|implement\w*|onboard\w*|set ?up(?! fees?)|stand (?:it|this) up|switch over)\b",
+        "setup rollout implementation live",
+    ),
+    (  # "can it talk to X": the product (not a person) working with another system
+        r"\b(?:it|this|that|you|the app|the system|your \w+) (?:talks? to|works? with|connects? (?:to|with)|"
+        r"hooks? (?:up )?(?:to|into|with)|plugs? into|plays? (?:nice|well) with|syncs? with|ties? into)\b",
+        "integrates syncs with",
+    ),
+    (r"\b(?:slow (?:down|up)|bogs? down|heavy|lag\w*|performance|battery)\b", "performance processor"),
+    (
+        r"\b(?:stored|kept|hosted|resides?|where (?:is|are|does|do) (?:the |our |my )?data)\b",
+        "stored hosted data",
+    ),
+    (r"\b(?:discount\w*|deal|cheaper|break on|savings?)\b", "discount off"),
+    (r"\b(?:cancel\w*|locked in|contract\w*|month to month)\b", "contract month to month annual"),
+    (r"\b(?:safe|secure|security|protect\w*|encrypt\w*|hack\w*|breach\w*)\b", "security encrypted"),
+    (r"\b(?:train\w*|learn\w*|teach|get the hang)\b", "training learn"),
+    (
+        r"\b(?:offline|no (?:signal|reception|internet|coverage)|"
+        r"without (?:a )?(?:signal|internet|connection|wifi))\b",
+        "offline signal",
+    ),
+    (
+        r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month))\b",
+        "price dollars per month plan",
+    ),
+]
+_PARAPHRASE_PATTERNS = [(re.compile(p, re.I), words) for p, words in _PARAPHRASES]
+
+
+def expand_question(question: str) -> str:
+    """The retrieval query for `question`: its words plus the knowledge-base words for the
+    spoken phrasings it uses ("can it talk to Xero" -> "... (integrates syncs with)")."""
+    extra = [words for pattern, words in _PARAPHRASE_PATTERNS if pattern.search(question)]
+    return f"{question} ({' '.join(extra)})" if extra else question
+
+
 def canonical_query(text: str, ctx: CallContext) -> str:
     """The question with misheard names fixed ("ring central" -> "RingCentral")."""
     for match in ctx.catalog.matcher.find(text):
@@ -108,7 +153,8 @@ class QaAgent(Agent):
             doc for name, doc in ctx.catalog.documents.items() if ctx.catalog.kinds.get(name) == "competitor"
         }
         for index, (sentence, kind) in enumerate(questions):
-            query = canonical_query(sentence, ctx)
+            question = canonical_query(sentence, ctx)
+            query = expand_question(question)
             passages = await self.knowledge.retrieve(block.tenant, query, limit=4)
             if not passages:
                 notes.append(f"{kind} question: knowledge base empty")
@@ -131,13 +177,13 @@ class QaAgent(Agent):
                 )
                 continue
             context = {
-                "question": query,
+                "question": question,
                 "kind": kind,
                 "confidence": confidence,
                 "min_confidence": self.min_confidence,
                 "sentences": await self.knowledge.rank_sentences(query, passages[:2]),
             }
-            request = self._request(query, ctx, passages, context)
+            request = self._request(question, ctx, passages, context)
             prompts.append(request.prompt)
             answer, provider = await ask_llm(
                 self.llm, self._local, request, timeout=self.llm_timeout, local_timeout=self.llm_timeout

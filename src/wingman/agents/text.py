@@ -84,7 +84,8 @@ _IMPLICIT = [
     re.compile(r"^(?:not sure|unsure|unclear|no idea) (?:if|whether|how|what|about|on|when|why)\b"),
     re.compile(r"\bi wonder(?:ed)? (?:if|whether|how|what|why|when|who|where)\b"),
     re.compile(
-        r"\b(?:i|we) (?:would|will|might|also) (?:want|need|like|love|have|have) to "
+        r"\b(?:i|we) (?:would|will|might|also)(?: also| really| still| first)? "
+        r"(?:want|need|like|love|have) to "
         r"(?:know|understand|learn|see how|hear|find out|figure out|get a sense|confirm)\b"
     ),
     re.compile(
