@@ -8,8 +8,10 @@ records which call frame its audio started at so a test can check the replay had
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from tests.fakes.scripted_audio import SR, Script, Segment, first_frame, to_int16
-from wingman.stt.base import SpeechToText, SttResult, SttStream
+from wingman.stt.base import SpeechToText, StreamOptions, SttResult, SttStream
 
 
 class ScriptedStt(SpeechToText):
@@ -27,8 +29,8 @@ class ScriptedStt(SpeechToText):
 class ScriptedStream(SttStream, engine=ScriptedStt):
     provider = "local"
 
-    def __init__(self, owner: ScriptedStt, /, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+    def __init__(self, owner: ScriptedStt, /, **options: Unpack[StreamOptions]) -> None:
+        super().__init__(**options)
         owner.streams.append(self)
         self.script = owner.script
         self.first_frame: int | None = None

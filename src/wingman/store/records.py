@@ -189,14 +189,9 @@ class KeyMomentLike(Protocol):
     def at(self) -> float: ...
 
 
-class CallDetail(Record):
-    id: str
-    user_id: str
-    workspace_id: str = ""
-    title: str
-    start_time: UtcDatetime
-    end_time: UtcDatetime | None = None
-    summary: str | None = None
+class CallDetail(CallRecord):
+    """A call with everything said and shown in it (the call page)."""
+
     full_transcript: str | None = None
     transcript: list[SegmentRecord] = Field(default_factory=list)
     recommendations: list[RecommendationRecord] = Field(default_factory=list)

@@ -17,7 +17,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,15 @@ class SttResult:
     confidence: float | None = None
     audio_end_at: float | None = None  # time.monotonic() when the utterance's end was heard
     words: tuple[WordTiming, ...] = ()  # finals of engines that time words (call seconds)
+
+
+class StreamOptions(TypedDict):
+    """What a call asks of its stream (the keyword arguments of every SttStream)."""
+
+    sample_rate: int
+    channels: int
+    language: str
+    vocabulary: Sequence[str]
 
 
 class SttStream(ABC):

@@ -22,7 +22,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import SecretStr
 from websockets.asyncio.client import connect as ws_connect
@@ -41,7 +41,7 @@ from wingman.errors import (
 )
 from wingman.events import new_id
 from wingman.redaction import protect
-from wingman.stt.base import Pcm, RetryPolicy, SpeechToText, SttResult, SttStream
+from wingman.stt.base import Pcm, RetryPolicy, SpeechToText, StreamOptions, SttResult, SttStream
 from wingman.stt.deepgram_wire import (
     CLOSE_POLICY_VIOLATION,
     CLOSE_STREAM,
@@ -129,24 +129,16 @@ class DeepgramStream(SttStream, engine=DeepgramStt):
 
     provider = "deepgram"
 
-    def __init__(
-        self,
-        owner: DeepgramStt,
-        /,
-        *,
-        sample_rate: int,
-        channels: int,
-        language: str,
-        vocabulary: Sequence[str],
-    ) -> None:
-        super().__init__(sample_rate=sample_rate, channels=channels, language=language, vocabulary=vocabulary)
+    def __init__(self, owner: DeepgramStt, /, **options: Unpack[StreamOptions]) -> None:
+        super().__init__(**options)
+        sample_rate, channels = self.sample_rate, self.channels
         self._owner = owner
         self.url = listen_url(
             owner.url,
             model=owner.model,
             sample_rate=sample_rate,
             channels=channels,
-            language=language,
+            language=self.language,
             endpointing_ms=owner.endpointing_ms,
             utterance_end_ms=owner.utterance_end_ms,
             vocabulary=self.vocabulary,

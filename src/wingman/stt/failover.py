@@ -16,13 +16,14 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import Unpack
 
 import numpy as np
 
 from wingman.errors import ProviderError
 from wingman.health import Observer, Observers, ProviderEvent, ProviderHealth
-from wingman.stt.base import Pcm, SpeechToText, SttResult, SttStream
+from wingman.stt.base import Pcm, SpeechToText, StreamOptions, SttResult, SttStream
 
 log = logging.getLogger(__name__)
 
@@ -92,26 +93,17 @@ class _Replay:
 class FailoverStream(SttStream, engine=FailoverStt):
     """One call: relays the primary's stream, switches to the fallback's when it fails."""
 
-    def __init__(
-        self,
-        owner: FailoverStt,
-        /,
-        *,
-        sample_rate: int,
-        channels: int,
-        language: str,
-        vocabulary: Sequence[str],
-    ) -> None:
-        super().__init__(sample_rate=sample_rate, channels=channels, language=language, vocabulary=vocabulary)
+    def __init__(self, owner: FailoverStt, /, **options: Unpack[StreamOptions]) -> None:
+        super().__init__(**options)
         self._owner = owner
         self.provider = owner.primary.name
         self.degraded = asyncio.Event()  # set once the call is on the fallback
         self.status: ProviderEvent | None = None  # why, once degraded
         self._listeners = Observers()
-        self._replay = _Replay(int(owner.max_replay_seconds * sample_rate))
+        self._replay = _Replay(int(owner.max_replay_seconds * self.sample_rate))
         self._active: SttStream | None = None
         self._input_done = False
-        self._final_end = [0] * channels  # frames, per channel, from the primary's finals
+        self._final_end = [0] * self.channels  # frames, per channel, from the primary's finals
         self._open_interim: dict[int, str] = {}  # channel -> utterance id of an unfinished interim
         self._carried: dict[str, str] = {}  # fallback utterance id -> primary id it continues
 
