@@ -138,6 +138,9 @@ PROFILE = {("get", "/api/profile"), ("put", "/api/profile"),
            ("get", "/api/sample"), ("post", "/api/sample"), ("delete", "/api/sample")}
 NO_TENANT_DATA = {
     ("post", "/api/auth/register"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
+    # the signed-in user's own account (test_accounts.py): no id of anyone else's is taken
+    ("post", "/api/auth/logout-everywhere"), ("post", "/api/auth/password"),
+    ("delete", "/api/auth/account"),
     ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
     # token-based: the invitation link is the credential
     ("get", "/api/invitations/lookup"), ("post", "/api/invitations/accept"),

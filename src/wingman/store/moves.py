@@ -54,7 +54,9 @@ TENANT_TABLES = (
     "crm_syncs",
 )
 # never on a shard's books
-DIRECTORY_TABLES = ("revoked_tokens", "workspace_placements", "invitations", "playbook_versions")
+DIRECTORY_TABLES = (
+    "revoked_tokens", "auth_sessions", "workspace_placements", "invitations", "playbook_versions",
+)
 _BY_CALL = frozenset(
     {
         "transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items",
