@@ -12,7 +12,7 @@ import pytest
 
 from tests.call_harness import MONO, CallHarness, call_harness
 from tests.security.support import script_of
-from wingman.errors import Busy
+from wingman.errors import Busy, QuotaExceeded
 from wingman.events import TOPIC_BLOCKS, TOPIC_CALLS, CallEnded, TranscriptBlock
 from wingman.pipeline.options import ResumePoint
 from wingman.realtime.lifecycle import CallLifecycle
@@ -158,3 +158,13 @@ async def test_a_call_whose_client_never_came_back_is_finalized_by_the_reaper(tm
         call = await h.container.store.get_call(viewer=rep, call_id=call_id)
         assert call is not None and call.end_time is not None and h.lifecycle.calls == {}
         assert await _stored(h, rep, call_id) == LINES[:1]
+
+
+async def test_a_user_at_their_call_quota_is_refused_and_the_node_keeps_its_slot(tmp_path: Path) -> None:
+    async with call_harness(tmp_path, script_of(LINES[:1]), max_calls_per_user=1) as h:
+        ana, bob = await h.user("ana"), await h.user("bob")
+        await h.start(ana)
+        with pytest.raises(QuotaExceeded):
+            await h.start(ana)  # a second tab: one live call each
+        assert h.lifecycle.load == 1 and h.lifecycle.accepting
+        assert await h.start(bob)  # another user is not held up by ana's quota
