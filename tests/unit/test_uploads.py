@@ -4,13 +4,17 @@ bounded index cache."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from pypdf import PageObject
 
 from tests.fakes.agents import shared_embedder
 from tests.fakes.hostile import pdf_bomb, pdf_pages, text_bomb
 from tests.fakes.store import MemoryStore
-from wingman.errors import QuotaExceeded, TooLarge, Unprocessable
-from wingman.search.documents import ParseLimits
+from wingman.errors import BadInput, QuotaExceeded, TooLarge, Unprocessable
+from wingman.search import uploads
+from wingman.search.documents import ParseLimits, extract_text
 from wingman.search.knowledge import KnowledgeBase
 from wingman.search.uploads import UploadWorker
 
@@ -46,6 +50,49 @@ async def test_ten_megabytes_of_text_are_refused() -> None:
     with pytest.raises(TooLarge) as e:
         await worker.parse("big.txt", text_bomb(10), "text/plain")
     assert e.value.code == "too_much_text"
+
+
+async def test_text_over_the_character_cap_is_refused_before_a_child_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_child(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(uploads._CONTEXT, "Process", no_child)
+    worker = UploadWorker(embedder=shared_embedder())
+    with pytest.raises(TooLarge) as e:  # 10 MB of text: more characters than the cap in any encoding
+        await worker.parse("big.txt", text_bomb(10), "text/plain")
+    assert e.value.code == "too_much_text"
+    with pytest.raises(BadInput) as wrong_type:
+        await worker.parse("tool.exe", b"MZ" * 100, None)
+    assert wrong_type.value.code == "unsupported_type"
+
+
+def test_pages_sharing_one_content_stream_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    extracted: list[object] = []
+    original = PageObject.extract_text
+
+    def counted(self: PageObject, *args: object, **kwargs: object) -> str:
+        extracted.append(self)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PageObject, "extract_text", counted)
+    with pytest.raises(TooLarge) as e:  # 20 pages x one stream of 64k characters
+        extract_text("bomb.pdf", pdf_bomb(), limits=ParseLimits())
+    assert e.value.code == "too_much_text" and len(extracted) == 1
+    extracted.clear()
+    separate = pdf_pages(3, b"BT /F1 12 Tf 10 700 Td (Hello page) Tj ET", shared=False)
+    _kind, text = extract_text("p.pdf", separate)
+    assert text.count("Hello page") == 3 and len(extracted) == 3  # separate streams: each read
+
+
+async def test_a_flood_of_uploads_is_refused_past_the_waiting_line() -> None:
+    worker = UploadWorker(embedder=shared_embedder(), max_waiting=2)
+    results = await asyncio.gather(*(worker.parse(f"n{i}.md", MD, None) for i in range(3)),
+                                   return_exceptions=True)
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert len(refused) == 1 and refused[0].code == "uploads_busy" and refused[0].retry_after
+    assert sum(not isinstance(r, BaseException) for r in results) == 2  # the others were read
 
 
 async def test_too_many_passages_are_refused() -> None:

@@ -11,6 +11,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from wingman.errors import BadInput, TooLarge
 
@@ -104,6 +105,18 @@ def _too_much_text(limits: ParseLimits) -> TooLarge:
     )
 
 
+def _content_key(page: Any) -> str | None:
+    """What a page's text depends on: its content stream objects (by object number) and its
+    resources (fonts); None when its content is not made of indirect objects."""
+    contents = page.raw_get("/Contents") if "/Contents" in page else None
+    refs = contents if isinstance(contents, list) else [contents]
+    numbers = [getattr(ref, "idnum", None) for ref in refs]
+    if not numbers or None in numbers:
+        return None
+    resources = page.raw_get("/Resources") if "/Resources" in page else None
+    return f"{numbers}|{resources!r}"
+
+
 def _pdf_text(data: bytes, limits: ParseLimits) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -127,8 +140,15 @@ def _pdf_text(data: bytes, limits: ParseLimits) -> str:
                 )
         pages: list[str] = []
         characters = 0
+        seen: dict[str, str] = {}  # page content (stream and resources) -> its text
         for page in reader.pages:
-            text = page.extract_text() or ""
+            # a bomb points many pages at one stream: read it once (its text is the same)
+            key = _content_key(page)
+            text = seen.get(key) if key is not None else None
+            if text is None:
+                text = page.extract_text() or ""
+                if key is not None:
+                    seen[key] = text
             characters += len(text)
             if characters > limits.max_characters:
                 raise _too_much_text(limits)
