@@ -120,13 +120,14 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.knowledge import router as knowledge_router
     from wingman.api.profile import router as profile_router
     from wingman.api.providers import router as providers_router
+    from wingman.api.recordings import router as recordings_router
     from wingman.api.speakers import router as speakers_router
     from wingman.api.vocabulary import router as vocabulary_router
     from wingman.api.workspace import routers as workspace_routers
 
     routers = (
         health_router, auth_router, calls_router, crm_router, knowledge_router, providers_router,
-        vocabulary_router, profile_router, speakers_router,
+        vocabulary_router, profile_router, speakers_router, recordings_router,
     )
     for router in (analysis_router, *routers):
         app.include_router(router)
@@ -190,6 +191,7 @@ def create_app(
         # writes a previous run (killed, or stopped with the database away) never applied
         await container.writer.replay()
         container.spawn(container.run_crm_sync(), "crm-sync")  # finished calls -> CRMs
+        container.spawn(container.recordings.run(), "recordings")  # finish, sync, retention
         if settings.retention_days is not None:
             container.spawn(
                 retention_loop(

@@ -27,6 +27,7 @@ from wingman.llm.base import Llm
 from wingman.playbooks import WorkspacePlaybooks
 from wingman.profile import ProfileService
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
+from wingman.recordings.service import RecordingService
 from wingman.search.base import Search
 from wingman.search.knowledge import KnowledgeBase
 from wingman.sentiment.model import SentimentModel
@@ -84,6 +85,7 @@ class Container:
         self.crm = self._make_crm()
         self.voiceprints = VoiceprintService(store=self.store, pool=self.pool)
         self.sentiment = SentimentModel()  # customer sentiment per segment (sentiment/)
+        self.recordings = self._make_recordings()  # call audio, if the workspace opted in
         self._tasks: list[asyncio.Task[None]] = []
 
     @cached_property
@@ -271,6 +273,14 @@ class Container:
         key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_secret(s.data_dir)
         return CrmService(repo=CrmRepo(self.store), clients=clients, secret=key,
                           redirect_base=s.effective_public_url)
+
+    def _make_recordings(self) -> RecordingService:
+        from wingman.auth import load_or_create_secret
+
+        s = self.settings
+        key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_secret(s.data_dir)
+        return RecordingService(store=self.store, root=s.data_dir / "recordings", secret=key,
+                                codec=s.recording_codec)
 
     async def run_crm_sync(self) -> None:
         """The CRM sync worker of this node (every node runs one; jobs are leased)."""

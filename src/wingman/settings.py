@@ -244,6 +244,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     crm_poll_seconds: float = Field(default=2.0, gt=0)  # how often a worker looks for due jobs
     crm_max_attempts: int = Field(default=12, ge=1)  # retries of 429/5xx before a job fails
+    # -- recordings (src/wingman/recordings): opt-in per workspace; files under data_dir/recordings
+    recording_codec: Literal["opus", "flac", "wav"] = "opus"  # WAV when the encoder is missing
     # -- speakers (src/wingman/speakers): who speaks on one channel, echo on stereo
     diarize: bool = True  # label one-channel calls rep/customer from speaker embeddings
     echo_gate: bool = True  # silence the customer's echo in the rep's mic on stereo calls

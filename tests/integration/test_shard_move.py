@@ -23,6 +23,7 @@ from wingman.store.crm import CrmConnectionRecord, CrmRepo
 from wingman.store.models import Base
 from wingman.store.moves import DIRECTORY_TABLES, TENANT_TABLES, counts, move_tenant
 from wingman.store.placement import TenantMoving
+from wingman.store.recordings import RecordingRecord, RecordingRepo
 from wingman.store.records import KeyMoment, NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
 from wingman.store.sentiment import add_sentiment
@@ -146,6 +147,13 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         tenant_id=user_id, provider="hubspot", status="connected", refresh_token="sealed",
         connected_by=user_id, updated_at=utcnow()))
     await crm.enqueue(tenant_id=user_id, call_id=call.id, provider="hubspot", now=utcnow())
+    recordings = RecordingRepo(store)  # the rows; the audio files stay where they are
+    await recordings.save_settings(workspace_id=user_id, enabled=True, retention_days=30,
+                                   updated_by=user_id, now=utcnow())
+    await recordings.start(RecordingRecord(
+        call_session_id=call.id, workspace_id=user_id, user_id=user_id, status="ready", node="disk",
+        path=f"{user_id}/{call.id}.ogg", media_type="audio/ogg", sample_rate=16000, channels=1,
+        size_bytes=10, seconds=1.0, created_at=utcnow()))
 
 
 async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
@@ -370,7 +378,7 @@ def test_the_cli_moves_a_tenant_by_email_and_lists_the_shards(
     moved = runner.invoke(app, ["shards", "move-tenant", email, "shard-b"])
     assert moved.exit_code == 0, moved.output
     said = " ".join(moved.output.split())  # rich wraps long lines
-    assert "copied 3 transcript_segments" in said and "23 rows moved from shard-a" in said
+    assert "copied 3 transcript_segments" in said and "25 rows moved from shard-a" in said
     assert tenants() == {"shard-a": before["shard-a"] - 1, "shard-b": before["shard-b"] + 1}
     refused = runner.invoke(app, ["shards", "move-tenant", email, "shard-z"])
     assert refused.exit_code == 1 and "no shard 'shard-z'" in " ".join(refused.output.split())

@@ -37,6 +37,7 @@ from wingman.health import TENANT
 from wingman.pipeline.aggregator import BlockAggregator
 from wingman.pipeline.options import PipelineOptions, ResumePoint
 from wingman.pipeline.output import CallOutput
+from wingman.recordings.recorder import CallRecorder
 from wingman.sentiment.tracker import SentimentTracker
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
@@ -71,6 +72,7 @@ class CallPipeline:
         vocabulary: Sequence[str] = (),
         resume: ResumePoint = START,
         diarizer: OnlineDiarizer | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         """`options`: what every call of the node shares (pipeline/options.py); `resume`:
         where this call goes on (a new call: from the start); `diarizer` labels the speakers
@@ -111,6 +113,7 @@ class CallPipeline:
         if diarizer is not None and fmt.channels == 1:
             self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=o.pool)
         self._echo = EchoGate() if o.echo_gate and fmt.channels == 2 else None
+        self._recorder = recorder  # the call's audio on disk, if its workspace records (recordings/)
         self._aggregator = BlockAggregator(
             call_id=call_id,
             user_id=user_id,
@@ -197,6 +200,8 @@ class CallPipeline:
                 await self._results_done.wait()
                 ticker.cancel()
         finally:
+            if self._recorder is not None:
+                self._recorder.close()
             await self._stream.aclose()
 
     def _convert(self, data: bytes | None) -> Pcm:
@@ -218,6 +223,8 @@ class CallPipeline:
             except BadInput as exc:
                 await self._output.on_error(exc)
                 continue
+            if self._recorder is not None:  # before the echo gate: the audio as it was heard
+                self._recorder.write(pcm, at=self.time_offset + self.audio_seconds)
             if pcm.shape[0] and self._echo is not None:
                 pcm = self._echo.process(pcm)  # ~0.1 ms per 100 ms chunk: numpy on frame energies
             if pcm.shape[0]:

@@ -206,6 +206,9 @@ class CallLifecycle:
             vocabulary=vocabulary or tuple(self.c.settings.competitors),
             resume=at,
             diarizer=diarizer,
+            recorder=self.c.recordings.recorder(  # records only if the workspace opted in
+                call_id=call_id, workspace_id=owner.workspace_id, user_id=owner.user_id, channels=fmt.channels
+            ),
         )
         pipeline.start()
         return pipeline

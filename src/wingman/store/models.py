@@ -405,3 +405,41 @@ class Voiceprint(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian
     seconds: Mapped[float] = mapped_column(Float)  # speech it was made from
     created_at: Mapped[datetime] = _ts()
+
+
+# -- recordings (src/wingman/recordings): each workspace's choice, and each recorded call's audio
+class RecordingSettingsRow(Base):
+    """Whether a workspace records its calls (opt-in, off by default) and for how long it
+    keeps them (None: as long as the call)."""
+
+    __tablename__ = "recording_settings"
+
+    workspace_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_by: Mapped[str] = mapped_column(ID)
+    updated_at: Mapped[datetime] = _ts()
+
+
+class RecordingRow(Base):
+    """One call's audio. No foreign key to the call: when a call is deleted (retention, shard
+    cleanup) the recordings sweep finds the row alone and deletes its file with it."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_status", "status", "node"),)
+
+    call_session_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ID)
+    user_id: Mapped[str] = mapped_column(ID)
+    status: Mapped[str] = mapped_column(String(16))  # recording | ready | failed | deleted
+    node: Mapped[str] = mapped_column(String(128))  # whose disk holds the audio being recorded
+    path: Mapped[str] = mapped_column(Text)  # under the recordings directory
+    media_type: Mapped[str] = mapped_column(String(64))
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    deleted_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # retention | deleted
+    created_at: Mapped[datetime] = _ts()
+    finished_at: Mapped[datetime | None] = _ts(nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

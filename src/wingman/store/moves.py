@@ -52,6 +52,8 @@ TENANT_TABLES = (
     "voiceprints",
     "crm_connections",  # the workspace's sealed CRM tokens and its calls' sync jobs
     "crm_syncs",
+    "recording_settings",  # rows only: the audio files stay where the recordings store keeps them
+    "recordings",
 )
 # never on a shard's books
 DIRECTORY_TABLES = (

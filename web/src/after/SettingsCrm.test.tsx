@@ -12,7 +12,10 @@ function crms(canManage: boolean): CrmStatus[] {
 }
 
 function serve(body: CrmStatus[]) {
-  vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } }));
+  const recording = { enabled: false, retention_days: null, codec: 'opus', can_manage: body[0]?.can_manage ?? false, updated_at: null };
+  vi.spyOn(globalThis, 'fetch').mockImplementation(
+    async (input) => new Response(JSON.stringify(String(input) === '/api/crm' ? body : recording), { status: 200, headers: { 'Content-Type': 'application/json' } }),
+  );
 }
 
 describe('Settings: CRM connections by role', () => {

@@ -104,6 +104,29 @@ export interface Trends {
   reps: RepTrend[];
 }
 
+/** The workspace's recording choice (opt-in; only admins change it). */
+export interface RecordingSettings {
+  enabled: boolean;
+  retention_days: number | null;
+  codec: string;
+  can_manage: boolean;
+  updated_at: string | null;
+}
+
+/** A call's recording and, when ready, a short-lived signed link to play it. */
+export interface Recording {
+  status: 'not_recorded' | 'recording' | 'processing' | 'ready' | 'failed' | 'deleted';
+  media_type: string | null;
+  seconds: number | null;
+  size_bytes: number | null;
+  url: string | null;
+  url_expires_at: string | null;
+  created_at: string | null;
+  deletes_at: string | null;
+  deleted_reason: 'retention' | 'deleted' | null;
+  can_delete: boolean;
+}
+
 const enc = encodeURIComponent;
 
 export const afterApi = {
@@ -121,6 +144,11 @@ export const afterApi = {
   sentiment: (callId: string, signal?: AbortSignal) =>
     request<SentimentPoint[]>(`/api/calls/${enc(callId)}/sentiment`, { signal }),
   followUp: (callId: string, signal?: AbortSignal) => request<EmailDraft>(`/api/calls/${enc(callId)}/follow-up`, { signal }),
+  recordingSettings: (signal?: AbortSignal) => request<RecordingSettings>('/api/recordings/settings', { signal }),
+  saveRecordingSettings: (body: { enabled: boolean; retention_days: number | null; consent_confirmed: boolean }) =>
+    request<RecordingSettings>('/api/recordings/settings', { method: 'PUT', json: body }),
+  recording: (callId: string, signal?: AbortSignal) => request<Recording>(`/api/calls/${enc(callId)}/recording`, { signal }),
+  deleteRecording: (callId: string) => request<unknown>(`/api/calls/${enc(callId)}/recording`, { method: 'DELETE' }),
   trends: (range: TrendRange, signal?: AbortSignal, rep: TrendScope = 'me') =>
     request<Trends>(`/api/trends?range=${range}${rep === 'me' ? '' : `&rep=${enc(rep)}`}`, { signal }),
 };

@@ -2,6 +2,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ArrowLeft, Brain, Flag, ListChecks } from 'lucide-react';
 import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
+import { RecordingPlayer } from '../after/RecordingPlayer';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
 import { CoachingComments } from '../components/CoachingComments';
@@ -267,6 +268,7 @@ export function CallPage({ id }: { id: string }) {
             <Timeline moments={c.key_moments} duration={duration} onJump={jump} />
           </Card>
           <CoachingComments callId={c.id} moments={c.key_moments} onJump={(at) => jump({ kind: 'comment', text: '', at })} />
+          <RecordingPlayer callId={c.id} segments={c.transcript} />
           <Card title="Transcript">
             <div className="max-h-[70vh] overflow-y-auto">
               <Transcript lines={c.transcript} highlightId={highlight} emptyText="No transcript was saved for this call." />

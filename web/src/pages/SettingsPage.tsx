@@ -7,6 +7,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { KeyRound, Link2, LogOut, Trash2, Unlink } from 'lucide-react';
 import { useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
+import { RecordingSettingsCard } from '../after/RecordingSettings';
 import { afterApi, type CrmStatus } from '../api/after';
 import { request } from '../api/client';
 import { setToken } from '../api/token';
@@ -266,6 +267,7 @@ export function SettingsPage() {
           </ul>
         )}
       </Card>
+      <RecordingSettingsCard />
     </>
   );
 }
