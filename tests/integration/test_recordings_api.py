@@ -26,7 +26,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.integration.api_support import bearer
-from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store
+from tests.integration.store_support import Clock, open_store
 from wingman.api import recordings as recordings_api
 from wingman.auth import Auth
 from wingman.demo import read_wav
@@ -76,11 +76,6 @@ class World:
         return self._tokens[user.id]
 
     _tokens: dict[str, dict[str, str]]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
 
 
 async def _member(
