@@ -8,7 +8,8 @@ document, buying signals), summary fact recall, next steps with owner and date, 
 other-company leaks (a tip or summary naming another company of the set, or the sample company)
 and tips per minute. The last line is one comparable figure (holdout).
 
-    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]   (--show: every tip, summary, miss and why)
+    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]
+    (--show: every tip, summary, miss and why)
 
 Transcript level (fast, for tuning): each turn is one transcript block with realistic timings.
 """
