@@ -118,6 +118,8 @@ BY_ID = {
     ("get", "/api/calls/{call_id}/follow-up"),
 }
 TENANT_LISTS = {
+    # a call's recording: read and deleted by call id (test_recordings_api.py: other tenant 404)
+    ("get", "/api/calls/{call_id}/recording"), ("delete", "/api/calls/{call_id}/recording"),
     ("get", "/api/calls"), ("get", "/api/stats"), ("get", "/api/knowledge"), ("get", "/api/auth/me"),
     ("get", "/api/workspace"), ("patch", "/api/workspace"), ("get", "/api/members"),
     ("get", "/api/invitations"), ("post", "/api/invitations"), ("get", "/api/team"),
@@ -141,6 +143,8 @@ NO_TENANT_DATA = {
     # the signed-in user's own account (test_accounts.py): no id of anyone else's is taken
     ("post", "/api/auth/logout-everywhere"), ("post", "/api/auth/password"),
     ("delete", "/api/auth/account"),
+    # the workspace's recording settings (admin only; test_recordings_api.py covers roles)
+    ("get", "/api/recordings/settings"), ("put", "/api/recordings/settings"),
     ("get", "/api/health"), ("get", "/api/providers"), ("post", "/api/knowledge"),
     # token-based: the invitation link is the credential
     ("get", "/api/invitations/lookup"), ("post", "/api/invitations/accept"),
