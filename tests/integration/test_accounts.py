@@ -6,12 +6,10 @@ simultaneous first sign-ups making one account."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store
 from wingman.auth import Auth, SignupClosed
 from wingman.errors import BadInput, NotFound, Unauthorized
 from wingman.events import TranscriptFragment
@@ -21,17 +19,6 @@ from wingman.store.records import NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    async for s in open_store(db_url, Clock()):
-        yield s
 
 
 def _auth(store: Store, tmp_path: Path, **kw: object) -> Auth:

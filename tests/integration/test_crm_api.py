@@ -15,7 +15,6 @@ from fastapi import FastAPI
 
 from tests.integration.api_support import bearer
 from tests.integration.crm_support import Crms, crm_world, finished_call, running, seed_customer
-from tests.integration.store_support import BACKENDS, backend_url
 from wingman.api import auth as auth_api
 from wingman.api import crm as crm_api
 from wingman.auth import Auth
@@ -30,11 +29,6 @@ class StandIn:
     store: Store
     auth: Auth
     crm: CrmService
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
 
 
 @pytest.fixture

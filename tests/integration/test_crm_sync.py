@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -25,15 +24,10 @@ from tests.integration.crm_support import (
     running,
     seed_customer,
 )
-from tests.integration.store_support import BACKENDS, Clock, backend_url
+from tests.integration.store_support import Clock
 from wingman.crm.base import CrmTarget
 from wingman.crm.service import lookup_from_call
 from wingman.store.crm import DONE, NEEDS_RECONNECT, NO_MATCH
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.fakes.agents import block, shared_embedder
-from tests.integration.store_support import BACKENDS, Clock, backend_url, open_store
+from tests.integration.store_support import Clock, open_store
 from tests.security.support import PASSWORD, quiet_settings, serve
 from wingman.agents.playbook import PlaybookSource
 from wingman.agents.runner import AgentWorker
@@ -28,17 +27,6 @@ from wingman.store.repos import Store
 
 NEW_TIP = "Ask which budget line the pilot would come from, then size the pilot to it."
 PRICE = "Honestly the price is way too high for us."
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    async for s in open_store(db_url, Clock()):
-        yield s
 
 
 class Ticks:

@@ -4,16 +4,14 @@ call, tips shown and liked; another user's calls never counted; the range valida
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from tests.integration.api_support import bearer
-from tests.integration.store_support import BACKENDS, Clock, backend_url
+from tests.integration.store_support import Clock
 from wingman.api import analysis as analysis_api
 from wingman.api import auth as auth_api
 from wingman.auth import Auth
@@ -21,21 +19,6 @@ from wingman.events import Insight, TranscriptFragment
 from wingman.settings import Settings
 from wingman.store.repos import Store
 from wingman.store.trends import trends
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request, tmp_path)
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    s = Store(url=db_url, clock=Clock())
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.aclose()
 
 
 async def _call(
