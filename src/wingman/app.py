@@ -122,12 +122,13 @@ def _include_routers(app: FastAPI) -> None:
     from wingman.api.providers import router as providers_router
     from wingman.api.recordings import router as recordings_router
     from wingman.api.speakers import router as speakers_router
+    from wingman.api.summary import router as summary_router
     from wingman.api.vocabulary import router as vocabulary_router
     from wingman.api.workspace import routers as workspace_routers
 
     routers = (
         health_router, auth_router, calls_router, crm_router, knowledge_router, providers_router,
-        vocabulary_router, profile_router, speakers_router, recordings_router,
+        vocabulary_router, profile_router, speakers_router, recordings_router, summary_router,
     )
     for router in (analysis_router, *routers):
         app.include_router(router)

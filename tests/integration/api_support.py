@@ -20,6 +20,7 @@ from wingman.auth import Auth
 from wingman.bus.base import EventBus
 from wingman.events import BusEvent
 from wingman.settings import Settings
+from wingman.store.records import UserRecord
 from wingman.store.repos import Store
 
 
@@ -81,6 +82,39 @@ class Api:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def member(
+    store: Store, admin: UserRecord, email: str, role: str, manager: str | None = None
+) -> UserRecord:
+    """A new member of `admin`'s workspace, by invitation, named after the email."""
+    _inv, token = await store.create_invitation(workspace_id=admin.workspace_id, email=email, role=role,
+                                               invited_by=admin.id, ttl_seconds=3600, manager_id=manager)
+    return await store.accept_invitation(token=token, name=email.split("@")[0].title(), password_hash="x")
+
+
+@dataclass
+class Team:
+    """Acme's admin Ada, manager Max, his rep Ria, the rep Rob (no manager), and Olga of
+    another workspace, with each one's bearer header."""
+
+    admin: UserRecord
+    manager: UserRecord
+    rep: UserRecord
+    other_rep: UserRecord
+    outsider: UserRecord
+    tokens: dict[str, dict[str, str]]
+
+
+async def acme_team(store: Store, auth: Auth) -> Team:
+    admin = await store.create_user(email="ada@acme.test", name="Ada", password_hash="x",
+                                    new_workspace="Acme")
+    manager = await member(store, admin, "max@acme.test", "manager")
+    rep = await member(store, admin, "ria@acme.test", "rep", manager.id)
+    other = await member(store, admin, "rob@acme.test", "rep")
+    outsider = await store.create_user(email="olga@other.test", name="Olga", password_hash="x")
+    tokens = {u.id: bearer(auth.issue_token(u)[0]) for u in (admin, manager, rep, other, outsider)}
+    return Team(admin, manager, rep, other, outsider, tokens)
 
 
 async def open_api(tmp_path: Path, mode: Literal["local", "required"]) -> AsyncIterator[Api]:

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from tests.integration.api_support import bearer
+from tests.integration.api_support import acme_team
 from tests.integration.store_support import Clock, open_store
 from wingman.api import recordings as recordings_api
 from wingman.auth import Auth
@@ -78,14 +78,6 @@ class World:
     _tokens: dict[str, dict[str, str]]
 
 
-async def _member(
-    store: Store, admin: UserRecord, email: str, role: str, manager: str | None = None
-) -> UserRecord:
-    _inv, token = await store.create_invitation(workspace_id=admin.workspace_id, email=email, role=role,
-                                               invited_by=admin.id, ttl_seconds=3600, manager_id=manager)
-    return await store.accept_invitation(token=token, name=email.split("@")[0].title(), password_hash="x")
-
-
 async def _world(db_url: str, tmp_path: Path, codec: Codec) -> AsyncIterator[World]:
     clock = Clock()
     async for store in open_store(db_url, clock):
@@ -97,16 +89,11 @@ async def _world(db_url: str, tmp_path: Path, codec: Codec) -> AsyncIterator[Wor
         app.include_router(recordings_api.router)
         app.state.container = type("C", (), {"settings": settings, "store": store, "auth": auth,
                                              "recordings": service})()
-        admin = await store.create_user(email="ada@acme.test", name="Ada", password_hash="x",
-                                        new_workspace="Acme")
-        manager = await _member(store, admin, "max@acme.test", "manager")
-        rep = await _member(store, admin, "ria@acme.test", "rep", manager.id)
-        other = await _member(store, admin, "rob@acme.test", "rep")
-        outsider = await store.create_user(email="olga@other.test", name="Olga", password_hash="x")
-        tokens = {u.id: bearer(auth.issue_token(u)[0]) for u in (admin, manager, rep, other, outsider)}
+        t = await acme_team(store, auth)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wingman.test") as http:
-            yield World(http, store, service, clock, admin, manager, rep, other, outsider, tokens)
+            yield World(http, store, service, clock, t.admin, t.manager, t.rep, t.other_rep, t.outsider,
+                        t.tokens)
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from wingman.store.recordings import RecordingRecord, RecordingRepo
 from wingman.store.records import KeyMoment, NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
 from wingman.store.sentiment import add_sentiment
+from wingman.store.summaries import SummaryRepo
+from wingman.store.summary_edits import Editor
 from wingman.store.voiceprints import VoiceprintRecord
 
 SHARDS = ("shard-a", "shard-b")
@@ -154,6 +156,10 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         call_session_id=call.id, workspace_id=user_id, user_id=user_id, status="ready", node="disk",
         path=f"{user_id}/{call.id}.ogg", media_type="audio/ogg", sample_rate=16000, channels=1,
         size_bytes=10, seconds=1.0, created_at=utcnow()))
+    edited = await SummaryRepo(store).save(
+        viewer=Viewer.owner(user_id, user_id), editor=Editor(id=user_id, name=word), call_id=call.id,
+        base_version=0, text=f"{word} summary, edited", action_items=[f"send the {word} offer"])
+    assert edited is not None and edited[0]
 
 
 async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
@@ -378,7 +384,8 @@ def test_the_cli_moves_a_tenant_by_email_and_lists_the_shards(
     moved = runner.invoke(app, ["shards", "move-tenant", email, "shard-b"])
     assert moved.exit_code == 0, moved.output
     said = " ".join(moved.output.split())  # rich wraps long lines
-    assert "copied 3 transcript_segments" in said and "25 rows moved from shard-a" in said
+    # 26 rows: 25 and the summary edit
+    assert "copied 3 transcript_segments" in said and "26 rows moved from shard-a" in said
     assert tenants() == {"shard-a": before["shard-a"] - 1, "shard-b": before["shard-b"] + 1}
     refused = runner.invoke(app, ["shards", "move-tenant", email, "shard-z"])
     assert refused.exit_code == 1 and "no shard 'shard-z'" in " ".join(refused.output.split())

@@ -116,6 +116,9 @@ BY_ID = {
     ("post", "/api/calls/{call_id}/crm/{provider}"),
     ("get", "/api/calls/{call_id}/sentiment"),
     ("get", "/api/calls/{call_id}/follow-up"),
+    # the call's summary, edited on the call page (test_summary_edits.py: roles and versions)
+    ("get", "/api/calls/{call_id}/summary"), ("put", "/api/calls/{call_id}/summary"),
+    ("delete", "/api/calls/{call_id}/summary"),
 }
 TENANT_LISTS = {
     # a call's recording: read and deleted by call id (test_recordings_api.py: other tenant 404)
@@ -216,6 +219,9 @@ def test_rest_routes_on_another_tenants_ids_are_404(world: World) -> None:
             http.post(f"/api/calls/{world.ended_call}/crm/hubspot", json={}),
             http.get(f"/api/calls/{world.ended_call}/sentiment"),
             http.get(f"/api/calls/{world.ended_call}/follow-up"),
+            http.get(f"/api/calls/{world.ended_call}/summary"),
+            http.put(f"/api/calls/{world.ended_call}/summary", json={"text": "peek", "version": 0}),
+            http.delete(f"/api/calls/{world.ended_call}/summary", params={"version": 0}),
         ]
         for r in attempts:
             assert r.status_code == 404, (r.request.method, r.request.url, r.status_code, r.text)

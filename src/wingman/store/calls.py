@@ -37,6 +37,7 @@ from wingman.store.records import (
     SegmentRecord,
 )
 from wingman.store.snippets import snippets
+from wingman.store.summary_edits import edit_row
 
 MAX_TITLE_CHARS = 500
 
@@ -132,6 +133,8 @@ async def call_detail(session: AsyncSession, *, scope: Scope, call_id: str) -> C
         .where(ActionItemRow.call_session_id == call_id)
         .order_by(ActionItemRow.position)
     )
+    edit = await edit_row(session, call_id)
+    edited = edit is not None and edit.text is not None
     return CallDetail(
         id=row.id,
         user_id=row.user_id,
@@ -139,12 +142,13 @@ async def call_detail(session: AsyncSession, *, scope: Scope, call_id: str) -> C
         title=row.title,
         start_time=row.start_time,
         end_time=row.end_time,
-        summary=row.summary,
+        # an edit made on the call page wins (the CRM and the follow-up email read this)
+        summary=edit.text if edit is not None and edited else row.summary,
         full_transcript=row.full_transcript,
         transcript=segments,
         recommendations=[recommendation_record(r) for r in recs],
         key_moments=[KeyMoment(kind=m.kind, text=m.text, at=m.at_seconds) for m in moments],
-        action_items=list(items),
+        action_items=list(edit.action_items or []) if edit is not None and edited else list(items),
     )
 
 

@@ -443,3 +443,22 @@ class RecordingRow(Base):
     created_at: Mapped[datetime] = _ts()
     finished_at: Mapped[datetime | None] = _ts(nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# -- summary edits (store/summaries.py): a person's edit of a call's generated summary
+class SummaryEditRow(Base):
+    """The edited summary of one call. The generated summary stays in call_sessions.summary and
+    action_items, so "revert to generated" clears `text` and keeps the row: `version` only grows,
+    and an edit started from an older version is refused (409)."""
+
+    __tablename__ = "summary_edits"
+
+    call_session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("call_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: the generated one is in force
+    action_items: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    edited_by: Mapped[str] = mapped_column(ID)
+    edited_by_name: Mapped[str] = mapped_column(String(200))
+    edited_at: Mapped[datetime] = _ts()

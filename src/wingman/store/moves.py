@@ -45,6 +45,7 @@ TENANT_TABLES = (
     "action_items",
     "call_comments",
     "segment_sentiments",
+    "summary_edits",
     "documents",
     "document_chunks",
     "vocabulary_terms",
@@ -62,7 +63,7 @@ DIRECTORY_TABLES = (
 _BY_CALL = frozenset(
     {
         "transcript_segments", "recommendations", "agent_runs", "key_moments", "action_items",
-        "call_comments", "segment_sentiments",
+        "call_comments", "segment_sentiments", "summary_edits",
     }
 )
 _SERIAL = frozenset({"key_moments", "action_items"})  # integer ids: the target numbers them
