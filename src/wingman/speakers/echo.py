@@ -81,18 +81,25 @@ class EchoGate:
         if mic.shape[0] < HISTORY // 2 or far_all.shape[0] < mic.shape[0] + MAX_DELAY:
             return
         floor = float(np.percentile(far_all, 20)) + self.active_db
-        best, best_d, best_on = -1.0, 0, np.zeros(0, dtype=bool)
-        for d in range(MAX_DELAY + 1):
-            far = far_all[far_all.shape[0] - mic.shape[0] - d : far_all.shape[0] - d]
-            on = far > floor
-            if on.sum() < 30:
-                return  # the customer hardly spoke lately: keep what we had
-            # only while the customer talks: when they are quiet the mic holds the rep, whose
-            # envelope has nothing to do with the customer's
-            m, f = mic[on] - mic[on].mean(), far[on] - far[on].mean()
-            c = float(m @ f / (np.linalg.norm(m) * np.linalg.norm(f) + 1e-9))
-            if c > best:
-                best, best_d, best_on = c, d, on
+        # every delay at once: row d is the customer's envelope `d` frames before the mic's
+        total, h = far_all.shape[0], mic.shape[0]
+        rows = np.lib.stride_tricks.sliding_window_view(far_all[total - h - MAX_DELAY : total], h)
+        far_d = rows[::-1]  # far_d[d] = far_all[total - h - d : total - d]
+        on = far_d > floor
+        count = on.sum(axis=1)
+        if int(count.min()) < 30:
+            return  # the customer hardly spoke lately: keep what we had
+        # only while the customer talks: when they are quiet the mic holds the rep, whose
+        # envelope has nothing to do with the customer's. Masked Pearson correlation per delay:
+        w = on.astype(np.float64)
+        wf = w * far_d
+        sm, sf = w @ mic, wf.sum(axis=1)
+        smm, sff, smf = w @ (mic * mic), (wf * far_d).sum(axis=1), wf @ mic
+        cov = smf - sm * sf / count
+        var = np.maximum(smm - sm * sm / count, 0.0) * np.maximum(sff - sf * sf / count, 0.0)
+        corr = cov / (np.sqrt(var) + 1e-9)
+        best_d = int(np.argmax(corr))
+        best, best_on = float(corr[best_d]), on[best_d]
         if best < self.min_correlation:
             # hysteresis: a weak second (the rep talking over the customer) keeps the estimate
             if best < self.min_correlation - 0.2:
@@ -106,17 +113,14 @@ class EchoGate:
         """Which of the last `n` mic frames hold nothing but the echo."""
         assert self.delay is not None
         far = self._far
-        far_db = 10 * np.log10(far)
-        floor = float(np.percentile(far_db, 20))
-        out = np.zeros(n, dtype=bool)
         total = far.shape[0]
-        for i in range(n):
-            t = total - n + i - self.delay
-            if t < 2:
-                continue
-            # a reverberant room smears the echo: the loudest of the neighbouring far frames
-            near = far[max(t - 3, 0) : t + 2]
-            if 10 * np.log10(near.max()) < floor + self.active_db:
-                continue
-            out[i] = self._mic[self._mic.shape[0] - n + i] <= self.margin * self.gain * near.max()
-        return out
+        t = np.arange(total - n, total) - self.delay
+        # a reverberant room smears the echo: the loudest of the neighbouring far frames
+        padded = np.concatenate([np.zeros(3), far, np.zeros(1)])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 5)  # windows[t] = far[t-3:t+2]
+        near = windows[np.clip(t, 0, total - 1)].max(axis=1)
+        floor = float(np.percentile(10 * np.log10(far), 20))
+        loud = 10 * np.log10(near + 1e-30) >= floor + self.active_db
+        mic = self._mic[self._mic.shape[0] - n :]
+        echo: npt.NDArray[np.bool_] = (t >= 2) & loud & (mic <= self.margin * self.gain * near)
+        return echo
