@@ -12,13 +12,16 @@ abuse:
 - sockets: a flood of 30 sockets,
 - all: every kind at once (the issue's attack).
 
-`python bench/attack.py [kind ...]` (default: each kind, then all). Every attack answer is
-counted by status code; one line per kind compares insight p50/p95 with the quiet call.
+`python bench/attack.py [-v] [kind ...]` (default: each kind, then all). Every attack answer
+is counted by status code; one line per kind compares insight p50/p95 with the quiet call.
+The server traces event-loop stalls over STALL_SECONDS (realtime/stalls.py): each run prints
+the places the loop was stuck longest (-v: with their stacks).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import tempfile
@@ -39,6 +42,7 @@ from tests.server import running_server
 from wingman.demo import run_demo
 from wingman.settings import Settings
 
+STALL_SECONDS = 0.15
 ATTACK_SECONDS = 90.0  # longer than the sample call: the whole call is under attack
 KINDS = ("uploads", "logins", "signups", "cross-origin", "sockets")
 
@@ -118,11 +122,42 @@ def _run_call(url: str) -> list[float]:
 
 
 def _server(tmp: str) -> Settings:
-    return Settings(data_dir=Path(tmp), auth="local")
+    return Settings(data_dir=Path(tmp), auth="local", loop_stall_trace_seconds=STALL_SECONDS)
 
 
-def _attacked(kinds: tuple[str, ...]) -> tuple[list[float], Counter[str]]:
-    with tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
+class _Stalls(logging.Handler):
+    """The server's "event loop stalled" records (it runs in this process)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.sites: dict[str, list[float]] = {}
+        self.stacks: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        where = str(getattr(record, "where", "?"))
+        self.sites.setdefault(where, []).append(float(getattr(record, "seconds", 0.0)))
+        self.stacks.setdefault(where, str(getattr(record, "stack", "")))
+
+    def __enter__(self) -> _Stalls:
+        logging.getLogger("wingman.realtime.stalls").addHandler(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        logging.getLogger("wingman.realtime.stalls").removeHandler(self)
+
+    def print(self, label: str, *, stacks: bool) -> None:
+        ranked = sorted(self.sites.items(), key=lambda item: -sum(item[1]))
+        total = sum(sum(v) for v in self.sites.values())
+        print(f"{label}: loop stalls over {STALL_SECONDS} s: {sum(len(v) for v in self.sites.values())}, "
+              f"{total:.2f} s in all, longest {max((max(v) for v in self.sites.values()), default=0):.2f} s")
+        for where, seconds in ranked[:6]:
+            print(f"  {sum(seconds):6.2f} s in {len(seconds):3d} stalls, max {max(seconds):.2f} s: {where}")
+            if stacks:
+                print("    " + self.stacks[where].replace("\n", "\n    "))
+
+
+def _attacked(kinds: tuple[str, ...], stalls: _Stalls) -> tuple[list[float], Counter[str]]:
+    with stalls, tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
         stop, answers = threading.Event(), Counter[str]()
         attacker = threading.Thread(
             target=lambda: asyncio.run(_attack(url, kinds, stop, answers)), daemon=True
@@ -135,21 +170,27 @@ def _attacked(kinds: tuple[str, ...]) -> tuple[list[float], Counter[str]]:
 
 
 def main() -> None:
-    wanted = tuple(sys.argv[1:]) or (*KINDS, "all")
+    args = sys.argv[1:]
+    verbose = "-v" in args
+    wanted = tuple(a for a in args if a != "-v") or (*KINDS, "all")
     unknown = set(wanted) - {*KINDS, "all"}
     if unknown:
         raise SystemExit(f"unknown attack kinds {sorted(unknown)}; choose from {', '.join(KINDS)}, all")
-    with tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
+    quiet_stalls = _Stalls()
+    with quiet_stalls, tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
         quiet = _run_call(url)
     n = len(TRIGGERS)
     print(f"quiet: insights for {len(quiet)}/{n} trigger utterances, "
           f"p50 {percentile(quiet, 0.5):.2f} s", flush=True)
+    quiet_stalls.print("quiet", stacks=verbose)
     for kind in wanted:
-        a, answers = _attacked(KINDS if kind == "all" else (kind,))
+        stalls = _Stalls()
+        a, answers = _attacked(KINDS if kind == "all" else (kind,), stalls)
         print(f"{kind}: answers " + ", ".join(f"{k}: {c}" for k, c in sorted(answers.items())))
         print(f"attack={kind} attack_insight_p50_s={percentile(a, 0.5):.2f} p95={percentile(a, 0.95):.2f} "
               f"quiet_p50_s={percentile(quiet, 0.5):.2f} p95={percentile(quiet, 0.95):.2f} "
               f"missed={n - len(a)} load1={os.getloadavg()[0]:.1f}", flush=True)
+        stalls.print(kind, stacks=verbose)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from wingman.privacy import redact_insight, retention_loop
 from wingman.realtime.gateway import Gateway
 from wingman.realtime.server import build_sio
 from wingman.realtime.sink import InsightSink
+from wingman.realtime.stalls import LoopStallTracer
 from wingman.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,9 @@ def create_app(
         container.spawn(sink.run(), "insight-sink")
         container.spawn(gateway.lifecycle.upkeep.reap_abandoned(), "reaper")
         container.spawn(gateway.lag.run(), "loop-lag")  # /api/health and admission control read it
+        if settings.loop_stall_trace_seconds is not None:  # where the loop blocks, in the log
+            stalls = LoopStallTracer(threshold=settings.loop_stall_trace_seconds)
+            container.spawn(stalls.run(), "loop-stalls")
         # sockets whose token was logged out on another node are closed too
         container.spawn(gateway.sessions.watch(settings.revocation_check_seconds), "revocations")
         # calls a crashed node (or a vanished client) left open are finalized

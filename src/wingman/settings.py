@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     max_calls_per_node: int | None = Field(default=None, ge=1)
     # event-loop lag sustained over 3 samples (0.1 s apart, realtime/lag.py); None: not used
     max_loop_lag_seconds: float | None = Field(default=1.0, gt=0)
+    # log where the event loop is when it runs this late (realtime/stalls.py); None: off
+    loop_stall_trace_seconds: float | None = Field(default=None, gt=0)
     busy_retry_after_seconds: float = Field(default=5.0, ge=0)
 
     # -- sign-in protection

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import socketio
 
+from tests.integration.store_support import BACKENDS, backend_url
 from tests.security.support import Server, connect, quiet_settings, register, script_of, scripted, serve
 from wingman.errors import QuotaExceeded
 from wingman.realtime.quotas import MemorySocketCounts, Quotas, RedisSocketCounts
 from wingman.settings import Settings
 from wingman.store.repos import Store
+from wingman.store.usage import open_calls
 
 START = {"title": "flood", "sampleRate": 16000, "encoding": "f32le"}
 
@@ -162,3 +164,44 @@ async def test_call_quotas_count_open_calls_on_every_node(tmp_path: Path) -> Non
         await b.check_new_call(ada.id, ada.workspace_id)  # an ended call frees its slot
     finally:
         await store.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return backend_url(request, tmp_path)
+
+
+async def _start(quotas: Quotas, store: Store, user_id: str, tenant: str) -> str:
+    """What start-call does with the quotas: the slot taken with the call's row, atomically."""
+    async with quotas.call_slot(tenant) as admit:
+        call = await store.create_call(workspace_id=tenant, user_id=user_id, title="race", admit=admit)
+    return call.id
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+async def test_two_simultaneous_starts_take_the_last_slot_once(
+    db_url: str, tmp_path: Path, nodes: int
+) -> None:
+    settings = Settings(data_dir=tmp_path, max_calls_per_user=2, max_calls_per_tenant=10)
+    stores = [Store(url=db_url) for _ in range(nodes)]  # a node each: its own engine and pool
+    await stores[0].migrate()
+    quotas = [Quotas(settings=settings, store=s, sockets=MemorySocketCounts()) for s in stores]
+    try:
+        ada = await stores[0].create_user(email="ada@example.com", name="Ada", password_hash=None)
+        await _start(quotas[0], stores[0], ada.id, ada.workspace_id)  # one slot left
+        for round_ in range(3):  # each round: two starts at once, then the winner's call ends
+            both = await asyncio.gather(
+                *(_start(quotas[i % nodes], stores[i % nodes], ada.id, ada.workspace_id) for i in range(2)),
+                return_exceptions=True,
+            )
+            refused = [r for r in both if isinstance(r, QuotaExceeded)]
+            started = [r for r in both if isinstance(r, str)]
+            assert len(refused) == 1 and len(started) == 1, (round_, both)
+            assert refused[0].code == "calls_quota"
+            await stores[0].finish_call(workspace_id=ada.workspace_id, user_id=ada.id,
+                                        call_id=started[0], full_transcript="", summary="")
+        assert await open_calls(stores[0], workspace_id=ada.workspace_id, user_id=ada.id) == (1, 1)
+        assert all(not q._slot_locks for q in quotas)  # no lock kept for a tenant not starting
+    finally:
+        for s in stores:
+            await s.aclose()

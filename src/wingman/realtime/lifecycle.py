@@ -151,13 +151,14 @@ class CallLifecycle:
     async def start(self, sid: str, owner: Viewer, title: str, fmt: AudioFormat) -> str:
         """A new call for `owner`, admitted (node, quotas) or refused with Busy/QuotaExceeded."""
         self.admit()
-        await self.quotas.check_new_call(owner.user_id, owner.workspace_id)  # open calls on every node
         await self.quotas.check_minutes(owner.workspace_id)
         self._starting += 1  # counted by admission while its store writes are awaited
         try:
-            call = await self.c.store.create_call(
-                workspace_id=owner.workspace_id, user_id=owner.user_id, title=title
-            )
+            # open calls on every node counted and the call inserted atomically
+            async with self.quotas.call_slot(owner.workspace_id) as admit:
+                call = await self.c.store.create_call(
+                    workspace_id=owner.workspace_id, user_id=owner.user_id, title=title, admit=admit
+                )
             pipeline = await self._pipeline(call.id, owner, fmt, ResumePoint())
             self._calls[call.id] = LiveCall(pipeline, {sid})
         finally:

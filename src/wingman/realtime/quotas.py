@@ -11,8 +11,10 @@ nodes their sockets and calls land on.
   clocks may disagree). Without Redis there is one node, and the counts are in memory.
 - Live calls are counted in the store every node shares: the user's and the tenant's calls
   not yet ended (store/usage.py). A crashed node's calls stop counting when the orphan sweep
-  finalizes them. Two starts at the same instant may both pass the last slot (the count is
-  read, then the call row written): a quota, not a lock.
+  finalizes them. Taking a slot is atomic: `call_slot` gives start-call one in-process lock
+  per tenant, and the store counts and inserts in one transaction serialized per workspace
+  on its primary (store/usage.py), so two starts at the same instant, on one node or two,
+  cannot both take the last slot.
 - Minutes per day are read from the store (every node's calls), the tenant's calls since UTC
   midnight, live ones counted up to now.
 
@@ -27,7 +29,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -186,6 +188,12 @@ class RedisSocketCounts:
         await self._redis.aclose()
 
 
+@dataclass
+class _SlotLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # starts holding or waiting for it
+
+
 class Quotas:
     """The cluster's socket counts per user and tenant, and the call quotas."""
 
@@ -205,6 +213,7 @@ class Quotas:
         self._sockets = sockets or _socket_counts(settings)
         self._minutes: dict[str, tuple[float, float]] = {}  # tenant -> (read at, minutes)
         self._renewer: asyncio.Task[None] | None = None
+        self._slot_locks: dict[str, _SlotLock] = {}  # tenant -> its start-call lock
 
     # -- sockets
     async def open_socket(self, sid: str, user_id: str, tenant: str) -> None:
@@ -241,13 +250,30 @@ class Quotas:
         await self._sockets.aclose()
 
     # -- calls
-    async def check_new_call(self, user_id: str, tenant: str) -> None:
-        """Before a new call: QuotaExceeded (code "calls_quota") when the user or the tenant
-        has as many calls open, on any node, as allowed."""
-        used = await open_calls(self._store, workspace_id=tenant, user_id=user_id)
+    def admit_call(self, used: tuple[int, int]) -> None:
+        """QuotaExceeded (code "calls_quota") when (the user's, the tenant's) open calls on
+        every node, `used`, leave no slot for one more."""
         refused = _refusal(used, (self._s.max_calls_per_user, self._s.max_calls_per_tenant), "live calls")
         if refused is not None:
             raise QuotaExceeded(refused, code="calls_quota")
+
+    async def check_new_call(self, user_id: str, tenant: str) -> None:
+        """Whether a new call would be admitted now (a read: `call_slot` takes the slot)."""
+        self.admit_call(await open_calls(self._store, workspace_id=tenant, user_id=user_id))
+
+    @contextlib.asynccontextmanager
+    async def call_slot(self, tenant: str) -> AsyncIterator[Callable[[tuple[int, int]], None]]:
+        """Hold the tenant's start-call lock on this node; yields the check to hand to
+        `Store.create_call(admit=...)`, which counts and inserts atomically across nodes."""
+        entry = self._slot_locks.setdefault(tenant, _SlotLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield self.admit_call
+        finally:
+            entry.users -= 1
+            if entry.users == 0:  # bounded: only tenants starting a call right now
+                del self._slot_locks[tenant]
 
     async def check_minutes(self, tenant: str) -> None:
         """Before a new call: QuotaExceeded (code "minutes_quota", retry after UTC midnight)

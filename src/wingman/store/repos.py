@@ -10,7 +10,7 @@ the bus delivers at least once and the store writer retries.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import get_args
 
@@ -27,6 +27,7 @@ from wingman.store import (
     maintenance,
     placement,
     profiles,
+    usage,
     vocabulary,
     voiceprints,
 )
@@ -179,12 +180,23 @@ class Store(AccountStore, TeamStore, PlaybookStore, StoreCore):
 
     # -- calls and transcript (writes: the caller's own calls; reads: what a Viewer sees)
     async def create_call(
-        self, *, workspace_id: str, user_id: str, title: str, call_id: str | None = None
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        title: str,
+        call_id: str | None = None,
+        admit: Callable[[tuple[int, int]], None] | None = None,
     ) -> CallRecord:
         """Start a call now. With `call_id` of an existing call of this user, returns that call;
-        BadInput when the id belongs to someone else, NotFound when the user does not exist."""
+        BadInput when the id belongs to someone else, NotFound when the user does not exist.
+        `admit` gets (the user's, the workspace's) open calls, counted in the transaction that
+        inserts the call and serialized per workspace (store/usage.py), and raises to refuse."""
         try:
             async with self._write(workspace_id) as s:
+                if admit is not None:
+                    await usage.lock_open_calls(s, workspace_id)
+                    admit(await usage.count_open_calls(s, workspace_id=workspace_id, user_id=user_id))
                 call = await calls.create_call(
                     s, workspace_id=workspace_id, user_id=user_id, title=title, call_id=call_id,
                     now=self._clock(),
