@@ -222,3 +222,32 @@ def test_call_page_sentiment_crm_sync_and_follow_up(page: Page, world: Any) -> N
 
     page.goto(f"{url}/calls/{quiet}")
     expect(page.get_by_test_id("chart-sentiment")).to_have_attribute("data-empty", "true")
+
+
+def test_call_page_summary_is_edited_kept_on_reload_and_reverted(page: Page, world: Any) -> None:
+    url, settings, _ = world
+    call_id = seed_call(
+        settings, title="Hooli - discovery", kinds=[],
+        lines=[("customer", "We need routing for twelve agents."), ("rep", "I will send the pilot plan.")],
+    )
+    page.goto(f"{url}/calls/{call_id}")
+    summary = page.get_by_test_id("call-detail-summary")
+    expect(summary).to_have_text("Hooli - discovery: they want a pilot.")
+    page.get_by_role("button", name="Edit").click()
+    page.get_by_role("textbox", name="Summary").fill("Hooli: 12 agents, routing; pilot agreed for January.")
+    items = "Rep: send the pilot contract by Friday"
+    page.get_by_role("textbox", name="Action items, one per line").fill(items)
+    page.get_by_role("button", name="Save").click()
+    expect(summary).to_have_text("Hooli: 12 agents, routing; pilot agreed for January.")
+    page.reload()
+    expect(summary).to_have_text("Hooli: 12 agents, routing; pilot agreed for January.")
+    expect(page.get_by_test_id("call-detail-action-items")).to_have_text(items)
+    expect(page.get_by_test_id("summary-edited")).to_contain_text("Edited")
+    # the follow-up email is drafted from the edited summary
+    expect(page.get_by_role("textbox", name="Follow-up email")).to_contain_text("pilot agreed for January")
+    shot(page, "after-06-summary-edited")
+    page.get_by_role("button", name="Revert to generated").click()
+    expect(summary).to_have_text("Hooli - discovery: they want a pilot.")
+    page.reload()
+    expect(summary).to_have_text("Hooli - discovery: they want a pilot.")
+    expect(page.get_by_test_id("summary-edited")).to_have_count(0)

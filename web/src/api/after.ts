@@ -129,7 +129,26 @@ export interface Recording {
 
 const enc = encodeURIComponent;
 
+/** A call's summary as edited on the call page (GET/PUT/DELETE /api/calls/{id}/summary). */
+export interface CallSummary {
+  call_id: string;
+  /** 0: never edited; sent back with an edit (a stale one gets 409) */
+  version: number;
+  text: string;
+  action_items: string[];
+  edited: boolean;
+  edited_by_name: string | null;
+  edited_at: string | null;
+  generated_text: string;
+  generated_action_items: string[];
+}
+
 export const afterApi = {
+  summary: (callId: string, signal?: AbortSignal) => request<CallSummary>(`/api/calls/${enc(callId)}/summary`, { signal }),
+  saveSummary: (callId: string, body: { text: string; action_items: string[]; version: number }) =>
+    request<CallSummary>(`/api/calls/${enc(callId)}/summary`, { method: 'PUT', json: body }),
+  revertSummary: (callId: string, version: number) =>
+    request<CallSummary>(`/api/calls/${enc(callId)}/summary?version=${version}`, { method: 'DELETE' }),
   crms: (signal?: AbortSignal) => request<CrmStatus[]>('/api/crm', { signal }),
   connect: (provider: CrmProvider) =>
     request<{ authorize_url: string }>(`/api/crm/${provider}/connect`, { method: 'POST' }),

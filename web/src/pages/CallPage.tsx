@@ -1,8 +1,9 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { ArrowLeft, Brain, Flag, ListChecks } from 'lucide-react';
+import { ArrowLeft, Brain, Flag } from 'lucide-react';
 import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { RecordingPlayer } from '../after/RecordingPlayer';
+import { SummaryEditor } from '../after/SummaryEditor';
 import { api } from '../api/client';
 import type { AgentRun, CallDetail, FeedbackStatus, KeyMoment, TranscriptSegment } from '../api/types';
 import { CoachingComments } from '../components/CoachingComments';
@@ -241,23 +242,7 @@ export function CallPage({ id }: { id: string }) {
       </div>
       <div className="grid gap-6 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
         <div className="flex min-w-0 flex-col gap-6">
-          <Card title="Summary">
-            <p className="text-sm leading-6 text-slate-800" data-testid="call-detail-summary">
-              {c.summary || 'No summary.'}
-            </p>
-            {c.action_items.length > 0 && (
-              <>
-                <h3 className="mb-1 mt-4 flex items-center gap-1 text-xs font-semibold uppercase tracking-wide text-slate-500">
-                  <ListChecks className="h-3.5 w-3.5" aria-hidden="true" /> Action items
-                </h3>
-                <ul className="list-disc pl-5 text-sm text-slate-800">
-                  {c.action_items.map((a, i) => (
-                    <li key={i}>{a}</li>
-                  ))}
-                </ul>
-              </>
-            )}
-          </Card>
+          <SummaryEditor callId={c.id} ended={!!c.end_time} />
           <Card
             title={
               <span className="flex items-center gap-1.5">
