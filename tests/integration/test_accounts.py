@@ -14,6 +14,7 @@ from wingman.auth import Auth, SignupClosed
 from wingman.errors import BadInput, NotFound, Unauthorized
 from wingman.events import TranscriptFragment
 from wingman.settings import Settings
+from wingman.store import account_store
 from wingman.store.account_store import LocalUserKept
 from wingman.store.records import NewChunk, UserRecord, Viewer
 from wingman.store.repos import Store
@@ -226,3 +227,37 @@ async def test_simultaneous_first_sign_ups_make_one_workspace(
     refused = [r for r in results if isinstance(r, SignupClosed)]
     assert len(made) == 1 and len(refused) == 1, results
     assert len(await store.list_members(workspace_id=made[0].user.workspace_id)) == 1
+
+
+async def test_a_deletion_a_failure_left_half_done_is_finished_by_the_sweep(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = _auth(store, tmp_path, open_signup=True)
+    ada = (await auth.register(email="ada@acme.example", name="Ada", password=PASSWORD)).user
+    ria = await _invite(store, auth, ada, "ria@acme.example")
+    solo = (await auth.register(email="solo@one.example", name="Solo", password=PASSWORD)).user
+    ria_call, ada_call = await _call(store, ria, "Ria's call"), await _call(store, ada, "Ada's call")
+    await _call(store, solo, "solo call")
+
+    async def shard_down(*_: object, **__: object) -> None:
+        raise ConnectionError("the shard is down")
+
+    with monkeypatch.context() as patch:  # the purge fails after the account was taken out
+        patch.setattr(account_store, "_purge_member", shard_down)
+        patch.setattr(account_store, "_purge_workspace", shard_down)
+        await auth.delete_account(ria, password=PASSWORD)
+        deleted = await auth.delete_account(solo, password=PASSWORD)
+        assert deleted.workspace_deleted
+        assert await store.finish_deletions() == 0  # still down: still pending
+    with pytest.raises(Unauthorized):  # taken out at once all the same
+        await auth.login(email="ria@acme.example", password=PASSWORD)
+    everyone = Viewer.workspace(ada.workspace_id)
+    assert sorted(await _call_ids(store, ada.workspace_id)) == sorted([ria_call, ada_call])  # left behind
+
+    assert await store.finish_deletions() == 2  # the shard is back: the sweep ends both
+    assert await _call_ids(store, ada.workspace_id) == [ada_call]
+    assert await store.list_segments(viewer=everyone, call_id=ria_call) == []
+    assert await store.get_user(user_id=ria.id) is None
+    assert await store.get_workspace(workspace_id=solo.workspace_id) is None
+    assert (await store.list_calls(viewer=Viewer.workspace(solo.workspace_id))).total == 0
+    assert await store.finish_deletions() == 0  # nothing left to do

@@ -7,8 +7,10 @@ the call lifecycle (realtime/lifecycle.py), which owns the registry this reads.
   resumed it there) is let go without being touched.
 - A call whose client left without end-call and did not come back within
   `abandon_after_seconds` is finalized by the node holding its lease.
-- At start-up, open calls without transcript activity for `settings.orphan_call_seconds` (left
-  by a crashed node) are finalized, unless another live node holds their lease.
+- At start-up and every `settings.orphan_sweep_seconds`, open calls without transcript
+  activity for `settings.orphan_call_seconds` (left by a crashed node) are finalized, unless
+  another live node holds their lease; and account deletions a failure left half done (a
+  shard down between their steps) are finished (store/account_store.py).
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ class CallUpkeep:
             await asyncio.sleep(every)
 
     async def _sweep_once(self) -> None:
+        try:
+            await self.c.store.finish_deletions()  # its calls must not count as orphans
+        except Exception:
+            log.exception("unfinished account deletions not swept")
         idle = timedelta(seconds=self.c.settings.orphan_call_seconds)
         try:
             stale = await self.c.store.idle_open_calls(idle_since=utcnow() - idle)

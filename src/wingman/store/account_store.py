@@ -17,12 +17,17 @@ Deleting an account removes the user's own data and hands the workspace's over:
   they make someone else admin first, as for a role change or a removal.
 
 The first step, in one directory transaction with the workspace's admin rows locked, takes the
-user out (removed, placeholder email, sessions revoked): from then on they cannot sign in,
-whatever happens to the later steps (which are idempotent deletes and updates).
+user out (removed, sessions revoked, and the placeholder email `accounts.deleting_email` that
+marks the deletion as unfinished): from then on they cannot sign in, whatever happens to the
+later steps. Those (voiceprints, the heir's row, the purge on the shard, then the directory,
+whose user row goes last) are idempotent deletes and updates: when one fails (a shard down),
+`finish_deletions` (the periodic orphan sweep, realtime/upkeep.py) runs them again for every
+account still marked, so no calls, transcripts or CRM jobs of a deleted account stay behind.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +56,8 @@ from wingman.store.models import (
 )
 from wingman.store.records import UserRecord
 from wingman.store.team import _keep_an_admin
+
+log = logging.getLogger(__name__)
 
 DELETED_AUTHOR = "(deleted account)"
 
@@ -111,6 +118,15 @@ async def _purge_member(session: AsyncSession, *, workspace_id: str, user_id: st
     await session.execute(delete(User).where(User.id == user_id))
 
 
+async def _other_members(session: AsyncSession, workspace_id: str, user_id: str) -> list[User]:
+    """The workspace's members still in it, but `user_id`, oldest first."""
+    return list(await session.scalars(
+        select(User).where(
+            User.workspace_id == workspace_id, User.removed_at.is_(None), User.id != user_id
+        ).order_by(User.created_at, User.id)
+    ))
+
+
 class AccountStore(StoreCore):
     """Sessions, password changes and account deletion (part of `Store`)."""
 
@@ -137,29 +153,57 @@ class AccountStore(StoreCore):
     async def delete_account(self, *, user_id: str, now: datetime) -> DeletedAccount:
         """Delete the user and their data (module docstring). LocalUserKept for the local
         user, BadInput(code="last_admin") for the only admin of a workspace with other members,
-        NotFound for an unknown or removed user."""
+        NotFound for an unknown or removed user. When a step after the first fails, the
+        account is gone all the same and the sweep (`finish_deletions`) ends the rest."""
         if user_id == accounts.LOCAL_USER_ID:
             raise LocalUserKept("the built-in local user cannot be deleted: run with sign-in for accounts")
         async with self._tx(self._router.directory()) as s:
             row = await s.get(User, user_id)
             if row is None or row.removed_at is not None or row.workspace_id is None:
                 raise NotFound("no such account")
-            workspace_id = row.workspace_id
-            others = list(await s.scalars(
-                select(User).where(
-                    User.workspace_id == workspace_id, User.removed_at.is_(None), User.id != user_id
-                ).order_by(User.created_at, User.id)
-            ))
+            others = await _other_members(s, row.workspace_id, user_id)
             if others and row.role == "admin":
-                await _keep_an_admin(s, workspace_id, user_id)  # locks the admins' rows
+                await _keep_an_admin(s, row.workspace_id, user_id)  # locks the admins' rows
+            row.removed_at = now
+            row.email = accounts.deleting_email(user_id)
+            jtis = await accounts.end_sessions(s, user_id=user_id, now=now)
+        try:
+            await self._finish_deletion(user_id)
+        except Exception:
+            log.exception("account deletion unfinished: the sweep ends it", extra={"user_id": user_id})
+        return DeletedAccount(jtis=jtis, workspace_deleted=not others)
+
+    async def finish_deletions(self) -> int:
+        """End every account deletion a failure left unfinished; returns how many ended."""
+        async with self._tx(self._router.directory()) as s:
+            pending = list(await s.scalars(
+                select(User.id).where(User.email.like(f"%@{accounts.DELETING_EMAIL_DOMAIN}"))
+            ))
+        finished = 0
+        for user_id in pending:
+            try:
+                await self._finish_deletion(str(user_id))
+                finished += 1
+            except Exception:
+                log.exception("account deletion still unfinished", extra={"user_id": user_id})
+        if finished:
+            log.info("unfinished account deletions ended", extra={"accounts": finished})
+        return finished
+
+    async def _finish_deletion(self, user_id: str) -> None:
+        """Every step after the first (idempotent): voiceprints, the heir's row on the shard,
+        the purge on the shard and then the directory (the user row last)."""
+        async with self._tx(self._router.directory()) as s:
+            row = await s.get(User, user_id)
+            if row is None or row.workspace_id is None or row.email != accounts.deleting_email(user_id):
+                return
+            workspace_id = row.workspace_id
+            others = await _other_members(s, workspace_id, user_id)
             admins = [u.id for u in others if u.role == "admin"]
             heir = admins[0] if admins else None
             members = [user_id] if others else list(
                 await s.scalars(select(User.id).where(User.workspace_id == workspace_id))
             )
-            row.removed_at = now
-            row.email = accounts.removed_email(user_id)
-            jtis = await accounts.end_sessions(s, user_id=user_id, now=now)
         for member in members:  # voiceprints live on the workspace's shard (store/repos.py)
             async with self._write(workspace_id) as s:
                 await s.execute(delete(Voiceprint).where(Voiceprint.user_id == member))
@@ -169,7 +213,7 @@ class AccountStore(StoreCore):
                 await self._copy_user_to_shard(heir_row)
         engines = [(await self._writer(workspace_id)).primary]
         if self._router.directory() not in engines:
-            engines.append(self._router.directory())
+            engines.append(self._router.directory())  # last: its user row marks the deletion
         for engine in engines:
             async with self._tx(engine) as s:
                 if heir is None:
@@ -178,7 +222,6 @@ class AccountStore(StoreCore):
                     await _purge_member(s, workspace_id=workspace_id, user_id=user_id, heir=heir)
         if heir is None:
             self.placements.forget(workspace_id)
-        return DeletedAccount(jtis=jtis, workspace_deleted=heir is None)
 
     async def get_user_record(self, user_id: str) -> UserRecord | None:
         """The user row (removed ones too), or None."""

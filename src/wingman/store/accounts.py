@@ -38,6 +38,15 @@ def removed_email(user_id: str) -> str:
     return f"{user_id}@{REMOVED_EMAIL_DOMAIN}"
 
 
+DELETING_EMAIL_DOMAIN = "deleting." + REMOVED_EMAIL_DOMAIN
+
+
+def deleting_email(user_id: str) -> str:
+    """The placeholder email of an account being deleted: marks the deletion as not finished
+    (the user row goes with its last step; the periodic sweep finishes what a failure left)."""
+    return f"{user_id}@{DELETING_EMAIL_DOMAIN}"
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
