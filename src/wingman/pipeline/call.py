@@ -41,6 +41,7 @@ from wingman.recordings.recorder import CallRecorder
 from wingman.sentiment.tracker import SentimentTracker
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.echo import EchoGate
+from wingman.speakers.echo_text import EchoTextStream
 from wingman.speakers.roles import ROLES
 from wingman.speakers.stream import DiarizedStream
 from wingman.stt.base import SAMPLE_RATE, Pcm, SttResult, SttStream
@@ -113,6 +114,9 @@ class CallPipeline:
         if diarizer is not None and fmt.channels == 1:
             self._stream = DiarizedStream(inner=self._stream, diarizer=diarizer, pool=o.pool)
         self._echo = EchoGate() if o.echo_gate and fmt.channels == 2 else None
+        if self._echo is not None:
+            # what gets past the gate (its first second, leaks) is dropped by text alignment
+            self._stream = EchoTextStream(inner=self._stream)
         self._recorder = recorder  # the call's audio on disk, if its workspace records (recordings/)
         self._aggregator = BlockAggregator(
             call_id=call_id,
