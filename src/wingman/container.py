@@ -22,6 +22,7 @@ from wingman.bus.base import EventBus
 from wingman.connections import kafka_options, redis_client
 from wingman.crm.service import CrmService
 from wingman.errors import ConfigError
+from wingman.feedback import FeedbackService
 from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
 from wingman.playbooks import WorkspacePlaybooks
@@ -64,6 +65,7 @@ class Container:
         self.auth = Auth(store=self.store, settings=settings)
         self.bus = self._make_bus()
         self.leases = self._make_leases()
+        self.feedback = FeedbackService(store=self.store, bus=self.bus)  # likes and dislikes
         self.stt = self._make_stt()
         self.llm = self._make_llm()
         self.knowledge = self._make_knowledge()

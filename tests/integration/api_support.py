@@ -1,6 +1,6 @@
 """A small FastAPI app made of the auth, calls and health routers over a real Store and Auth, for the
 REST tests. The product's app.py/container.py are not needed: routes only see
-`app.state.container` with .settings, .store, .auth and .bus."""
+`app.state.container` with .settings, .store, .auth, .bus and .feedback."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from wingman.api import health as health_api
 from wingman.auth import Auth
 from wingman.bus.base import EventBus
 from wingman.events import BusEvent
+from wingman.feedback import FeedbackService
 from wingman.settings import Settings
 from wingman.store.records import UserRecord
 from wingman.store.repos import Store
@@ -60,6 +61,11 @@ class StandInContainer:
     store: Store
     auth: Auth
     bus: RecordingBus = field(default_factory=RecordingBus)
+
+    @property
+    def feedback(self) -> FeedbackService:
+        """The product's feedback owner over this store and bus (what the routes call)."""
+        return FeedbackService(store=self.store, bus=self.bus)
 
 
 @dataclass

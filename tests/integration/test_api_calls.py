@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.api_support import Api, bearer, open_api
-from wingman.events import TOPIC_CALLS, AgentRun, Feedback, Insight, TranscriptFragment
+from tests.integration.api_support import Api, RecordingBus, bearer, open_api
+from wingman.errors import ProviderConnectionError
+from wingman.events import TOPIC_CALLS, AgentRun, BusEvent, Feedback, Insight, TranscriptFragment
 from wingman.store.records import KeyMoment
 
 
@@ -138,3 +139,21 @@ async def test_feedback(world: World) -> None:
     assert (stats["insights_liked"], stats["liked_share"]) == (1, 1.0)
     cleared = await c.post(url, json={"status": "none"}, headers=world.ana)
     assert cleared.json()["feedback_status"] == "none"
+
+
+class DownBus(RecordingBus):
+    """A bus that is out: every publish fails the way a broken connection does."""
+
+    async def publish(self, topic: str, event: BusEvent, *, key: str) -> None:
+        raise ProviderConnectionError("bus down")
+
+
+async def test_feedback_is_kept_when_the_bus_is_down(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """The store is the record: the agents read it when they next load preferences."""
+    world.api.container.bus = DownBus()
+    url = f"/api/recommendations/{world.rec_id}/feedback"
+    r = await world.api.client.post(url, json={"status": "disliked"}, headers=world.ana)
+    assert r.status_code == 200 and r.json()["feedback_status"] == "disliked"
+    detail = (await world.api.client.get(f"/api/calls/{world.call_id}", headers=world.ana)).json()
+    assert detail["recommendations"][0]["feedback_status"] == "disliked"
+    assert "feedback not published" in [rec.getMessage() for rec in caplog.records]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,8 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, CurrentViewer, StoreDep
-from wingman.errors import WingmanError
-from wingman.events import TOPIC_CALLS, Feedback, FeedbackStatus
+from wingman.events import FeedbackStatus
 from wingman.store.calls import CallFilters
 from wingman.store.records import (
     AgentRunRecord,
@@ -23,8 +21,6 @@ from wingman.store.records import (
     Viewer,
 )
 from wingman.store.snippets import parts
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["calls"])
 
@@ -197,7 +193,7 @@ async def feedback(
     recommendation_id: str, body: FeedbackIn, user: CurrentUser, container: ContainerDep
 ) -> FeedbackOut:
     """Like, dislike or clear a recommendation; the agents hear of it and adapt."""
-    rec = await container.store.set_feedback(
+    rec = await container.feedback.give(
         workspace_id=user.workspace_id,
         user_id=user.id,
         recommendation_id=recommendation_id,
@@ -205,10 +201,4 @@ async def feedback(
     )
     if rec is None:
         raise not_found("recommendation")
-    event = Feedback(id=rec.id, user_id=user.id, workspace_id=user.workspace_id, status=body.status)
-    try:
-        await container.bus.publish(TOPIC_CALLS, event, key=rec.call_session_id)
-    except WingmanError:
-        # saved already; agents also read feedback from the store when they next load it
-        log.warning("feedback not published", extra={"call_id": rec.call_session_id})
     return FeedbackOut(id=rec.id, feedback_status=rec.feedback_status)

@@ -1,8 +1,9 @@
 """The Socket.IO gateway: one per process, the handler table of the real-time protocol.
 
 Each handler validates its message and calls one method of the call lifecycle
-(realtime/lifecycle.py, the owner of this node's live calls) or of the store. Results reach
-clients through rooms (`call:<id>`), so with the Redis manager any node can emit to any call.
+(realtime/lifecycle.py, the owner of this node's live calls) or of a container service (feedback:
+wingman/feedback.py). Results reach clients through rooms (`call:<id>`), so with the Redis
+manager any node can emit to any call.
 
 Every event passes the per-connection limiter (realtime/limits.py) before anything else, and
 every handler answers: an ack or an `error {code, message}`, never silence, whatever the payload
@@ -22,7 +23,7 @@ import socketio
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
 from wingman.errors import BadInput, Busy, NotFound, QuotaExceeded, Unauthorized, WingmanError
-from wingman.events import TOPIC_CALLS, AudioFormat, Feedback
+from wingman.events import AudioFormat
 from wingman.health import ProviderEvent
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.lifecycle import CallLifecycle, LiveCall
@@ -264,18 +265,14 @@ class Gateway:
             msg = parse(FeedbackMessage, data, event="feedback")
             check_id(msg.id, "feedback: id")
             session = await self._session(sid)
-            user_id: str = session["user_id"]
-            workspace_id: str = session["workspace_id"]
-            rec = await self.c.store.set_feedback(
-                workspace_id=workspace_id, user_id=user_id, recommendation_id=msg.id, status=msg.status
+            rec = await self.c.feedback.give(
+                workspace_id=session["workspace_id"],
+                user_id=session["user_id"],
+                recommendation_id=msg.id,
+                status=msg.status,
             )
             if rec is None:
                 raise NotFound("no such recommendation")
-            await self.c.bus.publish(
-                TOPIC_CALLS,
-                Feedback(id=msg.id, user_id=user_id, workspace_id=workspace_id, status=msg.status),
-                key=str(getattr(rec, "call_session_id", msg.id)),
-            )
         except WingmanError as exc:
             await self._error(sid, exc)
             return ErrorAck(error=ErrorMessage.of(exc), ok=False).wire()

@@ -10,11 +10,11 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.events import AgentRun, FeedbackStatus, Insight
-from wingman.speakers.roles import ROLES
 from wingman.store.common import Scope, insert_ignore, owned, owns_call, recommendation_record
-from wingman.store.models import AgentRunRow, CallSession, Recommendation, TranscriptSegment
+from wingman.store.models import AgentRunRow, CallSession, Recommendation
 from wingman.store.models import FeedbackStatus as DbFeedback
 from wingman.store.records import AgentRunRecord, CountItem, RecommendationRecord, Stats
+from wingman.store.talktime import talk_by_call, totals_by_call
 from wingman.talktime import rep_ratio
 
 TOP_N = 5
@@ -179,15 +179,6 @@ async def stats(session: AsyncSession, *, scope: Scope, now: datetime) -> Stats:
 
 
 async def _avg_talk_ratio(session: AsyncSession, scope: Scope) -> float | None:
-    spoken = func.sum(TranscriptSegment.end - TranscriptSegment.start)
-    query = (
-        select(TranscriptSegment.call_session_id, TranscriptSegment.speaker, spoken)
-        .join(CallSession, CallSession.id == TranscriptSegment.call_session_id)
-        .where(*scope, TranscriptSegment.speaker.in_(ROLES))
-        .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
-    )
-    per_call: dict[str, dict[str, float]] = defaultdict(dict)
-    for call_id, speaker, seconds in await session.execute(query):
-        per_call[call_id][speaker or ""] = max(0.0, float(seconds or 0.0))
+    per_call = totals_by_call(await session.execute(talk_by_call(*scope)))
     ratios = [r for r in map(rep_ratio, per_call.values()) if r is not None]
     return round(sum(ratios) / len(ratios), 3) if ratios else None

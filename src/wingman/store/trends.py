@@ -11,12 +11,12 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from wingman.speakers.roles import ROLES
-from wingman.store.models import CallSession, FeedbackStatus, Recommendation, TranscriptSegment
+from wingman.store.models import CallSession, FeedbackStatus, Recommendation
 from wingman.store.records import Record, UtcDatetime
 from wingman.store.repos import Store
+from wingman.store.talktime import talk_by_call, totals_by_call
 from wingman.talktime import rep_ratio
 
 Range = Literal["week", "month", "quarter"]
@@ -117,29 +117,14 @@ async def trends(
                 ).where(Recommendation.call_session_id.in_(in_range.scalar_subquery()))
             )
         ).all()
-        talk = (
-            await s.execute(
-                select(
-                    TranscriptSegment.call_session_id,
-                    TranscriptSegment.speaker,
-                    func.sum(TranscriptSegment.end - TranscriptSegment.start),
-                )
-                .where(
-                    TranscriptSegment.call_session_id.in_(in_range.scalar_subquery()),
-                    TranscriptSegment.speaker.in_(ROLES),
-                )
-                .group_by(TranscriptSegment.call_session_id, TranscriptSegment.speaker)
-            )
-        ).all()
+        talk = (await s.execute(talk_by_call(*scoped))).all()
     step = timedelta(days=1 if bucket == "day" else 7)
     starts, at = [], first
     while at <= now:
         starts.append(at)
         at += step
     bucket_of = {cid: _floor(_aware(start), bucket) for cid, _, start, _, _ in calls}
-    spoken: dict[str, dict[str, float]] = defaultdict(dict)
-    for cid, speaker, seconds in talk:
-        spoken[cid][speaker or ""] = max(0.0, float(seconds or 0.0))
+    spoken = totals_by_call(talk)
     counts: dict[datetime, Counter[str]] = defaultdict(Counter)
     minutes: dict[datetime, float] = defaultdict(float)
     objections: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
