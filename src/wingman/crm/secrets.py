@@ -4,7 +4,8 @@ OAuth `state` that ties a CRM's callback to the tenant and admin who asked to co
 Tokens are sealed with AES-256-GCM (a random 96-bit nonce per value, the tenant and provider
 as associated data, so a sealed token copied to another tenant's row does not open). Each key
 comes from HKDF-SHA256 over the secret key with its own label: rotating the secret key makes
-stored tokens unreadable, and the connections then ask to be reconnected.
+stored tokens unreadable, and the connections then ask to be reconnected. (Keys and signed
+tokens: wingman/signing.py.)
 """
 
 from __future__ import annotations
@@ -12,26 +13,16 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import time
 from dataclasses import dataclass
 
-import jwt
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from wingman.errors import BadInput
+from wingman.signing import Signer, derive_key
 
 STATE_TTL_SECONDS = 600
 _VERSION = b"\x01"
-
-
-def derive_key(secret: str, label: bytes) -> bytes:
-    """32 bytes for one purpose (`label`) from the server's secret key."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"wingman/" + label).derive(
-        secret.encode()
-    )
 
 
 class TokenUnreadable(Exception):
@@ -70,28 +61,23 @@ class StateSigner:
     """The OAuth `state` parameter: a short-lived signed token (CSRF protection, RFC 6749 10.12)."""
 
     def __init__(self, secret: str) -> None:
-        self._key = derive_key(secret, b"crm-oauth-state")
+        self._signer = Signer(
+            secret, label=b"crm-oauth-state", audience="crm-oauth", ttl_seconds=STATE_TTL_SECONDS
+        )
 
     def sign(self, state: OAuthState, *, now: float | None = None) -> str:
-        issued = int(now if now is not None else time.time())
         claims = {
             "t": state.tenant_id,
             "u": state.user_id,
             "p": state.provider,
             "n": secrets.token_urlsafe(8),
-            "iat": issued,
-            "exp": issued + STATE_TTL_SECONDS,
-            "aud": "crm-oauth",
         }
-        return jwt.encode(claims, self._key, algorithm="HS256")
+        return self._signer.sign(claims, now=now)[0]
 
     def verify(self, token: str, *, provider: str) -> OAuthState:
-        try:
-            claims = jwt.decode(token, self._key, algorithms=["HS256"], audience="crm-oauth")
-        except jwt.PyJWTError as e:
-            raise BadInput(
-                "the CRM sign-in link expired or is not ours: connect again", code="bad_state"
-            ) from e
+        claims = self._signer.verify(
+            token, refused="the CRM sign-in link expired or is not ours: connect again", code="bad_state"
+        )
         if claims.get("p") != provider:
             raise BadInput("this sign-in was for another CRM", code="bad_state")
         return OAuthState(tenant_id=str(claims["t"]), user_id=str(claims["u"]), provider=provider)

@@ -28,13 +28,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import jwt
-
-from wingman.crm.secrets import derive_key
 from wingman.errors import BadInput
 from wingman.events import utcnow
 from wingman.recordings.codec import SUFFIX, Codec, encode, usable
 from wingman.recordings.recorder import SAMPLE_RATE, CallRecorder
+from wingman.signing import Signer
 from wingman.store.recordings import (
     DELETED,
     FAILED,
@@ -76,7 +74,9 @@ class RecordingService:
         self.repo = RecordingRepo(store)
         self.root = root
         self.codec: Codec = usable(codec)  # WAV when the machine has no encoder for it
-        self._key = derive_key(secret, b"recording-link")
+        self._links = Signer(
+            secret, label=b"recording-link", audience="recording", ttl_seconds=LINK_TTL_SECONDS
+        )
         self._sync_seconds = sync_seconds
         self._sweep_seconds = sweep_seconds
         self._clock = clock
@@ -220,21 +220,17 @@ class RecordingService:
     # -- playback links
     def link(self, record: RecordingRecord, *, now: float | None = None) -> tuple[str, datetime]:
         """A signed URL of the recording's audio (and when it expires)."""
-        issued = int(now if now is not None else time.time())
-        claims = {"c": record.call_session_id, "w": record.workspace_id, "iat": issued,
-                  "exp": issued + LINK_TTL_SECONDS, "aud": "recording"}
-        token = jwt.encode(claims, self._key, algorithm="HS256")
-        expires = datetime.fromtimestamp(issued + LINK_TTL_SECONDS, tz=UTC)
-        return f"/api/recordings/{record.call_session_id}/audio?token={token}", expires
+        token, expires = self._links.sign(
+            {"c": record.call_session_id, "w": record.workspace_id}, now=now
+        )
+        at = datetime.fromtimestamp(expires, tz=UTC)
+        return f"/api/recordings/{record.call_session_id}/audio?token={token}", at
 
     def verify(self, token: str, *, call_id: str) -> str:
         """The workspace of a valid link for `call_id`; BadInput otherwise."""
-        try:
-            claims = jwt.decode(token, self._key, algorithms=["HS256"], audience="recording")
-        except jwt.PyJWTError as e:
-            raise BadInput(
-                "this playback link expired or is not ours: reload the page", code="bad_link"
-            ) from e
+        claims = self._links.verify(
+            token, refused="this playback link expired or is not ours: reload the page", code="bad_link"
+        )
         if claims.get("c") != call_id:
             raise BadInput("this playback link is for another recording", code="bad_link")
         return str(claims["w"])
