@@ -17,9 +17,9 @@ import pytest
 
 from wingman.audio.pool import AudioWorkerPool
 from wingman.errors import ConfigError
+from wingman.stt.scheduler import DecodeScheduler
 from wingman.stt.whisper import (
     F32,
-    DecodeScheduler,
     Transcript,
     assemble_split_model,
     glossary_prompt,

@@ -12,7 +12,8 @@ timeout) what is left is the final, usually already decoded in the pause. Finals
 words' timings; times are seconds of call audio; `audio_end_at` is time.monotonic() when the
 audio the final covers was all in.
 
-One model and one `DecodeScheduler` serve every call of the engine: finals and pause decodes go
+One model and one `DecodeScheduler` (wingman.stt.scheduler) serve every call of the engine,
+decoding pending requests of different calls as one batch: finals and pause decodes go
 before interims, and a channel never has more than one decode waiting, so latency does not grow
 over a long call or with load: interims thin out (their cadence also backs off to keep the
 decoder at most about half busy with them), finals keep coming.
@@ -39,9 +40,9 @@ from wingman.speakers.roles import ROLES
 from wingman.stt.base import SAMPLE_RATE, Pcm, SpeechToText, SttResult, SttStream
 from wingman.stt.channel import ChannelDecoder, Out
 from wingman.stt.commit import CommitPolicy
+from wingman.stt.scheduler import DecodeScheduler, Job
 from wingman.stt.whisper import (
     F32,
-    DecodeScheduler,
     Transcript,
     WhisperDecoder,
     glossary_prompt,
@@ -67,9 +68,11 @@ class LocalWhisperStt(SpeechToText):
         interim_interval_s: float = 0.7,
         min_context_s: float = 10.0,
         parallel_decodes: int = 1,
+        max_batch: int = 8,
         policy: CommitPolicy | None = None,
     ) -> None:
-        """`cpu_threads` 0 means one per core (at most 4); `min_context_s` 30 is stock Whisper."""
+        """`cpu_threads` 0 means one per core (at most 4); `min_context_s` 30 is stock Whisper;
+        `max_batch`: decodes of different calls run as one batch (wingman.stt.scheduler)."""
         self.model = model
         self.data_dir = data_dir
         # spans of at most 7.5 s: a final can never hold more than that, even when the commit
@@ -82,7 +85,9 @@ class LocalWhisperStt(SpeechToText):
         self.pool = pool or AudioWorkerPool(max_workers=parallel_decodes + 1)
         self._decoder: WhisperDecoder | None = None
         self._load_lock = threading.Lock()
-        self.scheduler = DecodeScheduler(pool=self.pool, decode=self._decode, parallel=parallel_decodes)
+        self.scheduler = DecodeScheduler(
+            pool=self.pool, decode_batch=self._decode_batch, parallel=parallel_decodes, max_batch=max_batch
+        )
         self._parallel = parallel_decodes
         self.policy = policy or CommitPolicy()
 
@@ -100,8 +105,11 @@ class LocalWhisperStt(SpeechToText):
                 )
             return self._decoder
 
-    def _decode(self, audio: F32, prompt: str | None, language: str | None) -> Transcript:
-        return self.decoder.decode(audio, prompt=prompt, language=language, words=True)
+    def _decode_batch(self, jobs: Sequence[Job]) -> list[Transcript]:
+        dec = self.decoder
+        return dec.decode_many(
+            [dec.request(j.audio, prompt=j.prompt, language=j.language, words=True) for j in jobs]
+        )
 
     def _warm(self) -> None:
         shared_vad()

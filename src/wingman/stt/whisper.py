@@ -11,33 +11,29 @@ seconds of silence (at least `min_context_s`) instead of Whisper's fixed 30 s: e
 linear in that length, so a 3 s utterance costs about a third, with the same accuracy on our
 tests. Very short contexts make Whisper repeat itself, hence the floor; 30 gives stock Whisper.
 
-`DecodeScheduler` runs decodes for every call on the node, `parallel` at a time, on the audio
-worker pool: finals first (in order), then interims, at most one pending interim per channel (a
-newer one replaces it), so a busy node drops stale interims instead of queueing them.
+`decode_many` decodes utterances of several calls in one batched CTranslate2 call
+(wingman.stt.batch); wingman.stt.scheduler gathers them.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import importlib.util
 import math
 import os
 import shutil
-import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from wingman import metrics
-from wingman.audio.pool import AudioWorkerPool
 from wingman.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wingman.stt.batch import Request
 
 SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame
@@ -49,8 +45,6 @@ F32 = npt.NDArray[np.float32]
 # names, more distraction and more names hallucinated into silence); see notes/NAMES.md.
 MAX_GLOSSARY_TOKENS = 80
 GLOSSARY_HEAD = "A sales call. Names mentioned:"
-PREPEND_PUNCTUATION = "\"'“¿([{-"  # faster-whisper's defaults: attached to the next word
-APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"  # ... to the previous one
 
 
 def _package_dir(module: str) -> Path | None:
@@ -229,6 +223,22 @@ class WhisperDecoder:
 
         return tuple(prompt), tuple(get_suppressed_tokens(tok, [-1]))
 
+    def request(
+        self, audio: F32, *, prompt: str | None = None, language: str | None = None, words: bool = False
+    ) -> Request:
+        """What `decode_many` takes for one utterance (see `decode`)."""
+        from wingman.stt.batch import Request
+
+        lang = (language or self.language).split("-")[0].lower()  # "en-US" -> "en"
+        tokens, suppress = self._prompt(prompt, lang)
+        return Request(audio, tokens, suppress, self._tokenizer(lang), words)
+
+    def decode_many(self, requests: Sequence[Request]) -> list[Transcript]:
+        """Several utterances in one batched CTranslate2 call (wingman.stt.batch)."""
+        from wingman.stt.batch import decode_batch
+
+        return decode_batch(self._model, requests, min_frames=self._min_frames, pad_frames=self._pad_frames)
+
     def decode(
         self, audio: F32, *, prompt: str | None = None, language: str | None = None, words: bool = False
     ) -> Transcript:
@@ -236,57 +246,7 @@ class WhisperDecoder:
         also time each word (cross-attention alignment, as faster-whisper's word_timestamps)
         and drop the words Whisper places in the silence padded after the audio (it repeats
         the utterance there now and then: "Do you integrate with HubSpot? Do you ...")."""
-        import ctranslate2
-
-        lang = (language or self.language).split("-")[0].lower()  # "en-US" -> "en"
-        tokens, suppress = self._prompt(prompt, lang)
-        audio = audio[: MAX_FRAMES * HOP]
-        feats = self._model.feature_extractor(np.ascontiguousarray(audio, dtype=np.float32))
-        n = feats.shape[1]
-        frames = min(MAX_FRAMES, max(self._min_frames, n + self._pad_frames))
-        if frames > n:
-            feats = np.pad(feats, ((0, 0), (0, frames - n)))
-        feats = np.ascontiguousarray(feats[None, :, :frames], dtype=np.float32)
-        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(feats))
-        seconds = audio.shape[0] / SAMPLE_RATE
-        # a cap on tokens: a confused model cannot loop for long (speech is < 5 tokens/s)
-        max_new = min(int(seconds * 8) + 12, 440 - len(tokens))
-        result = self._model.model.generate(
-            encoded,
-            [list(tokens)],
-            beam_size=1,
-            max_length=len(tokens) + max_new,
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=list(suppress),
-        )[0]
-        tok = self._tokenizer(lang)
-        ids = [t for t in result.sequences_ids[0] if t < tok.eot]
-        avg_logprob = float(result.scores[0]) * len(ids) / (len(ids) + 1) if ids else -10.0
-        if not words or not ids:
-            text = " ".join(tok.decode(ids).split())
-            return Transcript(text, avg_logprob, float(result.no_speech_prob), seconds)
-        timed = drop_loops(self._align(tok, ids, encoded, n, seconds))
-        text = " ".join(w.text for w in timed)
-        return Transcript(text, avg_logprob, float(result.no_speech_prob), seconds, tuple(timed))
-
-    def _align(self, tok: Any, ids: list[int], encoded: Any, frames: int, seconds: float) -> list[Word]:
-        from faster_whisper.transcribe import merge_punctuations
-
-        alignment = self._model.find_alignment(tok, [ids], encoded, frames)[0]
-        merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-        out = []
-        for w in alignment:
-            text = w["word"].strip()
-            if not text:
-                continue
-            start, end = float(w["start"]), float(w["end"])
-            if start >= seconds - 0.05:
-                break  # in the padding: nothing was said there
-            prob = round(float(w["probability"]), 3)
-            out.append(Word(text, round(start, 3), round(min(end, seconds), 3), prob))
-        return out
+        return self.decode_many([self.request(audio, prompt=prompt, language=language, words=words)])[0]
 
 
 def _key(word: Word) -> str:
@@ -315,121 +275,3 @@ def drop_loops(words: list[Word]) -> list[Word]:
             out.append(words[i])
             i += 1
     return out
-
-
-@dataclass
-class _Job:
-    key: Hashable
-    audio: F32
-    prompt: str | None
-    language: str | None
-    final: bool
-    future: concurrent.futures.Future[Transcript | None]
-
-
-class DecodeScheduler:
-    """Shares one decoder among every call: finals first, stale interims dropped."""
-
-    def __init__(
-        self,
-        *,
-        pool: AudioWorkerPool,
-        decode: Callable[[F32, str | None, str | None], Transcript],
-        parallel: int = 1,
-    ) -> None:
-        self._pool = pool
-        self._decode = decode
-        self._parallel = parallel
-        self._lock = threading.Lock()
-        self._finals: deque[_Job] = deque()
-        self._interims: OrderedDict[Hashable, _Job] = OrderedDict()
-        self._running = 0
-        self.decoded_finals = 0
-        self.decoded_interims = 0
-        self.dropped_interims = 0
-        self.decode_seconds = 0.3  # moving average of one decode's wall time
-
-    def submit(
-        self,
-        *,
-        key: Hashable,
-        audio: F32,
-        final: bool,
-        prompt: str | None = None,
-        language: str | None = None,
-    ) -> concurrent.futures.Future[Transcript | None]:
-        """Queue a decode for `key` (a stream's channel). Interims may resolve to None: dropped."""
-        fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
-        job = _Job(key, audio, prompt, language, final, fut)
-        with self._lock:
-            stale = self._interims.get(key)
-            if final:
-                self._finals.append(job)
-                if stale is not None:  # the final covers it
-                    del self._interims[key]
-            else:
-                self._interims[key] = job  # keeps the key's place in line: fair across calls
-            if stale is not None:
-                self.dropped_interims += 1
-                stale.future.set_result(None)
-            self._dispatch_locked()
-        return fut
-
-    def cancel(self, predicate: Callable[[Hashable], bool]) -> None:
-        """Drop the pending jobs whose key matches (a closed stream's)."""
-        with self._lock:
-            keep = deque(j for j in self._finals if not predicate(j.key))
-            gone = [j for j in self._finals if predicate(j.key)]
-            gone += [j for k, j in self._interims.items() if predicate(k)]
-            self._finals = keep
-            for job in gone:
-                self._interims.pop(job.key, None)
-                job.future.cancel()
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._finals) + len(self._interims)
-
-    def _dispatch_locked(self) -> None:
-        while self._running < self._parallel and (self._finals or self._interims):
-            self._running += 1
-            try:
-                self._pool.submit(self._work)
-            except Exception:
-                self._running -= 1
-                raise
-
-    def _next_locked(self) -> _Job | None:
-        while self._finals or self._interims:
-            if self._finals:
-                job = self._finals.popleft()
-            else:
-                job = self._interims.popitem(last=False)[1]
-            if job.future.set_running_or_notify_cancel():
-                return job
-        return None
-
-    def _work(self) -> None:
-        with self._lock:
-            job = self._next_locked()
-        try:
-            if job is not None:
-                began = time.perf_counter()
-                try:
-                    result = self._decode(job.audio, job.prompt, job.language)
-                except BaseException as exc:
-                    job.future.set_exception(exc)
-                else:
-                    job.future.set_result(result)
-                took = time.perf_counter() - began
-                self.decode_seconds += 0.3 * (took - self.decode_seconds)
-                metrics.decoded(took, final=job.final)
-        finally:
-            with self._lock:
-                if job is not None and job.final:
-                    self.decoded_finals += 1
-                elif job is not None:
-                    self.decoded_interims += 1
-                self._running -= 1
-                self._dispatch_locked()

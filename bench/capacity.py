@@ -1,0 +1,125 @@
+"""Local speech capacity: N concurrent calls on the local engine, in-process, at real-time pace.
+
+Every call streams a realistic one-channel conversation (tests/audio_sets.py: the real phone
+recording and synthetic two-voice telephone calls, in turn) in 100 ms chunks into ONE
+LocalWhisperStt (one model, one batching decode scheduler), all at once. Prints one line:
+
+    capacity calls=10 realtime=yes lag_growth_s=0.1 delay_p50_s=0.9 p95_s=2.1 wer=0.12 cpu=1.6 batch=3.1
+
+  realtime     finals keep up: the lag of each call's last final behind its audio does not grow
+               (lag_growth_s: that lag at the end minus at the middle, worst call, < 1 s)
+  delay        sentence end -> final holding it, p50/p95 over every call (tests/speech_metrics)
+  wer          word error rate of the finals, over every call
+  cpu          CPU seconds of this process per second of audio (all calls' audio)
+  batch        decodes per batched CTranslate2 call (mean)
+
+`--max` finds the largest N that stays live (doubling, then bisecting).
+Figures on a shared 2-core machine are noisy: other work on it makes them worse.
+Run: .venv/bin/python bench/capacity.py [--calls 10] [--max] [--threads 2] [--batch 8] [--seconds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.audio_sets import AudioSet, real_phone_call, synthetic_call  # noqa: E402
+from tests.speech_metrics import StreamRun, final_delays, percentile, stream_set, wer  # noqa: E402
+from wingman.stt.local import LocalWhisperStt  # noqa: E402
+
+
+@dataclass
+class Outcome:
+    calls: int
+    live: bool
+    lag_growth: float
+    delays: list[float]
+    wer: float
+    cpu: float
+    batch: float
+
+    def line(self) -> str:
+        return (
+            f"capacity calls={self.calls} realtime={'yes' if self.live else 'no'} "
+            f"lag_growth_s={self.lag_growth:.1f} delay_p50_s={percentile(self.delays, 50):.2f} "
+            f"p95_s={percentile(self.delays, 95):.2f} wer={self.wer:.3f} cpu={self.cpu:.2f} "
+            f"batch={self.batch:.1f}"
+        )
+
+
+def cut(audio: AudioSet, seconds: float) -> AudioSet:
+    """The first `seconds` of a set, with the turns that end in it."""
+    frames = int(seconds * audio.rate)
+    turns = tuple(t for t in audio.turns if t.end <= seconds)
+    return AudioSet(audio.name, audio.audio[:frames], audio.rate, turns)
+
+
+def sets(seconds: float) -> list[AudioSet]:
+    return [cut(a, seconds) for a in (real_phone_call(0), synthetic_call(0), synthetic_call(1))]
+
+
+def lag_at(run: StreamRun, t: float) -> float:
+    """Seconds the finals that arrived by audio time t lag behind it (t - their furthest end)."""
+    ends = [r.end for at, r in run.results if r.is_final and at - run.t0 <= t]
+    return t - max(ends, default=0.0)
+
+
+async def measure(args: argparse.Namespace, calls: int) -> Outcome:
+    stt = LocalWhisperStt(model="tiny.en", cpu_threads=args.threads, max_batch=args.batch)
+    await stt.warm_up()
+    audios = sets(args.seconds)
+    cpu0 = time.process_time()
+    batches0 = stt.scheduler.batches
+    runs = await asyncio.gather(*(stream_set(stt, audios[i % len(audios)]) for i in range(calls)))
+    cpu = time.process_time() - cpu0
+    decodes = stt.scheduler.decoded_finals + stt.scheduler.decoded_interims
+    batches = max(stt.scheduler.batches - batches0, 1)
+    await stt.aclose()
+    growth = max(lag_at(r, r.audio.duration) - lag_at(r, r.audio.duration / 2) for r in runs)
+    delays = [d for r in runs for d in final_delays(r)]
+    errors = sum(wer(r.audio, r.finals) * len(r.audio.reference().split()) for r in runs)
+    words = sum(len(r.audio.reference().split()) for r in runs)
+    audio_s = sum(r.audio.duration for r in runs)
+    return Outcome(calls, growth < 1.0, growth, delays, errors / words, cpu / audio_s, decodes / batches)
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"threads={args.threads} batch={args.batch} seconds={args.seconds} load={os.getloadavg()[0]:.2f}")
+    if not args.max:
+        print((await measure(args, args.calls)).line())
+        return
+    lo, hi, n = 0, 0, max(args.calls, 1)
+    while True:  # double while live
+        out = await measure(args, n)
+        print(out.line(), flush=True)
+        if not out.live:
+            hi = n
+            break
+        lo, n = n, n * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        out = await measure(args, mid)
+        print(out.line(), flush=True)
+        lo, hi = (mid, hi) if out.live else (lo, mid)
+    print(f"capacity max_live_calls={lo} load={os.getloadavg()[0]:.2f} (2 cores; noisy when shared)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--max", action="store_true", help="find the largest N that stays live")
+    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads; 0 = cores")
+    parser.add_argument("--batch", type=int, default=8, help="decodes per batch (1: no batching)")
+    parser.add_argument("--seconds", type=float, default=40.0, help="audio per call")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Decoding several utterances in one CTranslate2 call: the core of `WhisperDecoder.decode`.
+
+`decode_batch` takes requests (audio, prompt tokens, language) from any calls and runs the mel
+spectrograms, ONE encoder call over the batch (features padded to the batch's longest window),
+ONE greedy `generate` per group of requests whose prompts have the same length (CTranslate2
+needs <|startoftranscript|> at the same position in every row; padding a prompt with filler
+tokens changed the text of half the utterances on our sets, so prompts are never padded), and
+ONE word alignment over the batch. A batch of one is exactly the single decode.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wingman.stt.whisper import F32, HOP, MAX_FRAMES, SAMPLE_RATE, Transcript, Word, drop_loops
+
+PREPEND_PUNCTUATION = "\"'“¿([{-"  # faster-whisper's defaults: attached to the next word
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"  # ... to the previous one
+
+
+@dataclass(frozen=True)
+class Request:
+    """One utterance to decode: prompt and suppressed tokens from `WhisperDecoder._prompt`."""
+
+    audio: F32
+    tokens: tuple[int, ...]
+    suppress: tuple[int, ...]
+    tokenizer: Any
+    words: bool
+
+
+def _storage(x: Any) -> Any:
+    import ctranslate2
+
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def decode_batch(
+    model: Any, requests: Sequence[Request], *, min_frames: int, pad_frames: int
+) -> list[Transcript]:
+    """Transcribe every request (see the module docstring); `model` is a faster-whisper
+    WhisperModel. Each request gets what a decode of it alone gives, but for the silence its
+    features are padded with up to the batch's longest window."""
+    if not requests:
+        return []
+    audios = [r.audio[: MAX_FRAMES * HOP] for r in requests]
+    feats = [model.feature_extractor(np.ascontiguousarray(a, dtype=np.float32)) for a in audios]
+    lengths = [f.shape[1] for f in feats]
+    frames = min(MAX_FRAMES, max(min_frames, max(lengths) + pad_frames))
+    batch = np.stack([np.pad(f, ((0, 0), (0, frames - f.shape[1])))[:, :frames] for f in feats])
+    encoded = model.model.encode(_storage(batch))
+    whole = len(requests) == 1
+    enc_np = None if whole else np.asarray(encoded)
+    subset: Callable[[list[int]], Any] = lambda rows: (  # noqa: E731
+        encoded if whole or len(rows) == len(requests) else _storage(enc_np[rows])  # type: ignore[index]
+    )
+    seconds = [a.shape[0] / SAMPLE_RATE for a in audios]
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(requests):
+        groups[len(r.tokens)].append(i)
+    ids: list[list[int]] = [[] for _ in requests]
+    scores = [0.0] * len(requests)
+    no_speech = [0.0] * len(requests)
+    for size, rows in groups.items():
+        # a cap on tokens: a confused model cannot loop for long (speech is < 5 tokens/s)
+        caps = {i: min(int(seconds[i] * 8) + 12, 440 - size) for i in rows}
+        results = model.model.generate(
+            subset(rows),
+            [list(requests[i].tokens) for i in rows],
+            beam_size=1,
+            max_length=size + max(caps.values()),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=list(requests[rows[0]].suppress),
+        )
+        for i, res in zip(rows, results, strict=True):
+            eot = requests[i].tokenizer.eot
+            # greedy: a longer cap gives the same first tokens; a row cut here keeps the
+            # score of the longer run (only for a decode that hit its cap: a loop)
+            ids[i] = [t for t in res.sequences_ids[0] if t < eot][: caps[i]]
+            scores[i], no_speech[i] = float(res.scores[0]), float(res.no_speech_prob)
+    timed = _align_rows(model, requests, ids, subset, lengths, seconds)
+    out = []
+    for i, r in enumerate(requests):
+        n = len(ids[i])
+        avg_logprob = scores[i] * n / (n + 1) if n else -10.0
+        if i not in timed:
+            text = " ".join(r.tokenizer.decode(ids[i]).split())
+            out.append(Transcript(text, avg_logprob, no_speech[i], seconds[i]))
+            continue
+        words = drop_loops(timed[i])
+        text = " ".join(w.text for w in words)
+        out.append(Transcript(text, avg_logprob, no_speech[i], seconds[i], tuple(words)))
+    return out
+
+
+def _align_rows(
+    model: Any,
+    requests: Sequence[Request],
+    ids: list[list[int]],
+    subset: Callable[[list[int]], Any],
+    lengths: list[int],
+    seconds: list[float],
+) -> dict[int, list[Word]]:
+    """Word timings (cross-attention alignment, as faster-whisper's word_timestamps) of the
+    rows that asked for them and have text, one `align` per tokenizer, without the words
+    Whisper places in the silence padded after the audio."""
+    from faster_whisper.transcribe import merge_punctuations
+
+    by_tok: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(requests):
+        if r.words and ids[i]:
+            by_tok[id(r.tokenizer)].append(i)
+    timed: dict[int, list[Word]] = {}
+    for rows in by_tok.values():
+        tok = requests[rows[0]].tokenizer
+        texts, frames = [ids[i] for i in rows], [lengths[i] for i in rows]
+        alignments = model.find_alignment(tok, texts, subset(rows), frames)
+        for i, alignment in zip(rows, alignments, strict=True):
+            merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+            words = []
+            for w in alignment:
+                text = w["word"].strip()
+                if not text:
+                    continue
+                start, end = float(w["start"]), float(w["end"])
+                if start >= seconds[i] - 0.05:
+                    break  # in the padding: nothing was said there
+                prob = round(float(w["probability"]), 3)
+                words.append(Word(text, round(start, 3), round(min(end, seconds[i]), 3), prob))
+            timed[i] = words
+    return timed
