@@ -55,9 +55,12 @@ class Outcome:
 
 
 def cut(audio: AudioSet, seconds: float) -> AudioSet:
-    """The first `seconds` of a set, with the turns that end in it."""
-    frames = int(seconds * audio.rate)
+    """The first `seconds` of a set, cut in the gap after the last turn that ends in it (a turn
+    cut in half would count as errors)."""
     turns = tuple(t for t in audio.turns if t.end <= seconds)
+    after = [t.start for t in audio.turns if t.end > seconds]
+    end = min([seconds, *after]) if turns else seconds
+    frames = int(end * audio.rate)
     return AudioSet(audio.name, audio.audio[:frames], audio.rate, turns)
 
 
