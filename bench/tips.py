@@ -8,10 +8,13 @@ document, buying signals), summary fact recall, next steps with owner and date, 
 other-company leaks (a tip or summary naming another company of the set, or the sample company)
 and tips per minute. The last line is one comparable figure (holdout).
 
-    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]
+    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show] [--speech [--calls N]]
     (--show: every tip, summary, miss and why)
 
-Transcript level (fast, for tuning): each turn is one transcript block with realistic timings.
+Transcript level (default, fast, for tuning): each turn is one transcript block with realistic
+timings. Speech level (`--speech`, slow: about the call's length in CPU per call): each call is
+spoken by espeak-ng on one telephone channel and goes through the local speech engine and its
+diarizer first (bench/_tips_speech.py); `--calls N` takes the first N calls of each split.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import _common  # noqa: F401  (the repo on sys.path)
 import yaml
+from _tips_speech import speech_blocks
 
 from tests.fakes.agents import shared_embedder
 from tests.fakes.store import MemoryStore
@@ -38,6 +42,7 @@ from wingman.profile import CompanyProfile, ProfileService
 from wingman.sample import sample_profile
 from wingman.search.knowledge import KnowledgeBase
 from wingman.settings import Settings
+from wingman.stt.local import LocalWhisperStt
 
 EVAL = _common.ROOT / "tests" / "data" / "eval"
 KINDS = ("objection", "competitor", "answer", "signal")
@@ -106,8 +111,32 @@ def _foreign_names(mine: CompanyProfile, every: list[CompanyProfile]) -> list[st
     return sorted(names)
 
 
+def transcript_blocks(
+    call: dict[str, Any], *, call_id: str, tenant: str
+) -> tuple[list[tuple[int, TranscriptBlock]], float]:
+    """One block per labelled turn, timed as if spoken; and the call's length in seconds."""
+    t = 0.0
+    talk = {"rep": 0.0, "customer": 0.0}
+    out = []
+    for seq, turn in enumerate(call["turns"]):
+        duration = len(turn["text"].split()) / WORDS_PER_SECOND
+        talk[turn["speaker"]] += duration
+        block = TranscriptBlock(
+            call_id=call_id, user_id=tenant, seq=seq, text=turn["text"], speaker=turn["speaker"],
+            start=t, end=t + duration, talk_seconds=dict(talk),
+        )
+        out.append((seq, block))
+        t += duration + GAP
+    return out, t
+
+
 async def run_call(
-    path: Path, world: dict[str, tuple[CompanyProfile, list[Path]]], report: Report, show: bool
+    path: Path,
+    world: dict[str, tuple[CompanyProfile, list[Path]]],
+    report: Report,
+    show: bool,
+    stt: LocalWhisperStt | None = None,
+    seed: int = 0,
 ) -> None:
     call = yaml.safe_load(path.read_text())  # noqa: ASYNC240 - a bench reading its inputs
     profile, documents = world[call["company"]]
@@ -131,44 +160,36 @@ async def run_call(
         await agent.start()
         await agent.warm(tenant)
     call_id = path.stem
-    t = 0.0
-    talk = {"rep": 0.0, "customer": 0.0}
-    shown: list[Insight] = []
-    segments: list[Any] = []
-    for seq, turn in enumerate(call["turns"]):
-        duration = len(turn["text"].split()) / WORDS_PER_SECOND
-        talk[turn["speaker"]] += duration
-        block = TranscriptBlock(
-            call_id=call_id,
-            user_id=tenant,
-            seq=seq,
-            text=turn["text"],
-            speaker=turn["speaker"],
-            start=t,
-            end=t + duration,
-            talk_seconds=dict(talk),
+    if stt is not None:
+        blocks, length = await speech_blocks(
+            call, call_id=call_id, tenant=tenant, stt=stt, profile=profile, seed=seed
         )
-        segments.append(block)
+    else:
+        blocks, length = transcript_blocks(call, call_id=call_id, tenant=tenant)
+    shown: list[Insight] = []
+    got_by_turn: dict[int, set[str]] = {}
+    for turn_index, block in blocks:
         published = await worker.handle_block(block)
         shown += published
-        got = {label for i in published if (label := label_of(i))}
+        got_by_turn.setdefault(turn_index, set()).update(label for i in published if (label := label_of(i)))
+        if show:
+            for i in published:
+                print(f"    #{turn_index:2} {i.agent:6} {i.kind:26} {(i.source or ''):28} {i.content[:90]}")
+    for seq, turn in enumerate(call["turns"]):
+        got = got_by_turn.get(seq, set())
         expected = set(turn.get("expect", []))
-        missed = False
         for kind, count in report.counts.items():
             mine = {label for label in expected | got if _family(label) == kind}
             misses = count.add(expected & mine, got & mine, turn["text"][:70])
             report.misses += [f"{path.stem}#{seq} {m}" for m in misses]
-            missed = missed or bool(misses)
-        if show and missed:  # what the agents said about the moment they got wrong
-            for run in await store.list_agent_runs(user_id=tenant, call_id=call_id):
-                if run.block_id == block.id and run.agent in ("coach", "qa", "search"):
-                    print(f"      why #{seq} {run.agent}: {run.output[:200]}")
-        if show:
-            for i in published:
-                print(f"    #{seq:2} {i.agent:6} {i.kind:26} {(i.source or ''):28} {i.content[:90]}")
-        t += duration + GAP
+            if show and misses and stt is None:  # what the agents said about the moment they got wrong
+                block_id = blocks[seq][1].id
+                for run in await store.list_agent_runs(user_id=tenant, call_id=call_id):
+                    if run.block_id == block_id and run.agent in ("coach", "qa", "search"):
+                        print(f"      why #{seq} {run.agent}: {run.output[:200]}")
     report.tips += len(shown)
-    report.minutes += t / 60
+    report.minutes += length / 60
+    segments = [block for _, block in blocks]
     summary = await summarize_call(
         llm=LocalLlm(), call_id=call_id, segments=segments, insights=shown, profile=profile
     )
@@ -244,24 +265,35 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
     parser.add_argument("--show", action="store_true", help="print every tip, summary and miss")
+    parser.add_argument("--speech", action="store_true", help="speak the calls and transcribe them first")
+    parser.add_argument("--calls", type=int, default=0, help="only the first N calls of each split")
+    parser.add_argument("--model", default="tiny.en", help="local speech model (--speech)")
     args = parser.parse_args()
+    stt = None
+    if args.speech:
+        stt = LocalWhisperStt(model=args.model, data_dir=Path("data"))
+        await stt.warm_up()
     world = companies()
     splits = ["dev", "holdout"] if args.split == "all" else [args.split]
     reports = {}
     for split in splits:
         report = reports[split] = Report()
-        for path in sorted((EVAL / "calls" / split).glob("*.yaml")):
+        paths = sorted((EVAL / "calls" / split).glob("*.yaml"))
+        for n, path in enumerate(paths[: args.calls or None]):
             if args.show:
                 print(f"-- {path.stem}")
-            await run_call(path, world, report, args.show)
+            await run_call(path, world, report, args.show, stt=stt, seed=n)
         print_report(split, report)
         if args.show:
             for miss in report.misses:
                 print("   ", miss)
+    if stt is not None:
+        await stt.aclose()
     last = reports[splits[-1]]
     c = last.counts
+    level = "speech_" if args.speech else ""
     print(
-        f"tips_{splits[-1]} objection_p={c['objection'].precision:.2f} r={c['objection'].recall:.2f} "
+        f"tips_{level}{splits[-1]} objection_p={c['objection'].precision:.2f} r={c['objection'].recall:.2f} "
         f"competitor_p={c['competitor'].precision:.2f} r={c['competitor'].recall:.2f} "
         f"answer_p={c['answer'].precision:.2f} r={c['answer'].recall:.2f} "
         f"signal_p={c['signal'].precision:.2f} r={c['signal'].recall:.2f} "
