@@ -103,9 +103,11 @@ async def test_too_many_passages_are_refused() -> None:
 
 
 async def test_a_parse_past_its_time_cap_is_killed() -> None:
-    worker = UploadWorker(embedder=shared_embedder(), parse_seconds=0.01)
+    # ~0.2 s of chunking on a quiet core (a forked parser starts in milliseconds)
+    slow = b"# Pricing\n\n" + b"Relay costs forty dollars per seat and routes calls well. " * 15000
+    worker = UploadWorker(embedder=shared_embedder(), parse_seconds=0.02)
     with pytest.raises(Unprocessable) as e:
-        await worker.parse("notes.md", MD, None)
+        await worker.parse("notes.md", slow, None)
     assert e.value.code == "parse_timeout"
     assert worker.killed == 1
     # and the next upload is read normally

@@ -52,8 +52,12 @@ from wingman.store.records import DocumentRecord
 
 log = logging.getLogger(__name__)
 
-# spawn, not fork: the parent has threads (ONNX Runtime, asyncio's) that fork would copy mid-flight
-_CONTEXT = multiprocessing.get_context("spawn")
+# not fork: the parent has threads (ONNX Runtime, asyncio's) that fork would copy mid-flight.
+# forkserver: one clean single-threaded process, started once, that imported this module
+# (not the server's __main__), forks each parser: a child costs milliseconds of CPU, where a
+# spawned one re-imported the server's modules for ~1 s, at full CPU priority, per upload.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload([__name__])
 _CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 continuation bytes: every other byte starts a character
 
 
