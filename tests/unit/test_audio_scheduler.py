@@ -9,7 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import importlib.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pytest
 
 from wingman.audio.pool import AudioWorkerPool
 from wingman.errors import ConfigError
-from wingman.stt.scheduler import DecodeScheduler
+from wingman.stt.scheduler import DecodeScheduler, Job
 from wingman.stt.whisper import (
     F32,
     Transcript,
@@ -171,3 +171,25 @@ def test_split_model_parts_are_joined_once(tmp_path: Path) -> None:
     assemble_split_model(parts, src, dest)  # already there: not rewritten
     assert (dest / "model.bin").stat().st_mtime_ns == stamp
     assert not list(dest.glob("*.tmp"))
+
+
+def test_pending_decodes_of_different_calls_run_as_one_batch(pool: AudioWorkerPool) -> None:
+    gate, started = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def decode_batch(jobs: Sequence[Job]) -> list[Transcript]:
+        started.set()
+        assert gate.wait(10)
+        batches.append([int(j.audio[0]) for j in jobs])
+        return [Transcript(f"utt {int(j.audio[0])}", -0.1, 0.0, 1.0) for j in jobs]
+
+    sched = DecodeScheduler(pool=pool, decode_batch=decode_batch, max_batch=3, gather_s=0.0)
+    first = sched.submit(key=("a", 0), audio=tag(0), final=False)
+    assert started.wait(5)
+    futures = [sched.submit(key=(f"call{n}", 0), audio=tag(n), final=n in (4, 5)) for n in range(1, 6)]
+    gate.set()
+    results = done(first, *futures)
+    # finals first, then interims in the order their calls asked; at most 3 per batch
+    assert batches == [[0], [4, 5, 1], [2, 3]]
+    assert [r.text for r in results if r is not None] == [f"utt {n}" for n in range(6)]
+    assert sched.batches == 3 and sched.pending == 0
