@@ -19,7 +19,8 @@ without a pause the endpointer waits for), demo (the stereo demo call, rep 0 / c
 The last line is one comparable figure: delay over the one-channel two-voice sets, the worst
 WER gap to decoding alone over every set, the longest final, duplicates, CPU:
     conversation delay_p50_s=0.71 p95_s=1.30 wer_gap_max=0.008 longest_final_s=7.6 dup=0 cpu=0.40
-Run: .venv/bin/python bench/conversation.py [--fast] [--sets real_phone,demo] [--threads 2]
+Run: .venv/bin/python bench/conversation.py [--fast] [--sets real_phone,demo] [--seeds 0,1,2] [--threads 2]
+(`--seeds`: the synthetic and real_phone sets once per seed: other gaps, noise, speaking rates)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from tests.speech_metrics import (  # noqa: E402
     final_delays,
     longest_final,
     percentile,
+    repeated_phrases,
     speaker_accuracy,
     stream_set,
     wer,
@@ -55,13 +57,14 @@ from tests.speech_metrics import (  # noqa: E402
 from wingman.stt.local import LocalWhisperStt  # noqa: E402
 from wingman.stt.whisper import glossary_prompt  # noqa: E402
 
-SETS: dict[str, Callable[[], AudioSet]] = {
-    "synthetic_phone": lambda: synthetic_call(0),
-    "synthetic_wide": lambda: synthetic_call(0, wideband=True),
-    "real_phone": lambda: real_phone_call(0),
-    "two_cities": two_cities_set,
-    "demo": demo_call_set,
+SETS: dict[str, Callable[[int], AudioSet]] = {
+    "synthetic_phone": lambda seed: synthetic_call(seed),
+    "synthetic_wide": lambda seed: synthetic_call(seed, wideband=True),
+    "real_phone": lambda seed: real_phone_call(seed),
+    "two_cities": lambda seed: two_cities_set(),
+    "demo": lambda seed: demo_call_set(),
 }
+SEEDED = ("synthetic_phone", "synthetic_wide", "real_phone")  # gaps, noise and rates per seed
 TWO_VOICE_MONO = ("synthetic_phone", "synthetic_wide", "real_phone")
 
 
@@ -76,6 +79,7 @@ async def run(args: argparse.Namespace) -> None:
     vocabulary = list(json.loads(DEMO_SCRIPT.read_text())["vocabulary"])
     prompt = glossary_prompt(vocabulary)
     names = [s for s in args.sets.split(",") if s]
+    seeds = [int(x) for x in args.seeds.split(",") if x]
     delays_mono: list[float] = []
     gaps: list[float] = []
     longest = 0.0
@@ -87,8 +91,10 @@ async def run(args: argparse.Namespace) -> None:
         f"{'set':16} {'dur':>5} {'WER':>6} {'alone':>6} {'delay p50':>9} {'p95':>5} "
         f"{'longest':>7} {'dup':>3} {'speakers':>8} {'cpu':>5} {'finals':>6}"
     )
-    for name in names:
-        audio = SETS[name]()
+    runs = [(name, seed) for name in names for seed in (seeds if name in SEEDED else [0])]
+    for name, seed in runs:
+        audio = SETS[name](seed)
+        label = name if name not in SEEDED or seeds == [0] else f"{name}_s{seed}"
         result = await stream_set(stt, audio, realtime=not args.fast, vocabulary=vocabulary)
         finals = result.finals
         alone_texts = await stt.pool.run(decode_alone, stt, audio, prompt)
@@ -104,12 +110,14 @@ async def run(args: argparse.Namespace) -> None:
         cpu += result.cpu_seconds
         audio_s += audio.duration
         print(
-            f"{name:16} {audio.duration:5.1f} {streamed:6.3f} {alone:6.3f} "
+            f"{label:16} {audio.duration:5.1f} {streamed:6.3f} {alone:6.3f} "
             f"{percentile(delays, 50):9.2f} {percentile(delays, 95):5.2f} {longest_final(finals):7.1f} "
             f"{dup:3d} {speaker_accuracy(audio, finals):8.2f} {result.cpu_seconds / audio.duration:5.2f} "
             f"{len(finals):6d}"
         )
         if args.verbose:
+            for phrase in repeated_phrases(audio, finals):
+                print(f"    duplicated: {phrase}")
             for r in finals:
                 print(f"    {r.start:6.2f}-{r.end:6.2f} [{r.speaker}] {r.text}")
             for t, text in zip(audio.spoken, alone_texts, strict=True):
@@ -128,6 +136,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads; 0 = cores")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
+    parser.add_argument("--seeds", default="0", help="seeds of the synthetic and real_phone sets, e.g. 0,1,2")
     parser.add_argument("--fast", action="store_true", help="push as fast as the engine settles")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every final")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where base is assembled")

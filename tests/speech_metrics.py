@@ -124,15 +124,20 @@ def ngrams(words: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
     return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 
-def duplicated_phrases(audio: AudioSet, finals: Sequence[SttResult], *, n: int = 4) -> int:
+def repeated_phrases(audio: AudioSet, finals: Sequence[SttResult], *, n: int = 4) -> list[str]:
     """Distinct n-word phrases of the truth that the finals hold more often than the truth."""
     channels = range(audio.channels) if audio.channels > 1 else [None]
-    total = 0
+    out = []
     for c in channels:
         ref = ngrams(normalize(audio.reference(c)).split(), n)
         hyp = ngrams(normalize(hypothesis(finals, c)).split(), n)
-        total += sum(1 for g, k in hyp.items() if g in ref and k > ref[g])
-    return total
+        out += [" ".join(g) for g, k in hyp.items() if g in ref and k > ref[g]]
+    return out
+
+
+def duplicated_phrases(audio: AudioSet, finals: Sequence[SttResult], *, n: int = 4) -> int:
+    """How many `repeated_phrases` the finals hold."""
+    return len(repeated_phrases(audio, finals, n=n))
 
 
 def longest_final(finals: Sequence[SttResult]) -> float:
