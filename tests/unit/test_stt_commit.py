@@ -58,11 +58,27 @@ def test_caps_keep_finals_short_even_without_punctuation() -> None:
     a.update(words(text), seg_start=0, audio_end=3.2, at_pause=False)
     commit = a.update(words(text + " support"), seg_start=0, audio_end=3.5, at_pause=False)
     assert commit is not None and commit.rule == "soft_cap" and commit.words[-1].text == "year,"
-    # past the hard cap with no agreement at all: everything but the (maybe cut) last word
-    b = Agreement(policy)
-    commit = b.update(words("one two three four five six"), seg_start=0, audio_end=4.2, at_pause=False)
+    # past the hard cap with no agreement: nothing yet; past the last resort, everything but
+    # the (maybe cut) last word
+    b = Agreement(CommitPolicy(soft_cap_s=3.0, hard_cap_s=4.0, last_resort_s=4.5))
+    assert b.update(words("one two three four five six"), seg_start=0, audio_end=4.2, at_pause=False) is None
+    commit = b.update(words("won too tree for five six"), seg_start=0, audio_end=4.6, at_pause=False)
+    assert commit is not None and commit.rule == "last_resort"
+    assert [w.text for w in commit.words] == ["won", "too", "tree", "for", "five"]
+
+
+def test_the_hard_cap_commits_only_what_two_decodes_agree_on() -> None:
+    a = Agreement(CommitPolicy(soft_cap_s=3.0, hard_cap_s=4.0))
+    a.update(
+        words("we had nothing before us we all go in direct to"), seg_start=0, audio_end=4.1, at_pause=False
+    )
+    # the two decodes part at the 8th word: the hard cap commits the 7 agreed, cut after "go"
+    later = words("we had nothing before us we all going direct to heaven")
+    commit = a.update(later, seg_start=0, audio_end=4.3, at_pause=False)
     assert commit is not None and commit.rule == "hard_cap"
-    assert [w.text for w in commit.words] == ["one", "two", "three", "four", "five"]
+    assert " ".join(w.text for w in commit.words) == "we had nothing before us we all"
+    assert commit.cut_from == later[6].end and commit.cut_to == later[7].start
+    assert [w.text for w in commit.rest][:2] == ["going", "direct"]
 
 
 def test_words_repeating_the_committed_tail_are_dropped_once() -> None:

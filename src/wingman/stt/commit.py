@@ -16,9 +16,11 @@ final and where to cut the audio. The rules, in order:
    happens to stop is not a sentence end).
 3. **A soft cap**: past `soft_cap_s` of uncommitted audio, commit the agreed prefix up to its
    last comma-like mark, if it has one.
-4. **A hard cap**: past `hard_cap_s`, commit the agreed prefix up to its best boundary (a mark,
-   else the widest gap between words: the quietest), or without agreement everything but the
-   last word (its end may be cut off), so no final ever holds much more than the cap.
+4. **A hard cap**: past `hard_cap_s`, commit the agreed prefix (LocalAgreement-2 on words) up
+   to its last mark, else through its last word; never a word only one decode heard (an
+   unstable word committed is an error for good). Only past `last_resort_s` with no word agreed
+   at all, everything but the last word (its end may be cut off), so no final ever holds much
+   more than the cap.
 
 The caller cuts the audio between the last committed word and the next one, and decodes the rest
 with the committed text as Whisper's prompt (context kept across the cut). A new decode whose
@@ -64,6 +66,7 @@ class CommitPolicy:
 
     soft_cap_s: float = 6.0
     hard_cap_s: float = 7.0
+    last_resort_s: float = 7.6  # no two decodes agreed on a word: commit without agreement
     # the pause rule alone commits only this much: a short phrase decoded without what follows
     # is misheard more often ("Thanks Sam." as "Inks terms.", "Yes." as "Yes. Yes.")
     pause_min_s: float = 1.5
@@ -171,15 +174,20 @@ class Agreement:
             if ends_sentence(words[i]) and ends_sentence(previous[i]):
                 return self._cut_after(words, i, "sentence")
         uncommitted = audio_end - seg_start
-        if uncommitted >= self.policy.soft_cap_s:
-            limit = min(agreed, len(words) - 1)
+        limit = min(agreed, len(words) - 1)  # agreed words with a word after them
+        if uncommitted >= self.policy.soft_cap_s and limit:
             best = self._best_boundary(words, limit)
-            if best is not None and (
-                words[best].text.endswith(PAUSE_MARKS) or uncommitted >= self.policy.hard_cap_s
-            ):
+            if best is not None and words[best].text.endswith(PAUSE_MARKS):
                 return self._cut_after(words, best, "soft_cap")
-        if uncommitted >= self.policy.hard_cap_s and len(words) >= 2:
-            return self._cut_after(words, len(words) - 2, "hard_cap")
+        if uncommitted >= self.policy.hard_cap_s and limit:
+            # only words two decodes agree on: an unstable word committed here is an error
+            # for good; cut after a mark, else after the last agreed word
+            best = self._best_boundary(words, limit)
+            mark = best is not None and (ends_sentence(words[best]) or words[best].text.endswith(PAUSE_MARKS))
+            return self._cut_after(words, best if mark and best is not None else limit - 1, "hard_cap")
+        if uncommitted >= self.policy.last_resort_s and len(words) >= 2:
+            # no agreement at all this late: everything but the last word (maybe cut off)
+            return self._cut_after(words, len(words) - 2, "last_resort")
         return None
 
     def commit_all(self, words: Sequence[Word]) -> None:
