@@ -18,8 +18,8 @@ A rep final is compared with the customer's finals and with the latest interim o
 customer is still saying (its words spread over it, so timed more loosely: a customer sentence
 can run on for seconds after the echo's final). It is held back only while the customer channel
 had speech in its time span (a frame energy check) that no customer result has reached yet, at
-most `max_hold` seconds; otherwise it passes at once. A dropped final is re-emitted empty so the
-interims shown under its id are cleared.
+most `max_hold` seconds of audio; otherwise it passes at once. A dropped final is re-emitted
+empty so the interims shown under its id are cleared.
 """
 
 from __future__ import annotations
@@ -231,7 +231,8 @@ class EchoTextStream(SttStream):
         self._customer: deque[SttResult] = deque()
         self._interims: dict[str, SttResult] = {}  # the customer's open utterances, latest interim
         self._heard_until = 0.0  # end of the customer's latest result
-        self._held: deque[tuple[float, SttResult]] = deque()  # (arrival, rep result), in order
+        # (arrival: wall time, audio pushed by then; the rep result), in order
+        self._held: deque[tuple[tuple[float, int], SttResult]] = deque()
         self._results: asyncio.Queue[SttResult | None] = asyncio.Queue()
         self.dropped_words = 0
 
@@ -278,13 +279,17 @@ class EchoTextStream(SttStream):
             self._interims = {k: r for k, r in self._interims.items() if r.end >= old}
             self._emit(result)
             return
-        self._held.append((time.monotonic(), result))
+        self._held.append(((time.monotonic(), self.samples_in), result))
 
     def _release(self, *, force: bool) -> None:
         now = time.monotonic()
         while self._held:
-            arrived, result = self._held[0]
-            if result.is_final and not (force or now - arrived >= self.max_hold or self._ready(result)):
+            (wall, pushed), result = self._held[0]
+            # held for `max_hold` seconds of audio (the engine may run behind or ahead of the wall
+            # clock), never more than three times that of wall time
+            late = (self.samples_in - pushed) / self.sample_rate >= self.max_hold
+            late = late or now - wall >= 3 * self.max_hold
+            if result.is_final and not (force or late or self._ready(result)):
                 break
             self._held.popleft()
             if not result.is_final or not result.text.strip():
