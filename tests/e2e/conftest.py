@@ -123,6 +123,27 @@ def secured_url(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Ite
         yield url
 
 
+PASSWORD = "correct horse battery"  # the password of the users the suites make
+ADMIN_EMAIL = "ada@acme.example"
+
+
+def register_admin(http: httpx.Client) -> httpx.Response:
+    """Ada Admin signs up through the API: the first account, so the workspace's admin."""
+    admin = http.post("/api/auth/register",
+                      json={"email": ADMIN_EMAIL, "name": "Ada Admin", "password": PASSWORD})
+    admin.raise_for_status()
+    return admin
+
+
+def join_by_invitation(http: httpx.Client, admin_token: str, email: str) -> httpx.Response:
+    """Ria Rep, invited by the admin with `admin_token`, accepts the invitation at `email`."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    link = http.post("/api/invitations", headers=auth, json={"email": email}).json()["link"]
+    rep = http.post("/api/invitations/accept",
+                    json={"token": link.split("token=", 1)[1], "name": "Ria Rep", "password": PASSWORD})
+    rep.raise_for_status()
+    return rep
+
 
 
 # ---------------------------------------------------------------- checks every page must pass

@@ -14,12 +14,19 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import LAPTOP, PageErrors, axe_violations, shot
+from tests.e2e.conftest import (
+    LAPTOP,
+    PASSWORD,
+    PageErrors,
+    axe_violations,
+    join_by_invitation,
+    register_admin,
+    shot,
+)
 from tests.server import running_server
 from wingman.settings import Settings
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new horse battery"
 
 
@@ -34,21 +41,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Itera
     settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-account-page"), web_dist=web_dist,
                         host="127.0.0.1", auth="required", sample_knowledge=False)
     with running_server(settings) as url, httpx.Client(base_url=url, timeout=60) as http:
-        admin = http.post("/api/auth/register",
-                          json={"email": "ada@acme.example", "name": "Ada Admin", "password": PASSWORD})
-        admin.raise_for_status()
-        yield Workspace(url, admin.json()["token"])
+        yield Workspace(url, register_admin(http).json()["token"])
 
 
 def _invite(ws: Workspace, email: str, admin: str | None = None) -> str:
     """A rep who joined by invitation (invited with `admin`'s token); returns their token."""
     with httpx.Client(base_url=ws.url, timeout=60) as http:
-        invited = http.post("/api/invitations", headers=_auth(admin or ws.admin_token), json={"email": email})
-        link = invited.json()["link"]
-        rep = http.post("/api/invitations/accept",
-                        json={"token": link.split("token=", 1)[1], "name": "Ria Rep", "password": PASSWORD})
-        rep.raise_for_status()
-        token: str = rep.json()["token"]
+        token: str = join_by_invitation(http, admin or ws.admin_token, email).json()["token"]
         return token
 
 

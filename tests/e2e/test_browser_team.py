@@ -18,14 +18,20 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import LAPTOP, PageErrors, get_json, shot
+from tests.e2e.conftest import (
+    LAPTOP,
+    PageErrors,
+    get_json,
+    join_by_invitation,
+    register_admin,
+    shot,
+)
 from tests.server import running_server
 from wingman.events import Insight
 from wingman.settings import Settings
 from wingman.store.repos import Store
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 NOW = datetime.now(UTC).replace(microsecond=0)
 REFERENCES_TIP = "Offer two customers of their size to call."
 
@@ -53,15 +59,10 @@ def team(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[T
     settings = Settings(data_dir=tmp_path_factory.mktemp("wingman-team-pages"), web_dist=web_dist,
                         host="127.0.0.1", auth="required", sample_knowledge=False)
     with running_server(settings) as url, httpx.Client(base_url=url, timeout=60) as http:
-        admin = http.post("/api/auth/register",
-                          json={"email": "ada@acme.example", "name": "Ada Admin", "password": PASSWORD})
-        admin.raise_for_status()
+        admin = register_admin(http)
         admin_token = admin.json()["token"]
         auth = {"Authorization": f"Bearer {admin_token}"}
-        link = http.post("/api/invitations", headers=auth, json={"email": "ria@acme.example"}).json()["link"]
-        rep = http.post("/api/invitations/accept", json={
-            "token": link.split("token=", 1)[1], "name": "Ria Rep", "password": PASSWORD})
-        rep.raise_for_status()
+        rep = join_by_invitation(http, admin_token, "ria@acme.example")
         workspace = http.get("/api/workspace", headers=auth).json()["id"]
         ids = {"admin": admin.json()["user"]["id"], "rep": rep.json()["user"]["id"]}
         r = http.put("/api/profile", headers=auth, json={
