@@ -239,11 +239,12 @@ def test_call_page_summary_is_edited_kept_on_reload_and_reverted(page: Page, wor
     page.get_by_role("textbox", name="Action items, one per line").fill(items)
     page.get_by_role("button", name="Save").click()
     expect(summary).to_have_text("Hooli: 12 agents, routing; pilot agreed for January.")
+    # the follow-up email is drafted again from the edited summary, and after a reload too
+    expect(page.get_by_role("textbox", name="Follow-up email")).to_contain_text("pilot agreed for January")
     page.reload()
     expect(summary).to_have_text("Hooli: 12 agents, routing; pilot agreed for January.")
     expect(page.get_by_test_id("call-detail-action-items")).to_have_text(items)
     expect(page.get_by_test_id("summary-edited")).to_contain_text("Edited")
-    # the follow-up email is drafted from the edited summary
     expect(page.get_by_role("textbox", name="Follow-up email")).to_contain_text("pilot agreed for January")
     shot(page, "after-06-summary-edited")
     page.get_by_role("button", name="Revert to generated").click()

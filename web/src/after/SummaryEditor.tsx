@@ -42,6 +42,8 @@ export function SummaryEditor({ callId, ended }: { callId: string; ended: boolea
   const apply = (s: CallSummary) => {
     qc.setQueryData(summaryKey(callId), s);
     void qc.invalidateQueries({ queryKey: keys.call(callId), exact: true });
+    // the follow-up email is drafted from the summary (a draft the rep typed in stays as typed)
+    void qc.invalidateQueries({ queryKey: ['call', callId, 'follow-up'] });
   };
   const run = async (op: () => Promise<CallSummary>) => {
     setError(null);
