@@ -9,7 +9,10 @@ voice heard is the rep) and with the rep enrolled from other speech of theirs.
 
 Attribution = share of the transcript's words whose speaker is the truth's speaker of the time
 the word was said (the word's own timing when the engine gives it, else its place spread
-evenly over its final). Echo: customer sentences that also appear on the rep's channel.
+evenly over its final). Echo: customer sentences that also appear on the rep's channel (half
+their words), and pairs of consecutive customer words on the rep's channel while the customer
+spoke (a leak of two words counts), with no echo handling, the energy gate, and the gate plus the
+text backstop (speakers/echo_text.py).
 CPU: thread CPU of the diarizer per second of audio. Audio is streamed as fast as the engine
 settles it (not real-time pace). The last line is one comparable figure.
 
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from tests import audio_sets as sets  # noqa: E402
 from wingman.speakers.diarizer import CUSTOMER, REP, OnlineDiarizer  # noqa: E402
 from wingman.speakers.echo import EchoGate  # noqa: E402
+from wingman.speakers.echo_text import EchoTextStream  # noqa: E402
 from wingman.speakers.embedder import SpeakerEmbedder  # noqa: E402
 from wingman.speakers.stream import DiarizedStream  # noqa: E402
 from wingman.speakers.voiceprint import make_print  # noqa: E402
@@ -65,7 +69,7 @@ def truth_at(s: sets.AudioSet, t: float, roles: dict[str, str]) -> str:
 
 
 async def run_stream(
-    stream: DiarizedStream | LocalWhisperStream, inner: LocalWhisperStream, pcm: np.ndarray
+    stream: DiarizedStream | EchoTextStream | LocalWhisperStream, inner: LocalWhisperStream, pcm: np.ndarray
 ) -> list[SttResult]:
     out: list[SttResult] = []
 
@@ -109,26 +113,32 @@ def _norm(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split()
 
 
-async def echo(engine: LocalWhisperStt, gate: bool) -> tuple[int, int, int]:
-    """(customer sentences also heard on the rep's channel, customer sentences, rep words lost)."""
+async def echo(engine: LocalWhisperStt, gate: bool, text: bool) -> tuple[int, int, int, int]:
+    """(customer sentences also heard on the rep's channel, customer sentences, rep words lost,
+    pairs of consecutive customer words also on the rep's channel while the customer spoke);
+    `gate`: the energy gate on the audio, `text`: the text backstop on the finals."""
     s = sets.synthetic_stereo(echo=True)
     pcm = at16k(s.audio, s.rate)
     if gate:
         g = EchoGate()
         pcm = np.concatenate([g.process(pcm[i : i + CHUNK]) for i in range(0, pcm.shape[0], CHUNK)])
-    stream = engine.stream(sample_rate=16000, channels=2)
-    finals = await run_stream(stream, stream, pcm)
+    inner = engine.stream(sample_rate=16000, channels=2)
+    stream = EchoTextStream(inner=inner) if text else inner
+    finals = await run_stream(stream, inner, pcm)
     rep_words = [(w, (a + b) / 2) for r in finals if r.channel == 0 for w, a, b in words_of(r)]
-    twice = 0
+    twice = pairs = 0
     customer = [t for t in s.spoken if t.speaker == "customer"]
     for t in customer:
+        near = [w for word, mid in rep_words if t.start - 0.2 <= mid <= t.end + 0.5 for w in _norm(word)]
+        said_seq = _norm(t.text)
+        pairs += len(set(zip(near, near[1:], strict=False)) & set(zip(said_seq, said_seq[1:], strict=False)))
         said = set(_norm(t.text))
         heard = {w for word, mid in rep_words if t.start - 1.0 <= mid <= t.end + 1.0 for w in _norm(word)}
         twice += len(said) >= 2 and len(said & heard) >= 0.5 * len(said)
     rep_said = " ".join(t.text for t in s.spoken if t.speaker == "rep")
     got = {w for word, _ in rep_words for w in _norm(word)}
     lost = sum(1 for w in set(_norm(rep_said)) if w not in got)
-    return twice, len(customer), lost
+    return twice, len(customer), lost, pairs
 
 
 def enrolled(embedder: SpeakerEmbedder, audio: np.ndarray) -> np.ndarray:
@@ -178,12 +188,13 @@ async def main(names: Sequence[str]) -> None:
             f"diarizer {c:.3f} CPU-s/audio-s"
         )
     if "echo" in names:
-        for gate in (False, True):
-            twice, total, lost = await echo(engine, gate)
-            summary[f"echo_twice_{'gate' if gate else 'nogate'}"] = twice
+        for gate, text, name in ((False, False, "nogate"), (True, False, "gate"), (True, True, "gate_text")):
+            twice, total, lost, pairs = await echo(engine, gate, text)
+            summary[f"echo_twice_{name}"] = twice
+            summary[f"echo_pairs_{name}"] = pairs
             lines.append(
-                f"stereo_echo gate={'on ' if gate else 'off'}     customer sentences heard twice "
-                f"{twice}/{total}, rep words lost {lost}"
+                f"stereo_echo {name:10s}     customer sentences heard twice "
+                f"{twice}/{total}, customer word pairs on the rep channel {pairs}, rep words lost {lost}"
             )
     await engine.aclose()
     for line in lines:
