@@ -153,3 +153,39 @@ async def test_only_a_workspace_admin_connects_disconnects_or_configures_a_crm(
     assert crms.hubspot.oauth.refresh != set()  # the refused disconnect revoked nothing
     r = await client.put("/api/crm/hubspot", headers=admin_auth, json={"auto_sync": False})
     assert r.status_code == 200 and r.json()[0]["auto_sync"] is False
+
+
+async def test_an_admin_demoted_or_removed_before_the_callback_connects_nothing(
+    api: tuple[httpx.AsyncClient, Crms],
+) -> None:
+    """The signed state outlives the role: an admin who starts the consent, is made a manager
+    (or is removed) by another admin, then comes back from the CRM connects nothing."""
+    client, crms = api
+    r = await client.post(
+        "/api/auth/register", json={"email": "ada@wingman.test", "name": "Ada", "password": "correct horse"}
+    )
+    ada = r.json()["user"]
+    auth: Auth = client._transport.app.state.container.auth  # type: ignore[attr-defined]
+    admins = []
+    for name in ("cy", "di"):  # Di stays admin: a workspace always keeps one
+        _invitation, token = await crms.store.create_invitation(
+            workspace_id=ada["workspace_id"], email=f"{name}@wingman.test", role="admin",
+            invited_by=ada["id"], ttl_seconds=3600,
+        )
+        admins.append(await auth.accept_invitation(token=token, name=name, password="correct horse"))
+    cy = admins[0]
+    backs = {}
+    for provider, who in (("hubspot", bearer(r.json()["token"])), ("salesforce", bearer(cy.token))):
+        started = await client.post(f"/api/crm/{provider}/connect", headers=who)
+        consent = await crms.http.get(started.json()["authorize_url"], follow_redirects=False)
+        backs[provider] = urlsplit(consent.headers["Location"])
+    await crms.store.update_member(workspace_id=ada["workspace_id"], user_id=ada["id"], role="manager")
+    await crms.store.remove_member(workspace_id=ada["workspace_id"], user_id=cy.user.id)
+    for back in backs.values():
+        r = await client.get(f"{back.path}?{back.query}")
+        assert r.status_code == 303 and "result=error" in r.headers["location"]
+        assert "only+a+workspace+admin" in r.headers["location"]
+    assert await crms.store.get_user(user_id=ada["id"]) is not None
+    statuses = await crms.service.statuses(tenant_id=ada["workspace_id"])
+    assert [s.status for s in statuses] == ["not_connected", "not_connected"]
+    assert crms.hubspot.oauth.refresh == set()  # no code was traded for tokens

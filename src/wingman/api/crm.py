@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -19,9 +20,11 @@ from pydantic import BaseModel, Field
 
 from wingman.api.deps import ContainerDep, CurrentUser, StoreDep
 from wingman.crm.base import LABELS, CrmAuthError, CrmError, CrmTarget
+from wingman.crm.secrets import OAuthState
 from wingman.errors import BadInput
 from wingman.store.crm import CrmSyncRecord
 from wingman.store.records import UserRecord
+from wingman.store.repos import Store
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["crm"])
@@ -147,22 +150,36 @@ async def connect(provider: ProviderName, user: WorkspaceAdmin, container: Conta
     return ConnectOut(authorize_url=url)
 
 
+async def _still_admin(store: Store, who: OAuthState) -> None:
+    """The state was signed for an admin up to 10 minutes ago: they must still be one, of the
+    same workspace, when the browser comes back (a demoted or removed admin connects nothing)."""
+    user = await store.get_user(user_id=who.user_id)
+    if user is None or user.removed_at is not None:
+        raise BadInput(ADMIN_ONLY, code="not_admin")
+    if user.role != "admin" or tenant_of(user) != who.tenant_id:
+        raise BadInput(ADMIN_ONLY, code="not_admin")
+
+
 @router.get("/crm/{provider}/callback", include_in_schema=False)
 async def callback(
     provider: ProviderName,
     container: ContainerDep,
+    store: StoreDep,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> RedirectResponse:
     """Where the CRM sends the admin's browser back; then on to the settings page. The signed
-    `state` says whose connection this is (no session cookie needed)."""
+    `state` says whose connection this is (no session cookie needed); they must still be an
+    admin of that workspace."""
     outcome = {"crm": provider, "result": "connected"}
     if error or not code or not state:
         outcome |= {"result": "error", "reason": (error or "no code")[:100]}
     else:
         try:
-            await container.crm.complete(provider=provider, code=code, state=state)
+            await container.crm.complete(
+                provider=provider, code=code, state=state, allowed=partial(_still_admin, store)
+            )
         except (BadInput, CrmError) as e:
             log.warning("crm connect failed", extra={"provider": provider, "code": e.code})
             outcome |= {"result": "error", "reason": str(e)[:200]}

@@ -110,10 +110,20 @@ class CrmService:
         state = self._states.sign(OAuthState(tenant_id=tenant_id, user_id=user_id, provider=provider))
         return client.authorize_url(state=state, redirect_uri=self.redirect_uri(provider))
 
-    async def complete(self, *, provider: str, code: str, state: str) -> OAuthState:
+    async def complete(
+        self,
+        *,
+        provider: str,
+        code: str,
+        state: str,
+        allowed: Callable[[OAuthState], Awaitable[None]] | None = None,
+    ) -> OAuthState:
         """The OAuth callback: trade the code for tokens and keep them sealed; jobs that were
-        waiting for a reconnect become due."""
+        waiting for a reconnect become due. `allowed` runs on the verified state before the
+        code is traded (it raises to refuse: the signer may have lost the right meanwhile)."""
         who = self._states.verify(state, provider=provider)
+        if allowed is not None:
+            await allowed(who)
         tokens = await self.client(provider).exchange_code(
             code=code, redirect_uri=self.redirect_uri(provider)
         )
