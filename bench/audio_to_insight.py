@@ -28,7 +28,7 @@ def latencies_of(result: Any) -> dict[int, float]:
     utterances = demo_script()
     latencies: dict[int, float] = {}
     for event in result.of("insight"):
-        snippet = word_set(event.data.get("contextSnippet", ""))
+        snippet = word_set(event.data.get("context_snippet", ""))
         if not snippet:
             continue
         best = max(TRIGGERS, key=lambda n: len(snippet & word_set(utterances[n - 1]["text"]))

@@ -20,7 +20,7 @@ the sample call's scripted timeline (tests/fakes/deepgram_server.py), and stream
   are seen;
 - calls refused with `busy` (admission control: WINGMAN_MAX_CALLS_PER_NODE and
   WINGMAN_MAX_LOOP_LAG_SECONDS, passed through to the gateways): such a caller waits the
-  retryAfter it was given and tries again through the load balancer (another node, maybe);
+  retry_after it was given and tries again through the load balancer (another node, maybe);
 - CPU of every cluster process (psutil, children included) per call.
 Before measuring, `--warm-up` short calls (default 4) take the agent workers through their
 one-time start-up (embedding the playbook examples and the tenant's knowledge base), so the
@@ -75,8 +75,8 @@ class Received:
 class Caller:
     """One simulated rep: streams 16-bit PCM over Socket.IO at `speed` x real time, exactly as
     the web app does. When the socket drops mid-call it reconnects (through the load balancer,
-    so possibly to another node), resumes with start-call {callId} and sends the audio from where
-    the server says it has it (the ack's audioSeconds: chunks in flight when a node died are sent
+    so possibly to another node), resumes with start-call {call_id} and sends the audio from where
+    the server says it has it (the ack's audio_seconds: chunks in flight when a node died are sent
     again, none twice) up to what was recorded meanwhile: the call goes on."""
 
     url: str
@@ -124,7 +124,7 @@ class Caller:
         """Final transcripts by id (first arrival)."""
         out: dict[str, Received] = {}
         for e in self.of("transcript"):
-            if e.data.get("isFinal") and e.data.get("id") not in out:
+            if e.data.get("is_final") and e.data.get("id") not in out:
                 out[str(e.data.get("id"))] = e
         return out
 
@@ -153,10 +153,10 @@ class Caller:
         return handler
 
     def _start_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"title": self.title, "sampleRate": self.rate,
+        payload: dict[str, Any] = {"title": self.title, "sample_rate": self.rate,
                                    "encoding": "s16le", "channels": self.channels}
         if self.call_id:
-            payload["callId"] = self.call_id
+            payload["call_id"] = self.call_id
         return payload
 
     async def _on_connect(self) -> None:
@@ -176,9 +176,9 @@ class Caller:
         except Exception as exc:  # noqa: BLE001 - recorded, the call goes on reconnecting
             self.errors.append(f"resume failed: {exc!r}")
             return
-        if isinstance(ack, dict) and ack.get("callId") == self.call_id:
+        if isinstance(ack, dict) and ack.get("call_id") == self.call_id:
             self.resumes += 1
-            has = ack.get("audioSeconds")
+            has = ack.get("audio_seconds")
             async with self._sending:
                 if isinstance(has, int | float):  # rewind to what the server really has
                     frame = self.channels * 2
@@ -204,16 +204,16 @@ class Caller:
                   end_call: bool = True) -> None:
         ack = await self._start()
         try:
-            if not isinstance(ack, dict) or "callId" not in ack:
+            if not isinstance(ack, dict) or "call_id" not in ack:
                 raise RuntimeError(f"start-call refused: {ack}")
-            self.call_id = str(ack["callId"])
+            self.call_id = str(ack["call_id"])
             self._ready.set()
             await self._stream(seconds)
             await asyncio.sleep(tail)
             if end_call:
                 await asyncio.wait_for(self._ready.wait(), 30)
                 self.end_sent_at = time.monotonic()
-                ended = await self.sio.call("end-call", {"callId": self.call_id}, timeout=90)
+                ended = await self.sio.call("end-call", {"call_id": self.call_id}, timeout=90)
                 self.ended = ended if isinstance(ended, dict) else {}
                 if "error" in self.ended:
                     self.errors.append(f"end-call: {self.ended['error']}")
@@ -222,7 +222,7 @@ class Caller:
 
     async def _start(self, retries: int = 5) -> Any:
         """Connect and start-call; a node that answers `busy` is left and the call tried again
-        through the load balancer (a fresh sticky cookie) after the retryAfter it gave."""
+        through the load balancer (a fresh sticky cookie) after the retry_after it gave."""
         for attempt in range(retries + 1):
             headers = {"Cookie": f"wingman_sticky={self.cookie}"} if self.cookie else {}
             await self.sio.connect(self.url, headers=headers, transports=["websocket"],
@@ -235,7 +235,7 @@ class Caller:
             self.refusals += 1
             await self.sio.disconnect()
             self.cookie = uuid.uuid4().hex
-            await asyncio.sleep(float(error.get("retryAfter") or 1.0))
+            await asyncio.sleep(float(error.get("retry_after") or 1.0))
         return None
 
     async def _stream(self, seconds: float | None) -> None:
@@ -426,7 +426,7 @@ def match_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
     by_index = {int(u["index"]): u for u in utterances}
     triggers = [n for n in TRIGGERS if n in by_index]
     for e in caller.of("insight"):
-        snippet = word_set(e.data.get("contextSnippet", ""))
+        snippet = word_set(e.data.get("context_snippet", ""))
         if not snippet or not triggers:
             continue
         best = max(triggers, key=lambda n: len(snippet & word_set(by_index[n]["text"]))
@@ -452,7 +452,7 @@ def same_span_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tup
             finals.append(f.at - sent)
     insights: list[float] = []
     for e in caller.of("insight"):
-        text = str(e.data.get("contextSnippet", ""))
+        text = str(e.data.get("context_snippet", ""))
         snippet = word_set(text)
         if not snippet or text.endswith("\u2026"):
             continue
@@ -592,7 +592,7 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         **audit,
         "errors": failures + [e for c in callers for e in c.errors] + audit["problems"],
         "no_call": sum(1 for c in callers if not c.call_id),
-        "not_ended": sum(1 for c in callers if c.call_id and not c.ended.get("callId")),
+        "not_ended": sum(1 for c in callers if c.call_id and not c.ended.get("call_id")),
         "insights_per_call": [len(c.of("insight")) for c in callers if c.call_id],
         "resumes": sum(c.resumes for c in callers),
         "probe": probe.rtts, "probe_failures": probe.failures, "bench_lag": bench_lag,

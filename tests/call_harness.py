@@ -67,7 +67,7 @@ class RecordingOutput:
         return [p for c, e, p in self.events if c == call_id and e == event]
 
     def finals(self, call_id: str) -> list[dict[str, Any]]:
-        return [t for t in self.of(call_id, "transcript") if t["isFinal"] and t["text"]]
+        return [t for t in self.of(call_id, "transcript") if t["is_final"] and t["text"]]
 
     async def wait(self, check: Callable[[], object], *, what: str = "events") -> None:
         """Until `check()` is true, woken by each event (bounded by WAIT_SECONDS)."""

@@ -45,7 +45,7 @@ class DemoResult:
     @property
     def finals(self) -> list[dict[str, Any]]:
         """Final transcripts with text, in arrival order."""
-        return [e.data for e in self.of("transcript") if e.data.get("isFinal") and e.data.get("text")]
+        return [e.data for e in self.of("transcript") if e.data.get("is_final") and e.data.get("text")]
 
     @property
     def insights(self) -> list[dict[str, Any]]:
@@ -90,16 +90,16 @@ async def run_demo(
         token=token,
         result=result,
         console=console,
-        start={"title": title, "sampleRate": rate, "encoding": "s16le", "channels": channels},
+        start={"title": title, "sample_rate": rate, "encoding": "s16le", "channels": channels},
     )
     bytes_per_second = rate * channels * 2
     bytes_per_chunk = int(rate * CHUNK_SECONDS) * channels * 2
     await link.sio.connect(url, auth=link.auth, transports=["websocket"], wait_timeout=10)
     try:
         ack = await link.sio.call("start-call", link.start, timeout=15)
-        if not isinstance(ack, dict) or "callId" not in ack:
+        if not isinstance(ack, dict) or "call_id" not in ack:
             raise RuntimeError(f"start-call refused: {ack}")
-        result.call_id = ack["callId"]
+        result.call_id = ack["call_id"]
         link.ready.set()
         result.stream_started_at = time.monotonic()
         while link.position < len(frames):
@@ -119,7 +119,7 @@ async def run_demo(
         await asyncio.sleep(tail_seconds)
         if end_call:
             await link.wait_ready(reconnect_timeout)
-            ended = await link.sio.call("end-call", {"callId": result.call_id}, timeout=60)
+            ended = await link.sio.call("end-call", {"call_id": result.call_id}, timeout=60)
             result.ended = ended if isinstance(ended, dict) else {}
             if console is not None and result.ended.get("summary"):
                 console.print(Panel(result.ended["summary"], title="Call summary"))
@@ -164,7 +164,7 @@ class _Link:
         self.closing = False
         self._shown: set[str] = set()  # ids of finals printed
         self._tasks: set[asyncio.Task[None]] = set()
-        self._bytes_per_second = int(start["sampleRate"]) * int(start["channels"]) * 2
+        self._bytes_per_second = int(start["sample_rate"]) * int(start["channels"]) * 2
         self.sio = socketio.AsyncClient(
             reconnection=True, reconnection_attempts=0, reconnection_delay=0.2, reconnection_delay_max=1.0
         )
@@ -181,7 +181,7 @@ class _Link:
         return handler
 
     def record(self, event: str, payload: dict[str, Any]) -> None:
-        final = event == "transcript" and bool(payload.get("isFinal"))
+        final = event == "transcript" and bool(payload.get("is_final"))
         if final and payload.get("id") in self._shown:
             return  # already shown (caught up after a resume)
         if final:
@@ -212,14 +212,15 @@ class _Link:
 
     async def _resume(self) -> None:
         try:
-            ack = await self.sio.call("start-call", {**self.start, "callId": self.result.call_id}, timeout=15)
+            resume = {**self.start, "call_id": self.result.call_id}
+            ack = await self.sio.call("start-call", resume, timeout=15)
         except socketio.exceptions.SocketIOError:
             return  # dropped again: the next connect resumes
-        if not isinstance(ack, dict) or ack.get("callId") != self.result.call_id:
+        if not isinstance(ack, dict) or ack.get("call_id") != self.result.call_id:
             self.failure = f"the call could not be resumed: {ack}"
-        elif isinstance(ack.get("audioSeconds"), (int, float)):
+        elif isinstance(ack.get("audio_seconds"), (int, float)):
             frame = int(self.start["channels"]) * 2
-            at = round(float(ack["audioSeconds"]) * self._bytes_per_second / frame) * frame
+            at = round(float(ack["audio_seconds"]) * self._bytes_per_second / frame) * frame
             self.position, self.rewinds = at, self.rewinds + 1
             await self._catch_up()
         self.ready.set()
@@ -235,7 +236,7 @@ class _Link:
         except (httpx.HTTPError, ValueError, KeyError):
             return  # the live transcript goes on regardless
         for seg in saved:
-            self.record("transcript", {**seg, "isFinal": True})
+            self.record("transcript", {**seg, "is_final": True})
 
     async def aclose(self) -> None:
         self.closing = True
@@ -245,7 +246,7 @@ class _Link:
 
 
 def _show(console: Console, event: str, data: dict[str, Any]) -> None:
-    if event == "transcript" and data.get("isFinal") and data.get("text"):
+    if event == "transcript" and data.get("is_final") and data.get("text"):
         speaker = data.get("speaker") or "speaker"
         style = SPEAKER_STYLE.get(speaker, "white")
         console.print(f"[dim]{data.get('start', 0):6.1f}s[/] [{style}]{speaker:>8}[/]: {data['text']}")

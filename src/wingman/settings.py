@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     orphan_call_seconds: float = 900.0
 
     # -- admission control (per gateway node): over either limit, start-call is refused with
-    # `busy` + retryAfter, so overload refuses new calls instead of slowing every live one
+    # `busy` + retry_after, so overload refuses new calls instead of slowing every live one
     # unset: 8 with the local speech engine (what 2 cores carry in real time), 200 with a cloud one
     max_calls_per_node: int | None = Field(default=None, ge=1)
     # event-loop lag sustained over 3 samples (0.1 s apart, realtime/lag.py); None: not used

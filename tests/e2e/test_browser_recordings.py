@@ -43,7 +43,7 @@ def recorded_call(url: str) -> str:
     async def main() -> str:
         client = await connect(url)
         try:
-            ack = await client.call("start-call", {"title": "Recorded demo", "sampleRate": rate,
+            ack = await client.call("start-call", {"title": "Recorded demo", "sample_rate": rate,
                                                    "encoding": "s16le", "channels": channels})
             step = rate // 10
             for i, at in enumerate(range(0, len(pcm), step)):
@@ -51,8 +51,8 @@ def recorded_call(url: str) -> str:
                 if i % 5 == 4:
                     await asyncio.sleep(0.25)  # about twice real time
             await eventually(lambda: len(client.finals) >= 3, timeout=120, what="three finals")
-            await client.call("end-call", {"callId": ack["callId"]}, timeout=120)
-            return str(ack["callId"])
+            await client.call("end-call", {"call_id": ack["call_id"]}, timeout=120)
+            return str(ack["call_id"])
         finally:
             await client.disconnect()
 

@@ -53,7 +53,7 @@ def test_transcript_matches_the_spoken_call(demo_call: DemoResult) -> None:
     hypothesis = " ".join(words(f["text"]) for f in demo_call.finals)
     wer = jiwer.wer(reference, hypothesis)
     assert wer < 0.25, f"WER {wer:.2%}: {hypothesis}"
-    interims = [e for e in demo_call.of("transcript") if not e.data["isFinal"]]
+    interims = [e for e in demo_call.of("transcript") if not e.data["is_final"]]
     assert interims, "no interim results while people spoke"
 
 
@@ -76,7 +76,7 @@ def test_call_is_saved_and_found_by_search(server: str, demo_call: DemoResult) -
         assert len(detail["transcript"]) == len(demo_call.finals)
         assert detail["end_time"] is not None
         assert detail["summary"]
-        assert demo_call.ended["callId"] == demo_call.call_id
+        assert demo_call.ended["call_id"] == demo_call.call_id
         found = http.get("/api/calls", params={"q": "implementation"}).json()
         assert demo_call.call_id in [c["id"] for c in found["items"]]
         missing = http.get("/api/calls", params={"q": "zebracorn"}).json()
@@ -117,14 +117,14 @@ def test_bad_input_gets_errors_and_the_server_survives(server: str) -> None:
             await sio.emit("audio-chunk", b"\x00" * 640)  # before start-call
             await _wait_for(errors, 1)
             assert errors[-1]["code"] == "no_call"
-            ack = await sio.call("start-call", {"title": 5, "sampleRate": 1000})
+            ack = await sio.call("start-call", {"title": 5, "sample_rate": 1000})
             assert ack["error"]["code"] == "bad_payload"
             ack = await sio.call("start-call", "not an object")
             assert ack["error"]["code"] == "bad_payload"
-            ack = await sio.call("start-call", {"title": "x", "callId": "no-such-call"})
+            ack = await sio.call("start-call", {"title": "x", "call_id": "no-such-call"})
             assert ack["error"]["code"] == "not_found"
             ack = await sio.call("start-call", {"title": "bad input", "encoding": "f32le"})
-            assert "callId" in ack
+            assert "call_id" in ack
             await sio.emit("audio-chunk", b"\x00\x00\x00")  # not float32-aligned
             await _wait_for(errors, 2)
             assert errors[-1]["code"] == "audio_misaligned"
@@ -137,9 +137,9 @@ def test_bad_input_gets_errors_and_the_server_survives(server: str) -> None:
             ack = await sio.call("feedback", {"id": "nope", "status": "liked"})
             assert ack["error"]["code"] == "not_found"
             ended = await sio.call("end-call", {}, timeout=60)
-            assert ended["callId"] == ack.get("callId", ended["callId"])
+            assert ended["call_id"] == ack.get("call_id", ended["call_id"])
             again = await sio.call("end-call", {}, timeout=60)  # idempotent
-            assert again["callId"] == ended["callId"]
+            assert again["call_id"] == ended["call_id"]
         finally:
             await sio.disconnect()
 

@@ -163,7 +163,7 @@ class LoopbackClient:
 
     @property
     def finals(self) -> list[dict[str, Any]]:
-        return [t for t in self.of("transcript") if t.get("isFinal") and t.get("text")]
+        return [t for t in self.of("transcript") if t.get("is_final") and t.get("text")]
 
     async def wait(self, check: Callable[[], object], *, what: str = "events") -> None:
         """Until `check()` is true, woken by each event received (bounded by WAIT_SECONDS)."""

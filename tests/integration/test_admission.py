@@ -1,4 +1,4 @@
-"""Admission control: a gateway over capacity refuses new calls with `busy` (and retryAfter),
+"""Admission control: a gateway over capacity refuses new calls with `busy` (and retry_after),
 keeps carrying the calls it has, and says so in /api/health."""
 
 from __future__ import annotations
@@ -37,25 +37,25 @@ async def test_a_full_node_refuses_new_calls_with_busy_and_keeps_its_calls(tmp_p
         try:
             first = await a.call("start-call", {"title": "one"})
             second = await b.call("start-call", {"title": "two"})
-            assert "callId" in first and "callId" in second
+            assert "call_id" in first and "call_id" in second
             assert _node(server)["calls"] == 2 and not _node(server)["accepting"]
 
             refused = await c.call("start-call", {"title": "three"})
             assert refused["error"]["code"] == "busy"
-            assert refused["error"]["retryAfter"] == 3.0
+            assert refused["error"]["retry_after"] == 3.0
             await eventually(lambda: bool(c.errors("busy")), what="a busy error event")
-            assert c.errors("busy")[0]["retryAfter"] == 3.0
+            assert c.errors("busy")[0]["retry_after"] == 3.0
 
             # the calls it carries go on: a reconnecting client resumes its call
-            resumed = await c.call("start-call", {"callId": first["callId"]})
-            assert resumed["callId"] == first["callId"]
+            resumed = await c.call("start-call", {"call_id": first["call_id"]})
+            assert resumed["call_id"] == first["call_id"]
 
             # a call ends: room for a new one
             ended = await b.call("end-call", {}, timeout=60)
-            assert ended["callId"] == second["callId"]
+            assert ended["call_id"] == second["call_id"]
             assert _node(server)["accepting"]
             third = await c.call("start-call", {"title": "three, later"})
-            assert "callId" in third
+            assert "call_id" in third
         finally:
             for client in (a, b, c):
                 await client.disconnect()
@@ -76,7 +76,7 @@ async def test_a_saturated_event_loop_refuses_new_calls_until_it_recovers(tmp_pa
                 loop.call_soon(hog)
 
         try:
-            assert "callId" in await client.call("start-call", {"title": "before"})
+            assert "call_id" in await client.call("start-call", {"title": "before"})
             busy.set()
             loop.call_soon_threadsafe(hog)
             await eventually(lambda: gateway.lag.sustained > 0.15, what="sustained lag", timeout=10)
@@ -86,7 +86,7 @@ async def test_a_saturated_event_loop_refuses_new_calls_until_it_recovers(tmp_pa
             await eventually(lambda: gateway.lag.sustained < 0.05, what="recovery", timeout=10)
             node = _node(server)
             assert node["accepting"] and node["loop_lag"]["max"] >= 0.2
-            assert "callId" in await client.call("start-call", {"title": "after"})
+            assert "call_id" in await client.call("start-call", {"title": "after"})
         finally:
             busy.clear()
             await asyncio.sleep(0.3)

@@ -64,7 +64,7 @@ async def test_live_sentiment_coaching_crm_sync_and_follow_up(tmp_path: Path) ->
                 client = await connect(server.url, user.token)
                 try:
                     started = await client.call("start-call", {"title": "Globex - pricing", "channels": 2})
-                    call_id = started["callId"]
+                    call_id = started["call_id"]
                     await _stream_stereo(client, 11.0)
                     await eventually(lambda: len(client.of("sentiment")) == 3, what="three customer scores")
                     await eventually(
@@ -72,7 +72,7 @@ async def test_live_sentiment_coaching_crm_sync_and_follow_up(tmp_path: Path) ->
                         what="the coaching moment",
                     )
                     ended = await client.call("end-call", {}, timeout=60)
-                    assert ended["callId"] == call_id
+                    assert ended["call_id"] == call_id
                 finally:
                     await client.disconnect()
                 labels = [s["label"] for s in client.of("sentiment")]

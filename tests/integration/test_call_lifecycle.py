@@ -66,7 +66,7 @@ async def test_an_agents_insight_reaches_the_call_and_is_stored_once(tmp_path: P
         payload = await h.end(rep, call_id)
         detail = await h.container.store.call_detail(viewer=rep, call_id=call_id)
         assert detail is not None and [r.id for r in detail.recommendations] == [insight["id"]]
-        assert payload["callId"] == call_id
+        assert payload["call_id"] == call_id
         runs = await h.container.store.list_agent_runs(viewer=rep, call_id=call_id)
         assert [(r.agent, r.output) for r in runs] == [("scripted", "said it")]  # the worker's own write
 
@@ -115,7 +115,7 @@ async def test_end_call_finalizes_once_however_often_it_is_asked(tmp_path: Path)
         h.push(call_id, 0.0, 3.5)
         await h.output.wait(lambda: len(h.output.finals(call_id)) == 2, what="two finals")
         first, second = await asyncio.gather(h.end(rep, call_id), h.end(rep, call_id))
-        assert first == second and first["callId"] == call_id
+        assert first == second and first["call_id"] == call_id
         assert h.lifecycle.calls == {}
         again = await h.end(rep, call_id)  # after it ended: the same summary, nothing redone
         assert again == first

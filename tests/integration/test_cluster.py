@@ -165,7 +165,7 @@ async def test_call_through_nginx_gets_transcript_and_insights(
     assert len(result.finals) >= 4, texts
     assert "aircall" in texts or "price" in texts, texts
     assert result.insights, f"no insight for: {texts}"
-    assert result.ended.get("callId") == result.call_id
+    assert result.ended.get("call_id") == result.call_id
     assert not result.of("error"), [e.data for e in result.of("error")]
     async with httpx.AsyncClient(base_url=cluster.front, timeout=30) as client:
         detail = (await client.get(f"/api/calls/{result.call_id}")).json()
@@ -223,7 +223,7 @@ async def test_gateway_killed_mid_call_client_resumes_on_another_node(
     # the transcript continues after the kill ...
     after = [f for fid, f in caller.finals().items() if fid not in finals_before]
     assert after, "no transcript after the resume"
-    assert caller.ended.get("callId") == caller.call_id
+    assert caller.ended.get("call_id") == caller.call_id
     # ... and nothing finalized before it is lost
     async with httpx.AsyncClient(base_url=cluster.front, timeout=30) as client:
         detail = (await client.get(f"/api/calls/{caller.call_id}")).json()

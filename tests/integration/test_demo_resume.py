@@ -91,7 +91,7 @@ async def test_demo_resumes_its_call_after_the_server_restarts(tmp_path: Path) -
     assert printed.count("connection lost") == 1, printed
     assert [printed.count(line) for line in LINES] == [1] * len(LINES), printed
     assert [f["text"] for f in result.finals] == LINES  # one call, no gap, no duplicate
-    assert result.ended["callId"] == result.call_id
+    assert result.ended["call_id"] == result.call_id
     assert not result.of("error"), result.of("error")
     assert not errors, errors  # the new server got the audio from where it said, no overlap
     assert first.stt_errors() == []

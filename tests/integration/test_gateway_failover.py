@@ -56,15 +56,15 @@ async def test_after_a_failover_only_the_node_holding_the_lease_finalizes(
         gateway_a: Gateway = a.app.other_asgi_app.state.gateway
         user = register(a.url, "roamer")
         first = await connect(a.url, user.token)
-        call_id = (await first.call("start-call", {"title": "failover"}))["callId"]
+        call_id = (await first.call("start-call", {"title": "failover"}))["call_id"]
         assert await redis.get(KEY_PREFIX + call_id) == b"gateway-a"
         await stream(first, 0.0, 5.3)  # stops in the middle of line 4
         await eventually(lambda: len(first.finals) == 3, what="three finals on A")
         await first.sio.eio.disconnect(abort=True)  # A's client is gone; A itself lives on
 
         second = await connect(b.url, user.token)
-        ack = await second.call("start-call", {"title": "failover", "callId": call_id})
-        assert ack == {"callId": call_id, "audioSeconds": 4.5}
+        ack = await second.call("start-call", {"title": "failover", "call_id": call_id})
+        assert ack == {"call_id": call_id, "audio_seconds": 4.5}
         assert await redis.get(KEY_PREFIX + call_id) == b"gateway-b"
         # the customer is on hold: nothing is said on B for longer than A's abandon timeout
         await eventually(lambda: call_id not in gateway_a.calls, timeout=10, what="A lets go")
@@ -74,7 +74,7 @@ async def test_after_a_failover_only_the_node_holding_the_lease_finalizes(
 
         # B carries on from A's last saved final (line 3 ends at 4.5 s): the client resends
         # from there what A had heard of line 4
-        await stream(second, ack["audioSeconds"], 9.6)
+        await stream(second, ack["audio_seconds"], 9.6)
         await eventually(lambda: len(second.finals) == 3, what="three finals on B")
         await second.sio.eio.disconnect(abort=True)  # B's client leaves without end-call too
         deadline = asyncio.get_running_loop().time() + 20

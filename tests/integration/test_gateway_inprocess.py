@@ -20,15 +20,15 @@ async def test_a_call_over_the_socket_protocol_start_stream_end(tmp_path: Path) 
     async with gateway_harness(tmp_path, script_of(LINES)) as g:
         _rep, token = await g.user("ana")
         client = await g.client(token)
-        ack = await client.call("start-call", {"title": "in-process", "sampleRate": 16000})
-        call_id = ack["callId"]
-        assert set(ack) == {"callId"} and set(g.gateway.calls) == {call_id}
+        ack = await client.call("start-call", {"title": "in-process", "sample_rate": 16000})
+        call_id = ack["call_id"]
+        assert set(ack) == {"call_id"} and set(g.gateway.calls) == {call_id}
         await g.stream(client, 0.0, 5.0)
         await client.wait(lambda: len(client.finals) == 3, what="three finals")
         assert [t["text"] for t in client.finals] == LINES
         assert [t["start"] for t in client.finals] == [0.5, 2.0, 3.5]
         ended = await client.call("end-call")
-        assert ended["callId"] == call_id and "summary" in ended
+        assert ended["call_id"] == call_id and "summary" in ended
         await client.wait(lambda: client.of("call-ended"), what="call-ended")
         assert client.of("call-ended") == [ended]  # the room hears what the ack says
         assert g.gateway.calls == {}
@@ -57,20 +57,20 @@ async def test_a_reconnecting_client_resumes_its_call_and_another_tenant_cannot(
         ana, token = await g.user("ana")
         _bob, bob_token = await g.user("bob")
         first = await g.client(token)
-        call_id = (await first.call("start-call", {"title": "flaky wifi"}))["callId"]
+        call_id = (await first.call("start-call", {"title": "flaky wifi"}))["call_id"]
         await g.stream(first, 0.0, 1.6)
         await first.wait(lambda: first.finals, what="the first final")
         await first.disconnect()
         assert g.gateway.calls[call_id].sids == set()  # detached, not ended
 
         stranger = await g.client(bob_token)
-        refused = await stranger.call("start-call", {"callId": call_id})
+        refused = await stranger.call("start-call", {"call_id": call_id})
         assert refused["error"]["code"] == "not_found"  # another tenant's call is a missing one
 
         again = await g.client(token)
-        ack = await again.call("start-call", {"callId": call_id})
-        assert ack == {"callId": call_id, "audioSeconds": 1.6}
-        await g.stream(again, ack["audioSeconds"], 5.0)
+        ack = await again.call("start-call", {"call_id": call_id})
+        assert ack == {"call_id": call_id, "audio_seconds": 1.6}
+        await g.stream(again, ack["audio_seconds"], 5.0)
         await again.wait(lambda: len(again.finals) == 2, what="the other two finals")
         await again.call("end-call")
         segments = await g.container.store.list_segments(viewer=ana, call_id=call_id)
@@ -83,10 +83,10 @@ async def test_a_full_node_says_busy_in_the_ack_and_as_an_event(tmp_path: Path) 
         _ana, ana_token = await g.user("ana")
         _bob, bob_token = await g.user("bob")
         ana = await g.client(ana_token)
-        assert "callId" in await ana.call("start-call", {})
+        assert "call_id" in await ana.call("start-call", {})
         bob = await g.client(bob_token)
         refused = await bob.call("start-call", {})
-        assert refused["error"]["code"] == "busy" and refused["error"]["retryAfter"] == 3.0
+        assert refused["error"]["code"] == "busy" and refused["error"]["retry_after"] == 3.0
         await bob.wait(lambda: bob.of("error"), what="the busy event")
         assert bob.of("error")[0]["code"] == "busy"
         assert ana.of("error") == []  # the other client hears nothing of it

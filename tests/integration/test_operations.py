@@ -83,9 +83,9 @@ async def test_a_call_moves_the_metrics_of_gateway_and_agents_and_logs_no_transc
             gw_before, ag_before = scrape(f"{gateway.url}/metrics"), scrape(agents_url)
             client = await connect(gateway.url)
             try:
-                ack = await client.call("start-call", {"title": "metrics call", "sampleRate": rate,
+                ack = await client.call("start-call", {"title": "metrics call", "sample_rate": rate,
                                                        "encoding": "s16le", "channels": channels})
-                call_id = ack["callId"]
+                call_id = ack["call_id"]
                 step = int(rate * 0.1) * channels * 2
                 for offset in range(0, len(frames), step):
                     await client.emit("audio-chunk", frames[offset:offset + step])
@@ -94,7 +94,7 @@ async def test_a_call_moves_the_metrics_of_gateway_and_agents_and_logs_no_transc
                                  what="the finals")
                 await eventually(lambda: bool(client.of("insight")), timeout=90, what="an insight")
                 ended = await client.call("end-call", {}, timeout=90)
-                assert ended["callId"] == call_id
+                assert ended["call_id"] == call_id
                 gw_during = scrape(f"{gateway.url}/metrics")
             finally:
                 await client.disconnect()

@@ -4,7 +4,7 @@ audio: real `wingman serve` processes, the real speech engine, the demo call's r
 
 Life 1 records the first seconds, then is killed mid-call (no shutdown, nothing flushed by
 hand). Life 2 starts on the same data directory; the client resumes the call and goes on from
-where the server says it has the audio (`audioSeconds`), to the end. The finished recording is
+where the server says it has the audio (`audio_seconds`), to the end. The finished recording is
 exactly the audio the client sent, from 0 to the end: nothing missing at the crash, nothing
 doubled where the client resent, and the transcript's times are the recording's times.
 
@@ -56,7 +56,7 @@ async def _send(client: Client, pcm: np.ndarray, start: float, end: float, *, pa
             await asyncio.sleep(pace * 5 * CHUNK_SECONDS)
 
 
-START = {"title": "recorded, then killed", "sampleRate": RATE, "encoding": "s16le", "channels": 2}
+START = {"title": "recorded, then killed", "sample_rate": RATE, "encoding": "s16le", "channels": 2}
 
 
 @pytest.mark.slow
@@ -76,7 +76,7 @@ def test_kill_9_mid_call_loses_no_recorded_audio(tmp_path: Path) -> None:
         # at about twice real time; then wait until some of it is saved as transcript
         await _send(client, source, 0.0, FIRST_LIFE_SECONDS, pace=0.5)
         await eventually(lambda: len(client.finals) >= 2, timeout=120, what="two finals before the kill")
-        return str(ack["callId"])
+        return str(ack["call_id"])
 
     with wingman_serve(data, env=env) as proc:
         call_id = asyncio.run(first_life(proc.url))
@@ -86,12 +86,12 @@ def test_kill_9_mid_call_loses_no_recorded_audio(tmp_path: Path) -> None:
 
     async def second_life(url: str) -> tuple[float, dict[str, Any]]:
         client = await connect(url)
-        ack = await client.call("start-call", {**START, "callId": call_id})
-        assert ack.get("callId") == call_id, ack
-        resumed_at = float(ack["audioSeconds"])
+        ack = await client.call("start-call", {**START, "call_id": call_id})
+        assert ack.get("call_id") == call_id, ack
+        resumed_at = float(ack["audio_seconds"])
         assert 0 < resumed_at <= FIRST_LIFE_SECONDS
         await _send(client, source, resumed_at, CALL_SECONDS, pace=0.5)
-        await client.call("end-call", {"callId": call_id}, timeout=120)
+        await client.call("end-call", {"call_id": call_id}, timeout=120)
         await client.disconnect()
         deadline = time.monotonic() + 60
         while True:

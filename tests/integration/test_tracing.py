@@ -62,7 +62,7 @@ async def test_one_trace_per_block_spans_the_gateway_the_bus_each_agent_and_back
             "agent qa", "deliver insight"} <= set(one_trace)
     root = one_trace["block"]
     assert root.parent is None and root.context is not None
-    assert (root.attributes or {})["wingman.call_id"] == ack["callId"]
+    assert (root.attributes or {})["wingman.call_id"] == ack["call_id"]
     for child in ("speech", "aggregate", "bus transcript.blocks", "agent coach", "agent search", "agent qa"):
         parent = one_trace[child].parent
         assert parent is not None and parent.span_id == root.context.span_id, child

@@ -160,7 +160,7 @@ class Client:
 
     @property
     def finals(self) -> list[dict[str, Any]]:
-        return [t for t in self.of("transcript") if t.get("isFinal")]
+        return [t for t in self.of("transcript") if t.get("is_final")]
 
     async def call(self, event: str, data: Any = None, timeout: float = 15.0) -> Any:
         return await self.sio.call(event, data, timeout=timeout)

@@ -132,7 +132,7 @@ def test_logout_closes_sockets_already_open_and_keeps_their_call(server: Server)
     async def scenario() -> None:
         signed_out = await connect(server.url, user.token)
         bystander = await connect(server.url, second_token)  # same user, another session
-        call_id = (await signed_out.call("start-call", {"title": "logout mid-call"}))["callId"]
+        call_id = (await signed_out.call("start-call", {"title": "logout mid-call"}))["call_id"]
         await stream(signed_out, 0.0, 2.0)
         await eventually(lambda: len(signed_out.finals) == 1, what="the final before the logout")
         async with httpx.AsyncClient(base_url=server.url) as http:
@@ -141,8 +141,8 @@ def test_logout_closes_sockets_already_open_and_keeps_their_call(server: Server)
         await eventually(lambda: not signed_out.sio.connected, timeout=5, what="the socket closed")
         assert [e["code"] for e in signed_out.errors()] == ["unauthorized"]
         assert bystander.sio.connected
-        resumed = await bystander.call("start-call", {"title": "resume", "callId": call_id})
-        assert resumed["callId"] == call_id
+        resumed = await bystander.call("start-call", {"title": "resume", "call_id": call_id})
+        assert resumed["call_id"] == call_id
         await bystander.call("end-call", {}, timeout=60)
         await bystander.disconnect()
         async with httpx.AsyncClient(base_url=server.url) as http:
@@ -173,7 +173,7 @@ def test_logout_on_one_node_closes_the_socket_on_another(tmp_path: Path, postgre
 
         async def scenario() -> str:
             client = await connect(node_b.url, user.token)
-            call_id: str = (await client.call("start-call", {"title": "two nodes"}))["callId"]
+            call_id: str = (await client.call("start-call", {"title": "two nodes"}))["call_id"]
             await stream(client, 0.0, 2.0)
             await eventually(lambda: len(client.finals) == 1, what="the final before the logout")
             async with httpx.AsyncClient(base_url=node_a.url) as http:

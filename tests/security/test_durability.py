@@ -62,9 +62,9 @@ def test_kill_9_mid_call_keeps_every_final_the_client_saw(tmp_path: Path) -> Non
                 kill()  # at once: the third final's write gets no grace period
 
         client.sio.on("transcript", kill_on_third_final)
-        ack = await client.call("start-call", {"title": "crash test", "sampleRate": rate,
+        ack = await client.call("start-call", {"title": "crash test", "sample_rate": rate,
                                                "encoding": "s16le", "channels": channels})
-        call_id = ack["callId"]
+        call_id = ack["call_id"]
         sent = 0
         started = time.monotonic()
         for i, offset in enumerate(range(0, len(frames), chunk)):
@@ -82,9 +82,9 @@ def test_kill_9_mid_call_keeps_every_final_the_client_saw(tmp_path: Path) -> Non
 
     async def second_life(url: str) -> tuple[dict[str, Any], Client]:
         client = await connect(url)
-        ack = await client.call("start-call", {"title": "crash test", "callId": call_id, "sampleRate": rate,
+        ack = await client.call("start-call", {"title": "crash test", "call_id": call_id, "sample_rate": rate,
                                                "encoding": "s16le", "channels": channels})
-        assert ack["callId"] == call_id
+        assert ack["call_id"] == call_id
         for offset in range(sent, min(len(frames), sent + 30 * chunk), chunk):
             await client.emit("audio-chunk", frames[offset: offset + chunk])
             await asyncio.sleep(0.05)
@@ -100,7 +100,7 @@ def test_kill_9_mid_call_keeps_every_final_the_client_saw(tmp_path: Path) -> Non
             assert final["id"] in by_id, f"final {final['text']!r} was shown but not saved"
             assert by_id[final["id"]]["text"] == final["text"]
         ended, _ = asyncio.run(second_life(proc.url))
-        assert ended["callId"] == call_id
+        assert ended["call_id"] == call_id
         after = call_detail(proc.url, call_id)
         ids = [seg["id"] for seg in after["transcript"]]
         assert len(ids) == len(set(ids)) and set(by_id) <= set(ids)
@@ -119,18 +119,18 @@ async def test_a_client_that_drops_resumes_its_call_with_no_gap_or_duplicate(tmp
         user = register(server.url, "resumer")
         first = await connect(server.url, user.token)
         ack = await first.call("start-call", {"title": "flaky wifi"})
-        call_id = ack["callId"]
+        call_id = ack["call_id"]
         await stream(first, 0.0, 5.3)  # stops in the middle of line 4 (5.0 .. 6.0 s)
         await eventually(lambda: len(first.finals) == 3, what="three finals")
         await first.sio.eio.disconnect(abort=True)  # the network drops: no goodbye
         await asyncio.sleep(0.2)
         second = await connect(server.url, user.token)
-        ack = await second.call("start-call", {"title": "flaky wifi", "callId": call_id})
-        assert ack["callId"] == call_id
+        ack = await second.call("start-call", {"title": "flaky wifi", "call_id": call_id})
+        assert ack["call_id"] == call_id
         await stream(second, 5.3, 9.6)
         ended = await second.call("end-call", {}, timeout=60)
         await second.disconnect()
-        assert ended["callId"] == call_id
+        assert ended["call_id"] == call_id
         detail = call_detail(server.url, call_id, user.headers)
         stt = server.container.stt
         errors = [e for s in getattr(stt, "streams", []) for e in s.errors]
@@ -149,24 +149,24 @@ async def test_end_call_is_idempotent(tmp_path: Path) -> None:
         user = register(server.url, "ender")
         a, b = await connect(server.url, user.token), await connect(server.url, user.token)
         try:
-            call_id = (await a.call("start-call", {"title": "ending"}))["callId"]
-            assert (await b.call("start-call", {"title": "ending", "callId": call_id}))["callId"] == call_id
+            call_id = (await a.call("start-call", {"title": "ending"}))["call_id"]
+            assert (await b.call("start-call", {"title": "ending", "call_id": call_id}))["call_id"] == call_id
             await stream(a, 0.0, 3.3)
             await eventually(lambda: len(a.finals) == 2, what="finals")
             together = await asyncio.gather(a.call("end-call", {}, timeout=60),
                                             b.call("end-call", {}, timeout=60))
-            assert together[0] == together[1] and together[0]["callId"] == call_id
+            assert together[0] == together[1] and together[0]["call_id"] == call_id
             first = call_detail(server.url, call_id, user.headers)
-            again = await a.call("end-call", {"callId": call_id}, timeout=60)
+            again = await a.call("end-call", {"call_id": call_id}, timeout=60)
             later = await connect(server.url, user.token)  # a new socket, no call in its session
-            from_elsewhere = await later.call("end-call", {"callId": call_id}, timeout=60)
+            from_elsewhere = await later.call("end-call", {"call_id": call_id}, timeout=60)
             await later.disconnect()
             assert again == together[0] == from_elsewhere
             second = call_detail(server.url, call_id, user.headers)
             assert second["end_time"] == first["end_time"]  # finished once, not re-finished
             assert second["summary"] == first["summary"]
             assert [s["id"] for s in second["transcript"]] == [s["id"] for s in first["transcript"]]
-            ack = await a.call("start-call", {"title": "again", "callId": call_id})
+            ack = await a.call("start-call", {"title": "again", "call_id": call_id})
             assert ack["error"]["code"] == "call_ended"
         finally:
             await a.disconnect()
@@ -182,17 +182,17 @@ async def test_an_abandoned_call_is_finalized_after_the_timeout(tmp_path: Path) 
     with serve(settings, container_factory=scripted(script_of(LINES))) as server:
         user = register(server.url, "leaver")
         client = await connect(server.url, user.token)
-        gone = (await client.call("start-call", {"title": "walked away"}))["callId"]
+        gone = (await client.call("start-call", {"title": "walked away"}))["call_id"]
         await stream(client, 0.0, 1.8)
         await eventually(lambda: len(client.finals) == 1, what="a final")
         await client.disconnect()
         # another call whose client comes back within the timeout stays open
         back = await connect(server.url, user.token)
-        kept = (await back.call("start-call", {"title": "came back"}))["callId"]
+        kept = (await back.call("start-call", {"title": "came back"}))["call_id"]
         await back.sio.eio.disconnect(abort=True)
         await asyncio.sleep(0.4)
         back = await connect(server.url, user.token)
-        assert (await back.call("start-call", {"title": "came back", "callId": kept}))["callId"] == kept
+        assert (await back.call("start-call", {"title": "came back", "call_id": kept}))["call_id"] == kept
 
         async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
             async def ended(call_id: str) -> bool:

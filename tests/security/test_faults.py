@@ -55,7 +55,7 @@ async def test_database_outage_buffers_writes_and_the_call_goes_on(tmp_path: Pat
             with serve(settings, container_factory=scripted(script_of(LINES))) as server:
                 user = register(server.url, "outage")
                 client = await connect(server.url, user.token)
-                call_id = (await client.call("start-call", {"title": "database outage"}))["callId"]
+                call_id = (await client.call("start-call", {"title": "database outage"}))["call_id"]
 
                 async def saved(n: int) -> bool:
                     return len(await direct.list_segments(viewer=Viewer.owner(user.id, user.id),
@@ -78,7 +78,7 @@ async def test_database_outage_buffers_writes_and_the_call_goes_on(tmp_path: Pat
                 proxy.restore()
                 await until(lambda: saved(4), timeout=30, what="buffered segments written after the outage")
                 ended = await client.call("end-call", {}, timeout=60)
-                assert ended["callId"] == call_id
+                assert ended["call_id"] == call_id
                 await client.disconnect()
         segments = await direct.list_segments(viewer=Viewer.owner(user.id, user.id), call_id=call_id)
         assert [s.text for s in segments] == LINES[:4]
@@ -107,7 +107,7 @@ async def test_redis_restart_loses_no_block_and_shows_no_insight_twice(
         with serve(settings, container_factory=scripted(script)) as server:
             user = register(server.url, "restart")
             client = await connect(server.url, user.token)
-            call_id = (await client.call("start-call", {"title": "redis restart"}))["callId"]
+            call_id = (await client.call("start-call", {"title": "redis restart"}))["call_id"]
 
             def kinds() -> set[str]:
                 return {i["kind"] for i in client.of("insight")}
@@ -148,7 +148,7 @@ async def test_redis_restart_loses_no_block_and_shows_no_insight_twice(
             ids = [i["id"] for i in client.of("insight")]
             assert len(ids) == len(set(ids)), ids  # nothing shown twice
             ended = await client.call("end-call", {}, timeout=60)
-            assert ended["callId"] == call_id
+            assert ended["call_id"] == call_id
             await client.disconnect()
             async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
                 detail = (await http.get(f"/api/calls/{call_id}")).json()
@@ -199,7 +199,7 @@ async def test_kafka_restart_loses_no_block_and_shows_no_insight_twice(
         with serve(settings, container_factory=scripted(script)) as server:
             user = register(server.url, "kafka-restart")
             client = await connect(server.url, user.token)
-            call_id = (await client.call("start-call", {"title": "kafka restart"}))["callId"]
+            call_id = (await client.call("start-call", {"title": "kafka restart"}))["call_id"]
 
             def kinds() -> list[str]:
                 return [i["kind"] for i in client.of("insight")]
@@ -245,7 +245,7 @@ async def test_kafka_restart_loses_no_block_and_shows_no_insight_twice(
                 what="the agents' commit of every block",
             )
             ended = await client.call("end-call", {}, timeout=60)
-            assert ended["callId"] == call_id
+            assert ended["call_id"] == call_id
             await client.disconnect()
             async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
                 runs = (await http.get(f"/api/calls/{call_id}/agent-runs")).json()

@@ -28,7 +28,7 @@ from tests.security.support import (
 pytestmark = pytest.mark.timeout(240)
 
 ACKED = ("start-call", "feedback", "end-call")
-OK_KEYS = {"callId", "ok"}
+OK_KEYS = {"call_id", "ok"}
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +73,10 @@ maybe = json_values | st.integers(min_value=1, max_value=3) | st.sampled_from([8
 
 payloads = {
     "start-call": json_values
-    | st.fixed_dictionaries({}, optional={"title": maybe, "sampleRate": maybe, "encoding": maybe,
-                                          "channels": maybe, "callId": maybe}),
+    | st.fixed_dictionaries({}, optional={"title": maybe, "sample_rate": maybe, "encoding": maybe,
+                                          "channels": maybe, "call_id": maybe}),
     "feedback": json_values | st.fixed_dictionaries({}, optional={"id": maybe, "status": maybe}),
-    "end-call": json_values | st.fixed_dictionaries({}, optional={"callId": maybe}),
+    "end-call": json_values | st.fixed_dictionaries({}, optional={"call_id": maybe}),
     "audio-chunk": st.binary(max_size=9000)
     | st.sampled_from(list(audio_chunks(0.0, 0.3)))
     | json_values,

@@ -66,8 +66,8 @@ async def test_a_flood_is_throttled_per_connection_without_slowing_other_calls(
     x = await connect(server.url, attacker.token)
     y = await connect(server.url, victim.token)
     try:
-        assert "callId" in await x.call("start-call", {"title": "flood"})
-        assert "callId" in await y.call("start-call", {"title": "honest call"})
+        assert "call_id" in await x.call("start-call", {"title": "flood"})
+        assert "call_id" in await y.call("start-call", {"title": "honest call"})
         chunk = struct.pack("<1600f", *([0.0] * 1600))  # 100 ms of silence
         latencies: list[float] = []
 
@@ -142,13 +142,13 @@ async def _limits_call(server: Server, user: User) -> str:
     try:
         title = "\x00evil\x1b[31m title\u202e " + "x" * 10_000
         ack = await c.call("start-call", {"title": title})
-        call_id = ack["callId"]
+        call_id = ack["call_id"]
         await c.emit("audio-chunk", b"\x00" * (64 * 1024 + 4))
         await eventually(lambda: bool(c.errors("audio_too_large")), what="audio_too_large")
         await stream(c, 0.0, 6.0)  # the limit is 5 s of audio
         await eventually(lambda: bool(c.errors("call_too_long")), what="call_too_long")
         ended = await c.call("end-call", {}, timeout=60)
-        assert ended["callId"] == call_id
+        assert ended["call_id"] == call_id
         # one call_too_long a second, not one per refused chunk
         assert 1 <= len(c.errors("call_too_long")) <= 3
     finally:
@@ -226,14 +226,14 @@ BAD_START = [
     (42, "bad_payload"),
     ({"title": 5}, "bad_payload"),
     ({"title": ""}, "bad_payload"),
-    ({"title": "x", "sampleRate": 1000}, "bad_payload"),
-    ({"title": "x", "sampleRate": "fast"}, "bad_payload"),
-    ({"title": "x", "sampleRate": 10**30}, "bad_payload"),
+    ({"title": "x", "sample_rate": 1000}, "bad_payload"),
+    ({"title": "x", "sample_rate": "fast"}, "bad_payload"),
+    ({"title": "x", "sample_rate": 10**30}, "bad_payload"),
     ({"title": "x", "encoding": "mp3"}, "bad_payload"),
     ({"title": "x", "channels": 3}, "bad_payload"),
-    ({"title": "x", "callId": "y" * 65}, "bad_payload"),
-    ({"title": "x", "callId": 7}, "bad_payload"),
-    ({"title": "x", "callId": "not-a-call"}, "not_found"),
+    ({"title": "x", "call_id": "y" * 65}, "bad_payload"),
+    ({"title": "x", "call_id": 7}, "bad_payload"),
+    ({"title": "x", "call_id": "not-a-call"}, "not_found"),
     ({"title": "x\ud800"}, "bad_payload"),
 ]
 BAD_FEEDBACK = [
@@ -265,8 +265,8 @@ async def test_every_malformed_socket_payload_gets_a_clear_error(
         for payload, code in BAD_FEEDBACK:
             ack = await c.call("feedback", payload)
             assert ack["ok"] is False and ack["error"]["code"] == code, (payload, ack)
-        for payload, code in [({}, "no_call"), ({"callId": "nope"}, "not_found"),
-                              ({"callId": "z" * 5000}, "bad_payload"), ("text", "no_call")]:
+        for payload, code in [({}, "no_call"), ({"call_id": "nope"}, "not_found"),
+                              ({"call_id": "z" * 5000}, "bad_payload"), ("text", "no_call")]:
             ack = await c.call("end-call", payload)
             assert ack["error"]["code"] == code, (payload, ack)
         ack = await c.call("no-such-event", {"a": 1})
@@ -274,7 +274,7 @@ async def test_every_malformed_socket_payload_gets_a_clear_error(
         # audio before a call, then in a call: every bad frame gets its own reason
         await c.emit("audio-chunk", b"\x00" * 640)
         await eventually(lambda: bool(c.errors("no_call")), what="no_call")
-        assert "callId" in await c.call("start-call", {"title": "frames", "encoding": "f32le"})
+        assert "call_id" in await c.call("start-call", {"title": "frames", "encoding": "f32le"})
         nan = struct.pack("<4f", math.nan, 0.0, 0.0, 0.0)
         huge = struct.pack("<4f", 1e9, 0.0, 0.0, 0.0)
         for frame, code in [("text", "bad_payload"), ({"pcm": [1, 2]}, "bad_payload"),
@@ -287,7 +287,7 @@ async def test_every_malformed_socket_payload_gets_a_clear_error(
         await c.sio.emit("start-call", ({"title": "a"}, {"title": "b"}))
         # the connection and the call survived all of it
         ended = await c.call("end-call", {}, timeout=60)
-        assert "callId" in ended, ended
+        assert "call_id" in ended, ended
     finally:
         await c.disconnect()
 
@@ -336,7 +336,7 @@ async def test_clients_cannot_fire_the_lifecycle_events(tmp_path: Path) -> None:
         user, other = register(server.url, "life"), register(server.url, "cycle")
         x = await connect(server.url, user.token)
         try:
-            assert "callId" in await x.call("start-call", {"title": "lifecycle"})
+            assert "call_id" in await x.call("start-call", {"title": "lifecycle"})
             acks = await asyncio.gather(*(x.call("feedback", {"id": f"r{i}", "status": "liked"})
                                           for i in range(12)))
             assert [a["error"]["code"] for a in acks].count("rate_limited") == 3
@@ -382,14 +382,14 @@ async def test_nul_and_control_characters_never_reach_postgresql(tmp_path: Path,
             assert up.status_code == 201 and "\x00" not in up.json()["filename"], up.text
         c = await connect(server.url, user.token)
         try:
-            ack = await c.call("start-call", {"title": "nul\x00 title", "callId": "a\x00b"})
+            ack = await c.call("start-call", {"title": "nul\x00 title", "call_id": "a\x00b"})
             assert ack["error"]["code"] == "bad_payload"
             ack = await c.call("feedback", {"id": "a\x00b", "status": "liked"})
             assert ack["error"]["code"] == "bad_payload"
-            ack = await c.call("end-call", {"callId": "a\x00b"})
+            ack = await c.call("end-call", {"call_id": "a\x00b"})
             assert ack["error"]["code"] == "bad_payload"
             ack = await c.call("start-call", {"title": "nul\x00 title"})
-            assert "callId" in ack, ack
+            assert "call_id" in ack, ack
             await c.call("end-call", {}, timeout=60)
         finally:
             await c.disconnect()

@@ -55,12 +55,12 @@ async def _seed(server: Server, a: User) -> tuple[str, str, str, str]:
     client = await connect(server.url, a.token)
     try:
         ack = await client.call("start-call", {"title": f"{SECRET} deal", "encoding": "f32le"})
-        ended = ack["callId"]
+        ended = ack["call_id"]
         await stream(client, 0.0, script_end)
         await eventually(lambda: len(client.finals) == len(LINES), what="A's finals")
-        await client.call("end-call", {"callId": ended}, timeout=60)
+        await client.call("end-call", {"call_id": ended}, timeout=60)
         ack = await client.call("start-call", {"title": f"{SECRET} follow-up"})
-        open_call = ack["callId"]
+        open_call = ack["call_id"]
         await stream(client, 0.0, 2.0)
         await eventually(lambda: len(client.finals) == len(LINES) + 1, what="open call's final")
     finally:
@@ -257,15 +257,15 @@ async def test_socket_events_on_another_tenants_ids_are_not_found(world: World) 
     b = await connect(world.server.url, world.b.token)
     try:
         for call_id in (world.open_call, world.ended_call):
-            ack = await b.call("start-call", {"title": "hijack", "callId": call_id})
+            ack = await b.call("start-call", {"title": "hijack", "call_id": call_id})
             assert ack == {"error": {"code": "not_found", "message": "no such call"}}
-            ended = await b.call("end-call", {"callId": call_id})
+            ended = await b.call("end-call", {"call_id": call_id})
             assert ended["error"]["code"] == "not_found"
         ack = await b.call("feedback", {"id": world.recommendation, "status": "disliked"})
         assert ack["ok"] is False and ack["error"]["code"] == "not_found"
         # B's own call works, and B never hears anything about A's calls
         own = await b.call("start-call", {"title": "mine"})
-        assert "callId" in own
+        assert "call_id" in own
         await stream(b, 1.6, 3.4)  # the one scripted line without A's word
         await eventually(lambda: len(b.finals) == 1, what="B's own final")
         await b.call("end-call", {}, timeout=60)
@@ -288,10 +288,10 @@ async def test_concurrent_end_call_never_hands_one_tenant_anothers_result(world:
     b: Client = await connect(world.server.url, world.b.token)
     try:
         results: tuple[Any, Any] = await asyncio.gather(
-            a.call("end-call", {"callId": world.open_call}, timeout=60),
-            b.call("end-call", {"callId": world.open_call}, timeout=60),
+            a.call("end-call", {"call_id": world.open_call}, timeout=60),
+            b.call("end-call", {"call_id": world.open_call}, timeout=60),
         )
-        assert results[0]["callId"] == world.open_call and "summary" in results[0]
+        assert results[0]["call_id"] == world.open_call and "summary" in results[0]
         assert results[1] == {"error": {"code": "not_found", "message": "no such call"}}
         assert not b.of("call-ended")
     finally:

@@ -60,8 +60,8 @@ def admin_workspace(url: str, admin: User) -> str:
 async def _call(url: str, user: User, title: str) -> str:
     client = await connect(url, user.token)
     try:
-        call_id = str((await client.call("start-call", {"title": title}))["callId"])
-        await client.call("end-call", {"callId": call_id}, timeout=60)
+        call_id = str((await client.call("start-call", {"title": title}))["call_id"])
+        await client.call("end-call", {"call_id": call_id}, timeout=60)
         return call_id
     finally:
         await client.disconnect()
@@ -151,9 +151,9 @@ def test_an_admin_reads_their_workspace_and_nothing_of_another(acme: Acme) -> No
 async def test_socket_resume_of_a_teammates_call_is_not_found(acme: Acme) -> None:
     manager = await connect(acme.server.url, acme.max.token)  # even the rep's manager
     try:
-        ack = await manager.call("start-call", {"title": "take over", "callId": acme.ria_call})
+        ack = await manager.call("start-call", {"title": "take over", "call_id": acme.ria_call})
         assert ack == {"error": {"code": "not_found", "message": "no such call"}}
-        ended = await manager.call("end-call", {"callId": acme.ria_call})
+        ended = await manager.call("end-call", {"call_id": acme.ria_call})
         assert ended["error"]["code"] == "not_found"
     finally:
         await manager.disconnect()

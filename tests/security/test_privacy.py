@@ -152,7 +152,7 @@ async def test_redaction_covers_transcript_storage_agents_and_the_cloud_llm(tmp_
         with serve(settings, container_factory=scripted(script_of(CALL))) as server:
             user = register(server.url, "private")
             client = await connect(server.url, user.token)
-            call_id = (await client.call("start-call", {"title": "pii call"}))["callId"]
+            call_id = (await client.call("start-call", {"title": "pii call"}))["call_id"]
             await stream(client, 0.0, 6.3)
             await eventually(lambda: len(client.finals) == 4, timeout=30, what="finals")
             ended = await client.call("end-call", {}, timeout=90)
@@ -184,7 +184,7 @@ async def test_insights_are_redacted_before_they_are_shown_or_stored(tmp_path: P
     with serve(settings, container_factory=scripted(script_of(["hello"]))) as server:
         user = register(server.url, "insightful")
         client = await connect(server.url, user.token)
-        call_id = (await client.call("start-call", {"title": "insight pii"}))["callId"]
+        call_id = (await client.call("start-call", {"title": "insight pii"}))["call_id"]
         raw = aioredis.Redis.from_url(redis_url)
         bus = RedisStreamsBus(client=raw)
         await bus.publish(TOPIC_INSIGHTS, Insight(
@@ -198,9 +198,9 @@ async def test_insights_are_redacted_before_they_are_shown_or_stored(tmp_path: P
         async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
             detail = (await http.get(f"/api/calls/{call_id}")).json()
     [shown] = client.of("insight")
-    assert shown["content"] == f"They asked to email {EMAIL}" and shown["contextSnippet"] == f"call {PHONE}"
+    assert shown["content"] == f"They asked to email {EMAIL}" and shown["context_snippet"] == f"call {PHONE}"
     [saved] = detail["recommendations"]
-    assert saved["content"] == shown["content"] and saved["context_snippet"] == shown["contextSnippet"]
+    assert saved["content"] == shown["content"] and saved["context_snippet"] == shown["context_snippet"]
 
 
 async def test_without_the_setting_nothing_is_redacted(tmp_path: Path) -> None:

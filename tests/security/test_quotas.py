@@ -19,7 +19,7 @@ from wingman.settings import Settings
 from wingman.store.repos import Store
 from wingman.store.usage import open_calls
 
-START = {"title": "flood", "sampleRate": 16000, "encoding": "f32le"}
+START = {"title": "flood", "sample_rate": 16000, "encoding": "f32le"}
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +35,14 @@ async def test_one_socket_cannot_start_call_after_call(server: Server) -> None:
     client = await connect(server.url, user.token)
     try:
         answers = [await client.call("start-call", START) for _ in range(20)]
-        started = [a for a in answers if "callId" in a]
+        started = [a for a in answers if "call_id" in a]
         refused = [a["error"] for a in answers if "error" in a]
         assert len(started) == 2 and len(refused) == 18, answers
         assert {e["code"] for e in refused} == {"calls_quota"}
         assert "limit of 2 live calls" in refused[0]["message"]
         # ending one frees a slot
-        assert "error" not in await client.call("end-call", {"callId": started[0]["callId"]}, timeout=60)
-        assert "callId" in await client.call("start-call", START)
+        assert "error" not in await client.call("end-call", {"call_id": started[0]["call_id"]}, timeout=60)
+        assert "call_id" in await client.call("start-call", START)
     finally:
         await client.disconnect()
 

@@ -48,7 +48,7 @@ LINES = [
     "send me a proposal and we can sign this quarter",
     "that sounds good let us talk next week",
 ]
-START = {"title": "shard outage", "sampleRate": 16000, "encoding": "f32le"}
+START = {"title": "shard outage", "sample_rate": 16000, "encoding": "f32le"}
 
 
 def _user_on(url: str, shard: str, shards: list[str]) -> User:
@@ -76,7 +76,7 @@ async def test_a_shard_stopped_for_a_minute_loses_nothing_and_stalls_no_other_te
             names = sorted(shards)
             victim, bystander = _user_on(server.url, "down", names), _user_on(server.url, "up", names)
             a = await connect(server.url, victim.token)
-            call_a = (await a.call("start-call", START))["callId"]
+            call_a = (await a.call("start-call", START))["call_id"]
             pg.stop()
             stopped = time.monotonic()
             await stream(a, 0.0, 13.0, pace=0.02)
@@ -84,11 +84,11 @@ async def test_a_shard_stopped_for_a_minute_loses_nothing_and_stalls_no_other_te
             await eventually(lambda: len(a.of("insight")) >= 1, what="an insight shown", timeout=60)
             # the other tenant's call runs start to end while the first one's shard is away
             b = await connect(server.url, bystander.token)
-            call_b = (await b.call("start-call", START))["callId"]
+            call_b = (await b.call("start-call", START))["call_id"]
             await stream(b, 0.0, 13.0, pace=0.02)
             await eventually(lambda: len(b.finals) == len(LINES), what="the bystander's finals")
-            ended = await b.call("end-call", {"callId": call_b}, timeout=60)
-            assert ended.get("callId") == call_b, ended
+            ended = await b.call("end-call", {"call_id": call_b}, timeout=60)
+            assert ended.get("call_id") == call_b, ended
             assert time.monotonic() - stopped < SHARD_DOWN_SECONDS  # not held up by the down shard
             saved_b, _ = _stored(call_detail(server.url, call_b, bystander.headers))
             assert {f["id"] for f in b.finals} <= saved_b
@@ -137,7 +137,7 @@ def test_kill_9_with_writes_queued_loses_no_final_and_no_insight(tmp_path: Path)
 
         async def first_life(url: str, kill: Callable[[], None], db: PrivatePostgres) -> str:
             client: Client = await connect(url)
-            ack = await client.call("start-call", {"title": "kill -9", "sampleRate": rate,
+            ack = await client.call("start-call", {"title": "kill -9", "sample_rate": rate,
                                                    "encoding": "s16le", "channels": channels})
             db.stop()  # from here on every write waits in the writer
             started = time.monotonic()
@@ -148,7 +148,7 @@ def test_kill_9_with_writes_queued_loses_no_final_and_no_insight(tmp_path: Path)
                 await asyncio.sleep(max(0.0, started + (i + 1) * 0.1 / 1.5 - time.monotonic()))
             kill()
             shown["finals"], shown["insights"] = list(client.finals), list(client.of("insight"))
-            return str(ack["callId"])
+            return str(ack["call_id"])
 
         with wingman_serve(tmp_path / "data", env=env) as proc:
             call_id = asyncio.run(first_life(proc.url, proc.kill9, pg))

@@ -28,7 +28,7 @@ from wingman.health import ProviderEvent
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.lifecycle import CallLifecycle, LiveCall
 from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
-from wingman.realtime.messages import FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.messages import EndCall, FeedbackMessage, StartCall, check_id, clean_title, parse
 from wingman.realtime.outgoing import (
     CallEndedMessage,
     ErrorAck,
@@ -221,7 +221,7 @@ class Gateway:
             session = await self._session(sid)
             owner = Viewer.owner(session["workspace_id"], session["user_id"])
             if msg.call_id is not None:
-                check_id(msg.call_id, "start-call: callId")
+                check_id(msg.call_id, "start-call: call_id")
                 call_id = await self.lifecycle.resume(sid, owner, msg.call_id, fmt)
             else:
                 call_id = await self.lifecycle.start(sid, owner, title, fmt)
@@ -282,11 +282,10 @@ class Gateway:
         try:
             session = await self._session(sid)
             user_id: str = session["user_id"]
-            call_id = session.get("call_id")
-            if isinstance(data, dict) and isinstance(data.get("callId"), str):
-                call_id = data["callId"]
+            named = EndCall.read(data).call_id
+            call_id = named if named is not None else session.get("call_id")
             if call_id:
-                check_id(call_id, "end-call: callId")
+                check_id(call_id, "end-call: call_id")
             if not call_id:
                 raise BadInput("no call in progress: send start-call first", code="no_call")
             ended = CallEndedMessage.of(await self.lifecycle.end(session["workspace_id"], user_id, call_id))

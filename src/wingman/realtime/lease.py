@@ -1,6 +1,6 @@
 """Per-call owner leases: which gateway node carries a live call.
 
-A node takes the lease `wingman:call-owner:<callId>` when it starts a call, takes it over when a
+A node takes the lease `wingman:call-owner:<call_id>` when it starts a call, takes it over when a
 client resumes the call through it, renews it while the call is live and releases it on
 end-call. A node that lost the lease (its client resumed elsewhere) stops touching the call, and
 a node finalizes an abandoned call only after claiming its lease: never a call another live node

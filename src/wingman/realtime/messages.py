@@ -1,11 +1,17 @@
-"""Client -> server Socket.IO payloads, validated before anything acts on them."""
+"""Client -> server Socket.IO payloads, validated before anything acts on them.
+
+Keys are snake_case, as in the REST API and the server's own events (realtime/outgoing.py).
+A key in the camelCase this protocol used before (`sampleRate`, `callId`) is refused with a
+message naming the new key, never silently ignored (a dropped sample rate would decode the
+audio at the wrong speed)."""
 
 from __future__ import annotations
 
 import re
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
 
 from wingman.errors import BadInput
 
@@ -15,15 +21,42 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 class ClientMessage(BaseModel):
     # Unknown fields are ignored so newer clients keep working against older servers.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_camel_case(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name in cls.model_fields:
+                old = to_camel(name)
+                if old != name and old in data:
+                    raise ValueError(f"{old} is now {name} (keys are snake_case)")
+        return data
 
 
 class StartCall(ClientMessage):
     title: str = Field("Untitled call", min_length=1)
-    sample_rate: int = Field(16000, alias="sampleRate", ge=8000, le=48000)
+    sample_rate: int = Field(16000, ge=8000, le=48000)
     encoding: Literal["f32le", "s16le"] = "f32le"
     channels: Literal[1, 2] = 1
-    call_id: str | None = Field(None, alias="callId", max_length=64)
+    call_id: str | None = Field(None, max_length=64)  # set: resume this call
+
+
+class EndCall(ClientMessage):
+    """end-call: which call to end; without one (or without an object at all), the call this
+    socket streams."""
+
+    call_id: str | None = None
+
+    @classmethod
+    def read(cls, data: object) -> EndCall:
+        """Lenient, as end-call always was: anything but an object, or a call_id that is not
+        text, names no call."""
+        if not isinstance(data, dict):
+            return cls()
+        named = data.get("call_id")
+        fixed = {**data, "call_id": named if isinstance(named, str) else None}
+        return parse(cls, fixed, event="end-call")
 
 
 class FeedbackMessage(ClientMessage):

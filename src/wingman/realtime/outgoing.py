@@ -5,6 +5,8 @@ server sends: one pydantic model each, built from the event or record it reports
 `Outbox`, the only code that calls `sio.emit`. `CallSocket` is the pipeline's output port
 (pipeline/output.py) for one call. The latency histograms that end "at the client"
 (wingman/metrics.py) are observed here, right after the payload is handed to Socket.IO.
+Field names are the keys on the wire: snake_case, as in the REST API. web/src/api/types.ts is
+generated from these models (scripts/gen_types.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any, ClassVar, Literal
 
 import socketio
 from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from wingman import metrics
 from wingman.errors import Busy, QuotaExceeded, WingmanError
@@ -31,10 +32,10 @@ def room(call_id: str) -> str:
 class ServerMessage(BaseModel):
     """A payload the server sends; `wire()` is its JSON body."""
 
-    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(frozen=True)
 
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json")
 
 
 class ServerEvent(ServerMessage):
@@ -157,7 +158,7 @@ class ErrorMessage(ServerEvent):
         return cls(code=exc.code, message=str(exc), retry_after=retry)
 
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class CallEndedMessage(ServerEvent):
@@ -185,7 +186,7 @@ class StartCallAck(ServerMessage):
     audio_seconds: float | None = None
 
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class FeedbackAck(ServerMessage):

@@ -24,7 +24,7 @@ stolen socket does not outlive the token's lifetime.
 A revoked socket is refused first (`refused(sid)`: the gateway answers every later event with
 `error {code: "unauthorized"}`), then told why and disconnected. Disconnecting goes through the
 gateway's normal disconnect path, so a call the socket had open is detached, not lost: its
-client, signed in again, resumes it with `start-call {callId}`, or the reaper finalizes it after
+client, signed in again, resumes it with `start-call {call_id}`, or the reaper finalizes it after
 `abandon_call_seconds` like any abandoned call.
 """
 

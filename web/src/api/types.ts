@@ -1,8 +1,7 @@
 /**
  * REST and Socket.IO payload types, written from notes/CONTRACTS.md.
  *
- * REST bodies use snake_case (FastAPI/pydantic), Socket.IO payloads use camelCase (as the spec's
- * protocol table does). Fields the contract marks optional or that older servers may omit are
+ * REST bodies and Socket.IO payloads both use snake_case. Fields the contract marks optional or that older servers may omit are
  * optional here, so the UI never assumes them.
  */
 
@@ -272,10 +271,10 @@ export interface Health {
 
 export interface StartCallRequest {
   title: string;
-  sampleRate: number;
+  sample_rate: number;
   encoding: Encoding;
   channels: 1 | 2;
-  callId?: string;
+  call_id?: string;
 }
 
 export interface SocketError {
@@ -284,14 +283,14 @@ export interface SocketError {
 }
 
 /** A resume's ack says up to where (call time, seconds) the server has the call's audio. */
-export type StartCallAck = { callId: string; audioSeconds?: number } | { error: SocketError };
+export type StartCallAck = { call_id: string; audio_seconds?: number } | { error: SocketError };
 
 export type EndCallAck = CallEndedEvent | { error: SocketError };
 
 export interface TranscriptEvent {
   id: string;
   text: string;
-  isFinal: boolean;
+  is_final: boolean;
   speaker: string | null;
   start: number;
   end: number;
@@ -302,8 +301,8 @@ export interface InsightEvent {
   content: string;
   category: string;
   agent: AgentName | string;
-  contextSnippet?: string | null;
-  createdAt?: string | null;
+  context_snippet?: string | null;
+  created_at?: string | null;
   kind?: string | null;
   source?: string | null;
   entity?: string | null;
@@ -312,12 +311,12 @@ export interface InsightEvent {
 }
 
 export interface MetricsEvent {
-  repTalkRatio: number | null;
-  repSeconds: number;
-  customerSeconds: number;
-  longestMonologueSeconds: number;
-  repQuestions: number;
-  customerQuestions: number;
+  rep_talk_ratio: number | null;
+  rep_seconds: number;
+  customer_seconds: number;
+  longest_monologue_seconds: number;
+  rep_questions: number;
+  customer_questions: number;
 }
 
 export interface FeedbackRequest {
@@ -326,10 +325,10 @@ export interface FeedbackRequest {
 }
 
 export interface CallEndedEvent {
-  callId: string;
+  call_id: string;
   summary: string;
-  keyMoments: KeyMoment[];
-  actionItems: string[];
+  key_moments: KeyMoment[];
+  action_items: string[];
 }
 
 export interface ProviderStatusEvent {

@@ -13,7 +13,7 @@ const insight = (p: Partial<InsightView> & { id: string; agent: string }): Insig
 
 const INSIGHTS: InsightView[] = [
   insight({ id: 'q1', agent: 'qa', category: 'Knowledge Base', content: 'Yes: native Salesforce integration, set up in a day.', source: 'integrations.md' }),
-  insight({ id: 'c1', agent: 'coach', content: 'Price objection: anchor on cost per resolved ticket.', contextSnippet: 'your price seems high' }),
+  insight({ id: 'c1', agent: 'coach', content: 'Price objection: anchor on cost per resolved ticket.', context_snippet: 'your price seems high' }),
   insight({ id: 's1', agent: 'search', category: 'Competitor', entity: 'Aircall', content: 'Aircall lacks native workforce management.', source: 'https://example.com/aircall' }),
   insight({ id: 'c2', agent: 'coach', category: 'Closing', content: 'Buying signal: propose a pilot.' }),
 ];

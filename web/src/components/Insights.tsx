@@ -10,7 +10,7 @@ export interface InsightView {
   content: string;
   category: string;
   agent: string;
-  contextSnippet?: string | null;
+  context_snippet?: string | null;
   source?: string | null;
   entity?: string | null;
   feedback: FeedbackStatus;
@@ -77,8 +77,8 @@ export function InsightCard({
         <FeedbackButtons status={insight.feedback} label={insight.category} onChange={(s) => onFeedback(insight.id, s)} shortcuts={newest} />
       </div>
       <p className="text-sm leading-6 break-words text-slate-800">{insight.content}</p>
-      {insight.contextSnippet && (
-        <blockquote className="mt-1 border-l-2 border-slate-200 pl-2 text-xs italic text-slate-600">“{insight.contextSnippet}”</blockquote>
+      {insight.context_snippet && (
+        <blockquote className="mt-1 border-l-2 border-slate-200 pl-2 text-xs italic text-slate-600">“{insight.context_snippet}”</blockquote>
       )}
       <div className="mt-1">
         <SourceLine source={insight.source} />

@@ -10,7 +10,7 @@ describe('live sentiment', () => {
     const session = new LiveSession(socket, { now: () => 1000, endTimeoutMs: 50 });
     socket.serverConnect();
     const started = session.start({ title: 't', sampleRate: 16000, channels: 2 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
     socket.fire('sentiment', { id: 'b', score: -0.6, label: 'negative', start: 9, end: 11 });
     socket.fire('sentiment', { id: 'a', score: 0.5, label: 'positive', start: 2, end: 4 });

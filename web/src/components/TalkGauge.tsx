@@ -4,7 +4,7 @@ import type { MetricsEvent } from '../api/types';
 const BAND: [number, number] = [0.4, 0.6];
 
 export function TalkGauge({ metrics }: { metrics: MetricsEvent | null }) {
-  const ratio = metrics?.repTalkRatio ?? null;
+  const ratio = metrics?.rep_talk_ratio ?? null;
   const pct = ratio === null ? null : Math.round(ratio * 100);
   const inBand = ratio !== null && ratio >= BAND[0] && ratio <= BAND[1];
   return (
@@ -33,11 +33,11 @@ export function TalkGauge({ metrics }: { metrics: MetricsEvent | null }) {
       {metrics && (
         <dl className="mt-3 grid grid-cols-2 gap-x-3 gap-y-1 text-xs text-slate-600">
           <dt>Longest monologue</dt>
-          <dd className="text-right tabular-nums">{Math.round(metrics.longestMonologueSeconds)} s</dd>
+          <dd className="text-right tabular-nums">{Math.round(metrics.longest_monologue_seconds)} s</dd>
           <dt>Your questions</dt>
-          <dd className="text-right tabular-nums">{metrics.repQuestions}</dd>
+          <dd className="text-right tabular-nums">{metrics.rep_questions}</dd>
           <dt>Customer questions</dt>
-          <dd className="text-right tabular-nums">{metrics.customerQuestions}</dd>
+          <dd className="text-right tabular-nums">{metrics.customer_questions}</dd>
         </dl>
       )}
       {metrics && ratio === null && (

@@ -10,7 +10,7 @@ function play(events: TranscriptEvent[]): TranscriptLine[] {
 
 describe('<Transcript>', () => {
   it('shows an interim muted, then the final in the same row', () => {
-    const interim = play([{ id: 'u1', text: 'your price seems', isFinal: false, speaker: 'customer', start: 12, end: 13 }]);
+    const interim = play([{ id: 'u1', text: 'your price seems', is_final: false, speaker: 'customer', start: 12, end: 13 }]);
     const { rerender } = render(<Transcript lines={interim} />);
     const log = screen.getByRole('log');
     expect(within(log).getAllByRole('listitem')).toHaveLength(1);
@@ -19,7 +19,7 @@ describe('<Transcript>', () => {
     expect(row.closest('li')).toHaveAttribute('data-final', 'false');
     expect(screen.getByText('(still listening)', { exact: false })).toBeInTheDocument();
 
-    const final = applyTranscript(interim, { id: 'u1', text: "Honestly, your price seems high.", isFinal: true, speaker: 'customer', start: 12, end: 14 });
+    const final = applyTranscript(interim, { id: 'u1', text: "Honestly, your price seems high.", is_final: true, speaker: 'customer', start: 12, end: 14 });
     rerender(<Transcript lines={final} />);
     const items = within(screen.getByRole('log')).getAllByRole('listitem');
     expect(items).toHaveLength(1);
@@ -31,9 +31,9 @@ describe('<Transcript>', () => {
 
   it('labels each line with its speaker and time', () => {
     const lines = play([
-      { id: 'a', text: "Hi Dana, I'm Sam from Relay.", isFinal: true, speaker: 'rep', start: 0.4, end: 3 },
-      { id: 'b', text: 'Thanks Sam.', isFinal: true, speaker: 'customer', start: 3.5, end: 4.5 },
-      { id: 'c', text: 'Hello?', isFinal: true, speaker: '1', start: 65, end: 66 },
+      { id: 'a', text: "Hi Dana, I'm Sam from Relay.", is_final: true, speaker: 'rep', start: 0.4, end: 3 },
+      { id: 'b', text: 'Thanks Sam.', is_final: true, speaker: 'customer', start: 3.5, end: 4.5 },
+      { id: 'c', text: 'Hello?', is_final: true, speaker: '1', start: 65, end: 66 },
     ]);
     render(<Transcript lines={lines} />);
     expect(screen.getAllByTestId('speaker').map((s) => s.textContent)).toEqual(['You', 'Customer', 'Speaker 2']);

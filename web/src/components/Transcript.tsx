@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'react';
 import { clock, speakerLabel, speakerTone, type TranscriptLine } from '../realtime/transcript';
 
 export interface TranscriptProps {
-  lines: readonly (Pick<TranscriptLine, 'id' | 'text' | 'speaker' | 'start' | 'end'> & { isFinal?: boolean })[];
+  lines: readonly (Pick<TranscriptLine, 'id' | 'text' | 'speaker' | 'start' | 'end'> & { is_final?: boolean })[];
   /** keep the newest line in view while the user is at the bottom */
   follow?: boolean;
   /** id of a line to mark (e.g. the target of a key moment) */
@@ -39,7 +39,7 @@ export function Transcript({ lines, follow = false, highlightId = null, emptyTex
     >
       <ol className="flex flex-col gap-2">
       {lines.map((line) => {
-        const interim = line.isFinal === false;
+        const interim = line.is_final === false;
         return (
           <li
             key={line.id}

@@ -13,15 +13,15 @@ import { createSocket } from '../realtime/socket';
 /** What the server saved of a call, as the live session shows it. */
 function savedOf(call: CallDetail) {
   return {
-    transcript: call.transcript.map((s) => ({ id: s.id, text: s.text, speaker: s.speaker, start: s.start, end: s.end, isFinal: true })),
+    transcript: call.transcript.map((s) => ({ id: s.id, text: s.text, speaker: s.speaker, start: s.start, end: s.end, is_final: true })),
     insights: call.recommendations.map((r) => ({
       id: r.id,
       content: r.content,
       category: r.category,
       agent: r.agent,
       kind: r.kind,
-      contextSnippet: r.context_snippet,
-      createdAt: r.created_at,
+      context_snippet: r.context_snippet,
+      created_at: r.created_at,
       source: r.source,
       entity: r.entity,
       feedback: r.feedback_status ?? 'none',

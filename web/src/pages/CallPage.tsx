@@ -175,7 +175,7 @@ function recommendationViews(call: CallDetail): InsightView[] {
     content: r.content,
     category: r.category,
     agent: r.agent,
-    contextSnippet: r.context_snippet,
+    context_snippet: r.context_snippet,
     source: r.source,
     entity: r.entity,
     feedback: r.feedback_status ?? 'none',

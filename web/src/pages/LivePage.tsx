@@ -37,7 +37,7 @@ function CallSummary({ ended, onNew }: { ended: CallEndedEvent; onNew: () => voi
       }
       actions={
         <div className="flex gap-2">
-          <Link to={`/calls/${ended.callId}`} className="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
+          <Link to={`/calls/${ended.call_id}`} className="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
             Open in history
           </Link>
           <Button variant="primary" onClick={onNew} className="py-1.5">
@@ -56,11 +56,11 @@ function CallSummary({ ended, onNew }: { ended: CallEndedEvent; onNew: () => voi
           <h3 className="mb-1 flex items-center gap-1 text-xs font-semibold uppercase tracking-wide text-slate-500">
             <Flag className="h-3.5 w-3.5" aria-hidden="true" /> Key moments
           </h3>
-          {ended.keyMoments.length === 0 ? (
+          {ended.key_moments.length === 0 ? (
             <p className="text-sm text-slate-500">None.</p>
           ) : (
             <ul className="flex flex-col gap-1 text-sm">
-              {ended.keyMoments.map((m, i) => (
+              {ended.key_moments.map((m, i) => (
                 <li key={i} className="flex gap-2">
                   <span className="w-10 shrink-0 tabular-nums text-slate-500">{clock(m.at)}</span>
                   <span>
@@ -75,11 +75,11 @@ function CallSummary({ ended, onNew }: { ended: CallEndedEvent; onNew: () => voi
           <h3 className="mb-1 flex items-center gap-1 text-xs font-semibold uppercase tracking-wide text-slate-500">
             <ListChecks className="h-3.5 w-3.5" aria-hidden="true" /> Action items
           </h3>
-          {ended.actionItems.length === 0 ? (
+          {ended.action_items.length === 0 ? (
             <p className="text-sm text-slate-500">None.</p>
           ) : (
             <ul className="list-disc pl-5 text-sm text-slate-800">
-              {ended.actionItems.map((a, i) => (
+              {ended.action_items.map((a, i) => (
                 <li key={i}>{a}</li>
               ))}
             </ul>

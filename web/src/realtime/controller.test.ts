@@ -36,8 +36,8 @@ describe('CallController', () => {
     await Promise.resolve();
     await Promise.resolve();
     const start = socket.last('start-call');
-    expect(start.args[0]).toEqual({ title: 'Dana', sampleRate: 44100, channels: 2, encoding: 'f32le' });
-    start.ack?.({ callId: 'c1' });
+    expect(start.args[0]).toEqual({ title: 'Dana', sample_rate: 44100, channels: 2, encoding: 'f32le' });
+    start.ack?.({ call_id: 'c1' });
     await expect(started).resolves.toBe(true);
 
     cap.state.opts?.onChunk([new Float32Array(4410).fill(0.2), new Float32Array(4410).fill(-0.2)]);
@@ -48,8 +48,8 @@ describe('CallController', () => {
     const ended = controller.stop();
     expect(cap.state.stopped).toBe(true);
     await Promise.resolve();
-    socket.fire('call-ended', { callId: 'c1', summary: 's', keyMoments: [], actionItems: [] });
-    await expect(ended).resolves.toMatchObject({ callId: 'c1' });
+    socket.fire('call-ended', { call_id: 'c1', summary: 's', key_moments: [], action_items: [] });
+    await expect(ended).resolves.toMatchObject({ call_id: 'c1' });
   });
 
   it('reports a denied microphone and never starts a call', async () => {
@@ -67,9 +67,9 @@ describe('CallController', () => {
     const started = controller.start('x', false);
     await Promise.resolve();
     await Promise.resolve();
-    socket.last('start-call').ack?.({ error: { code: 'bad_payload', message: 'start-call: sampleRate: too high' } });
+    socket.last('start-call').ack?.({ error: { code: 'bad_payload', message: 'start-call: sample_rate: too high' } });
     await expect(started).resolves.toBe(false);
     expect(cap.state.stopped).toBe(true);
-    expect(controller.getState()).toMatchObject({ status: 'off', error: { kind: 'server', message: 'start-call: sampleRate: too high' } });
+    expect(controller.getState()).toMatchObject({ status: 'off', error: { kind: 'server', message: 'start-call: sample_rate: too high' } });
   });
 });

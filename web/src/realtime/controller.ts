@@ -55,7 +55,7 @@ export class CallController {
     this.unsubscribe = session.subscribe(() => {
       const { phase, ended } = session.getState();
       if ((phase === 'ended' || phase === 'idle') && this.capture) void this.release();
-      if (phase === 'ended' && ended) this.running?.clear(ended.callId);
+      if (phase === 'ended' && ended) this.running?.clear(ended.call_id);
     });
     this.unTaken =
       running?.onTaken((callId) => {

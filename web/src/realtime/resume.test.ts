@@ -48,9 +48,9 @@ describe('LiveSession.resume (a reload or another tab)', () => {
     const resumed = session.resume(CALL);
     session.sendAudio(chunk(0.1)); // captured before the ack: held
     const start = socket.last('start-call');
-    expect(start.args[0]).toEqual({ title: 'Dana @ Acme', sampleRate: 44100, channels: 1, encoding: 'f32le', callId: 'call-7' });
+    expect(start.args[0]).toEqual({ title: 'Dana @ Acme', sample_rate: 44100, channels: 1, encoding: 'f32le', call_id: 'call-7' });
     expect(socket.sent('audio-chunk')).toHaveLength(0);
-    start.ack?.({ callId: 'call-7', audioSeconds: 65 });
+    start.ack?.({ call_id: 'call-7', audio_seconds: 65 });
     await expect(resumed).resolves.toBe(65);
     expect(session.getState()).toMatchObject({ phase: 'live', callId: 'call-7', startedAt: 100_000 - 65_000, resumes: 1 });
     expect(socket.sent('audio-chunk').map((e) => decodeChunk(e.args[0] as ArrayBuffer).length)).toEqual([4410]);
@@ -59,7 +59,7 @@ describe('LiveSession.resume (a reload or another tab)', () => {
     session.sendAudio(chunk(0.2));
     socket.serverDrop();
     socket.serverConnect();
-    socket.last('start-call').ack?.({ callId: 'call-7', audioSeconds: 65.15 });
+    socket.last('start-call').ack?.({ call_id: 'call-7', audio_seconds: 65.15 });
     await tick();
     const last = socket.sent('audio-chunk').slice(2).map((e) => decodeChunk(e.args[0] as ArrayBuffer));
     expect(last.map((x) => [x.length, Number(x[0]?.toFixed(2))])).toEqual([[2205, 0.2]]);
@@ -68,22 +68,22 @@ describe('LiveSession.resume (a reload or another tab)', () => {
   it('merges what the server saved with what came live: every line and tip once, in order', async () => {
     const { socket, session } = connected();
     const resumed = session.resume(CALL);
-    socket.last('start-call').ack?.({ callId: 'call-7', audioSeconds: 10 });
+    socket.last('start-call').ack?.({ call_id: 'call-7', audio_seconds: 10 });
     await resumed;
-    socket.fire('transcript', { id: 'u3', text: 'and the pilot', isFinal: true, speaker: null, start: 10.5, end: 12 });
-    socket.fire('transcript', { id: 'u2', text: 'seems high', isFinal: true, speaker: null, start: 5, end: 8 }); // also saved
+    socket.fire('transcript', { id: 'u3', text: 'and the pilot', is_final: true, speaker: null, start: 10.5, end: 12 });
+    socket.fire('transcript', { id: 'u2', text: 'seems high', is_final: true, speaker: null, start: 5, end: 8 }); // also saved
     socket.fire('insight', { id: 'i2', content: 'Propose a pilot.', category: 'Closing', agent: 'coach' });
     session.seed('call-7', {
       transcript: [
-        { id: 'u1', text: 'hello', isFinal: true, speaker: null, start: 0, end: 2 },
-        { id: 'u2', text: 'seems high', isFinal: true, speaker: null, start: 5, end: 8 },
+        { id: 'u1', text: 'hello', is_final: true, speaker: null, start: 0, end: 2 },
+        { id: 'u2', text: 'seems high', is_final: true, speaker: null, start: 5, end: 8 },
       ],
       insights: [{ id: 'i1', content: 'Anchor on value.', category: 'Objection Handling', agent: 'coach', feedback: 'liked' }],
     });
     const s = session.getState();
     expect(s.transcript.map((l) => l.id)).toEqual(['u1', 'u2', 'u3']);
     expect(s.insights.map((i) => [i.id, i.feedback])).toEqual([['i1', 'liked'], ['i2', 'none']]);
-    session.seed('other-call', { transcript: [{ id: 'x', text: 'x', isFinal: true, speaker: null, start: 0, end: 1 }], insights: [] });
+    session.seed('other-call', { transcript: [{ id: 'x', text: 'x', is_final: true, speaker: null, start: 0, end: 1 }], insights: [] });
     expect(session.getState().transcript).toHaveLength(3);
   });
 
@@ -98,8 +98,8 @@ describe('LiveSession.resume (a reload or another tab)', () => {
   it('ends an offered call it never streamed, with its summary', async () => {
     const { socket, session } = connected();
     const ended = session.endRunning(CALL);
-    expect(socket.last('end-call').args[0]).toEqual({ callId: 'call-7' });
-    socket.last('end-call').ack?.({ callId: 'call-7', summary: 'Pilot agreed.', keyMoments: [], actionItems: [] });
+    expect(socket.last('end-call').args[0]).toEqual({ call_id: 'call-7' });
+    socket.last('end-call').ack?.({ call_id: 'call-7', summary: 'Pilot agreed.', key_moments: [], action_items: [] });
     await expect(ended).resolves.toMatchObject({ summary: 'Pilot agreed.' });
     expect(session.getState().phase).toBe('ended');
   });
@@ -107,7 +107,7 @@ describe('LiveSession.resume (a reload or another tab)', () => {
   it('stops sending when another tab takes the call', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 't', sampleRate: 16000, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
     session.handOff();
     session.sendAudio(chunk(0.1, 160));
@@ -172,7 +172,7 @@ describe('CallController.resume', () => {
     const done = ctl.resume(CALL);
     await tick();
     expect(cap.seen.opts).toMatchObject({ sampleRate: 44100, customerAudio: false });
-    socket.last('start-call').ack?.({ callId: 'call-7', audioSeconds: 3 });
+    socket.last('start-call').ack?.({ call_id: 'call-7', audio_seconds: 3 });
     await expect(done).resolves.toBe(true);
     expect(running.load()).toMatchObject({ callId: 'call-7', mine: true });
     expect(ctl.getState()).toMatchObject({ status: 'on', offer: null });

@@ -18,9 +18,9 @@ describe('LiveSession', () => {
     const started = session.start({ title: 'Dana @ Acme', sampleRate: 44100, channels: 2 });
     session.sendAudio([new Float32Array(4410).fill(0.1), new Float32Array(4410).fill(-0.1)]); // before the ack: held
     const start = socket.last('start-call');
-    expect(start.args[0]).toEqual({ title: 'Dana @ Acme', sampleRate: 44100, encoding: 'f32le', channels: 2 });
+    expect(start.args[0]).toEqual({ title: 'Dana @ Acme', sample_rate: 44100, encoding: 'f32le', channels: 2 });
     expect(socket.sent('audio-chunk')).toHaveLength(0);
-    start.ack?.({ callId: 'call-1' });
+    start.ack?.({ call_id: 'call-1' });
     await expect(started).resolves.toBe('call-1');
     expect(session.getState()).toMatchObject({ phase: 'live', callId: 'call-1', startedAt: 1000 });
 
@@ -44,28 +44,28 @@ describe('LiveSession', () => {
   it('replaces interims by id, collects insights and metrics', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 't', sampleRate: 16000, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
-    socket.fire('transcript', { id: 'u', text: 'your price', isFinal: false, speaker: 'customer', start: 1, end: 2 });
-    socket.fire('transcript', { id: 'u', text: 'Your price seems high.', isFinal: true, speaker: 'customer', start: 1, end: 3 });
+    socket.fire('transcript', { id: 'u', text: 'your price', is_final: false, speaker: 'customer', start: 1, end: 2 });
+    socket.fire('transcript', { id: 'u', text: 'Your price seems high.', is_final: true, speaker: 'customer', start: 1, end: 3 });
     socket.fire('insight', { id: 'i1', content: 'Anchor on value.', category: 'Objection Handling', agent: 'coach' });
-    socket.fire('metrics', { repTalkRatio: 0.4, repSeconds: 4, customerSeconds: 6, longestMonologueSeconds: 3, repQuestions: 1, customerQuestions: 2 });
+    socket.fire('metrics', { rep_talk_ratio: 0.4, rep_seconds: 4, customer_seconds: 6, longest_monologue_seconds: 3, rep_questions: 1, customer_questions: 2 });
     const s = session.getState();
     expect(s.transcript).toHaveLength(1);
-    expect(s.transcript[0]).toMatchObject({ text: 'Your price seems high.', isFinal: true });
+    expect(s.transcript[0]).toMatchObject({ text: 'Your price seems high.', is_final: true });
     expect(s.insights).toEqual([expect.objectContaining({ id: 'i1', feedback: 'none' })]);
-    expect(s.metrics?.repTalkRatio).toBe(0.4);
+    expect(s.metrics?.rep_talk_ratio).toBe(0.4);
   });
 
   it('holds audio while disconnected and resumes the call with its id on reconnect', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 'Resume me', sampleRate: 44100, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'call-9' });
+    socket.last('start-call').ack?.({ call_id: 'call-9' });
     await started;
     session.sendAudio(chunk(0.1));
     expect(socket.sent('audio-chunk')).toHaveLength(1);
 
-    socket.fire('transcript', { id: 'half', text: 'we are also', isFinal: false, speaker: null, start: 1, end: 2 });
+    socket.fire('transcript', { id: 'half', text: 'we are also', is_final: false, speaker: null, start: 1, end: 2 });
     socket.serverDrop();
     expect(session.getState().connection).toBe('reconnecting');
     session.sendAudio(chunk(0.2));
@@ -75,9 +75,9 @@ describe('LiveSession', () => {
 
     socket.serverConnect();
     const resume = socket.last('start-call');
-    expect(resume.args[0]).toEqual({ title: 'Resume me', sampleRate: 44100, encoding: 'f32le', channels: 1, callId: 'call-9' });
+    expect(resume.args[0]).toEqual({ title: 'Resume me', sample_rate: 44100, encoding: 'f32le', channels: 1, call_id: 'call-9' });
     expect(socket.sent('audio-chunk')).toHaveLength(1); // not before the server took the call back
-    resume.ack?.({ callId: 'call-9' });
+    resume.ack?.({ call_id: 'call-9' });
     await Promise.resolve();
     await Promise.resolve();
     const sent = socket.sent('audio-chunk').map((e) => decodeChunk(e.args[0] as ArrayBuffer)[0]);
@@ -89,14 +89,14 @@ describe('LiveSession', () => {
   it('re-sends from where the server has the audio when it resumes the call', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 'Failover', sampleRate: 44100, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'call-5' });
+    socket.last('start-call').ack?.({ call_id: 'call-5' });
     await started;
     session.sendAudio(chunk(0.1));
     session.sendAudio(chunk(0.2)); // in flight when the server node died
     socket.serverDrop();
     session.sendAudio(chunk(0.3)); // captured while reconnecting
     socket.serverConnect();
-    socket.last('start-call').ack?.({ callId: 'call-5', audioSeconds: 0.15 });
+    socket.last('start-call').ack?.({ call_id: 'call-5', audio_seconds: 0.15 });
     await Promise.resolve();
     await Promise.resolve();
     const resent = socket.sent('audio-chunk').slice(2).map((e) => decodeChunk(e.args[0] as ArrayBuffer));
@@ -112,7 +112,7 @@ describe('LiveSession', () => {
     const session = new LiveSession(socket, { maxBufferedSeconds: 0.25 });
     socket.serverConnect();
     const started = session.start({ title: 't', sampleRate: 44100, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
     socket.serverDrop();
     for (let i = 0; i < 5; i++) session.sendAudio(chunk(i / 10));
@@ -122,23 +122,23 @@ describe('LiveSession', () => {
   it('ends the call and resolves with call-ended', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 't', sampleRate: 16000, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
     const ended = session.end();
     expect(session.getState().phase).toBe('ending');
-    expect(socket.last('end-call').args[0]).toEqual({ callId: 'c' });
-    socket.fire('call-ended', { callId: 'c', summary: 'Price objection; pilot next.', keyMoments: [{ kind: 'objection', text: 'price', at: 12 }], actionItems: ['Send proposal Friday'] });
-    await expect(ended).resolves.toMatchObject({ summary: 'Price objection; pilot next.', actionItems: ['Send proposal Friday'] });
+    expect(socket.last('end-call').args[0]).toEqual({ call_id: 'c' });
+    socket.fire('call-ended', { call_id: 'c', summary: 'Price objection; pilot next.', key_moments: [{ kind: 'objection', text: 'price', at: 12 }], action_items: ['Send proposal Friday'] });
+    await expect(ended).resolves.toMatchObject({ summary: 'Price objection; pilot next.', action_items: ['Send proposal Friday'] });
     expect(session.getState().phase).toBe('ended');
     // the ack carries the same payload: nothing changes
-    socket.last('end-call').ack?.({ callId: 'c', summary: 'Price objection; pilot next.', keyMoments: [], actionItems: [] });
-    expect(session.getState().ended?.actionItems).toEqual(['Send proposal Friday']);
+    socket.last('end-call').ack?.({ call_id: 'c', summary: 'Price objection; pilot next.', key_moments: [], action_items: [] });
+    expect(session.getState().ended?.action_items).toEqual(['Send proposal Friday']);
   });
 
   it('reports an end-call the server refused', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 't', sampleRate: 16000, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
     const ended = session.end();
     socket.last('end-call').ack?.({ error: { code: 'no_call', message: 'no call in progress' } });
@@ -149,7 +149,7 @@ describe('LiveSession', () => {
   it('sends feedback and reverts it if the server refuses', async () => {
     const { socket, session } = connected();
     const started = session.start({ title: 't', sampleRate: 16000, channels: 1 });
-    socket.last('start-call').ack?.({ callId: 'c' });
+    socket.last('start-call').ack?.({ call_id: 'c' });
     await started;
     socket.fire('insight', { id: 'i1', content: 'x', category: 'Closing', agent: 'coach' });
 

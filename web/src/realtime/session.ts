@@ -37,6 +37,12 @@ export interface SessionOptions {
   now?: () => number;
 }
 
+/** start-call's payload for a call in `format` (`callId`: resume that call). */
+function startRequest(title: string, format: NonNullable<LiveState['format']>, callId?: string): StartCallRequest {
+  const req: StartCallRequest = { title, sample_rate: format.sampleRate, channels: format.channels, encoding: format.encoding };
+  return callId === undefined ? req : { ...req, call_id: callId };
+}
+
 export class LiveSession {
   private state: LiveState = initialState;
   private listeners = new Set<() => void>();
@@ -125,14 +131,14 @@ export class LiveSession {
     const { callId, phase, format, title } = this.state;
     if (wasConnected && callId && format && (phase === 'live' || phase === 'ending')) {
       // resume the call this client was streaming before the connection dropped
-      void this.emitStart({ title, ...format, callId }).then((ack) => {
-        if ('callId' in ack) {
+      void this.emitStart(startRequest(title, format, callId)).then((ack) => {
+        if ('call_id' in ack) {
           this.acked = true;
           // interims from before the drop will never be finalized under their old ids
-          this.set({ resumes: this.state.resumes + 1, lastError: null, transcript: this.state.transcript.filter((l) => l.isFinal) });
+          this.set({ resumes: this.state.resumes + 1, lastError: null, transcript: this.state.transcript.filter((l) => l.is_final) });
           // go on from where the server has the audio: what was lost in flight when the
           // connection (or the server node) died is sent again, nothing twice
-          if (typeof ack.audioSeconds === 'number') this.outbox.sentUpTo(Math.round(ack.audioSeconds * format.sampleRate));
+          if (typeof ack.audio_seconds === 'number') this.outbox.sentUpTo(Math.round(ack.audio_seconds * format.sampleRate));
           this.flushPending();
           if (this.state.phase === 'ending') this.emitEnd();
         } else {
@@ -188,15 +194,15 @@ export class LiveSession {
       this.set({ phase: 'idle' });
       throw new Error('Not connected to the Wingman server.');
     }
-    const ack = await this.emitStart({ title: req.title, ...format });
+    const ack = await this.emitStart(startRequest(req.title, format));
     if ('error' in ack) {
       this.set({ phase: 'idle', lastError: ack.error });
       throw new Error(ack.error.message);
     }
     this.acked = true;
-    this.set({ phase: 'live', callId: ack.callId, startedAt: this.opts.now() });
+    this.set({ phase: 'live', callId: ack.call_id, startedAt: this.opts.now() });
     this.flushPending();
-    return ack.callId;
+    return ack.call_id;
   }
 
   /**
@@ -214,12 +220,12 @@ export class LiveSession {
       this.set({ phase: 'idle', callId: null });
       throw new Error('Not connected to the Wingman server.');
     }
-    const ack = await this.emitStart({ title: call.title, ...format, callId: call.callId });
+    const ack = await this.emitStart(startRequest(call.title, format, call.callId));
     if ('error' in ack) {
       this.set({ phase: 'idle', callId: null, lastError: ack.error });
       throw new Error(ack.error.message);
     }
-    const seconds = typeof ack.audioSeconds === 'number' ? ack.audioSeconds : 0;
+    const seconds = typeof ack.audio_seconds === 'number' ? ack.audio_seconds : 0;
     // audio captured while waiting for the ack goes after what the server has
     this.outbox.shift(Math.round(seconds * format.sampleRate));
     this.acked = true;
@@ -233,7 +239,7 @@ export class LiveSession {
   seed(callId: string, saved: { transcript: readonly TranscriptLine[]; insights: readonly LiveInsight[] }): void {
     if (this.state.callId !== callId || !this.inCall()) return;
     let transcript = this.state.transcript;
-    for (const line of saved.transcript) transcript = applyTranscript(transcript, { ...line, isFinal: true });
+    for (const line of saved.transcript) transcript = applyTranscript(transcript, { ...line, is_final: true });
     this.set({ transcript, insights: mergeInsights(this.state.insights, saved.insights) });
   }
 
@@ -317,7 +323,7 @@ export class LiveSession {
   /** end-call answers with the call-ended payload (also broadcast to the call's room). */
   private emitEnd(): void {
     const callId = this.state.callId;
-    this.socket.timeout(this.opts.endTimeoutMs).emit('end-call', { callId }, (err: Error | null, ack?: EndCallAck) => {
+    this.socket.timeout(this.opts.endTimeoutMs).emit('end-call', { call_id: callId }, (err: Error | null, ack?: EndCallAck) => {
       if (err || !ack || this.state.phase !== 'ending') return; // the end timer reports it
       if ('error' in ack) {
         this.set({ phase: 'ended', lastError: ack.error });
@@ -329,11 +335,11 @@ export class LiveSession {
   }
 
   private onCallEnded(e: CallEndedEvent): void {
-    if (this.state.callId && e.callId && e.callId !== this.state.callId) return;
+    if (this.state.callId && e.call_id && e.call_id !== this.state.callId) return;
     if (this.state.phase === 'ended' && this.state.ended) return; // ack and broadcast both came
     this.set({
       phase: 'ended',
-      ended: { callId: e.callId, summary: e.summary ?? '', keyMoments: e.keyMoments ?? [], actionItems: e.actionItems ?? [] },
+      ended: { call_id: e.call_id, summary: e.summary ?? '', key_moments: e.key_moments ?? [], action_items: e.action_items ?? [] },
     });
     this.resolveEnd(this.state.ended);
   }

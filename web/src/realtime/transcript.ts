@@ -11,17 +11,17 @@ export type TranscriptLine = TranscriptEvent;
  */
 export function applyTranscript(lines: readonly TranscriptLine[], event: TranscriptEvent): TranscriptLine[] {
   const idx = lines.findIndex((l) => l.id === event.id);
-  if (event.isFinal && !event.text.trim()) {
+  if (event.is_final && !event.text.trim()) {
     return idx >= 0 ? lines.filter((l) => l.id !== event.id) : (lines as TranscriptLine[]);
   }
   if (idx >= 0) {
     const prev = lines[idx] as TranscriptLine;
-    if (prev.isFinal && !event.isFinal) return lines as TranscriptLine[];
+    if (prev.is_final && !event.is_final) return lines as TranscriptLine[];
     const next = lines.slice();
     next[idx] = { ...event };
     return next;
   }
-  if (!event.text.trim() && !event.isFinal) return lines as TranscriptLine[];
+  if (!event.text.trim() && !event.is_final) return lines as TranscriptLine[];
   let at = lines.length;
   while (at > 0 && (lines[at - 1] as TranscriptLine).start > event.start) at--;
   const next = lines.slice();
