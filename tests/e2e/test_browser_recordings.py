@@ -3,7 +3,8 @@ server and its real speech engine. An admin turns recording on in Settings (cons
 a retention period); a call of real speech (the demo call, stereo) streams over Socket.IO and
 ends; its call page plays the recording (Ogg/Opus, fetched by Chromium's player with HTTP
 Range requests from the signed link), clicking a transcript line plays the call from that line
-and marks it, and the rep deletes the recording."""
+and marks it, and the rep deletes the recording. A live call started in the browser once
+recording is on shows "this call is recorded"."""
 
 from __future__ import annotations
 
@@ -71,6 +72,16 @@ def test_recording_opt_in_playback_synced_with_the_transcript_and_delete(page: P
     expect(page.get_by_role("checkbox", name="Record calls")).to_be_checked()
     page.wait_for_load_state("networkidle")
     shot(page, "recordings-01-settings")
+
+    # a live call of this workspace says it is recorded (Chromium's fake microphone)
+    page.goto(f"{server}/live")
+    page.get_by_role("button", name="Start call").click()
+    expect(page.get_by_test_id("recorded-notice")).to_have_text(
+        "This call is recorded and kept 30 days: tell everyone on the call.")
+    shot(page, "recordings-01b-live-notice")
+    page.get_by_role("button", name="End call").click()
+    expect(page.get_by_role("button", name="New call").first).to_be_visible(timeout=180_000)
+    expect(page.get_by_test_id("recorded-notice")).to_have_count(0)
 
     call_id = recorded_call(server)
     media: list[Response] = []

@@ -1,6 +1,7 @@
 import { CheckCircle2, Flag, ListChecks, Loader2, Mic, MicOff, MonitorSpeaker, PhoneOff, Play, RotateCcw, X } from 'lucide-react';
 import { useEffect, useState, type FormEvent } from 'react';
 import { InsightPanel } from '../components/Insights';
+import { RecordedNotice } from '../components/RecordedNotice';
 import { SentimentLine } from '../components/SentimentLine';
 import { TalkGauge } from '../components/TalkGauge';
 import { VoiceCheck } from '../components/VoiceCheck';
@@ -185,6 +186,7 @@ export function LivePage() {
           </button>
         </div>
       )}
+      <RecordedNotice live={inCall} />
       {capture.notice && inCall && (
         <p role="status" className="mb-4 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-800">
           {capture.notice}
