@@ -1,6 +1,7 @@
 """The web app on a phone (390x844) and a laptop (1440x900), in Debian's Chromium: no page scrolls
 sideways, axe-core finds nothing serious on any page, the newest tip is in view during a call,
-a reload mid-call resumes it with the transcript whole (no gap, no line twice), a second tab is
+a reload mid-call resumes it with the transcript whole (no gap, no line twice; with the
+microphone blocked on reload the offer says so and Resume loses nothing), a second tab is
 offered the call, and /docs and /redoc run with every outside host blocked."""
 
 from __future__ import annotations
@@ -266,5 +267,46 @@ def test_api_docs_work_with_no_internet(browser: Browser, site: tuple[str, str])
         expect(page.get_by_role("heading", name=re.compile("Wingman"))).to_be_visible(timeout=30_000)
         assert scripts and all(s.startswith(url) for s in scripts), scripts
         assert outside == [], f"the docs asked outside hosts: {outside}"
+    finally:
+        context.close()
+
+
+@pytest.mark.timeout(600)
+def test_a_reload_with_the_microphone_blocked_says_so_and_loses_nothing(browser: Browser,
+                                                                       site: tuple[str, str]) -> None:
+    """The permission is taken away before a reload mid-call: the page says the microphone is
+    blocked and offers the call; once allowed, Resume carries on with every line once."""
+    url, _ = site
+    context = _context(browser, DESKTOP)
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/live")
+        page.get_by_label("Call title").fill("Blocked mic call")
+        page.get_by_role("button", name="Start call").click()
+        expect(page.get_by_role("button", name="End call")).to_be_visible()
+        _more_finals_than(page, 0)
+        before = _finals(page)
+        context.clear_permissions()  # headless Chromium then refuses the microphone
+        page.reload()
+        offer = page.get_by_test_id("running-call-offer")
+        blocked = offer.get_by_test_id("offer-mic-blocked")
+        expect(blocked).to_contain_text("The microphone is blocked", timeout=30_000)
+        shot(page, "layout-reload-mic-blocked", full_page=False)
+        context.grant_permissions(["microphone"])
+        offer.get_by_role("button", name="Resume").click()
+        expect(page.get_by_role("button", name="End call")).to_be_visible(timeout=30_000)
+        _more_finals_than(page, len(before))
+        after = _finals(page)
+        assert after[: len(before)] == before, "lines from before the reload are missing or changed"
+        ids = [i for i, _ in after]
+        assert len(ids) == len(set(ids)), "a line shows twice"
+        # word by word: the words heard before the reload, in order, then new words only (the
+        # first line after the gap does not repeat the last one before it)
+        words = " ".join(t for _, t in after).split()
+        said_before = " ".join(t for _, t in before).split()
+        assert words[: len(said_before)] == said_before, "a word from before the reload was dropped"
+        assert after[len(before)][1] != before[-1][1], "the last line before the reload came again"
+        page.get_by_role("button", name="End call").click()
+        expect(page.get_by_test_id("call-summary")).to_be_visible(timeout=180_000)
     finally:
         context.close()

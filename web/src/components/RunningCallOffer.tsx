@@ -25,7 +25,15 @@ export function RunningCallOffer() {
     <div role="alert" className="flex flex-wrap items-center gap-3 border-b border-rose-200 bg-rose-50 px-4 py-3 text-sm text-rose-900" data-testid="running-call-offer">
       <span className="min-w-0 flex-1 basis-60">
         <strong>This call is still running:</strong> {offer.title || 'untitled call'}.{' '}
-        {error?.kind === 'needs-gesture' ? 'Press Resume to record again.' : 'Resume it here, or end it to get its summary.'}
+        {error?.kind === 'mic-denied' ? (
+          <span data-testid="offer-mic-blocked">
+            The microphone is blocked: allow it with the icon in the address bar, then press Resume. Nothing said so far is lost.
+          </span>
+        ) : error?.kind === 'needs-gesture' ? (
+          'Press Resume to record again.'
+        ) : (
+          'Resume it here, or end it to get its summary.'
+        )}
       </span>
       <span className="flex gap-2">
         <Button variant="primary" onClick={() => void act('resume')} disabled={busy}>
