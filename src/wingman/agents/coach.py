@@ -43,7 +43,11 @@ Reply with JSON only, matching the schema."""
 
 # kinds a competitor named in the same sentence hands over to the search agent's brief
 # ("we use X already, why would we switch?" is about X, not about needing the product)
-_COMPETITOR_HANDOVER = frozenset({"objection.price", "objection.competitor", "objection.need"})
+# a sentence naming a competitor ("we just renewed with X", "we are on X until next year") gets
+# the competitor brief: the lock-in is what the battlecard answers
+_COMPETITOR_HANDOVER = frozenset(
+    {"objection.price", "objection.competitor", "objection.need", "objection.timing"}
+)
 MIN_FACT_SCORE = 0.35
 
 

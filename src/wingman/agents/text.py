@@ -108,6 +108,11 @@ _IMPLICIT = [
     re.compile(
         r"\bwe (?:would|will) (?:need|have|want) to (?:keep|have|support|integrate|connect|"
         r"migrate|port|sync|use|bring)\b"
+    ),    # "I would need the invoices to end up in QuickBooks": a requirement the rep should answer
+    re.compile(
+        r"\b(?:i|we) (?:would|will|also) (?:need|want) (?:the |our |my |all |all the |all our )?"
+        r"\w+(?: \w+)? to (?:end up in|sync|show up in|flow into|go into|work with|connect|"
+        r"integrate|talk to)\b"
     ),
 ]
 
