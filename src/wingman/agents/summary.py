@@ -79,7 +79,8 @@ _NEED = re.compile(
 _PAIN = re.compile(
     r"\b(problem|headache|pain|chaos|lose|lost|losing|miss|missed|late|manual(?:ly)?|by hand|wrong|"
     r"waste[sd]?|scare|hate|struggl\w*|drops?|weak|slow|spreadsheets?|whiteboard|overspen\w*|"
-    r"arguments?|takes? (?:\w+ )?(?:hours|weeks|days)|never know)\b",
+    r"arguments?|takes? (?:\w+ )?(?:hours|weeks|days)|never know|criss-cross\w*|back and forth|"
+    r"phishing|breach\w*|hacked|attack\w*|got through|nightmare|mess|mistakes?|errors?)\b",
     re.I,
 )
 _OBJECTION_LABELS = {
