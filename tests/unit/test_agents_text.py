@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wingman.agents.entities import EntityMatcher
+from wingman.agents.qa import expand_question
 from wingman.agents.text import normalize, question_kind, question_sentences
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
@@ -23,6 +24,8 @@ NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "
         ("I wonder whether our HubSpot data would carry over.", "implicit"),
         ("Our security team will ask about SOC 2.", "implicit"),
         ("tell me about the reporting side", "implicit"),
+        ("We would need the call notes to end up in HubSpot without retyping.", "implicit"),
+        ("We would need more time to think.", None),  # not a requirement of the product
         ("I'm not sure we really need all these features.", None),  # doubt, not a question
         ("What we need is better reporting.", None),
         ("I'll have to run this by my boss first.", None),
@@ -83,3 +86,10 @@ def test_ordinary_words_are_not_entities(text: str) -> None:
 def test_several_entities_in_order_of_appearance() -> None:
     names = [m.name for m in EntityMatcher(NAMES).find("We looked at Dial Pad and Aircall.")]
     assert names == ["Dialpad", "Aircall"]
+
+
+def test_spoken_requirements_get_the_knowledge_base_words() -> None:
+    assert "integrates" in expand_question("I need the notes to show up in HubSpot, no retyping.")
+    assert "trial" in expand_question("Do you let people test drive it before they commit?")
+    assert "migration" in expand_question("Would we have to move the old records over ourselves?")
+    assert expand_question("How are you today?") == "How are you today?"
