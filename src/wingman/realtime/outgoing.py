@@ -20,6 +20,7 @@ from wingman import metrics
 from wingman.errors import Busy, QuotaExceeded, WingmanError
 from wingman.events import CallMetrics, Insight, TranscriptFragment
 from wingman.health import ProviderEvent
+from wingman.sentiment.model import Label
 from wingman.sentiment.tracker import Scored
 from wingman.store.records import CallDetail, KeyMoment
 
@@ -108,7 +109,7 @@ class MetricsMessage(ServerEvent):
 
 class SentenceSentiment(ServerMessage):
     score: float
-    label: str
+    label: Label
 
 
 class SentimentMessage(ServerEvent):
@@ -117,7 +118,7 @@ class SentimentMessage(ServerEvent):
     event: ClassVar[str] = "sentiment"
     id: str
     score: float
-    label: str
+    label: Label
     start: float
     end: float
     sentences: list[SentenceSentiment]

@@ -42,7 +42,7 @@ export function CoachingComments({ callId, moments, onJump }: { callId: string; 
             <li key={c.id}>
               <div className="text-xs text-slate-500">
                 {c.author_name}, {formatDateTime(c.created_at)}
-                {c.at_seconds !== null && (
+                {c.at_seconds != null && (
                   <button type="button" className="ml-2 text-indigo-700 underline" onClick={() => onJump(c.at_seconds ?? 0)}>at {clock(c.at_seconds)}</button>
                 )}
               </div>

@@ -6,7 +6,7 @@ import { useTipShortcuts } from '../lib/insightsView';
 import type { LiveInsight } from '../realtime/insights';
 import { InsightToasts } from './Toasts';
 
-const tip = (id: string): LiveInsight => ({ id, content: `tip ${id}`, category: 'Closing', agent: 'coach', feedback: 'none' });
+const tip = (id: string): LiveInsight => ({ id, content: `tip ${id}`, category: 'Closing', agent: 'coach', kind: 'tip', context_snippet: '', created_at: '2026-01-01T00:00:00Z', source: null, entity: null, confidence: null, feedback: 'none' });
 
 describe('<InsightToasts>', () => {
   it('pops up only tips that come while the Insights panel is out of view', () => {

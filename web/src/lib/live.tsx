@@ -24,6 +24,7 @@ function savedOf(call: CallDetail) {
       created_at: r.created_at,
       source: r.source,
       entity: r.entity,
+      confidence: r.confidence,
       feedback: r.feedback_status ?? 'none',
     })),
   };

@@ -9,7 +9,7 @@ import { formatBytes, formatDateTime } from '../lib/format';
 import { keys } from '../lib/query';
 
 function docName(d: KnowledgeDocument): string {
-  return d.title || d.filename || d.id;
+  return d.filename || d.id;
 }
 
 export function KnowledgePage() {
@@ -98,7 +98,7 @@ export function KnowledgePage() {
               <div className="min-w-0 flex-1">
                 <div className="font-medium wrap-anywhere text-slate-800">{docName(d)}</div>
                 <div className="text-xs wrap-anywhere text-slate-500">
-                  {[d.title && d.filename !== d.title ? d.filename : null, formatBytes(d.size_bytes), d.chunk_count != null ? `${d.chunk_count} passages` : null, d.source && d.source !== 'upload' ? d.source : null, d.created_at ? formatDateTime(d.created_at) : null]
+                  {[formatBytes(d.size_bytes), d.chunk_count != null ? `${d.chunk_count} passages` : null, d.source && d.source !== 'upload' ? d.source : null, d.created_at ? formatDateTime(d.created_at) : null]
                     .filter(Boolean)
                     .join(' · ')}
                 </div>

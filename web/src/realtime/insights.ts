@@ -1,7 +1,9 @@
 /** Live insights: the feedback each carries, their order, and the agents' labels. */
 import type { FeedbackStatus, InsightEvent } from '../api/types';
 
-export interface LiveInsight extends InsightEvent {
+/** A tip on the live page; one saved before a resume (REST) names no provider. */
+export interface LiveInsight extends Omit<InsightEvent, 'provider'> {
+  provider?: string;
   feedback: FeedbackStatus;
 }
 

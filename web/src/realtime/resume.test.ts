@@ -78,7 +78,7 @@ describe('LiveSession.resume (a reload or another tab)', () => {
         { id: 'u1', text: 'hello', is_final: true, speaker: null, start: 0, end: 2 },
         { id: 'u2', text: 'seems high', is_final: true, speaker: null, start: 5, end: 8 },
       ],
-      insights: [{ id: 'i1', content: 'Anchor on value.', category: 'Objection Handling', agent: 'coach', feedback: 'liked' }],
+      insights: [{ id: 'i1', content: 'Anchor on value.', category: 'Objection Handling', agent: 'coach', kind: 'tip', context_snippet: '', created_at: '2026-01-01T00:00:00Z', source: null, entity: null, confidence: null, feedback: 'liked' }],
     });
     const s = session.getState();
     expect(s.transcript.map((l) => l.id)).toEqual(['u1', 'u2', 'u3']);
