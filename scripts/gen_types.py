@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 Schema = dict[str, Any]
 
@@ -190,10 +191,10 @@ def add_schemas(into: dict[str, Schema], found: dict[str, Schema], where: str) -
         into[name] = schema
 
 
-def socket_models() -> list[tuple[type[BaseModel], str]]:
+def socket_models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     from wingman.realtime import messages, outgoing
 
-    incoming = [messages.StartCall, messages.EndCall, messages.FeedbackMessage]
+    incoming: list[type[BaseModel]] = [messages.StartCall, messages.EndCall, messages.FeedbackMessage]
     outgoing_models: list[type[BaseModel]] = [
         outgoing.TranscriptMessage,
         outgoing.InsightMessage,
@@ -206,7 +207,8 @@ def socket_models() -> list[tuple[type[BaseModel], str]]:
         outgoing.FeedbackAck,
         outgoing.ErrorAck,
     ]
-    return [(m, "validation") for m in incoming] + [(m, "serialization") for m in outgoing_models]
+    reads: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in incoming]
+    return reads + [(m, "serialization") for m in outgoing_models]
 
 
 def collect() -> dict[str, Schema]:
@@ -216,7 +218,7 @@ def collect() -> dict[str, Schema]:
     schemas: dict[str, Schema] = {}
     add_schemas(schemas, api["components"]["schemas"], "OpenAPI")
     for model, mode in socket_models():
-        found = model.model_json_schema(ref_template=REF + "{model}", mode=mode)  # type: ignore[arg-type]
+        found = model.model_json_schema(ref_template=REF + "{model}", mode=mode)
         add_schemas(schemas, {**found.get("$defs", {}), model.__name__: found}, model.__name__)
     return schemas
 
