@@ -72,13 +72,14 @@ ALIASES = {
     "Team": "TeamOut",
     "TeamRow": "RepRowOut",
     "TranscriptEvent": "TranscriptMessage",
+    "AgentRun": "AgentRunRecord",
     "TranscriptSegment": "TranscriptOut",
     "TrendRange": "Trends['range']",
     "User": "UserOut",
     "Workspace": "WorkspaceOut",
 }
 # Kept by hand (the server sends them as free-form JSON): web/src/api/handwritten.ts.
-HANDWRITTEN = ("AgentName", "AgentRun", "PlaybookContent", "PlaybookCurrent", "PlaybookRule", "TrendScope")
+HANDWRITTEN = ("AgentName", "PlaybookContent", "PlaybookCurrent", "PlaybookRule", "TrendScope")
 IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 

@@ -39,7 +39,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                     fragment=TranscriptFragment(
                 call_id=call.id, text=text, is_final=True, speaker=speaker, start=i * 5.0,
                 end=i * 5.0 + 4))
-        rec = Insight(call_id=call.id, user_id=ana_id, agent="coach",
+        rec = Insight(call_id=call.id, user_id=ana_id, agent="coach", block_id="b1",
                       category="Objection Handling", kind="objection.price",
                       content="Ask what budget they had in mind.",
                       context_snippet="your price seems high", source="pricing-and-discounts.md")
@@ -48,6 +48,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                        input="your price seems high", rule_or_prompt="objection.price",
                        output=rec.content, provider="local", latency_ms=2.0)
         await store.add_agent_run(run)
+        await store.add_agent_run(AgentRun(  # the same block, another agent: no tip
+            call_id=call.id, user_id=ana_id, block_id="b1", agent="search", input="price",
+            rule_or_prompt="search", output="", provider="local", latency_ms=1.0))
         await store.finish_call(
             workspace_id=ana_id, user_id=ana_id, call_id=call.id, full_transcript="rep: Hi Dana ...",
             summary="Dana finds the price high; proposal on Friday.",
@@ -110,8 +113,9 @@ async def test_call_detail_is_complete_and_private(world: World) -> None:
 async def test_agent_runs_and_stats(world: World) -> None:
     c = world.api.client
     runs = (await c.get(f"/api/calls/{world.call_id}/agent-runs", headers=world.ana)).json()
-    assert [(r["id"], r["agent"], r["rule_or_prompt"], r["error"]) for r in runs] == [
-        (world.run_id, "coach", "objection.price", None)]
+    assert [(r["agent"], r["rule_or_prompt"], r["error"], r["insight_ids"]) for r in runs] == [
+        ("coach", "objection.price", None, [world.rec_id]), ("search", "search", None, [])]
+    assert runs[0]["id"] == world.run_id
     stats = (await c.get("/api/stats", headers=world.ana)).json()
     assert stats["total_calls"] == 1 and stats["calls_this_week"] == 1
     assert stats["minutes_this_week"] == 3.0 and stats["insights_shown"] == 1

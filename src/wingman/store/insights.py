@@ -105,7 +105,19 @@ async def list_agent_runs(session: AsyncSession, *, scope: Scope, call_id: str) 
         .where(AgentRunRow.call_session_id == call_id, *scope)
         .order_by(AgentRunRow.created_at, AgentRunRow.id)
     )
-    return [AgentRunRecord.model_validate(r) for r in rows]
+    runs = [AgentRunRecord.model_validate(r) for r in rows]
+    if not runs:
+        return runs
+    # an agent answers a block once, and its tips are saved with that block's id
+    produced: defaultdict[tuple[str | None, str], list[str]] = defaultdict(list)
+    tips = await session.execute(
+        select(Recommendation.id, Recommendation.block_id, Recommendation.agent)
+        .where(Recommendation.call_session_id == call_id)
+        .order_by(Recommendation.created_at, Recommendation.id)
+    )
+    for tip_id, block_id, agent in tips:
+        produced[(block_id, agent)].append(tip_id)
+    return [r.model_copy(update={"insight_ids": produced.get((r.block_id, r.agent), [])}) for r in runs]
 
 
 def week_start(now: datetime) -> datetime:

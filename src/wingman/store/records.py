@@ -215,6 +215,7 @@ class AgentRunRecord(Record):
     latency_ms: float
     error: str | None = None
     created_at: UtcDatetime
+    insight_ids: list[str] = []  # the tips this run produced (saved recommendations of its block)
 
 
 class CountItem(Record):

@@ -2,7 +2,7 @@
 // Regenerate: PYTHONPATH=src python scripts/gen_types.py
 // REST (OpenAPI of the FastAPI app) and Socket.IO payloads (realtime/messages.py, outgoing.py).
 
-export type { AgentName, AgentRun, PlaybookContent, PlaybookCurrent, PlaybookRule, TrendScope } from './handwritten';
+export type { AgentName, PlaybookContent, PlaybookCurrent, PlaybookRule, TrendScope } from './handwritten';
 
 export interface AcceptIn {
   token: string;
@@ -22,6 +22,7 @@ export interface AgentRunRecord {
   latency_ms: number;
   error: string | null;
   created_at: string;
+  insight_ids: string[];
 }
 
 export interface AutoSyncIn {
@@ -706,6 +707,8 @@ export interface WorkspaceOut {
 }
 
 // ---------------------------------------------------------------- names the web uses
+
+export type AgentRun = AgentRunRecord;
 
 export type AuthResponse = TokenOut;
 
