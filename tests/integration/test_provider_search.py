@@ -105,7 +105,7 @@ async def test_tavily_maps_failures(http: httpx.AsyncClient, reply: Reply, error
     async with FakeTavily() as server:
         server.reply(reply)
         search = TavilySearch(
-            api_key=SecretStr(server.api_key), base_url=server.base_url, client=http, timeout_seconds=0.3
+            api_key=SecretStr(server.api_key), base_url=server.base_url, client=http, timeout_seconds=1.0
         )
         with pytest.raises(error):
             await search.search(QUERY)
@@ -169,7 +169,7 @@ async def test_google_maps_failures(http: httpx.AsyncClient, reply: Reply, error
             cse_id=server.cse_id,
             base_url=server.url,
             client=http,
-            timeout_seconds=0.3,
+            timeout_seconds=1.0,
         )
         with pytest.raises(error) as info:
             await search.search(QUERY)
