@@ -85,6 +85,13 @@ def test_live_call_transcript_insight_feedback_then_history(page: Page, server_u
     rec = page.locator(f'[data-insight-id="{insight_id}"]')
     expect(rec.get_by_role("button", name="Helpful", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_test_id("agent-runs").locator("li").first).to_be_visible()
+    # only the runs that showed a tip (or failed) stay under the filter, each saying so
+    page.get_by_label("Only runs that said something or failed").check()
+    acted = page.get_by_test_id("agent-runs").locator("li")
+    expect(acted.first).to_be_visible()
+    for text in acted.all_inner_texts():
+        assert re.search(r"\b\d+ tips?\b", text) or "error" in text, text
+    page.get_by_label("Only runs that said something or failed").uncheck()
     moments = page.get_by_role("list", name="Key moments").get_by_role("button")
     if moments.count() > 0:
         moments.first.click()
