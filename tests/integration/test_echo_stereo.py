@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,13 +19,6 @@ from wingman.stt.local import LocalWhisperStt
 
 pytestmark = pytest.mark.slow
 CHUNK = 1600
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[LocalWhisperStt]:
-    stt = LocalWhisperStt(model="tiny.en", cpu_threads=2)
-    yield stt
-    stt.pool.shutdown()
 
 
 def norm(text: str) -> set[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import jiwer
@@ -32,13 +31,6 @@ def normalize(text: str) -> str:
     text = text.lower().replace("$30", "thirty dollars")
     text = re.sub(r"\bsoc2\b", "soc 2", text)
     return " ".join(NUMBERS.get(w, w) for w in re.sub(r"[^\w\s']", " ", text).split())
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[LocalWhisperStt]:
-    stt = LocalWhisperStt(model="tiny.en", cpu_threads=2)
-    yield stt
-    stt.pool.shutdown()
 
 
 async def run_stream(

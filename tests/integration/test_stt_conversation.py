@@ -12,8 +12,6 @@ Streamed as fast as the engine settles (bench/conversation.py measures delays at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -23,13 +21,6 @@ from wingman.stt.local import LocalWhisperStt
 
 pytestmark = pytest.mark.slow
 RATE = 16000
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[LocalWhisperStt]:
-    stt = LocalWhisperStt(model="tiny.en", cpu_threads=2)
-    yield stt
-    stt.pool.shutdown()
 
 
 async def test_real_phone_speech_is_committed_while_people_keep_talking(engine: LocalWhisperStt) -> None:
