@@ -35,7 +35,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from wingman.events import WordTiming
-from wingman.stt.base import Pcm, SttResult, SttStream
+from wingman.stt.base import Pcm, StreamWrapper, SttResult, SttStream
 
 REP_CHANNEL, CUSTOMER_CHANNEL = 0, 1
 FRAME_S = 0.01
@@ -214,18 +214,14 @@ class _Activity:
         return None
 
 
-class EchoTextStream(SttStream):
+class EchoTextStream(StreamWrapper):
     """Wraps a stereo `inner` (rep channel 0, customer 1); rep finals lose the customer's echo.
     Closing it closes `inner`."""
 
     def __init__(self, *, inner: SttStream, max_hold: float = 2.0) -> None:
         if inner.channels != 2:
             raise ValueError("the echo backstop is for stereo calls")
-        super().__init__(
-            sample_rate=inner.sample_rate, channels=2, language=inner.language, vocabulary=inner.vocabulary
-        )
-        self.provider = inner.provider
-        self.inner = inner
+        super().__init__(inner=inner)
         self.max_hold = max_hold
         self._activity = _Activity()
         self._customer: deque[SttResult] = deque()
@@ -326,6 +322,3 @@ class EchoTextStream(SttStream):
             self._emit(replace(result, text="", words=()))
         for part in parts:
             self._emit(part)
-
-    async def _close(self) -> None:
-        await self.inner.aclose()

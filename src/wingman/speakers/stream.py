@@ -28,13 +28,13 @@ from wingman.audio.pool import AudioWorkerPool
 from wingman.events import WordTiming
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.roles import CUSTOMER, REP
-from wingman.stt.base import Pcm, SttResult, SttStream
+from wingman.stt.base import Pcm, StreamWrapper, SttResult, SttStream
 
 _PART_IDS = uuid.UUID("6b1f0c52-8f57-4c1a-9d0e-5a3c2f1e7d90")
 INTERIM_LOOKBACK_S = 1.0
 
 
-class DiarizedStream(SttStream):
+class DiarizedStream(StreamWrapper):
     """Wraps `inner` (one channel); results gain speakers. Closing it closes `inner`."""
 
     def __init__(
@@ -42,11 +42,7 @@ class DiarizedStream(SttStream):
     ) -> None:
         if inner.channels != 1:
             raise ValueError("diarization is for one-channel audio; stereo is labelled by channel")
-        super().__init__(
-            sample_rate=inner.sample_rate, channels=1, language=inner.language, vocabulary=inner.vocabulary
-        )
-        self.provider = inner.provider
-        self.inner = inner
+        super().__init__(inner=inner)
         self.diarizer = diarizer
         self._pool = pool
         self._max_wait = max_wait
@@ -183,6 +179,3 @@ class DiarizedStream(SttStream):
                 self._engine_roles[w.speaker] = REP if not self._engine_roles else CUSTOMER
             out.append(self._engine_roles[w.speaker])
         return out
-
-    async def _close(self) -> None:
-        await self.inner.aclose()

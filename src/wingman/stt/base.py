@@ -146,6 +146,24 @@ class SttStream(ABC):
         self._out.put_nowait(None)
 
 
+class StreamWrapper(SttStream):
+    """A stream in front of `inner`, with its format and provider, that rewrites its results
+    (subclasses pass the audio on in `_run`). Closing it closes `inner`."""
+
+    def __init__(self, *, inner: SttStream) -> None:
+        super().__init__(
+            sample_rate=inner.sample_rate,
+            channels=inner.channels,
+            language=inner.language,
+            vocabulary=inner.vocabulary,
+        )
+        self.provider = inner.provider
+        self.inner = inner
+
+    async def _close(self) -> None:
+        await self.inner.aclose()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How a stream reconnects to a remote engine: exponential backoff, jittered (50-100%).
