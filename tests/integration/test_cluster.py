@@ -131,12 +131,16 @@ async def test_long_polling_sessions_stick_to_one_gateway(cluster: RunningCluste
     """Browser-like clients on HTTP long-polling (several requests per session, each of which
     must reach the node holding the engine.io sid) with nginx's sticky cookie: every session
     works, stays on one gateway, and the sessions spread over both gateways."""
-    cookies = [uuid.uuid4().hex for _ in range(12)]
+    # fixed cookies: nginx's hash spreads these over both gateways every run (random ones
+    # could all land on one); every session is the one local user, whose sockets are capped
+    # (max_sockets_per_user, 10), so at most 5 run at once
+    cookies = [f"polling-session-{n}" for n in range(12)]
+    at_once = asyncio.Semaphore(5)
 
     async def session(cookie: str) -> None:
         jar = aiohttp.CookieJar(unsafe=True)  # unsafe: cookies for an IP address host
         jar.update_cookies({"wingman_sticky": cookie}, yarl.URL(cluster.front))
-        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with at_once, aiohttp.ClientSession(cookie_jar=jar) as http:
             sio = socketio.AsyncClient(reconnection=False, http_session=http)
             await sio.connect(cluster.front, transports=["polling"], wait_timeout=10)
             for _ in range(3):  # each ack is another round of polling requests
