@@ -160,6 +160,8 @@ async def fill(store: Store, user_id: str, word: str) -> None:
         viewer=Viewer.owner(user_id, user_id), editor=Editor(id=user_id, name=word), call_id=call.id,
         base_version=0, text=f"{word} summary, edited", action_items=[f"send the {word} offer"])
     assert edited is not None and edited[0]
+    found = await store.list_calls(viewer=Viewer.owner(user_id, user_id), q="edited")
+    assert [(c.id, c.summary) for c in found.items] == [(call.id, f"{word} summary, edited")]
 
 
 async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
@@ -168,6 +170,11 @@ async def snapshot(store: Store, user_id: str, word: str) -> dict[str, Any]:
     detail = await store.call_detail(viewer=Viewer.owner(user_id, user_id), call_id=page.items[0].id)
     return {
         "found": [c.id for c in page.items],
+        # found by the words of its summary edit (the new shard's search index holds it)
+        "by_edit": [
+            (c.id, c.summary)
+            for c in (await store.list_calls(viewer=Viewer.owner(user_id, user_id), q="edited")).items
+        ],
         "detail": detail,
         "runs": await store.list_agent_runs(viewer=Viewer.owner(user_id, user_id), call_id=page.items[0].id),
         "documents": await store.list_documents(workspace_id=user_id),

@@ -148,6 +148,7 @@ async def test_postgres_search_uses_the_gin_indexes(postgres_url: str) -> None:
     finally:
         await engine.dispose()
     assert "ix_call_sessions_fts" in plan and "ix_transcript_segments_fts" in plan, plan
+    assert "ix_summary_edits_fts" in plan, plan  # edited summaries (migration 0012)
 
 
 async def test_tenants_live_on_their_own_shard(tmp_path: Path) -> None:

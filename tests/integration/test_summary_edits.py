@@ -2,7 +2,8 @@
 who may edit (whoever may see the call: the rep, their manager, an admin; anyone else gets the
 404 of a missing call), the optimistic version (a stale edit gets 409 with the current summary,
 by body `version` or If-Match), revert to the generated summary, and the edited summary in the
-call detail, the follow-up email draft and the CRM note."""
+call detail, the call lists and search (found by the edit's words, not the replaced summary's),
+the follow-up email draft and the CRM note."""
 
 from __future__ import annotations
 
@@ -171,3 +172,46 @@ async def test_the_crm_note_carries_the_edited_summary(crms: Crms) -> None:
     body = notes[0]["properties"]["hs_note_body"]
     assert EDITED in body and "price is the main objection" not in body
     assert sorted(t["properties"]["hs_task_subject"] for t in tasks) == sorted(EDITED_ITEMS)
+
+
+async def _listed(w: World, user: UserRecord, q: str | None = None) -> dict[str, dict[str, object]]:
+    r = await w.http.get("/api/calls", headers=w.auth(user), params={"q": q} if q else {})
+    assert r.status_code == 200, r.text
+    return {c["id"]: c for c in r.json()["items"]}
+
+
+def _marked(item: dict[str, object]) -> str:
+    parts = item["snippet"]
+    assert isinstance(parts, list)
+    return "".join(p["text"] for p in parts if p["match"]).lower()
+
+
+async def test_lists_and_search_show_and_find_the_edit_not_the_replaced_summary(world: World) -> None:
+    w = world
+    call_id, untouched = await _call(w, w.rep), await _call(w, w.rep)
+    url = f"/api/calls/{call_id}/summary"
+    edit = {"text": EDITED, "action_items": EDITED_ITEMS, "version": 0}
+    assert (await w.http.put(url, headers=w.auth(w.rep), json=edit)).status_code == 200
+    # the history list, for the rep and for their manager (team view), shows the edit
+    for who in (w.rep, w.manager):
+        listed = await _listed(w, who)
+        assert listed[call_id]["summary"] == EDITED and listed[untouched]["summary"] == GENERATED
+    # words of the edit find it, with the edit's words marked in the snippet
+    found = await _listed(w, w.rep, "zendesk pilot")
+    assert list(found) == [call_id] and found[call_id]["summary"] == EDITED
+    assert "zendesk" in _marked(found[call_id])
+    # words only in the replaced generated summary find the untouched call alone
+    assert list(await _listed(w, w.rep, "objection")) == [untouched]
+    # the title (not the summary) still finds both
+    assert set(await _listed(w, w.rep, "discovery")) == {call_id, untouched}
+    # revert: the generated summary is shown and searched again, the edit's words no longer
+    assert (await w.http.delete(url, headers=w.auth(w.rep), params={"version": 1})).status_code == 200
+    assert (await _listed(w, w.rep))[call_id]["summary"] == GENERATED
+    assert await _listed(w, w.rep, "zendesk") == {}
+    found = await _listed(w, w.rep, "objection")
+    assert set(found) == {call_id, untouched} and "objection" in _marked(found[call_id])
+    # an edit again after the revert (the row's text set back from NULL) is searchable again
+    assert (await w.http.put(url, headers=w.auth(w.rep),
+                             json={"text": "Routing only; SSO later.", "version": 2})).status_code == 200
+    assert list(await _listed(w, w.rep, "sso")) == [call_id]
+    assert list(await _listed(w, w.rep, "objection")) == [untouched]

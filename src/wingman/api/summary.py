@@ -5,8 +5,9 @@
 `PUT` saves an edit started from `version` (in the body, or as `If-Match`); `DELETE ?version=`
 reverts to the generated summary. A stale version gets 409 with the current summary in the
 body, so the page can show it and let the person reload. Whoever may see the call may edit
-its summary: a rep their own calls, a manager their reps', an admin the workspace's. The CRM
-sync and the follow-up email read the edited summary (store/calls.py call_detail)."""
+its summary: a rep their own calls, a manager their reps', an admin the workspace's. The call
+lists and search (store/calls.py with_edits, migration 0012's index), the CRM sync and the
+follow-up email read the edited summary (store/calls.py call_detail)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from wingman.store.records import (
     SegmentRecord,
 )
 from wingman.store.snippets import snippets
-from wingman.store.summary_edits import edit_row
+from wingman.store.summary_edits import edit_row, edited_texts
 
 MAX_TITLE_CHARS = 500
 
@@ -69,9 +69,18 @@ async def create_call(
     return CallRecord.model_validate(row) if row is not None else None
 
 
+async def with_edits(session: AsyncSession, calls: Sequence[CallRecord]) -> list[CallRecord]:
+    """The calls with the summary in force: an edit made on the call page wins over the
+    generated summary (lists, search results and the call detail all show the same one)."""
+    edited = await edited_texts(session, [c.id for c in calls])
+    return [c.model_copy(update={"summary": edited[c.id]}) if c.id in edited else c for c in calls]
+
+
 async def get_call(session: AsyncSession, *, scope: Scope, call_id: str) -> CallRecord | None:
     row = await _call_row(session, scope, call_id)
-    return CallRecord.model_validate(row) if row is not None else None
+    if row is None:
+        return None
+    return (await with_edits(session, [CallRecord.model_validate(row)]))[0]
 
 
 async def finish_call(
@@ -208,7 +217,7 @@ async def list_calls(
         .limit(limit)
         .offset(offset)
     )
-    items = [CallRecord.model_validate(r) for r in rows]
+    items = await with_edits(session, [CallRecord.model_validate(r) for r in rows])
     found = await snippets(session, [c.id for c in items], q) if q else {}
     return CallPage(items=items, total=int(total or 0), snippets=found)
 

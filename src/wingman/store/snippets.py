@@ -62,7 +62,7 @@ async def _sqlite(session: AsyncSession, ids: list[str], match: str) -> list[tup
         "FROM transcript_segments_fts WHERE transcript_segments_fts MATCH :m AND call_id IN :ids "
         "ORDER BY rank"
     ).bindparams(bindparam("ids", expanding=True))
-    # columns: 0 call_id, 1 title, 2 summary, 3 full_transcript
+    # columns: 0 call_id, 1 title, 2 summary (in force: migration v0012), 3 full_transcript
     calls = text(
         "SELECT call_id, snippet(call_sessions_fts, 2, :s, :e, :ell, :n), "
         "snippet(call_sessions_fts, 3, :s, :e, :ell, :n) "
@@ -83,10 +83,12 @@ async def _postgres(session: AsyncSession, ids: list[str], tsquery: str) -> list
         f"FROM transcript_segments WHERE call_session_id IN :ids AND {PG_SEGMENT_TSV} @@ {q} "
         f"ORDER BY ts_rank({PG_SEGMENT_TSV}, {q}) DESC"
     ).bindparams(bindparam("ids", expanding=True))
+    # the summary in force: a person's edit, else the generated one
     calls = text(
-        f"SELECT id, ts_headline('english', coalesce(summary, ''), {q}, :opts), "
-        f"ts_headline('english', coalesce(full_transcript, ''), {q}, :opts) "
-        "FROM call_sessions WHERE id IN :ids"
+        f"SELECT cs.id, ts_headline('english', coalesce(se.text, cs.summary, ''), {q}, :opts), "
+        f"ts_headline('english', coalesce(cs.full_transcript, ''), {q}, :opts) "
+        "FROM call_sessions AS cs LEFT JOIN summary_edits AS se ON se.call_session_id = cs.id "
+        "WHERE cs.id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
     params = {"q": tsquery, "opts": PG_OPTIONS, "ids": ids}
     rows = [(str(c), str(s)) for c, s in await session.execute(segments, params)]

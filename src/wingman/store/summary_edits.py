@@ -48,6 +48,18 @@ async def edit_row(session: AsyncSession, call_id: str) -> SummaryEditRow | None
     return await session.get(SummaryEditRow, call_id, populate_existing=True)
 
 
+async def edited_texts(session: AsyncSession, call_ids: Sequence[str]) -> dict[str, str]:
+    """{call id: its edited summary} of those of `call_ids` whose edit is in force."""
+    if not call_ids:
+        return {}
+    rows = await session.execute(
+        select(SummaryEditRow.call_session_id, SummaryEditRow.text).where(
+            SummaryEditRow.call_session_id.in_(list(call_ids)), SummaryEditRow.text.is_not(None)
+        )
+    )
+    return {str(call_id): str(text) for call_id, text in rows}
+
+
 async def summary_of(session: AsyncSession, *, scope: Scope, call_id: str) -> SummaryRecord | None:
     """The call's summary as `scope` may see it, or None."""
     call = await session.scalar(select(CallSession).where(CallSession.id == call_id, *scope))
