@@ -1,7 +1,8 @@
 """A HubSpot stand-in: OAuth (/oauth/authorize, /oauth/v1/token, access-token info, refresh
 token revocation) and the CRM v3 objects the sync uses, with HubSpot's shapes: search
 (`filterGroups` of `filters` with EQ / CONTAINS_TOKEN, or `query`), create with
-`associations` (HUBSPOT_DEFINED type ids checked), and v4 association reads. Errors as
+`associations` (HUBSPOT_DEFINED type ids checked), PATCH of properties (404 OBJECT_NOT_FOUND
+for a deleted object), and v4 association reads. Errors as
 HubSpot sends them: 401 EXPIRED_AUTHENTICATION, 400 BAD_REFRESH_TOKEN, 429 RATE_LIMIT.
 """
 
@@ -59,6 +60,7 @@ class FakeHubSpot(CrmStandIn):
         app.router.add_delete("/oauth/v1/refresh-tokens/{token}", self._revoke)
         app.router.add_post("/crm/v3/objects/{type}/search", self._search)
         app.router.add_post("/crm/v3/objects/{type}", self._create)
+        app.router.add_patch("/crm/v3/objects/{type}/{id}", self._update)
         app.router.add_get("/crm/v4/objects/{type}/{id}/associations/{to}", self._associations)
 
     def public(self, request: web.Request) -> bool:
@@ -168,6 +170,26 @@ class FakeHubSpot(CrmStandIn):
                 "archived": False,
             },
             status=201,
+        )
+
+    async def _update(self, request: web.Request) -> web.Response:
+        """PATCH: the properties sent replace those of the object; associations stay."""
+        kind, oid = request.match_info["type"], request.match_info["id"]
+        obj = self.objects.get(kind, {}).get(oid)
+        if obj is None:
+            return web.json_response(
+                {"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"{kind} {oid} not found"},
+                status=404,
+            )
+        body = await request.json()
+        obj["properties"].update({str(k): str(v) for k, v in (body.get("properties") or {}).items()})
+        return web.json_response(
+            {
+                "id": oid,
+                "properties": obj["properties"],
+                "updatedAt": "2026-12-02T12:00:00Z",
+                "archived": False,
+            }
         )
 
     async def _associations(self, request: web.Request) -> web.Response:

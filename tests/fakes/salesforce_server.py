@@ -2,7 +2,8 @@
 `instance_url`, revoke) and the REST API under /services/data/v62.0: the `query` resource
 running the SOQL the sync sends (SELECT fields FROM object WHERE a = '..' AND b LIKE '..%'
 ORDER BY .. LIMIT n, with SOQL's backslash escapes) and `sobjects/<type>` creates (201
-{id, success, errors}; unknown fields and dangling WhoId/WhatId refused, as Salesforce does).
+{id, success, errors}; unknown fields and dangling WhoId/WhatId refused, as Salesforce does)
+and `sobjects/<type>/<id>` PATCHes (204; 404 NOT_FOUND for a deleted record).
 Errors in Salesforce's list-of-errors shape: 401 INVALID_SESSION_ID, 400 invalid_grant.
 """
 
@@ -82,6 +83,7 @@ class FakeSalesforce(CrmStandIn):
         app.router.add_post(self.revoke_path, self._revoke)
         app.router.add_get(f"{API}/query", self._query)
         app.router.add_post(f"{API}/sobjects/{{sobject}}", self._create)
+        app.router.add_patch(f"{API}/sobjects/{{sobject}}/{{id}}", self._update)
 
     def token_extra(self) -> dict[str, Any]:
         return {
@@ -142,6 +144,24 @@ class FakeSalesforce(CrmStandIn):
             for r in rows
         ]
         return web.json_response({"totalSize": len(records), "done": True, "records": records})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        """PATCH a record: 204 with no body; 404 NOT_FOUND for an id that is not there."""
+        sobject, rid = request.match_info["sobject"], request.match_info["id"]
+        record = self.records.get(sobject, {}).get(rid)
+        if record is None:
+            return web.json_response(
+                [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}], status=404
+            )
+        body = await request.json()
+        unknown = set(body) - TASK_FIELDS
+        if unknown or "Id" in body:
+            field = sorted(unknown or {"Id"})[0]
+            return web.json_response(
+                [{"message": f"Unable to update '{field}'", "errorCode": "INVALID_FIELD"}], status=400
+            )
+        record.update(body)
+        return web.Response(status=204)
 
     async def _create(self, request: web.Request) -> web.Response:
         sobject = request.match_info["sobject"]

@@ -109,6 +109,9 @@ class CallSyncOut(BaseModel):
     attempts: int
     target: TargetIo | None
     written: int  # CRM objects written (note + tasks)
+    note_behind: bool = Field(
+        description="the CRM's note predates the summary's last edit (it is updated when the job runs)"
+    )
     updated_at: datetime
 
     @classmethod
@@ -120,6 +123,8 @@ class CallSyncOut(BaseModel):
             message = f"synced to {label}" + (f" ({target.name})" if target and target.name else "")
         elif job.status == "needs_reconnect":
             message = f"reconnect {label}"
+        if job.note_behind and job.status in ("pending", "running") and not job.last_error:
+            message = f"updating the {label} note with the edited summary"
         return cls(
             provider=job.provider,
             label=label,
@@ -128,6 +133,7 @@ class CallSyncOut(BaseModel):
             attempts=job.attempts,
             target=target,
             written=len(job.steps),
+            note_behind=job.note_behind,
             updated_at=job.updated_at,
         )
 

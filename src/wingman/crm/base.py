@@ -42,6 +42,12 @@ class CrmAuthError(CrmError):
     code = "crm_unauthorized"
 
 
+class CrmNotFound(CrmError):
+    """The record is not in the CRM (404): someone deleted it there."""
+
+    code = "crm_not_found"
+
+
 class CrmRetryable(CrmError):
     """429 or 5xx, or the CRM could not be reached: try again after `retry_after` seconds
     (the CRM's Retry-After when it sent one, else None: the caller backs off)."""
@@ -197,6 +203,11 @@ class CrmClient(ABC):
     async def write_step(self, conn: Connection, *, target: CrmTarget, write: CallWrite, step: str) -> str:
         """Create one write (the note or one task) on the target; returns its CRM id."""
 
+    @abstractmethod
+    async def update_note(self, conn: Connection, *, note_id: str, write: CallWrite) -> None:
+        """Rewrite the call's note in place (its summary was edited), keeping its marker;
+        CrmNotFound when the note was deleted in the CRM."""
+
     # -- HTTP, with the status codes mapped onto the retry policy
     async def _send(
         self,
@@ -228,6 +239,8 @@ class CrmClient(ABC):
             raise CrmAuthError(f"{LABELS[self.provider]} refused the access token")
         if status == 400 and _is_invalid_grant(response):
             raise CrmAuthError(f"{LABELS[self.provider]} refused the refresh token (revoked or expired)")
+        if status == 404:
+            raise CrmNotFound(f"{LABELS[self.provider]} answered 404: {_error_text(response)}")
         if status >= 400:
             raise CrmError(f"{LABELS[self.provider]} answered {status}: {_error_text(response)}")
         return response

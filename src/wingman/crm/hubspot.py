@@ -3,7 +3,8 @@ search for contacts, companies and deals, v4 associations, and notes and tasks c
 their associations in one request.
 
 A call becomes one note (summary, key moments, action items, link) and one task per action
-item, each associated with the contact and its company and open deal. Each body ends with its
+item, each associated with the contact and its company and open deal; an edited summary
+updates the note in place (PATCH). Each body ends with its
 idempotency marker, found again with a CONTAINS_TOKEN search before anything is created.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import html
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -157,12 +158,8 @@ class HubSpotCrm(CrmClient):
     async def write_step(self, conn: Connection, *, target: CrmTarget, write: CallWrite, step: str) -> str:
         tag = marker(write.call_id, step)
         if step == "note":
-            body = "<br>".join(html.escape(line) for line in write.note_text().split("\n"))
             objects, types = "notes", NOTE_TYPES
-            properties = {
-                "hs_timestamp": str(write.occurred_at_ms),
-                "hs_note_body": f"{body}<br><p>{tag}</p>",
-            }
+            properties = _note_properties(write)
         else:
             item = write.action_items[int(step.removeprefix("task-"))]
             objects, types = "tasks", TASK_TYPES
@@ -195,6 +192,24 @@ class HubSpotCrm(CrmClient):
         if not isinstance(created, dict) or not created.get("id"):
             raise CrmError("HubSpot created no object id")
         return str(created["id"])
+
+    async def update_note(self, conn: Connection, *, note_id: str, write: CallWrite) -> None:
+        # PATCH keeps the note's associations; only the properties sent change
+        await self._send(
+            "PATCH",
+            f"{self._api}/crm/v3/objects/notes/{quote(note_id, safe='')}",
+            conn=conn,
+            json={"properties": _note_properties(write)},
+        )
+
+
+def _note_properties(write: CallWrite) -> dict[str, str]:
+    """The note's timestamp and HTML body, ending with its idempotency marker."""
+    body = "<br>".join(html.escape(line) for line in write.note_text().split("\n"))
+    return {
+        "hs_timestamp": str(write.occurred_at_ms),
+        "hs_note_body": f"{body}<br><p>{marker(write.call_id, 'note')}</p>",
+    }
 
 
 def _target(kind: TargetKind, result: dict[str, Any]) -> CrmTarget:

@@ -5,14 +5,15 @@ lookups through the REST query resource and Task records through sobjects/Task, 
 A call becomes a completed call Task (TaskSubtype "Call": summary, key moments, action items,
 link) and one open Task per action item, on the contact (WhoId) and its open opportunity or
 account (WhatId). Each Task's CallObject field (the call-center call id, filterable in SOQL)
-holds the write's idempotency marker, so one query finds what an earlier attempt wrote.
+holds the write's idempotency marker, so one query finds what an earlier attempt wrote. An
+edited summary updates the call Task in place (PATCH).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -177,9 +178,7 @@ class SalesforceCrm(CrmClient):
         when = dt.datetime.fromtimestamp(write.occurred_at_ms / 1000, tz=dt.UTC).date()
         task: dict[str, Any] = {"CallObject": marker(write.call_id, step)}
         if step == "note":
-            task |= {
-                "Subject": f"Call: {write.title}"[:255],
-                "Description": write.note_text()[:32000],
+            task |= _note_fields(write) | {
                 "TaskSubtype": "Call",
                 "Status": "Completed",
                 "ActivityDate": when.isoformat(),
@@ -210,3 +209,15 @@ class SalesforceCrm(CrmClient):
         if not isinstance(created, dict) or not created.get("success") or not created.get("id"):
             raise CrmError("Salesforce did not create the Task")
         return str(created["id"])
+
+    async def update_note(self, conn: Connection, *, note_id: str, write: CallWrite) -> None:
+        # PATCH answers 204; the Task keeps its CallObject marker, WhoId and WhatId
+        await self._send(
+            "PATCH", f"{self._base(conn)}/sobjects/Task/{quote(note_id, safe='')}", conn=conn,
+            json=_note_fields(write),
+        )
+
+
+def _note_fields(write: CallWrite) -> dict[str, str]:
+    """The call Task's subject and description (the note)."""
+    return {"Subject": f"Call: {write.title}"[:255], "Description": write.note_text()[:32000]}

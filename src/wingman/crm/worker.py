@@ -7,6 +7,10 @@ CRM acknowledged is recorded before the next; and a run that follows an interrup
 put the job back with the CRM's Retry-After (else exponential backoff); 401 refreshes the
 token once; a refused refresh parks the job until the CRM is reconnected. Jobs live in the
 database, so a restart resumes them.
+
+A call whose summary is edited (or reverted) after its note reached the CRM has its job made
+due again (store/crm.py summary_changed): the run rewrites the note in place (never a second
+note), or writes it anew if someone deleted it in the CRM, with the same retries.
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from wingman.crm.base import LABELS, CallWrite, CrmAuthError, CrmError, CrmRetryable, CrmTarget, steps_of
+from wingman.crm.base import (
+    LABELS,
+    CallWrite,
+    CrmAuthError,
+    CrmError,
+    CrmNotFound,
+    CrmRetryable,
+    CrmTarget,
+    steps_of,
+)
 from wingman.crm.service import CrmService, lookup_from_call
 from wingman.errors import WingmanError
 from wingman.events import utcnow
@@ -173,12 +186,27 @@ class CrmSyncWorker:
             )
             steps = found | steps
         picked = target.as_dict()
+        # the detail was read after the claim: it holds at least this version of the summary
+        current = job.summary_version
 
-        async def save() -> None:
+        async def save(note_version: int | None = None) -> None:
             await repo.progress(tenant_id=tenant, call_id=call_id, provider=provider, now=self._clock(),
-                                steps=steps, target=picked)
+                                steps=steps, target=picked, note_version=note_version)
 
         await save()
+        if "note" in steps and job.note_version < current:
+            # the summary was edited (or reverted) since the note was written: rewrite it there
+            try:
+                await service.call_api(
+                    tenant_id=tenant,
+                    provider=provider,
+                    op=functools.partial(client.update_note, note_id=steps["note"], write=write),
+                )
+            except CrmNotFound:  # deleted in the CRM: written anew below, as a first sync would
+                log.info("crm note gone, writing it again", extra={"call_id": call_id, "provider": provider})
+                del steps["note"]
+            else:
+                await save(note_version=current)
         for step in steps_of(write):
             if step in steps:
                 continue
@@ -187,5 +215,6 @@ class CrmSyncWorker:
                 provider=provider,
                 op=functools.partial(client.write_step, target=target, write=write, step=step),
             )
-            await save()  # recorded before the next write: a retry never repeats this one
+            # recorded before the next write: a retry never repeats this one
+            await save(note_version=current if step == "note" else None)
         return DONE, None

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from pydantic import Field
-from sqlalchemy import CursorResult, and_, delete, or_, select, update
+from sqlalchemy import CursorResult, and_, case, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.store.common import insert_ignore
 from wingman.store.models import CrmConnectionRow, CrmSyncRow
@@ -52,7 +53,14 @@ class CrmSyncRecord(Record):
     lookup_company: str | None = None
     target: dict[str, Any] | None = None
     steps: dict[str, str] = Field(default_factory=dict)
+    summary_version: int = 0  # the version of the call's summary in force
+    note_version: int = 0  # the version the CRM's note was written with
     updated_at: UtcDatetime
+
+    @property
+    def note_behind(self) -> bool:
+        """The CRM holds a note of this call older than its summary (edited since)."""
+        return "note" in self.steps and self.note_version < self.summary_version
 
     @classmethod
     def of(cls, row: CrmSyncRow) -> CrmSyncRecord:
@@ -72,6 +80,25 @@ def _claimable(now: datetime) -> Any:
         and_(CrmSyncRow.status == PENDING, CrmSyncRow.next_attempt_at <= now),
         and_(CrmSyncRow.status == RUNNING, CrmSyncRow.locked_until < now),
     )
+
+
+def _has_note() -> Any:
+    return CrmSyncRow.steps.like('%"note"%')  # steps is JSON {step: CRM id}
+
+
+async def summary_changed(session: AsyncSession, *, call_id: str, version: int, now: datetime) -> int:
+    """In the transaction that edits (or reverts) a call's summary: its jobs learn the new
+    version, and those that already put a note in a CRM are due again to update it (a job
+    running now is made due when its run ends: `release`). Returns how many are due."""
+    await session.execute(
+        update(CrmSyncRow).where(CrmSyncRow.call_session_id == call_id).values(summary_version=version)
+    )
+    result = await session.execute(
+        update(CrmSyncRow)
+        .where(CrmSyncRow.call_session_id == call_id, CrmSyncRow.status.in_((DONE, FAILED)), _has_note())
+        .values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None, updated_at=now)
+    )
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 class CrmRepo:
@@ -252,15 +279,20 @@ class CrmRepo:
         now: datetime,
         steps: dict[str, str],
         target: dict[str, Any] | None,
+        note_version: int | None = None,
     ) -> None:
-        """Record the writes the CRM acknowledged so far (and the record they went to)."""
+        """Record the writes the CRM acknowledged so far (and the record they went to, and
+        the summary version its note carries)."""
+        values: dict[str, Any] = {
+            "steps": json.dumps(steps), "target": json.dumps(target) if target else None, "updated_at": now
+        }
+        if note_version is not None:
+            values["note_version"] = note_version
         async with self._store.tenant_tx(tenant_id, write=True) as s:
             await s.execute(
                 update(CrmSyncRow)
                 .where(_job(call_id, provider), CrmSyncRow.tenant_id == tenant_id)
-                .values(
-                    steps=json.dumps(steps), target=json.dumps(target) if target else None, updated_at=now
-                )
+                .values(**values)
             )
 
     async def release(
@@ -283,6 +315,15 @@ class CrmRepo:
         }
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
+        if status == DONE:
+            # the summary was edited while this run wrote the older one: due again at once
+            # (decided in the row's own update, so an edit committed at any moment is seen)
+            behind = CrmSyncRow.summary_version > CrmSyncRow.note_version
+            values |= {
+                "status": case((behind, PENDING), else_=DONE),
+                "attempts": case((behind, 0), else_=CrmSyncRow.attempts),
+                "next_attempt_at": case((behind, now), else_=CrmSyncRow.next_attempt_at),
+            }
         async with self._store.tenant_tx(tenant_id, write=True) as s:
             await s.execute(
                 update(CrmSyncRow)

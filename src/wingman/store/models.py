@@ -307,6 +307,10 @@ class CrmSyncRow(Base):
     lookup_company: Mapped[str | None] = mapped_column(String(200), nullable=True)
     target: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON CrmTarget
     steps: Mapped[str] = mapped_column(Text, default="{}")
+    # the version of the call's summary in force (set by an edit) and the one the CRM's note
+    # carries: a note behind its summary is updated in place (crm/worker.py)
+    summary_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    note_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
 

@@ -1,7 +1,9 @@
 """`SummaryRepo`: reading and editing a call's summary over the Store's tenant routing.
 
 Who may edit is who may see the call (store.common.visible): a rep their own calls, a manager
-their reps', an admin the workspace's; another's call looks missing (None)."""
+their reps', an admin the workspace's; another's call looks missing (None). An edit of a call
+already in a CRM queues, in the same transaction, the update of its note there (store/crm.py
+summary_changed: durable like every CRM sync job)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import datetime
 
 from wingman.events import utcnow
 from wingman.store.common import visible
+from wingman.store.crm import summary_changed
 from wingman.store.records import Viewer
 from wingman.store.repos import Store
 from wingman.store.summary_edits import Editor, SummaryRecord, clean_items, summary_of, write_edit
@@ -54,5 +57,7 @@ class SummaryRepo:
                 now=self._clock(),
             )
             after = await summary_of(s, scope=scope, call_id=call_id)
+            if ok and after is not None:
+                await summary_changed(s, call_id=call_id, version=after.version, now=self._clock())
         assert after is not None  # seen in this transaction; the call's cascade needs a delete
         return ok, after

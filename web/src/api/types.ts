@@ -81,6 +81,8 @@ export interface CallSyncOut {
   attempts: number;
   target: TargetIo | null;
   written: number;
+  /** the CRM's note predates the summary's last edit (it is updated when the job runs) */
+  note_behind: boolean;
   updated_at: string;
 }
 
