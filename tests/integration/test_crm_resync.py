@@ -23,6 +23,8 @@ from wingman.store.summary_edits import Editor
 
 GENERATED = "price is the main objection"  # in finished_call's summary
 EDITED = "Acme (40 agents) agreed to a 30-day pilot at $39 per seat, Zendesk first."
+# an item put first: the first sync's tasks are numbered differently now
+EDITED_ITEMS = ["Customer: loop in IT on SSO", *ACTION_ITEMS]
 HS_NOTES = "/crm/v3/objects/notes/"
 SF_TASKS = "/services/data/v62.0/sobjects/Task/"
 
@@ -46,7 +48,7 @@ async def _synced(crms: Crms, providers: tuple[str, ...] = ("hubspot", "salesfor
 async def _edit(crms: Crms, tenant: str, call_id: str, version: int, text: str | None) -> None:
     saved = await SummaryRepo(crms.store).save(
         viewer=Viewer.workspace(tenant), editor=Editor(id=tenant, name="Rep"), call_id=call_id,
-        base_version=version, text=text, action_items=ACTION_ITEMS if text is not None else None,
+        base_version=version, text=text, action_items=EDITED_ITEMS if text is not None else None,
     )
     assert saved is not None and saved[0]
 
@@ -90,7 +92,8 @@ async def test_an_edit_and_a_revert_rewrite_the_note_in_both_crms_through_retrie
     assert EDITED in _sf_note(crms) and GENERATED not in _sf_note(crms)
     logged = next(t for t in crms.salesforce.tasks() if t.get("TaskSubtype") == "Call")
     assert logged["WhoId"] == ids["sf_contact"] and logged["CallObject"] == f"wingman:{call_id}:note"
-    # nothing else was written: the action items were not changed
+    # the note lists the edited action items; the tasks stay the first sync's (none repeated)
+    assert EDITED_ITEMS[0] in _hs_note(crms) and EDITED_ITEMS[0] in _sf_note(crms)
     assert (len(crms.hubspot.created("tasks")), len(crms.salesforce.tasks())) == (hs_tasks, sf_count)
     assert [r.status for r in crms.hubspot.api_requests("PATCH", HS_NOTES)] == [429, 503, 200]
     assert [r.status for r in crms.salesforce.api_requests("PATCH", SF_TASKS)] == [503, 204]

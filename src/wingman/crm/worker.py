@@ -194,8 +194,12 @@ class CrmSyncWorker:
                                 steps=steps, target=picked, note_version=note_version)
 
         await save()
+        wanted = steps_of(write)
         if "note" in steps and job.note_version < current:
-            # the summary was edited (or reverted) since the note was written: rewrite it there
+            # the summary was edited (or reverted) since the note was written: rewrite it there.
+            # Tasks stay those of the first sync: edited action items are numbered anew, so
+            # writing "missing" ones by position could repeat a task; the note lists them all
+            wanted = ["note"]
             try:
                 await service.call_api(
                     tenant_id=tenant,
@@ -207,7 +211,7 @@ class CrmSyncWorker:
                 del steps["note"]
             else:
                 await save(note_version=current)
-        for step in steps_of(write):
+        for step in wanted:
             if step in steps:
                 continue
             steps[step] = await service.call_api(
