@@ -1,3 +1,4 @@
+import { QueryClient } from '@tanstack/react-query';
 import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
@@ -18,6 +19,7 @@ const json = (body: unknown, status = 200) =>
 
 describe('SummaryEditor', () => {
   it('edits the text and action items with the version it started from, then shows who edited', async () => {
+    const invalidated = vi.spyOn(QueryClient.prototype, 'invalidateQueries');
     const fetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (_input, init) => {
       if (init?.method === 'PUT') {
         const b = JSON.parse(String(init.body));
@@ -39,6 +41,9 @@ describe('SummaryEditor', () => {
     expect(await screen.findByTestId('call-detail-summary')).toHaveTextContent('Agreed to a pilot.');
     expect(screen.getByTestId('summary-edited')).toHaveTextContent('Ria');
     expect(screen.getByRole('button', { name: /Revert to generated/ })).toBeInTheDocument();
+    // the history list and the CRM status are refetched (the edit is listed, the note updated)
+    const refreshed = invalidated.mock.calls.map(([filters]) => JSON.stringify(filters?.queryKey));
+    expect(refreshed).toEqual(expect.arrayContaining(['["calls"]', '["call","c1","crm"]']));
   });
 
   it('says when someone else saved first and reloads their version', async () => {

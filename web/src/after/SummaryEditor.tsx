@@ -44,6 +44,9 @@ export function SummaryEditor({ callId, ended }: { callId: string; ended: boolea
     void qc.invalidateQueries({ queryKey: keys.call(callId), exact: true });
     // the follow-up email is drafted from the summary (a draft the rep typed in stays as typed)
     void qc.invalidateQueries({ queryKey: ['call', callId, 'follow-up'] });
+    // call lists and search show the summary in force; a synced call's CRM note is being updated
+    void qc.invalidateQueries({ queryKey: ['calls'] });
+    void qc.invalidateQueries({ queryKey: ['call', callId, 'crm'] });
   };
   const run = async (op: () => Promise<CallSummary>) => {
     setError(null);
