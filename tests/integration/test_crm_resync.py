@@ -108,16 +108,18 @@ async def test_an_edit_and_a_revert_rewrite_the_note_in_both_crms_through_retrie
     assert GENERATED in _sf_note(crms) and EDITED not in _sf_note(crms)
 
 
-async def test_a_note_deleted_in_the_crm_is_written_again_once(crms: Crms) -> None:
+async def test_a_note_deleted_in_the_crm_is_written_again_once_after_a_token_refresh(crms: Crms) -> None:
     seed(crms)
     tenant, call_id = await _synced(crms, ("hubspot",))
     note_id = crms.hubspot.created("notes")[0]["id"]
     del crms.hubspot.objects["notes"][note_id]
+    crms.hubspot.expire_access_tokens()  # and the access token ran out meanwhile: refreshed once
     await _edit(crms, tenant, call_id, 0, EDITED)
     async with running(crms.worker()):
         jobs = await crms.wait(tenant, call_id, lambda js: js[0].status == DONE and not js[0].note_behind)
     assert EDITED in _hs_note(crms) and jobs[0].steps["note"] != note_id
     assert jobs[0].steps["note"] == crms.hubspot.created("notes")[0]["id"]
+    assert [r.status for r in crms.hubspot.api_requests("PATCH", HS_NOTES)] == [401, 404]
 
 
 async def test_an_edit_while_the_job_runs_is_pushed_after_that_run(crms: Crms) -> None:
