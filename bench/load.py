@@ -11,6 +11,12 @@ the sample call's scripted timeline (tests/fakes/deepgram_server.py), and stream
 (stereo: rep, customer) from every caller. Measured:
 - end of utterance -> final transcript and -> insight, p50/p95/p99 (from when the audio of the
   utterance's end was due to be sent, to when the event reached the caller);
+- the same events timed from the emit of the chunk holding their audio end (a final's `end`, an
+  insight's `audio_end`), on the bench's clock: each caller reports these (`latency-report`),
+  and the run prints them beside /metrics' client-reported histograms (what the callers
+  measured: agreement there checks the report path and bucket resolution) and beside the
+  gateways' own audio -> client histograms (what the server measured: it cannot see the
+  socket legs nor the bench's own loop);
 - errors (refused connects and start-calls, `error` events, failed end-calls) and lost events:
   finals and insights the store saved for a call that its caller never received (and finals
   received but never saved), plus scripted utterances with no final at all;
@@ -54,11 +60,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil  # noqa: E402
 import socketio  # noqa: E402
 from _common import DEMO_WAV, ROOT, demo_script, percentile, word_set  # noqa: E402
-from _scrape import delta, pick, scrape_all  # noqa: E402
+from _scrape import Histogram, delta, pick, scrape_all  # noqa: E402
 
 CLUSTER = ROOT / "deploy" / "cluster"
 TRIGGERS = (4, 6, 8, 10, 12, 13, 15)  # utterances that must raise a tip (see audio_to_insight)
 CHUNK_SECONDS = 0.1
+REPORT_EVERY = 5.0  # seconds between a caller's latency-reports (the gateway allows 1 per 2 s)
+REPORT_BATCH = 50  # delays per list in one report, at most (messages.py MAX_SAMPLES_PER_REPORT)
+MAX_REPORTED = 120.0  # longer waits are reported as this (messages.py MAX_CLIENT_LATENCY_SECONDS)
 STAND_IN = "deepgram-stand-in"  # measured, but not part of the cluster
 
 
@@ -108,6 +117,14 @@ class Caller:
         self._marks: list[tuple[float, asyncio.Event]] = []
         self.sent_log: list[tuple[int, float]] = []  # (end byte of a chunk, when it was emitted)
         self._tasks: set[asyncio.Task[None]] = set()
+        # what this caller measured (same span as the gateway's audio -> client histograms: from
+        # the emit of the chunk holding the event's audio end), and what it reported of it
+        self.measured: dict[str, list[float]] = {"transcript": [], "insight": []}
+        self._pending: dict[str, list[float]] = {"transcript": [], "insight": []}
+        self._timed: set[str] = set()
+        self._last_report = time.monotonic()
+        self.reported = 0  # delays the gateway accepted
+        self.report_refusals: list[str] = []
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_attempts=0,
                                         reconnection_delay=0.2, reconnection_delay_max=1.0)
         for name in ("transcript", "insight", "metrics", "error", "call-ended",
@@ -147,10 +164,51 @@ class Caller:
     def _recorder(self, name: str) -> Any:
         async def handler(data: Any = None) -> None:
             payload = data if isinstance(data, dict) else {"value": data}
-            self.events.append(Received(name, payload, time.monotonic()))
+            at = time.monotonic()
+            self.events.append(Received(name, payload, at))
+            if name in ("transcript", "insight"):
+                await self._time(name, payload, at)
             if name == "error" and payload.get("code") != "busy":  # busy: counted as refusals
                 self.errors.append(f"error event {payload.get('code')}: {payload.get('message')}")
         return handler
+
+    async def _time(self, name: str, payload: dict[str, Any], at: float) -> None:
+        """Time a live final or insight, the first time it arrives, from the emit of the chunk
+        holding its audio end (a final's `end`, an insight's `audio_end`); report in batches."""
+        if name == "transcript" and not (payload.get("is_final") and payload.get("text")):
+            return
+        end = payload.get("end") if name == "transcript" else payload.get("audio_end")
+        key = f"{name}:{payload.get('id')}"
+        if not isinstance(end, int | float) or key in self._timed or at >= self.end_sent_at:
+            return
+        sent = self.sent_time_of(float(end))
+        if sent is None:
+            return
+        self._timed.add(key)
+        waited = at - sent
+        self.measured[name].append(waited)
+        self._pending[name].append(round(min(MAX_REPORTED, max(0.0, waited)), 4))
+        if (at - self._last_report >= REPORT_EVERY
+                or max(len(v) for v in self._pending.values()) >= REPORT_BATCH):
+            await self.report_latency()
+
+    async def report_latency(self) -> None:
+        """Send what was measured and not yet reported (latency-report; refusals are kept)."""
+        self._last_report = time.monotonic()
+        batch = {k: v[:REPORT_BATCH] for k, v in self._pending.items()}
+        if not any(batch.values()) or not self._ready.is_set():
+            return
+        self._pending = {k: v[REPORT_BATCH:] for k, v in self._pending.items()}
+
+        def answered(ack: Any = None) -> None:
+            if isinstance(ack, dict) and ack.get("ok"):
+                self.reported += int(ack.get("accepted", 0))
+            else:
+                error = ack.get("error") if isinstance(ack, dict) else None
+                self.report_refusals.append(str(error.get("code") if isinstance(error, dict) else ack))
+
+        with contextlib.suppress(socketio.exceptions.SocketIOError):
+            await self.sio.emit("latency-report", {"client": "bench", **batch}, callback=answered)
 
     def _start_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"title": self.title, "sample_rate": self.rate,
@@ -212,6 +270,7 @@ class Caller:
             await asyncio.sleep(tail)
             if end_call:
                 await asyncio.wait_for(self._ready.wait(), 30)
+                await self.report_latency()  # while the call is live: reports need one
                 self.end_sent_at = time.monotonic()
                 ended = await self.sio.call("end-call", {"call_id": self.call_id}, timeout=90)
                 self.ended = ended if isinstance(ended, dict) else {}
@@ -439,31 +498,6 @@ def match_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
     return to_final, to_insight, missing
 
 
-def same_span_latencies(caller: Caller, utterances: list[dict[str, Any]]) -> tuple[
-        list[float], list[float]]:
-    """The client's figures over the span the gateway's audio -> client histograms cover: from
-    the emit of the chunk holding the utterance's end to the event's arrival, for every final
-    and every insight (an insight's utterance: the last one its snippet covers; snippets cut
-    short are skipped, their block may end later)."""
-    finals: list[float] = []
-    for f in caller.finals().values():
-        sent = caller.sent_time_of(float(f.data.get("end", 0)))
-        if sent is not None and f.at < caller.end_sent_at:
-            finals.append(f.at - sent)
-    insights: list[float] = []
-    for e in caller.of("insight"):
-        text = str(e.data.get("context_snippet", ""))
-        snippet = word_set(text)
-        if not snippet or text.endswith("\u2026"):
-            continue
-        covered = [float(u["end"]) for u in utterances
-                   if len(snippet & word_set(u["text"])) >= max(2, len(word_set(u["text"])) // 2)]
-        sent = caller.sent_time_of(max(covered)) if covered else None
-        if sent is not None and e.at < caller.end_sent_at:
-            insights.append(e.at - sent)
-    return finals, insights
-
-
 async def audit_calls(front: str, callers: list[Caller]) -> dict[str, Any]:
     """Compare what each caller received with what the store saved for its call, and collect
     the agents' failures from their saved reasoning (GET /api/calls/{id}/agent-runs)."""
@@ -581,9 +615,8 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         to_final += list(f.values())
         to_insight += list(i.values())
         missing += len(m)
-        sf, si = same_span_latencies(c, utterances)
-        same_span["transcript"] += sf
-        same_span["insight"] += si
+        same_span["transcript"] += c.measured["transcript"]
+        same_span["insight"] += c.measured["insight"]
     audit = await audit_calls(front, callers)
     call_seconds = sum(c.position for c in callers)
     return {
@@ -600,6 +633,8 @@ async def run_calls(front: str, status: dict[str, Any], *, calls: int, seconds: 
         "refused": sum(c.refusals for c in callers),
         "cpu": cpu, "bench_cpu": own1 - own0, "machine_cpu": machine1 - machine0,
         "server_side": server_side, "same_span": same_span,
+        "reported": sum(c.reported for c in callers),
+        "report_refusals": [e for c in callers for e in c.report_refusals],
     }
 
 
@@ -659,28 +694,47 @@ def report(r: dict[str, Any]) -> float:
     return float(percentile(r["to_insight"], 0.95))
 
 
+def agreement(label: str, hist: Histogram, client: list[float]) -> tuple[str, float | None]:
+    """`label`'s histogram beside the bench's own figures: p50, p95, mean and the worst gap."""
+    if not hist.count or not client:
+        return f"{label}: no data (n={hist.count:.0f}, bench n={len(client)})", None
+    parts, worst = [], 0.0
+    for name, got, own in (("p50", hist.quantile(0.5), percentile(client, 0.5)),
+                           ("p95", hist.quantile(0.95), percentile(client, 0.95)),
+                           ("mean", hist.mean, sum(client) / len(client))):
+        diff = (got - own) / own if own else float("nan")
+        worst = max(worst, abs(diff))
+        parts.append(f"{name} {got:.3f} vs {own:.3f} s ({100 * diff:+.0f}%)")
+    return f"{label} (n={hist.count:.0f}) vs bench (n={len(client)}): " + ", ".join(parts), worst
+
+
 def report_metrics(r: dict[str, Any]) -> None:
-    """The gateways' own histograms (GET /metrics, summed over gateways) beside the client's
-    figures over the same span; and each hop's p50/p95 as /metrics has it."""
+    """What /metrics says (summed over gateways) beside the bench's own figures over the same
+    span (chunk holding the event's audio end emitted -> event received):
+    - wingman_client_*_seconds: what clients measured and reported (here: this bench's callers,
+      so agreement checks the report path and the buckets' resolution, not the clients);
+    - wingman_audio_to_client_seconds: what the gateways measured (from the speech engine
+      hearing the utterance end to the emit; it cannot see the socket legs);
+    and each hop's p50/p95 as /metrics has it."""
     hist = r["server_side"]
     worst: float | None = None
+    server_worst: float | None = None
+    print(f"latency reports: {r['reported']} delays accepted of "
+          f"{sum(len(v) for v in r['same_span'].values())} measured; refused reports: "
+          f"{dict(collections.Counter(r['report_refusals'])) or 0}")
     for event in ("transcript", "insight"):
-        server = pick(hist, "wingman_audio_to_client_seconds", event=event)
         client = r["same_span"][event]
-        if not server.count or not client:
-            print(f"/metrics vs client, {event}: no data "
-                  f"(server n={server.count:.0f}, client n={len(client)})")
-            continue
-        parts = []
-        for name, srv, cli in (("p50", server.quantile(0.5), percentile(client, 0.5)),
-                               ("p95", server.quantile(0.95), percentile(client, 0.95)),
-                               ("mean", server.mean, sum(client) / len(client))):
-            diff = (srv - cli) / cli if cli else float("nan")
-            worst = abs(diff) if worst is None else max(worst, abs(diff))
-            parts.append(f"{name} {srv:.3f} vs {cli:.3f} s ({100 * diff:+.0f}%)")
-        print(f"/metrics vs client, utterance end -> {event} (from the chunk's emit; server "
-              f"n={server.count:.0f}, client n={len(client)}): " + ", ".join(parts))
-    r["metrics_disagreement"] = worst
+        reported = pick(hist, f"wingman_client_{event}_seconds", client="bench")
+        line, diff = agreement(f"/metrics client-reported {event}", reported, client)
+        print(line)
+        if diff is not None:
+            worst = diff if worst is None else max(worst, diff)
+        server = pick(hist, "wingman_audio_to_client_seconds", event=event)
+        line, diff = agreement(f"/metrics server-measured audio->{event}", server, client)
+        print("   " + line)
+        if diff is not None:
+            server_worst = diff if server_worst is None else max(server_worst, diff)
+    r["metrics_disagreement"], r["server_disagreement"] = worst, server_worst
     hops = [("audio->final", "wingman_audio_to_final_seconds", {}),
             ("final->block", "wingman_final_to_block_seconds", {}),
             ("block->insight", "wingman_block_to_insight_seconds", {}),
@@ -770,10 +824,13 @@ def main() -> None:
             lost = result["lost_finals"] + result["lost_insights"]
             worst = result.get("metrics_disagreement")
             disagreement = "n/a" if worst is None else f"{100 * worst:.0f}%"
+            server_worst = result.get("server_disagreement")
+            server_gap = "n/a" if server_worst is None else f"{100 * server_worst:.0f}%"
             print(f"load_insight_p95_s={p95:.2f} calls={args.calls} "
                   f"transcript_p95_s={percentile(result['to_final'], 0.95):.2f} "
                   f"errors={len(result['errors'])} lost={lost} "
-                  f"metrics_vs_client_max_diff={disagreement}")
+                  f"client_reported_vs_bench_max_diff={disagreement} "
+                  f"server_measured_vs_bench_max_diff={server_gap}")
     finally:
         if stand_in is not None:
             assert stand_in.stdin is not None

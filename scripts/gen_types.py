@@ -54,6 +54,7 @@ ALIASES = {
     "InvitationCreated": "InvitationCreatedOut",
     "InvitationLookup": "InvitationLookupOut",
     "KnowledgeDocument": "DocumentOut",
+    "LatencyReportAnswer": "LatencyReportAck | ErrorAck",
     "LoginRequest": "LoginIn",
     "MetricsEvent": "MetricsMessage",
     "PlaybookVersion": "VersionOut",
@@ -195,7 +196,8 @@ def add_schemas(into: dict[str, Schema], found: dict[str, Schema], where: str) -
 def socket_models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     from wingman.realtime import messages, outgoing
 
-    incoming: list[type[BaseModel]] = [messages.StartCall, messages.EndCall, messages.FeedbackMessage]
+    incoming: list[type[BaseModel]] = [messages.StartCall, messages.EndCall, messages.FeedbackMessage,
+                                       messages.LatencyReport]
     outgoing_models: list[type[BaseModel]] = [
         outgoing.TranscriptMessage,
         outgoing.InsightMessage,
@@ -206,6 +208,7 @@ def socket_models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
         outgoing.CallEndedMessage,
         outgoing.StartCallAck,
         outgoing.FeedbackAck,
+        outgoing.LatencyReportAck,
         outgoing.ErrorAck,
     ]
     reads: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in incoming]

@@ -129,6 +129,7 @@ class Insight(Tenanted):
     provider: str = "local"
     created_at: datetime = Field(default_factory=utcnow)
     audio_end_at: float | None = None
+    block_end: float | None = None  # seconds of call audio where the block it answers ends
     hops: Hops | None = None  # operations: metrics and traces (wingman/metrics.py)
 
 

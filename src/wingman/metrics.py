@@ -14,6 +14,16 @@ The hops of one utterance (names are the metric names without `wingman_` and `_s
     insight_to_client insight published -> emitted to the call's room (gateway)
     audio_to_client   utterance end -> transcript / insight emitted (gateway): what the rep waits
 
+What clients measured, reported by them (`latency-report`, realtime/gateway.py), beside these:
+
+    client_transcript client handed the chunk holding a final's end to its socket -> got the final
+    client_insight    client handed the chunk holding the block's end to its socket -> got the tip
+
+Those are the client's figures (its own monotonic clock at both ends, so no clock sync), and
+include what no server histogram sees: the socket legs, the client's own send buffer and event
+loop. They are only as honest as the clients sending them (bounded and rate-limited per socket:
+realtime/limits.py); the histograms above are what the server measured.
+
 Cross-process hops use wall-clock stamps carried in the events (`events.Hops`), so they hold
 across hosts with synchronized clocks (NTP); same-process hops use the monotonic clock.
 With `WINGMAN_METRICS=false` every function here returns at once and /metrics answers 404:
@@ -68,6 +78,16 @@ SOCKETIO_FANOUT = Histogram(
 BUS_DELIVERY = Histogram(
     "wingman_bus_delivery_seconds", "Published -> taken off the bus by a consumer", ["topic"],
     buckets=LATENCY_BUCKETS)
+CLIENT_TRANSCRIPT = Histogram(
+    "wingman_client_transcript_seconds",
+    "Client-measured: chunk holding a final's end handed to the socket -> final received",
+    ["client"], buckets=LATENCY_BUCKETS)
+CLIENT_INSIGHT = Histogram(
+    "wingman_client_insight_seconds",
+    "Client-measured: chunk holding the block's end handed to the socket -> insight received",
+    ["client"], buckets=LATENCY_BUCKETS)
+CLIENT_REPORTS = Counter(
+    "wingman_client_latency_reports_total", "latency-report events, by outcome", ["outcome"])
 
 FINALS = Counter("wingman_finals_total", "Final transcript segments shown")
 BLOCKS = Counter("wingman_blocks_total", "Transcript blocks published to the agents")
@@ -227,6 +247,27 @@ def watch_gateway(*, load: Callable[[], int], writer_pending: Callable[[], int])
         WRITER_QUEUE.set(writer_pending())
 
     return on_scrape(refresh)
+
+
+def client_reported(client: str, *, transcript: list[float], insight: list[float]) -> None:
+    """A client's batch of its own measurements (validated and rate-limited by the gateway)."""
+    if not _enabled:
+        return
+    CLIENT_REPORTS.labels("accepted").inc()
+    if transcript:
+        series = CLIENT_TRANSCRIPT.labels(client)
+        for seconds in transcript:
+            series.observe(seconds)
+    if insight:
+        series = CLIENT_INSIGHT.labels(client)
+        for seconds in insight:
+            series.observe(seconds)
+
+
+def client_report_refused(reason: str) -> None:
+    """`reason`: an error code (rate_limited, bad_payload, no_call): a fixed, small set."""
+    if _enabled:
+        CLIENT_REPORTS.labels(reason).inc()
 
 
 # -- agent hops -----------------------------------------------------------------------------

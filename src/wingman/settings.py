@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     socket_control_burst: int = 20
     audio_realtime_factor: float = 4.0  # seconds of audio a connection may send per second
     audio_burst_seconds: float = 60.0
+    # latency-report (client-measured delays, realtime/latency.py): reports and samples
+    latency_reports_per_second: float = 0.5  # the web app and bench send one every ~5 s
+    latency_report_burst: int = 5
+    latency_samples_per_second: float = 5.0  # a stereo call shows ~1 final a second at most
+    latency_sample_burst: int = 200
 
     # -- abandoned calls
     abandon_call_seconds: float = 120.0  # all clients gone this long without end-call: finalize

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.scripted_audio import Script, Segment
+from tests.prometheus_support import samples
 from tests.security.support import connect, eventually, wingman_process, wingman_serve
 from tests.services import free_port
 from wingman.settings import DATA_DIR
@@ -36,13 +36,7 @@ def demo_script() -> list[dict[str, object]]:
 
 def scrape(url: str) -> dict[str, float]:
     """Every sample of a /metrics page: 'name{k="v",...}' -> value."""
-    text = httpx.get(url, timeout=10).text
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
-    return out
+    return samples(httpx.get(url, timeout=10).text)
 
 
 @contextmanager

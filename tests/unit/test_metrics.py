@@ -8,17 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.prometheus_support import value
 from wingman import metrics
 from wingman.bus.codec import decode, encode
 from wingman.events import AgentRun, Insight, TranscriptBlock, TranscriptFragment
 from wingman.metrics_http import MetricsServer
-
-
-def value(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture(autouse=True)

@@ -379,7 +379,9 @@ class AgentWorker:
                 )
                 continue
             ctx.shown[decision.insight.id] = decision.insight
-            if await self._publish(metrics.stamp_insight(decision.insight, block), block.call_id):
+            # where in the call's audio it answers: clients time the tip from there
+            located = decision.insight.model_copy(update={"block_end": block.end})
+            if await self._publish(metrics.stamp_insight(located, block), block.call_id):
                 self.counts["published"] += 1
             admitted.append(decision.insight)
         return admitted, held

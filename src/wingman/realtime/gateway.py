@@ -20,6 +20,7 @@ from typing import Any
 
 import socketio
 
+from wingman import metrics
 from wingman.audio.pcm import bytes_per_frame
 from wingman.container import Container
 from wingman.errors import BadInput, Busy, NotFound, QuotaExceeded, Unauthorized, WingmanError
@@ -27,13 +28,22 @@ from wingman.events import AudioFormat
 from wingman.health import ProviderEvent
 from wingman.realtime.lag import LoopLagMonitor
 from wingman.realtime.lifecycle import CallLifecycle, LiveCall
-from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, ClientLimiter, RateLimited
-from wingman.realtime.messages import EndCall, FeedbackMessage, StartCall, check_id, clean_title, parse
+from wingman.realtime.limits import AUDIO, CONTROL, EVENTS, REPORTS, SAMPLES, ClientLimiter, RateLimited
+from wingman.realtime.messages import (
+    EndCall,
+    FeedbackMessage,
+    LatencyReport,
+    StartCall,
+    check_id,
+    clean_title,
+    parse,
+)
 from wingman.realtime.outgoing import (
     CallEndedMessage,
     ErrorAck,
     ErrorMessage,
     FeedbackAck,
+    LatencyReportAck,
     Outbox,
     ProviderStatusMessage,
     StartCallAck,
@@ -84,6 +94,8 @@ class Gateway:
         sio.on("audio-chunk", self._guarded("audio-chunk", self.on_audio_chunk, control=False, ack=False))
         sio.on("feedback", self._guarded("feedback", self.on_feedback, control=True, ack=True))
         sio.on("end-call", self._guarded("end-call", self.on_end_call, control=True, ack=True))
+        sio.on("latency-report",
+               self._guarded("latency-report", self.on_latency_report, control=False, ack=True))
         sio.on("*", self.on_unknown)
         container.health.subscribe(self._on_provider_event)
 
@@ -277,6 +289,24 @@ class Gateway:
             await self._error(sid, exc)
             return ErrorAck(error=ErrorMessage.of(exc), ok=False).wire()
         return FeedbackAck().wire()
+
+    async def on_latency_report(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Delays the client measured (messages.py:LatencyReport) into the client-reported
+        histograms. Only a socket streaming a call on this node may report; its reports and
+        the samples in them are rate-limited (realtime/limits.py); a refused batch is dropped
+        whole and counted."""
+        try:
+            self.limiter.check(sid, REPORTS)
+            msg = parse(LatencyReport, data, event="latency-report")
+            await self._live_for(sid)
+            if msg.samples:
+                self.limiter.check(sid, SAMPLES, cost=msg.samples)
+        except WingmanError as exc:
+            metrics.client_report_refused(exc.code)
+            await self._error(sid, exc)
+            return error_ack(exc)
+        metrics.client_reported(msg.client, transcript=msg.transcript, insight=msg.insight)
+        return LatencyReportAck(accepted=msg.samples).wire()
 
     async def on_end_call(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:

@@ -1,10 +1,13 @@
 """Per-connection throttling for the Socket.IO gateway: token buckets keyed by sid.
 
-Three buckets per connection (all sized from settings):
+Five buckets per connection (all sized from settings):
 - `events`: every event, audio chunks included (count);
 - `control`: start-call, end-call, feedback and unknown events (count): these touch the database;
 - `audio`: seconds of audio, so a client cannot push audio much faster than real time (the
-  worker pool that decodes and resamples is shared by every call on the node).
+  worker pool that decodes and resamples is shared by every call on the node);
+- `reports` and `samples`: latency-report events (count) and the delays they carry (count), so
+  one connection adds at most `latency_samples_per_second` observations to the client-reported
+  histograms, however it batches them.
 
 A refused event costs nothing beyond the check (no await, no database), so one flooding client
 cannot slow the others' calls; it gets `error {code: "rate_limited"}` at most once per second
@@ -21,6 +24,7 @@ from wingman.errors import BadInput
 from wingman.settings import Settings
 
 EVENTS, CONTROL, AUDIO = "events", "control", "audio"
+REPORTS, SAMPLES = "reports", "samples"
 REPORT_EVERY_SECONDS = 1.0
 
 
@@ -28,7 +32,8 @@ class RateLimited(BadInput):
     """A client exceeded one of its buckets; `retry_after` says when it may go on (seconds)."""
 
     def __init__(self, bucket: str, retry_after: float) -> None:
-        what = {EVENTS: "events", CONTROL: "requests", AUDIO: "audio"}.get(bucket, bucket)
+        what = {EVENTS: "events", CONTROL: "requests", AUDIO: "audio", REPORTS: "latency reports",
+                SAMPLES: "latency samples"}.get(bucket, bucket)
         super().__init__(
             f"too much {what} from this connection: slow down (retry in {retry_after:.1f} s)"
             if bucket == AUDIO
@@ -87,6 +92,8 @@ class ClientLimiter:
                 EVENTS: Limit(settings.socket_events_per_second, settings.socket_event_burst),
                 CONTROL: Limit(settings.socket_control_per_second, settings.socket_control_burst),
                 AUDIO: Limit(settings.audio_realtime_factor, settings.audio_burst_seconds),
+                REPORTS: Limit(settings.latency_reports_per_second, settings.latency_report_burst),
+                SAMPLES: Limit(settings.latency_samples_per_second, settings.latency_sample_burst),
             },
             clock=clock,
         )

@@ -8,7 +8,7 @@ audio at the wrong speed)."""
 from __future__ import annotations
 
 import re
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -62,6 +62,29 @@ class EndCall(ClientMessage):
 class FeedbackMessage(ClientMessage):
     id: str = Field(min_length=1, max_length=64)
     status: Literal["liked", "disliked", "none"]
+
+
+# a client's measured delay, seconds: finite, non-negative, at most this (a client clamps longer
+# waits to it, so they still count, in the top bucket)
+MAX_CLIENT_LATENCY_SECONDS = 120.0
+MAX_SAMPLES_PER_REPORT = 50
+ClientSeconds = Annotated[
+    float, Field(ge=0.0, le=MAX_CLIENT_LATENCY_SECONDS, allow_inf_nan=False, strict=True)]
+
+
+class LatencyReport(ClientMessage):
+    """latency-report: delays a client measured on its own clock, in batches. Each value is
+    the seconds from handing to the socket the audio chunk that holds the event's audio end
+    (a final's `end`, an insight's `audio_end`) to receiving that event, both on the client's
+    monotonic clock (no clock sync needed). Recorded as wingman_client_*_seconds."""
+
+    client: Literal["web", "bench", "demo", "other"] = "other"
+    transcript: list[ClientSeconds] = Field(default_factory=list, max_length=MAX_SAMPLES_PER_REPORT)
+    insight: list[ClientSeconds] = Field(default_factory=list, max_length=MAX_SAMPLES_PER_REPORT)
+
+    @property
+    def samples(self) -> int:
+        return len(self.transcript) + len(self.insight)
 
 
 M = TypeVar("M", bound="ClientMessage")

@@ -78,14 +78,18 @@ class InsightMessage(ServerEvent):
     entity: str | None
     confidence: float | None
     provider: str
+    # seconds of call audio where the block it answers ends (null: not from a block); clients
+    # time the tip from when they sent that audio (latency-report)
+    audio_end: float | None = None
 
     @classmethod
     def of(cls, insight: Insight) -> InsightMessage:
+        end = None if insight.block_end is None else round(insight.block_end, 3)
         return cls(id=insight.id, content=insight.content, category=insight.category,
                    agent=insight.agent, context_snippet=insight.context_snippet,
                    created_at=insight.created_at.isoformat(), kind=insight.kind,
                    source=insight.source, entity=insight.entity, confidence=insight.confidence,
-                   provider=insight.provider)
+                   provider=insight.provider, audio_end=end)
 
 
 class MetricsMessage(ServerEvent):
@@ -192,6 +196,13 @@ class StartCallAck(ServerMessage):
 
 class FeedbackAck(ServerMessage):
     ok: Literal[True] = True
+
+
+class LatencyReportAck(ServerMessage):
+    """latency-report's answer: how many delays were recorded."""
+
+    ok: Literal[True] = True
+    accepted: int
 
 
 class ErrorAck(ServerMessage):

@@ -221,6 +221,7 @@ export interface InsightMessage {
   entity: string | null;
   confidence: number | null;
   provider: string;
+  audio_end?: number | null;
 }
 
 export interface InvitationCreatedOut {
@@ -266,6 +267,19 @@ export interface LatencyOut {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+}
+
+/** latency-report: delays a client measured on its own clock, in batches. Each value is the seconds from handing to the socket the audio chunk that holds the event's audio end (a final's `end`, an insight's `audio_end`) to receiving that event, both on the client's monotonic clock (no clock sync needed). Recorded as wingman_client_*_seconds. */
+export interface LatencyReport {
+  client?: "web" | "bench" | "demo" | "other";
+  transcript?: number[];
+  insight?: number[];
+}
+
+/** latency-report's answer: how many delays were recorded. */
+export interface LatencyReportAck {
+  ok?: true;
+  accepted: number;
 }
 
 export interface LoginIn {
@@ -753,6 +767,8 @@ export type InvitationCreated = InvitationCreatedOut;
 export type InvitationLookup = InvitationLookupOut;
 
 export type KnowledgeDocument = DocumentOut;
+
+export type LatencyReportAnswer = LatencyReportAck | ErrorAck;
 
 export type LoginRequest = LoginIn;
 

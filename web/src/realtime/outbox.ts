@@ -61,6 +61,11 @@ export class AudioOutbox {
     return out;
   }
 
+  /** Call-time frame up to which audio has been handed to the socket. */
+  sentFrames(): number {
+    return this.sent;
+  }
+
   /** Frames held and not yet handed to the socket. */
   unsentFrames(): number {
     const from = Math.max(this.sent, this.held[0]?.start ?? this.captured);

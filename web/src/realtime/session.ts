@@ -21,6 +21,7 @@ import type {
 } from '../api/types';
 import { encodeChunk } from '../audio/pcm';
 import { mergeInsights, upsertInsight, type LiveInsight } from './insights';
+import { LatencyReporter } from './latency';
 import { AudioOutbox } from './outbox';
 import { CALL_BLANK, initialState, type LiveState, type RunningCallInfo, type SocketLike } from './state';
 import { applyTranscript, type TranscriptLine } from './transcript';
@@ -35,6 +36,10 @@ export interface SessionOptions {
    * flight); older audio is dropped */
   maxBufferedSeconds?: number;
   now?: () => number;
+  /** the monotonic clock latency reports are measured on (default performance.now) */
+  monotonic?: () => number;
+  /** send `latency-report`s at most this often (ms) */
+  latencyReportEveryMs?: number;
 }
 
 /** start-call's payload for a call in `format` (`callId`: resume that call). */
@@ -51,7 +56,9 @@ export class LiveSession {
   /** true once the server acknowledged start-call on the current connection */
   private acked = false;
   private endWaiters: ((e: CallEndedEvent | null) => void)[] = [];
-  private readonly opts: Required<SessionOptions>;
+  private readonly opts: Required<Omit<SessionOptions, 'monotonic' | 'latencyReportEveryMs'>>;
+  /** what this page measured, sent in batches (`latency-report`; realtime/latency.ts) */
+  private readonly latency: LatencyReporter;
   private readonly unbind: (() => void)[] = [];
 
   constructor(
@@ -64,15 +71,24 @@ export class LiveSession {
       maxBufferedSeconds: options.maxBufferedSeconds ?? 30,
       now: options.now ?? (() => Date.now()),
     };
+    this.latency = new LatencyReporter((report) => {
+      if (this.socket.connected && this.acked) this.socket.emit('latency-report', report);
+    }, { now: options.monotonic, flushEveryMs: options.latencyReportEveryMs });
     this.bind('connect', this.onConnect);
     this.bind('disconnect', this.onDisconnect);
     this.bind('connect_error', this.onConnectError);
     this.bind('transcript', (e: TranscriptEvent) => {
       if (!this.inCall()) return;
+      // a live final, the first time: once end-call went out, finals are the call's last words
+      // forced out (the server does not time those either)
+      if (e.is_final && e.text.trim() && this.state.phase === 'live' && !this.state.transcript.some((l) => l.id === e.id && l.is_final)) {
+        this.latency.received('transcript', e.end);
+      }
       this.set({ transcript: applyTranscript(this.state.transcript, e) });
     });
     this.bind('insight', (e: InsightEvent) => {
       if (!this.inCall()) return;
+      if (this.state.phase === 'live' && !this.state.insights.some((i) => i.id === e.id)) this.latency.received('insight', e.audio_end);
       this.set({ insights: upsertInsight(this.state.insights, e) });
     });
     this.bind('metrics', (e: MetricsEvent) => {
@@ -188,6 +204,7 @@ export class LiveSession {
     if (this.inCall()) throw new Error('A call is already in progress.');
     const format = { sampleRate: req.sampleRate, channels: req.channels, encoding: req.encoding ?? 'f32le' } as const;
     this.outbox.reset(this.keepFrames(format.sampleRate));
+    this.latency.reset();
     this.acked = false;
     this.set({ ...CALL_BLANK, phase: 'starting', callId: null, title: req.title, format });
     if (!this.socket.connected) {
@@ -228,6 +245,7 @@ export class LiveSession {
     const seconds = typeof ack.audio_seconds === 'number' ? ack.audio_seconds : 0;
     // audio captured while waiting for the ack goes after what the server has
     this.outbox.shift(Math.round(seconds * format.sampleRate));
+    this.latency.reset(seconds); // the audio before was sent by another page: not timed here
     this.acked = true;
     this.set({ phase: 'live', startedAt: this.opts.now() - seconds * 1000, resumes: 1 });
     this.flushPending();
@@ -288,7 +306,9 @@ export class LiveSession {
   /** Sends the held audio the server does not have yet. */
   private flushPending(): void {
     const encoding = this.state.format?.encoding ?? 'f32le';
-    for (const channels of this.outbox.take()) this.socket.emit('audio-chunk', encodeChunk(channels, encoding));
+    const chunks = this.outbox.take();
+    for (const channels of chunks) this.socket.emit('audio-chunk', encodeChunk(channels, encoding));
+    if (chunks.length > 0) this.latency.sent(this.outbox.sentFrames() / (this.state.format?.sampleRate ?? 1));
     this.setBuffered();
   }
 
@@ -306,6 +326,7 @@ export class LiveSession {
       this.resolveEnd(null);
       return waiter;
     }
+    this.latency.flush(); // while the call is live: the server takes reports from streaming sockets
     this.set({ phase: 'ending' });
     if (this.socket.connected && this.acked) {
       this.flushPending();
