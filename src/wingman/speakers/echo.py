@@ -20,11 +20,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from wingman.audio.levels import frame_power, percentile
+
 F32 = npt.NDArray[np.float32]
 FRAME = 160  # 10 ms at 16 kHz
 HISTORY = 600  # frames the delay is estimated over (6 s)
 MAX_DELAY = 40  # frames (400 ms)
 ESTIMATE_EVERY = 50  # frames (0.5 s)
+_WINDOW = np.arange(5)
 
 
 class EchoGate:
@@ -44,6 +47,7 @@ class EchoGate:
         self.attenuation = np.float32(attenuation)
         self._mic = np.zeros(0, dtype=np.float64)  # frame powers, last HISTORY + MAX_DELAY
         self._far = np.zeros(0, dtype=np.float64)
+        self._far_db = np.zeros(0, dtype=np.float64)  # 10 log10(_far), kept beside it
         self._since = 0
         self.delay: int | None = None  # frames; None: no echo found
         self.gain = 0.0
@@ -56,10 +60,12 @@ class EchoGate:
         n = -(-pcm.shape[0] // FRAME)
         pad = n * FRAME - pcm.shape[0]
         x = np.pad(pcm, ((0, pad), (0, 0))) if pad else pcm
-        power = np.mean(x.reshape(n, FRAME, 2).astype(np.float64) ** 2, axis=1) + 1e-12
+        power = frame_power(x.reshape(n, FRAME, 2)) + 1e-12
         keep = HISTORY + MAX_DELAY + n
         self._mic = np.concatenate([self._mic, power[:, 0]])[-keep:]
         self._far = np.concatenate([self._far, power[:, 1]])[-keep:]
+        # each frame's dB once, not the whole history's per chunk
+        self._far_db = np.concatenate([self._far_db, 10 * np.log10(power[:, 1])])[-keep:]
         self._since += n
         if self._since >= ESTIMATE_EVERY:
             self._since = 0
@@ -77,10 +83,10 @@ class EchoGate:
 
     def _estimate(self) -> None:
         mic = 10 * np.log10(self._mic[-HISTORY:])
-        far_all = 10 * np.log10(self._far)
+        far_all = self._far_db
         if mic.shape[0] < HISTORY // 2 or far_all.shape[0] < mic.shape[0] + MAX_DELAY:
             return
-        floor = float(np.percentile(far_all, 20)) + self.active_db
+        floor = percentile(far_all, 20) + self.active_db
         # every delay at once: row d is the customer's envelope `d` frames before the mic's
         total, h = far_all.shape[0], mic.shape[0]
         rows = np.lib.stride_tricks.sliding_window_view(far_all[total - h - MAX_DELAY : total], h)
@@ -107,7 +113,7 @@ class EchoGate:
             return
         far_p = self._far[self._far.shape[0] - mic.shape[0] - best_d : self._far.shape[0] - best_d]
         self.delay = best_d
-        self.gain = float(np.percentile(self._mic[-HISTORY:][best_on] / far_p[best_on], 30))
+        self.gain = percentile(self._mic[-HISTORY:][best_on] / far_p[best_on], 30)
 
     def _echo_frames(self, n: int) -> npt.NDArray[np.bool_]:
         """Which of the last `n` mic frames hold nothing but the echo."""
@@ -116,10 +122,10 @@ class EchoGate:
         total = far.shape[0]
         t = np.arange(total - n, total) - self.delay
         # a reverberant room smears the echo: the loudest of the neighbouring far frames
-        padded = np.concatenate([np.zeros(3), far, np.zeros(1)])
-        windows = np.lib.stride_tricks.sliding_window_view(padded, 5)  # windows[t] = far[t-3:t+2]
-        near = windows[np.clip(t, 0, total - 1)].max(axis=1)
-        floor = float(np.percentile(10 * np.log10(far), 20))
+        # (only the last `n` frames' windows: the whole history's view cost more than the rest)
+        padded = np.concatenate([np.zeros(3), far, np.zeros(1)])  # padded[t:t+5] = far[t-3:t+2]
+        near = padded[np.clip(t, 0, total - 1)[:, None] + _WINDOW].max(axis=1)
+        floor = percentile(self._far_db, 20)
         loud = 10 * np.log10(near + 1e-30) >= floor + self.active_db
         mic = self._mic[self._mic.shape[0] - n :]
         echo: npt.NDArray[np.bool_] = (t >= 2) & loud & (mic <= self.margin * self.gain * near)

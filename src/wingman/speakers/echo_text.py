@@ -34,6 +34,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
+from wingman.audio.levels import frame_power, percentile
 from wingman.events import WordTiming
 from wingman.stt.base import Pcm, StreamWrapper, SttResult, SttStream
 
@@ -188,22 +189,23 @@ class _Activity:
 
     def __init__(self, active_db: float = 15.0, history: int = 600) -> None:
         self.active_db = active_db
-        self._db: deque[float] = deque(maxlen=history)
+        self._history = history
+        self._db = np.zeros(0, dtype=np.float64)  # the last `history` frames' dB
         self._active: list[bool] = []
         self._carry = np.zeros(0, dtype=np.float32)
 
     def push(self, mono: Pcm) -> None:
         step = int(16000 * FRAME_S)
-        x = np.concatenate([self._carry, mono])
+        x = np.concatenate([self._carry, mono]) if self._carry.shape[0] else mono
         n = x.shape[0] // step
         self._carry = x[n * step :]
         if n == 0:
             return
-        power = np.mean(x[: n * step].reshape(n, step).astype(np.float64) ** 2, axis=1) + 1e-12
+        power = frame_power(x[: n * step].reshape(n, step)) + 1e-12
         db = 10 * np.log10(power)
-        self._db.extend(float(v) for v in db)
-        floor = float(np.percentile(np.fromiter(self._db, dtype=np.float64), 20))
-        self._active.extend(bool(v) for v in db > floor + self.active_db)
+        self._db = np.concatenate([self._db, db])[-self._history :]
+        floor = percentile(self._db, 20)
+        self._active.extend((db > floor + self.active_db).tolist())
 
     def last_active(self, start: float, end: float) -> float | None:
         """The end of the last speech frame in [start, end], None when there was none."""
