@@ -132,3 +132,45 @@ def test_whisper_loops_are_cut_to_one_time() -> None:
     assert texts(drop_loops(loop)) == "around 13, dollars"
     said = list(words("yes, yes, we do. We do integrate."))
     assert drop_loops(said) == said
+
+
+def test_a_committed_word_heard_again_as_another_word_is_dropped() -> None:
+    # real phone speech (real_phone_call seed 0): the final "... to do for them." was cut at
+    # 10.76 s; the next decode, with context audio, heard that "them." again as "us." across
+    # the cut, then the new sentence
+    a = Agreement()
+    a.commit_all([Word("for", 10.46, 10.64, 0.9), Word("them.", 10.64, 10.74, 0.9)])
+    decoded = (
+        Word("us.", 10.66, 10.88, 0.7),
+        Word("It", 10.94, 11.02, 0.9),
+        Word("was", 11.02, 11.18, 0.9),
+    )
+    assert [w.text for w in a.clean(decoded, 10.76)] == ["It", "was"]
+    # "pocketfully." [17.86-18.50] committed, cut at 18.63; heard again as "leaf." [18.30-18.70]
+    b = Agreement()
+    b.commit_all([Word("pocketfully.", 17.86, 18.50, 0.8)])
+    again = (Word("leaf.", 18.30, 18.70, 0.6), Word("There", 19.26, 19.28, 0.9))
+    assert [w.text for w in b.clean(again, 18.63)] == ["There"]
+
+
+def test_a_new_word_that_only_touches_the_cut_is_kept_once() -> None:
+    # timings drift between decodes: a new word may start a little before the cut (and the
+    # last committed word's end); it is kept, and only once
+    a = Agreement()
+    a.commit_all([Word("way.", 47.88, 48.40, 0.9)])
+    decoded = (Word("In", 48.36, 48.66, 0.9), Word("short,", 48.66, 49.24, 0.9))
+    assert [w.text for w in a.clean(decoded, 48.42)] == ["In", "short,"]
+    # a word lying over the committed one by less than half: new speech
+    assert [w.text for w in a.clean((Word("It", 48.30, 48.70, 0.9),), 48.42)] == ["It"]
+    # the same word heard again with the same text goes by its text
+    again = (Word("way.", 47.90, 48.41, 0.9), Word("In", 48.45, 48.66, 0.9))
+    assert [w.text for w in a.clean(again, 48.42)] == ["In"]
+
+
+def test_a_new_word_stretched_back_over_the_context_is_kept() -> None:
+    # real phone speech: Whisper skipped the context audio and aligned the first new word
+    # from the window's start ("Mr." 2.34-4.42 s over "... worst of time.", cut at 3.88)
+    a = Agreement()
+    a.commit_all(words("It was the worst of time.", start=2.5, step=0.2))
+    decoded = (Word("Mr.", 2.34, 4.42, 0.01), Word("John", 4.5, 4.8, 0.9))
+    assert [w.text for w in a.clean(decoded, 3.88)] == ["Mr.", "John"]

@@ -41,6 +41,9 @@ from wingman.stt.whisper import Word
 SENTENCE_END = (".", "?", "!", "。", "？", "！")
 PAUSE_MARKS = (",", ";", ":", "-", "—", "，")
 MAX_OVERLAP = 5  # words of the committed tail a new decode may repeat
+REHEARD_SHARE = 0.5  # a new word over this share of a committed word's time is that word again
+REHEARD_MAX_S = 1.0
+MIN_WORD_S = 0.02  # word timings of zero length count as this long
 _NORM = re.compile(r"[^\w']+")
 
 
@@ -134,6 +137,24 @@ def _first_hole(words: Sequence[Word], since: float, limit: float) -> int | None
     return None
 
 
+def _over_committed(word: Word, tail: Sequence[Word]) -> bool:
+    """`word` covers at least half of a committed word's time, or lies at least half inside
+    it (of the shorter of the two): the same stretch of audio decoded again ("them." heard
+    again as "us.", "pocketfully." as "leaf."). A new word that only touches the cut, as
+    word timings drift by a few tens of milliseconds between decodes, does not; nor a word
+    longer than REHEARD_MAX_S: when Whisper skips the context audio, the alignment stretches
+    the first new word back over it ("Mr." from 2.3 s to 4.4 s), so its start says nothing."""
+    if word.end - word.start > REHEARD_MAX_S:
+        return False
+    w_end = max(word.end, word.start + MIN_WORD_S)
+    for c in tail:
+        c_end = max(c.end, c.start + MIN_WORD_S)
+        overlap = min(w_end, c_end) - max(word.start, c.start)
+        if overlap >= REHEARD_SHARE * min(w_end - word.start, c_end - c.start):
+            return True
+    return False
+
+
 def _alike(a: str, b: str) -> bool:
     """The same word, or the same word heard a little differently ("was" and "wants")."""
     return a == b or (min(len(a), len(b)) >= 3 and SequenceMatcher(None, a, b).ratio() >= 0.75)
@@ -149,10 +170,16 @@ class Agreement:
         self._seg_start = 0.0
 
     def clean(self, words: Sequence[Word], seg_start: float) -> tuple[Word, ...]:
-        """A decode's words (call time) without a repeat of what was just committed."""
+        """A decode's words (call time) without a repeat of what was just committed: by text
+        (strip_repeat), then by time (leading words that start before the cut `seg_start` and
+        lie mostly over a committed word: that word heard again, maybe as another word)."""
         if not self.tail:
             return tuple(words)
-        return strip_repeat(words, self.tail, near=seg_start + self.policy.repeat_window_s)
+        words = strip_repeat(words, self.tail, near=seg_start + self.policy.repeat_window_s)
+        n = 0
+        while n < len(words) and words[n].start < seg_start and _over_committed(words[n], self.tail):
+            n += 1
+        return words[n:]
 
     def update(
         self, words: Sequence[Word], *, seg_start: float, audio_end: float, at_pause: bool
