@@ -2,15 +2,21 @@
 
 Every call streams a realistic one-channel conversation (tests/audio_sets.py: the real phone
 recording and synthetic two-voice telephone calls, in turn) in 100 ms chunks into ONE
-LocalWhisperStt (one model, one batching decode scheduler), all at once. Prints one line:
+LocalWhisperStt (one model, one batching decode scheduler), all at once. Prints two lines:
 
-    capacity calls=10 realtime=yes lag_growth_s=0.1 delay_p50_s=0.9 p95_s=2.1 wer=0.12 cpu=1.6 batch=3.1
+    capacity calls=10 realtime=yes lag_growth_s=0.1 delay_p50_s=0.9 p95_s=2.1 wer=0.12 cpu=0.140
+             cores=1.40 batch=3.1
+    process cpu_s=56.0 wall_s=41.2 cores_used=1.36 decodes=812 load1=3.10
 
   realtime     finals keep up: the lag of each call's last final behind its audio does not grow
                (lag_growth_s: that lag at the end minus at the middle, worst call, < 1 s)
   delay        sentence end -> final holding it, p50/p95 over every call (tests/speech_metrics)
   wer          word error rate of the finals, over every call
-  cpu          CPU seconds of this process per second of audio (all calls' audio)
+  cpu          CPU seconds of this process per second of audio (all calls' audio); `cores`:
+               cpu x calls, the cores N calls need at real-time pace (2 cores: fits below ~1.6)
+               The second line: the process's CPU seconds and wall seconds over the run, the
+               cores it actually used, and the decodes it ran (judge capacity by CPU when the
+               machine is shared: a starved process falls behind however cheap its decodes)
   batch        decodes per batched CTranslate2 call (mean)
 
 `--max` finds the largest N that stays live (doubling, then bisecting).
@@ -44,13 +50,19 @@ class Outcome:
     wer: float
     cpu: float
     batch: float
+    cpu_s: float
+    wall_s: float
+    decodes: int
 
     def line(self) -> str:
         return (
             f"capacity calls={self.calls} realtime={'yes' if self.live else 'no'} "
             f"lag_growth_s={self.lag_growth:.1f} delay_p50_s={percentile(self.delays, 50):.2f} "
-            f"p95_s={percentile(self.delays, 95):.2f} wer={self.wer:.3f} cpu={self.cpu:.2f} "
-            f"batch={self.batch:.1f}"
+            f"p95_s={percentile(self.delays, 95):.2f} wer={self.wer:.3f} cpu={self.cpu:.3f} "
+            f"cores={self.cpu * self.calls:.2f} batch={self.batch:.1f}\n"
+            f"process cpu_s={self.cpu_s:.1f} wall_s={self.wall_s:.1f} "
+            f"cores_used={self.cpu_s / max(self.wall_s, 1e-9):.2f} decodes={self.decodes} "
+            f"load1={os.getloadavg()[0]:.2f}"
         )
 
 
@@ -78,11 +90,12 @@ async def measure(args: argparse.Namespace, calls: int) -> Outcome:
     stt = LocalWhisperStt(model="tiny.en", cpu_threads=args.threads, max_batch=args.batch)
     await stt.warm_up()
     audios = sets(args.seconds)
-    cpu0 = time.process_time()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    decodes0 = stt.scheduler.decoded_finals + stt.scheduler.decoded_interims
     batches0 = stt.scheduler.batches
     runs = await asyncio.gather(*(stream_set(stt, audios[i % len(audios)]) for i in range(calls)))
-    cpu = time.process_time() - cpu0
-    decodes = stt.scheduler.decoded_finals + stt.scheduler.decoded_interims
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    decodes = stt.scheduler.decoded_finals + stt.scheduler.decoded_interims - decodes0
     batches = max(stt.scheduler.batches - batches0, 1)
     await stt.aclose()
     growth = max(lag_at(r, r.audio.duration) - lag_at(r, r.audio.duration / 2) for r in runs)
@@ -90,7 +103,8 @@ async def measure(args: argparse.Namespace, calls: int) -> Outcome:
     errors = sum(wer(r.audio, r.finals) * len(r.audio.reference().split()) for r in runs)
     words = sum(len(r.audio.reference().split()) for r in runs)
     audio_s = sum(r.audio.duration for r in runs)
-    return Outcome(calls, growth < 1.0, growth, delays, errors / words, cpu / audio_s, decodes / batches)
+    live, batch = growth < 1.0, decodes / batches
+    return Outcome(calls, live, growth, delays, errors / words, cpu / audio_s, batch, cpu, wall, decodes)
 
 
 async def run(args: argparse.Namespace) -> None:

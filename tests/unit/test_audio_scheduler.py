@@ -193,3 +193,22 @@ def test_pending_decodes_of_different_calls_run_as_one_batch(pool: AudioWorkerPo
     assert batches == [[0], [4, 5, 1], [2, 3]]
     assert [r.text for r in results if r is not None] == [f"utt {n}" for n in range(6)]
     assert sched.batches == 3 and sched.pending == 0
+
+
+def test_a_waiting_interim_is_withdrawn_and_never_decoded(pool: AudioWorkerPool) -> None:
+    dec = HeldDecoder()
+    sched = DecodeScheduler(pool=pool, decode=dec, gather_s=0)
+    busy = sched.submit(key=("a", 0), audio=tag(0), final=False)  # running: cannot be withdrawn
+    assert dec.started.wait(5)
+    waiting = sched.submit(key=("b", 0), audio=tag(1), final=False)
+    other = sched.submit(key=("c", 0), audio=tag(2), final=False)
+    assert not sched.withdraw(("a", 0))
+    assert sched.withdraw(("b", 0))
+    assert waiting.result(timeout=1) is None  # resolved at once, as a dropped interim
+    assert not sched.withdraw(("b", 0))  # nothing left to take back
+    final = sched.submit(key=("b", 0), audio=tag(3), final=True)
+    dec.gate.set()
+    results = done(busy, other, final)
+    assert dec.order == [0, 3, 2]
+    assert [r.text if r else None for r in results] == ["utt 0", "utt 2", "utt 3"]
+    assert sched.dropped_interims == 1 and sched.pending == 0

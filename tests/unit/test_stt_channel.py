@@ -66,9 +66,19 @@ class ScriptedWhisper:
         fut.set_result(Transcript(text, -0.2, 0.01, hi - lo, tuple(heard)))
         return fut
 
+    def withdraw(self) -> bool:
+        return False  # decoded at once: nothing ever waits
 
-def run_channel(audio: F32) -> tuple[list[Out], ScriptedWhisper]:
-    whisper = ScriptedWhisper()
+    def tick(self) -> None:
+        """100 ms of audio went by."""
+
+    @property
+    def waiting_any(self) -> bool:
+        return False
+
+
+def run_channel(audio: F32, whisper: ScriptedWhisper | None = None) -> tuple[list[Out], ScriptedWhisper]:
+    whisper = whisper or ScriptedWhisper()
     outs: list[Out] = []
     errors: list[BaseException] = []
     ch = ChannelDecoder(
@@ -78,11 +88,15 @@ def run_channel(audio: F32) -> tuple[list[Out], ScriptedWhisper]:
         emit=outs.append,
         fail=errors.append,
         interim_every=lambda: int(0.6 * RATE),
+        withdraw=whisper.withdraw,
     )
     whisper.channel = ch
     for i in range(0, audio.shape[0], RATE // 10):
         ch.feed(np.ascontiguousarray(audio[i : i + RATE // 10]))
+        whisper.tick()
     ch.finish()
+    while whisper.waiting_any:
+        whisper.tick()
     assert not errors and ch.idle
     return outs, whisper
 
@@ -113,3 +127,62 @@ def test_silence_gives_no_decode_and_no_final() -> None:
     rng = np.random.default_rng(0)
     outs, whisper = run_channel((rng.standard_normal(10 * RATE) * 1e-3).astype(np.float32))
     assert outs == [] and whisper.windows == []
+
+
+class QueuedWhisper(ScriptedWhisper):
+    """An interim waits in a queue for three chunks (300 ms) before it is decoded; the
+    channel may withdraw it meanwhile, as the shared scheduler allows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[tuple[int, concurrent.futures.Future[Transcript | None], Transcript | None]] = []
+        self.kinds: list[str] = []
+        self.withdrawn = 0
+        self.after_withdraw: list[str] = []
+
+    def submit(
+        self, audio: F32, prompt: str | None, final: bool
+    ) -> concurrent.futures.Future[Transcript | None]:
+        assert self.channel is not None and self.channel.inflight is not None
+        kind = self.channel.inflight.kind
+        if self.kinds and self.kinds[-1] == "withdrawn":
+            self.after_withdraw.append(kind)
+        self.kinds.append(kind)
+        decoded = super().submit(audio, prompt, final)
+        if kind != "interim":
+            return decoded
+        fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
+        self.waiting.append((3, fut, decoded.result()))
+        return fut
+
+    def withdraw(self) -> bool:
+        if not self.waiting:
+            return False
+        _, fut, _ = self.waiting.pop()
+        self.withdrawn += 1
+        self.kinds.append("withdrawn")
+        fut.set_result(None)
+        return True
+
+    @property
+    def waiting_any(self) -> bool:
+        return bool(self.waiting)
+
+    def tick(self) -> None:
+        due = [(n - 1, f, r) for n, f, r in self.waiting]
+        self.waiting = [x for x in due if x[0] > 0]
+        for n, fut, result in due:
+            if n <= 0:
+                fut.set_result(result)
+
+
+def test_an_interim_still_queued_at_a_pause_gives_way_to_the_urgent_decode() -> None:
+    audio, _ = two_cities()
+    outs, whisper = run_channel(audio, QueuedWhisper())
+    assert isinstance(whisper, QueuedWhisper)
+    assert whisper.withdrawn >= 3
+    # a withdrawn interim makes way for the pause or final decode at once
+    assert whisper.after_withdraw and all(k in ("pause", "final") for k in whisper.after_withdraw)
+    finals = [o for o in outs if o.is_final and o.text]
+    said = [norm(w.text) for w in script_words()]
+    assert [norm(w) for o in finals for w in o.text.split()] == said

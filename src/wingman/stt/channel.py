@@ -13,7 +13,9 @@ prompt. Kinds of decode, most urgent first:
   the pause becomes the span's end, this decode is its final (decoded while the endpointer
   waited).
 - interim: every `interim_every()` samples of new speech; shown as an interim, and what two of
-  them agree on is committed while people keep talking.
+  them agree on is committed while people keep talking. An interim still waiting in the
+  shared queue when a pause or the span's end comes is taken back (`withdraw`): the urgent
+  decode goes in its place instead of behind it.
 
 One decode in flight per channel keeps the state simple (a result is applied before the next
 decode is chosen, so a commit never races a decode of audio it already covered) and bounds
@@ -99,6 +101,9 @@ class ChannelDecoder:
     fail: Callable[[BaseException], None]
     interim_every: Callable[[], int]
     glossary: str | None = None
+    # takes back the in-flight interim if it has not started: True when it did (the interim's
+    # future then resolves to None); by default interims are never taken back
+    withdraw: Callable[[], bool] = lambda: False
     policy: CommitPolicy = field(default_factory=CommitPolicy)
     buf: F32 = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     buf_start: int = 0
@@ -127,6 +132,7 @@ class ChannelDecoder:
             now = time.monotonic()
             for ev in self.segmenter.push(samples):
                 self._on_vad(ev.kind, ev.sample, now)
+            self._preempt()
             self._pump()
             self._trim()
 
@@ -192,6 +198,17 @@ class ChannelDecoder:
             self.buf_start = keep
 
     # -- choosing and submitting decodes
+    def _preempt(self) -> None:
+        """A span end or a pause came while this channel's interim still waits in the shared
+        queue: take the interim back (it would be stale when decoded, and the final or pause
+        decode would wait behind it); `_done` then sees it dropped and `_pump` asks for the
+        urgent decode."""
+        job = self.inflight
+        if job is None or job.kind != "interim" or not self._spans or self.closed:
+            return
+        if self._spans[0].end is not None or self._pause_due() is not None:
+            self.withdraw()
+
     def _pump(self) -> None:
         while self.inflight is None and self._spans and not self.closed:
             job = self._next_job()
@@ -221,18 +238,25 @@ class ChannelDecoder:
                 return self._next_job() if self._spans else None
             return _Job("final", self.seg_start, head.end, head.id, head.end_at or now)
         pos = self.segmenter.position
-        pending = self.segmenter.pending_end
-        if (
-            pending is not None
-            and pending <= pos
-            and pending != self._last_pause
-            and pending - self.done_at >= MIN_DECODE
-        ):
+        pending = self._pause_due()
+        if pending is not None:
             self._last_pause = pending
             return _Job("pause", self.seg_start, pending, head.id, now)
         if pos - self.done_at >= MIN_INTERIM and pos - self._last_interim >= self.interim_every():
             self._last_interim = pos
             return _Job("interim", self.seg_start, pos, head.id, now)
+        return None
+
+    def _pause_due(self) -> int | None:
+        """Where the pause decode the open span is due for ends, if one is due."""
+        pending = self.segmenter.pending_end
+        if (
+            pending is not None
+            and pending <= self.segmenter.position
+            and pending != self._last_pause
+            and pending - self.done_at >= MIN_DECODE
+        ):
+            return pending
         return None
 
     def _prompt(self, start: int) -> str | None:

@@ -151,6 +151,7 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
                 index=i,
                 segmenter=VadSegmenter(params=engine.vad_params),
                 submit=functools.partial(self._submit, i),
+                withdraw=functools.partial(self._withdraw, i),
                 emit=functools.partial(self._from_worker, i),
                 fail=self._failed_from_worker,
                 interim_every=self._interim_samples,
@@ -192,6 +193,9 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
         return self._engine.scheduler.submit(
             key=(self._key, channel), audio=audio, final=final, prompt=prompt, language=self.language
         )
+
+    def _withdraw(self, channel: int) -> bool:
+        return self._engine.scheduler.withdraw((self._key, channel))
 
     def _interim_samples(self) -> int:
         # interims take at most about half the decoder's time, so a final rarely waits on one

@@ -4,7 +4,8 @@ Calls submit decodes (a channel has at most one in flight, wingman.stt.channel).
 runs them on the audio worker pool, `parallel` batches at a time, each batch up to `max_batch`
 requests from different calls decoded in ONE batched CTranslate2 call (wingman.stt.batch):
 finals first (in order), then interims, at most one pending interim per channel (a newer one
-replaces it), so a busy node drops stale interims instead of queueing them. When a batch could
+replaces it), so a busy node drops stale interims instead of queueing them; a channel whose
+span ends while its interim still waits takes it back (`withdraw`) and asks for the final. When a batch could
 take more, the worker waits at most `gather_s` for more requests; a stalled call is never
 waited for (only what is pending goes in), and no call starves (finals in order, interims in
 the order their channel first asked).
@@ -102,6 +103,18 @@ class DecodeScheduler:
             self._more.notify_all()
             self._dispatch_locked()
         return fut
+
+    def withdraw(self, key: Hashable) -> bool:
+        """Take back `key`'s interim if it is still waiting (not yet in a batch): it resolves to
+        None (dropped), so its channel can ask for a more urgent decode at once instead of
+        waiting for an interim it no longer needs. False if there was none to take back."""
+        with self._lock:
+            job = self._interims.pop(key, None)
+            if job is None:
+                return False
+            self.dropped_interims += 1
+        job.future.set_result(None)  # outside the lock: its callback may submit again
+        return True
 
     def cancel(self, predicate: Callable[[Hashable], bool]) -> None:
         """Drop the pending jobs whose key matches (a closed stream's)."""
