@@ -8,7 +8,9 @@ pace; `--fast`: as fast as the engine settles, where delays mean nothing) and pr
   delay     seconds from each sentence's end (truth) to the arrival of the final holding it
   longest   the longest final, seconds of audio
   dup       4-word phrases the finals hold more often than the truth (a repeated final)
-  speakers  share of final words with the right speaker (fragment speaker vs truth by time)
+  speakers  share of final words with the right speaker (fragment speaker vs truth by time);
+            one-channel sets get speakers only with `--speakers`: the pipeline's diarizer
+            (speakers/stream.py) on the audio at 16 kHz, as the pipeline resamples it
   cpu       CPU seconds of this process per second of audio
 
 Sets: synthetic_phone (two espeak-ng voices, one telephone channel, 0.1-0.3 s turns, overlaps,
@@ -19,7 +21,8 @@ without a pause the endpointer waits for), demo (the stereo demo call, rep 0 / c
 The last line is one comparable figure: delay over the one-channel two-voice sets, the worst
 WER gap to decoding alone over every set, the longest final, duplicates, CPU:
     conversation delay_p50_s=0.71 p95_s=1.30 wer_gap_max=0.008 longest_final_s=7.6 dup=0 cpu=0.40
-Run: .venv/bin/python bench/conversation.py [--fast] [--sets real_phone,demo] [--seeds 0,1,2] [--threads 2]
+Run: .venv/bin/python bench/conversation.py [--fast] [--speakers] [--sets real_phone,demo] [--seeds 0,1,2]
+     [--threads 2]
 (`--seeds`: the synthetic and real_phone sets once per seed: other gaps, noise, speaking rates)
 """
 
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.audio_sets import (  # noqa: E402
     DEMO_SCRIPT,
     AudioSet,
+    at16k,
     demo_call_set,
     real_phone_call,
     synthetic_call,
@@ -45,6 +49,7 @@ from tests.audio_sets import (  # noqa: E402
 )
 from tests.speech_metrics import (  # noqa: E402
     alone_wer,
+    diarized,
     duplicated_phrases,
     final_delays,
     longest_final,
@@ -54,6 +59,7 @@ from tests.speech_metrics import (  # noqa: E402
     stream_set,
     wer,
 )
+from wingman.speakers.embedder import SpeakerEmbedder  # noqa: E402
 from wingman.stt.local import LocalWhisperStt  # noqa: E402
 from wingman.stt.whisper import glossary_prompt  # noqa: E402
 
@@ -75,6 +81,7 @@ def decode_alone(stt: LocalWhisperStt, audio: AudioSet, prompt: str | None) -> l
 async def run(args: argparse.Namespace) -> None:
     stt = LocalWhisperStt(model=args.model, cpu_threads=args.threads, data_dir=args.data_dir)
     await stt.warm_up()
+    embedder = SpeakerEmbedder()
     # the demo tenant's names, as a sales call on Wingman primes the engine with them
     vocabulary = list(json.loads(DEMO_SCRIPT.read_text())["vocabulary"])
     prompt = glossary_prompt(vocabulary)
@@ -95,7 +102,11 @@ async def run(args: argparse.Namespace) -> None:
     for name, seed in runs:
         audio = SETS[name](seed)
         label = name if name not in SEEDED or seeds == [0] else f"{name}_s{seed}"
-        result = await stream_set(stt, audio, realtime=not args.fast, vocabulary=vocabulary)
+        wrap = None
+        if args.speakers and audio.channels == 1:
+            audio = at16k(audio)
+            wrap = diarized(stt.pool, embedder.embed)
+        result = await stream_set(stt, audio, realtime=not args.fast, vocabulary=vocabulary, wrap=wrap)
         finals = result.finals
         alone_texts = await stt.pool.run(decode_alone, stt, audio, prompt)
         alone = alone_wer(audio, alone_texts)
@@ -138,6 +149,9 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
     parser.add_argument("--seeds", default="0", help="seeds of the synthetic and real_phone sets, e.g. 0,1,2")
     parser.add_argument("--fast", action="store_true", help="push as fast as the engine settles")
+    parser.add_argument(
+        "--speakers", action="store_true", help="label one-channel sets with the diarizer (at 16 kHz)"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="print every final")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where base is assembled")
     asyncio.run(run(parser.parse_args()))

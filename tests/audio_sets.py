@@ -94,6 +94,14 @@ class AudioSet:
         return x if self.rate == RATE else soxr.resample(x, self.rate, RATE).astype(np.float32)
 
 
+def at16k(s: AudioSet) -> AudioSet:
+    """The set at 16 kHz, as the pipeline resamples every call before speech and speakers."""
+    if s.rate == RATE:
+        return s
+    x = soxr.resample(np.ascontiguousarray(s.audio), s.rate, RATE).astype(np.float32)
+    return AudioSet(s.name, x.reshape(-1, s.channels), RATE, s.turns)
+
+
 # -- number words, so "$30" and "thirty dollars" compare equal
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "

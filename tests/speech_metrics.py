@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import jiwer
 import numpy as np
 
 from tests.audio_sets import AudioSet, normalize
-from wingman.stt.base import SpeechToText, SttResult
+from wingman.audio.pool import AudioWorkerPool
+from wingman.speakers.diarizer import Embed, OnlineDiarizer
+from wingman.speakers.stream import DiarizedStream
+from wingman.stt.base import SpeechToText, SttResult, SttStream
 
 CHUNK_S = 0.1
 
@@ -52,11 +55,14 @@ async def stream_set(
     *,
     realtime: bool = True,
     vocabulary: Sequence[str] = (),
+    wrap: Callable[[SttStream], SttStream] | None = None,
 ) -> StreamRun:
     """Stream `audio` through a new stream of `engine`; at real-time pace each 100 ms chunk is
     pushed when a microphone would have captured its last sample, else each waits for the
-    engine to settle the previous one (`settle()`, when the stream has it)."""
-    stream = engine.stream(sample_rate=audio.rate, channels=audio.channels, vocabulary=vocabulary)
+    engine to settle the previous one (`settle()`, when the stream has it). `wrap`: what the
+    pipeline puts around the engine's stream (speaker labels on one channel)."""
+    inner = engine.stream(sample_rate=audio.rate, channels=audio.channels, vocabulary=vocabulary)
+    stream = inner if wrap is None else wrap(inner)
     run = StreamRun(audio, realtime=realtime)
 
     async def consume() -> None:
@@ -64,7 +70,7 @@ async def stream_set(
             run.results.append((time.monotonic(), r))
 
     chunk = int(audio.rate * CHUNK_S)
-    settle = getattr(stream, "settle", None)
+    settle = getattr(inner, "settle", None)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(consume())
         run.t0 = time.monotonic()
@@ -80,6 +86,16 @@ async def stream_set(
     run.wall_seconds = time.monotonic() - run.t0
     await stream.aclose()
     return run
+
+
+def diarized(pool: AudioWorkerPool, embed: Embed) -> Callable[[SttStream], SttStream]:
+    """A `wrap` for `stream_set`: speaker labels around a one-channel 16 kHz stream, as the
+    pipeline puts them (no voiceprint: the first voice heard is the rep)."""
+
+    def wrap(inner: SttStream) -> SttStream:
+        return DiarizedStream(inner=inner, diarizer=OnlineDiarizer(embed=embed), pool=pool, max_wait=5.0)
+
+    return wrap
 
 
 def hypothesis(finals: Sequence[SttResult], channel: int | None = None) -> str:

@@ -6,6 +6,9 @@
 - The synthetic stereo call, where "Do you integrate with HubSpot?" once came out twice: no
   phrase of the script is repeated in the finals.
 - Silence, noise, hum and music-like tones: no final, no error.
+- Who said each word on one channel: the real phone call at 16 kHz (as the pipeline resamples
+  it) through the engine and the speaker model (speakers/stream.py, CAM++): most words carry
+  the right speaker; one real reader alone stays one speaker.
 
 Streamed as fast as the engine settles (bench/conversation.py measures delays at real-time pace).
 """
@@ -15,8 +18,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.audio_sets import AudioSet, Turn, real_phone_call, synthetic_stereo
-from tests.speech_metrics import duplicated_phrases, longest_final, stream_set, wer
+from tests.audio_sets import AudioSet, Turn, at16k, real_phone_call, synthetic_stereo, two_cities_set
+from tests.speech_metrics import (
+    diarized,
+    duplicated_phrases,
+    longest_final,
+    speaker_accuracy,
+    stream_set,
+    wer,
+)
+from wingman.speakers.embedder import SpeakerEmbedder
 from wingman.stt.local import LocalWhisperStt
 
 pytestmark = pytest.mark.slow
@@ -53,6 +64,17 @@ async def test_no_phrase_comes_out_twice_on_the_stereo_call(engine: LocalWhisper
     assert duplicated_phrases(call, run.finals) == 0
     assert {r.speaker for r in run.finals} == {"rep", "customer"}
     assert wer(call, run.finals) < 0.45  # espeak-ng voices: tiny.en decodes them alone at ~0.2-0.3
+
+
+async def test_words_of_real_phone_speech_carry_the_right_speaker(engine: LocalWhisperStt) -> None:
+    call = at16k(real_phone_call())
+    embed = SpeakerEmbedder().embed
+    run = await stream_set(engine, call, realtime=False, wrap=diarized(engine.pool, embed))
+    assert {r.speaker for r in run.finals} == {"rep", "customer"}
+    assert speaker_accuracy(call, run.finals) >= 0.8  # measured 0.88-0.91 (bench/conversation.py)
+    one = at16k(two_cities_set())
+    alone = await stream_set(engine, one, realtime=False, wrap=diarized(engine.pool, embed))
+    assert alone.finals and {r.speaker for r in alone.finals} == {"rep"}
 
 
 def _tones(seconds: float, rng: np.random.Generator) -> np.ndarray:
