@@ -123,7 +123,7 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"{label:16} {audio.duration:5.1f} {streamed:6.3f} {alone:6.3f} "
             f"{percentile(delays, 50):9.2f} {percentile(delays, 95):5.2f} {longest_final(finals):7.1f} "
-            f"{dup:3d} {speaker_accuracy(audio, finals):8.2f} {result.cpu_seconds / audio.duration:5.2f} "
+            f"{dup:3d} {speaker_accuracy(audio, finals):8.3f} {result.cpu_seconds / audio.duration:5.2f} "
             f"{len(finals):6d}"
         )
         if args.verbose:

@@ -71,7 +71,7 @@ async def test_words_of_real_phone_speech_carry_the_right_speaker(engine: LocalW
     embed = SpeakerEmbedder().embed
     run = await stream_set(engine, call, realtime=False, wrap=diarized(engine.pool, embed))
     assert {r.speaker for r in run.finals} == {"rep", "customer"}
-    assert speaker_accuracy(call, run.finals) >= 0.8  # measured 0.88-0.91 (bench/conversation.py)
+    assert speaker_accuracy(call, run.finals) >= 0.8  # 0.85-0.89, seeds 0-2 (bench/conversation.py)
     one = at16k(two_cities_set())
     alone = await stream_set(engine, one, realtime=False, wrap=diarized(engine.pool, embed))
     assert alone.finals and {r.speaker for r in alone.finals} == {"rep"}
