@@ -21,7 +21,8 @@ LocalWhisperStt (one model, one batching decode scheduler), all at once. Prints 
 
 `--max` finds the largest N that stays live (doubling, then bisecting).
 Figures on a shared 2-core machine are noisy: other work on it makes them worse.
-Run: .venv/bin/python bench/capacity.py [--calls 10] [--max] [--threads 2] [--batch 8] [--seconds 40]
+Run: .venv/bin/python bench/capacity.py [--calls 10] [--max] [--threads 1] [--parallel 2] [--batch 4]
+    [--seconds 40]
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def lag_at(run: StreamRun, t: float) -> float:
 
 
 async def measure(args: argparse.Namespace, calls: int) -> Outcome:
-    stt = LocalWhisperStt(model="tiny.en", cpu_threads=args.threads, max_batch=args.batch)
+    stt = LocalWhisperStt(
+        model="tiny.en", cpu_threads=args.threads, max_batch=args.batch, parallel_decodes=args.parallel
+    )
     await stt.warm_up()
     audios = sets(args.seconds)
     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -108,7 +111,8 @@ async def measure(args: argparse.Namespace, calls: int) -> Outcome:
 
 
 async def run(args: argparse.Namespace) -> None:
-    print(f"threads={args.threads} batch={args.batch} seconds={args.seconds} load={os.getloadavg()[0]:.2f}")
+    setup = f"threads={args.threads} parallel={args.parallel} batch={args.batch} seconds={args.seconds}"
+    print(f"{setup} load={os.getloadavg()[0]:.2f}")
     if not args.max:
         print((await measure(args, args.calls)).line())
         return
@@ -132,8 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--max", action="store_true", help="find the largest N that stays live")
-    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads; 0 = cores")
-    parser.add_argument("--batch", type=int, default=8, help="decodes per batch (1: no batching)")
+    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads per batch; 0 = auto")
+    parser.add_argument("--batch", type=int, default=4, help="decodes per batch (1: no batching)")
+    parser.add_argument("--parallel", type=int, default=0, help="batches decoded at once; 0 = auto")
     parser.add_argument("--seconds", type=float, default=40.0, help="audio per call")
     asyncio.run(run(parser.parse_args()))
 

@@ -145,7 +145,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads; 0 = cores")
+    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads per batch; 0 = auto")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
     parser.add_argument("--seeds", default="0", help="seeds of the synthetic and real_phone sets, e.g. 0,1,2")
     parser.add_argument("--fast", action="store_true", help="push as fast as the engine settles")

@@ -121,7 +121,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads; 0 = cores")
+    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads per batch; 0 = auto")
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where base is assembled")
     asyncio.run(run(parser.parse_args()))

@@ -36,9 +36,9 @@ async def store(db_url: str, clock: Clock) -> AsyncIterator[Store]:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LocalWhisperStt]:
-    """The local speech engine (tiny.en, 2 threads), imported only by the tests that use it."""
+    """The local speech engine (tiny.en, default threads), imported only by the tests that use it."""
     from wingman.stt.local import LocalWhisperStt
 
-    stt = LocalWhisperStt(model="tiny.en", cpu_threads=2)
+    stt = LocalWhisperStt(model="tiny.en")
     yield stt
-    stt.pool.shutdown()
+    stt.shutdown()

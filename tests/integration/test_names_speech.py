@@ -47,7 +47,7 @@ TALKDESK = NAMES / "battlecard-talkdesk.md"
 def engine() -> Iterator[LocalWhisperStt]:
     stt = LocalWhisperStt(model="tiny.en", cpu_threads=2, interim_interval_s=60.0)
     yield stt
-    stt.pool.shutdown()
+    stt.shutdown()
 
 
 @dataclass

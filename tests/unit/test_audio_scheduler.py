@@ -212,3 +212,22 @@ def test_a_waiting_interim_is_withdrawn_and_never_decoded(pool: AudioWorkerPool)
     assert dec.order == [0, 3, 2]
     assert [r.text if r else None for r in results] == ["utt 0", "utt 2", "utt 3"]
     assert sched.dropped_interims == 1 and sched.pending == 0
+
+
+def test_local_engine_splits_the_cores_between_two_single_thread_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wingman.stt.local import LocalWhisperStt
+
+    for cores, parallel, threads in ((1, 1, 1), (2, 2, 1), (4, 2, 2), (16, 2, 2)):
+        monkeypatch.setattr("os.cpu_count", lambda n=cores: n)
+        stt = LocalWhisperStt()  # the model loads on first use, not here
+        try:
+            assert (stt.scheduler.parallel, stt.cpu_threads) == (parallel, threads)
+            assert stt.decode_pool.max_workers == parallel and stt.decode_pool is not stt.pool
+            assert stt.scheduler.max_batch == 4
+        finally:
+            stt.shutdown()
+    explicit = LocalWhisperStt(cpu_threads=3, parallel_decodes=1)
+    assert (explicit.scheduler.parallel, explicit.cpu_threads) == (1, 3)
+    explicit.shutdown()

@@ -67,26 +67,42 @@ class LocalWhisperStt(SpeechToText):
         vad: VadParams | None = None,
         interim_interval_s: float = 0.7,
         min_context_s: float = 10.0,
-        parallel_decodes: int = 1,
-        max_batch: int = 8,
+        parallel_decodes: int = 0,
+        max_batch: int = 4,
         policy: CommitPolicy | None = None,
     ) -> None:
-        """`cpu_threads` 0 means one per core (at most 4); `min_context_s` 30 is stock Whisper;
-        `max_batch`: decodes of different calls run as one batch (wingman.stt.scheduler)."""
+        """`parallel_decodes`: batches decoded at once, 0 = 2 on 2+ cores; `cpu_threads`: the
+        CTranslate2 threads of each, 0 = the cores (at most 4) shared among them; `max_batch`:
+        decodes of different calls run as one batch (wingman.stt.scheduler); `min_context_s`
+        30 is stock Whisper.
+
+        Two batches of up to 4 on one thread each beat one batch of up to 8 on two threads on
+        2 cores: 127 against 147-171 ms of CPU per decode (a 2-7 s window, tiny.en), and with
+        10 calls at real-time pace 289 against 330 ms per decode, the finals lagging less
+        (bench/capacity.py; two threads on one batch wait on each other, and a batch's Python
+        parts leave the second core idle)."""
         self.model = model
         self.data_dir = data_dir
         # spans of at most 7.5 s: a final can never hold more than that, even when the commit
         # policy finds nothing to agree on (Whisper unsure all along)
         self.vad_params = vad or VadParams(max_speech_s=MAX_SPAN_S)
         self.interim_interval_s = interim_interval_s
-        self.cpu_threads = cpu_threads or min(4, os.cpu_count() or 1)
+        cores = min(4, os.cpu_count() or 1)
+        parallel_decodes = parallel_decodes or min(2, cores)
+        self.cpu_threads = cpu_threads or max(1, cores // parallel_decodes)
         self.min_context_s = min_context_s
         self._own_pool = pool is None
-        self.pool = pool or AudioWorkerPool(max_workers=parallel_decodes + 1)
+        self.pool = pool or AudioWorkerPool(max_workers=2)  # ingest: resampling and VAD
+        # decodes run on threads of their own: a batch holds its thread for its whole decode,
+        # and on the shared pool it would keep the calls' ingest (VAD) waiting
+        self.decode_pool = AudioWorkerPool(max_workers=parallel_decodes, thread_name_prefix="wingman-decode")
         self._decoder: WhisperDecoder | None = None
         self._load_lock = threading.Lock()
         self.scheduler = DecodeScheduler(
-            pool=self.pool, decode_batch=self._decode_batch, parallel=parallel_decodes, max_batch=max_batch
+            pool=self.decode_pool,
+            decode_batch=self._decode_batch,
+            parallel=parallel_decodes,
+            max_batch=max_batch,
         )
         self._parallel = parallel_decodes
         self.policy = policy or CommitPolicy()
@@ -119,7 +135,14 @@ class LocalWhisperStt(SpeechToText):
         """Load the VAD and Whisper and run one decode, so the first call is not slow."""
         await self.pool.run(self._warm)
 
+    def shutdown(self) -> None:
+        """Stop the decode threads (and the ingest pool if this engine made it), blocking."""
+        self.decode_pool.shutdown()
+        if self._own_pool:
+            self.pool.shutdown()
+
     async def aclose(self) -> None:
+        await self.decode_pool.aclose()
         if self._own_pool:
             await self.pool.aclose()
 

@@ -63,7 +63,7 @@ class DecodeScheduler:
 
         self._pool = pool
         self._decode_batch = decode_batch
-        self._parallel = parallel
+        self.parallel = parallel
         self.max_batch = max(1, max_batch)
         self.gather_s = gather_s
         self._lock = threading.Lock()
@@ -136,7 +136,7 @@ class DecodeScheduler:
         return len(self._finals) + len(self._interims)
 
     def _dispatch_locked(self) -> None:
-        while self._running < self._parallel and (self._finals or self._interims):
+        while self._running < self.parallel and (self._finals or self._interims):
             self._running += 1
             try:
                 self._pool.submit(self._work)
