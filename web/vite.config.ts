@@ -25,5 +25,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // typing tests (user-event, a timer per key) took over 5 s on a loaded 2-core CI box
+    testTimeout: 20_000,
   },
 });
