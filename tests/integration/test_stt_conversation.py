@@ -18,10 +18,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.audio_sets import AudioSet, Turn, at16k, real_phone_call, synthetic_stereo, two_cities_set
+from tests.audio_sets import (
+    AudioSet,
+    Turn,
+    at16k,
+    normalize,
+    real_phone_call,
+    synthetic_stereo,
+    two_cities_set,
+)
 from tests.speech_metrics import (
     diarized,
     duplicated_phrases,
+    hypothesis,
     longest_final,
     speaker_accuracy,
     stream_set,
@@ -47,6 +56,9 @@ async def test_real_phone_speech_is_committed_while_people_keep_talking(engine: 
         assert r.start - 0.05 <= r.words[0].start and r.words[-1].end <= r.end + 0.05
     starts = [r.start for r in finals]
     assert starts == sorted(starts)
+    # "In short," ends a VAD span (a comma's pause) that Whisper skipped when decoded with the
+    # sentence before; decoded alone it came out "Make sure.", now with what follows
+    assert "in short the period" in normalize(hypothesis(finals))
     # no final opens with the previous final's last word heard again across the cut (seed 0
     # once gave "... to do for them." then "us. It was the age of wisdom.")
     for before, after in zip(finals, finals[1:], strict=False):

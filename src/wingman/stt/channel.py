@@ -17,6 +17,10 @@ prompt. Kinds of decode, most urgent first:
   shared queue when a pause or the span's end comes is taken back (`withdraw`): the urgent
   decode goes in its place instead of behind it.
 
+When Whisper, hearing the context, stops before the new speech at a span's end, that audio
+stays uncommitted: the next span, if it starts within CROSS_GAP, is decoded with it (alone,
+a short end of speech is misheard: "In short," as "Make sure."); else it is decoded alone.
+
 One decode in flight per channel keeps the state simple (a result is applied before the next
 decode is chosen, so a commit never races a decode of audio it already covered) and bounds
 each call's share of the shared decoder. Results are handed to `emit` in order. All state is
@@ -123,6 +127,8 @@ class ChannelDecoder:
         # the latest pause decode that committed nothing: the span's final if the pause lasts
         self._pause_result: tuple[_Job, tuple[Word, ...], float] | None = None
         self._retry: _Job | None = None
+        # a span's end Whisper skipped when decoded with context, waiting for what follows
+        self._orphan: _Job | None = None
         self._finished = False
 
     # -- ingest side
@@ -228,6 +234,8 @@ class ChannelDecoder:
         retry, self._retry = self._retry, None
         if retry is not None and retry.span_id == head.id:
             return retry
+        if self._orphan is not None and self._orphan.span_id == head.id:
+            return self._orphan_job(head)
         if head.end is not None:
             if head.end - self.done_at < MIN_DECODE // 3:
                 self._close_span(head, (), None)  # nothing left after the last commit
@@ -257,6 +265,23 @@ class ChannelDecoder:
             and pending - self.done_at >= MIN_DECODE
         ):
             return pending
+        return None
+
+    def _orphan_job(self, head: _Span) -> _Job | None:
+        """The head span ended with audio Whisper skipped (`_orphan`, at most CROSS_GAP long):
+        when the next span starts within CROSS_GAP of the last commit, close the head without
+        committing that audio, so the next span's windows hold it with what follows; if none
+        starts by then, decode it alone."""
+        orphan = self._orphan
+        assert orphan is not None and head.end is not None
+        nxt = self._spans[1] if len(self._spans) > 1 else None
+        if nxt is not None and nxt.start - self.done_at <= CROSS_GAP:
+            self._orphan = None
+            self._close_span(head, (), None, keep_done=True)
+            return self._next_job() if self._spans else None
+        if nxt is not None or self._finished or self.segmenter.position - self.done_at > CROSS_GAP:
+            self._orphan = None
+            return orphan
         return None
 
     def _prompt(self, start: int) -> str | None:
@@ -309,8 +334,16 @@ class ChannelDecoder:
             # Whisper heard the context again and stopped before (most of) the new speech
             # ("... the other way." and not "In short,"): decode the new audio alone rather
             # than lose it
+            at_end = head.end is not None and job.end == head.end
             if job.end - self.done_at >= MIN_DECODE and not job.retry:
-                self._retry = _Job(job.kind, self.done_at, job.end, job.span_id, job.at, retry=True)
+                retry = _Job(job.kind, self.done_at, job.end, job.span_id, job.at, retry=True)
+                if at_end and job.end - self.done_at <= CROSS_GAP:
+                    # a short end of a span ("In short," before a comma's pause): decoded
+                    # alone it is misheard ("Make sure."); if speech follows soon, decode it
+                    # with that instead (see _orphan_job)
+                    self._orphan = retry
+                else:
+                    self._retry = retry
                 return
         if job.kind == "final" or (head.end is not None and job.end == head.end):
             self._close_span(head, words, conf, at=job.at)
@@ -344,8 +377,16 @@ class ChannelDecoder:
             self.emit(self._out(commit.rest, False, cut, job.end, head.id, conf))
 
     def _close_span(
-        self, span: _Span, words: tuple[Word, ...], conf: float | None, at: float | None = None
+        self,
+        span: _Span,
+        words: tuple[Word, ...],
+        conf: float | None,
+        at: float | None = None,
+        *,
+        keep_done: bool = False,
     ) -> None:
+        """Emit the span's final (`words`) and start the next span; with `keep_done`, the
+        audio after the last commit is left for the next span to decode."""
         self._pause_result = None
         end = span.end if span.end is not None else self.done_at
         if words or span.shown:  # an empty final takes back interims that were shown
@@ -353,7 +394,8 @@ class ChannelDecoder:
         self._remember(words)
         self._agreement.commit_all(words)
         self._spans.popleft()
-        self.done_at = max(self.done_at, end)
+        if not keep_done:  # else the next span (within CROSS_GAP) is decoded from before it
+            self.done_at = max(self.done_at, end)
         if self._spans:
             self._start_span_at(self._spans[0].start)
 
