@@ -15,9 +15,9 @@ from wingman.events import TranscriptFragment, new_id, utcnow
 from wingman.store.common import (
     Scope,
     dialect_of,
+    insert_for_call,
     insert_ignore,
     owned,
-    owns_call,
     recommendation_record,
 )
 from wingman.store.fulltext import search_condition
@@ -225,9 +225,7 @@ async def list_calls(
 async def add_segment(
     session: AsyncSession, *, workspace_id: str, user_id: str, call_id: str, fragment: TranscriptFragment
 ) -> bool:
-    if not await owns_call(session, workspace_id=workspace_id, user_id=user_id, call_id=call_id):
-        return False
-    return await insert_ignore(
+    return await insert_for_call(
         session,
         TranscriptSegment.__table__,  # type: ignore[arg-type]
         {
@@ -240,4 +238,7 @@ async def add_segment(
             "end": fragment.end,
             "created_at": utcnow(),
         },
+        workspace_id=workspace_id,
+        user_id=user_id,
+        call_id=call_id,
     )

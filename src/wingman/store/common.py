@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, exists, select
+from sqlalchemy import ColumnElement, CursorResult, Table, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,26 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
     return cast(CursorResult[Any], result).rowcount == 1
 
 
+async def insert_for_call(
+    session: AsyncSession,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    workspace_id: str,
+    user_id: str,
+    call_id: str,
+) -> bool:
+    """`insert_ignore` of a call's child row, only if `call_id` is a call of `user_id` in
+    `workspace_id` (the tenant check): INSERT ... SELECT ... WHERE EXISTS, one statement where
+    a separate check and insert took two round trips per segment, sentiment and insight."""
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    row = select(*[literal(v, type_=table.c[k].type).label(k) for k, v in values.items()]).where(
+        exists().where(CallSession.id == call_id, *owned(workspace_id, user_id))
+    )
+    result = await session.execute(insert(table).from_select(list(values), row).on_conflict_do_nothing())
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
 def owned(workspace_id: str, user_id: str) -> list[ColumnElement[bool]]:
     """The calls of one user in one workspace (what a rep writes to: their own calls)."""
     return [CallSession.workspace_id == workspace_id, CallSession.user_id == user_id]
@@ -41,13 +61,6 @@ def visible(viewer: Viewer) -> list[ColumnElement[bool]]:
     if not viewer.everyone:
         where.append(CallSession.user_id.in_(sorted({viewer.user_id, *viewer.team})))
     return where
-
-
-async def owns_call(session: AsyncSession, *, workspace_id: str, user_id: str, call_id: str) -> bool:
-    """Whether `call_id` is a call of `user_id` in `workspace_id` (the tenant check before
-    every child write)."""
-    query = select(exists().where(CallSession.id == call_id, *owned(workspace_id, user_id)))
-    return bool(await session.scalar(query))
 
 
 def recommendation_record(row: Recommendation) -> RecommendationRecord:

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wingman.events import AgentRun, FeedbackStatus, Insight
-from wingman.store.common import Scope, insert_ignore, owned, owns_call, recommendation_record
+from wingman.store.common import Scope, insert_for_call, owned, recommendation_record
 from wingman.store.models import AgentRunRow, CallSession, Recommendation
 from wingman.store.models import FeedbackStatus as DbFeedback
 from wingman.store.records import AgentRunRecord, CountItem, RecommendationRecord, Stats
@@ -21,11 +21,7 @@ TOP_N = 5
 
 
 async def add_recommendation(session: AsyncSession, insight: Insight) -> bool:
-    if not await owns_call(
-        session, workspace_id=insight.tenant, user_id=insight.user_id, call_id=insight.call_id
-    ):
-        return False
-    return await insert_ignore(
+    return await insert_for_call(
         session,
         Recommendation.__table__,  # type: ignore[arg-type]
         {
@@ -43,6 +39,9 @@ async def add_recommendation(session: AsyncSession, insight: Insight) -> bool:
             "confidence": insight.confidence,
             "block_id": insight.block_id,
         },
+        workspace_id=insight.tenant,
+        user_id=insight.user_id,
+        call_id=insight.call_id,
     )
 
 
@@ -77,9 +76,7 @@ async def feedback_by_kind(
 
 
 async def add_agent_run(session: AsyncSession, run: AgentRun) -> bool:
-    if not await owns_call(session, workspace_id=run.tenant, user_id=run.user_id, call_id=run.call_id):
-        return False
-    return await insert_ignore(
+    return await insert_for_call(
         session,
         AgentRunRow.__table__,  # type: ignore[arg-type]
         {
@@ -95,6 +92,9 @@ async def add_agent_run(session: AsyncSession, run: AgentRun) -> bool:
             "error": run.error,
             "created_at": run.created_at,
         },
+        workspace_id=run.tenant,
+        user_id=run.user_id,
+        call_id=run.call_id,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from wingman.store.common import insert_ignore, owns_call, visible
+from wingman.store.common import insert_for_call, visible
 from wingman.store.models import CallSession, SegmentSentimentRow
 from wingman.store.records import Record, Viewer
 from wingman.store.repos import Store
@@ -31,9 +31,7 @@ async def add_sentiment(
 ) -> bool:
     """Save a segment's sentiment; True when new (idempotent on the segment id; others' calls: False)."""
     async with store.tenant_tx(workspace_id, write=True) as s:
-        if not await owns_call(s, workspace_id=workspace_id, user_id=user_id, call_id=call_id):
-            return False
-        return await insert_ignore(
+        return await insert_for_call(
             s,
             SegmentSentimentRow.__table__,  # type: ignore[arg-type]
             {
@@ -43,6 +41,9 @@ async def add_sentiment(
                 "score": score,
                 "label": label,
             },
+            workspace_id=workspace_id,
+            user_id=user_id,
+            call_id=call_id,
         )
 
 
