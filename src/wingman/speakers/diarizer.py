@@ -5,9 +5,9 @@ script it and production hands in `SpeakerEmbedder.embed`.
 How it works, per call:
 - Speech: 10 ms frames whose energy is 12 dB over the channel's noise floor (a running low
   percentile), so embeddings are computed from speech only, never from hiss or silence.
-- Windows: every `hop` (0.5 s) the speech frames of the last `window` (1.5 s) are embedded when
-  there are at least 0.3 s of them, plus the short windows of the change points below: about
-  six embeddings per second of speech (~10-15 ms of CPU each), under a tenth of a core per call.
+- Windows: every `hop` (0.5 s) the speech frames of the last `window` (1 s) are embedded when
+  there are at least 0.3 s of them. About two embeddings per second of speech (~15 ms of CPU
+  each): a few percent of one core per call.
 - Clustering: each window goes to the nearest speaker centroid at once (labels are live).
   Every couple of seconds the recent windows (the last 5 minutes) are re-clustered (k-means
   from the current centroids), and each speaker is tested for being two voices: a 2-means split
@@ -16,13 +16,8 @@ How it works, per call:
   halves stay close (0.84-0.89 measured on real readers and espeak voices), two voices split
   (0.63-0.70).
 - Change points, at query time: a frame covered by windows of two speakers (a turn change
-  inside the overlap) goes to the earlier speaker up to where short windows (1.25 s every
-  0.25 s, embedded as they come) turn from the earlier voice to the later one: the split of
-  their leaning (cosine toward one centroid minus the other) that best separates the two,
-  moved to a pause within a short hop when there is one. With too few short windows: the
-  longest pause there, else the middle of the overlap. (The longest pause alone was often a
-  comma inside a turn: synthetic call 0.87 -> 0.94 of words, real phone call 0.84 -> 0.84.)
-  The short windows triple the embeddings: ~6 per second of speech instead of 2.
+  inside the overlap) goes to the earlier speaker up to the longest pause there (turns are
+  0.1-0.3 s apart in real talk), else up to the middle of the overlap.
 - Roles: the rep is the speaker closest to the rep's enrolled voiceprint (when there is one
   and it is close enough), else the speaker of the first window of the call (the first voice
   heard). Every other speaker is "customer".
@@ -66,9 +61,6 @@ class DiarizerParams:
     rep_min: float = 0.45  # a speaker this close to the voiceprint is the rep
     floor_db: float = 12.0  # speech: this far over the noise floor
     min_pause_s: float = 0.05  # a change inside an overlap goes to a pause at least this long
-    fine_window_s: float = 1.25  # shorter windows that place a change between two long ones
-    fine_hop_s: float = 0.25
-    fine_min_speech_s: float = 0.2
     keep_s: float = 120.0  # the speech mask kept (finals never look back that far)
 
 
@@ -102,10 +94,6 @@ class OnlineDiarizer:
         self._speech = np.zeros(0, dtype=bool)  # per frame, from _frame0 on
         self._frame0 = 0
         self._next_hop = self._win
-        self._fwin = int(p.fine_window_s * SAMPLE_RATE) // FRAME
-        self._fhop = int(p.fine_hop_s * SAMPLE_RATE) // FRAME
-        self._next_fine = self._fwin
-        self._fine: list[_Window] = []  # short windows, in time order (the last keep_s)
         self._windows: list[_Window] = []  # the re-clustering pool, in time order
         self._centroids: list[F32] = []
         self._rep: int | None = None
@@ -131,14 +119,10 @@ class OnlineDiarizer:
             lo = self._frames * FRAME - self._audio_start
             frames = self._audio[lo : lo + (done - self._frames) * FRAME].reshape(-1, FRAME)
             self._grow(10 * np.log10(np.mean(frames**2, axis=1) + 1e-10))
-        while self._next_hop <= done or self._next_fine <= done:
-            if self._next_fine <= min(self._next_hop, done):
-                self._fine_window(self._next_fine - self._fwin, self._next_fine)
-                self._next_fine += self._fhop
-            else:
-                self._window(self._next_hop - self._win, self._next_hop)
-                self._next_hop += self._hop
-        keep = max(0, min(self._next_hop - self._win, self._next_fine - self._fwin) * FRAME)
+        while self._next_hop <= done:
+            self._window(self._next_hop - self._win, self._next_hop)
+            self._next_hop += self._hop
+        keep = max(0, (self._next_hop - self._win) * FRAME)
         if keep > self._audio_start:
             self._audio = self._audio[keep - self._audio_start :]
             self._audio_start = keep
@@ -195,30 +179,14 @@ class OnlineDiarizer:
                 self._speech = self._speech[drop:]
                 self._frame0 += drop
 
-    def _embedded(self, f0: int, f1: int, min_s: float) -> _Window | None:
-        """The window [f0, f1) embedded from its speech frames; None under `min_s` of speech."""
+    def _window(self, f0: int, f1: int) -> None:
         speech = self._speech[f0 - self._frame0 : f1 - self._frame0]
-        if speech.sum() * FRAME < min_s * SAMPLE_RATE:
-            return None
+        if speech.sum() * FRAME < self.params.min_speech_s * SAMPLE_RATE:
+            return
         lo = f0 * FRAME - self._audio_start
         voiced = self._audio[lo : lo + (f1 - f0) * FRAME].reshape(-1, FRAME)[speech].reshape(-1)
+        win = _Window(f0, f1, normalize(self.embed(voiced)))
         self.embeddings += 1
-        return _Window(f0, f1, normalize(self.embed(voiced)))
-
-    def _fine_window(self, f0: int, f1: int) -> None:
-        win = self._embedded(f0, f1, self.params.fine_min_speech_s)
-        if win is None:
-            return
-        with self._lock:
-            self._fine.append(win)
-            old = f1 - int(self.params.keep_s * 100)
-            if self._fine[0].end < old:
-                self._fine = [w for w in self._fine if w.end >= old]
-
-    def _window(self, f0: int, f1: int) -> None:
-        win = self._embedded(f0, f1, self.params.min_speech_s)
-        if win is None:
-            return
         with self._lock:
             if not self._centroids:
                 self._centroids.append(win.emb.copy())
@@ -311,28 +279,13 @@ class OnlineDiarizer:
                 continue
             key = (a.start, b.start)
             if key not in cuts:
-                cuts[key] = self._change(a, b, b.start - reach, a.end + reach)
+                pause = self._pause(b.start - reach, a.end + reach)
+                cuts[key] = pause if pause is not None else (b.start + a.end) // 2
             return a.speaker if f < cuts[key] else b.speaker
         cover = [w.speaker for w in near if w.start <= f < w.end]
         if not cover:
             return None
         return max(set(cover), key=cover.count)
-
-    def _change(self, a: _Window, b: _Window, lo: int, hi: int) -> int:
-        """The frame where speaker a hands over to b within [lo, hi): where the short windows
-        there turn from a's voice to b's (the split that best separates their leaning), moved
-        to a pause close by; with too few short windows, the longest pause, else mid-overlap."""
-        fine = [w for w in self._fine if lo <= (w.start + w.end) // 2 < hi]
-        if len(fine) < 2:
-            pause = self._pause(lo, hi)
-            return pause if pause is not None else (b.start + a.end) // 2
-        toward = self._centroids[a.speaker] - self._centroids[b.speaker]
-        lean = np.array([float(w.emb @ toward) for w in fine])
-        gain = np.cumsum(lean - lean.mean())[:-1]  # after i + 1 windows of a, the rest are b's
-        i = int(np.argmax(gain))
-        cut = ((fine[i].start + fine[i].end) // 2 + (fine[i + 1].start + fine[i + 1].end) // 2) // 2
-        pause = self._pause(cut - self._fhop, cut + self._fhop)
-        return pause if pause is not None else cut
 
     def _pause(self, lo: int, hi: int) -> int | None:
         speech = self._speech[max(lo - self._frame0, 0) : max(hi - self._frame0, 0)]
