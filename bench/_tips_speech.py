@@ -1,6 +1,7 @@
 """Speech level for bench/tips.py: a labelled call spoken by the repo's espeak-ng synthesizer
-(scripts/make_conversation_audio.py: both voices on one telephone-band channel, 0.1-0.3 s
-between turns, overlaps and backchannels) and streamed through the local speech engine, whose
+(scripts/make_conversation_audio.py: both voices on one channel, telephone band at 8 kHz or
+with `wideband` the 100-7000 Hz of VoIP at 16 kHz, 0.1-0.3 s between turns, overlaps and
+backchannels) and streamed through the local speech engine, whose
 diarizer labels each final rep or customer. Each final becomes one transcript block, scored
 against the labelled turn it falls in (the spoken turn covering its middle, else the nearest)."""
 
@@ -35,10 +36,11 @@ async def speech_blocks(
     stt: LocalWhisperStt,
     profile: CompanyProfile,
     seed: int,
+    wideband: bool = False,
 ) -> tuple[list[tuple[int, TranscriptBlock]], float]:
     """(labelled turn index, block) per final of the spoken call, and the call's length in s."""
     script = [(t["speaker"], t["text"]) for t in call["turns"]]
-    conv = conversation.mono_call(script, seed=seed)
+    conv = conversation.mono_call(script, seed=seed, wideband=wideband)
     audio = AudioSet(call_id, conv.audio, conv.rate, conv.turns)
     run = await stream_set(stt, audio, realtime=False, vocabulary=vocabulary(profile))
     spoken = [t for t in conv.turns if not t.backchannel]  # the script's turns, in order

@@ -45,6 +45,13 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         ("We're also talking to air called.", "customer", {"objection.competitor"}),
         ("We already use Salesforce.", "customer", set()),  # a product, not a competitor
         ("I'll have to run this by my boss first.", "customer", {"objection.authority"}),
+        ("At the end of the day it's the partners who sign, not me.", "customer", {"objection.authority"}),
+        ("My crew is not exactly tech savvy, they just won't use it.", "customer", {"objection.need"}),
+        ("Could our staff get by with the tablets we have?", "customer", set()),  # a question
+        ("If the reference calls go well we'd start in June.", "customer", set()),  # not a doubt
+        ("We'd like to get the north office on the trial in June.", "customer", {"signal.buying"}),
+        ("We did get a quote from a local installer last spring.", "customer", set()),  # a past quote
+        ("How long does it usually take to go live?", "customer", set()),  # a question, not a signal
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wingman.agents.entities import EntityMatcher
-from wingman.agents.qa import expand_question
+from wingman.agents.qa import expand_question, is_scheduling_request
 from wingman.agents.text import normalize, question_kind, question_sentences
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
@@ -25,6 +25,7 @@ NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "
         ("Our security team will ask about SOC 2.", "implicit"),
         ("tell me about the reporting side", "implicit"),
         ("We would need the call notes to end up in HubSpot without retyping.", "implicit"),
+        ("The tablets are old, we can't install anything heavy on them.", "implicit"),
         ("We would need more time to think.", None),  # not a requirement of the product
         ("I'm not sure we really need all these features.", None),  # doubt, not a question
         ("What we need is better reporting.", None),
@@ -92,4 +93,13 @@ def test_spoken_requirements_get_the_knowledge_base_words() -> None:
     assert "integrates" in expand_question("I need the notes to show up in HubSpot, no retyping.")
     assert "trial" in expand_question("Do you let people test drive it before they commit?")
     assert "migration" in expand_question("Would we have to move the old records over ourselves?")
+    assert "offline" in expand_question("What happens when the internet in the shop goes down?")
+    assert "audit" in expand_question("Our insurance company wants some proof, can you give us that?")
     assert expand_question("How are you today?") == "How are you today?"
+
+
+def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
+    assert is_scheduling_request("Can we set up the trial next Tuesday?")
+    assert is_scheduling_request("Could we start the rollout the second week of June?")
+    assert not is_scheduling_request("Can we start with a smaller plan?")
+    assert not is_scheduling_request("How long does the trial last?")

@@ -94,6 +94,16 @@ _PARAPHRASES = [
         r"without (?:a )?(?:signal|internet|connection|wifi))\b",
         "offline signal",
     ),
+    (  # "what if the wifi in the back corner cuts out": working without a connection
+        r"\b(?:wi-?fi|internet|network|connection|signal|reception)\b[^.?!]{0,40}\b(?:cuts? out|drops?|"
+        r"dropping|goes down|go down|is down|dies|fails|spotty|patchy|flaky|unreliable)\b",
+        "offline wi-fi network drops keeps working",
+    ),
+    (  # "could we hand the insurer some kind of audit report": certifications and audits
+        r"\b(?:audit\w*|certif\w*|complian\w*|soc ?(?:2|two)|iso|pen ?test\w*|insurer|insurance|"
+        r"questionnaire|auditors?|regulators?)\b",
+        "certified audit report compliance",
+    ),
     (
         r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month))\b",
         "price dollars per month plan",
@@ -103,6 +113,20 @@ _PARAPHRASE_PATTERNS = [(re.compile(p, re.I), words) for p, words in _PARAPHRASE
 # a question in a recognized buyer phrasing ("do you let people try it before they commit") needs
 # less retrieval evidence: its topic is known, and the vendor's words were added to the query
 RECOGNIZED_PHRASING_FLOOR = 0.25
+# "could we start the pilot the first week of March": a request to schedule, for the rep to
+# accept (a buying signal), not a question the knowledge base answers
+_SCHEDULING = re.compile(
+    r"^(?:so,? |then,? |and,? |okay,? |ok,? )?(?:could|can|shall) we (?:start|begin|kick off|schedule|"
+    r"book|set up|do|have|run)\b[^?]*\b(?:today|tomorrow|next|this (?:week|month)|monday|tuesday|"
+    r"wednesday|thursday|friday|january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|first|second|week of)\b",
+    re.I,
+)
+
+
+def is_scheduling_request(sentence: str) -> bool:
+    """A request to fix a date for a next step ("can we start the trial next Monday?")."""
+    return _SCHEDULING.search(sentence.strip()) is not None
 
 
 def expand_question(question: str) -> str:
@@ -160,7 +184,11 @@ class QaAgent(Agent):
         started = time.perf_counter()
         if block.speaker == "rep":
             return self.outcome(block, started=started, rule_or_prompt="speaker filter", output=SKIPPED_REP)
-        questions = question_sentences(block.text)[-self.max_questions :]
+        questions = [
+            (sentence, kind)
+            for sentence, kind in question_sentences(block.text)
+            if not is_scheduling_request(sentence)
+        ][-self.max_questions :]
         if not questions:
             return self.outcome(
                 block, started=started, rule_or_prompt="question detector", output="no question"

@@ -47,7 +47,8 @@ _COMMITMENT = re.compile(
     r"^(?:ok(?:ay)?,?\s+|so,?\s+|great,?\s+|good,?\s+|sure,?\s+|and\s+|then\s+)*(?:i will|i'll|we will|"
     r"we'll|i am going to|i'm going to|we are going to|we're going to|let me|i can|we can|i need to|"
     r"we need to|i have to)\s+(?:also\s+)?(?P<action>(?:send|set up|schedule|book|share|follow up|get back|"
-    r"email|call|loop in|introduce|prepare|put together|draft|review|check|confirm|arrange|organize|"
+    r"email|call|loop in|introduce|prepare|put together|pull together|gather|collect|compile|draft|"
+    r"review|check|confirm|arrange|organize|"
     r"start|run|get|pick|talk|speak|discuss|look|come back|bring|ask|show|forward)\b.*)",
     re.I,
 )

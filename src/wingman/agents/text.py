@@ -105,6 +105,12 @@ _IMPLICIT = [
         r"privacy) (?:team|folks|people|department|officer|lead)s? (?:will|would|is going to|"
         r"are going to|always) (?:ask|want to know|need to know|want to see|want)\b"
     ),
+    # "the laptops are already slow, I cannot put anything heavy on them": a constraint the rep
+    # should answer (how light the product is, whether it works offline ...)
+    re.compile(
+        r"\b(?:i|we) (?:cannot|can not|could not|do not want to|will not) (?:put|have|run|install|add|"
+        r"load) (?:anything|something|software|an agent|a tool) (?:heavy|slow|bulky|big|that slows)\b"
+    ),
     re.compile(
         r"\bwe (?:would|will) (?:need|have|want) to (?:keep|have|support|integrate|connect|"
         r"migrate|port|sync|use|bring)\b"
