@@ -152,9 +152,12 @@ async def test_long_polling_sessions_stick_to_one_gateway(cluster: RunningCluste
     access = (cluster.state / "logs" / "nginx-access.log").read_text()
     upstreams: dict[str, set[str]] = {c: set() for c in cookies}
     for line in access.splitlines():
-        for cookie in cookies:
-            if f"sticky={cookie}" in line and "/socket.io/" in line:
-                upstreams[cookie].add(line.split(" up=")[1].split()[0])
+        # the key is the line's last field; matched whole ("polling-session-1" is a prefix of
+        # "polling-session-10"); a retried request logs "up=a, b" and so counts both nodes
+        key = line.rsplit(" sticky=", 1)[-1].strip()
+        if key in upstreams and "/socket.io/" in line:
+            addrs = line.split(" up=")[1].split(" rt=")[0]
+            upstreams[key].update(a.strip() for a in addrs.split(","))
     assert all(len(u) == 1 for u in upstreams.values()), upstreams
     assert len(set().union(*upstreams.values())) == 2, upstreams
 
