@@ -11,7 +11,7 @@ from tests.unit.test_speakers_diarizer import TURNS, call, scripted_embed
 from wingman.audio.pool import AudioWorkerPool
 from wingman.events import WordTiming
 from wingman.speakers.diarizer import CUSTOMER, REP, OnlineDiarizer
-from wingman.speakers.stream import DiarizedStream
+from wingman.speakers.stream import DiarizedStream, snap_to_sentences
 from wingman.stt.base import SttResult, SttStream
 
 
@@ -61,20 +61,21 @@ async def stream_through(results: list[SttResult], audio: np.ndarray) -> tuple[l
     return out, inner
 
 
+def final_of(spec: list[tuple[str, float, float]]) -> SttResult:
+    """One final "u1" of the timed words in `spec`, spanning them."""
+    return SttResult(
+        text=" ".join(t for t, _, _ in spec), is_final=True, channel=0,
+        start=spec[0][1] - 0.2, end=spec[-1][2] + 0.3, utterance_id="u1", words=words(spec),
+    )
+
+
 async def test_a_final_spanning_a_turn_change_is_split_in_two() -> None:
     audio, truth = call(TURNS)
     # the customer's second turn: a new voice is told apart after about 2 s of it
     (s0, e0, _), (s1, e1, _) = truth[3], truth[4]
-    final = SttResult(
-        text="hello there. sure thing",
-        is_final=True,
-        channel=0,
-        start=s0,
-        end=e1,
-        utterance_id="u1",
-        words=words([("hello", s0 + 0.2, s0 + 0.8), ("there.", s0 + 1.5, e0 - 0.2),
-                     ("sure", s1 + 0.2, s1 + 0.7), ("thing", s1 + 1.0, e1 - 0.3)]),
-    )
+    final = final_of([("hello", s0 + 0.2, s0 + 0.8), ("there.", s0 + 1.5, e0 - 0.2),
+                      ("sure", s1 + 0.2, s1 + 0.7), ("thing", s1 + 1.0, e1 - 0.3)])
+    s0, e1 = final.start, final.end
     out, inner = await stream_through([final], audio)
     assert inner.frames == audio.shape[0]  # the engine heard everything
     assert [(r.text, r.speaker) for r in out] == [("hello there.", CUSTOMER), ("sure thing", REP)]
@@ -111,3 +112,34 @@ async def test_engine_speaker_numbers_split_and_map_to_roles() -> None:
     )
     out, _ = await stream_through([final], audio)
     assert [(r.text, r.speaker) for r in out] == [("a", REP), ("b", CUSTOMER), ("c", REP)]
+
+
+async def test_a_speaker_change_inside_a_sentence_moves_to_its_end() -> None:
+    """The engine wrote where the sentence ends; the voices placed the change two words early
+    (the tail of the customer's sentence was timed into the rep's turn): the sentence stays the
+    customer's, and the rep's part starts at the next sentence."""
+    audio, truth = call(TURNS)
+    (s0, e0, _), (s1, e1, _) = truth[3], truth[4]
+    final = final_of([("hello", s0 + 0.2, s0 + 0.8), ("there", s0 + 1.5, e0 - 0.2),
+                      ("my", s1 + 0.2, s1 + 0.4), ("friend.", s1 + 0.5, s1 + 0.7),
+                      ("sure", s1 + 1.0, s1 + 1.3), ("thing", s1 + 1.5, e1 - 0.3)])
+    out, _ = await stream_through([final], audio)
+    assert [(r.text, r.speaker) for r in out] == [("hello there my friend.", CUSTOMER), ("sure thing", REP)]
+
+
+def test_speaker_changes_snap_to_the_nearest_sentence_end() -> None:
+    r, c = REP, CUSTOMER
+    # the customer's voice was told apart two words before the rep's question ended
+    assert snap_to_sentences("What made you take this call? Chasing clients".split(),
+                             [r, r, r, r, c, c, c, c]) == [r, r, r, r, r, r, c, c]
+    # ... or the rep's voice held on one word into the customer's sentence
+    assert snap_to_sentences("Thanks. Sure we are".split(), [r, r, c, c]) == [r, c, c, c]
+    # a change at a sentence end, or with no sentence end near it, stays where the voices put it
+    assert snap_to_sentences("Hello there. Sure thing".split(), [r, r, c, c]) == [r, r, c, c]
+    assert snap_to_sentences("a b c d e f g h.".split(), [r, r, c, c, c, c, c, c]) == [r, r, c, c, c, c, c, c]
+    # a short reply with its own sentence is kept
+    kept = [r, r, r, c, r, r]
+    assert snap_to_sentences("we could start. Yes. In March".split(), kept) == kept
+    # an abbreviation or a trailing ellipsis is not a sentence end
+    assert snap_to_sentences("I asked Dr. Smith about it".split(), [r, r, r, c, c, c]) == [r, r, r, c, c, c]
+    assert snap_to_sentences([], []) == []

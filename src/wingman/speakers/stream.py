@@ -9,6 +9,10 @@ to an `OnlineDiarizer`, and each result comes out labelled "rep" or "customer".
   (the same rule: the enrolled voice is the rep, else the first voice heard).
 - A final without word timings gets approximate ones (its words spread over its speech frames)
   and is split the same way.
+- A speaker change the diarizer places a few words off a sentence end the engine wrote is moved
+  to that sentence end: people hand over the turn at the end of a sentence, and the voice is
+  told apart only after some of it ("What made you take | this call? Chasing ..." becomes
+  "What made you take this call? | Chasing ..."), so a sentence is not cut in two speakers.
 - An interim takes the speaker of its last second: cheap, and replaced by its final anyway.
 The diarizer runs on the worker pool, in order, never on the event loop; a final waits at most
 `max_wait` for it to catch up with the final's audio.
@@ -26,12 +30,47 @@ import numpy as np
 
 from wingman.audio.pool import AudioWorkerPool
 from wingman.events import WordTiming
+from wingman.pipeline.aggregator import ends_sentence
 from wingman.speakers.diarizer import OnlineDiarizer
 from wingman.speakers.roles import CUSTOMER, REP
 from wingman.stt.base import Pcm, StreamWrapper, SttResult, SttStream
 
 _PART_IDS = uuid.UUID("6b1f0c52-8f57-4c1a-9d0e-5a3c2f1e7d90")
 INTERIM_LOOKBACK_S = 1.0
+# a speaker change at most this many words from a sentence end is moved to it
+SNAP_WORDS = 3
+
+
+def snap_to_sentences(
+    texts: list[str], roles: list[str | None], *, within: int = SNAP_WORDS
+) -> list[str | None]:
+    """`roles` (one per word of `texts`) with each speaker change that falls inside a sentence
+    moved to the nearest sentence end at most `within` words away (the later one on a tie); a
+    change with no sentence end that close stays where the voices say."""
+    out = list(roles)
+    ends = [i + 1 for i, t in enumerate(texts[:-1]) if ends_sentence(t)]  # a change may go before i
+    i = 1
+    while i < len(out):
+        if out[i] == out[i - 1] or (i in ends):
+            i += 1
+            continue
+        before, after = out[i - 1], out[i]
+        # never across another change: the words moved are all of one speaker
+        near = [
+            j for j in ends
+            if 0 < j - i <= within and all(r == after for r in out[i:j])
+            or 0 < i - j <= within and all(r == before for r in out[j:i])
+        ]
+        if not near:
+            i += 1
+            continue
+        j = min(near, key=lambda j: (abs(j - i), -j))
+        if j > i:
+            out[i:j] = [out[i - 1]] * (j - i)  # the previous speaker ends the sentence
+        else:
+            out[j:i] = [out[i]] * (i - j)  # the next speaker started at the sentence end
+        i = max(i, j) + 1
+    return out
 
 
 class DiarizedStream(StreamWrapper):
@@ -114,7 +153,9 @@ class DiarizedStream(StreamWrapper):
         if any(w.speaker is not None for w in words):
             roles = self._engine_speakers(words)
         else:
-            roles = self.diarizer.label_words([(w.start, w.end) for w in words])
+            roles = snap_to_sentences(
+                [w.text for w in words], self.diarizer.label_words([(w.start, w.end) for w in words])
+            )
         runs: list[tuple[str | None, list[WordTiming]]] = []
         for word, role in zip(words, roles, strict=True):
             if runs and runs[-1][0] == role:
