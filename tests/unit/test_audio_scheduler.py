@@ -103,6 +103,23 @@ def test_cancel_drops_a_closed_streams_jobs(pool: AudioWorkerPool) -> None:
     assert dec.order == [0, 3]
 
 
+def test_interims_thin_out_with_the_channels_talking_per_slot(pool: AudioWorkerPool) -> None:
+    dec = HeldDecoder()
+    dec.gate.set()
+    sched = DecodeScheduler(pool=pool, decode=dec, parallel=2)
+    sched.decode_seconds, sched.slot_seconds = 0.3, 0.2
+    assert sched.interim_interval() == pytest.approx(0.6)  # nobody talking: 2 x a batch
+    done(sched.submit(key=("a", 0), audio=tag(0), final=False))
+    sched.decode_seconds, sched.slot_seconds = 0.3, 0.2  # as measured on a crowded node
+    assert sched.interim_interval() == pytest.approx(0.6)  # one channel: as before
+    done(*(sched.submit(key=(c, 0), audio=tag(n), final=False) for n, c in enumerate("abcdefghij")))
+    sched.decode_seconds, sched.slot_seconds = 0.3, 0.2
+    # ten channels on two slots of 0.2 s per decode, interims at most half of them: 2 s apart
+    assert sched.interim_interval() == pytest.approx(10 * 0.2 / (0.5 * 2))
+    sched.cancel(lambda key: isinstance(key, tuple) and key[0] in "abcde")
+    assert sched.interim_interval() == pytest.approx(5 * 0.2 / (0.5 * 2))  # closed calls leave
+
+
 def test_decode_errors_reach_the_caller(pool: AudioWorkerPool) -> None:
     def broken(audio: F32, prompt: str | None, language: str | None) -> Transcript:
         raise RuntimeError("model exploded")

@@ -222,7 +222,7 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
 
     def _interim_samples(self) -> int:
         # interims take at most about half the decoder's time, so a final rarely waits on one
-        busy = int(2 * self._engine.scheduler.decode_seconds * SAMPLE_RATE)
+        busy = int(self._engine.scheduler.interim_interval() * SAMPLE_RATE)
         return max(self._interim_every, busy)
 
     def _from_worker(self, channel: int, out: Out) -> None:

@@ -8,7 +8,9 @@ replaces it), so a busy node drops stale interims instead of queueing them; a ch
 span ends while its interim still waits takes it back (`withdraw`) and asks for the final. When a batch could
 take more, the worker waits at most `gather_s` for more requests; a stalled call is never
 waited for (only what is pending goes in), and no call starves (finals in order, interims in
-the order their channel first asked).
+the order their channel first asked). `interim_interval` spaces each channel's interims by
+how many channels are talking per decode slot, so a crowded node spends most of its decodes on
+finals and pause decodes instead of interims it would drop or run late.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from dataclasses import dataclass
 from wingman import metrics
 from wingman.audio.pool import AudioWorkerPool
 from wingman.stt.whisper import F32, Transcript
+
+INTERIM_SHARE = 0.5  # of the decoder's slot time, at most, for interims when calls crowd it
+ACTIVE_S = 3.0  # a key that asked for a decode this recently is a channel in speech
 
 
 @dataclass
@@ -76,6 +81,8 @@ class DecodeScheduler:
         self.dropped_interims = 0
         self.batches = 0
         self.decode_seconds = 0.3  # moving average of one batch's wall time
+        self.slot_seconds = 0.15  # ... of a batch's wall time per decode in it
+        self._asked: dict[Hashable, float] = {}  # key -> when it last submitted
 
     def submit(
         self,
@@ -90,6 +97,7 @@ class DecodeScheduler:
         fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
         job = Job(key, audio, prompt, language, final, fut)
         with self._lock:
+            self._asked[key] = time.monotonic()
             stale = self._interims.get(key)
             if final:
                 self._finals.append(job)
@@ -123,9 +131,23 @@ class DecodeScheduler:
             gone = [j for j in self._finals if predicate(j.key)]
             gone += [j for k, j in self._interims.items() if predicate(k)]
             self._finals = keep
+            self._asked = {k: t for k, t in self._asked.items() if not predicate(k)}
             for job in gone:
                 self._interims.pop(job.key, None)
                 job.future.cancel()
+
+    def interim_interval(self) -> float:
+        """Seconds of new speech a channel should wait between interims so that interims take
+        about INTERIM_SHARE of the decoder: the more channels are talking (asked for a decode
+        in the last ACTIVE_S) per decode slot, the fewer interims each gets; never less than
+        twice a batch's wall time (an interim's result is out before the next is asked)."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._asked) > 64:  # forget the keys of calls that stopped talking
+                self._asked = {k: t for k, t in self._asked.items() if now - t < ACTIVE_S}
+            active = sum(now - t < ACTIVE_S for t in self._asked.values())
+            share = active * self.slot_seconds / (INTERIM_SHARE * self.parallel)
+            return max(2 * self.decode_seconds, share)
 
     @property
     def pending(self) -> int:
@@ -184,5 +206,6 @@ class DecodeScheduler:
                 job.future.set_result(result)
         took = time.perf_counter() - began
         self.decode_seconds += 0.3 * (took - self.decode_seconds)
+        self.slot_seconds += 0.3 * (took / len(jobs) - self.slot_seconds)
         for job in jobs:
             metrics.decoded(took, final=job.final)
