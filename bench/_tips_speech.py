@@ -10,6 +10,7 @@ falls in (the spoken turn covering its middle, else the nearest)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from tests.audio_sets import AudioSet, at16k, conversation
@@ -22,7 +23,11 @@ from wingman.speakers.roles import CUSTOMER
 from wingman.stt.base import SttResult
 from wingman.stt.local import LocalWhisperStt
 
-_EMBEDDER: SpeakerEmbedder | None = None
+
+@functools.cache
+def _embedder() -> SpeakerEmbedder:
+    """One speaker model for every call of a run (loading it takes a while)."""
+    return SpeakerEmbedder()
 
 
 def vocabulary(profile: CompanyProfile) -> list[str]:
@@ -48,14 +53,11 @@ async def speech_blocks(
     wideband: bool = False,
 ) -> tuple[list[tuple[int, TranscriptBlock]], float]:
     """(labelled turn index, block) per transcript block of the spoken call, and its length in s."""
-    global _EMBEDDER
-    if _EMBEDDER is None:
-        _EMBEDDER = SpeakerEmbedder()
     script = [(t["speaker"], t["text"]) for t in call["turns"]]
     conv = conversation.mono_call(script, seed=seed, wideband=wideband)
     audio = at16k(AudioSet(call_id, conv.audio, conv.rate, conv.turns))
     run = await stream_set(
-        stt, audio, realtime=False, vocabulary=vocabulary(profile), wrap=diarized(stt.pool, _EMBEDDER.embed)
+        stt, audio, realtime=False, vocabulary=vocabulary(profile), wrap=diarized(stt.pool, _embedder().embed)
     )
     spoken = [t for t in conv.turns if not t.backchannel]  # the script's turns, in order
     return blocks_of(run.finals, call_id=call_id, tenant=tenant, turns=spoken), audio.duration

@@ -58,8 +58,8 @@ def snap_to_sentences(
         # never across another change: the words moved are all of one speaker
         near = [
             j for j in ends
-            if 0 < j - i <= within and all(r == after for r in out[i:j])
-            or 0 < i - j <= within and all(r == before for r in out[j:i])
+            if (0 < j - i <= within and all(r == after for r in out[i:j]))
+            or (0 < i - j <= within and all(r == before for r in out[j:i]))
         ]
         if not near:
             i += 1
