@@ -109,6 +109,7 @@ class ChannelDecoder:
     # future then resolves to None); by default interims are never taken back
     withdraw: Callable[[], bool] = lambda: False
     policy: CommitPolicy = field(default_factory=CommitPolicy)
+    clock: Callable[[], float] = time.monotonic  # the replay bench runs on audio time
     buf: F32 = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     buf_start: int = 0
     seg_start: int = 0  # where the decode window starts (at or before done_at, for context)
@@ -135,7 +136,7 @@ class ChannelDecoder:
     def feed(self, samples: F32) -> None:
         with self._lock:
             self.buf = np.concatenate([self.buf, samples]) if self.buf.size else samples.copy()
-            now = time.monotonic()
+            now = self.clock()
             for ev in self.segmenter.push(samples):
                 self._on_vad(ev.kind, ev.sample, now)
             self._preempt()
@@ -146,7 +147,7 @@ class ChannelDecoder:
         """End of input: close the open span; its final follows."""
         with self._lock:
             self._finished = True
-            now = time.monotonic()
+            now = self.clock()
             for ev in self.segmenter.flush():
                 self._on_vad(ev.kind, ev.sample, now)
             self._pump()
@@ -228,7 +229,7 @@ class ChannelDecoder:
 
     def _next_job(self) -> _Job | None:
         head = self._spans[0]
-        now = time.monotonic()
+        now = self.clock()
         if self.segmenter.position - self.seg_start > WINDOW:
             self.seg_start = max(self.seg_start, self._context_start(self.done_at))
         retry, self._retry = self._retry, None
