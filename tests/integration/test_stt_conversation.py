@@ -118,3 +118,22 @@ async def test_no_speech_gives_no_final(engine: LocalWhisperStt, kind: str) -> N
     clip = AudioSet(kind, audio.astype(np.float32)[:, None], RATE, (Turn("nobody", "", 0.0, 0.0),))
     run = await stream_set(engine, clip, realtime=False)
     assert [r.text for r in run.finals] == []
+
+
+def test_a_decode_that_stops_before_the_next_voice_commits_its_sentence(engine: LocalWhisperStt) -> None:
+    """Why interims on the espeak call came back without new words for seconds: Whisper ends
+    its text at a sentence and never transcribes the other voice after it (here "What budget
+    did you have in mind for this year?", then 4 s of "Around thirty dollars per seat ...").
+    The commit policy takes that stop as the sentence's end and cuts there, so the next decode
+    starts at the skipped voice."""
+    from tests.audio_sets import synthetic_call
+    from wingman.stt.commit import Agreement, shift
+
+    call = at16k(synthetic_call(0))
+    lo, hi = 40.93, 47.8
+    tr = engine.decoder.decode(call.audio[int(lo * RATE) : int(hi * RATE), 0], words=True)
+    heard = shift(tr.words, lo)
+    assert heard and hi - heard[-1].end >= 1.0, tr.text  # stopped with 1 s+ of speech left
+    commit = Agreement().update(heard, seg_start=lo, audio_end=hi, at_pause=False)
+    assert commit is not None and commit.rule == "stopped" and commit.cut_to < 44.5
+    assert "budget" in normalize(" ".join(w.text for w in commit.words))

@@ -174,3 +174,19 @@ def test_a_new_word_stretched_back_over_the_context_is_kept() -> None:
     a.commit_all(words("It was the worst of time.", start=2.5, step=0.2))
     decoded = (Word("Mr.", 2.34, 4.42, 0.01), Word("John", 4.5, 4.8, 0.9))
     assert [w.text for w in a.clean(decoded, 3.88)] == ["Mr.", "John"]
+
+
+def test_a_decode_that_stops_at_a_sentence_before_the_speech_after_it_commits_that_sentence() -> None:
+    # espeak call, seed 0: "... what budget did you have in mind for the year." then the other
+    # voice for 4 s that Whisper never transcribed; decodes kept repeating the first sentence
+    heard = words("What budget did you have in mind for the year.", start=40.9, step=0.3)
+    a = Agreement()
+    commit = a.update(heard, seg_start=40.9, audio_end=heard[-1].end + 1.2, at_pause=False)
+    assert commit is not None and commit.rule == "stopped" and commit.words == heard and not commit.rest
+    assert commit.cut_from == heard[-1].end and commit.cut_to > commit.cut_from
+    # the words reaching the end of the audio, or a stop that ends no sentence: nothing yet
+    assert Agreement().update(heard, seg_start=40.9, audio_end=heard[-1].end + 0.4, at_pause=False) is None
+    unfinished = words("What budget did you have in mind for", start=40.9)
+    assert Agreement().update(unfinished, seg_start=40.9, audio_end=44.0, at_pause=False) is None
+    # a short phrase waits, as at a pause
+    assert Agreement().update(words("Sure."), seg_start=0, audio_end=1.5, at_pause=False) is None

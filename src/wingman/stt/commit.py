@@ -43,6 +43,7 @@ PAUSE_MARKS = (",", ";", ":", "-", "—", "，")
 MAX_OVERLAP = 5  # words of the committed tail a new decode may repeat
 REHEARD_SHARE = 0.5  # a new word over this share of a committed word's time is that word again
 REHEARD_MAX_S = 1.0
+CUT_AFTER_STOP_S = 0.3  # where to cut after a decode that stopped (word ends run early)
 MIN_WORD_S = 0.02  # word timings of zero length count as this long
 _NORM = re.compile(r"[^\w']+")
 
@@ -78,6 +79,8 @@ class CommitPolicy:
     tail_probability: float = 0.8
     repeat_window_s: float = 1.5  # a repeat of the committed tail counts only this near the cut
     max_hole_s: float = 2.0  # seconds without a word that no commit spans
+    # speech this long after a decode's last word, in an open span: Whisper stopped before it
+    stop_gap_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,12 @@ class Agreement:
         )
         if at_pause and long_enough and ends_sentence(words[-1]) and self._heard_out(words[-1], audio_end):
             return self._commit(words, len(words), audio_end, audio_end, "pause")
+        last = words[-1]
+        if long_enough and ends_sentence(last) and audio_end - last.end >= self.policy.stop_gap_s:
+            # Whisper ended the text at a sentence and heard nothing in the speech after it (a
+            # voice change, a backchannel): the sentence is done; cut right after it so the
+            # next decode starts at the speech it skipped
+            return self._commit(words, len(words), last.end, last.end + CUT_AFTER_STOP_S, "stopped")
         agreed = agreed_prefix(words, previous)
         for i in range(min(agreed, len(words) - 1) - 1, -1, -1):
             if ends_sentence(words[i]) and ends_sentence(previous[i]):
