@@ -9,7 +9,7 @@ other-company leaks (a tip or summary naming another company of the set, or the 
 and tips per minute. The last line is one comparable figure (holdout).
 
     .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]
-        [--speech [--band phone|wide|both] [--calls N]]
+        [--speech [--band phone|wide|both] [--calls N]] [--only a,b] [--skip a,b]
     (--show: every tip, summary, miss and why)
 
 Transcript level (default, fast, for tuning): each turn is one transcript block with realistic
@@ -253,6 +253,13 @@ def check_summary(
         report.misses.append(f"{name} names other companies: {leaks}")
 
 
+def _selected(name: str, only: str, skip: str) -> bool:
+    """Whether call `name` is in the --only prefixes (all when empty) and not in --skip's."""
+    prefixes = [p for p in only.split(",") if p]
+    skipped = [p for p in skip.split(",") if p]
+    return (not prefixes or name.startswith(tuple(prefixes))) and not name.startswith(tuple(skipped or ["\0"]))
+
+
 def print_report(split: str, report: Report) -> None:
     print(f"== {split}")
     for kind in KINDS:
@@ -295,6 +302,12 @@ async def main() -> None:
         help="--speech: telephone band (8 kHz), wideband VoIP (16 kHz), or both",
     )
     parser.add_argument("--calls", type=int, default=0, help="only the first N calls of each split")
+    parser.add_argument(
+        "--only", default="", help="only the calls whose name starts with one of these (comma-separated)"
+    )
+    parser.add_argument(
+        "--skip", default="", help="leave out the calls whose name starts with one of these (comma-separated)"
+    )
     parser.add_argument("--model", default="tiny.en", help="local speech model (--speech)")
     args = parser.parse_args()
     stt = None
@@ -310,7 +323,11 @@ async def main() -> None:
         for split in splits:
             name = f"{split} ({band} band)" if band else split
             report = reports[(band, split)] = Report()
-            paths = sorted((EVAL / "calls" / split).glob("*.yaml"))
+            paths = [
+                p
+                for p in sorted((EVAL / "calls" / split).glob("*.yaml"))
+                if _selected(p.stem, args.only, args.skip)
+            ]
             for n, path in enumerate(paths[: args.calls or None]):
                 if args.show:
                     print(f"-- {path.stem}")
