@@ -257,7 +257,8 @@ def _selected(name: str, only: str, skip: str) -> bool:
     """Whether call `name` is in the --only prefixes (all when empty) and not in --skip's."""
     prefixes = [p for p in only.split(",") if p]
     skipped = [p for p in skip.split(",") if p]
-    return (not prefixes or name.startswith(tuple(prefixes))) and not name.startswith(tuple(skipped or ["\0"]))
+    wanted = not prefixes or name.startswith(tuple(prefixes))
+    return wanted and not (skipped and name.startswith(tuple(skipped)))
 
 
 def print_report(split: str, report: Report) -> None:

@@ -52,6 +52,9 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         ("We'd like to get the north office on the trial in June.", "customer", {"signal.buying"}),
         ("We did get a quote from a local installer last spring.", "customer", set()),  # a past quote
         ("How long does it usually take to go live?", "customer", set()),  # a question, not a signal
+        # naming the problem is a pain, not "we do not need it"
+        ("We don't have a problem getting people in, our problem is keeping them.", "customer", set()),
+        ("Mostly we don't, which is the problem.", "customer", set()),
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:
@@ -165,3 +168,17 @@ async def test_a_price_tip_brings_the_workspaces_own_pricing_facts_cited() -> No
     # a question about price is not an objection
     asked = await coach.handle(block("How much does the Practice plan cost per user?", seq=2), ctx)
     assert asked.insights == []
+
+
+async def test_examples_hear_an_objection_next_to_a_tone_pattern_but_not_in_a_plain_question() -> None:
+    from tests.fakes.agents import shared_embedder
+
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm(), embedder=shared_embedder())
+    await coach.start()
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    # "hesitant" fires the tone rule; the objection in the same sentence is still heard
+    hesitant = block("I'm hesitant, finance will push back hard on that number.")
+    assert {f.kind for f in await coach.detect(hesitant, ctx)} == {"tone.hesitation", "objection.price"}
+    # a question about the contract is near the timing examples, and is the Q&A agent's
+    asked = block("Would we be tied in for a year, or could we walk away if it doesn't work for us?")
+    assert [f.kind for f in await coach.detect(asked, ctx) if f.kind.startswith("objection.")] == []

@@ -174,6 +174,12 @@ def test_long_sentences_are_also_matched_clause_by_clause() -> None:
     ]
 
 
+
+def test_a_condition_is_not_matched_as_a_clause_of_its_own() -> None:
+    said = "If the reference call goes well, I'd like one clinic running on it before March."
+    assert clauses(sentences(said)) == [said, "I'd like one clinic running on it before March."]
+
+
 @pytest.mark.parametrize("name", ["utterances.yaml", "utterances_dev.yaml", "utterances_holdout.yaml"])
 def test_labels_are_well_formed(name: str) -> None:
     allowed = {"speaker", "text", "objection", "question", "answer", "entities", "signal", "tone"}

@@ -25,7 +25,7 @@ from wingman.agents.examples import ExampleMatcher
 from wingman.agents.findings import Finding
 from wingman.agents.nudges import nudges
 from wingman.agents.playbook import Playbook, PlaybookProvider, prepare
-from wingman.agents.text import sentences
+from wingman.agents.text import question_kind, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
@@ -49,6 +49,7 @@ _COMPETITOR_HANDOVER = frozenset(
     {"objection.price", "objection.competitor", "objection.need", "objection.timing"}
 )
 MIN_FACT_SCORE = 0.35
+_DECIDING = ("objection.", "signal.")  # families whose pattern makes the examples unneeded
 
 
 class CoachTip(BaseModel):
@@ -140,16 +141,27 @@ class SalesCoach(Agent):
                     sentence=sentence,
                 )
             per_sentence.append(here)
-        # the examples are the recall path: only when no pattern (the precise path) fired
-        if matcher is not None and block.speaker != "rep" and not any(per_sentence):
+        # the examples are the recall path: only on sentences where no objection or signal
+        # pattern (the precise path) fired; a tone pattern ("I'm hesitant") says nothing about
+        # whether the sentence also holds an objection
+        if matcher is not None and block.speaker != "rep":
             for (sentence, entities), here in zip(parts, per_sentence, strict=True):
+                if any(kind.startswith(_DECIDING) for kind in here):
+                    continue
                 prepared = prepare(sentence, entities, ctx.catalog.competitors)
+                asked = question_kind(sentence) == "explicit"
                 for m in await matcher.match([sentence]):
                     rule = playbook.rule(m.kind)
                     if rule is None or m.kind in here or not rule.applies_to(block.speaker):
                         continue
                     if rule.excluded(prepared):
                         continue  # "price is not an issue" is near price examples, and not one
+                    if (
+                        m.kind.startswith("objection.")
+                        and asked
+                        and m.score < playbook.matching.threshold + playbook.matching.question_margin
+                    ):
+                        continue  # "would we be tied in for a year?" asks; the Q&A answers it
                     here[m.kind] = Finding(
                         m.kind,
                         rule.label,

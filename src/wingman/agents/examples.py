@@ -26,15 +26,21 @@ NEUTRAL = "neutral"
 # where a spoken sentence splits into clauses that can carry their own objection or signal
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\b(?:but|so|because|though)\b)\s*", re.IGNORECASE)
 _MIN_CLAUSE_WORDS = 3
+# a condition ("if the reference call goes well", "once we sign") is not a claim of its own: it
+# is matched only within its sentence, never as a clause by itself
+_CONDITION = re.compile(
+    r"^(?:and |or |but |so )?(?:if|unless|once|as long as|provided|assuming|whether)\b", re.I
+)
 
 
 def clauses(sentence_list: Sequence[str]) -> list[str]:
-    """The sentences, then the clauses of those that have several (each of 3+ words)."""
+    """The sentences, then the clauses of those that have several (each of 3+ words, not a
+    condition standing alone)."""
     found = list(sentence_list)
     for sentence in sentence_list:
         parts = [p for p in _CLAUSE.split(sentence) if len(p.split()) >= _MIN_CLAUSE_WORDS]
         if len(parts) > 1:
-            found.extend(p for p in parts if p not in found)
+            found.extend(p for p in parts if p not in found and not _CONDITION.match(p))
     return found
 
 

@@ -116,6 +116,9 @@ class Matching(BaseModel):
     threshold: float = Field(0.45, ge=0, le=1)
     margin: float = Field(0.0, ge=0, le=1)  # over the neutral examples' score
     rule_margin: float = Field(0.0, ge=0, le=1)  # over the runner-up rule's score
+    # an objection heard in a question ("would we be tied in for a year?") by the examples alone
+    # needs this much more than `threshold`: a question is the Q&A agent's to answer
+    question_margin: float = Field(0.0, ge=0, le=1)
 
 
 class Nudges(BaseModel):
