@@ -29,6 +29,10 @@ NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "
         ("We would need more time to think.", None),  # not a requirement of the product
         ("I'm not sure we really need all these features.", None),  # doubt, not a question
         ("What we need is better reporting.", None),
+        # after a comma, "which"/"who" open a relative clause, not a question
+        ("We are halfway through a deal with them, which is why I'm hesitant.", None),
+        ("I'll ask my manager, who is out this week.", None),
+        ("So for the setup, how does that work", "explicit"),
         ("I'll have to run this by my boss first.", None),
         ("Right?", None),
         ("", None),
@@ -95,6 +99,10 @@ def test_spoken_requirements_get_the_knowledge_base_words() -> None:
     assert "migration" in expand_question("Would we have to move the old records over ourselves?")
     assert "offline" in expand_question("What happens when the internet in the shop goes down?")
     assert "audit" in expand_question("Our insurance company wants some proof, can you give us that?")
+    assert "contract" in expand_question("Would we be tied in for a year, or could we walk away?")
+    assert "price" in expand_question("What would it come to for all three offices?")
+    assert "price" in expand_question("Is there anything to pay up front before we start?")
+    assert "integrates" in expand_question("Does somebody have to type it in again?")
     assert expand_question("How are you today?") == "How are you today?"
 
 

@@ -70,8 +70,9 @@ _PARAPHRASES = [
         "stored hosted data",
     ),
     (  # "would the invoices end up in QuickBooks without retyping": an integration question
-        r"\b(?:end up in|flow (?:in)?to|show up in|go straight (?:in)?to|retyp\w*|re-?enter\w*|"
-        r"double entry|copy (?:\w+ )?(?:over|across))\b",
+        r"\b(?:end up in|flow (?:in)?to|show up in|go straight (?:in)?to|land in|retyp\w*|re-?enter\w*|"
+        r"double entry|copy (?:\w+ )?(?:over|across)|"
+        r"(?:type|key|enter) (?:\w+ ){0,2}in (?:again|twice|by hand)|pull (?:\w+ ){0,3}(?:out of|from))\b",
         "integrates syncs with",
     ),
     (  # "let people try it before they commit": the trial, pilot or proof of concept
@@ -86,7 +87,12 @@ _PARAPHRASES = [
         "migration import data from previous system",
     ),
     (r"\b(?:discount\w*|deal|cheaper|break on|savings?)\b", "discount off"),
-    (r"\b(?:cancel\w*|locked in|contract\w*|month to month)\b", "contract month to month annual"),
+    (  # "would we be tied in for a year, or could we walk away": the contract's length and exit
+        r"\b(?:cancel\w*|locked in|contract\w*|month to month|tied (?:in|into|down)|walk away|get out of|"
+        r"notice period|lock-?in|"
+        r"commit(?:ted|ment)? (?:to|for) (?:a|the|one|two|three) (?:year|years|term))\b",
+        "contract month to month annual notice",
+    ),
     (r"\b(?:safe|secure|security|protect\w*|encrypt\w*|hack\w*|breach\w*)\b", "security encrypted"),
     (r"\b(?:train\w*|learn\w*|teach|get the hang)\b", "training learn"),
     (
@@ -105,8 +111,10 @@ _PARAPHRASES = [
         "certified audit report compliance",
     ),
     (
-        r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month))\b",
-        "price dollars per month plan",
+        r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month)|"
+        r"(?:would|will|does) (?:it|that|this) (?:come|comes|work out|add up) to|set (?:us|me) back|"
+        r"pay (?:\w+ ){0,2}(?:up ?front|before|to start)|up-?front)\b",
+        "price dollars per month plan fee",
     ),
 ]
 _PARAPHRASE_PATTERNS = [(re.compile(p, re.I), words) for p, words in _PARAPHRASES]

@@ -65,7 +65,9 @@ _YES_NO = re.compile(
 _WH = re.compile(rf"{_LEAD}(?:how|what|when|where|which|who|whom|whose|why)\b(?:\s+(\w+))?")
 _WH_STATEMENT_NEXT = frozenset({"i", "we", "you", "they", "he", "she", "a", "an"})
 _MODAL_ANY = re.compile(rf"{_LEAD}(?:can|could)\s+(?!not\b|be\b)\w+\s+\w+")
-_TRAILING_WH = re.compile(rf",\s*(?:how|what|when|where|which|who|why)\s+{_AUX}\b")
+# "so for the setup, how does that work": a question after a comma. Not "which" or "who": after
+# a comma they open a relative clause ("a two-year deal, which is why I'm hesitant")
+_TRAILING_WH = re.compile(rf",\s*(?:how|what|when|where|why)\s+{_AUX}\b")
 _POLITE = re.compile(rf"{_LEAD}(?:any chance|is it possible|would it be possible|how about|what about)\b")
 _BACKCHANNEL = re.compile(
     r"^(?:right|okay|ok|yeah|you know|really|huh|sorry|no|yes|correct|"
