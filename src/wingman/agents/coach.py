@@ -141,13 +141,12 @@ class SalesCoach(Agent):
                     sentence=sentence,
                 )
             per_sentence.append(here)
-        # the examples are the recall path: only on sentences where no objection or signal
-        # pattern (the precise path) fired; a tone pattern ("I'm hesitant") says nothing about
-        # whether the sentence also holds an objection
-        if matcher is not None and block.speaker != "rep":
+        # the examples are the recall path: only when no objection or signal pattern (the
+        # precise path) fired in the block; a tone pattern ("I'm hesitant") says nothing about
+        # whether the words also hold an objection
+        decided = any(kind.startswith(_DECIDING) for here in per_sentence for kind in here)
+        if matcher is not None and block.speaker != "rep" and not decided:
             for (sentence, entities), here in zip(parts, per_sentence, strict=True):
-                if any(kind.startswith(_DECIDING) for kind in here):
-                    continue
                 prepared = prepare(sentence, entities, ctx.catalog.competitors)
                 asked = question_kind(sentence) == "explicit"
                 for m in await matcher.match([sentence]):
