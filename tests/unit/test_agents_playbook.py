@@ -182,3 +182,12 @@ async def test_examples_hear_an_objection_next_to_a_tone_pattern_but_not_in_a_pl
     # a question about the contract is near the timing examples, and is the Q&A agent's
     asked = block("Would we be tied in for a year, or could we walk away if it doesn't work for us?")
     assert [f.kind for f in await coach.detect(asked, ctx) if f.kind.startswith("objection.")] == []
+
+
+async def test_asking_for_a_start_date_is_a_buying_signal() -> None:
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm())
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    asked = await coach.detect(block("Can you have it switched on for the first of next month?"), ctx)
+    assert [(f.kind, f.why) for f in asked] == [("signal.buying", "Buying signal: asks for a start date")]
+    rep = block("Can you have it switched on for the first of next month?", speaker="rep")
+    assert await coach.detect(rep, ctx) == []

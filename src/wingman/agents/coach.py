@@ -25,6 +25,7 @@ from wingman.agents.examples import ExampleMatcher
 from wingman.agents.findings import Finding
 from wingman.agents.nudges import nudges
 from wingman.agents.playbook import Playbook, PlaybookProvider, prepare
+from wingman.agents.qa import is_scheduling_request
 from wingman.agents.text import question_kind, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
@@ -139,6 +140,18 @@ class SalesCoach(Agent):
                     d.why,
                     facts=d.rule.facts,
                     sentence=sentence,
+                )
+            if (
+                "signal.buying" not in here
+                and block.speaker != "rep"
+                and is_scheduling_request(sentence)
+                and (rule := playbook.rule("signal.buying")) is not None
+            ):
+                # "could we start the pilot the first week of March?": asking for a start date is
+                # the customer closing, whatever words the signal's patterns know
+                here["signal.buying"] = Finding(
+                    "signal.buying", rule.label, rule.category, rule.priority, rule.tips, 1.0,
+                    f"{rule.label}: asks for a start date", facts=rule.facts, sentence=sentence,
                 )
             per_sentence.append(here)
         # the examples are the recall path: only when no objection or signal pattern (the

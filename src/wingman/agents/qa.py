@@ -124,8 +124,12 @@ RECOGNIZED_PHRASING_FLOOR = 0.25
 # "could we start the pilot the first week of March": a request to schedule, for the rep to
 # accept (a buying signal), not a question the knowledge base answers
 _SCHEDULING = re.compile(
-    r"^(?:so,? |then,? |and,? |okay,? |ok,? )?(?:could|can|shall) we (?:start|begin|kick off|schedule|"
-    r"book|set up|do|have|run)\b[^?]*\b(?:today|tomorrow|next|this (?:week|month)|monday|tuesday|"
+    r"^(?:so,? |then,? |and,? |okay,? |ok,? )?(?:(?:could|can|shall) we (?:start|begin|kick off|schedule|"
+    r"book|set up|do|have|run)|"
+    # "can you have it switched on for the first of next month": the customer asks for a start date
+    r"(?:could|can|would) you (?:have|get) (?:it|this|us|everything|things) (?:\w+ ){0,2}(?:switched on|"
+    r"turned on|set up|up and running|running|live|ready|going|started))\b"
+    r"[^?]*\b(?:today|tomorrow|next|this (?:week|month)|monday|tuesday|"
     r"wednesday|thursday|friday|january|february|march|april|may|june|july|august|september|"
     r"october|november|december|first|second|week of)\b",
     re.I,
