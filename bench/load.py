@@ -167,10 +167,20 @@ class Caller:
             at = time.monotonic()
             self.events.append(Received(name, payload, at))
             if name in ("transcript", "insight"):
+                await self._ack(name, payload)
                 await self._time(name, payload, at)
             if name == "error" and payload.get("code") != "busy":  # busy: counted as refusals
                 self.errors.append(f"error event {payload.get('code')}: {payload.get('message')}")
         return handler
+
+    async def _ack(self, name: str, payload: dict[str, Any]) -> None:
+        """`received` for a final or an insight (not interims), as the web app sends it: the
+        gateway times it on its own clock (wingman_acked_audio_to_client_seconds)."""
+        if name == "transcript" and not (payload.get("is_final") and payload.get("text")):
+            return
+        if isinstance(payload.get("id"), str):
+            with contextlib.suppress(socketio.exceptions.SocketIOError):
+                await self.sio.emit("received", {"event": name, "id": payload["id"]})
 
     async def _time(self, name: str, payload: dict[str, Any], at: float) -> None:
         """Time a live final or insight, the first time it arrives, from the emit of the chunk
@@ -719,6 +729,7 @@ def report_metrics(r: dict[str, Any]) -> None:
     hist = r["server_side"]
     worst: float | None = None
     server_worst: float | None = None
+    acked_worst: float | None = None
     print(f"latency reports: {r['reported']} delays accepted of "
           f"{sum(len(v) for v in r['same_span'].values())} measured; refused reports: "
           f"{dict(collections.Counter(r['report_refusals'])) or 0}")
@@ -734,7 +745,13 @@ def report_metrics(r: dict[str, Any]) -> None:
         print("   " + line)
         if diff is not None:
             server_worst = diff if server_worst is None else max(server_worst, diff)
+        acked = pick(hist, "wingman_acked_audio_to_client_seconds", event=event)
+        line, diff = agreement(f"/metrics server-measured acked audio->{event}", acked, client)
+        print("   " + line)
+        if diff is not None:
+            acked_worst = diff if acked_worst is None else max(acked_worst, diff)
     r["metrics_disagreement"], r["server_disagreement"] = worst, server_worst
+    r["acked_disagreement"] = acked_worst
     hops = [("audio->final", "wingman_audio_to_final_seconds", {}),
             ("final->block", "wingman_final_to_block_seconds", {}),
             ("block->insight", "wingman_block_to_insight_seconds", {}),
@@ -826,11 +843,14 @@ def main() -> None:
             disagreement = "n/a" if worst is None else f"{100 * worst:.0f}%"
             server_worst = result.get("server_disagreement")
             server_gap = "n/a" if server_worst is None else f"{100 * server_worst:.0f}%"
+            acked_worst = result.get("acked_disagreement")
+            acked_gap = "n/a" if acked_worst is None else f"{100 * acked_worst:.0f}%"
             print(f"load_insight_p95_s={p95:.2f} calls={args.calls} "
                   f"transcript_p95_s={percentile(result['to_final'], 0.95):.2f} "
                   f"errors={len(result['errors'])} lost={lost} "
                   f"client_reported_vs_bench_max_diff={disagreement} "
-                  f"server_measured_vs_bench_max_diff={server_gap}")
+                  f"server_measured_vs_bench_max_diff={server_gap} "
+                  f"server_acked_vs_bench_max_diff={acked_gap}")
     finally:
         if stand_in is not None:
             assert stand_in.stdin is not None

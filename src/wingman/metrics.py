@@ -13,6 +13,9 @@ The hops of one utterance (names are the metric names without `wingman_` and `_s
     block_to_insight  block published -> insight published, per agent (agent worker)
     insight_to_client insight published -> emitted to the call's room (gateway)
     audio_to_client   utterance end -> transcript / insight emitted (gateway): what the rep waits
+    acked_audio_to_client  utterance end -> the client's `received` ack of that final / insight
+                      arrived (gateway clock only): adds the down leg, the client's event loop
+                      and the ack's up leg (standing in for the audio's up leg)
 
 What clients measured, reported by them (`latency-report`, realtime/gateway.py), beside these:
 
@@ -86,6 +89,14 @@ CLIENT_INSIGHT = Histogram(
     "wingman_client_insight_seconds",
     "Client-measured: chunk holding the block's end handed to the socket -> insight received",
     ["client"], buckets=LATENCY_BUCKETS)
+ACKED_AUDIO_TO_CLIENT = Histogram(
+    "wingman_acked_audio_to_client_seconds",
+    "Server clock only: utterance end heard (its audio chunk arrived) -> the client's `received` "
+    "ack of the final or insight arrived (server work + down leg + the ack's up leg)",
+    ["event"], buckets=LATENCY_BUCKETS)
+CLIENT_ACKS = Counter(
+    "wingman_client_acks_total", "`received` acks, by event and outcome (timed, unknown)",
+    ["event", "outcome"])
 CLIENT_REPORTS = Counter(
     "wingman_client_latency_reports_total", "latency-report events, by outcome", ["outcome"])
 
@@ -118,6 +129,9 @@ _scrape_hooks: list[Callable[[], None]] = []
 # within seconds, so the oldest entries are long used)
 _final_shown_at: OrderedDict[str, float] = OrderedDict()
 MAX_TRACKED_FINALS = 20_000
+# (event, id) -> wall-clock time its utterance end was heard, until the client's `received`
+# ack arrives (acked_audio_to_client); bounded like the above
+_awaiting_ack: OrderedDict[tuple[str, str], float] = OrderedDict()
 
 
 def configure(*, enabled: bool) -> None:
@@ -174,6 +188,28 @@ def final_shown(fragment: TranscriptFragment, *, live: bool = True) -> None:
         waited = now - fragment.audio_end_at
         AUDIO_TO_FINAL.observe(waited)
         AUDIO_TO_CLIENT.labels("transcript").observe(waited)
+        _await_ack("transcript", fragment.id, time.time() - waited)
+
+
+def _await_ack(event: str, event_id: str, heard_wall: float) -> None:
+    _awaiting_ack[(event, event_id)] = heard_wall
+    if len(_awaiting_ack) > MAX_TRACKED_FINALS:
+        _awaiting_ack.popitem(last=False)
+
+
+def client_acked(event: str, event_id: str) -> bool:
+    """A client's `received` ack of a final or insight this process emitted: the first ack of
+    each is timed from its utterance end on this process's clock; later or unknown ones are
+    only counted. True when it was timed."""
+    if not _enabled:
+        return False
+    heard = _awaiting_ack.pop((event, event_id), None)
+    if heard is None:
+        CLIENT_ACKS.labels(event, "unknown").inc()
+        return False
+    CLIENT_ACKS.labels(event, "timed").inc()
+    ACKED_AUDIO_TO_CLIENT.labels(event).observe(max(0.0, time.time() - heard))
+    return True
 
 
 def stamp_block(block: TranscriptBlock) -> TranscriptBlock:
@@ -225,6 +261,7 @@ def insight_shown(insight: Insight) -> None:
             INSIGHT_TO_CLIENT.observe(now - hops.insight_sent)
         if hops.audio_end is not None:
             AUDIO_TO_CLIENT.labels("insight").observe(now - hops.audio_end)
+            _await_ack("insight", insight.id, hops.audio_end)
     tracing.insight_shown(insight)
 
 
@@ -262,6 +299,12 @@ def client_reported(client: str, *, transcript: list[float], insight: list[float
         series = CLIENT_INSIGHT.labels(client)
         for seconds in insight:
             series.observe(seconds)
+
+
+def client_report_duplicate() -> None:
+    """A latency-report batch sent again (after a reconnect) that was already recorded."""
+    if _enabled:
+        CLIENT_REPORTS.labels("duplicate").inc()
 
 
 def client_report_refused(reason: str) -> None:

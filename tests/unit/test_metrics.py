@@ -60,6 +60,36 @@ def test_a_final_observes_audio_to_final_and_audio_to_client() -> None:
     assert value("wingman_finals_total") == finals + 1
 
 
+def test_the_first_received_ack_of_a_final_is_timed_from_its_utterance_end_and_repeats_are_not() -> None:
+    acked = "wingman_acked_audio_to_client_seconds"
+    count, total = value(f"{acked}_count", event="transcript"), value(f"{acked}_sum", event="transcript")
+    unknown = value("wingman_client_acks_total", event="transcript", outcome="unknown")
+    metrics.final_shown(fragment("f-ack", heard_ago=0.4))
+    assert value(f"{acked}_count", event="transcript") == count  # emitted, not yet acked
+    assert metrics.client_acked("transcript", "f-ack") is True
+    assert value(f"{acked}_count", event="transcript") == count + 1
+    assert value(f"{acked}_sum", event="transcript") - total >= 0.4  # heard 0.4 s before the ack, or more
+    assert metrics.client_acked("transcript", "f-ack") is False  # a second socket, or a resend
+    assert metrics.client_acked("transcript", "never-shown") is False
+    assert value(f"{acked}_count", event="transcript") == count + 1
+    assert value("wingman_client_acks_total", event="transcript", outcome="unknown") == unknown + 2
+    # a final forced out by the end of the call is not timed, so its ack is not either
+    metrics.final_shown(fragment("f-end", heard_ago=2.0), live=False)
+    assert metrics.client_acked("transcript", "f-end") is False
+
+
+def test_an_insight_ack_is_timed_from_its_blocks_audio_end() -> None:
+    acked = "wingman_acked_audio_to_client_seconds_count"
+    count = value(acked, event="insight")
+    metrics.final_shown(fragment("seg-ack", heard_ago=0.3))
+    b = metrics.stamp_block(block("seg-ack"))
+    shown = metrics.stamp_insight(insight_of(b), b)
+    metrics.insight_shown(shown)
+    assert metrics.client_acked("transcript", shown.id) is False  # acks name the event kind
+    assert metrics.client_acked("insight", shown.id) is True
+    assert value(acked, event="insight") == count + 1
+
+
 def test_a_block_and_its_insight_travel_with_their_stamps_through_the_codec() -> None:
     metrics.final_shown(fragment("f-c", heard_ago=0.4))
     time.sleep(0.02)
