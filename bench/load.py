@@ -124,6 +124,10 @@ class Caller:
         self._timed: set[str] = set()
         self._last_report = time.monotonic()
         self.reported = 0  # delays the gateway accepted
+        # latency-report batches sent and not yet acked, by batch id: kept until the gateway
+        # acks them and sent again after a resume (it records a batch id once per call)
+        self._unacked: dict[str, dict[str, Any]] = {}
+        self._batches = 0
         self.report_refusals: list[str] = []
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_attempts=0,
                                         reconnection_delay=0.2, reconnection_delay_max=1.0)
@@ -209,16 +213,22 @@ class Caller:
         if not any(batch.values()) or not self._ready.is_set():
             return
         self._pending = {k: v[REPORT_BATCH:] for k, v in self._pending.items()}
+        self._batches += 1
+        batch_id = f"b{self._batches}"
+        self._unacked[batch_id] = {"client": "bench", "batch": batch_id, **batch}
+        await self._send_report(batch_id)
 
+    async def _send_report(self, batch_id: str) -> None:
         def answered(ack: Any = None) -> None:
             if isinstance(ack, dict) and ack.get("ok"):
+                self._unacked.pop(batch_id, None)
                 self.reported += int(ack.get("accepted", 0))
             else:
                 error = ack.get("error") if isinstance(ack, dict) else None
                 self.report_refusals.append(str(error.get("code") if isinstance(error, dict) else ack))
 
         with contextlib.suppress(socketio.exceptions.SocketIOError):
-            await self.sio.emit("latency-report", {"client": "bench", **batch}, callback=answered)
+            await self.sio.emit("latency-report", self._unacked[batch_id], callback=answered)
 
     def _start_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"title": self.title, "sample_rate": self.rate,
@@ -253,6 +263,8 @@ class Caller:
                     self._sent = min(self._recorded, int(has * self.rate) * frame)
                 self._ready.set()
             await self._flush()
+            for batch_id in list(self._unacked):  # lost with the old socket, or refused
+                await self._send_report(batch_id)
         else:
             self.errors.append(f"resume refused: {ack}")
 
