@@ -197,7 +197,7 @@ def socket_models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     from wingman.realtime import messages, outgoing
 
     incoming: list[type[BaseModel]] = [messages.StartCall, messages.EndCall, messages.FeedbackMessage,
-                                       messages.LatencyReport]
+                                       messages.LatencyReport, messages.ReceivedMessage]
     outgoing_models: list[type[BaseModel]] = [
         outgoing.TranscriptMessage,
         outgoing.InsightMessage,

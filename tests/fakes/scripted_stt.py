@@ -8,6 +8,7 @@ records which call frame its audio started at so a test can check the replay had
 
 from __future__ import annotations
 
+import time
 from typing import Unpack
 
 from tests.fakes.scripted_audio import SR, Script, Segment, first_frame, to_int16
@@ -68,5 +69,7 @@ class ScriptedStream(SttStream, engine=ScriptedStt):
                         channel=seg.channel,
                         start=(seg.start_frame - first) / SR,
                         end=(stop - first) / SR,
+                        # like a real engine: when the audio the final covers was all in
+                        audio_end_at=time.monotonic(),
                     )
                 )

@@ -91,3 +91,51 @@ async def test_a_full_node_says_busy_in_the_ack_and_as_an_event(tmp_path: Path) 
         assert bob.of("error")[0]["code"] == "busy"
         assert ana.of("error") == []  # the other client hears nothing of it
         await asyncio.gather(ana.disconnect(), bob.disconnect())
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_clients_received_acks_time_each_final_once_on_the_gateways_clock(tmp_path: Path) -> None:
+    acked = "wingman_acked_audio_to_client_seconds_count"
+    async with gateway_harness(tmp_path, script_of(LINES)) as g:
+        _rep, token = await g.user("ana")
+        client = await g.client(token)
+        await client.call("start-call", {"title": "acked", "sample_rate": 16000})
+        before = _sample(acked, event="transcript")
+        repeats = _sample("wingman_client_acks_total", event="transcript", outcome="unknown")
+        strangers = _sample("wingman_client_acks_total", event="insight", outcome="unknown")
+        await g.stream(client, 0.0, 5.0)
+        await client.wait(lambda: len(client.finals) == 3, what="three finals")
+        for final in client.finals:
+            await client.emit("received", {"event": "transcript", "id": final["id"]})
+        await client.emit("received", {"event": "transcript", "id": client.finals[0]["id"]})  # again
+        await client.emit("received", {"event": "insight", "id": "never-emitted"})
+        synced = await client.call("latency-report", {"client": "bench"})  # the acks above are handled
+        assert synced["ok"] is True
+        assert _sample(acked, event="transcript") == before + 3
+        assert _sample("wingman_client_acks_total", event="transcript", outcome="unknown") == repeats + 1
+        assert _sample("wingman_client_acks_total", event="insight", outcome="unknown") == strangers + 1
+        assert client.of("error") == []  # acks get no answer, not even for an unknown id
+
+
+async def test_a_latency_report_batch_sent_again_after_a_reconnect_is_counted_once(tmp_path: Path) -> None:
+    reported = "wingman_client_transcript_seconds_count"
+    async with gateway_harness(tmp_path, script_of(LINES)) as g:
+        _rep, token = await g.user("ana")
+        first = await g.client(token)
+        call_id = (await first.call("start-call", {"title": "resend"}))["call_id"]
+        before = _sample(reported, client="bench")
+        batch = {"client": "bench", "batch": "b-1", "transcript": [0.2, 0.3]}
+        assert await first.call("latency-report", batch) == {"ok": True, "accepted": 2, "duplicate": False}
+        await first.disconnect()  # the ack was lost with the socket: the client sends it again
+        again = await g.client(token)
+        await again.call("start-call", {"call_id": call_id})
+        assert await again.call("latency-report", batch) == {"ok": True, "accepted": 0, "duplicate": True}
+        assert _sample(reported, client="bench") == before + 2
+        other = {**batch, "batch": "b-2"}
+        assert (await again.call("latency-report", other))["accepted"] == 2
+        assert _sample(reported, client="bench") == before + 4

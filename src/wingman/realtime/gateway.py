@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ from wingman.realtime.messages import (
     EndCall,
     FeedbackMessage,
     LatencyReport,
+    ReceivedMessage,
     StartCall,
     check_id,
     clean_title,
@@ -56,6 +58,7 @@ from wingman.store.records import Viewer
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[Any]]
+MAX_REPORT_BATCHES = 50_000
 
 
 def error_ack(exc: WingmanError) -> dict[str, Any]:
@@ -86,6 +89,9 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         # the token each socket signed in with: a logout closes the sockets open with it
+        # "<call id>:<batch id>" of latency-reports recorded lately: a batch resent is not
+        # counted twice (bounded; a resend comes within seconds of a reconnect)
+        self._report_batches: OrderedDict[str, None] = OrderedDict()
         self.sessions = TokenSessions(store=container.store, sign_out=self._sign_out)
         container.auth.on_logout(self.sessions.revoke)
         sio.on("connect", self.on_connect)
@@ -96,6 +102,7 @@ class Gateway:
         sio.on("end-call", self._guarded("end-call", self.on_end_call, control=True, ack=True))
         sio.on("latency-report",
                self._guarded("latency-report", self.on_latency_report, control=False, ack=True))
+        sio.on("received", self._guarded("received", self.on_received, control=False, ack=False))
         sio.on("*", self.on_unknown)
         container.health.subscribe(self._on_provider_event)
 
@@ -298,15 +305,36 @@ class Gateway:
         try:
             self.limiter.check(sid, REPORTS)
             msg = parse(LatencyReport, data, event="latency-report")
-            await self._live_for(sid)
+            live = await self._live_for(sid)
             if msg.samples:
                 self.limiter.check(sid, SAMPLES, cost=msg.samples)
         except WingmanError as exc:
             metrics.client_report_refused(exc.code)
             await self._error(sid, exc)
             return error_ack(exc)
+        if msg.batch is not None and not self._first_batch(f"{live.pipeline.call_id}:{msg.batch}"):
+            metrics.client_report_duplicate()
+            return LatencyReportAck(accepted=0, duplicate=True).wire()
         metrics.client_reported(msg.client, transcript=msg.transcript, insight=msg.insight)
         return LatencyReportAck(accepted=msg.samples).wire()
+
+    def _first_batch(self, key: str) -> bool:
+        if key in self._report_batches:
+            return False
+        self._report_batches[key] = None
+        if len(self._report_batches) > MAX_REPORT_BATCHES:
+            self._report_batches.popitem(last=False)
+        return True
+
+    async def on_received(self, sid: str, data: Any = None) -> None:
+        """A client got a final or an insight (messages.py:ReceivedMessage): timed here when
+        this gateway emitted it. No answer: a bad one is counted as unmatched, not told."""
+        try:
+            msg = parse(ReceivedMessage, data, event="received")
+        except BadInput:
+            metrics.client_acked("invalid", "")
+            return
+        metrics.client_acked(msg.event, msg.id)
 
     async def on_end_call(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:

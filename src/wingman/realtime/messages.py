@@ -79,12 +79,24 @@ class LatencyReport(ClientMessage):
     monotonic clock (no clock sync needed). Recorded as wingman_client_*_seconds."""
 
     client: Literal["web", "bench", "demo", "other"] = "other"
+    # the client's id of this batch: a batch sent again (kept until acked, resent after a
+    # reconnect) is recorded once per call
+    batch: str | None = Field(default=None, min_length=1, max_length=64)
     transcript: list[ClientSeconds] = Field(default_factory=list, max_length=MAX_SAMPLES_PER_REPORT)
     insight: list[ClientSeconds] = Field(default_factory=list, max_length=MAX_SAMPLES_PER_REPORT)
 
     @property
     def samples(self) -> int:
         return len(self.transcript) + len(self.insight)
+
+
+class ReceivedMessage(ClientMessage):
+    """received: the client got this final transcript or insight (`id` as emitted). No answer;
+    the gateway that emitted it times it (wingman_audio_to_client_acked_seconds). Interims,
+    take-backs and every other event are not acked."""
+
+    event: Literal["transcript", "insight"]
+    id: str = Field(min_length=1, max_length=64)
 
 
 M = TypeVar("M", bound="ClientMessage")

@@ -202,7 +202,8 @@ class LatencyReportAck(ServerMessage):
     """latency-report's answer: how many delays were recorded."""
 
     ok: Literal[True] = True
-    accepted: int
+    accepted: int  # 0 for a batch already recorded (sent again): the client may drop it
+    duplicate: bool = False
 
 
 class ErrorAck(ServerMessage):

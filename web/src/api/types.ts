@@ -272,6 +272,7 @@ export interface LatencyOut {
 /** latency-report: delays a client measured on its own clock, in batches. Each value is the seconds from handing to the socket the audio chunk that holds the event's audio end (a final's `end`, an insight's `audio_end`) to receiving that event, both on the client's monotonic clock (no clock sync needed). Recorded as wingman_client_*_seconds. */
 export interface LatencyReport {
   client?: "web" | "bench" | "demo" | "other";
+  batch?: string | null;
   transcript?: number[];
   insight?: number[];
 }
@@ -280,6 +281,7 @@ export interface LatencyReport {
 export interface LatencyReportAck {
   ok?: true;
   accepted: number;
+  duplicate?: boolean;
 }
 
 export interface LoginIn {
@@ -406,6 +408,12 @@ export interface ProviderStatusMessage {
 
 export interface ProvidersOut {
   parts: PartOut[];
+}
+
+/** received: the client got this final transcript or insight (`id` as emitted). No answer; the gateway that emitted it times it (wingman_audio_to_client_acked_seconds). Interims, take-backs and every other event are not acked. */
+export interface ReceivedMessage {
+  event: "transcript" | "insight";
+  id: string;
 }
 
 export interface RecommendationOut {
