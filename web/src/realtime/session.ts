@@ -12,8 +12,10 @@ import type {
   Encoding,
   FeedbackStatus,
   InsightEvent,
+  LatencyReportAnswer,
   MetricsEvent,
   ProviderStatusEvent,
+  ReceivedMessage,
   SocketError,
   StartCallAck,
   StartCallRequest,
@@ -40,6 +42,8 @@ export interface SessionOptions {
   monotonic?: () => number;
   /** send `latency-report`s at most this often (ms) */
   latencyReportEveryMs?: number;
+  /** latency-report batch ids' prefix (default: random per page) */
+  latencyBatchPrefix?: string;
 }
 
 /** start-call's payload for a call in `format` (`callId`: resume that call). */
@@ -56,7 +60,7 @@ export class LiveSession {
   /** true once the server acknowledged start-call on the current connection */
   private acked = false;
   private endWaiters: ((e: CallEndedEvent | null) => void)[] = [];
-  private readonly opts: Required<Omit<SessionOptions, 'monotonic' | 'latencyReportEveryMs'>>;
+  private readonly opts: Required<Omit<SessionOptions, 'monotonic' | 'latencyReportEveryMs' | 'latencyBatchPrefix'>>;
   /** what this page measured, sent in batches (`latency-report`; realtime/latency.ts) */
   private readonly latency: LatencyReporter;
   private readonly unbind: (() => void)[] = [];
@@ -72,8 +76,11 @@ export class LiveSession {
       now: options.now ?? (() => Date.now()),
     };
     this.latency = new LatencyReporter((report) => {
-      if (this.socket.connected && this.acked) this.socket.emit('latency-report', report);
-    }, { now: options.monotonic, flushEveryMs: options.latencyReportEveryMs });
+      // kept until answered: one sent while disconnected goes again after the resume
+      if (!this.socket.connected || !this.acked) return;
+      const batch = report.batch ?? '';
+      this.socket.emit('latency-report', report, (ack?: LatencyReportAnswer) => this.latency.answered(batch, ack));
+    }, { now: options.monotonic, flushEveryMs: options.latencyReportEveryMs, batchPrefix: options.latencyBatchPrefix });
     this.bind('connect', this.onConnect);
     this.bind('disconnect', this.onDisconnect);
     this.bind('connect_error', this.onConnectError);
@@ -81,14 +88,16 @@ export class LiveSession {
       if (!this.inCall()) return;
       // a live final, the first time: once end-call went out, finals are the call's last words
       // forced out (the server does not time those either)
-      if (e.is_final && e.text.trim() && this.state.phase === 'live' && !this.state.transcript.some((l) => l.id === e.id && l.is_final)) {
-        this.latency.received('transcript', e.end);
-      }
+      const first = e.is_final && e.text.trim() && !this.state.transcript.some((l) => l.id === e.id && l.is_final);
+      if (first) this.ack('transcript', e.id); // the server times it on its clock (`received`)
+      if (first && this.state.phase === 'live') this.latency.received('transcript', e.end);
       this.set({ transcript: applyTranscript(this.state.transcript, e) });
     });
     this.bind('insight', (e: InsightEvent) => {
       if (!this.inCall()) return;
-      if (this.state.phase === 'live' && !this.state.insights.some((i) => i.id === e.id)) this.latency.received('insight', e.audio_end);
+      const first = !this.state.insights.some((i) => i.id === e.id);
+      if (first) this.ack('insight', e.id);
+      if (first && this.state.phase === 'live') this.latency.received('insight', e.audio_end);
       this.set({ insights: upsertInsight(this.state.insights, e) });
     });
     this.bind('metrics', (e: MetricsEvent) => {
@@ -138,6 +147,11 @@ export class LiveSession {
     this.endWaiters = [];
   }
 
+  /** `received`: this page got a final or an insight (finals and insights only, once each). */
+  private ack(event: 'transcript' | 'insight', id: string): void {
+    if (this.socket.connected) this.socket.emit('received', { event, id } satisfies ReceivedMessage);
+  }
+
   // ------------------------------------------------------------ connection
 
   private onConnect = (): void => {
@@ -156,6 +170,7 @@ export class LiveSession {
           // connection (or the server node) died is sent again, nothing twice
           if (typeof ack.audio_seconds === 'number') this.outbox.sentUpTo(Math.round(ack.audio_seconds * format.sampleRate));
           this.flushPending();
+          this.latency.resend(); // reports not acked before the drop
           if (this.state.phase === 'ending') this.emitEnd();
         } else {
           this.set({ lastError: { code: ack.error.code, message: `Could not resume the call: ${ack.error.message}` } });
