@@ -48,7 +48,7 @@ async def test_a_clients_reports_reach_metrics_and_bad_ones_are_refused(tmp_path
         insights = [max(finals)]  # no agents here: a tip's report is taken the same way
         ack = await client.call("latency-report", {"client": "bench", "transcript": finals,
                                                    "insight": insights})
-        assert ack == {"ok": True, "accepted": 4}
+        assert ack == {"ok": True, "accepted": 4, "duplicate": False}
         bad = await client.call("latency-report", {"transcript": [-1.0]})
         assert bad["error"]["code"] == "bad_payload"
         flood = await client.call("latency-report", {"transcript": [0.1]})  # 4th within the burst of 3
