@@ -7,6 +7,9 @@ CPU time, not wall time (process_time: what other processes do on the machine co
 1. per utterance, the gateway's hops as a call makes them (a final shown, its block stamped and
    published, and its share of insights received and shown), with metrics on and off;
 2. one scrape of /metrics with the series a busy gateway has (every histogram filled);
+3. the clients' `received` acks of finals and insights (wingman_acked_audio_to_client_seconds):
+   their timing is in 1 (metrics on vs off); the socket.io packet decode and validation of each
+   ack are counted whole (the ack exists for the metric; the websocket frame itself is not in it);
 scaled by what a live call does per second (the sample call: 16 finals and ~7 tips in 70 s)
 and a 15 s scrape interval, as a share of a gateway's CPU per live call (default: 0.66% of a
 core, README's bench/load.py figure at 100 calls). The end-to-end check is bench/load.py run
@@ -24,9 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402,F401 - puts the repo on sys.path
+from socketio import packet  # noqa: E402
 
 from wingman import metrics  # noqa: E402
 from wingman.events import Insight, TranscriptBlock, TranscriptFragment  # noqa: E402
+from wingman.realtime.messages import ReceivedMessage, parse  # noqa: E402
 
 FINALS_PER_CALL_SECOND = 16 / 70
 INSIGHTS_PER_FINAL = 7 / 16
@@ -38,6 +43,7 @@ def one_utterance(i: int) -> None:
     fragment = TranscriptFragment(id=f"f{i}", call_id="c", text="words", is_final=True, start=0.0,
                                   end=1.0, audio_end_at=time.monotonic() - 0.1)
     metrics.final_shown(fragment)
+    metrics.client_acked("transcript", fragment.id)  # the client's `received`
     block = TranscriptBlock(call_id="c", user_id="u", seq=i, text="words", speaker="customer",
                             start=0.0, end=1.0, segment_ids=(fragment.id,),
                             audio_end_at=fragment.audio_end_at)
@@ -48,6 +54,7 @@ def one_utterance(i: int) -> None:
                           kind="k", content="tip", hops=sent.hops)
         metrics.insight_received(insight)
         metrics.insight_shown(insight)
+        metrics.client_acked("insight", insight.id)
 
 
 def cpu_per_utterance(enabled: bool, n: int) -> float:
@@ -59,6 +66,16 @@ def cpu_per_utterance(enabled: bool, n: int) -> float:
             one_utterance(r * n + i)
         runs.append((time.process_time() - started) / n)
     return statistics.median(runs)
+
+
+def cpu_per_ack(n: int) -> float:
+    """One `received` as the gateway takes it: socket.io packet decoded, payload validated."""
+    wire = packet.Packet(packet.EVENT, data=["received", {"event": "transcript", "id": "f" * 32}]).encode()
+    started = time.process_time()
+    for _ in range(n):
+        event, data = packet.Packet(encoded_packet=wire).data
+        parse(ReceivedMessage, data, event=event)
+    return (time.process_time() - started) / n
 
 
 def cpu_per_scrape(n: int = 50) -> tuple[float, int]:
@@ -86,13 +103,17 @@ def main() -> None:
     on = cpu_per_utterance(True, args.utterances)
     off = cpu_per_utterance(False, args.utterances)
     scrape, size = cpu_per_scrape()
+    ack = cpu_per_ack(args.utterances)
     hops = (on - off) * FINALS_PER_CALL_SECOND  # core-seconds per call-second
     scrapes = scrape / SCRAPE_SECONDS / max(1, args.calls)
-    share = 100 * (hops + scrapes) / args.gateway_cpu_per_call
+    acks = ack * FINALS_PER_CALL_SECOND * (1 + INSIGHTS_PER_FINAL)
+    share = 100 * (hops + scrapes + acks) / args.gateway_cpu_per_call
     print(f"per utterance (gateway hops): metrics on {1e6 * on:.1f} us, off {1e6 * off:.1f} us CPU "
           f"-> {1e6 * (on - off):.1f} us for the instrumentation")
     print(f"one /metrics scrape: {1e3 * scrape:.2f} ms CPU, {size / 1024:.0f} KiB")
+    print(f"one `received` ack taken (packet decode + validation): {1e6 * ack:.1f} us CPU")
     print(f"per live call: {1e6 * hops:.2f} us/s of hops + {1e6 * scrapes:.2f} us/s of scrapes "
+          f"+ {1e6 * acks:.2f} us/s of acks "
           f"({args.calls} calls per gateway, one scrape per {SCRAPE_SECONDS:.0f} s) against "
           f"{1e3 * args.gateway_cpu_per_call:.1f} ms/s of gateway CPU per call")
     print(f"metrics_cost_pct_of_gateway_cpu={share:.3f} (target < 2)")
