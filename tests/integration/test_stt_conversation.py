@@ -137,3 +137,43 @@ def test_a_decode_that_stops_before_the_next_voice_commits_its_sentence(engine: 
     commit = Agreement().update(heard, seg_start=lo, audio_end=hi, at_pause=False)
     assert commit is not None and commit.rule == "stopped" and commit.cut_to < 44.5
     assert "budget" in normalize(" ".join(w.text for w in commit.words))
+
+
+def test_an_interim_that_skips_the_new_voice_hears_it_from_the_commit(engine: LocalWhisperStt) -> None:
+    """Why, on the espeak call (seed 0), no word came for 7 s after "We are all ... talking to
+    us." (committed to 48.45 s): each interim decoded the window from 46.73 s, heard its
+    context audio as "the market." and stopped, over 3-6 s of "... are live in about two weeks,
+    and we include training". The channel then decodes from the commit (the context stays in
+    the prompt, `_bare`), which hears those words; and the hole rule keeps a first word the
+    alignment stretched over seconds of skipped speech out of a commit."""
+    import json
+
+    from tests.audio_sets import DEMO_SCRIPT, synthetic_call
+    from wingman.stt.commit import Agreement, norm, shift
+    from wingman.stt.whisper import Word, glossary_prompt
+
+    call = at16k(synthetic_call(0))
+    glossary = glossary_prompt(list(json.loads(DEMO_SCRIPT.read_text())["vocabulary"]))
+    said = (
+        "the flight being high compared to what we paid out. I don't understand. what budget did "
+        "you have in mind for the year. We are all from talking to"
+    )
+    done, hi = 48.45, 51.8
+
+    def decode(lo: float, prompt: str) -> list[Word]:
+        tr = engine.decoder.decode(call.audio[int(lo * RATE) : int(hi * RATE), 0], prompt=prompt, words=True)
+        return [w for w in shift(tr.words, lo) if w.end > done + 0.05]
+
+    assert len(decode(46.73, f"{glossary} {said}")) < hi - done  # with the context: stopped
+    bare = decode(done, f"{glossary} {said} us.")
+    assert {"weeks", "include"} <= {norm(w.text) for w in bare}, bare
+    # decoded from a commit at 22.5 s, the window skipped "That sounds painful. How do you
+    # track customer history today?" and the alignment stretched its first word over it: two
+    # decodes agreeing on it commit nothing (the speech is decoded again)
+    lo, hi = 22.5, 30.2
+    tr = engine.decoder.decode(call.audio[int(lo * RATE) : int(hi * RATE), 0], prompt=glossary, words=True)
+    skipped = shift(tr.words, lo)
+    assert skipped and skipped[0].end - skipped[0].start > 2.0, tr.words
+    hard = Agreement()
+    hard.previous = skipped
+    assert hard.update(skipped, seg_start=lo, audio_end=hi, at_pause=False) is None

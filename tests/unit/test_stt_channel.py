@@ -186,3 +186,48 @@ def test_an_interim_still_queued_at_a_pause_gives_way_to_the_urgent_decode() -> 
     finals = [o for o in outs if o.is_final and o.text]
     said = [norm(w.text) for w in script_words()]
     assert [norm(w) for o in finals for w in o.text.split()] == said
+
+
+class ContextDeafWhisper(ScriptedWhisper):
+    """Whisper on a voice change: a window that starts before the last commit hears its context
+    audio and stops there, with no word of the speech after the commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[tuple[str, int, int, int, int]] = []  # kind, start, end, done_at, new words
+
+    def submit(
+        self, audio: F32, prompt: str | None, final: bool
+    ) -> concurrent.futures.Future[Transcript | None]:
+        assert self.channel is not None and self.channel.inflight is not None
+        job, done = self.channel.inflight, self.channel.done_at
+        tr = super().submit(audio, prompt, final).result()
+        assert tr is not None
+        heard = tr.words
+        if job.start < done:
+            heard = tuple(w for w in heard if job.start / RATE + w.end <= done / RATE)
+        new = sum(job.start / RATE + w.end > done / RATE + 0.05 for w in heard)
+        self.jobs.append((job.kind, job.start, job.end, done, new))
+        fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
+        fut.set_result(Transcript(" ".join(w.text for w in heard), -0.2, 0.01, tr.seconds, heard))
+        return fut
+
+
+def test_an_interim_that_hears_only_the_context_is_decoded_again_from_the_commit() -> None:
+    audio, _ = two_cities()
+    outs, whisper = run_channel(audio, ContextDeafWhisper())
+    assert isinstance(whisper, ContextDeafWhisper)
+    # after an interim that heard 2 s+ of speech past the commit and no word of it, the next
+    # interim decodes from the commit (the context only in the prompt), and hears the words
+    stuck = 0
+    for (kind, start, end, done, new), nxt in zip(whisper.jobs, whisper.jobs[1:], strict=False):
+        if kind == "interim" and start < done and new == 0 and end - done >= 2 * RATE and nxt[3] == done:
+            stuck += 1
+            assert nxt[1] == done and (nxt[0] == "final" or nxt[4] > 0), nxt
+    assert stuck >= 1
+    # nothing repeated, all in order (this decoder loses a word across a window's start, and
+    # "it was the season of" said twice loses its second time to strip_repeat, as before)
+    finals = [o for o in outs if o.is_final and o.text]
+    said = iter(norm(w.text) for w in script_words())
+    assert all(any(w == s for s in said) for w in (norm(w) for o in finals for w in o.text.split()))
+    assert all(o.end - o.start <= 8.0 for o in finals)

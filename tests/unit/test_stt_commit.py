@@ -190,3 +190,27 @@ def test_a_decode_that_stops_at_a_sentence_before_the_speech_after_it_commits_th
     assert Agreement().update(unfinished, seg_start=40.9, audio_end=44.0, at_pause=False) is None
     # a short phrase waits, as at a pause
     assert Agreement().update(words("Sure."), seg_start=0, audio_end=1.5, at_pause=False) is None
+
+
+def test_a_word_stretched_over_seconds_of_new_speech_is_a_hole_no_commit_spans() -> None:
+    # espeak call, seed 0, decoded from the commit at 22.5 s: Whisper skipped "That sounds
+    # painful. How do you track ..." and the alignment stretched "We" over 22.5-26.4 s; two
+    # decodes agree on it, yet no rule commits it (the skipped speech would be lost)
+    later = words("use a possible task. You did it", start=26.4)
+    stretched = (Word("We", 22.5, 26.4, 0.04), *later)
+    a = Agreement()
+    a.previous = stretched
+    assert a.update(stretched, seg_start=22.5, audio_end=30.2, at_pause=False) is None
+    # a stretched word further on: the commit stops before it
+    heard = (*words("That sounds painful.", start=22.5), Word("We", 23.4, 26.4, 0.04), *later)
+    b = Agreement()
+    b.previous = heard
+    commit = b.update(heard, seg_start=22.5, audio_end=30.2, at_pause=False)
+    assert commit is not None and [w.text for w in commit.words] == ["That", "sounds", "painful."]
+    # stretched back over the context audio before the commit (22.5 s), not over new speech:
+    # no hole (real phone speech: "Mr." from 2.3 s over "... worst of times.")
+    back = (Word("We", 20.0, 22.9, 0.04), *later)
+    c = Agreement()
+    c.previous = back
+    commit = c.update(back, seg_start=22.5, audio_end=30.2, at_pause=False)
+    assert commit is not None and commit.words[0].text == "We"

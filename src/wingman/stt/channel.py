@@ -20,6 +20,9 @@ prompt. Kinds of decode, most urgent first:
 When Whisper, hearing the context, stops before the new speech at a span's end, that audio
 stays uncommitted: the next span, if it starts within CROSS_GAP, is decoded with it (alone,
 a short end of speech is misheard: "In short," as "Make sure."); else it is decoded alone.
+When an interim or pause decode so stops before 2 s+ of new speech (the other voice after a
+sentence), the next ones decode from the last commit, the context only in the prompt, until
+something is committed (or such a decode skips the speech too: the context audio comes back).
 
 One decode in flight per channel keeps the state simple (a result is applied before the next
 decode is chosen, so a commit never races a decode of audio it already covered) and bounds
@@ -57,6 +60,7 @@ WINDOW = 7 * SAMPLE_RATE  # decode windows up to this cost the encoder's minimum
 WINDOW_CONTEXT = 2 * SAMPLE_RATE  # audio kept before the commit point when the window moves
 PAST_DONE_S = 0.05  # a decoded word is new if it ends this far past the last commit
 CROSS_GAP = int(1.5 * SAMPLE_RATE)  # a span this soon after the last one is decoded with its end
+STUCK_S = 2.0  # a decode with this much new speech and almost no new word: drop the context audio
 Kind = Literal["interim", "pause", "final"]
 Submit = Callable[[F32, "str | None", bool], "concurrent.futures.Future[Transcript | None]"]
 
@@ -130,6 +134,7 @@ class ChannelDecoder:
         self._retry: _Job | None = None
         # a span's end Whisper skipped when decoded with context, waiting for what follows
         self._orphan: _Job | None = None
+        self._bare = False  # interims decode from the commit, without the context audio
         self._finished = False
 
     # -- ingest side
@@ -242,7 +247,7 @@ class ChannelDecoder:
                 self._close_span(head, (), None)  # nothing left after the last commit
                 return self._next_job() if self._spans else None
             spec = self._pause_result
-            if spec is not None and (spec[0].start, spec[0].end) == (self.seg_start, head.end):
+            if spec is not None and (spec[0].start, spec[0].end) == (self._window_start(), head.end):
                 self._close_span(head, spec[1], spec[2], at=head.end_at)  # decoded in the pause
                 return self._next_job() if self._spans else None
             return _Job("final", self.seg_start, head.end, head.id, head.end_at or now)
@@ -250,11 +255,16 @@ class ChannelDecoder:
         pending = self._pause_due()
         if pending is not None:
             self._last_pause = pending
-            return _Job("pause", self.seg_start, pending, head.id, now)
+            return _Job("pause", self._window_start(), pending, head.id, now)
         if pos - self.done_at >= MIN_INTERIM and pos - self._last_interim >= self.interim_every():
             self._last_interim = pos
-            return _Job("interim", self.seg_start, pos, head.id, now)
+            return _Job("interim", self._window_start(), pos, head.id, now)
         return None
+
+    def _window_start(self) -> int:
+        """Where an interim or pause decode starts: before the commit, for context, unless
+        the last one, hearing that context, skipped the new speech (`_bare`)."""
+        return self.done_at if self._bare else self.seg_start
 
     def _pause_due(self) -> int | None:
         """Where the pause decode the open span is due for ends, if one is due."""
@@ -346,6 +356,13 @@ class ChannelDecoder:
                 else:
                     self._retry = retry
                 return
+        if sparse and job.kind != "final" and new_s >= STUCK_S:
+            # an interim or pause decode that, hearing the context, stopped before seconds of
+            # new speech (the other voice after a sentence; "the market." five times over
+            # 48.5-55 s of the espeak call): the next windows start at the commit, the context
+            # stays as the prompt only, until the next commit; if such a window skips the
+            # speech too, the context audio comes back
+            self._bare = job.start < self.done_at
         if job.kind == "final" or (head.end is not None and job.end == head.end):
             self._close_span(head, words, conf, at=job.at)
             return
@@ -363,6 +380,7 @@ class ChannelDecoder:
                 self.emit(self._out(words, False, self.done_at, job.end, head.id, conf))
             return
         cut = self._quietest(commit.cut_from, commit.cut_to)
+        self._bare = False
         self.emit(self._out(commit.words, True, self.done_at, cut, head.id, conf, at=job.at))
         self._remember(commit.words)
         head.id, head.shown = new_id(), False
@@ -389,6 +407,7 @@ class ChannelDecoder:
         """Emit the span's final (`words`) and start the next span; with `keep_done`, the
         audio after the last commit is left for the next span to decode."""
         self._pause_result = None
+        self._bare = False
         end = span.end if span.end is not None else self.done_at
         if words or span.shown:  # an empty final takes back interims that were shown
             self.emit(self._out(words, True, self.done_at, max(end, self.done_at), span.id, conf, at=at))

@@ -131,10 +131,13 @@ def strip_repeat(words: Sequence[Word], tail: Sequence[Word], *, near: float) ->
 
 def _first_hole(words: Sequence[Word], since: float, limit: float) -> int | None:
     """Index of the first word that starts more than `limit` seconds after the previous word
-    (or, for the first, after `since`), if any."""
+    (or, for the first, after `since`), or that lasts more than `limit` past `since` itself
+    (no word does: the alignment stretched it over speech Whisper skipped, "We" over
+    22.5-26.4 s; a word stretched back over the context audio before `since` skipped
+    nothing new), if any."""
     prev = since
     for i, w in enumerate(words):
-        if w.start - prev > limit:
+        if w.start - prev > limit or w.end - max(w.start, since) > limit:
             return i
         prev = w.end
     return None
