@@ -124,7 +124,10 @@ class LocalWhisperStt(SpeechToText):
     def _decode_batch(self, jobs: Sequence[Job]) -> list[Transcript]:
         dec = self.decoder
         return dec.decode_many(
-            [dec.request(j.audio, prompt=j.prompt, language=j.language, words=True) for j in jobs]
+            [
+                dec.request(j.audio, prompt=j.prompt, language=j.language, words=True, keep=j.keep)
+                for j in jobs
+            ]
         )
 
     def _warm(self) -> None:
@@ -169,6 +172,7 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
         self._interim_every = int(engine.interim_interval_s * SAMPLE_RATE)
         self._loop: asyncio.AbstractEventLoop | None = None
         glossary = glossary_prompt(self.vocabulary)
+        self._keep = glossary or ""  # a batch may drop the oldest context, never the glossary
         self._channels = [
             ChannelDecoder(
                 index=i,
@@ -214,7 +218,12 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
         self, channel: int, audio: F32, prompt: str | None, final: bool
     ) -> concurrent.futures.Future[Transcript | None]:
         return self._engine.scheduler.submit(
-            key=(self._key, channel), audio=audio, final=final, prompt=prompt, language=self.language
+            key=(self._key, channel),
+            audio=audio,
+            final=final,
+            prompt=prompt,
+            language=self.language,
+            keep=self._keep,
         )
 
     def _withdraw(self, channel: int) -> bool:
