@@ -16,7 +16,9 @@ One model and one `DecodeScheduler` (wingman.stt.scheduler) serve every call of 
 decoding pending requests of different calls as one batch: finals and pause decodes go
 before interims, and a channel never has more than one decode waiting, so latency does not grow
 over a long call or with load: interims thin out (their cadence also backs off to keep the
-decoder at most about half busy with them), finals keep coming.
+decoder at most about half busy with them), finals keep coming. A call's prompt (its glossary,
+then what was said) may lose a few of its oldest words in a batch, so that calls whose
+conversations differ in length share one generate call (wingman.stt.batch).
 """
 
 from __future__ import annotations
