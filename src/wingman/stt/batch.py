@@ -12,7 +12,9 @@ glossary) loses up to a third of it, at most MAX_TRIM tokens, the oldest first, 
 it in another request's generate call: the fewest calls that cover every request's allowed
 lengths (10 calls each with its own context rarely have equal prompts; on 2 cores a batch of 4
 in one generate cost ~0.57 s of CPU against ~0.71 s in four). Whisper keeps only the last 223
-prompt tokens itself; what it hears last matters most.
+prompt tokens itself; what it hears last matters most: 63 turns of the real and synthetic phone
+sets, each decoded alone after the 30 words said before it, had a WER of 0.483 with the whole
+prompt and 0.467 with it shortened so.
 """
 
 from __future__ import annotations
