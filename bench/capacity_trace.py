@@ -6,7 +6,7 @@ after capacity's two lines:
     channel final   n=51 asked_after_end p50=0.67 p95=3.09 max=3.49
     scheduler final n=131 queue p50=0.01 p95=1.14  batch_wall p50=0.78 p95=3.91  audio_s=5.0
     thread wingman-decode_0 batches=41 busy=36.3/41.2 s
-    phase_wall_s feat=2.8 encode=29.8 generate=31.6 align=7.5
+    phase_wall_s feat=2.8 encode=29.8 generate=31.6 align=7.5  generate_calls/batch=1.2
     quarter 0 finals=24 queue=0.04 batch_wall=0.46 batch=2.4
 
   channel <kind>   seconds from when a decode's audio was all in (a final: the VAD heard the
@@ -17,7 +17,8 @@ after capacity's two lines:
   thread           batches and busy wall seconds of each decode thread over the run: the rest
                    is idle (nothing pending)
   phase_wall_s     wall seconds summed over batches: mel features (Python, under the GIL),
-                   CTranslate2 encode, generate and align
+                   CTranslate2 encode, generate and align; generate calls per batch (one per
+                   group of prompts of one length, wingman.stt.batch.prompt_groups)
   quarter k        the same, for the finals submitted in each quarter of the run (lag that
                    grows shows as queue/batch_wall that grow)
 
@@ -70,6 +71,7 @@ class Trace:
         self.batches: list[Batch] = []
         self.asked: list[tuple[str, float]] = []  # (kind, seconds after its audio was in)
         self.phase: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
         self._submitted: dict[int, float] = {}
 
     def install(self) -> None:
@@ -119,6 +121,7 @@ class Trace:
                 return fn(*a, **kw)
             finally:
                 self.phase[label] += time.monotonic() - began
+                self.calls[label] += 1
 
         return timed
 
@@ -147,7 +150,11 @@ class Trace:
             bs = [b for b in self.batches if b.thread == name]
             busy = sum(b.ended - b.began for b in bs)
             lines.append(f"thread {name} batches={len(bs)} busy={busy:.1f}/{t1 - t0:.1f} s")
-        lines.append("phase_wall_s " + " ".join(f"{k}={v:.1f}" for k, v in self.phase.items()))
+        lines.append(
+            "phase_wall_s "
+            + " ".join(f"{k}={v:.1f}" for k, v in self.phase.items())
+            + f"  generate_calls/batch={self.calls['generate'] / len(self.batches):.2f}"
+        )
         for k in range(4):
             lo, hi = t0 + (t1 - t0) * k / 4, t0 + (t1 - t0) * (k + 1) / 4
             ds = [d for d in self.decodes if d.final and lo <= d.submitted < hi]

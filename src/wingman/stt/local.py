@@ -16,7 +16,9 @@ One model and one `DecodeScheduler` (wingman.stt.scheduler) serve every call of 
 decoding pending requests of different calls as one batch: finals and pause decodes go
 before interims, and a channel never has more than one decode waiting, so latency does not grow
 over a long call or with load: interims thin out (their cadence also backs off to keep the
-decoder at most about half busy with them), finals keep coming.
+decoder at most about half busy with them), finals keep coming. A call's prompt (its glossary,
+then what was said) may lose a few of its oldest words in a batch, so that calls whose
+conversations differ in length share one generate call (wingman.stt.batch).
 """
 
 from __future__ import annotations
@@ -124,7 +126,10 @@ class LocalWhisperStt(SpeechToText):
     def _decode_batch(self, jobs: Sequence[Job]) -> list[Transcript]:
         dec = self.decoder
         return dec.decode_many(
-            [dec.request(j.audio, prompt=j.prompt, language=j.language, words=True) for j in jobs]
+            [
+                dec.request(j.audio, prompt=j.prompt, language=j.language, words=True, keep=j.keep)
+                for j in jobs
+            ]
         )
 
     def _warm(self) -> None:
@@ -169,6 +174,7 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
         self._interim_every = int(engine.interim_interval_s * SAMPLE_RATE)
         self._loop: asyncio.AbstractEventLoop | None = None
         glossary = glossary_prompt(self.vocabulary)
+        self._keep = glossary or ""  # a batch may drop the oldest context, never the glossary
         self._channels = [
             ChannelDecoder(
                 index=i,
@@ -214,7 +220,12 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
         self, channel: int, audio: F32, prompt: str | None, final: bool
     ) -> concurrent.futures.Future[Transcript | None]:
         return self._engine.scheduler.submit(
-            key=(self._key, channel), audio=audio, final=final, prompt=prompt, language=self.language
+            key=(self._key, channel),
+            audio=audio,
+            final=final,
+            prompt=prompt,
+            language=self.language,
+            keep=self._keep,
         )
 
     def _withdraw(self, channel: int) -> bool:

@@ -38,6 +38,7 @@ class Job:
     language: str | None
     final: bool
     future: concurrent.futures.Future[Transcript | None]
+    keep: str | None = None  # the prompt's head a batch never shortens (WhisperDecoder.request)
 
 
 DecodeOne = Callable[[F32, str | None, str | None], Transcript]
@@ -92,10 +93,11 @@ class DecodeScheduler:
         final: bool,
         prompt: str | None = None,
         language: str | None = None,
+        keep: str | None = None,
     ) -> concurrent.futures.Future[Transcript | None]:
         """Queue a decode for `key` (a stream's channel). Interims may resolve to None: dropped."""
         fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
-        job = Job(key, audio, prompt, language, final, fut)
+        job = Job(key, audio, prompt, language, final, fut, keep)
         with self._lock:
             self._asked[key] = time.monotonic()
             stale = self._interims.get(key)

@@ -215,23 +215,43 @@ class WhisperDecoder:
         )
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - prompts are per call, few distinct
-    def _prompt(self, glossary: str | None, language: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _prompt(
+        self, text: str | None, language: str, keep: str | None = None
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, int]]:
+        """The prompt's tokens, the suppressed tokens, and where the previous text that may be
+        shortened (oldest tokens first) lies in the prompt: after `keep`, its head (the
+        glossary, "" for none), up to <|startoftranscript|>; (0, 0) when nothing may be."""
         tok = self._tokenizer(language)
-        previous = tok.encode(" " + glossary.strip()) if glossary else []
-        prompt = self._model.get_prompt(tok, previous[-200:], without_timestamps=True)
+        previous = tok.encode(" " + text.strip()) if text else []
+        previous = previous[-200:]
+        prompt = self._model.get_prompt(tok, previous, without_timestamps=True)
         from faster_whisper.transcribe import get_suppressed_tokens
 
-        return tuple(prompt), tuple(get_suppressed_tokens(tok, [-1]))
+        head = tok.encode(" " + keep.strip()) if keep else []
+        context = (0, 0)
+        whole = prompt[1 : 1 + len(previous)] == previous  # get_prompt kept all of it
+        if keep is not None and previous and previous[: len(head)] == head and whole:
+            context = (1 + len(head), 1 + len(previous))  # after <|startofprev|> and the head
+        return tuple(prompt), tuple(get_suppressed_tokens(tok, [-1])), context
 
     def request(
-        self, audio: F32, *, prompt: str | None = None, language: str | None = None, words: bool = False
+        self,
+        audio: F32,
+        *,
+        prompt: str | None = None,
+        language: str | None = None,
+        words: bool = False,
+        keep: str | None = None,
     ) -> Request:
-        """What `decode_many` takes for one utterance (see `decode`)."""
+        """What `decode_many` takes for one utterance (see `decode`). With `keep` (the head of
+        `prompt` never shortened: the glossary, or "" for none), the rest of the prompt, the
+        conversation so far, may lose a few of its oldest tokens so that the request shares a
+        batch's generate call (wingman.stt.batch); without, the prompt is decoded whole."""
         from wingman.stt.batch import Request
 
         lang = (language or self.language).split("-")[0].lower()  # "en-US" -> "en"
-        tokens, suppress = self._prompt(prompt, lang)
-        return Request(audio, tokens, suppress, self._tokenizer(lang), words)
+        tokens, suppress, context = self._prompt(prompt, lang, keep)
+        return Request(audio, tokens, suppress, self._tokenizer(lang), words, context)
 
     def decode_many(self, requests: Sequence[Request]) -> list[Transcript]:
         """Several utterances in one batched CTranslate2 call (wingman.stt.batch)."""
