@@ -68,6 +68,8 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
          {"objection.trust"}),
         ("Let's pencil in a kickoff for early May.", "customer", {"signal.buying"}),
         ("The last thing we need is more paperwork, so that part sounds good.", "customer", set()),
+        # a plan named in a question is not a request to pay less
+        ("How many users can we have on the cheaper plan?", "customer", set()),
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:
