@@ -55,6 +55,21 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         # naming the problem is a pain, not "we do not need it"
         ("We don't have a problem getting people in, our problem is keeping them.", "customer", set()),
         ("Mostly we don't, which is the problem.", "customer", set()),
+        # hedged objections in long turns, and a closing in the customer's own words
+        ("Two hundred a month is not nothing for a shop our size.", "customer", {"objection.price"}),
+        ("I don't want the staff learning new software while all that is going on.", "customer",
+         {"objection.timing"}),
+        ("Anything over a few hundred a month needs the owners to approve it.", "customer",
+         {"objection.authority"}),
+        ("I'm not sure we'd get much out of it with only five people.", "customer",
+         {"objection.need", "tone.hesitation"}),
+        ("We tried something like this before and nobody ever opened it.", "customer", {"objection.need"}),
+        ("Our previous provider lost a week of orders and never called us back.", "customer",
+         {"objection.trust"}),
+        ("Let's pencil in a kickoff for early May.", "customer", {"signal.buying"}),
+        ("The last thing we need is more paperwork, so that part sounds good.", "customer", set()),
+        # a plan named in a question is not a request to pay less
+        ("How many users can we have on the cheaper plan?", "customer", set()),
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:

@@ -143,3 +143,19 @@ async def test_next_steps_of_both_sides_get_owner_and_date() -> None:
         "Customer: Look at it after April (due: after April)",
         "Customer: Check with our board next week (due: next week)",
     ]
+
+
+async def test_who_the_customer_is_and_their_pains_in_their_own_words() -> None:
+    segments = [
+        Segment("rep", "Thanks for taking the call, how is the week going?", 0.0),
+        Segment("customer", "Harbour Dental is just me, two hygienists and a receptionist.", 5.0),
+        Segment("rep", "Sorry, I'll speak up, the line is quiet.", 10.0),
+        Segment("customer", "No problem.", 12.0),
+        Segment("customer", "We phone every patient the day before, which eats most of the morning.", 15.0),
+        Segment("customer", "And we still get a dozen no-shows a month.", 20.0),
+    ]
+    summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=segments, insights=[])
+    assert 'Customer: "Harbour Dental is just me, two hygienists and a receptionist."' in summary.summary
+    pains = next(line for line in summary.summary.splitlines() if line.startswith("Pains:"))
+    assert "eats most of the morning" in pains and "no-shows" in pains
+    assert "No problem" not in pains  # a courtesy is not a pain

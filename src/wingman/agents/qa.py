@@ -87,6 +87,12 @@ _PARAPHRASES = [
         "migration import data from previous system",
     ),
     (r"\b(?:discount\w*|deal|cheaper|break on|savings?)\b", "discount off"),
+    (  # "what's the cheapest way in", "is the monthly number based on apartments": the plans
+        r"\b(?:cheapest|least expensive|entry[- ]level|starter plan|way in|smallest plan|basic plan|"
+        r"(?:number|price|bill|fee|cost|charge|rate|pricing) (?:is |be )?based on|"
+        r"how many (?:people|users|staff|logins?|seats) (?:\w+ ){0,2}log)\b",
+        "price plans dollars per month billed per",
+    ),
     (  # "would we be tied in for a year, or could we walk away": the contract's length and exit
         r"\b(?:cancel\w*|locked in|contract\w*|month to month|tied (?:in|into|down)|walk away|get out of|"
         r"notice period|lock-?in|"
@@ -95,10 +101,26 @@ _PARAPHRASES = [
     ),
     (r"\b(?:safe|secure|security|protect\w*|encrypt\w*|hack\w*|breach\w*)\b", "security encrypted"),
     (r"\b(?:train\w*|learn\w*|teach|get the hang)\b", "training learn"),
-    (
-        r"\b(?:offline|no (?:signal|reception|internet|coverage)|"
-        r"without (?:a )?(?:signal|internet|connection|wifi))\b",
+    (  # "half the day in boiler rooms with zero bars": no phone signal where they work
+        r"\b(?:offline|no (?:signal|reception|internet|coverage)|(?:zero|no|any) bars|dead ?zones?|"
+        r"out of range|without (?:a )?(?:signal|internet|connection|wifi))\b",
         "offline signal",
+    ),
+    (  # "several of our members mostly speak Portuguese": the languages the product speaks
+        r"\b(?:speaks?|speaking|language|languages|translat\w*|bilingual|english|spanish|french|"
+        r"portuguese|german|italian|chinese|mandarin|cantonese|vietnamese|arabic|polish)\b",
+        "language languages available in english",
+    ),
+    (  # "when the heating goes out at two in the morning, does somebody get woken up"
+        r"\b(?:middle of the night|after hours|out of hours|overnight|woken|wakes? (?:\w+ )?up|"
+        r"(?:one|two|three|four|five|1|2|3|4|5) (?:am|a\.m\.|in the morning)|on-?call|"
+        r"at night|(?:24|twenty-four)[ /-]?(?:7|seven|hours?))\b",
+        "emergency on-call any hour",
+    ),
+    (  # "if we ever part ways, do we get to take our history with us": leaving with the data
+        r"\b(?:part ways|take (?:our|my|the|all) (?:\w+ ){0,2}with (?:us|me)|locked up|held hostage|"
+        r"get (?:our|my|the) (?:\w+ ){0,2}(?:back|out)|export\w*|download (?:our|my|the|all))\b",
+        "export data after cancel",
     ),
     (  # "what if the wifi in the back corner cuts out": working without a connection
         r"\b(?:wi-?fi|internet|network|connection|signal|reception)\b[^.?!]{0,40}\b(?:cuts? out|drops?|"
@@ -121,6 +143,10 @@ _PARAPHRASE_PATTERNS = [(re.compile(p, re.I), words) for p, words in _PARAPHRASE
 # a question in a recognized buyer phrasing ("do you let people try it before they commit") needs
 # less retrieval evidence: its topic is known, and the vendor's words were added to the query
 RECOGNIZED_PHRASING_FLOOR = 0.25
+# a question in no known phrasing whose words the best passage does not hold at all ("could members
+# pay their monthly dues through it": no 'dues' anywhere) is near the documents only by its
+# general topic; the passage answers some other question
+MIN_OWN_WORDS = 0.05
 # "could we start the pilot the first week of March": a request to schedule, for the rep to
 # accept (a buying signal), not a question the knowledge base answers
 _SCHEDULING = re.compile(
@@ -165,7 +191,7 @@ class QaAgent(Agent):
         knowledge: KnowledgeBase,
         llm: Llm,
         llm_timeout: float = 1.2,
-        min_confidence: float = 0.30,
+        min_confidence: float = 0.27,
         max_questions: int = 2,
     ) -> None:
         self.knowledge = knowledge
@@ -233,6 +259,12 @@ class QaAgent(Agent):
                 passages = own + [p for p in passages if p.filename in battlecards]
             passages = passages[:3]
             confidence = retrieval_confidence(passages[0])
+            if query == question and passages[0].coverage < MIN_OWN_WORDS:
+                notes.append(
+                    f"{kind} question: none of its words in the best passage ({passages[0].filename}, "
+                    f"confidence {confidence:.2f})"
+                )
+                continue
             if confidence < floor:
                 notes.append(
                     f"{kind} question: low retrieval confidence {confidence:.2f} "

@@ -64,12 +64,17 @@ _DATE = re.compile(
 )
 _INTRO = re.compile(
     r"\b(i am|i'm|i run|i own|i manage|i lead|i look after|i head|we are|we're|we run|we have|we own|"
-    r"our (?:company|firm|team|practice|district|group))\b",
+    r"we manage|we look after|we operate|our (?:company|firm|team|practice|district|group)|"
+    # "Cedar Paws is just me, two nurses and a receptionist"
+    r"(?:is|it's|it is) (?:just |only )?(?:me|us|the (?:two|three|four|five) of us) and|"
+    r"(?:is|it's|it is) (?:just |only )?me,)",
     re.I,
 )
 _SIZE = re.compile(
     r"\b(staff|agents|employees|people|technicians|plumbers|accountants|preparers|devices|laptops|"
-    r"locations|restaurants|schools|clients|seats|users|sites|stores|offices)\b",
+    r"locations|restaurants|schools|clients|seats|users|sites|stores|offices|units|apartments|doors|"
+    r"buildings|properties|nurses|vets|doctors|receptionists?|members|clinics|hospitals|warehouses|"
+    r"vehicles|trucks|beds)\b",
     re.I,
 )
 _NEED = re.compile(
@@ -81,9 +86,13 @@ _PAIN = re.compile(
     r"\b(problem|headache|pain|chaos|lose|lost|losing|miss|missed|late|manual(?:ly)?|by hand|wrong|"
     r"waste[sd]?|scare|hate|struggl\w*|drops?|weak|slow|spreadsheets?|whiteboard|overspen\w*|"
     r"arguments?|takes? (?:\w+ )?(?:hours|weeks|days)|never know|criss-cross\w*|back and forth|"
-    r"phishing|breach\w*|hacked|attack\w*|got through|nightmare|mess|mistakes?|errors?)\b",
+    r"phishing|breach\w*|hacked|attack\w*|got through|nightmare|mess|mistakes?|errors?|no-?shows?|"
+    r"no shows|eats (?:up )?(?:most|all|half|a lot)|no (?:real |good |easy )?way (?:of|to)|half the time|"
+    r"sticky notes|drift\w* off|(?:calls?|ring\w*|phon\w*) (?:\w+ )?(?:twice|three times|again and again))\b",
     re.I,
 )
+# a courtesy ("No problem.", "Not a problem at all") says nothing of the customer's pains
+_COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?\W*$", re.I)
 _OBJECTION_LABELS = {
     "price": "Price",
     "timing": "Timing",
@@ -273,7 +282,7 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
                     continue
                 if _NEED.search(sentence):
                     notes.needs.append(_quote(sentence))
-                elif _PAIN.search(sentence):
+                elif _PAIN.search(sentence) and not _COURTESY.match(sentence):
                     notes.pains.append(_quote(sentence))
             m = _COMMITMENT.search(sentence) or (_SEND_ME.search(sentence) if customer else None)
             if m:
