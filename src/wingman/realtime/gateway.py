@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -58,7 +57,6 @@ from wingman.store.records import Viewer
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[Any]]
-MAX_REPORT_BATCHES = 50_000
 
 
 def error_ack(exc: WingmanError) -> dict[str, Any]:
@@ -89,9 +87,6 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         # the token each socket signed in with: a logout closes the sockets open with it
-        # "<call id>:<batch id>" of latency-reports recorded lately: a batch resent is not
-        # counted twice (bounded; a resend comes within seconds of a reconnect)
-        self._report_batches: OrderedDict[str, None] = OrderedDict()
         self.sessions = TokenSessions(store=container.store, sign_out=self._sign_out)
         container.auth.on_logout(self.sessions.revoke)
         sio.on("connect", self.on_connect)
@@ -312,19 +307,13 @@ class Gateway:
             metrics.client_report_refused(exc.code)
             await self._error(sid, exc)
             return error_ack(exc)
-        if msg.batch is not None and not self._first_batch(f"{live.pipeline.call_id}:{msg.batch}"):
+        # a batch resent (after a reconnect, maybe through another node) is recorded once
+        # per call: realtime/batches.py
+        if msg.batch is not None and not await self.c.report_batches.first(live.pipeline.call_id, msg.batch):
             metrics.client_report_duplicate()
             return LatencyReportAck(accepted=0, duplicate=True).wire()
         metrics.client_reported(msg.client, transcript=msg.transcript, insight=msg.insight)
         return LatencyReportAck(accepted=msg.samples).wire()
-
-    def _first_batch(self, key: str) -> bool:
-        if key in self._report_batches:
-            return False
-        self._report_batches[key] = None
-        if len(self._report_batches) > MAX_REPORT_BATCHES:
-            self._report_batches.popitem(last=False)
-        return True
 
     async def on_received(self, sid: str, data: Any = None) -> None:
         """A client got a final or an insight (messages.py:ReceivedMessage): timed here when
