@@ -40,6 +40,7 @@ from wingman.realtime.messages import (
     parse,
 )
 from wingman.realtime.outgoing import (
+    FEATURES,
     CallEndedMessage,
     ErrorAck,
     ErrorMessage,
@@ -248,9 +249,9 @@ class Gateway:
         await self.sio.enter_room(sid, room(call_id))
         at = self.lifecycle.audio_seconds(call_id)
         if msg.call_id is None or at is None:
-            return StartCallAck(call_id=call_id).wire()
+            return StartCallAck(call_id=call_id, features=FEATURES).wire()
         # a resume: the client goes on sending audio from where this node has it up to
-        return StartCallAck(call_id=call_id, audio_seconds=round(at, 3)).wire()
+        return StartCallAck(call_id=call_id, audio_seconds=round(at, 3), features=FEATURES).wire()
 
     async def _live_for(self, sid: str) -> LiveCall:
         session = await self._session(sid)
@@ -316,14 +317,21 @@ class Gateway:
         return LatencyReportAck(accepted=msg.samples).wire()
 
     async def on_received(self, sid: str, data: Any = None) -> None:
-        """A client got a final or an insight (messages.py:ReceivedMessage): timed here when
-        this gateway emitted it. No answer: a bad one is counted as unmatched, not told."""
+        """A client got a final or an insight (messages.py:ReceivedMessage), timed on this
+        node's clock: a final this gateway emitted; an insight of the call this socket streams
+        here, by the block end it answers (`audio_end`), whichever gateway emitted it. The
+        client's own delay in sending the ack (`held`) is taken off. No answer: a bad ack is
+        counted as invalid, one this node cannot time as unknown."""
         try:
             msg = parse(ReceivedMessage, data, event="received")
         except BadInput:
             metrics.client_acked("invalid", "")
             return
-        metrics.client_acked(msg.event, msg.id)
+        call_id = None
+        if msg.event == "insight" and metrics.enabled():
+            with contextlib.suppress(KeyError):
+                call_id = (await self._session(sid)).get("call_id")
+        metrics.client_acked(msg.event, msg.id, call_id=call_id, audio_end=msg.audio_end, held=msg.held)
 
     async def on_end_call(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:
