@@ -184,7 +184,7 @@ class Caller:
         gateway that takes them: it times it on its own clock (the call's gateway, by the
         insight's audio_end; wingman_acked_audio_to_client_seconds), less `held`, this
         caller's delay since the event arrived at `at`."""
-        if not self.acks_taken:
+        if not self.acks_taken or at >= self.end_sent_at:  # live events only, as the web app
             return
         if name == "transcript" and not (payload.get("is_final") and payload.get("text")):
             return

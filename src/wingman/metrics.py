@@ -49,11 +49,13 @@ from wingman import tracing
 from wingman.events import AgentRun, Hops, Insight, TranscriptBlock, TranscriptFragment
 
 # fine steps where the product lives (tens to hundreds of ms), so quantiles interpolated from
-# the buckets stay within a few percent of the true ones
+# the buckets stay within a few percent of the true ones; above 2 s (a saturated node) at most
+# ~25% apart, so an overload's p95 still reads within ~10% (10 -> 20 s alone read +15%)
 LATENCY_BUCKETS = (
     0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15,
     0.175, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25,
-    1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 20.0, 30.0, 60.0,
+    1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.5, 15.0, 17.5,
+    20.0, 25.0, 30.0, 40.0, 60.0,
 )
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

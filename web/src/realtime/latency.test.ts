@@ -157,6 +157,10 @@ describe('LiveSession acks', () => {
     const again = socket.sent('latency-report').slice(2);
     expect(again.map((e) => e.args[0])).toEqual([reports[1]?.args[0]]);
     void session.end();
+    // once end-call went out nobody waits for them: neither acked nor reported
+    socket.fire('transcript', { ...final, id: 'f9' });
+    socket.fire('insight', { ...tip, id: 'i9' });
+    expect(socket.sent('received')).toHaveLength(3);
   });
 
   it('acks only to a server whose start-call answer lists the received feature', async () => {

@@ -95,17 +95,21 @@ export class LiveSession {
       // a live final, the first time: once end-call went out, finals are the call's last words
       // forced out (the server does not time those either)
       const first = e.is_final && e.text.trim() && !this.state.transcript.some((l) => l.id === e.id && l.is_final);
-      if (first) this.ack({ event: 'transcript', id: e.id }, at); // the server times it on its clock
-      if (first && this.state.phase === 'live') this.latency.received('transcript', e.end);
+      if (first && this.state.phase === 'live') {
+        this.ack({ event: 'transcript', id: e.id }, at); // the server times it on its clock
+        this.latency.received('transcript', e.end);
+      }
       this.set({ transcript: applyTranscript(this.state.transcript, e) });
     });
     this.bind('insight', (e: InsightEvent) => {
       if (!this.inCall()) return;
       const at = this.monotonic();
       const first = !this.state.insights.some((i) => i.id === e.id);
-      // the call's gateway times it by the block end it answers, whichever gateway emitted it
-      if (first) this.ack(typeof e.audio_end === 'number' ? { event: 'insight', id: e.id, audio_end: e.audio_end } : { event: 'insight', id: e.id }, at);
-      if (first && this.state.phase === 'live') this.latency.received('insight', e.audio_end);
+      if (first && this.state.phase === 'live') {
+        // the call's gateway times it by the block end it answers, whichever gateway emitted it
+        this.ack(typeof e.audio_end === 'number' ? { event: 'insight', id: e.id, audio_end: e.audio_end } : { event: 'insight', id: e.id }, at);
+        this.latency.received('insight', e.audio_end);
+      }
       this.set({ insights: upsertInsight(this.state.insights, e) });
     });
     this.bind('metrics', (e: MetricsEvent) => {
@@ -155,9 +159,10 @@ export class LiveSession {
     this.endWaiters = [];
   }
 
-  /** `received`: this page got a final or an insight (finals and insights only, once each) at
-   * `at` (monotonic ms); `held` tells the server how long after that the ack went out. Only to
-   * a server whose start-call answer lists the feature. */
+  /** `received`: this page got a final or an insight (finals and insights only, once each,
+   * while live: once end-call went out nobody waits for them, as for latency reports) at `at`
+   * (monotonic ms); `held` tells the server how long after that the ack went out. Only to a
+   * server whose start-call answer lists the feature. */
   private ack(msg: Omit<ReceivedMessage, 'held'>, at: number): void {
     if (!this.socket.connected || !this.features.has('received')) return;
     const held = Math.max(0, Math.round(this.monotonic() - at)) / 1000;
