@@ -129,6 +129,8 @@ class Caller:
         self._unacked: dict[str, dict[str, Any]] = {}
         self._batches = 0
         self.report_refusals: list[str] = []
+        # the server of the current connection takes `received` acks (start-call's features)
+        self.acks_taken = False
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_attempts=0,
                                         reconnection_delay=0.2, reconnection_delay_max=1.0)
         for name in ("transcript", "insight", "metrics", "error", "call-ended",
@@ -171,20 +173,32 @@ class Caller:
             at = time.monotonic()
             self.events.append(Received(name, payload, at))
             if name in ("transcript", "insight"):
-                await self._ack(name, payload)
+                await self._ack(name, payload, at)
                 await self._time(name, payload, at)
             if name == "error" and payload.get("code") != "busy":  # busy: counted as refusals
                 self.errors.append(f"error event {payload.get('code')}: {payload.get('message')}")
         return handler
 
-    async def _ack(self, name: str, payload: dict[str, Any]) -> None:
-        """`received` for a final or an insight (not interims), as the web app sends it: the
-        gateway times it on its own clock (wingman_acked_audio_to_client_seconds)."""
+    async def _ack(self, name: str, payload: dict[str, Any], at: float) -> None:
+        """`received` for a final or an insight (not interims), as the web app sends it, to a
+        gateway that takes them: it times it on its own clock (the call's gateway, by the
+        insight's audio_end; wingman_acked_audio_to_client_seconds), less `held`, this
+        caller's delay since the event arrived at `at`."""
+        if not self.acks_taken or at >= self.end_sent_at:  # live events only, as the web app
+            return
         if name == "transcript" and not (payload.get("is_final") and payload.get("text")):
             return
         if isinstance(payload.get("id"), str):
+            ack: dict[str, Any] = {"event": name, "id": payload["id"]}
+            if name == "insight" and isinstance(payload.get("audio_end"), int | float):
+                ack["audio_end"] = payload["audio_end"]
+            ack["held"] = round(max(0.0, time.monotonic() - at), 4)
             with contextlib.suppress(socketio.exceptions.SocketIOError):
-                await self.sio.emit("received", {"event": name, "id": payload["id"]})
+                await self.sio.emit("received", ack)
+
+    def _took(self, ack: Any) -> None:
+        """start-call's answer: does this connection's gateway take `received` acks?"""
+        self.acks_taken = isinstance(ack, dict) and "received" in (ack.get("features") or ())
 
     async def _time(self, name: str, payload: dict[str, Any], at: float) -> None:
         """Time a live final or insight, the first time it arrives, from the emit of the chunk
@@ -245,6 +259,7 @@ class Caller:
 
     async def _on_disconnect(self, *reason: Any) -> None:
         self._ready.clear()
+        self.acks_taken = False
         self.disconnects += 1
         self.disconnect_reasons.append(str(reason[0]) if reason else "?")
 
@@ -256,6 +271,7 @@ class Caller:
             return
         if isinstance(ack, dict) and ack.get("call_id") == self.call_id:
             self.resumes += 1
+            self._took(ack)
             has = ack.get("audio_seconds")
             async with self._sending:
                 if isinstance(has, int | float):  # rewind to what the server really has
@@ -287,6 +303,7 @@ class Caller:
             if not isinstance(ack, dict) or "call_id" not in ack:
                 raise RuntimeError(f"start-call refused: {ack}")
             self.call_id = str(ack["call_id"])
+            self._took(ack)
             self._ready.set()
             await self._stream(seconds)
             await asyncio.sleep(tail)

@@ -40,12 +40,12 @@ SCRAPE_SECONDS = 15.0
 
 def one_utterance(i: int) -> None:
     """The gateway-side hops of one utterance, as pipeline/call.py and realtime/sink.py call them."""
-    fragment = TranscriptFragment(id=f"f{i}", call_id="c", text="words", is_final=True, start=0.0,
-                                  end=1.0, audio_end_at=time.monotonic() - 0.1)
+    fragment = TranscriptFragment(id=f"f{i}", call_id="c", text="words", is_final=True,
+                                  start=float(i), end=i + 1.0, audio_end_at=time.monotonic() - 0.1)
     metrics.final_shown(fragment)
-    metrics.client_acked("transcript", fragment.id)  # the client's `received`
+    metrics.client_acked("transcript", fragment.id, held=0.001)  # the client's `received`
     block = TranscriptBlock(call_id="c", user_id="u", seq=i, text="words", speaker="customer",
-                            start=0.0, end=1.0, segment_ids=(fragment.id,),
+                            start=fragment.start, end=fragment.end, segment_ids=(fragment.id,),
                             audio_end_at=fragment.audio_end_at)
     sent = metrics.stamp_block(block)
     metrics.block_published(sent)
@@ -54,7 +54,8 @@ def one_utterance(i: int) -> None:
                           kind="k", content="tip", hops=sent.hops)
         metrics.insight_received(insight)
         metrics.insight_shown(insight)
-        metrics.client_acked("insight", insight.id)
+        # acked to the call's gateway, by the block end the insight carries
+        metrics.client_acked("insight", insight.id, call_id="c", audio_end=block.end, held=0.001)
 
 
 def cpu_per_utterance(enabled: bool, n: int) -> float:
@@ -70,7 +71,8 @@ def cpu_per_utterance(enabled: bool, n: int) -> float:
 
 def cpu_per_ack(n: int) -> float:
     """One `received` as the gateway takes it: socket.io packet decoded, payload validated."""
-    wire = packet.Packet(packet.EVENT, data=["received", {"event": "transcript", "id": "f" * 32}]).encode()
+    ack = {"event": "insight", "id": "f" * 32, "audio_end": 1234.567, "held": 0.002}
+    wire = packet.Packet(packet.EVENT, data=["received", ack]).encode()
     started = time.process_time()
     for _ in range(n):
         event, data = packet.Packet(encoded_packet=wire).data

@@ -27,6 +27,7 @@ from wingman.health import ProviderHealth
 from wingman.llm.base import Llm
 from wingman.playbooks import WorkspacePlaybooks
 from wingman.profile import ProfileService
+from wingman.realtime.batches import MemoryReportBatches, ReportBatches
 from wingman.realtime.lease import CallLeases, MemoryCallLeases
 from wingman.recordings.service import RecordingService
 from wingman.search.base import Search
@@ -65,6 +66,7 @@ class Container:
         self.auth = Auth(store=self.store, settings=settings)
         self.bus = self._make_bus()
         self.leases = self._make_leases()
+        self.report_batches = self._make_report_batches()  # latency-report dedupe
         self.feedback = FeedbackService(store=self.store, bus=self.bus)  # likes and dislikes
         self.stt = self._make_stt()
         self.llm = self._make_llm()
@@ -128,6 +130,16 @@ class Container:
 
             return RedisCallLeases(client=redis_client(s), node_id=s.node_id)
         return MemoryCallLeases(node_id=s.node_id)
+
+    def _make_report_batches(self) -> ReportBatches:
+        """Latency-report batch ids: in Redis where gateways share it (a batch resent through
+        another node is counted once), else in memory."""
+        s = self.settings
+        if s.bus == "redis" or s.socketio_redis:
+            from wingman.realtime.batches import RedisReportBatches
+
+            return RedisReportBatches(client=redis_client(s))
+        return MemoryReportBatches()
 
     def _make_local_stt(self) -> SpeechToText:
         from wingman.stt.local import LocalWhisperStt
@@ -346,6 +358,7 @@ class Container:
             await self.writer.aclose(timeout=write_seconds)
         await self.bus.close()
         await self.leases.aclose()
+        await self.report_batches.aclose()
         await self.stt.aclose()
         await self.llm.aclose()
         if self.web_search is not None:

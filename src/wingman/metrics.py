@@ -14,8 +14,10 @@ The hops of one utterance (names are the metric names without `wingman_` and `_s
     insight_to_client insight published -> emitted to the call's room (gateway)
     audio_to_client   utterance end -> transcript / insight emitted (gateway): what the rep waits
     acked_audio_to_client  utterance end -> the client's `received` ack of that final / insight
-                      arrived (gateway clock only): adds the down leg, the client's event loop
-                      and the ack's up leg (standing in for the audio's up leg)
+                      arrived, less the client's own delay in acking (`held`), on the clock of
+                      the gateway streaming the call (insights by the block end they carry,
+                      whichever gateway emitted them): adds the down leg and the ack's up leg
+                      (standing in for the audio's up leg)
 
 What clients measured, reported by them (`latency-report`, realtime/gateway.py), beside these:
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import PlainTextResponse, Response
@@ -46,11 +49,13 @@ from wingman import tracing
 from wingman.events import AgentRun, Hops, Insight, TranscriptBlock, TranscriptFragment
 
 # fine steps where the product lives (tens to hundreds of ms), so quantiles interpolated from
-# the buckets stay within a few percent of the true ones
+# the buckets stay within a few percent of the true ones; above 2 s (a saturated node) at most
+# ~25% apart, so an overload's p95 still reads within ~10% (10 -> 20 s alone read +15%)
 LATENCY_BUCKETS = (
     0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.125, 0.15,
     0.175, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25,
-    1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 20.0, 30.0, 60.0,
+    1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.5, 15.0, 17.5,
+    20.0, 25.0, 30.0, 40.0, 60.0,
 )
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -91,8 +96,9 @@ CLIENT_INSIGHT = Histogram(
     ["client"], buckets=LATENCY_BUCKETS)
 ACKED_AUDIO_TO_CLIENT = Histogram(
     "wingman_acked_audio_to_client_seconds",
-    "Server clock only: utterance end heard (its audio chunk arrived) -> the client's `received` "
-    "ack of the final or insight arrived (server work + down leg + the ack's up leg)",
+    "Server clock: utterance end heard (its audio chunk arrived) -> the client's `received` "
+    "ack of the final or insight arrived, less the client's own delay in acking "
+    "(server work + down leg + the ack's up leg)",
     ["event"], buckets=LATENCY_BUCKETS)
 CLIENT_ACKS = Counter(
     "wingman_client_acks_total", "`received` acks, by event and outcome (timed, unknown)",
@@ -123,15 +129,23 @@ LOOP_LAG = Gauge("wingman_event_loop_lag_seconds", "Event-loop lag of this proce
 SUSTAINED_LOOP_LAG = Gauge(
     "wingman_event_loop_lag_sustained_seconds", "Lag on each of the last 3 samples (admission control)")
 
+K = TypeVar("K")
+
 _enabled = True
 _scrape_hooks: list[Callable[[], None]] = []
 # final id -> monotonic time it was shown, for final_to_block; bounded (blocks follow finals
 # within seconds, so the oldest entries are long used)
 _final_shown_at: OrderedDict[str, float] = OrderedDict()
 MAX_TRACKED_FINALS = 20_000
-# (event, id) -> wall-clock time its utterance end was heard, until the client's `received`
-# ack arrives (acked_audio_to_client); bounded like the above
-_awaiting_ack: OrderedDict[tuple[str, str], float] = OrderedDict()
+# final id -> monotonic time its utterance end was heard, until the client's `received` ack
+# arrives (acked_audio_to_client); bounded like the above
+_awaiting_ack: OrderedDict[str, float] = OrderedDict()
+# (call id, block end in call seconds as insights carry it) -> monotonic time this node heard
+# the block's utterance end: the call's insights are acked to the node that streams the call,
+# whichever gateway took them off the bus and emitted them. Kept while their acks come in (a
+# block has several agents' insights), bounded; each insight id is timed once.
+_block_heard_at: OrderedDict[tuple[str, float], float] = OrderedDict()
+_acked_insights: OrderedDict[str, None] = OrderedDict()
 
 
 def configure(*, enabled: bool) -> None:
@@ -188,27 +202,42 @@ def final_shown(fragment: TranscriptFragment, *, live: bool = True) -> None:
         waited = now - fragment.audio_end_at
         AUDIO_TO_FINAL.observe(waited)
         AUDIO_TO_CLIENT.labels("transcript").observe(waited)
-        _await_ack("transcript", fragment.id, time.time() - waited)
+        _remember(_awaiting_ack, fragment.id, fragment.audio_end_at)
 
 
-def _await_ack(event: str, event_id: str, heard_wall: float) -> None:
-    _awaiting_ack[(event, event_id)] = heard_wall
-    if len(_awaiting_ack) > MAX_TRACKED_FINALS:
-        _awaiting_ack.popitem(last=False)
+def _remember(table: OrderedDict[K, float], key: K, heard: float) -> None:
+    table[key] = heard
+    if len(table) > MAX_TRACKED_FINALS:
+        table.popitem(last=False)
 
 
-def client_acked(event: str, event_id: str) -> bool:
-    """A client's `received` ack of a final or insight this process emitted: the first ack of
-    each is timed from its utterance end on this process's clock; later or unknown ones are
-    only counted. True when it was timed."""
+def client_acked(event: str, event_id: str, *, call_id: str | None = None,
+                 audio_end: float | None = None, held: float = 0.0) -> bool:
+    """A client's `received` ack of a final this process emitted, or of an insight of a call
+    whose audio this process heard (`call_id`: the call the acking socket streams here,
+    `audio_end`: the insight's): the first ack of each is timed from its utterance end on
+    this process's clock, less `held` (the client's own delay in acking); later or unknown
+    ones are only counted. True when it was timed."""
     if not _enabled:
         return False
-    heard = _awaiting_ack.pop((event, event_id), None)
+    heard: float | None = None
+    if event == "transcript":
+        heard = _awaiting_ack.pop(event_id, None)
+    elif event == "insight" and call_id is not None and audio_end is not None:
+        heard = _block_heard_at.get((call_id, round(audio_end, 3)))
+        if heard is not None:
+            if event_id in _acked_insights:
+                heard = None
+            else:
+                _acked_insights[event_id] = None
+                if len(_acked_insights) > MAX_TRACKED_FINALS:
+                    _acked_insights.popitem(last=False)
     if heard is None:
         CLIENT_ACKS.labels(event, "unknown").inc()
         return False
     CLIENT_ACKS.labels(event, "timed").inc()
-    ACKED_AUDIO_TO_CLIENT.labels(event).observe(max(0.0, time.time() - heard))
+    waited = time.monotonic() - heard
+    ACKED_AUDIO_TO_CLIENT.labels(event).observe(max(0.0, waited - min(held, waited)))
     return True
 
 
@@ -224,6 +253,8 @@ def stamp_block(block: TranscriptBlock) -> TranscriptBlock:
     audio_end = None if block.audio_end_at is None or not live else now_wall - (now - block.audio_end_at)
     final_wall = None if shown is None else now_wall - (now - shown)
     hops = Hops(audio_end=audio_end, final_shown=final_wall, block_sent=now_wall)
+    if _enabled and audio_end is not None and block.audio_end_at is not None:
+        _remember(_block_heard_at, (block.call_id, round(block.end, 3)), block.audio_end_at)
     return block.model_copy(update={"hops": tracing.block_sent(block, hops)})
 
 
@@ -261,7 +292,6 @@ def insight_shown(insight: Insight) -> None:
             INSIGHT_TO_CLIENT.observe(now - hops.insight_sent)
         if hops.audio_end is not None:
             AUDIO_TO_CLIENT.labels("insight").observe(now - hops.audio_end)
-            _await_ack("insight", insight.id, hops.audio_end)
     tracing.insight_shown(insight)
 
 

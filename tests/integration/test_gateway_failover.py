@@ -64,7 +64,7 @@ async def test_after_a_failover_only_the_node_holding_the_lease_finalizes(
 
         second = await connect(b.url, user.token)
         ack = await second.call("start-call", {"title": "failover", "call_id": call_id})
-        assert ack == {"call_id": call_id, "audio_seconds": 4.5}
+        assert ack == {"call_id": call_id, "audio_seconds": 4.5, "features": ["received"]}
         assert await redis.get(KEY_PREFIX + call_id) == b"gateway-b"
         # the customer is on hold: nothing is said on B for longer than A's abandon timeout
         await eventually(lambda: call_id not in gateway_a.calls, timeout=10, what="A lets go")

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.call_harness import gateway_harness
+from tests.call_harness import RecordingOutput, RoomRecorder, gateway_harness
+from tests.fakes.agents import ScriptedAgent
 from tests.security.support import script_of
+from wingman.agents.runner import AgentWorker
+from wingman.realtime.outgoing import Outbox
+from wingman.realtime.sink import InsightSink
 
 LINES = ["hello there.", "we need forty seats.", "what does it cost?"]
 
@@ -22,7 +26,8 @@ async def test_a_call_over_the_socket_protocol_start_stream_end(tmp_path: Path) 
         client = await g.client(token)
         ack = await client.call("start-call", {"title": "in-process", "sample_rate": 16000})
         call_id = ack["call_id"]
-        assert set(ack) == {"call_id"} and set(g.gateway.calls) == {call_id}
+        # the ack names the optional events this server takes: clients send `received` only then
+        assert ack == {"call_id": call_id, "features": ["received"]} and set(g.gateway.calls) == {call_id}
         await g.stream(client, 0.0, 5.0)
         await client.wait(lambda: len(client.finals) == 3, what="three finals")
         assert [t["text"] for t in client.finals] == LINES
@@ -69,7 +74,7 @@ async def test_a_reconnecting_client_resumes_its_call_and_another_tenant_cannot(
 
         again = await g.client(token)
         ack = await again.call("start-call", {"call_id": call_id})
-        assert ack == {"call_id": call_id, "audio_seconds": 1.6}
+        assert ack == {"call_id": call_id, "audio_seconds": 1.6, "features": ["received"]}
         await g.stream(again, ack["audio_seconds"], 5.0)
         await again.wait(lambda: len(again.finals) == 2, what="the other two finals")
         await again.call("end-call")
@@ -120,6 +125,41 @@ async def test_a_clients_received_acks_time_each_final_once_on_the_gateways_cloc
         assert _sample("wingman_client_acks_total", event="transcript", outcome="unknown") == repeats + 1
         assert _sample("wingman_client_acks_total", event="insight", outcome="unknown") == strangers + 1
         assert client.of("error") == []  # acks get no answer, not even for an unknown id
+
+
+async def test_insights_another_gateway_emitted_are_timed_by_the_gateway_streaming_the_call(
+        tmp_path: Path) -> None:
+    acked = "wingman_acked_audio_to_client_seconds_count"
+    async with gateway_harness(tmp_path, script_of(LINES)) as g:
+        # the agents, and the insight sink of *another* gateway (the one whose bus partition
+        # holds this call): in a cluster its emits reach this call's client through the
+        # Socket.IO Redis manager; here they are recorded on the side
+        c, elsewhere = g.container, RecordingOutput()
+        worker = AgentWorker(bus=c.bus, store=c.store, llm=c.llm, knowledge=c.knowledge, web_search=None,
+                             settings=c.settings, agents=[ScriptedAgent()], writer=c.writer)
+        sink = InsightSink(bus=c.bus, store=c.store, writer=c.writer,
+                           outbox=Outbox(RoomRecorder(elsewhere)))  # type: ignore[arg-type]
+        c.spawn(worker.run(), "test-agents")
+        c.spawn(sink.run(), "test-other-gateways-sink")
+        _rep, token = await g.user("ana")
+        client = await g.client(token)
+        call_id = (await client.call("start-call", {"title": "tips from elsewhere"}))["call_id"]
+        before = _sample(acked, event="insight")
+        unknown = _sample("wingman_client_acks_total", event="insight", outcome="unknown")
+        await g.stream(client, 0.0, 5.0)
+        await elsewhere.wait(lambda: elsewhere.of(call_id, "insight"), what="an insight")
+        tips = elsewhere.of(call_id, "insight")
+        assert client.of("insight") == []  # not emitted by this gateway
+        for tip in tips:  # the client got them (through the other gateway) and acks them here
+            assert isinstance(tip["audio_end"], float)
+            ack = {"event": "insight", "id": tip["id"], "audio_end": tip["audio_end"], "held": 0.01}
+            await client.emit("received", ack)
+        await client.emit("received", {"event": "insight", "id": tips[0]["id"]})  # an older client
+        synced = await client.call("latency-report", {"client": "bench"})  # the acks above are handled
+        assert synced["ok"] is True
+        assert _sample(acked, event="insight") == before + len(tips)
+        assert _sample("wingman_client_acks_total", event="insight", outcome="unknown") == unknown + 1
+        assert client.of("error") == []
 
 
 async def test_a_latency_report_batch_sent_again_after_a_reconnect_is_counted_once(tmp_path: Path) -> None:

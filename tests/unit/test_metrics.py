@@ -78,16 +78,29 @@ def test_the_first_received_ack_of_a_final_is_timed_from_its_utterance_end_and_r
     assert metrics.client_acked("transcript", "f-end") is False
 
 
-def test_an_insight_ack_is_timed_from_its_blocks_audio_end() -> None:
-    acked = "wingman_acked_audio_to_client_seconds_count"
-    count = value(acked, event="insight")
-    metrics.final_shown(fragment("seg-ack", heard_ago=0.3))
-    b = metrics.stamp_block(block("seg-ack"))
-    shown = metrics.stamp_insight(insight_of(b), b)
-    metrics.insight_shown(shown)
-    assert metrics.client_acked("transcript", shown.id) is False  # acks name the event kind
-    assert metrics.client_acked("insight", shown.id) is True
-    assert value(acked, event="insight") == count + 1
+def test_an_insight_ack_is_timed_by_the_node_that_heard_its_block_whoever_emitted_it() -> None:
+    acked = "wingman_acked_audio_to_client_seconds"
+    count, total = value(f"{acked}_count", event="insight"), value(f"{acked}_sum", event="insight")
+    metrics.final_shown(fragment("seg-ack", heard_ago=0.5))
+    b = metrics.stamp_block(block("seg-ack", heard_ago=0.5))  # this node heard the block end
+    one, two = (metrics.stamp_insight(insight_of(b), b) for _ in range(2))  # two agents' tips
+    # neither is shown here: another gateway took them off the bus; their acks come here, with
+    # the block end the insight event carried (its audio_end) and the call of the acking socket
+    # the client's own delay in acking is taken off (here: the whole wait, so 0 is observed)
+    assert metrics.client_acked("insight", one.id, call_id="c1", audio_end=b.end, held=120.0) is True
+    assert value(f"{acked}_count", event="insight") == count + 1
+    assert value(f"{acked}_sum", event="insight") == total
+    assert metrics.client_acked("insight", two.id, call_id="c1", audio_end=b.end) is True
+    assert value(f"{acked}_count", event="insight") == count + 2
+    assert value(f"{acked}_sum", event="insight") - total >= 0.5  # heard 0.5 s before the ack, or more
+    unknown = value("wingman_client_acks_total", event="insight", outcome="unknown")
+    assert metrics.client_acked("insight", one.id, call_id="c1", audio_end=b.end) is False  # a repeat
+    assert metrics.client_acked("insight", "i-x", call_id="c2", audio_end=b.end) is False  # another call
+    assert metrics.client_acked("insight", "i-y", call_id="c1", audio_end=b.end + 1) is False  # no such block
+    assert metrics.client_acked("insight", "i-z", call_id="c1") is False  # an older client: no audio_end
+    assert metrics.client_acked("transcript", two.id) is False  # acks name the event kind
+    assert value(f"{acked}_count", event="insight") == count + 2
+    assert value("wingman_client_acks_total", event="insight", outcome="unknown") == unknown + 4
 
 
 def test_a_block_and_its_insight_travel_with_their_stamps_through_the_codec() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -41,6 +40,7 @@ from wingman.realtime.messages import (
     parse,
 )
 from wingman.realtime.outgoing import (
+    FEATURES,
     CallEndedMessage,
     ErrorAck,
     ErrorMessage,
@@ -58,7 +58,6 @@ from wingman.store.records import Viewer
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[Any]]
-MAX_REPORT_BATCHES = 50_000
 
 
 def error_ack(exc: WingmanError) -> dict[str, Any]:
@@ -89,9 +88,6 @@ class Gateway:
             abandon_after_seconds=abandon_after_seconds,
         )
         # the token each socket signed in with: a logout closes the sockets open with it
-        # "<call id>:<batch id>" of latency-reports recorded lately: a batch resent is not
-        # counted twice (bounded; a resend comes within seconds of a reconnect)
-        self._report_batches: OrderedDict[str, None] = OrderedDict()
         self.sessions = TokenSessions(store=container.store, sign_out=self._sign_out)
         container.auth.on_logout(self.sessions.revoke)
         sio.on("connect", self.on_connect)
@@ -253,9 +249,9 @@ class Gateway:
         await self.sio.enter_room(sid, room(call_id))
         at = self.lifecycle.audio_seconds(call_id)
         if msg.call_id is None or at is None:
-            return StartCallAck(call_id=call_id).wire()
+            return StartCallAck(call_id=call_id, features=FEATURES).wire()
         # a resume: the client goes on sending audio from where this node has it up to
-        return StartCallAck(call_id=call_id, audio_seconds=round(at, 3)).wire()
+        return StartCallAck(call_id=call_id, audio_seconds=round(at, 3), features=FEATURES).wire()
 
     async def _live_for(self, sid: str) -> LiveCall:
         session = await self._session(sid)
@@ -312,29 +308,30 @@ class Gateway:
             metrics.client_report_refused(exc.code)
             await self._error(sid, exc)
             return error_ack(exc)
-        if msg.batch is not None and not self._first_batch(f"{live.pipeline.call_id}:{msg.batch}"):
+        # a batch resent (after a reconnect, maybe through another node) is recorded once
+        # per call: realtime/batches.py
+        if msg.batch is not None and not await self.c.report_batches.first(live.pipeline.call_id, msg.batch):
             metrics.client_report_duplicate()
             return LatencyReportAck(accepted=0, duplicate=True).wire()
         metrics.client_reported(msg.client, transcript=msg.transcript, insight=msg.insight)
         return LatencyReportAck(accepted=msg.samples).wire()
 
-    def _first_batch(self, key: str) -> bool:
-        if key in self._report_batches:
-            return False
-        self._report_batches[key] = None
-        if len(self._report_batches) > MAX_REPORT_BATCHES:
-            self._report_batches.popitem(last=False)
-        return True
-
     async def on_received(self, sid: str, data: Any = None) -> None:
-        """A client got a final or an insight (messages.py:ReceivedMessage): timed here when
-        this gateway emitted it. No answer: a bad one is counted as unmatched, not told."""
+        """A client got a final or an insight (messages.py:ReceivedMessage), timed on this
+        node's clock: a final this gateway emitted; an insight of the call this socket streams
+        here, by the block end it answers (`audio_end`), whichever gateway emitted it. The
+        client's own delay in sending the ack (`held`) is taken off. No answer: a bad ack is
+        counted as invalid, one this node cannot time as unknown."""
         try:
             msg = parse(ReceivedMessage, data, event="received")
         except BadInput:
             metrics.client_acked("invalid", "")
             return
-        metrics.client_acked(msg.event, msg.id)
+        call_id = None
+        if msg.event == "insight" and metrics.enabled():
+            with contextlib.suppress(KeyError):
+                call_id = (await self._session(sid)).get("call_id")
+        metrics.client_acked(msg.event, msg.id, call_id=call_id, audio_end=msg.audio_end, held=msg.held)
 
     async def on_end_call(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:

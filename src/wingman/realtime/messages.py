@@ -92,11 +92,17 @@ class LatencyReport(ClientMessage):
 
 class ReceivedMessage(ClientMessage):
     """received: the client got this final transcript or insight (`id` as emitted). No answer;
-    the gateway that emitted it times it (wingman_audio_to_client_acked_seconds). Interims,
-    take-backs and every other event are not acked."""
+    the gateway the socket is on times it (wingman_acked_audio_to_client_seconds): a final it
+    emitted, by id; an insight, by the `audio_end` it carried (any gateway may have emitted it;
+    the call's own gateway heard that audio). `held`: seconds, on the client's clock, from
+    receiving the event to sending this ack (taken off the figure). Sent only to a server whose
+    start-call answer lists the `received` feature. Interims, take-backs and every other event
+    are not acked."""
 
     event: Literal["transcript", "insight"]
     id: str = Field(min_length=1, max_length=64)
+    audio_end: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    held: float = Field(default=0.0, ge=0.0, le=MAX_CLIENT_LATENCY_SECONDS, allow_inf_nan=False)
 
 
 M = TypeVar("M", bound="ClientMessage")

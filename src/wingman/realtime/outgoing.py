@@ -183,12 +183,21 @@ class CallEndedMessage(ServerEvent):
 
 # -- acks (the return value of a handler: the client's callback gets them)
 
+# what this server takes beside the base protocol, named in every start-call answer: a client
+# sends an optional event only to a server that lists it (an older gateway, mid rolling upgrade,
+# would answer each one with unknown_event)
+Feature = Literal["received"]
+FEATURES: tuple[Feature, ...] = ("received",)
+
+
 class StartCallAck(ServerMessage):
     """start-call's answer; a resume's carries up to where (call seconds) the server has the
-    call's audio, so the client sends the rest (no gap, no overlap)."""
+    call's audio, so the client sends the rest (no gap, no overlap). `features`: the optional
+    client events this server handles (`received`: messages.py:ReceivedMessage)."""
 
     call_id: str
     audio_seconds: float | None = None
+    features: tuple[Feature, ...] | None = None
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

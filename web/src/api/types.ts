@@ -410,10 +410,12 @@ export interface ProvidersOut {
   parts: PartOut[];
 }
 
-/** received: the client got this final transcript or insight (`id` as emitted). No answer; the gateway that emitted it times it (wingman_audio_to_client_acked_seconds). Interims, take-backs and every other event are not acked. */
+/** received: the client got this final transcript or insight (`id` as emitted). No answer; the gateway the socket is on times it (wingman_acked_audio_to_client_seconds): a final it emitted, by id; an insight, by the `audio_end` it carried (any gateway may have emitted it; the call's own gateway heard that audio). `held`: seconds, on the client's clock, from receiving the event to sending this ack (taken off the figure). Sent only to a server whose start-call answer lists the `received` feature. Interims, take-backs and every other event are not acked. */
 export interface ReceivedMessage {
   event: "transcript" | "insight";
   id: string;
+  audio_end?: number | null;
+  held?: number;
 }
 
 export interface RecommendationOut {
@@ -541,10 +543,11 @@ export interface StartCall {
   call_id?: string | null;
 }
 
-/** start-call's answer; a resume's carries up to where (call seconds) the server has the call's audio, so the client sends the rest (no gap, no overlap). */
+/** start-call's answer; a resume's carries up to where (call seconds) the server has the call's audio, so the client sends the rest (no gap, no overlap). `features`: the optional client events this server handles (`received`: messages.py:ReceivedMessage). */
 export interface StartCallOk {
   call_id: string;
   audio_seconds?: number | null;
+  features?: "received"[] | null;
 }
 
 /** Dashboard figures for one user. "This week" starts Monday 00:00 UTC. */

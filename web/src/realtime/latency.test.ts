@@ -127,7 +127,7 @@ describe('LiveSession acks', () => {
     const session = new LiveSession(socket, { now: () => 1000, monotonic: () => t, endTimeoutMs: 50, latencyReportEveryMs: 0, latencyBatchPrefix: 'p' });
     socket.serverConnect();
     const started = session.start({ title: 't', sampleRate: 1000, channels: 1 });
-    socket.last('start-call').ack?.({ call_id: 'c1' });
+    socket.last('start-call').ack?.({ call_id: 'c1', features: ['received'] });
     await started;
     t = 100;
     session.sendAudio([new Float32Array(500)]);
@@ -139,9 +139,12 @@ describe('LiveSession acks', () => {
     const tip = { id: 'i1', content: 'c', category: 'x', agent: 'coach', context_snippet: 's', created_at: '', kind: 'k', source: null, entity: null, confidence: null, provider: 'local', audio_end: 0.5 };
     socket.fire('insight', tip);
     socket.fire('insight', tip);
+    socket.fire('insight', { ...tip, id: 'i0', audio_end: null }); // not from a block
+    // the insight carries its block end: the call's gateway times it whoever emitted it
     expect(socket.sent('received').map((e) => e.args[0])).toEqual([
-      { event: 'transcript', id: 'f1' },
-      { event: 'insight', id: 'i1' },
+      { event: 'transcript', id: 'f1', held: 0 },
+      { event: 'insight', id: 'i1', audio_end: 0.5, held: 0 },
+      { event: 'insight', id: 'i0', held: 0 },
     ]);
     const reports = socket.sent('latency-report');
     expect(reports.map((e) => e.args[0].batch)).toEqual(['p-1', 'p-2']);
@@ -153,6 +156,40 @@ describe('LiveSession acks', () => {
     await Promise.resolve();
     const again = socket.sent('latency-report').slice(2);
     expect(again.map((e) => e.args[0])).toEqual([reports[1]?.args[0]]);
+    void session.end();
+    // once end-call went out nobody waits for them: neither acked nor reported
+    socket.fire('transcript', { ...final, id: 'f9' });
+    socket.fire('insight', { ...tip, id: 'i9' });
+    expect(socket.sent('received')).toHaveLength(3);
+  });
+
+  it('acks only to a server whose start-call answer lists the received feature', async () => {
+    const socket = new FakeSocket();
+    let t = 0;
+    const session = new LiveSession(socket, { now: () => 1000, monotonic: () => t, endTimeoutMs: 50 });
+    socket.serverConnect();
+    const started = session.start({ title: 't', sampleRate: 1000, channels: 1 });
+    socket.last('start-call').ack?.({ call_id: 'c1' }); // an older gateway: no features
+    await started;
+    session.sendAudio([new Float32Array(500)]);
+    const final = { id: 'f1', text: 'hello', is_final: true, speaker: 'rep', start: 0, end: 0.4 };
+    socket.fire('transcript', final);
+    expect(socket.sent('received')).toEqual([]);
+    // the call resumes on an upgraded gateway: acks from then on
+    socket.serverDrop();
+    socket.serverConnect();
+    socket.last('start-call').ack?.({ call_id: 'c1', audio_seconds: 0.5, features: ['received'] });
+    await Promise.resolve();
+    t = 30;
+    socket.fire('transcript', { ...final, id: 'f2' });
+    expect(socket.sent('received').map((e) => e.args[0])).toEqual([{ event: 'transcript', id: 'f2', held: 0 }]);
+    // and not to an older one again
+    socket.serverDrop();
+    socket.serverConnect();
+    socket.last('start-call').ack?.({ call_id: 'c1', audio_seconds: 0.5 });
+    await Promise.resolve();
+    socket.fire('transcript', { ...final, id: 'f3' });
+    expect(socket.sent('received')).toHaveLength(1);
     void session.end();
   });
 });

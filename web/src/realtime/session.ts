@@ -63,6 +63,10 @@ export class LiveSession {
   private readonly opts: Required<Omit<SessionOptions, 'monotonic' | 'latencyReportEveryMs' | 'latencyBatchPrefix'>>;
   /** what this page measured, sent in batches (`latency-report`; realtime/latency.ts) */
   private readonly latency: LatencyReporter;
+  private readonly monotonic: () => number;
+  /** the optional events the server of the current connection takes (start-call's `features`):
+   * `received` goes only to a server that lists it (an older one answers unknown_event) */
+  private features: ReadonlySet<string> = new Set();
   private readonly unbind: (() => void)[] = [];
 
   constructor(
@@ -75,6 +79,7 @@ export class LiveSession {
       maxBufferedSeconds: options.maxBufferedSeconds ?? 30,
       now: options.now ?? (() => Date.now()),
     };
+    this.monotonic = options.monotonic ?? (() => performance.now());
     this.latency = new LatencyReporter((report) => {
       // kept until answered: one sent while disconnected goes again after the resume
       if (!this.socket.connected || !this.acked) return;
@@ -86,18 +91,25 @@ export class LiveSession {
     this.bind('connect_error', this.onConnectError);
     this.bind('transcript', (e: TranscriptEvent) => {
       if (!this.inCall()) return;
+      const at = this.monotonic();
       // a live final, the first time: once end-call went out, finals are the call's last words
       // forced out (the server does not time those either)
       const first = e.is_final && e.text.trim() && !this.state.transcript.some((l) => l.id === e.id && l.is_final);
-      if (first) this.ack('transcript', e.id); // the server times it on its clock (`received`)
-      if (first && this.state.phase === 'live') this.latency.received('transcript', e.end);
+      if (first && this.state.phase === 'live') {
+        this.ack({ event: 'transcript', id: e.id }, at); // the server times it on its clock
+        this.latency.received('transcript', e.end);
+      }
       this.set({ transcript: applyTranscript(this.state.transcript, e) });
     });
     this.bind('insight', (e: InsightEvent) => {
       if (!this.inCall()) return;
+      const at = this.monotonic();
       const first = !this.state.insights.some((i) => i.id === e.id);
-      if (first) this.ack('insight', e.id);
-      if (first && this.state.phase === 'live') this.latency.received('insight', e.audio_end);
+      if (first && this.state.phase === 'live') {
+        // the call's gateway times it by the block end it answers, whichever gateway emitted it
+        this.ack(typeof e.audio_end === 'number' ? { event: 'insight', id: e.id, audio_end: e.audio_end } : { event: 'insight', id: e.id }, at);
+        this.latency.received('insight', e.audio_end);
+      }
       this.set({ insights: upsertInsight(this.state.insights, e) });
     });
     this.bind('metrics', (e: MetricsEvent) => {
@@ -147,9 +159,14 @@ export class LiveSession {
     this.endWaiters = [];
   }
 
-  /** `received`: this page got a final or an insight (finals and insights only, once each). */
-  private ack(event: 'transcript' | 'insight', id: string): void {
-    if (this.socket.connected) this.socket.emit('received', { event, id } satisfies ReceivedMessage);
+  /** `received`: this page got a final or an insight (finals and insights only, once each,
+   * while live: once end-call went out nobody waits for them, as for latency reports) at `at`
+   * (monotonic ms); `held` tells the server how long after that the ack went out. Only to a
+   * server whose start-call answer lists the feature. */
+  private ack(msg: Omit<ReceivedMessage, 'held'>, at: number): void {
+    if (!this.socket.connected || !this.features.has('received')) return;
+    const held = Math.max(0, Math.round(this.monotonic() - at)) / 1000;
+    this.socket.emit('received', { ...msg, held } satisfies ReceivedMessage);
   }
 
   // ------------------------------------------------------------ connection
@@ -157,6 +174,7 @@ export class LiveSession {
   private onConnect = (): void => {
     const wasConnected = this.state.everConnected;
     this.acked = false;
+    this.features = new Set();
     this.set({ connection: 'connected', connectionMessage: null, everConnected: true });
     const { callId, phase, format, title } = this.state;
     if (wasConnected && callId && format && (phase === 'live' || phase === 'ending')) {
@@ -164,6 +182,7 @@ export class LiveSession {
       void this.emitStart(startRequest(title, format, callId)).then((ack) => {
         if ('call_id' in ack) {
           this.acked = true;
+          this.features = new Set(ack.features ?? []);
           // interims from before the drop will never be finalized under their old ids
           this.set({ resumes: this.state.resumes + 1, lastError: null, transcript: this.state.transcript.filter((l) => l.is_final) });
           // go on from where the server has the audio: what was lost in flight when the
@@ -181,6 +200,7 @@ export class LiveSession {
 
   private onDisconnect = (reason: string): void => {
     this.acked = false;
+    this.features = new Set();
     if (reason === 'io client disconnect') return;
     if (reason === 'io server disconnect') {
       // the server closed it on purpose (signed out, token expired) and the client does not
@@ -221,6 +241,7 @@ export class LiveSession {
     this.outbox.reset(this.keepFrames(format.sampleRate));
     this.latency.reset();
     this.acked = false;
+    this.features = new Set();
     this.set({ ...CALL_BLANK, phase: 'starting', callId: null, title: req.title, format });
     if (!this.socket.connected) {
       this.set({ phase: 'idle' });
@@ -232,6 +253,7 @@ export class LiveSession {
       throw new Error(ack.error.message);
     }
     this.acked = true;
+    this.features = new Set(ack.features ?? []);
     this.set({ phase: 'live', callId: ack.call_id, startedAt: this.opts.now() });
     this.flushPending();
     return ack.call_id;
@@ -247,6 +269,7 @@ export class LiveSession {
     const format = { sampleRate: call.sampleRate, channels: call.channels, encoding: call.encoding } as const;
     this.outbox.reset(this.keepFrames(format.sampleRate));
     this.acked = false;
+    this.features = new Set();
     this.set({ ...CALL_BLANK, phase: 'starting', callId: call.callId, title: call.title, format });
     if (!this.socket.connected) {
       this.set({ phase: 'idle', callId: null });
@@ -262,6 +285,7 @@ export class LiveSession {
     this.outbox.shift(Math.round(seconds * format.sampleRate));
     this.latency.reset(seconds); // the audio before was sent by another page: not timed here
     this.acked = true;
+    this.features = new Set(ack.features ?? []);
     this.set({ phase: 'live', startedAt: this.opts.now() - seconds * 1000, resumes: 1 });
     this.flushPending();
     return seconds;
@@ -292,6 +316,7 @@ export class LiveSession {
   handOff(): void {
     if (!this.inCall()) return;
     this.acked = false;
+    this.features = new Set();
     this.set({ ...CALL_BLANK, phase: 'idle', callId: null, title: '', format: null, handedOff: true });
   }
 
