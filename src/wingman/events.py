@@ -75,8 +75,8 @@ class TranscriptFragment(Frozen):
     confidence: float | None = None
     # word timings when the engine gives them (finals); lets speaker labels split a final
     words: tuple[WordTiming, ...] = ()
-    # monotonic time (time.monotonic()) the speech engine saw the end of this utterance's audio;
-    # used only to measure latency, never persisted
+    # monotonic time (time.monotonic()) the audio chunk holding this utterance's end arrived at
+    # the gateway (pipeline/call.py); used only to measure latency, never persisted
     audio_end_at: float | None = None
 
 
@@ -85,7 +85,7 @@ class Hops(Frozen):
     bus to the agents and back, plus its trace context (W3C traceparent): read by the metrics
     (wingman/metrics.py) and traces (wingman/tracing.py) only, never persisted."""
 
-    audio_end: float | None = None  # the speech engine heard the utterance end
+    audio_end: float | None = None  # the gateway heard the utterance end (its chunk arrived)
     final_shown: float | None = None  # the block's last final was emitted
     block_sent: float | None = None  # the gateway published the block
     insight_sent: float | None = None  # an agent published the insight

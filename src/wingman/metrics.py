@@ -8,7 +8,7 @@ is that process's own. Prometheus adds the `instance` label; sum over it for the
 
 The hops of one utterance (names are the metric names without `wingman_` and `_seconds`):
 
-    audio_to_final    speech engine heard the utterance end -> final shown (gateway)
+    audio_to_final    utterance end heard -> final shown (gateway)
     final_to_block    final shown -> its block published to the bus (gateway)
     block_to_insight  block published -> insight published, per agent (agent worker)
     insight_to_client insight published -> emitted to the call's room (gateway)
@@ -18,6 +18,11 @@ The hops of one utterance (names are the metric names without `wingman_` and `_s
                       the gateway streaming the call (insights by the block end they carry,
                       whichever gateway emitted them): adds the down leg and the ack's up leg
                       (standing in for the audio's up leg)
+
+"Heard" is when the audio chunk holding the utterance's end arrived at the gateway (its socket
+handler handed it to the call's pipeline: pipeline/call.py), so the wait in front of the speech
+engine (the intake queue, conversion, relays) is counted; the engine's own stamp (when it took
+that audio) stands in only for a chunk the pipeline no longer knows.
 
 What clients measured, reported by them (`latency-report`, realtime/gateway.py), beside these:
 
@@ -60,7 +65,7 @@ LATENCY_BUCKETS = (
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 AUDIO_TO_FINAL = Histogram(
-    "wingman_audio_to_final_seconds", "Utterance end heard by the speech engine -> final shown",
+    "wingman_audio_to_final_seconds", "Utterance end heard (its audio chunk arrived) -> final shown",
     buckets=LATENCY_BUCKETS)
 FINAL_TO_BLOCK = Histogram(
     "wingman_final_to_block_seconds", "Final shown -> its transcript block published to the bus",
@@ -72,7 +77,8 @@ INSIGHT_TO_CLIENT = Histogram(
     "wingman_insight_to_client_seconds", "Insight published by an agent -> emitted to the call's clients",
     buckets=LATENCY_BUCKETS)
 AUDIO_TO_CLIENT = Histogram(
-    "wingman_audio_to_client_seconds", "Utterance end heard -> transcript final or insight emitted",
+    "wingman_audio_to_client_seconds",
+    "Utterance end heard (its audio chunk arrived) -> transcript final or insight emitted",
     ["event"], buckets=LATENCY_BUCKETS)
 AGENT_SECONDS = Histogram(
     "wingman_agent_seconds", "One agent's run on one block", ["agent", "outcome"], buckets=LATENCY_BUCKETS)

@@ -3,6 +3,9 @@
 Audio that needs resampling is converted (decoded, validated, resampled) in the worker pool,
 never on the event loop; 16 kHz audio needs only a vectorized cast, cheaper than the hop to a
 worker thread, so it is converted in place.
+An utterance's end is "heard" when the chunk holding it arrived here (push_chunk), not when
+the speech engine took it: every latency the server measures (wingman/metrics.py) starts then,
+so the intake queue, the conversion and the relays in front of the engine are counted.
 Every final segment is handed to the StoreWriter the moment it arrives, so a crash loses
 seconds, not the call. What the rep sees goes out through the call's output port
 (pipeline/output.py; the Socket.IO side is realtime/outgoing.py). Blocks go to the agents over
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 
 START = ResumePoint()  # a new call
 MAX_QUEUED_CHUNKS = 200  # ~20 s of 100 ms chunks; beyond that the client is told to slow down
+# chunks whose arrival time is kept (5 min of 100 ms chunks; a result's end is seconds old)
+MAX_ARRIVALS = 3000
 # Blocks the bus refused (a Redis or Kafka restart) wait here, in order, and the ticker retries
 # them: the agents hear of them late, but hear of them. Beyond this many the oldest are dropped.
 MAX_UNPUBLISHED_BLOCKS = 1000
@@ -101,6 +106,9 @@ class CallPipeline:
         self._persist_wait = o.persist_wait
         self._bytes_per_second = bytes_per_frame(fmt) * fmt.sample_rate
         self.received_seconds = 0.0  # audio accepted by push_chunk (this pipeline's part)
+        # (start, end) of each accepted chunk in this pipeline's seconds (the stream's, before
+        # time_offset) -> the clock when it arrived: when the results ending in it were heard
+        self._arrivals: deque[tuple[float, float, float]] = deque(maxlen=MAX_ARRIVALS)
         self._unpublished: deque[TranscriptBlock] = deque()
         self._publishing = asyncio.Lock()
         self._publish_failed_at: float | None = None
@@ -168,8 +176,10 @@ class CallPipeline:
                 f"the call reached its maximum length of {self._max_call_seconds:.0f} s: end it",
                 code="call_too_long",
             )
+        start = self.received_seconds
         self.received_seconds += seconds
-        self.last_audio_at = self._clock()
+        self.last_audio_at = now = self._clock()
+        self._arrivals.append((start, self.received_seconds, now))
         self._chunks.put_nowait(data)
 
     async def finish(self, timeout: float = 30.0) -> None:
@@ -294,7 +304,7 @@ class CallPipeline:
             end=result.end + self.time_offset,
             confidence=result.confidence,
             words=self._words(result, text),
-            audio_end_at=result.audio_end_at,
+            audio_end_at=self._heard_at(result),
         )
         if fragment.is_final:
             self.finals += 1
@@ -310,6 +320,18 @@ class CallPipeline:
             await self._score(fragment)
         for block in self._aggregator.add(fragment):
             await self._publish(block)
+
+    def _heard_at(self, result: SttResult) -> float | None:
+        """When the chunk holding the result's end arrived; the engine's own stamp (when it
+        took that audio) if the chunk is no longer known, None if the engine gave none (a
+        result it does not time)."""
+        if result.audio_end_at is None:
+            return None
+        end = result.end
+        for start, stop, at in reversed(self._arrivals):  # results end in recent chunks
+            if start < end - 1e-6:  # 1 µs slack: summed chunk lengths carry float noise
+                return at if end <= stop + 1e-6 else result.audio_end_at
+        return result.audio_end_at
 
     def _words(self, result: SttResult, text: str) -> tuple[WordTiming, ...]:
         """The engine's word timings in call seconds; redacted word by word, and left out when
