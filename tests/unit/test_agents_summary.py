@@ -86,8 +86,8 @@ async def test_extractive_summary_of_the_sample_call() -> None:
     assert '"How long does implementation usually take?" answered "Most teams are live in about two weeks."' \
         in lines["Questions"]
     assert ".md" not in summary.summary and "integrations" not in summary.summary  # no file names
-    assert summary.action_items == [
-        "Rep: Send a proposal on Friday and set up a pilot for your team (due: on Friday)"]
+    assert summary.action_items == [  # two actions of one sentence, each with its own date
+        "Rep: Send a proposal on Friday (due: on Friday)", "Rep: Set up a pilot for your team"]
     moments = {(m.kind, m.at) for m in summary.key_moments}
     assert ("competitor", 15.0) in moments and ("objection", 25.0) in moments
     assert len({m.at for m in summary.key_moments}) == len(summary.key_moments)  # one per moment
@@ -142,6 +142,12 @@ async def test_next_steps_of_both_sides_get_owner_and_date() -> None:
         "Rep: Send the contract",
         "Customer: Look at it after April (due: after April)",
         "Customer: Check with our board next week (due: next week)",
+    ]
+    two = [Segment("rep", "I'll switch on the trial Friday and send a setup checklist tomorrow.", 0.0)]
+    summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=two, insights=[])
+    assert summary.action_items == [
+        "Rep: Switch on the trial Friday (due: Friday)",
+        "Rep: Send a setup checklist tomorrow (due: tomorrow)",
     ]
 
 

@@ -110,6 +110,8 @@ def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
     assert is_scheduling_request("Can we set up the trial next Tuesday?")
     assert is_scheduling_request("Could we start the rollout the second week of June?")
     assert is_scheduling_request("Can you have it switched on for the first of next month?")
+    assert is_scheduling_request("Can you switch it on this Friday?")
+    assert not is_scheduling_request("Can you switch it on?")  # no date: a question
     assert not is_scheduling_request("Can we start with a smaller plan?")
     assert not is_scheduling_request("Can you have it send texts in French?")
     assert not is_scheduling_request("How long does the trial last?")

@@ -154,7 +154,9 @@ _SCHEDULING = re.compile(
     r"book|set up|do|have|run)|"
     # "can you have it switched on for the first of next month": the customer asks for a start date
     r"(?:could|can|would) you (?:have|get) (?:it|this|us|everything|things) (?:\w+ ){0,2}(?:switched on|"
-    r"turned on|set up|up and running|running|live|ready|going|started))\b"
+    r"turned on|set up|up and running|running|live|ready|going|started)|"
+    # "can you switch it on this Friday?"
+    r"(?:could|can|would) you (?:switch|turn) (?:it|this|us|everything|things|the \w+) on)\b"
     r"[^?]*\b(?:today|tomorrow|next|this (?:week|month)|monday|tuesday|"
     r"wednesday|thursday|friday|january|february|march|april|may|june|july|august|september|"
     r"october|november|december|first|second|week of)\b",

@@ -43,15 +43,21 @@ From the transcript and the moments flagged live:
   a file name.
 Use only what was said. Reply with JSON only, matching the schema."""
 
+# what a commitment does ("I will send ...", "we'll switch on the trial ...")
+_ACTS = (
+    r"send|set up|schedule|book|share|follow up|get back|email|call|loop in|introduce|prepare|"
+    r"put together|pull together|gather|collect|compile|draft|review|check|confirm|arrange|organize|"
+    r"start|run|get|pick|talk|speak|discuss|look|come back|bring|ask|show|forward|"
+    r"switch (?:\w+ )?on|turn (?:\w+ )?on|activate"
+)
 _COMMITMENT = re.compile(
     r"^(?:ok(?:ay)?,?\s+|so,?\s+|great,?\s+|good,?\s+|sure,?\s+|and\s+|then\s+)*(?:i will|i'll|we will|"
     r"we'll|i am going to|i'm going to|we are going to|we're going to|let me|i can|we can|i need to|"
-    r"we need to|i have to)\s+(?:also\s+)?(?P<action>(?:send|set up|schedule|book|share|follow up|get back|"
-    r"email|call|loop in|introduce|prepare|put together|pull together|gather|collect|compile|draft|"
-    r"review|check|confirm|arrange|organize|"
-    r"start|run|get|pick|talk|speak|discuss|look|come back|bring|ask|show|forward)\b.*)",
+    rf"we need to|i have to)\s+(?:also\s+)?(?P<action>(?:{_ACTS})\b.*)",
     re.I,
 )
+# "switch on the trial Friday and send a setup checklist tomorrow": two actions of one owner
+_AND_THEN = re.compile(rf",?\s+and\s+(?:then\s+)?(?=(?:{_ACTS})\b)", re.I)
 _SEND_ME = re.compile(
     r"^(?:okay,?\s+|ok,?\s+|so,?\s+|sure,?\s+|great,?\s+)?(?:please\s+)?send me (?P<action>.+)", re.I
 )
@@ -289,7 +295,7 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
                 # "send me X" is the rep's to do; "I will X" belongs to whoever said it
                 owner = "Rep" if seg.speaker == "rep" or m.re is _SEND_ME else "Customer"
                 action = f"send {m.group('action')}" if m.re is _SEND_ME else m.group("action")
-                notes.actions.append(_item(owner, action))
+                notes.actions.extend(_item(owner, part) for part in _AND_THEN.split(action) if part.strip())
                 notes.moment(i, KeyMoment(kind="next_step", text=sentence, at=seg.start))
     lines: list[str] = []
     for title, items in (
