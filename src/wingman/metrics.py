@@ -136,6 +136,7 @@ SUSTAINED_LOOP_LAG = Gauge(
     "wingman_event_loop_lag_sustained_seconds", "Lag on each of the last 3 samples (admission control)")
 
 K = TypeVar("K")
+V = TypeVar("V")
 
 _enabled = True
 _scrape_hooks: list[Callable[[], None]] = []
@@ -211,8 +212,9 @@ def final_shown(fragment: TranscriptFragment, *, live: bool = True) -> None:
         _remember(_awaiting_ack, fragment.id, fragment.audio_end_at)
 
 
-def _remember(table: OrderedDict[K, float], key: K, heard: float) -> None:
-    table[key] = heard
+def _remember(table: OrderedDict[K, V], key: K, value: V) -> None:
+    """Keep `key` in a table bounded at MAX_TRACKED_FINALS entries, oldest dropped first."""
+    table[key] = value
     if len(table) > MAX_TRACKED_FINALS:
         table.popitem(last=False)
 
@@ -235,9 +237,7 @@ def client_acked(event: str, event_id: str, *, call_id: str | None = None,
             if event_id in _acked_insights:
                 heard = None
             else:
-                _acked_insights[event_id] = None
-                if len(_acked_insights) > MAX_TRACKED_FINALS:
-                    _acked_insights.popitem(last=False)
+                _remember(_acked_insights, event_id, None)
     if heard is None:
         CLIENT_ACKS.labels(event, "unknown").inc()
         return False
