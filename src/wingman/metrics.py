@@ -50,7 +50,7 @@ from typing import TypeVar
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import PlainTextResponse, Response
 
-from wingman import tracing
+from wingman import bounded, tracing
 from wingman.events import AgentRun, Hops, Insight, TranscriptBlock, TranscriptFragment
 
 # fine steps where the product lives (tens to hundreds of ms), so quantiles interpolated from
@@ -202,9 +202,7 @@ def final_shown(fragment: TranscriptFragment, *, live: bool = True) -> None:
     if not live:
         return
     now = time.monotonic()
-    _final_shown_at[fragment.id] = now
-    if len(_final_shown_at) > MAX_TRACKED_FINALS:
-        _final_shown_at.popitem(last=False)
+    _remember(_final_shown_at, fragment.id, now)
     if fragment.audio_end_at is not None:
         waited = now - fragment.audio_end_at
         AUDIO_TO_FINAL.observe(waited)
@@ -214,9 +212,7 @@ def final_shown(fragment: TranscriptFragment, *, live: bool = True) -> None:
 
 def _remember(table: OrderedDict[K, V], key: K, value: V) -> None:
     """Keep `key` in a table bounded at MAX_TRACKED_FINALS entries, oldest dropped first."""
-    table[key] = value
-    if len(table) > MAX_TRACKED_FINALS:
-        table.popitem(last=False)
+    bounded.put(table, key, value, limit=MAX_TRACKED_FINALS)
 
 
 def client_acked(event: str, event_id: str, *, call_id: str | None = None,

@@ -26,6 +26,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from wingman import bounded
 from wingman.events import Hops, Insight, TranscriptBlock
 
 if TYPE_CHECKING:
@@ -133,9 +134,7 @@ def agent_ran(block: TranscriptBlock, agent: str, *, seconds: float, outcome: st
     now = time.time()
     attrs = {**_ids(block), "wingman.agent": agent, "wingman.outcome": outcome}
     ctx = _span(f"agent {agent}", _parent(block.hops), now - seconds, now, attrs)
-    _agent_spans[(block.id, agent)] = ctx
-    if len(_agent_spans) > MAX_AGENT_SPANS:
-        _agent_spans.popitem(last=False)
+    bounded.put(_agent_spans, (block.id, agent), ctx, limit=MAX_AGENT_SPANS)
 
 
 def insight_sent(block: TranscriptBlock, insight: Insight, hops: Hops) -> Hops:

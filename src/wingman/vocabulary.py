@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from wingman import bounded
 from wingman.agents.playbook import Playbook, PlaybookProvider
 from wingman.errors import BadInput, ConfigError
 from wingman.profile import ProfileService
@@ -424,7 +425,4 @@ class VocabularyService:
 
 def _keep(cache: OrderedDict[str, Any], tenant: str, value: Any) -> None:
     """Remember `value` as the most recent; forget the least recent tenants beyond the bound."""
-    cache[tenant] = value
-    cache.move_to_end(tenant)
-    while len(cache) > CACHED_TENANTS:
-        cache.popitem(last=False)
+    bounded.put(cache, tenant, value, limit=CACHED_TENANTS, refresh=True)

@@ -13,6 +13,8 @@ import logging
 from collections import OrderedDict
 from typing import Any, Protocol
 
+from wingman import bounded
+
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "wingman:report-batch:"
@@ -41,9 +43,7 @@ class MemoryReportBatches:
     def first_now(self, key: str) -> bool:
         if key in self._seen:
             return False
-        self._seen[key] = None
-        if len(self._seen) > self._limit:
-            self._seen.popitem(last=False)
+        bounded.put(self._seen, key, None, limit=self._limit)
         return True
 
     async def aclose(self) -> None:
