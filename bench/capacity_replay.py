@@ -186,16 +186,6 @@ def lag_growth(run: StreamRun) -> float:
     return capacity.lag_at(run, run.audio.duration) - capacity.lag_at(run, run.audio.duration / 2)
 
 
-def mean_lag(run: StreamRun, lo: float, hi: float) -> float:
-    ts = np.arange(lo, hi, 0.1)
-    return float(np.mean([capacity.lag_at(run, float(t)) for t in ts]))
-
-
-def lag_trend(run: StreamRun) -> float:
-    d = run.audio.duration
-    return mean_lag(run, 0.75 * d, d) - mean_lag(run, 0.25 * d, 0.5 * d)
-
-
 def measure(args: argparse.Namespace, decoder: CachedDecoder) -> str:
     sim = Sim(args.parallel, lambda n: n * args.per_decode + args.per_batch)
 
@@ -232,7 +222,7 @@ def measure(args: argparse.Namespace, decoder: CachedDecoder) -> str:
     decoder.save()
     runs = [StreamRun(c.audio, c.results, t0=0.0) for c in calls]
     growth = max(lag_growth(r) for r in runs)
-    trend = max(lag_trend(r) for r in runs)
+    trend = max(capacity.lag_trend(r) for r in runs)
     delays = [d for r in runs for d in final_delays(r)]
     words = sum(len(r.audio.reference().split()) for r in runs)
     errors = sum(wer(r.audio, r.finals) * len(r.audio.reference().split()) for r in runs)
