@@ -8,7 +8,9 @@ first, interim cadence, batches) on audio time. Each batch the scheduler takes h
 for n decodes (one core each slot; the defaults are this machine's tiny.en figures, see below),
 and its results are delivered when it ends. The decodes themselves are the real model's, each
 decoded alone with its whole prompt (a live batch may shorten prompts to share a generate call:
-wingman.stt.batch), cached on disk by (audio, prompt) as in bench/replay.py. Prints:
+wingman.stt.batch), cached on disk by (audio, prompt) as in bench/replay.py. The scheduler's
+own accounting sees a batch end as soon as it is taken (its decode returns at once here), so a
+rule that looks at what is running is not modelled. Prints:
 
     capacity_replay calls=10 realtime=no lag_growth_s=2.8 delay_p50_s=0.75 p95_s=4.78 wer=0.440
              lag_trend_s=0.27
@@ -26,6 +28,8 @@ wingman.stt.batch), cached on disk by (audio, prompt) as in bench/replay.py. Pri
                    second of audio (all calls), batches and decodes per batch
   busy             share of the slots' time spent decoding; cpu_per_audio_s: modelled decode
                    seconds per second of audio (x calls: the cores the decoder needs)
+  final asked_after_end   seconds from a span's end to its final's submission: the wait behind
+                   the channel's own decode in flight (bench/capacity_trace.py's "channel final")
 
 The cost model: 64 windows of 0.5-7 s from these sets, decoded on one thread with word timings
 and no prompt, took 0.171 s of CPU each alone, 0.152 in batches of 2, 0.132 in batches of 4
@@ -132,6 +136,20 @@ class Sim:
         return bool(self._events or self._tasks)
 
 
+class Timed(ChannelDecoder):
+    """A channel that notes how long each final waited to be asked for after its audio was in
+    (behind the channel's own decode in flight: one per channel)."""
+
+    waits: list[float]
+
+    def _pump(self) -> None:
+        before = self.inflight
+        super()._pump()
+        job = self.inflight
+        if job is not None and job is not before and job.kind == "final":
+            self.waits.append(self.clock() - job.at)
+
+
 class Call:
     """One call: its channel, fed by the simulation, its results on the simulated clock."""
 
@@ -139,7 +157,7 @@ class Call:
         self.key, self.sim, self.sched, self.audio = key, sim, sched, audio
         self.results: list[tuple[float, SttResult]] = []
         self.finished = False
-        self.channel = ChannelDecoder(
+        self.channel = Timed(
             index=0,
             segmenter=VadSegmenter(params=VadParams(max_speech_s=MAX_SPAN_S)),
             submit=self.submit,
@@ -149,6 +167,7 @@ class Call:
             interim_every=lambda: int(max(INTERIM_S, sched.interim_interval()) * SAMPLE_RATE),
             clock=lambda: sim.now,
         )
+        self.channel.waits = []
 
     def submit(
         self, audio: F32, prompt: str | None, final: bool
@@ -228,6 +247,7 @@ def measure(args: argparse.Namespace, decoder: CachedDecoder) -> str:
     errors = sum(wer(r.audio, r.finals) * len(r.audio.reference().split()) for r in runs)
     audio_s = sum(r.audio.duration for r in runs)
     decodes = sched.decoded_finals + sched.decoded_interims
+    waits = [w for c in calls for w in c.channel.waits]
     span = max(sim.now, 1e-9) * args.parallel
     return (
         f"capacity_replay calls={args.calls} realtime={'yes' if growth < 1.0 else 'no'} "
@@ -236,7 +256,9 @@ def measure(args: argparse.Namespace, decoder: CachedDecoder) -> str:
         f"decodes finals={sched.decoded_finals} interims={sched.decoded_interims} "
         f"dropped={sched.dropped_interims} per_audio_s={decodes / audio_s:.3f} batches={sched.batches} "
         f"batch={decodes / max(sched.batches, 1):.2f} busy={sim.busy / span:.2f} "
-        f"cpu_per_audio_s={sim.busy / audio_s:.3f}"
+        f"cpu_per_audio_s={sim.busy / audio_s:.3f}\n"
+        f"final asked_after_end n={len(waits)} p50={percentile(waits, 50):.2f} "
+        f"p95={percentile(waits, 95):.2f}"
     )
 
 
