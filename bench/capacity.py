@@ -10,6 +10,12 @@ LocalWhisperStt (one model, one batching decode scheduler), all at once. Prints 
 
   realtime     finals keep up: the lag of each call's last final behind its audio does not grow
                (lag_growth_s: that lag at the end minus at the middle, worst call, < 1 s)
+  lag_trend_s  the same lag averaged over the last quarter of each call minus over its second
+               quarter, worst call. lag_growth samples two instants and reads the speech not yet
+               final at them: one call alone says realtime=no lag_growth_s=1.1 (the real phone
+               call's last turn is still being spoken when its audio ends), and small changes
+               flip it (bench/capacity_replay.py); a decoder that falls behind makes the mean
+               lag grow
   delay        sentence end -> final holding it, p50/p95 over every call (tests/speech_metrics)
   wer          word error rate of the finals, over every call
   cpu          CPU seconds of this process per second of audio (all calls' audio); `cores`:
@@ -35,6 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.audio_sets import AudioSet, real_phone_call, synthetic_call  # noqa: E402
@@ -47,6 +55,7 @@ class Outcome:
     calls: int
     live: bool
     lag_growth: float
+    lag_trend: float
     delays: list[float]
     wer: float
     cpu: float
@@ -58,7 +67,8 @@ class Outcome:
     def line(self) -> str:
         return (
             f"capacity calls={self.calls} realtime={'yes' if self.live else 'no'} "
-            f"lag_growth_s={self.lag_growth:.1f} delay_p50_s={percentile(self.delays, 50):.2f} "
+            f"lag_growth_s={self.lag_growth:.1f} lag_trend_s={self.lag_trend:.2f} "
+            f"delay_p50_s={percentile(self.delays, 50):.2f} "
             f"p95_s={percentile(self.delays, 95):.2f} wer={self.wer:.3f} cpu={self.cpu:.3f} "
             f"cores={self.cpu * self.calls:.2f} batch={self.batch:.1f}\n"
             f"process cpu_s={self.cpu_s:.1f} wall_s={self.wall_s:.1f} "
@@ -87,6 +97,17 @@ def lag_at(run: StreamRun, t: float) -> float:
     return t - max(ends, default=0.0)
 
 
+def lag_trend(run: StreamRun) -> float:
+    """The mean lag (sampled every 0.1 s) over the last quarter minus over the second quarter."""
+    d = run.audio.duration
+
+    def mean(lo: float, hi: float) -> float:
+        ts = np.arange(lo * d, hi * d, 0.1)
+        return float(np.mean([lag_at(run, float(t)) for t in ts]))
+
+    return mean(0.75, 1.0) - mean(0.25, 0.5)
+
+
 async def measure(args: argparse.Namespace, calls: int) -> Outcome:
     stt = LocalWhisperStt(
         model="tiny.en", cpu_threads=args.threads, max_batch=args.batch, parallel_decodes=args.parallel
@@ -102,12 +123,15 @@ async def measure(args: argparse.Namespace, calls: int) -> Outcome:
     batches = max(stt.scheduler.batches - batches0, 1)
     await stt.aclose()
     growth = max(lag_at(r, r.audio.duration) - lag_at(r, r.audio.duration / 2) for r in runs)
+    trend = max(lag_trend(r) for r in runs)
     delays = [d for r in runs for d in final_delays(r)]
     errors = sum(wer(r.audio, r.finals) * len(r.audio.reference().split()) for r in runs)
     words = sum(len(r.audio.reference().split()) for r in runs)
     audio_s = sum(r.audio.duration for r in runs)
     live, batch = growth < 1.0, decodes / batches
-    return Outcome(calls, live, growth, delays, errors / words, cpu / audio_s, batch, cpu, wall, decodes)
+    return Outcome(
+        calls, live, growth, trend, delays, errors / words, cpu / audio_s, batch, cpu, wall, decodes
+    )
 
 
 async def run(args: argparse.Namespace) -> None:

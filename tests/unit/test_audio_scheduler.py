@@ -248,3 +248,22 @@ def test_local_engine_splits_the_cores_between_two_single_thread_batches(
     explicit = LocalWhisperStt(cpu_threads=3, parallel_decodes=1)
     assert (explicit.scheduler.parallel, explicit.cpu_threads) == (1, 3)
     explicit.shutdown()
+
+
+def test_interim_cadence_follows_the_schedulers_clock_and_share(pool: AudioWorkerPool) -> None:
+    now = [100.0]
+    dec = HeldDecoder()
+    dec.gate.set()
+    sched = DecodeScheduler(pool=pool, decode=dec, parallel=2, interim_share=0.25, clock=lambda: now[0])
+    done(*(sched.submit(key=(c, 0), audio=tag(n), final=False) for n, c in enumerate("abcd")))
+    # the decodes took no time on this clock: a batch's wall time averages down from 0.3 s
+    assert sched.decode_seconds < 0.3 and sched.slot_seconds < 0.15
+    sched.decode_seconds, sched.slot_seconds = 0.3, 0.2
+    # four channels on two slots of 0.2 s per decode, interims at most a quarter of them
+    assert sched.interim_interval() == pytest.approx(4 * 0.2 / (0.25 * 2))
+    now[0] += 2.0
+    done(sched.submit(key=("e", 0), audio=tag(9), final=False))
+    sched.decode_seconds, sched.slot_seconds = 0.3, 0.2
+    assert sched.interim_interval() == pytest.approx(5 * 0.2 / (0.25 * 2))
+    now[0] += 2.0  # a..d asked 4 s ago: no longer talking; e asked 2 s ago
+    assert sched.interim_interval() == pytest.approx(2 * 0.3)  # one channel: twice a batch

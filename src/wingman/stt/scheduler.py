@@ -58,6 +58,8 @@ class DecodeScheduler:
         parallel: int = 1,
         max_batch: int = 8,
         gather_s: float = 0.004,
+        interim_share: float = INTERIM_SHARE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if decode_batch is None:
             if decode is None:
@@ -72,6 +74,8 @@ class DecodeScheduler:
         self.parallel = parallel
         self.max_batch = max(1, max_batch)
         self.gather_s = gather_s
+        self.interim_share = interim_share
+        self._clock = clock  # bench/capacity_replay.py runs the scheduler on a simulated clock
         self._lock = threading.Lock()
         self._more = threading.Condition(self._lock)
         self._finals: deque[Job] = deque()
@@ -99,7 +103,7 @@ class DecodeScheduler:
         fut: concurrent.futures.Future[Transcript | None] = concurrent.futures.Future()
         job = Job(key, audio, prompt, language, final, fut, keep)
         with self._lock:
-            self._asked[key] = time.monotonic()
+            self._asked[key] = self._clock()
             stale = self._interims.get(key)
             if final:
                 self._finals.append(job)
@@ -140,15 +144,15 @@ class DecodeScheduler:
 
     def interim_interval(self) -> float:
         """Seconds of new speech a channel should wait between interims so that interims take
-        about INTERIM_SHARE of the decoder: the more channels are talking (asked for a decode
+        about `interim_share` of the decoder: the more channels are talking (asked for a decode
         in the last ACTIVE_S) per decode slot, the fewer interims each gets; never less than
         twice a batch's wall time (an interim's result is out before the next is asked)."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if len(self._asked) > 64:  # forget the keys of calls that stopped talking
                 self._asked = {k: t for k, t in self._asked.items() if now - t < ACTIVE_S}
             active = sum(now - t < ACTIVE_S for t in self._asked.values())
-            share = active * self.slot_seconds / (INTERIM_SHARE * self.parallel)
+            share = active * self.slot_seconds / (self.interim_share * self.parallel)
             return max(2 * self.decode_seconds, share)
 
     @property
@@ -197,7 +201,7 @@ class DecodeScheduler:
                 self._dispatch_locked()
 
     def _run(self, jobs: list[Job]) -> None:
-        began = time.perf_counter()
+        began = self._clock()
         try:
             results = self._decode_batch(jobs)
         except BaseException as exc:
@@ -206,7 +210,7 @@ class DecodeScheduler:
         else:
             for job, result in zip(jobs, results, strict=True):
                 job.future.set_result(result)
-        took = time.perf_counter() - began
+        took = self._clock() - began
         self.decode_seconds += 0.3 * (took - self.decode_seconds)
         self.slot_seconds += 0.3 * (took / len(jobs) - self.slot_seconds)
         for job in jobs:
