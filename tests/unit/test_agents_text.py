@@ -112,6 +112,9 @@ def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
     assert is_scheduling_request("Can you have it switched on for the first of next month?")
     assert is_scheduling_request("Can you switch it on this Friday?")
     assert not is_scheduling_request("Can you switch it on?")  # no date: a question
+    # the request as the last clause of a longer sentence
+    assert is_scheduling_request("Okay, we'll take the pilot, could we start it next Monday?")
+    assert not is_scheduling_request("If we start next month, can you switch the reports on?")
     assert not is_scheduling_request("Can we start with a smaller plan?")
     assert not is_scheduling_request("Can you have it send texts in French?")
     assert not is_scheduling_request("How long does the trial last?")

@@ -165,8 +165,12 @@ _SCHEDULING = re.compile(
 
 
 def is_scheduling_request(sentence: str) -> bool:
-    """A request to fix a date for a next step ("can we start the trial next Monday?")."""
-    return _SCHEDULING.search(sentence.strip()) is not None
+    """A request to fix a date for a next step ("can we start the trial next Monday?"), also as
+    the last clause of a longer sentence ("alright, let's do the trial, can you switch it on
+    this Friday?")."""
+    sentence = sentence.strip()
+    last = sentence.rsplit(",", 1)[-1]
+    return any(_SCHEDULING.search(part.strip()) is not None for part in {sentence, last})
 
 
 def expand_question(question: str) -> str:
