@@ -8,9 +8,10 @@ document, buying signals), summary fact recall, next steps with owner and date, 
 other-company leaks (a tip or summary naming another company of the set, or the sample company)
 and tips per minute. The last line is one comparable figure (holdout).
 
-    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show]
+    .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show] [--by-company]
         [--speech [--band phone|wide|both] [--calls N]] [--only a,b] [--skip a,b]
-    (--show: every tip, summary, miss and why)
+    (--show: every tip, summary, miss and why; --by-company: one figures line per company too,
+    to judge a change on the companies whose calls were not looked at while making it)
 
 Transcript level (default, fast, for tuning): each turn is one transcript block with realistic
 timings. Speech level (`--speech`, slow: about the call's length in CPU per call): each call is
@@ -68,6 +69,21 @@ class Report:
     tips: int = 0
     minutes: float = 0.0
     misses: list[str] = field(default_factory=list)
+
+    def merge(self, other: Report) -> None:
+        """Add `other`'s counts (one call's, say) to this report."""
+        for kind, count in other.counts.items():
+            mine = self.counts[kind]
+            mine.tp, mine.fp, mine.fn = mine.tp + count.tp, mine.fp + count.fp, mine.fn + count.fn
+        self.facts += other.facts
+        self.facts_held += other.facts_held
+        self.steps += other.steps
+        self.steps_held += other.steps_held
+        self.file_leaks += other.file_leaks
+        self.company_leaks += other.company_leaks
+        self.tips += other.tips
+        self.minutes += other.minutes
+        self.misses += other.misses
 
 
 def label_of(insight: Insight) -> str | None:
@@ -310,6 +326,9 @@ async def main() -> None:
         "--skip", default="", help="leave out the calls whose name starts with one of these (comma-separated)"
     )
     parser.add_argument("--model", default="tiny.en", help="local speech model (--speech)")
+    parser.add_argument(
+        "--by-company", action="store_true", help="also print one figures line per company"
+    )
     args = parser.parse_args()
     stt = None
     bands = [""]
@@ -329,11 +348,19 @@ async def main() -> None:
                 for p in sorted((EVAL / "calls" / split).glob("*.yaml"))
                 if _selected(p.stem, args.only, args.skip)
             ]
+            by_company: dict[str, Report] = {}
             for n, path in enumerate(paths[: args.calls or None]):
                 if args.show:
                     print(f"-- {path.stem}")
-                await run_call(path, world, report, args.show, stt=stt, seed=n, wideband=band == "wide")
+                one = Report()
+                await run_call(path, world, one, args.show, stt=stt, seed=n, wideband=band == "wide")
+                report.merge(one)
+                company = str(yaml.safe_load(path.read_text())["company"])
+                by_company.setdefault(company, Report()).merge(one)
             print_report(name, report)
+            if args.by_company:
+                for company, part in sorted(by_company.items()):
+                    print(summary_line(f"  {company}", part))
             if args.show:
                 for miss in report.misses:
                     print("   ", miss)

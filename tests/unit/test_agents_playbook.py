@@ -70,6 +70,16 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         ("The last thing we need is more paperwork, so that part sounds good.", "customer", set()),
         # a plan named in a question is not a request to pay less
         ("How many users can we have on the cheaper plan?", "customer", set()),
+        # decision-makers, a busy month and the paperwork in other words than the rules' examples
+        ("Anything like that goes to our two founders, they'll want to see it first.", "customer",
+         {"objection.authority"}),
+        ("March is our crazy season, so changing software around then is a no.", "customer",
+         {"objection.timing"}),
+        ("Great, email me whatever we need to sign and I'll get it back today.", "customer",
+         {"signal.buying"}),
+        ("Let's get the practice manager on a call on Monday.", "customer", {"signal.buying"}),
+        ("It goes to the same warehouse every week.", "customer", set()),  # not a decision-maker
+        ("We switched providers then, and it went fine.", "customer", set()),  # a past switch, no doubt
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:

@@ -103,6 +103,11 @@ def test_spoken_requirements_get_the_knowledge_base_words() -> None:
     assert "price" in expand_question("What would it come to for all three offices?")
     assert "price" in expand_question("Is there anything to pay up front before we start?")
     assert "integrates" in expand_question("Does somebody have to type it in again?")
+    # everyday idioms for topics every product's documents cover
+    assert "pause" in expand_question("Could a customer put the subscription on ice over the summer?")
+    assert "price" in expand_question("So what's the damage for the two of us?")
+    assert "online" in expand_question("Can the parents fill it in from home the night before?")
+    assert "stored" in expand_question("Where would the patients' records live, physically?")
     assert expand_question("How are you today?") == "How are you today?"
 
 
@@ -112,6 +117,9 @@ def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
     assert is_scheduling_request("Can you have it switched on for the first of next month?")
     assert is_scheduling_request("Can you switch it on this Friday?")
     assert not is_scheduling_request("Can you switch it on?")  # no date: a question
+    # the request as the last clause of a longer sentence
+    assert is_scheduling_request("Okay, we'll take the pilot, could we start it next Monday?")
+    assert not is_scheduling_request("If we start next month, can you switch the reports on?")
     assert not is_scheduling_request("Can we start with a smaller plan?")
     assert not is_scheduling_request("Can you have it send texts in French?")
     assert not is_scheduling_request("How long does the trial last?")

@@ -87,6 +87,27 @@ _PARAPHRASES = [
         "migration import data from previous system",
     ),
     (r"\b(?:discount\w*|deal|cheaper|break on|savings?)\b", "discount off"),
+    # everyday idioms for a few topics every product's documents cover: stopping for a while,
+    # the price, doing it from home, where the data lives
+    (
+        r"\b(?:on ice|put (?:\w+ ){0,3}on pause|pause\w*|freez\w*|skip a month|take a break from)\b",
+        "pause freeze hold",
+    ),
+    (
+        r"\bwhat(?:'s| is) the damage\b|\bhow much (?:are we|am i) looking at\b|\bballpark\b",
+        "price dollars per month",
+    ),
+    (
+        r"\bfrom (?:the |her |his |their |my |our )?"
+        r"(?:couch|sofa|home|house|kitchen table|own phone|phone|laptop)\b|"
+        r"\bremotely\b",
+        "online from their own phone or computer",
+    ),
+    (
+        r"\bwhere (?:do|does|would|will|is|are) (?:[\w']+ ){0,4}"
+        r"(?:sit|sits|sitting|live|lives|end up|ends up|kept|held)\b",
+        "stored hosted data",
+    ),
     (  # "what's the cheapest way in", "is the monthly number based on apartments": the plans
         r"\b(?:cheapest|least expensive|entry[- ]level|starter plan|way in|smallest plan|basic plan|"
         r"(?:number|price|bill|fee|cost|charge|rate|pricing) (?:is |be )?based on|"
@@ -165,8 +186,12 @@ _SCHEDULING = re.compile(
 
 
 def is_scheduling_request(sentence: str) -> bool:
-    """A request to fix a date for a next step ("can we start the trial next Monday?")."""
-    return _SCHEDULING.search(sentence.strip()) is not None
+    """A request to fix a date for a next step ("can we start the trial next Monday?"), also as
+    the last clause of a longer sentence ("alright, let's do the trial, can you switch it on
+    this Friday?")."""
+    sentence = sentence.strip()
+    last = sentence.rsplit(",", 1)[-1]
+    return any(_SCHEDULING.search(part.strip()) is not None for part in {sentence, last})
 
 
 def expand_question(question: str) -> str:
