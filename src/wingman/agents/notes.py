@@ -23,6 +23,13 @@ _OPENERS = (
 _OPENER = re.compile(rf"^(?:(?:{_OPENERS})\b(?:\s*[,.!?]+\s*|\s+))+", re.I)
 _FILLER = r"um+|uh+|erm|like|you know|i mean|mate|god help me|if you can believe it|what|sort of|kind of"
 _INLINE = re.compile(rf",\s*(?:{_FILLER}),\s*", re.I)
+# ", actually, a bloke came out", "and honestly nobody's touching it": a comma's worth
+_ASIDE = (
+    r"actually|honestly|frankly|basically|to be honest(?: with you)?|to be fair|in fairness|I think|"
+    r"I guess"
+)
+_ASIDE_COMMAS = re.compile(rf",\s*(?:{_ASIDE}),\s*", re.I)
+_ASIDE_AFTER = re.compile(rf"\b(and|but|so) (?:{_ASIDE}),? ", re.I)
 _TRAILING = re.compile(rf",\s*(?:{_FILLER})\s*(?=[.!?]?$)", re.I)
 _HESITATION = re.compile(r",?\s*\b(?:um+|uh+|erm)\b[,.]?(?:\s+|$)", re.I)
 _REPEAT = re.compile(r"\b((?:\w+'?\w*)(?: \w+'?\w*)?),? \1\b", re.I)
@@ -83,6 +90,19 @@ CONCERN = re.compile(
 _COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?\W*$", re.I)
 # "Sorry I missed you yesterday", "Sorry, it's a bit noisy here": small talk, not a pain
 _SMALL_TALK = re.compile(r"^\W*(?:sorry|apologies|excuse)\b", re.I)
+# "Cheers, speak soon", "Thanks, bye": a goodbye says nothing the notes need
+_SIGN_OFF = re.compile(
+    r"^\W*(?:(?:cheers|thanks|thank you|lovely|great|perfect|brilliant|right|okay|ok)\W+)*"
+    r"(?:speak soon|talk soon|bye|bye for now|see you|take care|cheers|thanks|thank you|have a good \w+)"
+    r"(?:,? (?:\w+))?\W*$",
+    re.I,
+)
+
+
+def is_sign_off(sentence: str) -> bool:
+    return bool(_SIGN_OFF.match(sentence))
+
+
 # the rep acknowledging before answering ("Fair question.", "I understand, budget's tight")
 _ACK = re.compile(
     r"^\W*(?:good|great|fair|fair (?:question|enough|point)|that's (?:a )?(?:good|fair|great)"
@@ -99,6 +119,8 @@ def tidy(text: str) -> str:
     text = " ".join(text.split())
     text = _HESITATION.sub(" ", text)
     text = _INLINE.sub(" ", text)
+    text = _ASIDE_COMMAS.sub(", ", text)
+    text = _ASIDE_AFTER.sub(r"\1 ", text)
     text = _TRAILING.sub("", text)
     text = _REPEAT.sub(r"\1", text)
     text = _OPENER.sub("", text).strip(" ,;")

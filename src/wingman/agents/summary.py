@@ -27,6 +27,7 @@ from wingman.agents.notes import (
     is_intro,
     is_pain,
     is_question,
+    is_sign_off,
     is_size,
     needs_context,
     sentence_of,
@@ -184,10 +185,19 @@ class _Notes:
             self.moments[key] = moment
 
 
+def _intro_turn(segments: Sequence[SegmentLike]) -> int | None:
+    """The first customer turn that says who the customer is."""
+    for i, seg in enumerate(segments):
+        if seg.speaker != "rep" and any(is_intro(s) for s in sentences(seg.text)):
+            return i
+    return None
+
+
 def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Sequence[InsightLike]) -> None:
     """Objections, competitors and buying signals shown live, then the questions the Q&A agent
     answered (a sentence already noted as an objection or a competitor is not a question too)."""
     ordered = sorted(insights, key=lambda i: i.kind.startswith("qa."))
+    intro = _intro_turn(segments)
     for insight in ordered:
         family, _, key = insight.kind.partition(".")
         snippet = insight.context_snippet or insight.content
@@ -203,8 +213,10 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
         reply = _reply(index, segments) if index is not None else None
         answer = gist(reply) if reply else ""
         if family == "objection":
-            if is_question(said[k]) or commits(said[k]):
-                continue  # a question or a promise is noted as such, not as an objection
+            if is_question(said[k]) or commits(said[k]) or is_sign_off(said[k]):
+                continue  # a question or a promise is noted as such, a goodbye not at all
+            if intro is not None and index is not None and index < intro:
+                continue  # before the customer says who they are: small talk ("I'm stuck in traffic")
             label = _OBJECTION_LABELS.get(key, key.replace("_", " ").title())
             if any(is_question(s) for s in said[k + 1 :]):
                 answer = ""  # the rep's reply answers the question asked after it
@@ -230,14 +242,6 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
         else:
             continue
         notes.used.add((turn, k))
-
-
-def _intro_turn(segments: Sequence[SegmentLike]) -> int | None:
-    """The first customer turn that says who the customer is."""
-    for i, seg in enumerate(segments):
-        if seg.speaker != "rep" and any(is_intro(s) for s in sentences(seg.text)):
-            return i
-    return None
 
 
 def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
