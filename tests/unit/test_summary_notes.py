@@ -123,3 +123,20 @@ def test_commitments_of_both_sides_with_owner_and_date() -> None:
         ("customer", "Go on then, send me three of the tags."),
         ("rep", "Great, I'll post three tags to you by Wednesday, so you can try them."),
     ) == ["Rep: Post three tags to the customer by Wednesday (due: by Wednesday)"]
+
+
+def test_what_is_not_a_concern_and_a_late_introduction() -> None:
+    segments = _call(
+        ("customer", "Don't worry about the delay, we can sign the contract on Friday."),
+        ("rep", "Great."),
+        ("customer", "The paperwork is a nightmare, every job sheet gets typed in twice."),
+        ("rep", "That's common."),
+        ("customer", "Our drivers lose the delivery notes all the time."),
+        ("rep", "Understood."),
+        ("customer", "We're Larchmont Removals, by the way, twelve crews round Leeds."),
+    )
+    summary = draft_summary(segments, []).summary
+    assert "Objections" not in summary  # "don't worry", "we can sign": no concern, no authority
+    pains = _line(summary, "Pains")  # an introduction this late does not make the talk before it small
+    assert "The paperwork is a nightmare" in pains and "lose the delivery notes" in pains
+    assert "Larchmont Removals" in _line(summary, "Customer")

@@ -82,7 +82,8 @@ PAIN = re.compile(
 )
 # a worry the customer states ("I'm a bit wary of getting stung again"), flagged live or not
 CONCERN = re.compile(
-    r"\b(wary|worried|worry|nervous|gun-shy|twitchy|burn(?:ed|t)|stung|went bust|hesitant|"
+    r"(?<!don't )(?<!not )(?<!no )\b(wary|worried|worry|worries|nervous|gun-shy|twitchy|burn(?:ed|t)|stung|"
+    r"went bust|hesitant|"
     r"concerned|sceptical|skeptical|not convinced)\b",
     re.I,
 )
@@ -132,7 +133,7 @@ _IMPERATIVE = re.compile(
     r"^\W*(?:(?:yeah|yes|okay|ok|right|so),?\s+)*do (?:that|it|this|so)\b[^?]*[.!]?$", re.I
 )
 AUTHORITY = re.compile(
-    r"\b(who signs|signs? (?:off|anything|the)|final say|sign-off|decision-?maker|get past (?:her|him|them)|"
+    r"\b(who signs|signs? off on|final say|decision-?maker|get past (?:her|him|them)|"
     r"run (?:it|this) by|(?:has|have|needs?) to approve)\b",
     re.I,
 )

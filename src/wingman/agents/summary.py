@@ -1,10 +1,12 @@
 """End-of-call summary: a short summary, key moments with their times, and action items.
 
-The local draft is extractive: the objections, competitor mentions and answered questions the
-agents flagged during the call (placed at the transcript segment they came from), the
-customer's other questions, and commitments ("I will send a proposal on Friday") as action
-items. The draft goes to the LLM with the transcript: a generative provider rewrites it, the
-local engine returns it as is, and any failure keeps the draft.
+The local draft is extractive, in note words (agents/notes.py: no quotes, no fillers): who the
+customer is, needs, pains and concerns from the customer's own sentences, the objections,
+competitor mentions and answered questions the agents flagged during the call (placed at the
+sentence they came from, with the rep's answer), the customer's other questions, and both
+sides' commitments as action items with owner and date (agents/commitments.py). The draft goes
+to the LLM with the transcript: a generative provider rewrites it, the local engine returns it
+as is, and any failure keeps the draft.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ From the transcript and the moments flagged live:
 - "action_items": concrete follow-ups of both sides, each "Rep: ..." or "Customer: ...", with
   the date when stated ("Rep: send the proposal (due: Friday)");
 - "summary" as short labelled lines: Customer, Needs, Pains, Objections (with how the rep
-  answered), Competitors, Questions (with the answer given), Buying signals, Next steps; never
-  a file name.
+  answered), Competitors, Questions (with the answer given), Buying signals, Next steps; each
+  item a short phrase in plain note words (facts, names, numbers, dates kept), not a quote of the
+  transcript, no small talk; never a file name.
 Use only what was said. Reply with JSON only, matching the schema."""
 
 _OBJECTION_LABELS = {
@@ -185,9 +188,14 @@ class _Notes:
             self.moments[key] = moment
 
 
+# the customer says who they are within the first few turns, after the hellos; an introduction
+# later than this does not make what came before it small talk
+_INTRO_WITHIN = 6
+
+
 def _intro_turn(segments: Sequence[SegmentLike]) -> int | None:
-    """The first customer turn that says who the customer is."""
-    for i, seg in enumerate(segments):
+    """The first customer turn, among the call's first few, that says who the customer is."""
+    for i, seg in enumerate(segments[:_INTRO_WITHIN]):
         if seg.speaker != "rep" and any(is_intro(s) for s in sentences(seg.text)):
             return i
     return None
@@ -261,7 +269,8 @@ def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
             if is_intro(sentence) and (not notes.customer or (len(notes.customer) < 2 and is_size(sentence))):
                 who = re.sub(r"^(?:we're|we are)\s+", "", tidy(sentence), flags=re.I)
                 notes.customer.append(who[:1].upper() + who[1:])
-                if i == intro and k + 1 < len(said) and is_size(said[k + 1]) and not is_intro(said[k + 1]):
+                follows = k + 1 < len(said) and is_size(said[k + 1]) and not is_intro(said[k + 1])
+                if len(notes.customer) == 1 and follows:
                     notes.customer.append(tidy(said[k + 1]))  # "Nine vans, eleven drivers."
                     notes.used.add((i, k + 1))
             elif is_question(sentence):
