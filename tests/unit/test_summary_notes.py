@@ -34,6 +34,7 @@ def test_tidy_drops_openers_and_fillers() -> None:
         == "We keep the stock counts in a binder."
     )
     assert tidy("So, yeah, it's, what, forty a seat?") == "It's forty a seat?"
+    assert tidy("Yeah, do that, because my partner has the final say.") == "My partner has the final say."
 
 
 def test_intro_needs_a_name_or_a_size_and_a_request_is_not_a_question() -> None:

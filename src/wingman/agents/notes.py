@@ -21,6 +21,8 @@ _OPENERS = (
     r"i have to be (?:straight|honest) with you(?: though)?|in fairness"
 )
 _OPENER = re.compile(rf"^(?:(?:{_OPENERS})\b(?:\s*[,.!?]+\s*|\s+))+", re.I)
+# "Yeah, do that, because in the end it's Gary who signs": the agreement before the reason
+_AGREED = re.compile(r"^(?:do that|do it|sounds good|that works),?\s+(?:because|'cause|cause)\s+", re.I)
 _FILLER = r"um+|uh+|erm|like|you know|i mean|mate|god help me|if you can believe it|what|sort of|kind of"
 _INLINE = re.compile(rf",\s*(?:{_FILLER}),\s*", re.I)
 # ", actually, a bloke came out", "and honestly nobody's touching it": a comma's worth
@@ -124,7 +126,7 @@ def tidy(text: str) -> str:
     text = _ASIDE_AFTER.sub(r"\1 ", text)
     text = _TRAILING.sub("", text)
     text = _REPEAT.sub(r"\1", text)
-    text = _OPENER.sub("", text).strip(" ,;")
+    text = _AGREED.sub("", _OPENER.sub("", text)).strip(" ,;")
     return text[:1].upper() + text[1:]
 
 
