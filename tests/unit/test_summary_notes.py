@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from wingman.agents.commitments import Turn, action_items
 from wingman.agents.notes import is_intro, is_question, tidy
 from wingman.agents.summary import draft_summary
+from wingman.events import Insight
 
 
 @dataclass
@@ -141,3 +142,40 @@ def test_what_is_not_a_concern_and_a_late_introduction() -> None:
     pains = _line(summary, "Pains")  # an introduction this late does not make the talk before it small
     assert "The paperwork is a nightmare" in pains and "lose the delivery notes" in pains
     assert "Larchmont Removals" in _line(summary, "Customer")
+
+
+def _flagged(kind: str, sentence: str) -> Insight:
+    return Insight(
+        call_id="c",
+        user_id="u",
+        agent="coach",
+        category="x",
+        kind=kind,
+        content="tip",
+        context_snippet=sentence,
+    )
+
+
+def test_flagged_sentences_noted_as_what_they_are() -> None:
+    segments = _call(
+        ("customer", "We're Fernhill Dairy, forty cows and two milk rounds."),
+        ("customer", "Why so dear?"),
+        ("rep", "It includes the handsets and the support line."),
+        ("customer", "I'll check with my dad first, it's his farm."),
+        ("rep", "Of course. I can send him the one-pager."),
+        ("customer", "I'll ask the drivers which days suit them."),
+        ("rep", "Cheers."),
+    )
+    insights = [
+        _flagged("objection.price", "Why so dear?"),
+        _flagged("objection.authority", "I'll check with my dad first, it's his farm."),
+        _flagged("objection.price", "I'll ask the drivers which days suit them."),
+    ]
+    summary = draft_summary(segments, insights)
+    assert "Why so dear? \u2192 It includes the handsets and the support line" in _line(
+        summary.summary, "Questions"
+    )
+    objections = _line(summary.summary, "Objections")
+    assert "Authority: I'll check with my dad first, it's his farm" in objections
+    assert "drivers" not in objections and "Price" not in objections  # a promise, a question
+    assert "Customer: Ask the drivers which days suit them" in summary.action_items

@@ -221,8 +221,15 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
         reply = _reply(index, segments) if index is not None else None
         answer = gist(reply) if reply else ""
         if family == "objection":
-            if is_question(said[k]) or commits(said[k]) or is_sign_off(said[k]):
-                continue  # a question or a promise is noted as such, a goodbye not at all
+            if is_question(said[k]) and index is not None:
+                notes.questions.add(turn, _phrase(said, k), answer)  # "why so expensive?" asks
+                notes.used.add((turn, k))
+                continue
+            # a promise is an action item ("I'll ask round the pharmacies"), unless it is the
+            # decision going elsewhere ("I'll check with my partner"); a goodbye is nothing
+            promise = commits(said[k]) and key != "authority" and not AUTHORITY.search(said[k])
+            if promise or is_sign_off(said[k]):
+                continue
             if intro is not None and index is not None and index < intro:
                 continue  # before the customer says who they are: small talk ("I'm stuck in traffic")
             label = _OBJECTION_LABELS.get(key, key.replace("_", " ").title())
