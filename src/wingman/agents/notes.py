@@ -35,6 +35,8 @@ _ASIDE_AFTER = re.compile(rf"\b(and|but|so) (?:{_ASIDE}),? ", re.I)
 _TRAILING = re.compile(rf",\s*(?:{_FILLER})\s*(?=[.!?]?$)", re.I)
 _HESITATION = re.compile(r",?\s*\b(?:um+|uh+|erm)\b[,.]?(?:\s+|$)", re.I)
 _REPEAT = re.compile(r"\b((?:\w+'?\w*)(?: \w+'?\w*)?),? \1\b", re.I)
+# "and it's, you know, it eats the whole afternoon": a restart keeps its second start
+_RESTART = re.compile(r"\b(?:it's|it is|that's|there's),? (?=(?:it|that|there)\b)", re.I)
 _NAME = re.compile(r"(?<!^)(?<![.!?] )\b(?!(?:I|I'm|I'll|I've|I'd|OK)\b)[A-Z][\w'-]+")
 _COUNT = re.compile(
     r"\b(?:\d[\d,]*|a dozen|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -126,6 +128,7 @@ def tidy(text: str) -> str:
     text = _ASIDE_AFTER.sub(r"\1 ", text)
     text = _TRAILING.sub("", text)
     text = _REPEAT.sub(r"\1", text)
+    text = _RESTART.sub("", text)
     text = _AGREED.sub("", _OPENER.sub("", text)).strip(" ,;")
     return text[:1].upper() + text[1:]
 
@@ -156,6 +159,11 @@ def is_intro(sentence: str) -> bool:
 def is_size(sentence: str) -> bool:
     """How big the customer is: "nine vans, eleven drivers"."""
     return bool(_COUNT.search(sentence) and SIZE.search(sentence))
+
+
+def opens_with_count(text: str) -> bool:
+    """ "Nine vans, eleven drivers": a count first (written lower case after a semicolon)."""
+    return bool(_COUNT.match(text))
 
 
 def is_pain(sentence: str) -> bool:

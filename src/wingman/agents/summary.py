@@ -32,6 +32,7 @@ from wingman.agents.notes import (
     is_sign_off,
     is_size,
     needs_context,
+    opens_with_count,
     sentence_of,
     tidy,
 )
@@ -278,7 +279,8 @@ def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
                 notes.customer.append(who[:1].upper() + who[1:])
                 follows = k + 1 < len(said) and is_size(said[k + 1]) and not is_intro(said[k + 1])
                 if len(notes.customer) == 1 and follows:
-                    notes.customer.append(tidy(said[k + 1]))  # "Nine vans, eleven drivers."
+                    size = tidy(said[k + 1])  # "nine vans, eleven drivers"
+                    notes.customer.append(size[:1].lower() + size[1:] if opens_with_count(size) else size)
                     notes.used.add((i, k + 1))
             elif is_question(sentence):
                 if len(sentence.split()) >= 4:
