@@ -1,10 +1,12 @@
 """End-of-call summary: a short summary, key moments with their times, and action items.
 
-The local draft is extractive: the objections, competitor mentions and answered questions the
-agents flagged during the call (placed at the transcript segment they came from), the
-customer's other questions, and commitments ("I will send a proposal on Friday") as action
-items. The draft goes to the LLM with the transcript: a generative provider rewrites it, the
-local engine returns it as is, and any failure keeps the draft.
+The local draft is extractive, in note words (agents/notes.py: no quotes, no fillers): who the
+customer is, needs, pains and concerns from the customer's own sentences, the objections,
+competitor mentions and answered questions the agents flagged during the call (placed at the
+sentence they came from, with the rep's answer), the customer's other questions, and both
+sides' commitments as action items with owner and date (agents/commitments.py). The draft goes
+to the LLM with the transcript: a generative provider rewrites it, the local engine returns it
+as is, and any failure keeps the draft.
 """
 
 from __future__ import annotations
@@ -18,7 +20,23 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from wingman.agents.text import question_kind, sentences
+from wingman.agents.commitments import Turn, action_items, commits
+from wingman.agents.notes import (
+    AUTHORITY,
+    CONCERN,
+    NEED,
+    gist,
+    is_intro,
+    is_pain,
+    is_question,
+    is_sign_off,
+    is_size,
+    needs_context,
+    opens_with_count,
+    sentence_of,
+    tidy,
+)
+from wingman.agents.text import sentences
 from wingman.errors import ProviderError
 from wingman.llm.base import Llm, LlmRequest
 from wingman.profile import CompanyProfile, company_line
@@ -39,66 +57,11 @@ From the transcript and the moments flagged live:
 - "action_items": concrete follow-ups of both sides, each "Rep: ..." or "Customer: ...", with
   the date when stated ("Rep: send the proposal (due: Friday)");
 - "summary" as short labelled lines: Customer, Needs, Pains, Objections (with how the rep
-  answered), Competitors, Questions (with the answer given), Buying signals, Next steps; never
-  a file name.
+  answered), Competitors, Questions (with the answer given), Buying signals, Next steps; each
+  item a short phrase in plain note words (facts, names, numbers, dates kept), not a quote of the
+  transcript, no small talk; never a file name.
 Use only what was said. Reply with JSON only, matching the schema."""
 
-# what a commitment does ("I will send ...", "we'll switch on the trial ...")
-_ACTS = (
-    r"send|set up|schedule|book|share|follow up|get back|email|call|loop in|introduce|prepare|"
-    r"put together|pull together|gather|collect|compile|draft|review|check|confirm|arrange|organize|"
-    r"start|run|get|pick|talk|speak|discuss|look|come back|bring|ask|show|forward|"
-    r"switch (?:\w+ )?on|turn (?:\w+ )?on|activate"
-)
-_COMMITMENT = re.compile(
-    r"^(?:ok(?:ay)?,?\s+|so,?\s+|great,?\s+|good,?\s+|sure,?\s+|and\s+|then\s+)*(?:i will|i'll|we will|"
-    r"we'll|i am going to|i'm going to|we are going to|we're going to|let me|i can|we can|i need to|"
-    rf"we need to|i have to)\s+(?:also\s+)?(?P<action>(?:{_ACTS})\b.*)",
-    re.I,
-)
-# "switch on the trial Friday and send a setup checklist tomorrow": two actions of one owner
-_AND_THEN = re.compile(rf",?\s+and\s+(?:then\s+)?(?=(?:{_ACTS})\b)", re.I)
-_SEND_ME = re.compile(
-    r"^(?:okay,?\s+|ok,?\s+|so,?\s+|sure,?\s+|great,?\s+)?(?:please\s+)?send me (?P<action>.+)", re.I
-)
-_DATE = re.compile(
-    r"\b(today|tonight|tomorrow|this week|next week|this month|next month|end of (?:the )?(?:day|week|"
-    r"month|quarter)|(?:on |by |this |next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
-    r"(?:in |by |after |before )?(?:january|february|march|april|may|june|july|august|september|october|"
-    r"november|december)|in (?:a|one|two|three|a few|a couple of) (?:days|weeks|months))\b",
-    re.I,
-)
-_INTRO = re.compile(
-    r"\b(i am|i'm|i run|i own|i manage|i lead|i look after|i head|we are|we're|we run|we have|we own|"
-    r"we manage|we look after|we operate|our (?:company|firm|team|practice|district|group)|"
-    # "Cedar Paws is just me, two nurses and a receptionist"
-    r"(?:is|it's|it is) (?:just |only )?(?:me|us|the (?:two|three|four|five) of us) and|"
-    r"(?:is|it's|it is) (?:just |only )?me,)",
-    re.I,
-)
-_SIZE = re.compile(
-    r"\b(staff|agents|employees|people|technicians|plumbers|accountants|preparers|devices|laptops|"
-    r"locations|restaurants|schools|clients|seats|users|sites|stores|offices|units|apartments|doors|"
-    r"buildings|properties|nurses|vets|doctors|receptionists?|members|clinics|hospitals|warehouses|"
-    r"vehicles|trucks|beds)\b",
-    re.I,
-)
-_NEED = re.compile(
-    r"\b(we need|we want|we would like|we'd like|we're looking for|we are looking for|looking for|"
-    r"what matters|is important|must have|we're evaluating|we are evaluating|matters most)\b",
-    re.I,
-)
-_PAIN = re.compile(
-    r"\b(problem|headache|pain|chaos|lose|lost|losing|miss|missed|late|manual(?:ly)?|by hand|wrong|"
-    r"waste[sd]?|scare|hate|struggl\w*|drops?|weak|slow|spreadsheets?|whiteboard|overspen\w*|"
-    r"arguments?|takes? (?:\w+ )?(?:hours|weeks|days)|never know|criss-cross\w*|back and forth|"
-    r"phishing|breach\w*|hacked|attack\w*|got through|nightmare|mess|mistakes?|errors?|no-?shows?|"
-    r"no shows|eats (?:up )?(?:most|all|half|a lot)|no (?:real |good |easy )?way (?:of|to)|half the time|"
-    r"sticky notes|drift\w* off|(?:calls?|ring\w*|phon\w*) (?:\w+ )?(?:twice|three times|again and again))\b",
-    re.I,
-)
-# a courtesy ("No problem.", "Not a problem at all") says nothing of the customer's pains
-_COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?\W*$", re.I)
 _OBJECTION_LABELS = {
     "price": "Price",
     "timing": "Timing",
@@ -156,104 +119,185 @@ def _index_of(snippet: str, segments: Sequence[SegmentLike]) -> int | None:
     return found if best >= 70 else None
 
 
-_CLAUSE = re.compile(r",?\s+and\s+(?=(?:i|we)\b)|,\s+(?=(?:i|we) (?:will|'ll|need|can)\b)", re.I)
-
-
-def _clauses(text: str) -> list[str]:
-    """Sentences, split where a second commitment starts ("send me X and I will look at it")."""
-    return [part for sentence in sentences(text) for part in _CLAUSE.split(sentence) if part.strip()]
-
-
 def _reply(index: int, segments: Sequence[SegmentLike]) -> str | None:
-    """What the rep said right after segment `index` (their answer), if the rep spoke next."""
+    """What the rep said right after segment `index` (their answer), if the rep spoke next
+    (not when the customer asked something else first: the reply answers that)."""
     for seg in segments[index + 1 : index + 3]:
         if seg.speaker == "rep":
             return seg.text.strip()
-        if seg.speaker is None:
+        if seg.speaker is None or any(is_question(s) for s in sentences(seg.text)):
             return None
     return None
 
 
-def _quote(text: str) -> str:
-    return f'"{" ".join(text.split()).rstrip()}"'
+def _phrase(said: Sequence[str], k: int, *, ahead: bool = False, before: bool = False) -> str:
+    """Sentence `k` of a turn as a note phrase, with the sentence it leans on: the one before
+    ("I'm not sure I can find that"), or with `ahead` the one after ("the other thing is the
+    arguments. We had a woman swearing blind ..."); `before`: the one before whatever its length
+    (an objection's reason often comes first: "we go into the Christmas run ... I'd rather not")."""
+    parts = [said[k]]
+    short = needs_context(said[k])
+    if ahead and short and k + 1 < len(said) and not is_question(said[k + 1]):
+        parts.append(said[k + 1])
+    elif (before or (short and not ahead)) and k > 0 and not is_question(said[k - 1]):
+        if len(tidy(said[k - 1]).split()) >= (5 if before else 4):
+            parts.insert(0, said[k - 1])
+    return " ".join(t for p in parts if (t := tidy(p))).rstrip(".")
 
 
-def _action(text: str) -> str:
-    text = text.strip().rstrip(".!")
-    return text[:1].upper() + text[1:]
+@dataclass
+class _Items:
+    """One section of the notes: an item per turn (and label), its phrases and the rep's answer."""
 
+    items: dict[tuple[int, str], tuple[list[str], str]] = field(default_factory=dict)
 
-def _item(owner: str, action: str) -> str:
-    """ "Rep: send the proposal (by Friday)": the owner, the action and its date when said."""
-    date = _DATE.search(action)
-    due = f" (due: {date.group(1).strip()})" if date else ""
-    return f"{owner}: {_action(action)}{due}"
+    def add(self, turn: int, phrase: str, answer: str | None = None, *, label: str = "") -> None:
+        phrases, held = self.items.setdefault((turn, label), ([], answer or ""))
+        if phrase and not any(phrase in p or p in phrase for p in phrases):
+            phrases.append(phrase)
 
-
-def _join(items: Sequence[str]) -> str:
-    items = list(dict.fromkeys(items))
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    def lines(self) -> list[str]:
+        """One line per item; two labels on the same words ("Price, Timing: ...") share one."""
+        merged: dict[tuple[int, str, str], list[str]] = {}
+        for (turn, label), (phrases, answer) in sorted(self.items.items(), key=lambda kv: kv[0][0]):
+            text = " ".join(p if p.endswith(("?", "!")) else p + "." for p in phrases).rstrip(".")
+            merged.setdefault((turn, text, answer), []).append(label)
+        out = []
+        for (_, text, answer), labels in merged.items():
+            label = ", ".join(x for x in labels if x)
+            text = f"{label}: {text}" if label else text
+            out.append(f"{text} \u2192 {answer.rstrip('.')}" if answer else text)
+        return out
 
 
 @dataclass
 class _Notes:
     customer: list[str] = field(default_factory=list)
-    needs: list[str] = field(default_factory=list)
-    pains: list[str] = field(default_factory=list)
-    objections: list[str] = field(default_factory=list)
+    needs: _Items = field(default_factory=_Items)
+    pains: _Items = field(default_factory=_Items)
+    objections: _Items = field(default_factory=_Items)
     competitors: list[str] = field(default_factory=list)
-    questions: list[str] = field(default_factory=list)
-    signals: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
+    questions: _Items = field(default_factory=_Items)
+    signals: _Items = field(default_factory=_Items)
     moments: dict[int, KeyMoment] = field(default_factory=dict)  # segment index -> its moment
-    flagged: set[int] = field(default_factory=set)  # segments an insight already covers
-    answered: set[int] = field(default_factory=set)  # questions the Q&A agent answered
+    used: set[tuple[int, int]] = field(default_factory=set)  # (segment, sentence) already in the notes
 
-    def moment(self, index: int, moment: KeyMoment) -> None:
-        held = self.moments.get(index)
+    def moment(self, index: int | None, moment: KeyMoment) -> None:
+        key = index if index is not None else -len(self.moments) - 1
+        held = self.moments.get(key)
         if held is None or _MOMENT_RANK.get(moment.kind, 9) < _MOMENT_RANK.get(held.kind, 9):
-            self.moments[index] = moment
+            self.moments[key] = moment
+
+
+# the customer says who they are within the first few turns, after the hellos; an introduction
+# later than this does not make what came before it small talk
+_INTRO_WITHIN = 6
+
+
+def _intro_turn(segments: Sequence[SegmentLike]) -> int | None:
+    """The first customer turn, among the call's first few, that says who the customer is."""
+    for i, seg in enumerate(segments[:_INTRO_WITHIN]):
+        if seg.speaker != "rep" and any(is_intro(s) for s in sentences(seg.text)):
+            return i
+    return None
 
 
 def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Sequence[InsightLike]) -> None:
-    answered = notes.answered
-    for insight in insights:
+    """Objections, competitors and buying signals shown live, then the questions the Q&A agent
+    answered (a sentence already noted as an objection or a competitor is not a question too)."""
+    ordered = sorted(insights, key=lambda i: i.kind.startswith("qa."))
+    intro = _intro_turn(segments)
+    for insight in ordered:
         family, _, key = insight.kind.partition(".")
         snippet = insight.context_snippet or insight.content
         index = _index_of(snippet, segments)
         at = segments[index].start if index is not None else 0.0
-        said = segments[index].text if index is not None else snippet
+        said = sentences(segments[index].text) if index is not None else [snippet]
+        k = sentence_of(snippet, " ".join(said)) if index is not None else 0
+        k = k if k is not None else 0
+        if family == "competitor":
+            name = insight.entity or key
+            k = next((j for j, s in enumerate(said) if name.lower() in s.lower()), k)
+        turn = index if index is not None else -1
         reply = _reply(index, segments) if index is not None else None
+        answer = gist(reply) if reply else ""
         if family == "objection":
+            if is_question(said[k]) and index is not None:
+                notes.questions.add(turn, _phrase(said, k), answer)  # "why so expensive?" asks
+                notes.used.add((turn, k))
+                continue
+            # a promise is an action item ("I'll ask round the pharmacies"), unless it is the
+            # decision going elsewhere ("I'll check with my partner"); a goodbye is nothing
+            promise = commits(said[k]) and key != "authority" and not AUTHORITY.search(said[k])
+            if promise or is_sign_off(said[k]):
+                continue
+            if intro is not None and index is not None and index < intro:
+                continue  # before the customer says who they are: small talk ("I'm stuck in traffic")
             label = _OBJECTION_LABELS.get(key, key.replace("_", " ").title())
-            line = f"{label}: {_quote(said)}" + (f"; the rep answered {_quote(reply)}" if reply else "")
-            notes.objections.append(line)
-            notes.moment(
-                index if index is not None else -len(notes.moments) - 1,
-                KeyMoment(kind="objection", text=f"{label} objection: {said}", at=at),
-            )
+            if any(is_question(s) for s in said[k + 1 :]):
+                answer = ""  # the rep's reply answers the question asked after it
+            phrase = _phrase(said, k, ahead=True, before=True)
+            notes.objections.add(turn, phrase, answer, label=label)
+            # the sentences around it that the phrase took in are noted, not pains as well
+            around = (j for j in (k - 1, k + 1) if 0 <= j < len(said))
+            notes.used |= {(turn, j) for j in around if tidy(said[j]) in phrase}
+            text = f"{label} objection: {tidy(said[k])}"
+            notes.moment(index, KeyMoment(kind="objection", text=text, at=at))
         elif family == "competitor":
             name = insight.entity or key
-            notes.competitors.append(f"{name} ({_quote(said)})")
-            notes.moment(
-                index if index is not None else -len(notes.moments) - 1,
-                KeyMoment(kind="competitor", text=f"{name} mentioned: {said}", at=at),
-            )
-        elif family == "qa" and index is not None and index not in answered:
-            answered.add(index)
-            answer = reply or insight.content
-            notes.questions.append(f"{_quote(snippet)} answered {_quote(answer)}")
-            notes.moment(index, KeyMoment(kind="question", text=f"{snippet} \u2192 {answer}", at=at))
+            notes.competitors.append(f"{name} ({tidy(said[k]).rstrip('.')})")
+            text = f"{name} mentioned: {tidy(said[k])}"
+            notes.moment(index, KeyMoment(kind="competitor", text=text, at=at))
+        elif family == "qa" and index is not None and (turn, k) not in notes.used:
+            answer = answer or insight.content
+            notes.questions.add(turn, _phrase(said, k), answer)
+            notes.moment(index, KeyMoment(kind="question", text=f"{tidy(said[k])} \u2192 {answer}", at=at))
         elif family == "signal":
-            notes.signals.append(_quote(said))
-            notes.moment(
-                index if index is not None else -len(notes.moments) - 1,
-                KeyMoment(kind="buying_signal", text=said, at=at),
-            )
-        if index is not None:
-            notes.flagged.add(index)
+            notes.signals.add(turn, _phrase(said, k))
+            notes.moment(index, KeyMoment(kind="buying_signal", text=tidy(said[k]), at=at))
+        else:
+            continue
+        notes.used.add((turn, k))
+
+
+def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
+    """Who the customer is, their needs, pains, concerns and questions, from their own turns
+    (before they say who they are, the talk is small talk: no pains or needs from it)."""
+    intro = _intro_turn(segments)
+    for i, seg in enumerate(segments):
+        if seg.speaker == "rep":
+            continue
+        said = sentences(seg.text)
+        reply = _reply(i, segments)
+        answer = gist(reply) if reply else ""
+        for k, sentence in enumerate(said):
+            if (i, k) in notes.used:
+                continue
+            notes.used.add((i, k))
+            if is_intro(sentence) and (not notes.customer or (len(notes.customer) < 2 and is_size(sentence))):
+                who = re.sub(r"^(?:we're|we are)\s+", "", tidy(sentence), flags=re.I)
+                notes.customer.append(who[:1].upper() + who[1:])
+                follows = k + 1 < len(said) and is_size(said[k + 1]) and not is_intro(said[k + 1])
+                if len(notes.customer) == 1 and follows:
+                    size = tidy(said[k + 1])  # "nine vans, eleven drivers"
+                    notes.customer.append(size[:1].lower() + size[1:] if opens_with_count(size) else size)
+                    notes.used.add((i, k + 1))
+            elif is_question(sentence):
+                if len(sentence.split()) >= 4:
+                    notes.questions.add(i, _phrase(said, k), answer)
+                    notes.moment(i, KeyMoment(kind="question", text=tidy(sentence), at=seg.start))
+            elif CONCERN.search(sentence) or AUTHORITY.search(sentence):
+                label = "Authority" if AUTHORITY.search(sentence) else "Concern"
+                notes.objections.add(i, _phrase(said, k), answer, label=label)
+                notes.moment(i, KeyMoment(kind="objection", text=f"{label}: {tidy(sentence)}", at=seg.start))
+            elif intro is not None and i < intro:
+                continue
+            elif NEED.search(sentence):
+                notes.needs.add(i, _phrase(said, k))
+            elif is_pain(sentence):
+                notes.pains.add(i, _phrase(said, k, ahead=True))
+                if needs_context(sentence):
+                    notes.used.add((i, k + 1))  # the sentence it leans on is in the phrase
 
 
 def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLike]) -> CallSummary:
@@ -262,54 +306,28 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
     questions with the answer given, buying signals and next steps with owner and date."""
     notes = _Notes()
     _from_insights(notes, segments, insights)
-    answered = notes.answered
-    for i, seg in enumerate(segments):
-        customer = seg.speaker != "rep"
-        for sentence in _clauses(seg.text):
-            if customer:
-                fresh = i not in notes.flagged  # a moment an insight already covered
-                if (
-                    fresh
-                    and len(notes.customer) < 2
-                    and _INTRO.search(sentence)
-                    and (_SIZE.search(sentence) or len(notes.customer) == 0)
-                ):
-                    notes.customer.append(_quote(sentence))
-                    continue
-                if (
-                    fresh
-                    and question_kind(sentence) == "explicit"
-                    and len(sentence.split()) >= 4
-                    and i not in answered
-                ):
-                    reply = _reply(i, segments)
-                    notes.questions.append(_quote(sentence) + (f" answered {_quote(reply)}" if reply else ""))
-                    notes.moment(i, KeyMoment(kind="question", text=sentence, at=seg.start))
-                    continue
-                if _NEED.search(sentence):
-                    notes.needs.append(_quote(sentence))
-                elif _PAIN.search(sentence) and not _COURTESY.match(sentence):
-                    notes.pains.append(_quote(sentence))
-            m = _COMMITMENT.search(sentence) or (_SEND_ME.search(sentence) if customer else None)
-            if m:
-                # "send me X" is the rep's to do; "I will X" belongs to whoever said it
-                owner = "Rep" if seg.speaker == "rep" or m.re is _SEND_ME else "Customer"
-                action = f"send {m.group('action')}" if m.re is _SEND_ME else m.group("action")
-                notes.actions.extend(_item(owner, part) for part in _AND_THEN.split(action) if part.strip())
-                notes.moment(i, KeyMoment(kind="next_step", text=sentence, at=seg.start))
+    _from_turns(notes, segments)
+    actions: list[str] = []
+    turns = [Turn(seg.speaker, seg.text) for seg in segments]
+    for i, sentence, items in action_items(turns):
+        actions += items
+        notes.moment(i, KeyMoment(kind="next_step", text=tidy(sentence), at=segments[i].start))
+    actions = list(dict.fromkeys(actions))
     lines: list[str] = []
     for title, items in (
         ("Customer", notes.customer),
-        ("Needs", notes.needs),
-        ("Pains", notes.pains),
-        ("Objections", notes.objections),
+        ("Needs", notes.needs.lines()),
+        ("Pains", notes.pains.lines()),
+        ("Objections", notes.objections.lines()),
         ("Competitors", notes.competitors),
-        ("Questions", notes.questions),
-        ("Buying signals", notes.signals),
-        ("Next steps", notes.actions),
+        ("Questions", notes.questions.lines()),
+        ("Buying signals", notes.signals.lines()),
+        ("Next steps", actions),
     ):
-        if items:
-            lines.append(f"{title}: {'; '.join(dict.fromkeys(items))}.")
+        kept = [t for item in dict.fromkeys(items) if (t := item.strip().rstrip("."))]
+        if kept:
+            line = "; ".join(kept)
+            lines.append(f"{title}: {line}" + ("" if line.endswith(("?", "!")) else "."))
     if not lines:
         words = sum(len(s.text.split()) for s in segments)
         lines.append(
@@ -317,9 +335,7 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
             + (f" in {words} words of conversation." if words else "; the call was empty.")
         )
     moments = sorted(notes.moments.values(), key=lambda m: m.at)
-    return CallSummary(
-        summary="\n".join(lines), key_moments=moments, action_items=list(dict.fromkeys(notes.actions))
-    )
+    return CallSummary(summary="\n".join(lines), key_moments=moments, action_items=actions)
 
 
 async def summarize_call(

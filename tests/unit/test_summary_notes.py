@@ -1,0 +1,182 @@
+"""The CRM notes in note words (no quotes, no fillers) and action items from both sides, in
+phrasings unlike the evaluation calls'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wingman.agents.commitments import Turn, action_items
+from wingman.agents.notes import is_intro, is_question, tidy
+from wingman.agents.summary import draft_summary
+from wingman.events import Insight
+
+
+@dataclass
+class Segment:
+    speaker: str | None
+    text: str
+    start: float
+
+
+def _call(*turns: tuple[str, str]) -> list[Segment]:
+    return [Segment(speaker, text, i * 5.0) for i, (speaker, text) in enumerate(turns)]
+
+
+def _line(summary: str, title: str) -> str:
+    return next((line for line in summary.splitlines() if line.startswith(f"{title}: ")), "")
+
+
+def test_tidy_drops_openers_and_fillers() -> None:
+    assert (
+        tidy("Look, I'll be honest with you, the renewal is, like, steep, mate.") == "The renewal is steep."
+    )
+    assert (
+        tidy("Okay. Um, we keep the stock counts in, uh, a binder.")
+        == "We keep the stock counts in a binder."
+    )
+    assert tidy("So, yeah, it's, what, forty a seat?") == "It's forty a seat?"
+    assert tidy("Yeah, do that, because my partner has the final say.") == "My partner has the final say."
+    assert tidy("And it's, you know, it eats the whole evening.") == "It eats the whole evening."
+
+
+def test_intro_needs_a_name_or_a_size_and_a_request_is_not_a_question() -> None:
+    assert is_intro("We're Tidewater Plumbing, out of Norfolk.")
+    assert is_intro("I look after twelve sites for the group.")
+    assert not is_intro("Sorry, I'm just parking the car.")
+    assert not is_question("Yeah, do that, because the board meets on the third.")
+    assert is_question("Do they get a reminder the night before?")
+
+
+def test_who_the_customer_is_and_no_small_talk_as_pains() -> None:
+    segments = _call(
+        ("rep", "Hi, is now still okay?"),
+        ("customer", "Sorry, I'm just parking the car. Half the time I'm late for everything."),
+        ("rep", "No rush. Tell me about the business."),
+        ("customer", "We're Tidewater Plumbing, out of Norfolk. Fourteen vans, twenty plumbers."),
+        (
+            "customer",
+            "The other thing is the callbacks. Customers swear blind nobody came, and I've got no proof.",
+        ),
+    )
+    summary = draft_summary(segments, []).summary
+    customer = _line(summary, "Customer")
+    assert customer == "Customer: Tidewater Plumbing, out of Norfolk; fourteen vans, twenty plumbers."
+    pains = _line(summary, "Pains")
+    assert "The other thing is the callbacks. Customers swear blind nobody came" in pains
+    assert "parking" not in summary and "late for everything" not in pains  # before the intro: small talk
+    assert '"' not in summary
+
+
+def test_questions_carry_what_they_lean_on_and_the_rep_s_answer() -> None:
+    segments = _call(
+        ("customer", "Our invoices all live in FreeAgent. Will that end up in there, or do I retype it?"),
+        ("rep", "Good question. Paid jobs go to FreeAgent as invoices every night."),
+    )
+    questions = _line(draft_summary(segments, []).summary, "Questions")
+    assert "Our invoices all live in FreeAgent. Will that end up in there" in questions
+    assert questions.endswith(
+        "\u2192 Paid jobs go to FreeAgent as invoices every night."
+    )  # no "Good question"
+
+
+def test_concerns_authority_and_needs_in_the_customer_s_words() -> None:
+    segments = _call(
+        ("customer", "We're Brackenfield Skips, six lorries round Derby."),
+        (
+            "customer",
+            "The council want to know where every skip is, and we have to be able to prove it was emptied.",
+        ),
+        ("customer", "We got burned by the last software firm, so I'm nervous about moving again."),
+        ("rep", "That's fair. You can leave any month and take your data with you."),
+        ("customer", "And my business partner has the final say on anything over a grand."),
+        ("rep", "Of course. I'll put a one-page cost sheet together for him by Thursday."),
+    )
+    summary = draft_summary(segments, []).summary
+    assert "prove it was emptied" in _line(summary, "Needs")
+    objections = _line(summary, "Objections")
+    assert "Concern: We got burned by the last software firm" in objections
+    assert "\u2192 You can leave any month and take your data with you" in objections
+    assert "Authority: My business partner has the final say" in objections
+
+
+def _items(*turns: tuple[str, str]) -> list[str]:
+    return [item for _, _, items in action_items([Turn(s, t) for s, t in turns]) for item in items]
+
+
+def test_commitments_of_both_sides_with_owner_and_date() -> None:
+    assert _items(
+        ("customer", "Right. I'll dig out the signed lease and send it over, probably Thursday.")
+    ) == ["Customer: Dig out the signed lease and send it over, probably Thursday (due: Thursday)"]
+    assert _items(("customer", "I'll sit down with Priyanka on Saturday and go through it with her.")) == [
+        "Customer: Sit down with Priyanka on Saturday and go through it with her (due: on Saturday)"
+    ]
+    assert _items(("rep", "Lovely. And I'll give you a bell on Monday week to see how it's going.")) == [
+        "Rep: Give the customer a bell on Monday week to see how it's going (due: on Monday week)"
+    ]
+    # a request the rep accepts is the rep's item; "I'll find out" alone is nothing to act on
+    assert _items(
+        ("customer", "Could you get the brochure to me before Easter?"),
+        ("rep", "Sure, no bother. I'll find out."),
+    ) == ["Rep: Get the brochure to the customer before Easter (due: before Easter)"]
+    assert _items(("customer", "Go on then, send me a sample pack."), ("rep", "Brilliant.")) == [
+        "Rep: Send a sample pack"
+    ]
+    # when the rep answers with a commitment of their own, the rep's words make the item
+    assert _items(
+        ("customer", "Go on then, send me three of the tags."),
+        ("rep", "Great, I'll post three tags to you by Wednesday, so you can try them."),
+    ) == ["Rep: Post three tags to the customer by Wednesday (due: by Wednesday)"]
+
+
+def test_what_is_not_a_concern_and_a_late_introduction() -> None:
+    segments = _call(
+        ("customer", "Don't worry about the delay, we can sign the contract on Friday."),
+        ("rep", "Great."),
+        ("customer", "The paperwork is a nightmare, every job sheet gets typed in twice."),
+        ("rep", "That's common."),
+        ("customer", "Our drivers lose the delivery notes all the time."),
+        ("rep", "Understood."),
+        ("customer", "We're Larchmont Removals, by the way, twelve crews round Leeds."),
+    )
+    summary = draft_summary(segments, []).summary
+    assert "Objections" not in summary  # "don't worry", "we can sign": no concern, no authority
+    pains = _line(summary, "Pains")  # an introduction this late does not make the talk before it small
+    assert "The paperwork is a nightmare" in pains and "lose the delivery notes" in pains
+    assert "Larchmont Removals" in _line(summary, "Customer")
+
+
+def _flagged(kind: str, sentence: str) -> Insight:
+    return Insight(
+        call_id="c",
+        user_id="u",
+        agent="coach",
+        category="x",
+        kind=kind,
+        content="tip",
+        context_snippet=sentence,
+    )
+
+
+def test_flagged_sentences_noted_as_what_they_are() -> None:
+    segments = _call(
+        ("customer", "We're Fernhill Dairy, forty cows and two milk rounds."),
+        ("customer", "Why so dear?"),
+        ("rep", "It includes the handsets and the support line."),
+        ("customer", "I'll check with my dad first, it's his farm."),
+        ("rep", "Of course. I can send him the one-pager."),
+        ("customer", "I'll ask the drivers which days suit them."),
+        ("rep", "Cheers."),
+    )
+    insights = [
+        _flagged("objection.price", "Why so dear?"),
+        _flagged("objection.authority", "I'll check with my dad first, it's his farm."),
+        _flagged("objection.price", "I'll ask the drivers which days suit them."),
+    ]
+    summary = draft_summary(segments, insights)
+    assert "Why so dear? \u2192 It includes the handsets and the support line" in _line(
+        summary.summary, "Questions"
+    )
+    objections = _line(summary.summary, "Objections")
+    assert "Authority: I'll check with my dad first, it's his farm" in objections
+    assert "drivers" not in objections and "Price" not in objections  # a promise, a question
+    assert "Customer: Ask the drivers which days suit them" in summary.action_items
