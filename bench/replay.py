@@ -12,9 +12,16 @@ decodes that differ. Figures are audio seconds, the same ones on every run:
   delay         sentence end -> arrival of the final that holds it (p50, p95)
   longest, dup  the longest final (s), 4-word phrases repeated (tests/speech_metrics.py)
   empty         interim and pause decodes that gave no new word, of all of them
+  speakers      with `--speakers`: share of final words with the right speaker
+
+`--speakers`: the pipeline's diarizer (speakers/) hears the same 16 kHz audio on the same clock,
+chunk by chunk, and finals are labelled as DiarizedStream labels them when they arrive;
+`--turns` also cuts at each turn change it reports (CommitPolicy.turn_cuts, off by default),
+handed to the channel before the next chunk, as DiarizedStream hands it to the engine. The
+embeddings are the real model's (deterministic on one machine).
 
 Run: PYTHONPATH=src .venv/bin/python bench/replay.py [--sets synthetic_phone,real_phone,two_cities]
-     [--seeds 0,1,2] [--policy key=value,...] [--log SET:SEED]
+     [--seeds 0,1,2] [--policy key=value,...] [--log SET:SEED] [--speakers | --turns]
 (`--policy soft_cap_s=5,hard_cap_s=6`: CommitPolicy fields; `--log`: every decode of one run,
 with the words it gave and what was committed)
 """
@@ -45,10 +52,16 @@ from tests.speech_metrics import (  # noqa: E402
     final_delays,
     longest_final,
     percentile,
+    speaker_accuracy,
     wer,
 )
+from wingman.audio.pool import AudioWorkerPool  # noqa: E402
 from wingman.audio.vad import VadParams, VadSegmenter  # noqa: E402
-from wingman.stt.base import SAMPLE_RATE, SttResult  # noqa: E402
+from wingman.events import WordTiming  # noqa: E402
+from wingman.speakers.diarizer import OnlineDiarizer  # noqa: E402
+from wingman.speakers.embedder import SpeakerEmbedder  # noqa: E402
+from wingman.speakers.stream import DiarizedStream  # noqa: E402
+from wingman.stt.base import SAMPLE_RATE, SttResult, SttStream  # noqa: E402
 from wingman.stt.channel import ChannelDecoder, Out, _Job  # noqa: E402
 from wingman.stt.commit import CommitPolicy  # noqa: E402
 from wingman.stt.local import MAX_SPAN_S  # noqa: E402
@@ -89,6 +102,14 @@ class CachedDecoder:
             tmp.replace(self.path)
 
 
+class Unheard(SttStream):
+    """The one-channel stream a `DiarizedStream` labels results for; never run (the replay
+    hands the labeller each final itself)."""
+
+    async def _run(self) -> None:
+        raise AssertionError("not run")
+
+
 @dataclasses.dataclass
 class Replay:
     """One set through one channel on the simulated clock."""
@@ -100,10 +121,14 @@ class Replay:
     per_s: float
     interim_s: float
     log: bool = False
+    labeller: DiarizedStream | None = None  # with its diarizer: speakers (and turn changes)
+    cut_turns: bool = False
     now: float = 0.0
     results: list[tuple[float, SttResult]] = dataclasses.field(default_factory=list)
+    labelled: list[SttResult] = dataclasses.field(default_factory=list)  # finals with speakers
     decodes: int = 0
     empty: int = 0
+    turns: int = 0  # turn changes the diarizer reported
 
     def __post_init__(self) -> None:
         self._due: list[tuple[float, int, concurrent.futures.Future[Transcript | None], Transcript]] = []
@@ -121,6 +146,9 @@ class Replay:
     def emit(self, out: Out) -> None:
         r = SttResult(out.text, out.is_final, 0, out.start, out.end, out.utterance_id, None, out.confidence)
         self.results.append((self.now, r))
+        if self.labeller is not None and out.is_final and out.text:
+            words = tuple(WordTiming(text=w.text, start=w.start, end=w.end) for w in out.words)
+            self.labelled += self.labeller.label(dataclasses.replace(r, words=words))
         if self.log and out.is_final and out.text:
             print(f"      {self.now:7.2f} FINAL {out.start:6.2f}-{out.end:6.2f} {out.text}")
 
@@ -172,9 +200,20 @@ class Replay:
                 return commit
 
             channel._agreement.update = logged_update  # type: ignore[method-assign]
+        diarizer = None if self.labeller is None else self.labeller.diarizer
+        changes: list[float] = []
         for i in range(0, x.shape[0], CHUNK):
             self.run_until(min(i + CHUNK, x.shape[0]) / SAMPLE_RATE)
-            channel.feed(np.ascontiguousarray(x[i : i + CHUNK]))
+            for at in changes if self.cut_turns else ():  # heard with the last chunk: taken before this
+                if self.log:
+                    print(f"      {self.now:7.2f} TURN at {at:6.2f}")
+                channel.speaker_changed(int(at * SAMPLE_RATE))
+            chunk = np.ascontiguousarray(x[i : i + CHUNK])
+            channel.feed(chunk)
+            if diarizer is not None:
+                diarizer.push(chunk)
+                changes = diarizer.take_changes()
+                self.turns += len(changes)
         channel.finish()
         while not channel.idle:
             assert self._due, "the channel waits on no decode"
@@ -189,7 +228,8 @@ def parse_policy(spec: str) -> CommitPolicy:
         k, v = item.split("=")
         if k not in fields:
             raise SystemExit(f"no CommitPolicy field {k!r}")
-        kw[k] = int(v) if fields[k] in ("int", int) else float(v)
+        kind = fields[k]
+        kw[k] = int(v) if kind in ("int", int) else bool(int(v)) if kind in ("bool", bool) else float(v)
     return CommitPolicy(**kw)
 
 
@@ -203,7 +243,12 @@ def main() -> None:
     parser.add_argument("--interim", type=float, default=0.7, help="seconds of speech between interims")
     parser.add_argument("--log", default="", help="SET:SEED whose decodes to print")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--speakers", action="store_true", help="run the diarizer: finals labelled")
+    parser.add_argument(
+        "--turns", action="store_true", help="... and the channel cuts at its turn changes (turn_cuts=1)"
+    )
     args = parser.parse_args()
+    args.speakers = args.speakers or args.turns
 
     decoder = CachedDecoder(
         WhisperDecoder(model_dir("tiny.en", data_dir=Path("data")), cpu_threads=1), args.cache
@@ -211,9 +256,16 @@ def main() -> None:
     vocabulary = list(json.loads(DEMO_SCRIPT.read_text())["vocabulary"])
     glossary = glossary_prompt(vocabulary)
     policy = parse_policy(args.policy)
+    if args.turns:
+        policy = dataclasses.replace(policy, turn_cuts=True)
     seeds = [int(s) for s in args.seeds.split(",") if s]
     print(f"policy={policy} latency={args.latency}+{args.per_s}/s interim={args.interim}")
-    print(f"{'set':18} {'WER':>6} {'alone':>6} {'p50':>5} {'p95':>5} {'longest':>7} {'dup':>3} {'empty':>7}")
+    embedder = SpeakerEmbedder() if args.speakers else None
+    pool = AudioWorkerPool(max_workers=1)  # the labeller's, never used: the replay labels inline
+    print(
+        f"{'set':18} {'WER':>6} {'alone':>6} {'p50':>5} {'p95':>5} {'longest':>7} {'dup':>3} {'empty':>7}"
+        + (f" {'speakers':>8} {'turns':>5}" if args.speakers else "")
+    )
     all_delays: list[float] = []
     gaps: list[float] = []
     for name in filter(None, args.sets.split(",")):
@@ -221,7 +273,13 @@ def main() -> None:
             audio = SETS[name](seed)
             label = f"{name}_s{seed}" if name in SEEDED else name
             log = args.log in (label, f"{name}:{seed}")
+            labeller = None
+            if embedder is not None:
+                inner = Unheard(sample_rate=SAMPLE_RATE, channels=1, language="en")
+                diarizer = OnlineDiarizer(embed=embedder.embed)
+                labeller = DiarizedStream(inner=inner, diarizer=diarizer, pool=pool)
             rep = Replay(decoder, policy, glossary, args.latency, args.per_s, args.interim, log=log)
+            rep.labeller, rep.cut_turns = labeller, args.turns
             run = rep.run(audio)
             finals = run.finals
             alone = alone_wer(
@@ -229,6 +287,8 @@ def main() -> None:
             )
             streamed = wer(audio, finals)
             delays = final_delays(run)
+            voices = len({t.speaker for t in audio.spoken})
+            accuracy = f"{speaker_accuracy(audio, rep.labelled):.3f}" if voices > 1 else "-"
             if log:
                 for turn in audio.spoken:
                     print(f"    turn {turn.start:6.2f}-{turn.end:6.2f} ends={turn.sentence_ends} {turn.text}")
@@ -240,8 +300,10 @@ def main() -> None:
                 f"{label:18} {streamed:6.3f} {alone:6.3f} {percentile(delays, 50):5.2f} "
                 f"{percentile(delays, 95):5.2f} {longest_final(finals):7.1f} "
                 f"{duplicated_phrases(audio, finals):3d} {rep.empty:3d}/{rep.decodes:<3d}"
+                + (f" {accuracy:>8} {rep.turns:5d}" if labeller else "")
             )
             decoder.save()
+    pool.shutdown()
     print(
         f"replay delay_p50_s={percentile(all_delays, 50):.2f} p95_s={percentile(all_delays, 95):.2f} "
         f"wer_gap_max={max(gaps, default=float('nan')):.3f}"

@@ -143,3 +143,26 @@ def test_chunk_size_does_not_matter(chunk: int) -> None:
         d.push(audio[i : i + chunk])
     assert d.speakers == 2
     assert accuracy(d, truth, {300.0: REP, 700.0: CUSTOMER}) >= 0.9
+
+
+def test_turn_changes_are_reported_live_near_each_change() -> None:
+    audio, truth = call(TURNS, gap=0.25)
+    d = OnlineDiarizer(embed=scripted_embed())
+    heard: list[tuple[float, float]] = []  # (change, position when reported)
+    for i in range(0, audio.shape[0], 1600):
+        d.push(audio[i : i + 1600])
+        heard += [(at, d.position) for at in d.take_changes()]
+    changes = [(e0 + s1) / 2 for (_, e0, _), (s1, _, _) in zip(truth, truth[1:], strict=False)]
+    # each report lies at a change, no change is reported twice, and all but the first (the
+    # second voice is told apart only after a few of its windows) are reported, within 2 s
+    nearest = [min(changes, key=lambda c, at=at: abs(c - at)) for at, _ in heard]
+    assert all(abs(c - at) <= 0.4 for c, (at, _) in zip(nearest, heard, strict=True))
+    assert len(set(nearest)) == len(nearest) >= len(changes) - 1
+    assert all(pos - at <= 2.0 for at, pos in heard)
+    assert d.take_changes() == []
+
+
+def test_one_voice_reports_no_turn_change() -> None:
+    audio, _ = call([(300.0, 4.0)] * 8)
+    d = run(audio)
+    assert d.take_changes() == []

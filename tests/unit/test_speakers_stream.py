@@ -25,6 +25,10 @@ class Recorder(SttStream):
         super().__init__(sample_rate=16000, channels=1, language="en")
         self.results = results
         self.frames = 0
+        self.changes: list[float] = []  # voice changes the wrapper handed on
+
+    def speaker_changed(self, at: float) -> None:
+        self.changes.append(at)
 
     async def _run(self) -> None:
         pending = list(self.results)
@@ -143,3 +147,11 @@ def test_speaker_changes_snap_to_the_nearest_sentence_end() -> None:
     # an abbreviation or a trailing ellipsis is not a sentence end
     assert snap_to_sentences("I asked Dr. Smith about it".split(), [r, r, r, c, c, c]) == [r, r, r, c, c, c]
     assert snap_to_sentences([], []) == []
+
+
+async def test_turn_changes_reach_the_engine() -> None:
+    audio, truth = call(TURNS, gap=0.25)
+    _, inner = await stream_through([], audio)
+    changes = [(e0 + s1) / 2 for (_, e0, _), (s1, _, _) in zip(truth, truth[1:], strict=False)]
+    assert len(inner.changes) >= len(changes) - 1
+    assert all(min(abs(c - at) for c in changes) <= 0.4 for at in inner.changes)

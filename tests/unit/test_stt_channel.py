@@ -231,3 +231,72 @@ def test_an_interim_that_hears_only_the_context_is_decoded_again_from_the_commit
     said = iter(norm(w.text) for w in script_words())
     assert all(any(w == s for s in said) for w in (norm(w) for o in finals for w in o.text.split()))
     assert all(o.end - o.start <= 8.0 for o in finals)
+
+
+def run_with_changes(changes: list[float], *, cuts: bool) -> tuple[list[Out], list[tuple[float, Out]]]:
+    """The reading through the channel with a voice change reported 1 s after each time in
+    `changes` (as the diarizer hears them); returns every result and, per change, the first
+    final emitted while the change was being reported."""
+    from wingman.stt.commit import CommitPolicy
+
+    audio, _ = two_cities()
+    whisper = ScriptedWhisper()
+    outs: list[Out] = []
+    ch = ChannelDecoder(
+        index=0,
+        segmenter=VadSegmenter(),
+        submit=whisper.submit,
+        emit=outs.append,
+        fail=lambda exc: (_ for _ in ()).throw(exc),
+        interim_every=lambda: int(0.6 * RATE),
+        policy=CommitPolicy(turn_cuts=cuts),
+    )
+    whisper.channel = ch
+    pending = sorted(changes)
+    at_change: list[tuple[float, Out]] = []
+    for i in range(0, audio.shape[0], RATE // 10):
+        now = (i + RATE // 10) / RATE
+        while pending and pending[0] + 1.0 <= now:
+            change = pending.pop(0)
+            before = len(outs)
+            ch.speaker_changed(int(change * RATE))
+            at_change += [(change, o) for o in outs[before:] if o.is_final and o.text]
+        ch.feed(np.ascontiguousarray(audio[i : i + RATE // 10]))
+    ch.finish()
+    assert ch.idle
+    return outs, at_change
+
+
+def inner_commas() -> list[float]:
+    """Just after the commas inside the reading's clauses (no pause there), as if another
+    voice took over at each: "belief," "us," "short," ..."""
+    words = script_words()
+    ends = {e for _, e, _ in TWO_CITIES}
+    return [w.end + 0.05 for w in words if w.text.endswith(",") and all(abs(w.end - e) > 0.3 for e in ends)]
+
+
+def test_a_voice_change_commits_what_was_said_before_it_at_once() -> None:
+    changes = inner_commas()
+    assert len(changes) >= 4
+    outs, at_change = run_with_changes(changes, cuts=True)
+    # where the last decode went on past a change, its words before it are a final at once,
+    # ending at the comma; else the next decode that does cuts there (or none, when the
+    # pause rule cut nearby first or two decodes disagree there)
+    assert at_change and all(abs(o.end - c) <= 0.3 and o.text.endswith(",") for c, o in at_change)
+    finals = [o for o in outs if o.is_final and o.text]
+    cut = [c for c in changes if any(abs(o.end - c) <= 0.3 and o.text.endswith(",") for o in finals)]
+    assert len(cut) >= 3
+    # nothing repeated, nothing dropped, in order
+    said = [norm(w.text) for w in script_words()]
+    assert [norm(w) for o in finals for w in o.text.split()] == said
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(finals, finals[1:], strict=False))
+
+
+def test_voice_changes_change_nothing_unless_the_policy_cuts_there() -> None:
+    changes = inner_commas()
+    outs, at_change = run_with_changes(changes, cuts=False)
+    plain, _ = run_with_changes([], cuts=False)
+    assert at_change == []
+    assert [(o.text, o.is_final, o.start, o.end) for o in outs] == [
+        (o.text, o.is_final, o.start, o.end) for o in plain
+    ]

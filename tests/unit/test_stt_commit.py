@@ -214,3 +214,50 @@ def test_a_word_stretched_over_seconds_of_new_speech_is_a_hole_no_commit_spans()
     c.previous = back
     commit = c.update(back, seg_start=22.5, audio_end=30.2, at_pause=False)
     assert commit is not None and commit.words[0].text == "We"
+
+
+def _heard_twice(a: Agreement, text: str, audio_end: float) -> tuple[Word, ...]:
+    """Two decodes of the same words (as the channel's last two interims): the second's words."""
+    first = words(text)
+    a.update(first[:-1], seg_start=0, audio_end=audio_end - 0.3, at_pause=False)
+    a.update(first, seg_start=0, audio_end=audio_end, at_pause=False)
+    return first
+
+
+def test_a_voice_change_cuts_at_the_sentence_end_nearest_it() -> None:
+    # "We use HubSpot." ends at 0.85 s; the other voice's "Great so what" follows
+    a = Agreement(CommitPolicy(turn_cuts=True))
+    heard = _heard_twice(a, "We use HubSpot. Great so what", 2.0)
+    # the diarizer places the change 0.3 s late: the sentence end is still the boundary,
+    # before "Great" (nearer the change, no mark)
+    i = a.turn_boundary(heard, seg_start=0, audio_end=2.0, change=1.15)
+    assert i == 2
+    commit = a.at_turn(heard, i, seg_start=0, audio_end=2.0, change=1.15)
+    assert commit is not None and commit.rule == "turn"
+    assert [w.text for w in commit.words] == ["We", "use", "HubSpot."]
+    assert [w.text for w in commit.rest] == ["Great", "so", "what"]
+    assert commit.cut_from == heard[2].end and commit.cut_to == heard[3].start
+
+
+def test_a_voice_change_near_the_last_cut_or_far_from_any_mark_cuts_nothing() -> None:
+    a = Agreement(CommitPolicy(turn_cuts=True))
+    heard = _heard_twice(a, "Great so what made you", 2.0)
+    # the change sits at the last cut (before the first word): cut there already
+    assert a.turn_boundary(heard, seg_start=0, audio_end=2.0, change=0.05) == -1
+    # no sentence end or comma near a change mid-phrase: no cut
+    assert a.turn_boundary(heard, seg_start=0, audio_end=2.0, change=1.2) is None
+
+
+def test_a_voice_change_cuts_only_through_words_two_decodes_agree_on() -> None:
+    a = Agreement(CommitPolicy(turn_cuts=True))
+    a.update(words("We use HubSpot"), seg_start=0, audio_end=1.0, at_pause=False)
+    heard = words("We use HubSpot. Great so")
+    a.update(heard, seg_start=0, audio_end=1.7, at_pause=False)
+    # the decode before this one heard "HubSpot" without its period: agreed through it, so
+    # the boundary after it is allowed; one word more ("Great") is not agreed
+    assert a.turn_boundary(heard, seg_start=0, audio_end=1.7, change=0.9) == 2
+    a.update(words("We used HubSpot. Great so"), seg_start=0, audio_end=1.8, at_pause=False)
+    heard = words("We use HubSpot. Great so what")
+    a.update(heard, seg_start=0, audio_end=2.1, at_pause=False)
+    # the two decodes differ at the second word: no boundary after it is agreed
+    assert a.turn_boundary(heard, seg_start=0, audio_end=2.1, change=0.9) is None

@@ -21,6 +21,11 @@ How it works, per call:
 - Roles: the rep is the speaker closest to the rep's enrolled voiceprint (when there is one
   and it is close enough), else the speaker of the first window of the call (the first voice
   heard). Every other speaker is "customer".
+- Turn changes, live: when a new window goes to another speaker than the window before it,
+  the voice changed between them (placed as the labels place it, above); `take_changes`
+  hands these times to whoever ends sentences there (the speech engine's channel: a voice
+  change ends a sentence no text rule sees end, "Great." before the other voice goes on).
+  Heard about a window's length after the change; at most one per `min_turn_s`.
 """
 
 from __future__ import annotations
@@ -62,6 +67,11 @@ class DiarizerParams:
     floor_db: float = 12.0  # speech: this far over the noise floor
     min_pause_s: float = 0.05  # a change inside an overlap goes to a pause at least this long
     keep_s: float = 120.0  # the speech mask kept (finals never look back that far)
+    min_turn_s: float = 1.0  # turn changes closer than this to the last one are not reported
+    turn_windows: int = 1  # windows of the new voice in a row that confirm a turn change
+    # ... each closer to its speaker than to the one before by this much (cosine, centred): a
+    # window between two voices is no turn change (real voices swing there mid-sentence)
+    turn_margin: float = 0.15
 
 
 @dataclass
@@ -101,6 +111,8 @@ class OnlineDiarizer:
         # that caught the other voice's "hello" does not decide it)
         self._first: list[_Window] = []
         self._since_cluster = 0
+        self._changes: list[float] = []  # turn changes not yet taken (seconds)
+        self._last_change = -1e9
         self.embeddings = 0  # windows embedded so far (for the CPU figures)
 
     # -- input
@@ -138,6 +150,12 @@ class OnlineDiarizer:
         """Whether its labels can tell the rep from the customer: it has the rep's print, or
         has heard two voices."""
         return self._print is not None or len(self._centroids) >= 2
+
+    def take_changes(self) -> list[float]:
+        """The turn changes (seconds of audio, in order) heard since the last call."""
+        with self._lock:
+            out, self._changes = self._changes, []
+        return out
 
     def label_span(self, start: float, end: float) -> str | None:
         """The role that spoke most of [start, end) seconds; None before anyone is known."""
@@ -203,6 +221,7 @@ class OnlineDiarizer:
                 self._since_cluster = 0
                 self._recluster()
             self._roles()
+            self._turn_change()
 
     def _mean(self) -> F32:
         """The pool's mean embedding: what every voice on this line shares (channel, codec,
@@ -254,6 +273,34 @@ class OnlineDiarizer:
         first = normalize(np.sum([w.emb for w in self._first], axis=0))
         self._rep = int(np.argmax(_centered(cents, mu) @ _centered(first[None, :], mu)[0]))
 
+    def _turn_change(self) -> None:
+        """A change before the last `turn_windows` windows of the pool, all of one speaker,
+        from the window before them, of another (by their labels now), placed as
+        `_frame_label` places it: the longest pause between them, else mid-overlap."""
+        n = self.params.turn_windows
+        if len(self._windows) < n + 1:
+            return
+        a, b = self._windows[-n - 1], self._windows[-n]
+        if a.speaker == b.speaker or any(w.speaker != b.speaker for w in self._windows[-n:]):
+            return
+        mu = self._mean()
+        cents = _centered(np.stack([self._centroids[b.speaker], self._centroids[a.speaker]]), mu)
+        sims = _centered(np.stack([w.emb for w in self._windows[-n:]]), mu) @ cents.T
+        if float(np.min(sims[:, 0] - sims[:, 1])) < self.params.turn_margin:
+            return
+        at = self._cut(a, b) / 100
+        if at - self._last_change < self.params.min_turn_s:
+            return
+        self._last_change = at
+        self._changes.append(at)
+
+    def _cut(self, a: _Window, b: _Window) -> int:
+        """The frame where speaker `a` (the earlier window) hands over to `b`."""
+        reach = self._hop
+        lo, hi = min(b.start - reach, a.end), max(a.end + reach, b.start)
+        pause = self._pause(lo, hi)
+        return pause if pause is not None else (b.start + a.end) // 2
+
     def _majority(self, windows: list[_Window], f0: int, f1: int) -> int | None:
         votes: dict[int, int] = {}
         cuts: dict[tuple[int, int], int] = {}
@@ -279,8 +326,7 @@ class OnlineDiarizer:
                 continue
             key = (a.start, b.start)
             if key not in cuts:
-                pause = self._pause(b.start - reach, a.end + reach)
-                cuts[key] = pause if pause is not None else (b.start + a.end) // 2
+                cuts[key] = self._cut(a, b)
             return a.speaker if f < cuts[key] else b.speaker
         cover = [w.speaker for w in near if w.start <= f < w.end]
         if not cover:

@@ -14,6 +14,8 @@ to an `OnlineDiarizer`, and each result comes out labelled "rep" or "customer".
   told apart only after some of it ("What made you take | this call? Chasing ..." becomes
   "What made you take this call? | Chasing ..."), so a sentence is not cut in two speakers.
 - An interim takes the speaker of its last second: cheap, and replaced by its final anyway.
+- Each turn change the diarizer hears goes to the engine (`SttStream.speaker_changed`): the
+  local engine ends a final there, seconds before its text rules would; others ignore it.
 The diarizer runs on the worker pool, in order, never on the event loop; a final waits at most
 `max_wait` for it to catch up with the final's audio.
 """
@@ -108,6 +110,8 @@ class DiarizedStream(StreamWrapper):
         while (pcm := await self._chunks.get()) is not None:
             self.cpu_seconds += await self._pool.run(self._push, np.ascontiguousarray(pcm[:, 0]))
             self._heard = self.diarizer.position
+            for at in self.diarizer.take_changes():
+                self.inner.speaker_changed(at)
             self._progress.set()
         self._heard = float("inf")
         self._progress.set()

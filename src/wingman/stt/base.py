@@ -99,6 +99,12 @@ class SttStream(ABC):
             self._ensure_started()
             self._audio.put_nowait(None)
 
+    def speaker_changed(self, at: float) -> None:  # noqa: B027 - optional hook
+        """The voice on this one-channel stream changed at `at` seconds of call audio (a
+        diarizer heard it, about a second later). An engine that cuts its own finals may end
+        one there; sync and non-blocking; by default ignored (an engine that diarizes itself,
+        or one that cannot take the hint)."""
+
     # -- consumer side
     async def __aiter__(self) -> AsyncIterator[SttResult]:
         self._ensure_started()
@@ -159,6 +165,9 @@ class StreamWrapper(SttStream):
         )
         self.provider = inner.provider
         self.inner = inner
+
+    def speaker_changed(self, at: float) -> None:
+        self.inner.speaker_changed(at)
 
     async def _close(self) -> None:
         await self.inner.aclose()

@@ -22,6 +22,12 @@ final and where to cut the audio. The rules, in order:
    at all, everything but the last word (its end may be cut off), so no final ever holds much
    more than the cap.
 
+A voice change the diarizer heard (`Agreement.turn_boundary`, `at_turn`) is one more cue: the words before it
+end a turn, and a turn ends a sentence even when no pause followed it and no text rule saw it
+end (one voice runs into the other). Of a decode that went on past the change, commit through
+the word boundary nearest it (after a sentence end within `turn_reach_s` first), seconds before
+the text rules would.
+
 The caller cuts the audio between the last committed word and the next one, and decodes the rest
 with the committed text as Whisper's prompt (context kept across the cut). A new decode whose
 first words repeat the end of what was committed (the prompt echoed, or the boundary word heard
@@ -81,6 +87,15 @@ class CommitPolicy:
     max_hole_s: float = 2.0  # seconds without a word that no commit spans
     # speech this long after a decode's last word, in an open span: Whisper stopped before it
     stop_gap_s: float = 1.0
+    # a voice change: cut at a word boundary this near it (the diarizer places changes to
+    # about 0.1-0.4 s), in a decode that went on at least `turn_heard_s` past it
+    turn_reach_s: float = 0.8
+    turn_heard_s: float = 0.3
+    # cut only after: 0 a sentence end, 1 ... or a comma-like mark, 2 any word
+    turn_marks: int = 1
+    # cut at voice changes at all: off, as measured on the replay (bench/replay.py --turns):
+    # pooled delay p50 0.81 -> 0.76 s but WER up 2-4 points on some sets
+    turn_cuts: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,7 @@ class Agreement:
         self.policy = policy or CommitPolicy()
         self.previous: tuple[Word, ...] = ()  # the last decode's uncommitted words
         self.tail: tuple[Word, ...] = ()  # the last committed words (for strip_repeat)
+        self.before: tuple[Word, ...] = ()  # the decode before the last one's uncommitted words
         self._seg_start = 0.0
 
     def clean(self, words: Sequence[Word], seg_start: float) -> tuple[Word, ...]:
@@ -195,6 +211,7 @@ class Agreement:
         words = tuple(words)
         self._seg_start = seg_start
         previous, self.previous = self.previous, words
+        self.before = previous
         if not words:
             return None
         long_enough = (
@@ -228,6 +245,42 @@ class Agreement:
             # no agreement at all this late: everything but the last word (maybe cut off)
             return self._cut_after(words, len(words) - 2, "last_resort")
         return None
+
+    def turn_boundary(
+        self, words: Sequence[Word], *, seg_start: float, audio_end: float, change: float
+    ) -> int | None:
+        """Where to cut for a voice change at `change` (call seconds), in this decode of
+        [seg_start, audio_end] (its uncommitted words): after word i, the boundary nearest the
+        change within `turn_reach_s`, after a sentence end first, then after a comma-like mark
+        (`turn_marks`), and only through words the decode before this one agrees on (one
+        decode's words are an error for good more often). -1: the last cut (before the first
+        word) is that boundary, the change was cut at already; None: no boundary fits."""
+        p = self.policy
+        best: tuple[int, float, int] | None = None
+        for i in range(-1, len(words)):
+            lo = words[i].end if i >= 0 else seg_start
+            hi = words[i + 1].start if i + 1 < len(words) else audio_end if words else seg_start
+            off = 0.0 if lo <= change <= max(lo, hi) else min(abs(change - lo), abs(change - hi))
+            mark = 0 if i < 0 or ends_sentence(words[i]) else 1 if words[i].text.endswith(PAUSE_MARKS) else 2
+            if off > p.turn_reach_s or mark > p.turn_marks or agreed_prefix(words, self.before) <= i:
+                continue
+            score = (mark, off, i)
+            if best is None or score < best:
+                best = score
+        return None if best is None else best[2]
+
+    def at_turn(
+        self, words: Sequence[Word], i: int, *, seg_start: float, audio_end: float, change: float
+    ) -> Commit | None:
+        """Commit words[: i + 1] (i from `turn_boundary`) of this decode, before the voice
+        change at `change`."""
+        words = tuple(words)
+        self._seg_start = seg_start
+        if i + 1 < len(words):
+            return self._cut_after(words, i, "turn")
+        # no word after the change: Whisper heard none of the new voice; cut before it
+        last = words[-1].end
+        return self._commit(words, len(words), last, max(last, min(change, audio_end)), "turn")
 
     def commit_all(self, words: Sequence[Word]) -> None:
         """The segment ended (end of speech): everything in it was emitted."""

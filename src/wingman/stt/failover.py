@@ -102,6 +102,7 @@ class FailoverStream(SttStream, engine=FailoverStt):
         self._listeners = Observers()
         self._replay = _Replay(int(owner.max_replay_seconds * self.sample_rate))
         self._active: SttStream | None = None
+        self._offset = 0  # frames of call audio before the active stream's first
         self._input_done = False
         self._final_end = [0] * self.channels  # frames, per channel, from the primary's finals
         self._open_interim: dict[int, str] = {}  # channel -> utterance id of an unfinished interim
@@ -130,6 +131,11 @@ class FailoverStream(SttStream, engine=FailoverStt):
                 await pump
             if self._active is not None:
                 await self._active.aclose()
+
+    def speaker_changed(self, at: float) -> None:
+        active = self._active
+        if active is not None:
+            active.speaker_changed(at - self._offset / self.sample_rate)
 
     def _open(self, engine: SpeechToText) -> SttStream:
         return engine.stream(
@@ -209,7 +215,7 @@ class FailoverStream(SttStream, engine=FailoverStt):
         replay = self._replay.since(start)
         if replay.shape[0]:
             fallback.push_audio(replay.reshape(-1, self.channels))
-        self._active = fallback
+        self._active, self._offset = fallback, start
         if self._input_done:
             fallback.end_input()
         self.provider = to

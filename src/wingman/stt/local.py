@@ -28,6 +28,7 @@ import concurrent.futures
 import functools
 import os
 import threading
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -189,6 +190,7 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
             )
             for i in range(channels)
         ]
+        self._changes: deque[int] = deque()  # voice changes (samples) for channel 0, from the loop
         self._ingested = 0  # input frames through VAD so far
         self._progress = asyncio.Event()
         self._error: BaseException | None = None
@@ -231,6 +233,12 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
     def _withdraw(self, channel: int) -> bool:
         return self._engine.scheduler.withdraw((self._key, channel))
 
+    def speaker_changed(self, at: float) -> None:
+        """One channel: its decoder cuts there (wingman.stt.channel), applied on the ingest
+        thread before the next audio."""
+        if self.channels == 1:
+            self._changes.append(int(at * SAMPLE_RATE))
+
     def _interim_samples(self) -> int:
         # interims take at most about half the decoder's time, so a final rarely waits on one
         busy = int(self._engine.scheduler.interim_interval() * SAMPLE_RATE)
@@ -244,12 +252,18 @@ class LocalWhisperStream(SttStream, engine=LocalWhisperStt):
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._fail, exc)
 
+    def _take_changes(self) -> None:
+        while self._changes:
+            self._channels[0].speaker_changed(self._changes.popleft())
+
     def _ingest(self, pcm: Pcm) -> None:
+        self._take_changes()
         x = self._resampler.process(pcm)
         for ch in self._channels:
             ch.feed(np.ascontiguousarray(x[:, ch.index]))
 
     def _finish(self) -> None:
+        self._take_changes()
         tail = self._resampler.flush()
         for ch in self._channels:
             if tail.shape[0]:
