@@ -80,6 +80,21 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         ("Let's get the practice manager on a call on Monday.", "customer", {"signal.buying"}),
         ("It goes to the same warehouse every week.", "customer", set()),  # not a decision-maker
         ("We switched providers then, and it went fine.", "customer", set()),  # a past switch, no doubt
+        # informal closings, a freeze and a decision-maker in everyday British phone English
+        ("Right, go on then, we'll give it a go on the Leeds site.", "customer", {"signal.buying"}),
+        ("Okay, let's do it, I'll tell the team tonight.", "customer", {"signal.buying"}),
+        ("Could you post us three of the scanners so the girls can try them?", "customer",
+         {"signal.buying"}),
+        ("If it works out, we'd want all our sites moved over by spring.", "customer", {"signal.buying"}),
+        ("The parents would love it if the app sent a reminder.", "customer", set()),  # a feature wish
+        ("The car park this afternoon was rammed.", "customer", set()),  # traffic, not a delay
+        ("We go into the summer run in June, so it's mad.", "customer", {"objection.timing"}),
+        ("Honestly, nobody's touching anything new until the audit is done.", "customer",
+         {"objection.timing"}),
+        ("It's Sandra, the director, who signs off on anything like that.", "customer",
+         {"objection.authority"}),
+        ("Our last booking firm went bust on us overnight.", "customer", {"objection.trust"}),
+        ("I'm wary of signing with a small outfit again.", "customer", {"objection.trust"}),
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from wingman.agents.entities import EntityMatcher
 from wingman.agents.qa import expand_question, is_scheduling_request
-from wingman.agents.text import normalize, question_kind, question_sentences
+from wingman.agents.text import is_own_task, is_social, normalize, question_kind, question_sentences
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
          "Microsoft Teams"]
@@ -123,3 +123,19 @@ def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
     assert not is_scheduling_request("Can we start with a smaller plan?")
     assert not is_scheduling_request("Can you have it send texts in French?")
     assert not is_scheduling_request("How long does the trial last?")
+
+
+def test_greetings_thanks_and_goodbyes_are_social() -> None:
+    assert is_social("Thanks a lot, Marcus.")
+    assert is_social("Bye now.")
+    assert is_social("Talk soon!")
+    assert is_social("Brilliant, cheers.")
+    assert not is_social("Thanks, but we can't stretch to that this year.")
+    assert not is_social("No worries, let's leave it until the spring.")
+
+
+def test_the_customer_taking_on_a_task_is_their_own_task() -> None:
+    assert is_own_task("So I'll dig out the invoices from last quarter for you.")
+    assert is_own_task("We'll find out which branches want the reminders.")
+    assert not is_own_task("I'll have to get my partner to agree first.")
+    assert not is_own_task("We found it too expensive last time.")

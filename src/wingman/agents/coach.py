@@ -26,7 +26,7 @@ from wingman.agents.findings import Finding
 from wingman.agents.nudges import nudges
 from wingman.agents.playbook import Playbook, PlaybookProvider, prepare
 from wingman.agents.qa import is_scheduling_request
-from wingman.agents.text import question_kind, sentences
+from wingman.agents.text import is_own_task, is_social, question_kind, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
@@ -160,7 +160,10 @@ class SalesCoach(Agent):
         decided = any(kind.startswith(_DECIDING) for here in per_sentence for kind in here)
         if matcher is not None and block.speaker != "rep" and not decided:
             for (sentence, entities), here in zip(parts, per_sentence, strict=True):
+                if is_social(sentence):
+                    continue  # "cheers, priya. speak soon." is near nothing but MiniLM's guess
                 prepared = prepare(sentence, entities, ctx.catalog.competitors)
+                own_task = is_own_task(sentence)
                 asked = question_kind(sentence) == "explicit"
                 for m in await matcher.match([sentence]):
                     rule = playbook.rule(m.kind)
@@ -168,6 +171,8 @@ class SalesCoach(Agent):
                         continue
                     if rule.excluded(prepared):
                         continue  # "price is not an issue" is near price examples, and not one
+                    if own_task and m.kind.startswith("objection.") and m.kind != "objection.authority":
+                        continue  # "i'll ask round which of them want it, so we know numbers"
                     if (
                         m.kind.startswith("objection.")
                         and asked
