@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wingman.agents.entities import EntityMatcher
-from wingman.agents.qa import expand_question, is_scheduling_request
+from wingman.agents.qa import expand_question, is_scheduling_request, with_context
 from wingman.agents.text import is_own_task, is_social, normalize, question_kind, question_sentences
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
@@ -108,7 +108,25 @@ def test_spoken_requirements_get_the_knowledge_base_words() -> None:
     assert "price" in expand_question("So what's the damage for the two of us?")
     assert "online" in expand_question("Can the parents fill it in from home the night before?")
     assert "stored" in expand_question("Where would the patients' records live, physically?")
+    # fitting, power draw, what is charged and staff privacy, in British phone English
+    assert "install" in expand_question("Does somebody need to come out and do the wiring in each cab?")
+    assert "battery" in expand_question("Will the scanner drain the battery if it's left on the shelf?")
+    assert "price" in expand_question("Is the setup a one-off payment?")
+    assert "price" in expand_question("Does that include VAT?")
+    assert "privacy" in expand_question("Can the managers see where the staff go after their shift?")
+    assert "integrates" in expand_question("Is Janet still keying in every order by hand?")
     assert expand_question("How are you today?") == "How are you today?"
+
+
+def test_a_short_question_about_the_sentence_before_carries_it() -> None:
+    block = "Our techs keep the laptops at home over the weekend. Can you switch that off?"
+    assert with_context("Can you switch that off?", block) == (
+        "Our techs keep the laptops at home over the weekend. Can you switch that off?"
+    )
+    # a question that says what it asks about stands alone
+    long_q = "Can you switch the weekend tracking off for the laptops?"
+    assert with_context(long_q, "We have twelve laptops. " + long_q) == long_q
+    assert with_context("Can you do that?", "Can you do that?") == "Can you do that?"
 
 
 def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
