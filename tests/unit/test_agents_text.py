@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wingman.agents.entities import EntityMatcher
-from wingman.agents.qa import expand_question, is_scheduling_request, with_context
+from wingman.agents.qa import expand_question, is_rhetorical_tag, is_scheduling_request, with_context
 from wingman.agents.text import is_own_task, is_social, normalize, question_kind, question_sentences
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
@@ -157,3 +157,10 @@ def test_the_customer_taking_on_a_task_is_their_own_task() -> None:
     assert is_own_task("We'll find out which branches want the reminders.")
     assert not is_own_task("I'll have to get my partner to agree first.")
     assert not is_own_task("We found it too expensive last time.")
+
+
+def test_a_statement_with_a_tag_is_told_from_a_question() -> None:
+    assert is_rhetorical_tag("We pay the other lot twenty a head, so you're about the same, aren't you?")
+    assert is_rhetorical_tag("That's the going rate, well, is it?")
+    assert not is_rhetorical_tag("Are you about the same as the other lot?")
+    assert not is_rhetorical_tag("Would it work with the old tills, or not?")

@@ -239,6 +239,19 @@ def with_context(question: str, block_text: str) -> str:
     return f"{before[-1]} {question}" if before else question
 
 
+# "..., are you?", "..., isn't it?": a statement the speaker asks to be agreed with
+_TAG = re.compile(
+    r",\s*(?:well,?\s*)?(?:are|is|do|does|did|was|were|have|has|can|could|would|will)(?:n't| not)?\s+"
+    r"(?:you|it|they|we|he|she|that|there|i)\s*\?\s*$",
+    re.I,
+)
+
+
+def is_rhetorical_tag(sentence: str) -> bool:
+    """A statement ending in a tag ("you're not far off them, are you?")."""
+    return _TAG.search(sentence.strip()) is not None
+
+
 def canonical_query(text: str, ctx: CallContext) -> str:
     """The question with misheard names fixed ("ring central" -> "RingCentral")."""
     for match in ctx.catalog.matcher.find(text):
@@ -304,6 +317,13 @@ class QaAgent(Agent):
             doc for name, doc in ctx.catalog.documents.items() if ctx.catalog.kinds.get(name) == "competitor"
         }
         for index, (sentence, kind) in enumerate(questions):
+            if is_rhetorical_tag(sentence) and any(
+                ctx.catalog.kinds.get(e.name) == "competitor" for e in ctx.catalog.matcher.find(sentence)
+            ):
+                # "we pay <competitor> thirty-one a month, you're not a world away from that, are
+                # you?": a comparison for the competitor brief, not a question for the documents
+                notes.append(f"{kind} question: a competitor comparison, left to the competitor brief")
+                continue
             question = canonical_query(with_context(sentence, block.text), ctx)
             query = expand_question(question)
             floor = self.min_confidence
