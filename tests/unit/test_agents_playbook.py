@@ -224,6 +224,23 @@ async def test_examples_hear_an_objection_next_to_a_tone_pattern_but_not_in_a_pl
     assert [f.kind for f in await coach.detect(asked, ctx) if f.kind.startswith("objection.")] == []
 
 
+async def test_goodbyes_own_tasks_and_the_reasons_for_a_question_are_no_objections() -> None:
+    from tests.fakes.agents import shared_embedder
+
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm(), embedder=shared_embedder())
+    await coach.start()
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    # MiniLM puts a goodbye near "reach out again in the fall"
+    assert await coach.detect(block("Thanks, Marcus. Talk soon."), ctx) == []
+    # the customer gathering the numbers is a next step, not a price objection
+    task = block("And we'll find out which branches want the reminders, so we know the numbers.")
+    assert "objection.price" not in {f.kind for f in await coach.detect(task, ctx)}
+    # alone, this sentence is near the timing examples; after a question it says why it is asked
+    reason = "If it's abroad, that's a conversation I'd rather avoid for now."
+    assert {f.kind for f in await coach.detect(block(reason), ctx)} == {"objection.timing"}
+    assert await coach.detect(block("Where are the backups kept? " + reason), ctx) == []
+
+
 async def test_asking_for_a_start_date_is_a_buying_signal() -> None:
     coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm())
     ctx = CallContext(call_id="call-1", user_id="user-1")

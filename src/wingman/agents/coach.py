@@ -159,12 +159,15 @@ class SalesCoach(Agent):
         # whether the words also hold an objection
         decided = any(kind.startswith(_DECIDING) for here in per_sentence for kind in here)
         if matcher is not None and block.speaker != "rep" and not decided:
+            # "where does it all live, physically? because if it's abroad, that's a conversation
+            # i'd rather not have": the sentences around a question explain why it is asked
+            block_asks = any(question_kind(s) == "explicit" for s, _ in parts)
             for (sentence, entities), here in zip(parts, per_sentence, strict=True):
                 if is_social(sentence):
                     continue  # "cheers, priya. speak soon." is near nothing but MiniLM's guess
                 prepared = prepare(sentence, entities, ctx.catalog.competitors)
                 own_task = is_own_task(sentence)
-                asked = question_kind(sentence) == "explicit"
+                asked = block_asks
                 for m in await matcher.match([sentence]):
                     rule = playbook.rule(m.kind)
                     if rule is None or m.kind in here or not rule.applies_to(block.speaker):
