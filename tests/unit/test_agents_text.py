@@ -6,7 +6,14 @@ import pytest
 
 from wingman.agents.entities import EntityMatcher
 from wingman.agents.qa import expand_question, is_rhetorical_tag, is_scheduling_request, with_context
-from wingman.agents.text import is_own_task, is_social, normalize, question_kind, question_sentences
+from wingman.agents.text import (
+    is_own_costs_rising,
+    is_own_task,
+    is_social,
+    normalize,
+    question_kind,
+    question_sentences,
+)
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
          "Microsoft Teams"]
@@ -164,3 +171,10 @@ def test_a_statement_with_a_tag_is_told_from_a_question() -> None:
     assert is_rhetorical_tag("That's the going rate, well, is it?")
     assert not is_rhetorical_tag("Are you about the same as the other lot?")
     assert not is_rhetorical_tag("Would it work with the old tills, or not?")
+
+
+def test_the_customers_own_costs_rising_are_told_from_our_price() -> None:
+    assert is_own_costs_rising("Honestly, the electricity bill has shot up since March.")
+    assert is_own_costs_rising("Our agency spend is climbing every month.")
+    assert not is_own_costs_rising("Your monthly fee is going to be hard to justify.")
+    assert not is_own_costs_rising("That's well over what we budgeted.")

@@ -26,7 +26,7 @@ from wingman.agents.findings import Finding
 from wingman.agents.nudges import nudges
 from wingman.agents.playbook import Playbook, PlaybookProvider, prepare
 from wingman.agents.qa import is_scheduling_request
-from wingman.agents.text import is_own_task, is_social, question_kind, sentences
+from wingman.agents.text import is_own_costs_rising, is_own_task, is_social, question_kind, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
@@ -176,6 +176,8 @@ class SalesCoach(Agent):
                         continue  # "price is not an issue" is near price examples, and not one
                     if own_task and m.kind.startswith("objection.") and m.kind != "objection.authority":
                         continue  # "i'll ask round which of them want it, so we know numbers"
+                    if m.kind == "objection.price" and is_own_costs_rising(sentence):
+                        continue  # "the fuel bill's gone through the roof": their cost, a pain
                     if (
                         m.kind.startswith("objection.")
                         and asked

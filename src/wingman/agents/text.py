@@ -190,3 +190,16 @@ def is_social(sentence: str) -> bool:
 def is_own_task(sentence: str) -> bool:
     """The customer promising to gather or send something: a next step, not a concern."""
     return bool(_OWN_TASK.match(normalize(sentence)))
+
+
+# the customer's own running costs climbing: "the fuel bill's gone through the roof", "our
+# energy costs have doubled" (a pain the product may relieve, not a complaint about its price)
+_OWN_COSTS_RISING = re.compile(
+    r"\b(?:our|the|my) (?:\w+ ){1,2}(?:bill|bills|costs?|spend)(?:'s| is| are| has| have)? "
+    r"(?:gone|going|went|shot|doubled|tripled|rising|risen|climbing|crept)\b"
+)
+
+
+def is_own_costs_rising(sentence: str) -> bool:
+    """A sentence about the customer's own costs going up (its fuel, energy, phone bill)."""
+    return bool(_OWN_COSTS_RISING.search(normalize(sentence)))
