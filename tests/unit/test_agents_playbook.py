@@ -80,6 +80,21 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         ("Let's get the practice manager on a call on Monday.", "customer", {"signal.buying"}),
         ("It goes to the same warehouse every week.", "customer", set()),  # not a decision-maker
         ("We switched providers then, and it went fine.", "customer", set()),  # a past switch, no doubt
+        # informal closings, a freeze and a decision-maker in everyday British phone English
+        ("Right, go on then, we'll give it a go on the Leeds site.", "customer", {"signal.buying"}),
+        ("Okay, let's do it, I'll tell the team tonight.", "customer", {"signal.buying"}),
+        ("Could you post us three of the scanners so the girls can try them?", "customer",
+         {"signal.buying"}),
+        ("If it works out, we'd want all our sites moved over by spring.", "customer", {"signal.buying"}),
+        ("The parents would love it if the app sent a reminder.", "customer", set()),  # a feature wish
+        ("The car park this afternoon was rammed.", "customer", set()),  # traffic, not a delay
+        ("We go into the summer run in June, so it's mad.", "customer", {"objection.timing"}),
+        ("Honestly, nobody's touching anything new until the audit is done.", "customer",
+         {"objection.timing"}),
+        ("It's Sandra, the director, who signs off on anything like that.", "customer",
+         {"objection.authority"}),
+        ("Our last booking firm went bust on us overnight.", "customer", {"objection.trust"}),
+        ("I'm wary of signing with a small outfit again.", "customer", {"objection.trust"}),
     ],
 )
 def test_detection(text: str, speaker: str | None, kinds: set[str]) -> None:
@@ -207,6 +222,23 @@ async def test_examples_hear_an_objection_next_to_a_tone_pattern_but_not_in_a_pl
     # a question about the contract is near the timing examples, and is the Q&A agent's
     asked = block("Would we be tied in for a year, or could we walk away if it doesn't work for us?")
     assert [f.kind for f in await coach.detect(asked, ctx) if f.kind.startswith("objection.")] == []
+
+
+async def test_goodbyes_own_tasks_and_the_reasons_for_a_question_are_no_objections() -> None:
+    from tests.fakes.agents import shared_embedder
+
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm(), embedder=shared_embedder())
+    await coach.start()
+    ctx = CallContext(call_id="call-1", user_id="user-1")
+    # MiniLM puts a goodbye near "reach out again in the fall"
+    assert await coach.detect(block("Thanks, Marcus. Talk soon."), ctx) == []
+    # the customer gathering the numbers is a next step, not a price objection
+    task = block("And we'll find out which branches want the reminders, so we know the numbers.")
+    assert "objection.price" not in {f.kind for f in await coach.detect(task, ctx)}
+    # alone, this sentence is near the timing examples; after a question it says why it is asked
+    reason = "If it's abroad, that's a conversation I'd rather avoid for now."
+    assert {f.kind for f in await coach.detect(block(reason), ctx)} == {"objection.timing"}
+    assert await coach.detect(block("Where are the backups kept? " + reason), ctx) == []
 
 
 async def test_asking_for_a_start_date_is_a_buying_signal() -> None:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from wingman.agents.entities import EntityMatcher
-from wingman.agents.qa import expand_question, is_scheduling_request
-from wingman.agents.text import normalize, question_kind, question_sentences
+from wingman.agents.qa import expand_question, is_rhetorical_tag, is_scheduling_request, with_context
+from wingman.agents.text import (
+    is_own_costs_rising,
+    is_own_task,
+    is_social,
+    normalize,
+    question_kind,
+    question_sentences,
+)
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
          "Microsoft Teams"]
@@ -108,7 +115,25 @@ def test_spoken_requirements_get_the_knowledge_base_words() -> None:
     assert "price" in expand_question("So what's the damage for the two of us?")
     assert "online" in expand_question("Can the parents fill it in from home the night before?")
     assert "stored" in expand_question("Where would the patients' records live, physically?")
+    # fitting, power draw, what is charged and staff privacy, in British phone English
+    assert "install" in expand_question("Does somebody need to come out and do the wiring in each cab?")
+    assert "battery" in expand_question("Will the scanner drain the battery if it's left on the shelf?")
+    assert "price" in expand_question("Is the setup a one-off payment?")
+    assert "price" in expand_question("Does that include VAT?")
+    assert "privacy" in expand_question("Can the managers see where the staff go after their shift?")
+    assert "integrates" in expand_question("Is Janet still keying in every order by hand?")
     assert expand_question("How are you today?") == "How are you today?"
+
+
+def test_a_short_question_about_the_sentence_before_carries_it() -> None:
+    block = "Our techs keep the laptops at home over the weekend. Can you switch that off?"
+    assert with_context("Can you switch that off?", block) == (
+        "Our techs keep the laptops at home over the weekend. Can you switch that off?"
+    )
+    # a question that says what it asks about stands alone
+    long_q = "Can you switch the weekend tracking off for the laptops?"
+    assert with_context(long_q, "We have twelve laptops. " + long_q) == long_q
+    assert with_context("Can you do that?", "Can you do that?") == "Can you do that?"
 
 
 def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
@@ -123,3 +148,33 @@ def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
     assert not is_scheduling_request("Can we start with a smaller plan?")
     assert not is_scheduling_request("Can you have it send texts in French?")
     assert not is_scheduling_request("How long does the trial last?")
+
+
+def test_greetings_thanks_and_goodbyes_are_social() -> None:
+    assert is_social("Thanks a lot, Marcus.")
+    assert is_social("Bye now.")
+    assert is_social("Talk soon!")
+    assert is_social("Brilliant, cheers.")
+    assert not is_social("Thanks, but we can't stretch to that this year.")
+    assert not is_social("No worries, let's leave it until the spring.")
+
+
+def test_the_customer_taking_on_a_task_is_their_own_task() -> None:
+    assert is_own_task("So I'll dig out the invoices from last quarter for you.")
+    assert is_own_task("We'll find out which branches want the reminders.")
+    assert not is_own_task("I'll have to get my partner to agree first.")
+    assert not is_own_task("We found it too expensive last time.")
+
+
+def test_a_statement_with_a_tag_is_told_from_a_question() -> None:
+    assert is_rhetorical_tag("We pay the other lot twenty a head, so you're about the same, aren't you?")
+    assert is_rhetorical_tag("That's the going rate, well, is it?")
+    assert not is_rhetorical_tag("Are you about the same as the other lot?")
+    assert not is_rhetorical_tag("Would it work with the old tills, or not?")
+
+
+def test_the_customers_own_costs_rising_are_told_from_our_price() -> None:
+    assert is_own_costs_rising("Honestly, the electricity bill has shot up since March.")
+    assert is_own_costs_rising("Our agency spend is climbing every month.")
+    assert not is_own_costs_rising("Your monthly fee is going to be hard to justify.")
+    assert not is_own_costs_rising("That's well over what we budgeted.")

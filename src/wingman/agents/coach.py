@@ -26,7 +26,7 @@ from wingman.agents.findings import Finding
 from wingman.agents.nudges import nudges
 from wingman.agents.playbook import Playbook, PlaybookProvider, prepare
 from wingman.agents.qa import is_scheduling_request
-from wingman.agents.text import question_kind, sentences
+from wingman.agents.text import is_own_costs_rising, is_own_task, is_social, question_kind, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
@@ -159,15 +159,25 @@ class SalesCoach(Agent):
         # whether the words also hold an objection
         decided = any(kind.startswith(_DECIDING) for here in per_sentence for kind in here)
         if matcher is not None and block.speaker != "rep" and not decided:
+            # "where does it all live, physically? because if it's abroad, that's a conversation
+            # i'd rather not have": the sentences around a question explain why it is asked
+            block_asks = any(question_kind(s) == "explicit" for s, _ in parts)
             for (sentence, entities), here in zip(parts, per_sentence, strict=True):
+                if is_social(sentence):
+                    continue  # "cheers, priya. speak soon." is near nothing but MiniLM's guess
                 prepared = prepare(sentence, entities, ctx.catalog.competitors)
-                asked = question_kind(sentence) == "explicit"
+                own_task = is_own_task(sentence)
+                asked = block_asks
                 for m in await matcher.match([sentence]):
                     rule = playbook.rule(m.kind)
                     if rule is None or m.kind in here or not rule.applies_to(block.speaker):
                         continue
                     if rule.excluded(prepared):
                         continue  # "price is not an issue" is near price examples, and not one
+                    if own_task and m.kind.startswith("objection.") and m.kind != "objection.authority":
+                        continue  # "i'll ask round which of them want it, so we know numbers"
+                    if m.kind == "objection.price" and is_own_costs_rising(sentence):
+                        continue  # "the fuel bill's gone through the roof": their cost, a pain
                     if (
                         m.kind.startswith("objection.")
                         and asked

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
-from wingman.agents.text import question_sentences
+from wingman.agents.text import question_sentences, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
@@ -72,7 +72,9 @@ _PARAPHRASES = [
     (  # "would the invoices end up in QuickBooks without retyping": an integration question
         r"\b(?:end up in|flow (?:in)?to|show up in|go straight (?:in)?to|land in|retyp\w*|re-?enter\w*|"
         r"double entry|copy (?:\w+ )?(?:over|across)|"
-        r"(?:type|key|enter) (?:\w+ ){0,2}in (?:again|twice|by hand)|pull (?:\w+ ){0,3}(?:out of|from))\b",
+        r"(?:type|key|enter) (?:\w+ ){0,2}in (?:again|twice|by hand)|pull (?:\w+ ){0,3}(?:out of|from)|"
+        # "is it me typing it all in again", "someone in the office keying in receipts"
+        r"(?:typing|keying|entering) (?:\w+ ){0,2}in|keys? (?:\w+ ){0,2}in by hand)\b",
         "integrates syncs with",
     ),
     (  # "let people try it before they commit": the trial, pilot or proof of concept
@@ -121,6 +123,27 @@ _PARAPHRASES = [
         "contract month to month annual notice",
     ),
     (r"\b(?:safe|secure|security|protect\w*|encrypt\w*|hack\w*|breach\w*)\b", "security encrypted"),
+    (  # "some bloke under the dash with a load of wires": fitting the hardware
+        r"\b(?:under the (?:dash\w*|bonnet|hood|desk|counter)|wir(?:es|ing)|fitted|fitting|install\w*|"
+        r"fit (?:it|them|the \w+)|(?:have|need) to do to (?:the|our|my) \w+)\b",
+        "install fitting plugs in minutes no tools wiring",
+    ),
+    (  # "is a box plugged in the whole time going to leave me with a dead van": draining power
+        r"\b(?:dead (?:van|car|truck|vehicle|battery|batteries|phone|device)|flat (?:battery|batteries)|"
+        r"drain\w*|run (?:\w+ )?(?:down|flat))\b",
+        "battery drain power",
+    ),
+    (  # "is the box a one-off, or wrapped up in the monthly", "before the VAT or after": what is charged
+        r"\b(?:one-?off|wrapped (?:up )?in the (?:monthly|price|subscription|plan)|"
+        r"vat|before tax|after tax|before the tax|after the tax)\b",
+        "price per month plan fee one-off excluding tax",
+    ),
+    (  # "i don't want to be seeing where they go on a sunday": staff privacy outside work
+        r"\b(?:privacy|private|spying|snooping|big brother|"
+        r"(?:see|seeing|watch|watching|track|tracking) (?:\w+ ){0,2}where "
+        r"(?:they|he|she|the \w+) (?:go|goes|went|are))\b",
+        "privacy private personal outside working hours",
+    ),
     (r"\b(?:train\w*|learn\w*|teach|get the hang)\b", "training learn"),
     (  # "half the day in boiler rooms with zero bars": no phone signal where they work
         r"\b(?:offline|no (?:signal|reception|internet|coverage)|(?:zero|no|any) bars|dead ?zones?|"
@@ -201,6 +224,34 @@ def expand_question(question: str) -> str:
     return f"{question} ({' '.join(extra)})" if extra else question
 
 
+# "is there a way round that?", "is that a thing you do?": a short question about what the
+# sentence before it said
+_ANAPHORIC = re.compile(r"\b(?:that|this|it|those|these|them)\b", re.I)
+_ANAPHORIC_MAX_WORDS = 7
+
+
+def with_context(question: str, block_text: str) -> str:
+    """`question`, preceded by the sentence before it in `block_text` when it is a short
+    question that only points at that sentence ("is there a way round that?")."""
+    if len(question.split()) > _ANAPHORIC_MAX_WORDS or not _ANAPHORIC.search(question):
+        return question
+    before = sentences(block_text.split(question, 1)[0])
+    return f"{before[-1]} {question}" if before else question
+
+
+# "..., are you?", "..., isn't it?": a statement the speaker asks to be agreed with
+_TAG = re.compile(
+    r",\s*(?:well,?\s*)?(?:are|is|do|does|did|was|were|have|has|can|could|would|will)(?:n't| not)?\s+"
+    r"(?:you|it|they|we|he|she|that|there|i)\s*\?\s*$",
+    re.I,
+)
+
+
+def is_rhetorical_tag(sentence: str) -> bool:
+    """A statement ending in a tag ("you're not far off them, are you?")."""
+    return _TAG.search(sentence.strip()) is not None
+
+
 def canonical_query(text: str, ctx: CallContext) -> str:
     """The question with misheard names fixed ("ring central" -> "RingCentral")."""
     for match in ctx.catalog.matcher.find(text):
@@ -266,7 +317,14 @@ class QaAgent(Agent):
             doc for name, doc in ctx.catalog.documents.items() if ctx.catalog.kinds.get(name) == "competitor"
         }
         for index, (sentence, kind) in enumerate(questions):
-            question = canonical_query(sentence, ctx)
+            if is_rhetorical_tag(sentence) and any(
+                ctx.catalog.kinds.get(e.name) == "competitor" for e in ctx.catalog.matcher.find(sentence)
+            ):
+                # "we pay <competitor> thirty-one a month, you're not a world away from that, are
+                # you?": a comparison for the competitor brief, not a question for the documents
+                notes.append(f"{kind} question: a competitor comparison, left to the competitor brief")
+                continue
+            question = canonical_query(with_context(sentence, block.text), ctx)
             query = expand_question(question)
             floor = self.min_confidence
             if query != question:

@@ -160,3 +160,46 @@ def question_sentences(text: str) -> list[tuple[str, QuestionKind]]:
         if kind is not None:
             out.append((original, kind))
     return out
+
+
+# greetings, thanks and goodbyes, optionally with a name: "cheers, priya.", "speak soon.",
+# "lovely, thanks.", "take care, dean."
+_SOCIAL_WORD = (
+    r"(?:cheers|thanks|thank you|thanks a lot|many thanks|ta|bye|goodbye|bye now|hi|hello|hiya|"
+    r"morning|good morning|afternoon|good afternoon|lovely|great|perfect|brilliant|cool|nice|"
+    r"speak soon|talk soon|speak (?:to you )?(?:soon|later|then|next week)|"
+    r"talk (?:to you )?(?:soon|later|then)|"
+    r"take care|have a good (?:one|day|weekend|evening|week)|all the best|see you|see you (?:soon|then)|"
+    r"catch you later|good luck|enjoy|you too|and you|same to you|no worries|no problem)"
+)
+_SOCIAL = re.compile(rf"^(?:{_SOCIAL_WORD}[\s,.!]*)+(?:\w+[.!]*)?$")
+# the customer taking on a small task of their own: "and i'll ask round the pharmacies which of
+# them would want the texts", "we will dig out last month's numbers"
+_OWN_TASK = re.compile(
+    r"^(?:and |so |then |okay,? |right,? )?(?:i|we) (?:will|am going to|are going to|can) "
+    r"(?:ask round|ask around|find out|dig out|pull|put together|send|email|forward|count|"
+    r"work out|look up|get you|check which|check how many|gather|collect)\b"
+)
+
+
+def is_social(sentence: str) -> bool:
+    """A greeting, thanks or goodbye (with at most a name): never an objection or a signal."""
+    return bool(_SOCIAL.match(normalize(sentence)))
+
+
+def is_own_task(sentence: str) -> bool:
+    """The customer promising to gather or send something: a next step, not a concern."""
+    return bool(_OWN_TASK.match(normalize(sentence)))
+
+
+# the customer's own running costs climbing: "the fuel bill's gone through the roof", "our
+# energy costs have doubled" (a pain the product may relieve, not a complaint about its price)
+_OWN_COSTS_RISING = re.compile(
+    r"\b(?:our|the|my) (?:\w+ ){1,2}(?:bill|bills|costs?|spend)(?:'s| is| are| has| have)? "
+    r"(?:gone|going|went|shot|doubled|tripled|rising|risen|climbing|crept)\b"
+)
+
+
+def is_own_costs_rising(sentence: str) -> bool:
+    """A sentence about the customer's own costs going up (its fuel, energy, phone bill)."""
+    return bool(_OWN_COSTS_RISING.search(normalize(sentence)))
