@@ -6,8 +6,9 @@ item names its owner and, when one was said, its date. Pure functions, no state.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from wingman.agents.text import sentences
 
@@ -79,6 +80,16 @@ class Turn:
     text: str
 
 
+class Spoken(Protocol):
+    """A turn of the call: a Turn, or a stored transcript segment."""
+
+    @property
+    def speaker(self) -> str | None: ...
+
+    @property
+    def text(self) -> str: ...
+
+
 def clauses(sentence: str) -> list[str]:
     """`sentence` split where a second commitment starts ("send me X and I will look at it")."""
     return [part for part in _CLAUSE.split(sentence) if part.strip()]
@@ -148,7 +159,7 @@ def action_items(turns: Sequence[Turn]) -> list[tuple[int, str, list[str]]]:
     rep's reply makes no commitment of its own: the rep's words carry what, how and when."""
     out: list[tuple[int, str, list[str]]] = []
     for i, turn in enumerate(turns):
-        reply = _reply(i, turns)
+        reply = rep_reply(i, turns)
         for part in _split(turn.text):
             items = commitment(part, turn.speaker)
             own = _COMMITMENT.search(part) is not None
@@ -162,11 +173,15 @@ def action_items(turns: Sequence[Turn]) -> list[tuple[int, str, list[str]]]:
     return out
 
 
-def _reply(index: int, turns: Sequence[Turn]) -> str | None:
-    """What the rep said right after turn `index`, if the rep spoke next."""
+def rep_reply(
+    index: int, turns: Sequence[Spoken], *, stop: Callable[[str], bool] | None = None
+) -> str | None:
+    """What the rep said right after turn `index`, if the rep spoke next (within two turns);
+    None after a turn with no speaker, or, with `stop`, after a customer turn `stop` holds for
+    (the customer asked something else first: the reply answers that)."""
     for turn in turns[index + 1 : index + 3]:
         if turn.speaker == "rep":
             return turn.text.strip()
-        if turn.speaker is None:
+        if turn.speaker is None or (stop is not None and stop(turn.text)):
             return None
     return None

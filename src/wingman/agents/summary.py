@@ -20,7 +20,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from wingman.agents.commitments import Turn, action_items, commits
+from wingman.agents.commitments import Turn, action_items, commits, rep_reply
 from wingman.agents.notes import (
     AUTHORITY,
     CONCERN,
@@ -121,13 +121,12 @@ def _index_of(snippet: str, segments: Sequence[SegmentLike]) -> int | None:
 
 def _reply(index: int, segments: Sequence[SegmentLike]) -> str | None:
     """What the rep said right after segment `index` (their answer), if the rep spoke next
-    (not when the customer asked something else first: the reply answers that)."""
-    for seg in segments[index + 1 : index + 3]:
-        if seg.speaker == "rep":
-            return seg.text.strip()
-        if seg.speaker is None or any(is_question(s) for s in sentences(seg.text)):
-            return None
-    return None
+    and the customer did not ask something else first."""
+    return rep_reply(index, segments, stop=_asks)
+
+
+def _asks(text: str) -> bool:
+    return any(is_question(s) for s in sentences(text))
 
 
 def _phrase(said: Sequence[str], k: int, *, ahead: bool = False, before: bool = False) -> str:
