@@ -16,9 +16,9 @@ insight of any kind whose context shares words with it. There a tip that answers
 first sentence counts negative, early by design (the aggregator hands every finished sentence
 to the agents at once), and another tip on the same utterance can stand in for the cue's.
 
---phone: the same call mixed onto one channel in the telephone band (8 kHz, 300-3400 Hz, noise
-at 20 dB SNR), as a phone line or a single microphone gives it: who speaks then comes from
-diarization, not from the channel.
+--audio mono: the same call mixed onto one channel (16 kHz, as one microphone hears both);
+--audio phone: that channel in the telephone band too (8 kHz, 300-3400 Hz, noise at 20 dB SNR),
+as a phone line gives it. On one channel, who speaks comes from diarization, not the channel.
 
 The client sends each 0.1 s chunk when its first sample is due, so the server holds a
 sentence's last audio up to 0.1 s sooner than a microphone could send it.
@@ -205,23 +205,33 @@ def summary_line(found: list[Timing], audio: str, extra: int) -> str:
     )
 
 
-def phone_call(path: Path) -> Path:
-    """The sample call on one channel, telephone band, as scripts/make_conversation_audio.py
-    makes its phone calls."""
+def one_channel(path: Path, *, phone: bool) -> Path:
+    """The sample call on one channel; with `phone`, in the telephone band as
+    scripts/make_conversation_audio.py makes its phone calls."""
     demo = demo_call_set()
     mono = demo.audio.sum(axis=1).astype(np.float32)
-    phone = conversation.telephone(mono, snr_db=20.0, rng=np.random.default_rng(0))
-    call = conversation.Conversation(phone[:, None], conversation.PHONE_RATE, demo.turns)
+    if phone:
+        line = conversation.telephone(mono, snr_db=20.0, rng=np.random.default_rng(0))
+        call = conversation.Conversation(line[:, None], conversation.PHONE_RATE, demo.turns)
+    else:
+        call = conversation.Conversation(mono[:, None], demo.rate, demo.turns)
     written: Path = conversation.write(call, path)
     return written
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--phone", action="store_true", help="one channel, telephone band (8 kHz)")
+    ap.add_argument(
+        "--audio",
+        choices=("stereo", "mono", "phone"),
+        default="stereo",
+        help="the shipped two channels, both on one, or one in the telephone band",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        audio = phone_call(Path(tmp) / "phone.wav") if args.phone else DEMO_WAV
+        audio = DEMO_WAV
+        if args.audio != "stereo":
+            audio = one_channel(Path(tmp) / f"{args.audio}.wav", phone=args.audio == "phone")
         with running_server(Settings(data_dir=Path(tmp), auth="local")) as url:
             result = asyncio.run(run_demo(url=url, audio=audio, speed=1.0, title="bench", sample_data=True))
     found = timings(result)
@@ -230,7 +240,7 @@ def main() -> None:
     other = extras(result, found)
     for line in other:
         print(f"extra tip: {line}")
-    print(summary_line(found, "phone" if args.phone else "stereo", len(other)))
+    print(summary_line(found, args.audio, len(other)))
 
 
 if __name__ == "__main__":

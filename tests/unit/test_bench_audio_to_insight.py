@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.audio_to_insight import CUES, extras, phone_call, summary_line, timings
+from bench.audio_to_insight import CUES, extras, one_channel, summary_line, timings
 from wingman.audio.pcm import read_wav
 from wingman.demo import DemoResult, Received
 from wingman.settings import DATA_DIR
@@ -84,9 +84,12 @@ def test_a_tip_before_its_sentence_ended_is_early_and_not_timed() -> None:
     assert "p50_s=nan" in line and "tips=0/7 early=1" in line
 
 
-def test_the_phone_variant_is_the_whole_call_on_one_telephone_channel(tmp_path: Path) -> None:
+def test_the_one_channel_variants_hold_the_whole_call(tmp_path: Path) -> None:
     stereo, rate = read_wav(DEMO / "sample_call.wav")
-    phone, phone_rate = read_wav(phone_call(tmp_path / "phone.wav"))
+    mono, mono_rate = read_wav(one_channel(tmp_path / "mono.wav", phone=False))
+    assert mono.shape == (stereo.shape[0], 1) and mono_rate == rate
+    assert np.abs(mono[:, 0] - stereo.sum(axis=1)).max() < 1e-3  # both voices, in place
+    phone, phone_rate = read_wav(one_channel(tmp_path / "phone.wav", phone=True))
     assert phone.shape[1] == 1 and phone_rate == 8000
     assert abs(phone.shape[0] / phone_rate - stereo.shape[0] / rate) < 0.01
     spectrum = np.abs(np.fft.rfft(phone[:, 0])) ** 2
