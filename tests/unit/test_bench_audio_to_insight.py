@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.audio_to_insight import CUES, extras, one_channel, summary_line, timings
+from bench.audio_to_insight import CUES, extras, one_channel, summary_line, timings, why_old
 from wingman.audio.pcm import read_wav
 from wingman.demo import DemoResult, Received
 from wingman.settings import DATA_DIR
@@ -61,6 +61,8 @@ def test_a_tip_is_timed_from_the_end_of_the_sentence_that_holds_its_cue() -> Non
     assert price.delay is not None and abs(price.delay - (28.63 - 27.576)) < 1e-6
     assert price.old is not None and price.old < 0 and price.old_kind == "objection.price"
     assert price.answered is not None and (price.answered.number, price.answered.of) == (1, 2)
+    assert why_old(price) == ": early by design, the tip answers sentence 1/2"
+    assert why_old(aircall) == ": that was objection.need on sentence 1/2, not this cue's tip"
     assert [t.delay for u, t in found.items() if u not in (4, 6)] == [None] * 5
 
     assert extras(result, list(found.values())) == [
@@ -80,6 +82,7 @@ def test_a_tip_before_its_sentence_ended_is_early_and_not_timed() -> None:
     found = timings(result)
     aircall = next(t for t in found if t.cue.utterance == 4)
     assert aircall.early and aircall.answered is not None and aircall.answered.number == 1
+    assert why_old(aircall) == ": the tip answers sentence 1/2, before the sentence holding its cue"
     line = summary_line(found, "stereo", 0)
     assert "p50_s=nan" in line and "tips=0/7 early=1" in line
 
