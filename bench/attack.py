@@ -13,7 +13,8 @@ abuse:
 - all: every kind at once (the issue's attack).
 
 `python bench/attack.py [-v] [kind ...]` (default: each kind, then all). Every attack answer
-is counted by status code; one line per kind compares insight p50/p95 with the quiet call.
+is counted by status code; one line per kind compares insight p50/p95 with the quiet call
+(each cue's tip timed from the end of the sentence that holds it, as in bench/audio_to_insight.py).
 The server traces event-loop stalls over STALL_SECONDS (realtime/stalls.py): each run prints
 the places the loop was stuck longest (-v: with their stacks).
 """
@@ -35,7 +36,7 @@ from pathlib import Path
 import httpx
 import socketio
 from _common import DEMO_WAV, percentile
-from audio_to_insight import TRIGGERS, latencies_of
+from audio_to_insight import CUES, timings
 
 from tests.fakes.hostile import pdf_bomb, text_bomb
 from tests.server import running_server
@@ -79,19 +80,35 @@ async def _attack(url: str, kinds: tuple[str, ...], stop: threading.Event, answe
 
         async def logins() -> None:
             email = f"victim-{uuid.uuid4().hex[:6]}@example.com"
-            await asyncio.gather(*(post("login", "/api/auth/login",
-                                        json={"email": email, "password": f"guess {i}"})
-                                   for i in range(40)))
+            await asyncio.gather(
+                *(
+                    post("login", "/api/auth/login", json={"email": email, "password": f"guess {i}"})
+                    for i in range(40)
+                )
+            )
 
         async def signups() -> None:
-            await asyncio.gather(*(post("signup", "/api/auth/register",
-                                        json={"email": f"s-{uuid.uuid4().hex[:8]}@example.com",
-                                              "password": "correct horse battery"})
-                                   for _ in range(25)))
+            await asyncio.gather(
+                *(
+                    post(
+                        "signup",
+                        "/api/auth/register",
+                        json={
+                            "email": f"s-{uuid.uuid4().hex[:8]}@example.com",
+                            "password": "correct horse battery",
+                        },
+                    )
+                    for _ in range(25)
+                )
+            )
 
         async def cross_origin() -> None:
-            await post("cross-origin", "/api/knowledge", headers={"Origin": "https://evil.example"},
-                       files={"file": ("card.md", b"# Battlecard\n\nplanted")})
+            await post(
+                "cross-origin",
+                "/api/knowledge",
+                headers={"Origin": "https://evil.example"},
+                files={"file": ("card.md", b"# Battlecard\n\nplanted")},
+            )
 
         async def sockets() -> None:
             clients = []
@@ -118,7 +135,7 @@ async def _attack(url: str, kinds: tuple[str, ...], stop: threading.Event, answe
 
 def _run_call(url: str) -> list[float]:
     result = asyncio.run(run_demo(url=url, audio=DEMO_WAV, speed=1.0, title="bench", sample_data=True))
-    return list(latencies_of(result).values())
+    return [t.delay for t in timings(result) if t.delay is not None and not t.early]
 
 
 def _server(tmp: str) -> Settings:
@@ -148,8 +165,10 @@ class _Stalls(logging.Handler):
     def print(self, label: str, *, stacks: bool) -> None:
         ranked = sorted(self.sites.items(), key=lambda item: -sum(item[1]))
         total = sum(sum(v) for v in self.sites.values())
-        print(f"{label}: loop stalls over {STALL_SECONDS} s: {sum(len(v) for v in self.sites.values())}, "
-              f"{total:.2f} s in all, longest {max((max(v) for v in self.sites.values()), default=0):.2f} s")
+        print(
+            f"{label}: loop stalls over {STALL_SECONDS} s: {sum(len(v) for v in self.sites.values())}, "
+            f"{total:.2f} s in all, longest {max((max(v) for v in self.sites.values()), default=0):.2f} s"
+        )
         for where, seconds in ranked[:6]:
             print(f"  {sum(seconds):6.2f} s in {len(seconds):3d} stalls, max {max(seconds):.2f} s: {where}")
             if stacks:
@@ -179,17 +198,19 @@ def main() -> None:
     quiet_stalls = _Stalls()
     with quiet_stalls, tempfile.TemporaryDirectory() as tmp, running_server(_server(tmp)) as url:
         quiet = _run_call(url)
-    n = len(TRIGGERS)
-    print(f"quiet: insights for {len(quiet)}/{n} trigger utterances, "
-          f"p50 {percentile(quiet, 0.5):.2f} s", flush=True)
+    n = len(CUES)
+    print(f"quiet: tips for {len(quiet)}/{n} cues, p50 {percentile(quiet, 0.5):.2f} s", flush=True)
     quiet_stalls.print("quiet", stacks=verbose)
     for kind in wanted:
         stalls = _Stalls()
         a, answers = _attacked(KINDS if kind == "all" else (kind,), stalls)
         print(f"{kind}: answers " + ", ".join(f"{k}: {c}" for k, c in sorted(answers.items())))
-        print(f"attack={kind} attack_insight_p50_s={percentile(a, 0.5):.2f} p95={percentile(a, 0.95):.2f} "
-              f"quiet_p50_s={percentile(quiet, 0.5):.2f} p95={percentile(quiet, 0.95):.2f} "
-              f"missed={n - len(a)} load1={os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"attack={kind} attack_insight_p50_s={percentile(a, 0.5):.2f} p95={percentile(a, 0.95):.2f} "
+            f"quiet_p50_s={percentile(quiet, 0.5):.2f} p95={percentile(quiet, 0.95):.2f} "
+            f"missed={n - len(a)} load1={os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         stalls.print(kind, stacks=verbose)
 
 

@@ -3,6 +3,7 @@
 Outputs (committed, so nothing is synthesized at run time):
   src/wingman/data/demo/sample_call.wav   16 kHz s16 stereo: rep on channel 0, customer on 1
   src/wingman/data/demo/sample_call.json  each utterance's speaker, channel, text, start, end (s)
+                                          and its sentences' text, start, end (s)
   tests/fixtures/audio/two_sentences_16k.wav   mono 16 kHz, two sentences
   tests/fixtures/audio/two_sentences_44k1.wav  the same speech at 44.1 kHz (resampler tests)
   tests/fixtures/audio/two_sentences.txt       its reference text
@@ -87,16 +88,23 @@ def synth(text: str, voice: str, rate: int) -> np.ndarray:
     return (x * (0.6 / float(np.max(np.abs(x))))).astype(np.float32)
 
 
-def synth_turn(text: str, voice: str, rate: int) -> np.ndarray:
-    """One speaker's turn: its sentences synthesized apart, joined by a short pause."""
+def synth_turn(text: str, voice: str, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """One speaker's turn: its sentences synthesized apart, joined by a short pause; returns
+    the audio and each sentence's (text, first sample, sample after its last) in it."""
     sentences = [p for p in re.split(r"(?<=[.?!])\s+", text) if p]
     pause = np.zeros(round(SENTENCE_GAP_S * rate), dtype=np.float32)
     parts: list[np.ndarray] = []
+    spans: list[tuple[str, int, int]] = []
+    n = 0
     for i, sentence in enumerate(sentences):
         if i:
             parts.append(pause)
-        parts.append(synth(sentence, voice, rate))
-    return np.concatenate(parts)
+            n += len(pause)
+        clip = synth(sentence, voice, rate)
+        parts.append(clip)
+        spans.append((sentence, n, n + len(clip)))
+        n += len(clip)
+    return np.concatenate(parts), spans
 
 
 def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
@@ -113,11 +121,11 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
 
 
 def make_call() -> None:
-    clips = [synth_turn(text, VOICES[who], RATE) for who, text in CALL]
+    turns = [synth_turn(text, VOICES[who], RATE) for who, text in CALL]
     t = LEAD_S
     placed: list[tuple[int, float, np.ndarray]] = []
     script = []
-    for i, ((who, text), clip) in enumerate(zip(CALL, clips, strict=True), start=1):
+    for i, ((who, text), (clip, spans)) in enumerate(zip(CALL, turns, strict=True), start=1):
         if i > 1:
             t += SAME_SPEAKER_GAP_S if CALL[i - 2][0] == who else GAP_S
         start = round(t * RATE)
@@ -130,6 +138,14 @@ def make_call() -> None:
                 "text": text,
                 "start": round(start / RATE, 3),
                 "end": round((start + len(clip)) / RATE, 3),
+                "sentences": [
+                    {
+                        "text": sentence,
+                        "start": round((start + a) / RATE, 3),
+                        "end": round((start + b) / RATE, 3),
+                    }
+                    for sentence, a, b in spans
+                ],
             }
         )
         t = (start + len(clip)) / RATE
@@ -155,7 +171,7 @@ def make_call() -> None:
 def make_fixtures() -> None:
     rng = np.random.default_rng(11)
     for rate, name in ((RATE, "two_sentences_16k.wav"), (44100, "two_sentences_44k1.wav")):
-        clip = synth_turn(FIXTURE_TEXT, "en-us", rate)
+        clip, _ = synth_turn(FIXTURE_TEXT, "en-us", rate)
         pad = np.zeros(int(0.5 * rate), dtype=np.float32)
         x = np.concatenate([pad, clip, pad])
         x += (rng.standard_normal(len(x)) * NOISE_STD).astype(np.float32)
