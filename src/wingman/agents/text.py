@@ -28,6 +28,9 @@ _CONTRACTIONS = [
     (re.compile(r"\bdunno\b"), "do not know"),
 ]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# a capitalised word inside a sentence, in the speech engine's casing: a name ("Xero",
+# "Priya"), not "I" or "OK"
+NAME = re.compile(r"(?<!^)(?<![.!?] )\b(?!(?:I|I'm|I'll|I've|I'd|OK)\b)[A-Z][\w'-]+")
 
 
 def normalize(text: str) -> str:
@@ -116,7 +119,7 @@ _IMPLICIT = [
     re.compile(
         r"\bwe (?:would|will) (?:need|have|want) to (?:keep|have|support|integrate|connect|"
         r"migrate|port|sync|use|bring)\b"
-    ),    # "I would need the invoices to end up in QuickBooks": a requirement the rep should answer
+    ),  # "I would need the invoices to end up in QuickBooks": a requirement the rep should answer
     re.compile(
         r"\b(?:i|we) (?:would|will|also) (?:need|want) (?:the |our |my |all |all the |all our )?"
         r"\w+(?: \w+)? to (?:end up in|sync|show up in|flow into|go into|work with|connect|"
