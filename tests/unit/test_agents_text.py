@@ -165,6 +165,8 @@ def test_greetings_thanks_and_goodbyes_are_social() -> None:
     assert is_social("Bye now.")
     assert is_social("Talk soon!")
     assert is_social("Brilliant, cheers.")
+    assert is_social("Okay, speak soon, Dean.")  # the summary's goodbye too
+    assert is_social("Right, bye for now.")
     assert not is_social("Thanks, but we can't stretch to that this year.")
     assert not is_social("No worries, let's leave it until the spring.")
 

@@ -95,18 +95,6 @@ _COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?
 # "Sorry I missed you yesterday", "Sorry, it's a bit noisy here": small talk, not a pain
 _SMALL_TALK = re.compile(r"^\W*(?:sorry|apologies|excuse)\b", re.I)
 # "Cheers, speak soon", "Thanks, bye": a goodbye says nothing the notes need
-_SIGN_OFF = re.compile(
-    r"^\W*(?:(?:cheers|thanks|thank you|lovely|great|perfect|brilliant|right|okay|ok)\W+)*"
-    r"(?:speak soon|talk soon|bye|bye for now|see you|take care|cheers|thanks|thank you|have a good \w+)"
-    r"(?:,? (?:\w+))?\W*$",
-    re.I,
-)
-
-
-def is_sign_off(sentence: str) -> bool:
-    return bool(_SIGN_OFF.match(sentence))
-
-
 # the rep acknowledging before answering ("Fair question.", "I understand, budget's tight")
 _ACK = re.compile(
     r"^\W*(?:good|great|fair|fair (?:question|enough|point)|that's (?:a )?(?:good|fair|great)"

@@ -168,7 +168,8 @@ def question_sentences(text: str) -> list[tuple[str, QuestionKind]]:
 # greetings, thanks and goodbyes, optionally with a name: "cheers, priya.", "speak soon.",
 # "lovely, thanks.", "take care, dean."
 _SOCIAL_WORD = (
-    r"(?:cheers|thanks|thank you|thanks a lot|many thanks|ta|bye|goodbye|bye now|hi|hello|hiya|"
+    r"(?:cheers|thanks|thank you|thanks a lot|many thanks|ta|bye|goodbye|bye now|bye for now|hi|hello|hiya|"
+    r"okay|ok|right|"
     r"morning|good morning|afternoon|good afternoon|lovely|great|perfect|brilliant|cool|nice|"
     r"speak soon|talk soon|speak (?:to you )?(?:soon|later|then|next week)|"
     r"talk (?:to you )?(?:soon|later|then)|"
@@ -186,7 +187,8 @@ _OWN_TASK = re.compile(
 
 
 def is_social(sentence: str) -> bool:
-    """A greeting, thanks or goodbye (with at most a name): never an objection or a signal."""
+    """A greeting, thanks or goodbye (with at most a name): never an objection or a signal, nor
+    a note of the call."""
     return bool(_SOCIAL.match(normalize(sentence)))
 
 
