@@ -19,9 +19,9 @@ import pytest
 from tests.fakes.agents import block, catalog_for, sample_knowledge, shared_embedder, utterances
 from wingman.agents.base import CallContext
 from wingman.agents.coach import SalesCoach
-from wingman.agents.examples import clauses
+from wingman.agents.examples import ExampleMatcher, clauses
 from wingman.agents.metrics import DetectionScore
-from wingman.agents.playbook import PlaybookSource
+from wingman.agents.playbook import Playbook, PlaybookSource
 from wingman.agents.qa import QaAgent
 from wingman.agents.search import SearchAgent
 from wingman.agents.text import question_kind, sentences
@@ -191,3 +191,40 @@ def test_labels_are_well_formed(name: str) -> None:
             assert _answers(item) <= docs, item
             assert "question" in item, item
         assert item.get("question") in (None, "explicit", "implicit")
+
+
+async def test_a_complaint_about_the_current_setup_is_a_pain_not_an_objection() -> None:
+    # sentences none of the playbook's examples holds: the probe, not a copy, tells them apart
+    playbook = Playbook.load(DATA_DIR / "playbook.yaml")
+    matcher = ExampleMatcher(playbook, shared_embedder())
+    await matcher.warm()
+    embed = shared_embedder().embed_query
+    for pain in (
+        "The supplier we have now keeps shipping the wrong parts.",
+        "Our current payroll provider got it wrong three months running.",
+        "We lose about a day a month reconciling the two systems by hand.",
+    ):
+        assert matcher.is_pain(await embed(pain)), pain
+    for defence in (
+        "Our existing supplier gives us a good deal and we like them.",
+        "We already pay for something that does most of this.",
+        "Seems steep for a team our size.",
+    ):
+        assert not matcher.is_pain(await embed(defence)), defence
+    # a playbook without pain examples calls nothing a pain
+    bare = ExampleMatcher(playbook.model_copy(update={"pain_examples": []}), shared_embedder())
+    await bare.warm()
+    assert not bare.is_pain(await embed("The supplier we have now keeps shipping the wrong parts."))
+
+
+async def test_no_time_to_learn_a_tool_is_timing_not_need() -> None:
+    kb, _ = await sample_knowledge()
+    coach = SalesCoach(
+        playbook=PlaybookSource(DATA_DIR / "playbook.yaml"), llm=LocalLlm(), embedder=shared_embedder()
+    )
+    await coach.start()
+    b = block("With the busy season starting, nobody has time to learn a new tool.")
+    ctx = CallContext(call_id=b.call_id, user_id=b.user_id, catalog=await catalog_for(kb))
+    kinds = {f.kind for f in await coach.detect(b, ctx, deconflict=False)}
+    assert "objection.timing" in kinds
+    assert "objection.need" not in kinds

@@ -15,8 +15,7 @@ from wingman.agents.text import (
     question_sentences,
 )
 
-NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack",
-         "Microsoft Teams"]
+NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack", "Microsoft Teams"]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +55,8 @@ def test_question_sentences_keep_the_original_wording() -> None:
 
 def test_normalize_expands_contractions_and_drops_fillers() -> None:
     assert normalize("Um, we don't have the budget, you know, and I'm   sure it's fine") == (
-        "we do not have the budget, and i am sure it is fine")
+        "we do not have the budget, and i am sure it is fine"
+    )
 
 
 @pytest.mark.parametrize(
@@ -136,6 +136,16 @@ def test_a_short_question_about_the_sentence_before_carries_it() -> None:
     assert with_context("Can you do that?", "Can you do that?") == "Can you do that?"
 
 
+def test_a_long_question_pointing_back_takes_the_names_of_the_sentence_before() -> None:
+    q = "Would all of it go straight in there, or do I have to type the orders out again?"
+    block = "We do the stock in Shopify on a Monday, God help me. " + q
+    assert with_context(q, block) == f"Shopify: {q}"
+    # one that names what it asks about, or a sentence before it with no name, stays as it is
+    named = "Would all of it go straight into Shopify, or do I have to type the orders out again?"
+    assert with_context(named, "We do the stock in Shopify. " + named) == named
+    assert with_context(q, "We do the stock by hand on a Monday. " + q) == q
+
+
 def test_a_request_for_a_date_is_not_a_knowledge_question() -> None:
     assert is_scheduling_request("Can we set up the trial next Tuesday?")
     assert is_scheduling_request("Could we start the rollout the second week of June?")
@@ -155,6 +165,8 @@ def test_greetings_thanks_and_goodbyes_are_social() -> None:
     assert is_social("Bye now.")
     assert is_social("Talk soon!")
     assert is_social("Brilliant, cheers.")
+    assert is_social("Okay, speak soon, Dean.")  # the summary's goodbye too
+    assert is_social("Right, bye for now.")
     assert not is_social("Thanks, but we can't stretch to that this year.")
     assert not is_social("No worries, let's leave it until the spring.")
 

@@ -7,6 +7,12 @@ similarity of its k nearest examples. The best rule fires when its score reaches
 beats the neutral examples by the margin and the runner-up rule by the rule margin (a sentence
 halfway between two rules is ambiguous, and says nothing). Patterns stay the precise path; this
 is the recall path, tuned for precision on tests/data/utterances_dev.yaml.
+
+Similarity sees the topic, not which way the customer leans on it: "our system is a nightmare"
+sits next to "our system does what we need". A linear probe (ridge regression on the same
+embeddings: the examples of the kinds in `matching.pain_probe` against the playbook's
+`pain_examples`) tells a complaint about the current setup from its defence: a match of those
+kinds on the complaint side is a pain the rep can build on, and says nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from wingman.agents.playbook import Playbook
 from wingman.search.embeddings import Embedder
 
 NEUTRAL = "neutral"
+_PROBE_RIDGE = 1.0  # the probe's L2 penalty (unit-length embeddings, a few hundred examples)
 # where a spoken sentence splits into clauses that can carry their own objection or signal
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\b(?:but|so|because|though)\b)\s*", re.IGNORECASE)
 _MIN_CLAUSE_WORDS = 3
@@ -67,7 +74,11 @@ class ExampleMatcher:
         self._labels = np.array(labels)
         self._texts = texts
         self._kinds = sorted(set(labels))
+        self._pains = list(playbook.pain_examples)
+        self._probed = frozenset(playbook.matching.pain_probe)
+        self._probed_rows = np.array([label in self._probed for label in labels])
         self._matrix: NDArray[np.float32] | None = None
+        self._probe: tuple[NDArray[np.float64], float] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -79,11 +90,14 @@ class ExampleMatcher:
             async with self._lock:
                 if self._matrix is None:
                     # small batches, so live queries get the model between them
+                    texts = [*self._texts, *self._pains]
                     parts = [
-                        await self._embedder.embed_many(self._texts[i : i + 8])
-                        for i in range(0, len(self._texts), 8)
+                        await self._embedder.embed_many(texts[i : i + 8]) for i in range(0, len(texts), 8)
                     ]
-                    self._matrix = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+                    every = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+                    examples, pains = every[: len(self._texts)], every[len(self._texts) :]
+                    self._probe = _fit_probe(examples[self._probed_rows], pains)
+                    self._matrix = examples
         return self._matrix
 
     @property
@@ -93,6 +107,13 @@ class ExampleMatcher:
 
     async def warm(self) -> None:
         await self._examples()
+
+    def is_pain(self, vector: NDArray[np.float32]) -> bool:
+        """Whether the probe puts this sentence on the complaint side (False without pains)."""
+        if self._probe is None:
+            return False
+        weights, bias = self._probe
+        return float(vector @ weights) + bias < 0
 
     def score(self, matrix: NDArray[np.float32], vector: NDArray[np.float32]) -> ExampleMatch | None:
         if not self._texts:
@@ -120,6 +141,7 @@ class ExampleMatcher:
             or best.score < m.threshold
             or best.score - neutral < m.margin
             or best.score - runner_up < m.rule_margin
+            or (best.kind in self._probed and self.is_pain(vector))
         ):
             return None
         return best
@@ -133,3 +155,25 @@ class ExampleMatcher:
         vectors = await asyncio.gather(*(self._embedder.embed_query(s) for s in texts))
         found = [self.score(matrix, v) for v in vectors]
         return [f for f in found if f is not None]
+
+
+def _fit_probe(
+    objections: NDArray[np.float32], pains: NDArray[np.float32]
+) -> tuple[NDArray[np.float64], float] | None:
+    """Ridge regression of +1 (objection) against -1 (pain), each class weighted to half the
+    total: the weights and bias of the line between them (None without both classes)."""
+    if not len(objections) or not len(pains):
+        return None
+    x = np.concatenate([objections, pains]).astype(np.float64)
+    x = np.hstack([x, np.ones((len(x), 1))])  # the bias column
+    y = np.concatenate([np.ones(len(objections)), -np.ones(len(pains))])
+    c = np.concatenate(
+        [
+            np.full(len(objections), 0.5 / len(objections)),
+            np.full(len(pains), 0.5 / len(pains)),
+        ]
+    )
+    penalty = np.eye(x.shape[1]) * _PROBE_RIDGE / len(x)
+    penalty[-1, -1] = 0.0  # the bias is not penalised
+    solution = np.linalg.solve(x.T @ (x * c[:, None]) + penalty, x.T @ (c * y))
+    return solution[:-1], float(solution[-1])

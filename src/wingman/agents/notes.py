@@ -11,7 +11,7 @@ import re
 
 from rapidfuzz import fuzz
 
-from wingman.agents.text import question_kind, sentences
+from wingman.agents.text import NAME, question_kind, sentences
 
 _OPENERS = (
     r"so|and|but|okay|ok|right|yeah|yep|well|look|listen|honestly|oh|ah|hm+|mm+|um+|uh+|erm|er|"
@@ -37,7 +37,6 @@ _HESITATION = re.compile(r",?\s*\b(?:um+|uh+|erm)\b[,.]?(?:\s+|$)", re.I)
 _REPEAT = re.compile(r"\b((?:\w+'?\w*)(?: \w+'?\w*)?),? \1\b", re.I)
 # "and it's, you know, it eats the whole afternoon": a restart keeps its second start
 _RESTART = re.compile(r"\b(?:it's|it is|that's|there's),? (?=(?:it|that|there)\b)", re.I)
-_NAME = re.compile(r"(?<!^)(?<![.!?] )\b(?!(?:I|I'm|I'll|I've|I'd|OK)\b)[A-Z][\w'-]+")
 _COUNT = re.compile(
     r"\b(?:\d[\d,]*|a dozen|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
@@ -96,18 +95,6 @@ _COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?
 # "Sorry I missed you yesterday", "Sorry, it's a bit noisy here": small talk, not a pain
 _SMALL_TALK = re.compile(r"^\W*(?:sorry|apologies|excuse)\b", re.I)
 # "Cheers, speak soon", "Thanks, bye": a goodbye says nothing the notes need
-_SIGN_OFF = re.compile(
-    r"^\W*(?:(?:cheers|thanks|thank you|lovely|great|perfect|brilliant|right|okay|ok)\W+)*"
-    r"(?:speak soon|talk soon|bye|bye for now|see you|take care|cheers|thanks|thank you|have a good \w+)"
-    r"(?:,? (?:\w+))?\W*$",
-    re.I,
-)
-
-
-def is_sign_off(sentence: str) -> bool:
-    return bool(_SIGN_OFF.match(sentence))
-
-
 # the rep acknowledging before answering ("Fair question.", "I understand, budget's tight")
 _ACK = re.compile(
     r"^\W*(?:good|great|fair|fair (?:question|enough|point)|that's (?:a )?(?:good|fair|great)"
@@ -152,7 +139,7 @@ def is_intro(sentence: str) -> bool:
     """Who the customer is: "we're Harbourside Couriers", "I run three gyms" (a name or a size,
     not "I'm just pulling in")."""
     return bool(INTRO.search(sentence)) and bool(
-        _NAME.search(sentence) or _COUNT.search(sentence) or SIZE.search(sentence)
+        NAME.search(sentence) or _COUNT.search(sentence) or SIZE.search(sentence)
     )
 
 
@@ -180,7 +167,7 @@ def needs_context(sentence: str) -> bool:
     there a way round that?", "does any of this end up in there?")."""
     words = len(tidy(sentence).split())
     if is_question(sentence):  # "is there a way round that?", not "does Relay sync with Xero?"
-        return words <= 18 and bool(_ANAPHOR.search(sentence)) and not _NAME.search(sentence)
+        return words <= 18 and bool(_ANAPHOR.search(sentence)) and not NAME.search(sentence)
     return words <= 7
 
 

@@ -119,6 +119,10 @@ class Matching(BaseModel):
     # an objection heard in a question ("would we be tied in for a year?") by the examples alone
     # needs this much more than `threshold`: a question is the Q&A agent's to answer
     question_margin: float = Field(0.0, ge=0, le=1)
+    # the kinds that defend the current setup or its cost ("what we have works", "too dear"): a
+    # sentence on the complaint side of the probe between their examples and `pain_examples`
+    # ("what we have is a nightmare") does not fire them (examples.py)
+    pain_probe: list[str] = Field(default_factory=list)
 
 
 class Nudges(BaseModel):
@@ -155,6 +159,8 @@ class Playbook(BaseModel):
     signals: dict[str, Rule] = Field(default_factory=dict)
     tone: dict[str, Rule] = Field(default_factory=dict)
     neutral_examples: list[str] = Field(default_factory=list)
+    # the customer complaining about its current tool or supplier: a pain, never an objection
+    pain_examples: list[str] = Field(default_factory=list)
     matching: Matching = Field(default_factory=Matching)
     nudges: Nudges
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
-from wingman.agents.text import question_sentences, sentences
+from wingman.agents.text import NAME, question_sentences, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
@@ -228,15 +228,29 @@ def expand_question(question: str) -> str:
 # sentence before it said
 _ANAPHORIC = re.compile(r"\b(?:that|this|it|those|these|them)\b", re.I)
 _ANAPHORIC_MAX_WORDS = 7
+_PLACE = re.compile(r"\b(?:in|into|to|from|with|on) there\b", re.I)
+_NOT_NAMES = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december god".split()
+)
 
 
 def with_context(question: str, block_text: str) -> str:
     """`question`, preceded by the sentence before it in `block_text` when it is a short
-    question that only points at that sentence ("is there a way round that?")."""
-    if len(question.split()) > _ANAPHORIC_MAX_WORDS or not _ANAPHORIC.search(question):
+    question that only points at that sentence ("is there a way round that?"); a longer one
+    that points but names nothing ("does any of this end up in there, or is it me typing it
+    all in again?") takes the names of that sentence ("I do all of that in Xero")."""
+    if not _ANAPHORIC.search(question) and not _PLACE.search(question):
         return question
     before = sentences(block_text.split(question, 1)[0])
-    return f"{before[-1]} {question}" if before else question
+    if not before:
+        return question
+    if len(question.split()) <= _ANAPHORIC_MAX_WORDS:
+        return f"{before[-1]} {question}"
+    if NAME.search(question):
+        return question
+    names = [n for n in NAME.findall(before[-1]) if n.lower() not in _NOT_NAMES]
+    return f"{' '.join(names)}: {question}" if names else question
 
 
 # "..., are you?", "..., isn't it?": a statement the speaker asks to be agreed with
@@ -336,11 +350,7 @@ class QaAgent(Agent):
             # a battlecard answers questions about its competitor; the company's own documents
             # answer the rest, when one of them is confident enough
             own = [p for p in passages if p.filename not in battlecards]
-            if (
-                own
-                and passages[0].filename in battlecards
-                and retrieval_confidence(own[0]) >= floor
-            ):
+            if own and passages[0].filename in battlecards and retrieval_confidence(own[0]) >= floor:
                 passages = own + [p for p in passages if p.filename in battlecards]
             passages = passages[:3]
             confidence = retrieval_confidence(passages[0])

@@ -29,14 +29,13 @@ from wingman.agents.notes import (
     is_intro,
     is_pain,
     is_question,
-    is_sign_off,
     is_size,
     needs_context,
     opens_with_count,
     sentence_of,
     tidy,
 )
-from wingman.agents.text import sentences
+from wingman.agents.text import is_social, sentences
 from wingman.errors import ProviderError
 from wingman.llm.base import Llm, LlmRequest
 from wingman.profile import CompanyProfile, company_line
@@ -228,7 +227,7 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
             # a promise is an action item ("I'll ask round the pharmacies"), unless it is the
             # decision going elsewhere ("I'll check with my partner"); a goodbye is nothing
             promise = commits(said[k]) and key != "authority" and not AUTHORITY.search(said[k])
-            if promise or is_sign_off(said[k]):
+            if promise or is_social(said[k]):
                 continue
             if intro is not None and index is not None and index < intro:
                 continue  # before the customer says who they are: small talk ("I'm stuck in traffic")

@@ -28,6 +28,9 @@ _CONTRACTIONS = [
     (re.compile(r"\bdunno\b"), "do not know"),
 ]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# a capitalised word inside a sentence, in the speech engine's casing: a name ("Xero",
+# "Priya"), not "I" or "OK"
+NAME = re.compile(r"(?<!^)(?<![.!?] )\b(?!(?:I|I'm|I'll|I've|I'd|OK)\b)[A-Z][\w'-]+")
 
 
 def normalize(text: str) -> str:
@@ -116,7 +119,7 @@ _IMPLICIT = [
     re.compile(
         r"\bwe (?:would|will) (?:need|have|want) to (?:keep|have|support|integrate|connect|"
         r"migrate|port|sync|use|bring)\b"
-    ),    # "I would need the invoices to end up in QuickBooks": a requirement the rep should answer
+    ),  # "I would need the invoices to end up in QuickBooks": a requirement the rep should answer
     re.compile(
         r"\b(?:i|we) (?:would|will|also) (?:need|want) (?:the |our |my |all |all the |all our )?"
         r"\w+(?: \w+)? to (?:end up in|sync|show up in|flow into|go into|work with|connect|"
@@ -165,7 +168,8 @@ def question_sentences(text: str) -> list[tuple[str, QuestionKind]]:
 # greetings, thanks and goodbyes, optionally with a name: "cheers, priya.", "speak soon.",
 # "lovely, thanks.", "take care, dean."
 _SOCIAL_WORD = (
-    r"(?:cheers|thanks|thank you|thanks a lot|many thanks|ta|bye|goodbye|bye now|hi|hello|hiya|"
+    r"(?:cheers|thanks|thank you|thanks a lot|many thanks|ta|bye|goodbye|bye now|bye for now|hi|hello|hiya|"
+    r"okay|ok|right|"
     r"morning|good morning|afternoon|good afternoon|lovely|great|perfect|brilliant|cool|nice|"
     r"speak soon|talk soon|speak (?:to you )?(?:soon|later|then|next week)|"
     r"talk (?:to you )?(?:soon|later|then)|"
@@ -183,7 +187,8 @@ _OWN_TASK = re.compile(
 
 
 def is_social(sentence: str) -> bool:
-    """A greeting, thanks or goodbye (with at most a name): never an objection or a signal."""
+    """A greeting, thanks or goodbye (with at most a name): never an objection or a signal, nor
+    a note of the call."""
     return bool(_SOCIAL.match(normalize(sentence)))
 
 
