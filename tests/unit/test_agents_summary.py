@@ -146,7 +146,7 @@ async def test_next_steps_of_both_sides_get_owner_and_date() -> None:
         "Rep: Follow up by email on Monday with the pricing (due: on Monday)",
         "Rep: Send the contract",
         "Customer: Look at it after April (due: after April)",
-        "Customer: Check with our board next week (due: next week)",
+        "Customer: Check with their board next week (due: next week)",
     ]
     two = [Segment("rep", "I'll switch on the trial Friday and send a setup checklist tomorrow.", 0.0)]
     summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=two, insights=[])

@@ -128,6 +128,34 @@ def test_commitments_of_both_sides_with_owner_and_date() -> None:
     ) == ["Rep: Post three tags to the customer by Wednesday (due: by Wednesday)"]
 
 
+def test_a_step_is_a_whole_action_its_date_and_whose_it_is() -> None:
+    # something made ready is a step, as much as something sent
+    assert _items(
+        (
+            "rep",
+            "Right, I'll have the signed quote in your inbox before the weekend, and I'll ask the warehouse.",
+        )
+    ) == [
+        "Rep: Have the signed quote in the customer's inbox before the weekend (due: before the weekend)",
+        "Rep: Ask the warehouse",
+    ]
+    # a pronoun for the whole object, what someone will not do, a hedge: no steps
+    assert _items(("rep", "I can sort that out."), ("rep", "I'll try not to bore you.")) == []
+    assert _items(("rep", "I'll check, but I doubt it.")) == []
+    # the date of the occasion the step is for, said first
+    assert _items(("customer", "Our AGM is on the twenty-second, so I'll put it to the members then.")) == [
+        "Customer: Put it to the members at their AGM (due: on the twenty-second)"
+    ]
+    # "you" as a subject is the customer ("they") in the rep's item and the rep in the customer's,
+    # with the verb agreeing; "my accountant" is the customer's; an aside about her is dropped
+    assert _items(("rep", "I'll ring you on March 3rd to see whether you've decided.")) == [
+        "Rep: Ring the customer on March 3rd to see whether they've decided (due: on March 3rd)"
+    ]
+    assert _items(
+        ("customer", "I'll get my accountant to email you once you've sent the terms, she's very quick.")
+    ) == ["Customer: Get their accountant to email the rep once the rep has sent the terms"]
+
+
 def test_what_is_not_a_concern_and_a_late_introduction() -> None:
     segments = _call(
         ("customer", "Don't worry about the delay, we can sign the contract on Friday."),
