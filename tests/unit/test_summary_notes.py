@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wingman.agents.commitments import Turn, action_items
-from wingman.agents.notes import is_intro, is_question, tidy
+from wingman.agents.notes import is_intro, is_question, sentences, tidy
 from wingman.agents.summary import draft_summary
 from wingman.events import Insight
 
@@ -208,3 +208,95 @@ def test_flagged_sentences_noted_as_what_they_are() -> None:
     assert "Authority: I'll check with my dad first, it's his farm" in objections
     assert "drivers" not in objections and "Price" not in objections  # a promise, a question
     assert "Customer: Ask the drivers which days suit them" in summary.action_items
+
+
+def test_a_commitment_a_defence_or_a_supposition_is_no_pain() -> None:
+    segments = _call(
+        ("customer", "We're Ashgrove Bakeries, four shops round Bath."),
+        ("customer", "Orders come in on scraps of paper and half of them get lost."),
+        ("customer", "Honestly, the till system has been rock solid for us, I'd hate to rip it out."),
+        ("rep", "Fair enough. We sit alongside the tills, nothing to rip out."),
+        ("customer", "Suppose the bakers hate it. Can we turn it off?"),
+        ("rep", "Yes, any month."),
+        ("customer", "I'll send you the spreadsheet we use by Thursday."),
+        ("rep", "Perfect."),
+    )
+    summary = draft_summary(segments, [])
+    pains = _line(summary.summary, "Pains")
+    assert pains == "Pains: Orders come in on scraps of paper and half of them get lost."
+    # what they have works: why they would not change, with the rep's answer
+    assert (
+        "Need: The till system has been rock solid for us, I'd hate to rip it out \u2192 We sit alongside"
+        in _line(summary.summary, "Objections")
+    )
+    assert "Suppose the bakers hate it. Can we turn it off? \u2192 Yes, any month" in _line(
+        summary.summary, "Questions"
+    )
+    assert summary.action_items == [
+        "Customer: Send the rep the spreadsheet they use by Thursday (due: by Thursday)"
+    ]
+
+
+def test_a_flagged_sentence_is_noted_as_what_it_is() -> None:
+    segments = _call(
+        ("customer", "I'm the practice manager. Pelham Vets, in Croydon, six vets and four nurses."),
+        ("customer", "Right, you know what, let's go for it. Sign us up for the pilot."),
+        ("rep", "Great."),
+        ("customer", "And the contract. How long are we tied in for?"),
+        ("rep", "Twelve months, then monthly."),
+        ("customer", "Vetlink. We've used it since the practice opened."),
+        ("customer", "If you send the twelve months' terms over, I think we're there."),
+    )
+    insights = [
+        _flagged("objection.competitor", "Right, you know what, let's go for it."),
+        _flagged("objection.price", "And the contract."),
+        Insight(
+            call_id="c",
+            user_id="u",
+            agent="search",
+            category="x",
+            kind="competitor.vetlink",
+            content="brief",
+            context_snippet="Vetlink.",
+            entity="Vetlink",
+        ),
+    ]
+    summary = draft_summary(segments, insights).summary
+    # who they are comes after their role; "the twelve months' terms" is no size
+    assert _line(summary, "Customer") == "Customer: Pelham Vets, in Croydon, six vets and four nurses."
+    assert "Objections" not in summary  # a sign-up and a question's topic are no objections
+    assert _line(summary, "Buying signals") == "Buying signals: Let's go for it. Sign us up for the pilot."
+    assert "How long are we tied in for? \u2192 Twelve months, then monthly" in _line(summary, "Questions")
+    assert _line(summary, "Competitors") == "Competitors: Vetlink (We've used it since the practice opened)."
+
+
+def test_note_words_keep_what_is_said_on_purpose() -> None:
+    assert tidy("I, I think the van, van two, is the problem.") == "I think the van, van two, is the problem."
+    assert tidy("Tickets in the tray, tray on the desk.") == "Tickets in the tray, tray on the desk."
+    assert sentences("Dr. Okafor signs everything. Mrs. Byrne pays.") == [
+        "Dr. Okafor signs everything.",
+        "Mrs. Byrne pays.",
+    ]
+
+
+def test_who_decides_and_a_buying_question_with_its_answer() -> None:
+    segments = _call(
+        ("customer", "We're Brindle Print, nine staff in Hove."),
+        ("customer", "Honestly, it's not my decision. The two directors both have to sign off on it."),
+        ("rep", "Of course. Could I join that meeting?"),
+        ("customer", "Sure. If we went ahead, could you move our old jobs across?"),
+        ("rep", "Yes, every job from the last five years."),
+    )
+    insights = [
+        _flagged("objection.authority", "Honestly, it's not my decision."),
+        _flagged("signal.buying", "If we went ahead, could you move our old jobs across?"),
+    ]
+    summary = draft_summary(segments, insights).summary
+    assert _line(summary, "Objections") == (
+        "Objections: Authority: It's not my decision. The two directors both have to sign off on it"
+        " \u2192 Could I join that meeting?"
+    )  # who decides comes in the sentence after
+    assert _line(summary, "Buying signals") == (
+        "Buying signals: If we went ahead, could you move our old jobs across?"
+        " \u2192 Yes, every job from the last five years."
+    )

@@ -187,6 +187,9 @@ def _voice(action: str, owner: str, *, asked: bool) -> str:
         action = _you_as_rep(action)
         action = re.sub(r"\b(?:my|our)\b", "their", action, flags=re.I)
         action = re.sub(r"\b(?:me|us)\b", "them", action, flags=re.I)
+        action = re.sub(r"\bI(?:'m| am)\b", "they're", action)
+        action = re.sub(r"\bI was\b", "they were", action)
+        action = re.sub(r"\b(?:I|we)\b", "they", action, flags=re.I)
     # "your trial account in your inbox": "the customer's trial account in their inbox"
     action = re.sub(r"\byour\b", f"{other}'s", action, count=1, flags=re.I)
     action = re.sub(r"\byour\b", "their", action, flags=re.I)
