@@ -106,18 +106,18 @@ def _items(*turns: tuple[str, str]) -> list[str]:
 def test_commitments_of_both_sides_with_owner_and_date() -> None:
     assert _items(
         ("customer", "Right. I'll dig out the signed lease and send it over, probably Thursday.")
-    ) == ["Customer: Dig out the signed lease and send it over, probably Thursday (due: Thursday)"]
+    ) == ["Customer: Dig out the signed lease and send it over (due: Thursday)"]
     assert _items(("customer", "I'll sit down with Priyanka on Saturday and go through it with her.")) == [
-        "Customer: Sit down with Priyanka on Saturday and go through it with her (due: on Saturday)"
+        "Customer: Sit down with Priyanka on Saturday and go through it with her (due: Saturday)"
     ]
     assert _items(("rep", "Lovely. And I'll give you a bell on Monday week to see how it's going.")) == [
-        "Rep: Give the customer a bell on Monday week to see how it's going (due: on Monday week)"
+        "Rep: Give the customer a bell on Monday week to see how it's going (due: Monday week)"
     ]
     # a request the rep accepts is the rep's item; "I'll find out" alone is nothing to act on
     assert _items(
         ("customer", "Could you get the brochure to me before Easter?"),
         ("rep", "Sure, no bother. I'll find out."),
-    ) == ["Rep: Get the brochure to the customer before Easter (due: before Easter)"]
+    ) == ["Rep: Get the brochure to the customer (due: before Easter)"]
     assert _items(("customer", "Go on then, send me a sample pack."), ("rep", "Brilliant.")) == [
         "Rep: Send a sample pack"
     ]
@@ -125,7 +125,7 @@ def test_commitments_of_both_sides_with_owner_and_date() -> None:
     assert _items(
         ("customer", "Go on then, send me three of the tags."),
         ("rep", "Great, I'll post three tags to you by Wednesday, so you can try them."),
-    ) == ["Rep: Post three tags to the customer by Wednesday (due: by Wednesday)"]
+    ) == ["Rep: Post three tags to the customer (due: Wednesday)"]
 
 
 def test_a_step_is_a_whole_action_its_date_and_whose_it_is() -> None:
@@ -136,20 +136,24 @@ def test_a_step_is_a_whole_action_its_date_and_whose_it_is() -> None:
             "Right, I'll have the signed quote in your inbox before the weekend, and I'll ask the warehouse.",
         )
     ) == [
-        "Rep: Have the signed quote in the customer's inbox before the weekend (due: before the weekend)",
+        "Rep: Have the signed quote in the customer's inbox (due: before the weekend)",
         "Rep: Ask the warehouse",
+    ]
+    # the date said once, in the due date; the deadline ("by ...") is the date due
+    assert _items(("rep", "I'll send an invite for March and the price list by Friday.")) == [
+        "Rep: Send an invite for March and the price list (due: Friday)"
     ]
     # a pronoun for the whole object, what someone will not do, a hedge: no steps
     assert _items(("rep", "I can sort that out."), ("rep", "I'll try not to bore you.")) == []
     assert _items(("rep", "I'll check, but I doubt it.")) == []
     # the date of the occasion the step is for, said first
     assert _items(("customer", "Our AGM is on the twenty-second, so I'll put it to the members then.")) == [
-        "Customer: Put it to the members at their AGM (due: on the twenty-second)"
+        "Customer: Put it to the members at their AGM (due: the twenty-second)"
     ]
     # "you" as a subject is the customer ("they") in the rep's item and the rep in the customer's,
     # with the verb agreeing; "my accountant" is the customer's; an aside about her is dropped
     assert _items(("rep", "I'll ring you on March 3rd to see whether you've decided.")) == [
-        "Rep: Ring the customer on March 3rd to see whether they've decided (due: on March 3rd)"
+        "Rep: Ring the customer on March 3rd to see whether they've decided (due: March 3rd)"
     ]
     assert _items(
         ("customer", "I'll get my accountant to email you once you've sent the terms, she's very quick.")
@@ -232,9 +236,7 @@ def test_a_commitment_a_defence_or_a_supposition_is_no_pain() -> None:
     assert "Suppose the bakers hate it. Can we turn it off? \u2192 Yes, any month" in _line(
         summary.summary, "Questions"
     )
-    assert summary.action_items == [
-        "Customer: Send the rep the spreadsheet they use by Thursday (due: by Thursday)"
-    ]
+    assert summary.action_items == ["Customer: Send the rep the spreadsheet they use (due: Thursday)"]
 
 
 def test_a_flagged_sentence_is_noted_as_what_it_is() -> None:

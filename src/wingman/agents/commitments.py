@@ -207,6 +207,9 @@ def _trim(action: str) -> str:
     return action
 
 
+# what comes before a date at the end of an action: ", probably Thursday", "for the week of ..."
+_BEFORE_DATE = r",?\s*(?:(?:probably|maybe|hopefully|ideally)\s+)?(?:(?:for|from|starting)\s+)?"
+_DUE_ON = re.compile(r"^(?:on|by)\s+", re.I)  # "(due: Friday)", not "(due: by Friday)"
 _DETERMINER = re.compile(r"^(?:our|my|the|their|your|his|her)\b", re.I)
 
 
@@ -215,7 +218,9 @@ def item(owner: str, action: str, *, asked: bool = False, occasion: str | None =
     `occasion` is the clause before the action, which may hold its date ("our meeting is on the
     fourteenth, so I'll put it to them then": "put it to them at our meeting")."""
     action = _trim(action.strip()).strip().rstrip(".!?,")
-    date = DATE.search(action)
+    dates = list(DATE.finditer(action))
+    # "a calendar invite for April and a proposal by Friday": the deadline is the date due
+    date = next((d for d in dates if d.group(1).lower().startswith("by ")), dates[0] if dates else None)
     if date is None and occasion and not _COMMITMENT.search(occasion) and (when := DATE.search(occasion)):
         date = when
         event = _OCCASION.match(occasion)
@@ -225,8 +230,13 @@ def item(owner: str, action: str, *, asked: bool = False, occasion: str | None =
         else:
             place = when.group(1)
         action = re.sub(r"\bthen$", place, action)
+    due = ""
+    if date is not None:
+        said = date.group(1).strip()
+        # "send a proposal on Friday": "send a proposal (due: Friday)", the date said once
+        action = re.sub(rf"{_BEFORE_DATE}{re.escape(said)}$", "", action, flags=re.I) or action
+        due = f" (due: {_DUE_ON.sub('', said)})"
     action = _voice(" ".join(action.split()), owner, asked=asked)
-    due = f" (due: {date.group(1).strip()})" if date else ""
     return f"{owner}: {action[:1].upper()}{action[1:]}{due}"
 
 
