@@ -302,3 +302,14 @@ def test_who_decides_and_a_buying_question_with_its_answer() -> None:
         "Buying signals: If we went ahead, could you move our old jobs across?"
         " \u2192 Yes, every job from the last five years."
     )
+
+
+def test_a_reaction_is_nothing_for_a_question_to_lean_on() -> None:
+    segments = _call(
+        ("customer", "We're Kilnworth Pottery, three studios in Stroud."),
+        ("customer", "See, that sounds really handy. Would the students get a login of their own for it?"),
+        ("rep", "Yes, each student gets one."),
+    )
+    assert _line(draft_summary(segments, []).summary, "Questions") == (
+        "Questions: Would the students get a login of their own for it? \u2192 Yes, each student gets one."
+    )

@@ -34,7 +34,7 @@ _OPENERS = (
     r"so|and|but|okay|ok|right|yeah|yep|well|look|listen|honestly|oh|ah|hm+|mm+|um+|uh+|erm|er|"
     r"sorry|great|good|nice|lovely|perfect|brilliant|cheers|fair enough|alright|all right|hang on|"
     r"go on(?: then)?|to be (?:honest|fair)|(?:the )?thing is|i should say|actually|basically|anyway|"
-    r"i mean|(?:you know|tell you) what|you know|mate|"
+    r"i mean|(?:you know|tell you) what|you know|mate|see(?=\s*,)|"
     r"i'll be honest(?: with you)?|i will be honest(?: with you)?|"
     r"i have to be (?:straight|honest) with you(?: though)?|in fairness|"
     # "I'll be straight with you so we don't waste each other's time: it's been rock solid"
@@ -246,6 +246,18 @@ _TOPIC = re.compile(
 
 def is_topic(sentence: str) -> bool:
     return bool(_TOPIC.match(sentence)) and len(sentence.split()) <= 5
+
+
+# "That would be amazing.": a reaction to what the rep said, nothing for a question to lean on
+_REACTION = re.compile(
+    r"^(?:that|this|it)(?:'s| is| would be| sounds| looks| seems)(?: (?:really|so|very|pretty))? "
+    r"(?:amazing|great|good|brilliant|lovely|perfect|nice|interesting|helpful|handy|useful|cool|ideal)\W*$",
+    re.I,
+)
+
+
+def is_reaction(sentence: str) -> bool:
+    return bool(_REACTION.match(tidy(sentence)))
 
 
 def needs_context(sentence: str) -> bool:

@@ -32,6 +32,7 @@ from wingman.agents.notes import (
     is_intro,
     is_pain,
     is_question,
+    is_reaction,
     is_size,
     is_topic,
     needs_context,
@@ -144,7 +145,8 @@ def _phrase(said: Sequence[str], k: int, *, ahead: bool = False, before: bool = 
     if ahead and short and k + 1 < len(said) and not is_question(said[k + 1]):
         parts.append(said[k + 1])
     elif (before or (short and not ahead)) and k > 0 and not is_question(said[k - 1]):
-        if len(tidy(said[k - 1]).split()) >= (5 if before else 4) and not introduces(said, k - 1):
+        lean = not introduces(said, k - 1) and not is_reaction(said[k - 1])
+        if len(tidy(said[k - 1]).split()) >= (5 if before else 4) and lean:
             parts.insert(0, said[k - 1])
     return " ".join(t for p in parts if (t := tidy(p))).rstrip(".")
 
