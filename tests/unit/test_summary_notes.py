@@ -222,12 +222,17 @@ def test_a_commitment_a_defence_or_a_supposition_is_no_pain() -> None:
         ("rep", "Fair enough. We sit alongside the tills, nothing to rip out."),
         ("customer", "Suppose the bakers hate it. Can we turn it off?"),
         ("rep", "Yes, any month."),
+        ("customer", "The booking app never goes down, but it's painfully slow at lunchtime."),
+        ("rep", "Noted."),
         ("customer", "I'll send you the spreadsheet we use by Thursday."),
         ("rep", "Perfect."),
     )
     summary = draft_summary(segments, [])
     pains = _line(summary.summary, "Pains")
-    assert pains == "Pains: Orders come in on scraps of paper and half of them get lost."
+    assert pains == (  # praise, then a pain after "but": a pain
+        "Pains: Orders come in on scraps of paper and half of them get lost; "
+        "The booking app never goes down, but it's painfully slow at lunchtime."
+    )
     # what they have works: why they would not change, with the rep's answer
     assert (
         "Need: The till system has been rock solid for us, I'd hate to rip it out \u2192 We sit alongside"

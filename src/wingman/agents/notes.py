@@ -231,6 +231,18 @@ SIGN_UP = re.compile(
 )
 
 
+_BUT = re.compile(r",?\s+but\s+", re.I)
+
+
+def defends(sentence: str) -> bool:
+    """ "It's been rock solid for us": what they have works (DEFENCE); not "it never goes down,
+    but it's slow at month end", a pain after the praise."""
+    before, *after = _BUT.split(sentence, maxsplit=1)
+    if after and DEFENCE.search(before) and is_pain(after[0]):
+        return False
+    return states(DEFENCE, sentence)
+
+
 def states(pattern: re.Pattern[str], sentence: str) -> bool:
     """Whether `sentence` says what `pattern` finds (DEFENCE, SIGN_UP) as a statement, not a question."""
     return bool(pattern.search(sentence)) and not is_question(sentence)

@@ -24,9 +24,9 @@ from wingman.agents.commitments import Turn, action_items, commits, rep_reply
 from wingman.agents.notes import (
     AUTHORITY,
     CONCERN,
-    DEFENCE,
     NEED,
     SIGN_UP,
+    defends,
     gist,
     introduces,
     is_intro,
@@ -324,7 +324,7 @@ def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
                 notes.moment(i, KeyMoment(kind="objection", text=f"{label}: {tidy(sentence)}", at=seg.start))
             elif intro is not None and i < intro:
                 continue
-            elif states(DEFENCE, sentence):  # "it's been rock solid for us": why they would not change
+            elif defends(sentence):  # "it's been rock solid for us": why they would not change
                 label = "Competitor" if i in notes.rivals else "Need"
                 notes.objections.join(i, _phrase(said, k), answer, label=label, at=k)
                 notes.moment(i, KeyMoment(kind="objection", text=f"{label}: {tidy(sentence)}", at=seg.start))
