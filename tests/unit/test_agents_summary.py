@@ -97,6 +97,8 @@ async def test_extractive_summary_of_the_sample_call() -> None:
     assert ("competitor", 15.0) in moments and ("objection", 25.0) in moments
     assert len({m.at for m in summary.key_moments}) == len(summary.key_moments)  # one per moment
     assert ("next_step", 75.0) in moments
+    step = next(m for m in summary.key_moments if m.kind == "next_step")
+    assert step.text == "; ".join(summary.action_items)  # the items, owner and date included
     assert any(m.kind == "question" and "implementation" in m.text.lower()
                for m in summary.key_moments)  # a question no agent answered still counts
     assert [m.at for m in summary.key_moments] == sorted(m.at for m in summary.key_moments)

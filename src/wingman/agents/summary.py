@@ -347,9 +347,14 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
     _from_turns(notes, segments)
     actions: list[str] = []
     turns = [Turn(seg.speaker, seg.text) for seg in segments]
-    for i, sentence, items in action_items(turns):
+    steps: dict[int, list[str]] = {}  # segment index -> the items it commits someone to
+    for i, _, items in action_items(turns):
         actions += items
-        notes.moment(i, KeyMoment(kind="next_step", text=tidy(sentence), at=segments[i].start))
+        steps.setdefault(i, []).extend(items)
+    for i, items in steps.items():  # the moment in the items' words, owner and date included
+        notes.moment(
+            i, KeyMoment(kind="next_step", text="; ".join(dict.fromkeys(items)), at=segments[i].start)
+        )
     actions = list(dict.fromkeys(actions))
     lines: list[str] = []
     for title, items in (
