@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wingman.agents.commitments import Turn, action_items
-from wingman.agents.notes import is_intro, is_question, sentences, tidy
+from wingman.agents.notes import SIGN_UP, defends, is_intro, is_question, sentences, states, tidy
 from wingman.agents.summary import draft_summary
 from wingman.events import Insight
 
@@ -149,6 +149,12 @@ def test_a_step_is_a_whole_action_its_date_and_whose_it_is() -> None:
     # the date of the occasion the step is for, said first
     assert _items(("customer", "Our AGM is on the twenty-second, so I'll put it to the members then.")) == [
         "Customer: Put it to the members at their AGM (due: the twenty-second)"
+    ]
+    assert _items(("customer", "The board meets on the 3rd, so I'll take it to them then.")) == [
+        "Customer: Take it to them (due: the 3rd)"
+    ]
+    assert _items(("rep", "I'll have a quote for you by Friday.")) == [
+        "Rep: Have a quote for the customer (due: Friday)"
     ]
     # "you" as a subject is the customer ("they") in the rep's item and the rep in the customer's,
     # with the verb agreeing; "my accountant" is the customer's; an aside about her is dropped
@@ -318,3 +324,11 @@ def test_a_reaction_is_nothing_for_a_question_to_lean_on() -> None:
     assert _line(draft_summary(segments, []).summary, "Questions") == (
         "Questions: Would the students get a login of their own for it? \u2192 Yes, each student gets one."
     )
+
+
+def test_what_they_have_works_and_signing_up_in_other_words() -> None:
+    assert defends("To be fair, the current one does everything we need.")
+    assert defends("Our old vendor has never once let us down.")
+    assert not defends("Does it work for us?")
+    assert states(SIGN_UP, "Right, book us in for the pilot then.")
+    assert not states(SIGN_UP, "Can you book us in for a demo?")  # a question, not a sign-up

@@ -22,9 +22,10 @@ ACTS = (
     r"line up|sit down|go through|walk (?:you |them )?through|chase|pass|put|order|sign|try|test|"
     r"install|fit|plug|invite|reach out|let (?:you|them|him|her) know|"
     r"switch (?:\w+ )?on|turn (?:\w+ )?on|activate|pull|set (?:[\w'-]+ ){1,3}up|"
+    r"take (?:it|this|that|them) (?:to|up with)|raise (?:it|this|that) with|present|flag|"
     # "I'll have your trial account in your inbox by Wednesday": something made ready or sent
     r"have (?=(?:your|the|a|an|it|them|that|this|those|these|some|our|my|everything|all)\b"
-    r"[^.?!]*?\b(?:in|into|over|ready|done|set up|sent|back|to you|with you)\b)"
+    r"[^.?!]*?\b(?:in|into|over|ready|done|set up|sent|back|to you|with you|for you|by)\b)"
 )
 # an acknowledgement, an interjection or a discourse marker before the commitment itself
 _LEAD = (

@@ -215,7 +215,8 @@ DEFENCE = re.compile(
     r"(?:it|that|this|which|the \w+|ours)(?:'s| has| have) (?:always )?"
     r"(?:worked|been (?:fine|great|solid|reliable|good to us))|"
     r"(?:something|anything|what|a system) that works|"
-    r"if it ain't broke|works (?:fine|well|for us)|does the job|"
+    r"if it ain't broke|works (?:fine|well|for us)|does the job|does (?:what|everything) we need|"
+    r"never (?:once )?let us down|(?:we've|we have|i've|i have) (?:had )?no complaints|"
     r"(?:we're|we are|i'm|i am) (?:quite |pretty |really |very )?(?:happy|fine) with (?:it|what we|our|the)|"
     r"(?:don't|do not|never) (?:lose|miss|drop) (?:cases|jobs|orders|anything|a thing|track))\b",
     re.I,
@@ -226,6 +227,7 @@ DEFENCE = re.compile(
 SIGN_UP = re.compile(
     r"\b(let's (?:just )?(?:try|do|go (?:for|with|ahead)|get (?:going|started|it going|this going))|"
     r"(?:set|sign) (?:us|me) up|put (?:us|me) down for|count (?:us|me) in|where do (?:i|we) sign|"
+    r"book (?:us|me) in|(?:we'll|i'll) take it|i'm sold|"
     r"send (?:me|us) the (?:paperwork|contract|agreement|order form))\b",
     re.I,
 )
