@@ -123,7 +123,6 @@ CONCERN = re.compile(
 _COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?\W*$", re.I)
 # "Sorry I missed you yesterday", "Sorry, it's a bit noisy here": small talk, not a pain
 _SMALL_TALK = re.compile(r"^\W*(?:sorry|apologies|excuse)\b", re.I)
-# "Cheers, speak soon", "Thanks, bye": a goodbye says nothing the notes need
 # the rep acknowledging before answering ("Fair question.", "I understand, budget's tight")
 _ACK = re.compile(
     r"^\W*(?:good|great|fair|fair (?:question|enough|point)|that's (?:a )?(?:good|fair|great)"
