@@ -92,11 +92,13 @@ async def test_extractive_summary_of_the_sample_call() -> None:
         in lines["Questions"]
     assert ".md" not in summary.summary and "integrations" not in summary.summary  # no file names
     assert summary.action_items == [  # two actions of one sentence, each with its own date
-        "Rep: Send a proposal on Friday (due: on Friday)", "Rep: Set up a pilot for the customer's team"]
+        "Rep: Send a proposal (due: Friday)", "Rep: Set up a pilot for the customer's team"]
     moments = {(m.kind, m.at) for m in summary.key_moments}
     assert ("competitor", 15.0) in moments and ("objection", 25.0) in moments
     assert len({m.at for m in summary.key_moments}) == len(summary.key_moments)  # one per moment
     assert ("next_step", 75.0) in moments
+    step = next(m for m in summary.key_moments if m.kind == "next_step")
+    assert step.text == "; ".join(summary.action_items)  # the items, owner and date included
     assert any(m.kind == "question" and "implementation" in m.text.lower()
                for m in summary.key_moments)  # a question no agent answered still counts
     assert [m.at for m in summary.key_moments] == sorted(m.at for m in summary.key_moments)
@@ -143,16 +145,16 @@ async def test_next_steps_of_both_sides_get_owner_and_date() -> None:
     ]
     summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=segments, insights=[])
     assert summary.action_items == [
-        "Rep: Follow up by email on Monday with the pricing (due: on Monday)",
+        "Rep: Follow up by email on Monday with the pricing (due: Monday)",
         "Rep: Send the contract",
-        "Customer: Look at it after April (due: after April)",
-        "Customer: Check with our board next week (due: next week)",
+        "Customer: Look at it (due: after April)",
+        "Customer: Check with their board (due: next week)",
     ]
     two = [Segment("rep", "I'll switch on the trial Friday and send a setup checklist tomorrow.", 0.0)]
     summary = await summarize_call(llm=LocalLlm(), call_id="c", segments=two, insights=[])
     assert summary.action_items == [
-        "Rep: Switch on the trial Friday (due: Friday)",
-        "Rep: Send a setup checklist tomorrow (due: tomorrow)",
+        "Rep: Switch on the trial (due: Friday)",
+        "Rep: Send a setup checklist (due: tomorrow)",
     ]
 
 

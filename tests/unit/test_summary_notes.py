@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wingman.agents.commitments import Turn, action_items
-from wingman.agents.notes import is_intro, is_question, tidy
+from wingman.agents.notes import SIGN_UP, defends, is_intro, is_question, sentences, states, tidy
 from wingman.agents.summary import draft_summary
 from wingman.events import Insight
 
@@ -106,18 +106,18 @@ def _items(*turns: tuple[str, str]) -> list[str]:
 def test_commitments_of_both_sides_with_owner_and_date() -> None:
     assert _items(
         ("customer", "Right. I'll dig out the signed lease and send it over, probably Thursday.")
-    ) == ["Customer: Dig out the signed lease and send it over, probably Thursday (due: Thursday)"]
+    ) == ["Customer: Dig out the signed lease and send it over (due: Thursday)"]
     assert _items(("customer", "I'll sit down with Priyanka on Saturday and go through it with her.")) == [
-        "Customer: Sit down with Priyanka on Saturday and go through it with her (due: on Saturday)"
+        "Customer: Sit down with Priyanka on Saturday and go through it with her (due: Saturday)"
     ]
     assert _items(("rep", "Lovely. And I'll give you a bell on Monday week to see how it's going.")) == [
-        "Rep: Give the customer a bell on Monday week to see how it's going (due: on Monday week)"
+        "Rep: Give the customer a bell on Monday week to see how it's going (due: Monday week)"
     ]
     # a request the rep accepts is the rep's item; "I'll find out" alone is nothing to act on
     assert _items(
         ("customer", "Could you get the brochure to me before Easter?"),
         ("rep", "Sure, no bother. I'll find out."),
-    ) == ["Rep: Get the brochure to the customer before Easter (due: before Easter)"]
+    ) == ["Rep: Get the brochure to the customer (due: before Easter)"]
     assert _items(("customer", "Go on then, send me a sample pack."), ("rep", "Brilliant.")) == [
         "Rep: Send a sample pack"
     ]
@@ -125,7 +125,45 @@ def test_commitments_of_both_sides_with_owner_and_date() -> None:
     assert _items(
         ("customer", "Go on then, send me three of the tags."),
         ("rep", "Great, I'll post three tags to you by Wednesday, so you can try them."),
-    ) == ["Rep: Post three tags to the customer by Wednesday (due: by Wednesday)"]
+    ) == ["Rep: Post three tags to the customer (due: Wednesday)"]
+
+
+def test_a_step_is_a_whole_action_its_date_and_whose_it_is() -> None:
+    # something made ready is a step, as much as something sent
+    assert _items(
+        (
+            "rep",
+            "Right, I'll have the signed quote in your inbox before the weekend, and I'll ask the warehouse.",
+        )
+    ) == [
+        "Rep: Have the signed quote in the customer's inbox (due: before the weekend)",
+        "Rep: Ask the warehouse",
+    ]
+    # the date said once, in the due date; the deadline ("by ...") is the date due
+    assert _items(("rep", "I'll send an invite for March and the price list by Friday.")) == [
+        "Rep: Send an invite for March and the price list (due: Friday)"
+    ]
+    # a pronoun for the whole object, what someone will not do, a hedge: no steps
+    assert _items(("rep", "I can sort that out."), ("rep", "I'll try not to bore you.")) == []
+    assert _items(("rep", "I'll check, but I doubt it.")) == []
+    # the date of the occasion the step is for, said first
+    assert _items(("customer", "Our AGM is on the twenty-second, so I'll put it to the members then.")) == [
+        "Customer: Put it to the members at their AGM (due: the twenty-second)"
+    ]
+    assert _items(("customer", "The board meets on the 3rd, so I'll take it to them then.")) == [
+        "Customer: Take it to them (due: the 3rd)"
+    ]
+    assert _items(("rep", "I'll have a quote for you by Friday.")) == [
+        "Rep: Have a quote for the customer (due: Friday)"
+    ]
+    # "you" as a subject is the customer ("they") in the rep's item and the rep in the customer's,
+    # with the verb agreeing; "my accountant" is the customer's; an aside about her is dropped
+    assert _items(("rep", "I'll ring you on March 3rd to see whether you've decided.")) == [
+        "Rep: Ring the customer on March 3rd to see whether they've decided (due: March 3rd)"
+    ]
+    assert _items(
+        ("customer", "I'll get my accountant to email you once you've sent the terms, she's very quick.")
+    ) == ["Customer: Get their accountant to email the rep once the rep has sent the terms"]
 
 
 def test_what_is_not_a_concern_and_a_late_introduction() -> None:
@@ -180,3 +218,117 @@ def test_flagged_sentences_noted_as_what_they_are() -> None:
     assert "Authority: I'll check with my dad first, it's his farm" in objections
     assert "drivers" not in objections and "Price" not in objections  # a promise, a question
     assert "Customer: Ask the drivers which days suit them" in summary.action_items
+
+
+def test_a_commitment_a_defence_or_a_supposition_is_no_pain() -> None:
+    segments = _call(
+        ("customer", "We're Ashgrove Bakeries, four shops round Bath."),
+        ("customer", "Orders come in on scraps of paper and half of them get lost."),
+        ("customer", "Honestly, the till system has been rock solid for us, I'd hate to rip it out."),
+        ("rep", "Fair enough. We sit alongside the tills, nothing to rip out."),
+        ("customer", "Suppose the bakers hate it. Can we turn it off?"),
+        ("rep", "Yes, any month."),
+        ("customer", "The booking app never goes down, but it's painfully slow at lunchtime."),
+        ("rep", "Noted."),
+        ("customer", "I'll send you the spreadsheet we use by Thursday."),
+        ("rep", "Perfect."),
+    )
+    summary = draft_summary(segments, [])
+    pains = _line(summary.summary, "Pains")
+    assert pains == (  # praise, then a pain after "but": a pain
+        "Pains: Orders come in on scraps of paper and half of them get lost; "
+        "The booking app never goes down, but it's painfully slow at lunchtime."
+    )
+    # what they have works: why they would not change, with the rep's answer
+    assert (
+        "Need: The till system has been rock solid for us, I'd hate to rip it out \u2192 We sit alongside"
+        in _line(summary.summary, "Objections")
+    )
+    assert "Suppose the bakers hate it. Can we turn it off? \u2192 Yes, any month" in _line(
+        summary.summary, "Questions"
+    )
+    assert summary.action_items == ["Customer: Send the rep the spreadsheet they use (due: Thursday)"]
+
+
+def test_a_flagged_sentence_is_noted_as_what_it_is() -> None:
+    segments = _call(
+        ("customer", "I'm the practice manager. Pelham Vets, in Croydon, six vets and four nurses."),
+        ("customer", "Right, you know what, let's go for it. Sign us up for the pilot."),
+        ("rep", "Great."),
+        ("customer", "And the contract. How long are we tied in for?"),
+        ("rep", "Twelve months, then monthly."),
+        ("customer", "Vetlink. We've used it since the practice opened."),
+        ("customer", "If you send the twelve months' terms over, I think we're there."),
+    )
+    insights = [
+        _flagged("objection.competitor", "Right, you know what, let's go for it."),
+        _flagged("objection.price", "And the contract."),
+        Insight(
+            call_id="c",
+            user_id="u",
+            agent="search",
+            category="x",
+            kind="competitor.vetlink",
+            content="brief",
+            context_snippet="Vetlink.",
+            entity="Vetlink",
+        ),
+    ]
+    summary = draft_summary(segments, insights).summary
+    # who they are comes after their role; "the twelve months' terms" is no size
+    assert _line(summary, "Customer") == "Customer: Pelham Vets, in Croydon, six vets and four nurses."
+    assert "Objections" not in summary  # a sign-up and a question's topic are no objections
+    assert _line(summary, "Buying signals") == "Buying signals: Let's go for it. Sign us up for the pilot."
+    assert "How long are we tied in for? \u2192 Twelve months, then monthly" in _line(summary, "Questions")
+    assert _line(summary, "Competitors") == "Competitors: Vetlink (We've used it since the practice opened)."
+
+
+def test_note_words_keep_what_is_said_on_purpose() -> None:
+    assert tidy("I, I think the van, van two, is the problem.") == "I think the van, van two, is the problem."
+    assert tidy("Tickets in the tray, tray on the desk.") == "Tickets in the tray, tray on the desk."
+    assert sentences("Dr. Okafor signs everything. Mrs. Byrne pays.") == [
+        "Dr. Okafor signs everything.",
+        "Mrs. Byrne pays.",
+    ]
+
+
+def test_who_decides_and_a_buying_question_with_its_answer() -> None:
+    segments = _call(
+        ("customer", "We're Brindle Print, nine staff in Hove."),
+        ("customer", "Honestly, it's not my decision. The two directors both have to sign off on it."),
+        ("rep", "Of course. Could I join that meeting?"),
+        ("customer", "Sure. If we went ahead, could you move our old jobs across?"),
+        ("rep", "Yes, every job from the last five years."),
+    )
+    insights = [
+        _flagged("objection.authority", "Honestly, it's not my decision."),
+        _flagged("signal.buying", "If we went ahead, could you move our old jobs across?"),
+    ]
+    summary = draft_summary(segments, insights).summary
+    assert _line(summary, "Objections") == (
+        "Objections: Authority: It's not my decision. The two directors both have to sign off on it"
+        " \u2192 Could I join that meeting?"
+    )  # who decides comes in the sentence after
+    assert _line(summary, "Buying signals") == (
+        "Buying signals: If we went ahead, could you move our old jobs across?"
+        " \u2192 Yes, every job from the last five years."
+    )
+
+
+def test_a_reaction_is_nothing_for_a_question_to_lean_on() -> None:
+    segments = _call(
+        ("customer", "We're Kilnworth Pottery, three studios in Stroud."),
+        ("customer", "See, that sounds really handy. Would the students get a login of their own for it?"),
+        ("rep", "Yes, each student gets one."),
+    )
+    assert _line(draft_summary(segments, []).summary, "Questions") == (
+        "Questions: Would the students get a login of their own for it? \u2192 Yes, each student gets one."
+    )
+
+
+def test_what_they_have_works_and_signing_up_in_other_words() -> None:
+    assert defends("To be fair, the current one does everything we need.")
+    assert defends("Our old vendor has never once let us down.")
+    assert not defends("Does it work for us?")
+    assert states(SIGN_UP, "Right, book us in for the pilot then.")
+    assert not states(SIGN_UP, "Can you book us in for a demo?")  # a question, not a sign-up

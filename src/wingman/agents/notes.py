@@ -8,19 +8,39 @@ functions, no state."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
-from wingman.agents.text import NAME, question_kind, sentences
+from wingman.agents import text as _text
+from wingman.agents.text import NAME, question_kind
+
+# "Dr. Alvarez", "Mrs. So-and-so": a title's full stop ends no sentence
+_TITLE = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St)\.$")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` (agents/text.py), a title's full stop ending none."""
+    out: list[str] = []
+    for sentence in _text.sentences(text):
+        if out and _TITLE.search(out[-1]):
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
+
 
 _OPENERS = (
     r"so|and|but|okay|ok|right|yeah|yep|well|look|listen|honestly|oh|ah|hm+|mm+|um+|uh+|erm|er|"
     r"sorry|great|good|nice|lovely|perfect|brilliant|cheers|fair enough|alright|all right|hang on|"
     r"go on(?: then)?|to be (?:honest|fair)|(?:the )?thing is|i should say|actually|basically|anyway|"
-    r"i mean|you know|mate|i'll be honest(?: with you)?|i will be honest(?: with you)?|"
-    r"i have to be (?:straight|honest) with you(?: though)?|in fairness"
+    r"i mean|(?:you know|tell you) what|you know|mate|see(?=\s*,)|"
+    r"i'll be honest(?: with you)?|i will be honest(?: with you)?|"
+    r"i have to be (?:straight|honest) with you(?: though)?|in fairness|"
+    # "I'll be straight with you so we don't waste each other's time: it's been rock solid"
+    r"i(?:'ll| will) be (?:straight|frank|upfront) with you(?: so we don't waste [\w' ]+)?"
 )
-_OPENER = re.compile(rf"^(?:(?:{_OPENERS})\b(?:\s*[,.!?]+\s*|\s+))+", re.I)
+_OPENER = re.compile(rf"^(?:(?:{_OPENERS})\b(?:\s*[,.!?:]+\s*|\s+))+", re.I)
 # "Yeah, do that, because in the end it's Gary who signs": the agreement before the reason
 _AGREED = re.compile(r"^(?:do that|do it|sounds good|that works),?\s+(?:because|'cause|cause)\s+", re.I)
 _FILLER = r"um+|uh+|erm|like|you know|i mean|mate|god help me|if you can believe it|what|sort of|kind of"
@@ -34,7 +54,13 @@ _ASIDE_COMMAS = re.compile(rf",\s*(?:{_ASIDE}),\s*", re.I)
 _ASIDE_AFTER = re.compile(rf"\b(and|but|so) (?:{_ASIDE}),? ", re.I)
 _TRAILING = re.compile(rf",\s*(?:{_FILLER})\s*(?=[.!?]?$)", re.I)
 _HESITATION = re.compile(r",?\s*\b(?:um+|uh+|erm)\b[,.]?(?:\s+|$)", re.I)
-_REPEAT = re.compile(r"\b((?:\w+'?\w*)(?: \w+'?\w*)?),? \1\b", re.I)
+# a stutter repeats a little word ("I, I think", "we've got, we've got"); "in the pan, pan on the
+# shelf" is said on purpose
+_LITTLE = (
+    r"i|i'm|i've|i'd|we|we're|we've|we'd|you|you're|they|they're|it|it's|that|that's|there|there's|"
+    r"this|he|she|the|a|an|and|but|so|or|to|of|in|on|at|is|was|my|our|your|if|we'll|i'll"
+)
+_REPEAT = re.compile(rf"\b((?:{_LITTLE})(?: \w+'?\w*)?),? \1\b", re.I)
 # "and it's, you know, it eats the whole afternoon": a restart keeps its second start
 _RESTART = re.compile(r"\b(?:it's|it is|that's|there's),? (?=(?:it|that|there)\b)", re.I)
 _COUNT = re.compile(
@@ -76,7 +102,10 @@ PAIN = re.compile(
     r"no shows|eats (?:up )?(?:most|all|half|a lot|the whole)|no (?:real |good |easy )?way (?:of|to)|"
     r"half the time|sticky notes|drift\w* off|no idea|can't tell|cannot tell|through the roof|"
     r"nothing to show|no proof|dented|on at me|chasing|every (?:\w+ )?minutes|out the door|queues?|"
-    r"type (?:it|them|everything) (?:up|in)|retyp\w*|"
+    r"type (?:it|them|everything) (?:up|in)|retyp\w*|dig(?:s|ging)? through|"
+    r"(?:going|wading|digging|sifting) through (?:the |all the |every |piles of |stacks of )?\w+s\b|"
+    r"(?:till|until|past) (?:\w+ )?(?:at night|midnight)|"
+    r"(?:is|are|am|'s|'re|'m) (?:just |always |constantly |stuck )?on the phone|"
     # "The other thing is the callbacks." (what it is comes in the next sentence)
     r"(?:the )?(?:other|main|big|biggest|real) (?:thing|problem|issue|headache|worry) is|"
     r"(?:calls?|ring\w*|phon\w*) (?:\w+ )?(?:twice|three times|again and again)|"
@@ -94,7 +123,6 @@ CONCERN = re.compile(
 _COURTESY = re.compile(r"^\W*(?:no|not a) (?:problem|worries)\b[^.?!]{0,12}[.!]?\W*$", re.I)
 # "Sorry I missed you yesterday", "Sorry, it's a bit noisy here": small talk, not a pain
 _SMALL_TALK = re.compile(r"^\W*(?:sorry|apologies|excuse)\b", re.I)
-# "Cheers, speak soon", "Thanks, bye": a goodbye says nothing the notes need
 # the rep acknowledging before answering ("Fair question.", "I understand, budget's tight")
 _ACK = re.compile(
     r"^\W*(?:good|great|fair|fair (?:question|enough|point)|that's (?:a )?(?:good|fair|great)"
@@ -103,7 +131,7 @@ _ACK = re.compile(
     r"got it|one page, got it|brilliant|nice|that's fair(?: enough)?)\b",
     re.I,
 )
-_ANAPHOR = re.compile(r"\b(?:there|that|this|it|those|these|them|they|one)\b", re.I)
+_ANAPHOR = re.compile(r"\b(?:there|that|this|it|those|these|them|they|one|he|she|him|her)\b", re.I)
 
 
 def tidy(text: str) -> str:
@@ -126,7 +154,8 @@ _IMPERATIVE = re.compile(
 )
 AUTHORITY = re.compile(
     r"\b(who signs|signs? off on|final say|decision-?maker|get past (?:her|him|them)|"
-    r"run (?:it|this) by|(?:has|have|needs?) to approve)\b",
+    r"run (?:it|this) by|(?:has|have|needs?) to approve|(?:have|has|need|needs) to sign (?:it )?off|"
+    r"(?:both|all|each) (?:have|need) to (?:sign|agree|approve)|not my (?:call|decision))\b",
     re.I,
 )
 
@@ -135,12 +164,24 @@ def is_question(sentence: str) -> bool:
     return question_kind(sentence) == "explicit" and not _IMPERATIVE.match(sentence)
 
 
+# "twelve months", "twenty years": a length of time, not the size of the customer
+_TIME = re.compile(r"\b(?:seconds|minutes|hours|days|nights|weeks|months|years|decades|times)$", re.I)
+
+
 def is_intro(sentence: str) -> bool:
     """Who the customer is: "we're Harbourside Couriers", "I run three gyms" (a name or a size,
-    not "I'm just pulling in")."""
-    return bool(INTRO.search(sentence)) and bool(
-        NAME.search(sentence) or _COUNT.search(sentence) or SIZE.search(sentence)
-    )
+    not "I'm just pulling in", nor "if you put the twelve months in writing, we're there")."""
+    counted = any(not _TIME.search(m.group(0)) for m in _COUNT.finditer(sentence))
+    return bool(INTRO.search(sentence)) and bool(NAME.search(sentence) or counted or SIZE.search(sentence))
+
+
+def introduces(said: Sequence[str], k: int) -> bool:
+    """Whether sentence `k` of a turn says who the customer is, by itself or after the speaker's
+    role ("I'm the practice manager. Hollins Vets, in Leeds, six vets and four nurses.")."""
+    if is_intro(said[k]):
+        return True
+    role = k > 0 and bool(INTRO.search(said[k - 1])) and not is_intro(said[k - 1])
+    return role and bool(NAME.search(said[k])) and is_size(said[k])
 
 
 def is_size(sentence: str) -> bool:
@@ -153,13 +194,83 @@ def opens_with_count(text: str) -> bool:
     return bool(_COUNT.match(text))
 
 
+# "Say I try it and I hate it.": a supposition leading to a question, not a pain
+_SUPPOSITION = re.compile(r"^\W*(?:say|suppose|supposing|imagine|let's say)\b", re.I)
+
+
 def is_pain(sentence: str) -> bool:
     return (
         bool(PAIN.search(sentence))
         and not _COURTESY.match(sentence)
         and not _SMALL_TALK.match(sentence)
+        and not _SUPPOSITION.match(tidy(sentence))
         and not is_question(sentence)
     )
+
+
+# the customer defending what they have today: an objection (need, or the incumbent), not a pain
+DEFENCE = re.compile(
+    r"\b(rock solid|never (?:goes|went|breaks|broke|falls|fell) (?:down|over)|"
+    r"(?:it|that|this|which|the \w+|ours)(?:'s| has| have) (?:always )?"
+    r"(?:worked|been (?:fine|great|solid|reliable|good to us))|"
+    r"(?:something|anything|what|a system) that works|"
+    r"if it ain't broke|works (?:fine|well|for us)|does the job|does (?:what|everything) we need|"
+    r"never (?:once )?let us down|(?:we've|we have|i've|i have) (?:had )?no complaints|"
+    r"(?:we're|we are|i'm|i am) (?:quite |pretty |really |very )?(?:happy|fine) with (?:it|what we|our|the)|"
+    r"(?:don't|do not|never) (?:lose|miss|drop) (?:cases|jobs|orders|anything|a thing|track))\b",
+    re.I,
+)
+
+
+# "let's just try it", "set us up with the trial", "put me down for the pilot": the customer signs up
+SIGN_UP = re.compile(
+    r"\b(let's (?:just )?(?:try|do|go (?:for|with|ahead)|get (?:going|started|it going|this going))|"
+    r"(?:set|sign) (?:us|me) up|put (?:us|me) down for|count (?:us|me) in|where do (?:i|we) sign|"
+    r"book (?:us|me) in|(?:we'll|i'll) take it|i'm sold|"
+    r"send (?:me|us) the (?:paperwork|contract|agreement|order form))\b",
+    re.I,
+)
+
+
+_BUT = re.compile(r",?\s+but\s+", re.I)
+
+
+def defends(sentence: str) -> bool:
+    """ "It's been rock solid for us": what they have works (DEFENCE); not "it never goes down,
+    but it's slow at month end", a pain after the praise."""
+    before, *after = _BUT.split(sentence, maxsplit=1)
+    if after and DEFENCE.search(before) and is_pain(after[0]):
+        return False
+    return states(DEFENCE, sentence)
+
+
+def states(pattern: re.Pattern[str], sentence: str) -> bool:
+    """Whether `sentence` says what `pattern` finds (DEFENCE, SIGN_UP) as a statement, not a question."""
+    return bool(pattern.search(sentence)) and not is_question(sentence)
+
+
+# "And the price.": a topic named before the question about it
+_TOPIC = re.compile(
+    r"^\W*(?:(?:and|so|now|then|okay|ok|right)\W+)*(?:what about |as for |about |on )?"
+    r"the\s+[\w' -]{2,30}[.!]?$",
+    re.I,
+)
+
+
+def is_topic(sentence: str) -> bool:
+    return bool(_TOPIC.match(sentence)) and len(sentence.split()) <= 5
+
+
+# "That would be amazing.": a reaction to what the rep said, nothing for a question to lean on
+_REACTION = re.compile(
+    r"^(?:that|this|it)(?:'s| is| would be| sounds| looks| seems)(?: (?:really|so|very|pretty))? "
+    r"(?:amazing|great|good|brilliant|lovely|perfect|nice|interesting|helpful|handy|useful|cool|ideal)\W*$",
+    re.I,
+)
+
+
+def is_reaction(sentence: str) -> bool:
+    return bool(_REACTION.match(tidy(sentence)))
 
 
 def needs_context(sentence: str) -> bool:

@@ -25,17 +25,24 @@ from wingman.agents.notes import (
     AUTHORITY,
     CONCERN,
     NEED,
+    SIGN_UP,
+    defends,
     gist,
+    introduces,
     is_intro,
     is_pain,
     is_question,
+    is_reaction,
     is_size,
+    is_topic,
     needs_context,
     opens_with_count,
     sentence_of,
+    sentences,
+    states,
     tidy,
 )
-from wingman.agents.text import is_social, sentences
+from wingman.agents.text import is_social
 from wingman.errors import ProviderError
 from wingman.llm.base import Llm, LlmRequest
 from wingman.profile import CompanyProfile, company_line
@@ -138,27 +145,36 @@ def _phrase(said: Sequence[str], k: int, *, ahead: bool = False, before: bool = 
     if ahead and short and k + 1 < len(said) and not is_question(said[k + 1]):
         parts.append(said[k + 1])
     elif (before or (short and not ahead)) and k > 0 and not is_question(said[k - 1]):
-        if len(tidy(said[k - 1]).split()) >= (5 if before else 4):
+        lean = not introduces(said, k - 1) and not is_reaction(said[k - 1])
+        if len(tidy(said[k - 1]).split()) >= (5 if before else 4) and lean:
             parts.insert(0, said[k - 1])
     return " ".join(t for p in parts if (t := tidy(p))).rstrip(".")
 
 
 @dataclass
 class _Items:
-    """One section of the notes: an item per turn (and label), its phrases and the rep's answer."""
+    """One section of the notes: an item per turn (and label), its phrases in the order they
+    were said (`at`: the sentence of the turn) and the rep's answer."""
 
-    items: dict[tuple[int, str], tuple[list[str], str]] = field(default_factory=dict)
+    items: dict[tuple[int, str], tuple[list[tuple[int, str]], str]] = field(default_factory=dict)
 
-    def add(self, turn: int, phrase: str, answer: str | None = None, *, label: str = "") -> None:
+    def add(self, turn: int, phrase: str, answer: str | None = None, *, label: str = "", at: int = 0) -> None:
         phrases, held = self.items.setdefault((turn, label), ([], answer or ""))
-        if phrase and not any(phrase in p or p in phrase for p in phrases):
-            phrases.append(phrase)
+        if phrase and not any(phrase in p or p in phrase for _, p in phrases):
+            phrases.append((at, phrase))
+            phrases.sort(key=lambda said: said[0])
+
+    def join(self, turn: int, phrase: str, answer: str | None = None, *, label: str, at: int) -> None:
+        """`phrase` in the turn's item if it has one ("I'm not sure it's for a shop my size. The
+        paper's worked for twenty years"), else in a new item under `label`."""
+        held = next((key for key in self.items if key[0] == turn), (turn, label))
+        self.add(turn, phrase, answer, label=held[1], at=at)
 
     def lines(self) -> list[str]:
         """One line per item; two labels on the same words ("Price, Timing: ...") share one."""
         merged: dict[tuple[int, str, str], list[str]] = {}
         for (turn, label), (phrases, answer) in sorted(self.items.items(), key=lambda kv: kv[0][0]):
-            text = " ".join(p if p.endswith(("?", "!")) else p + "." for p in phrases).rstrip(".")
+            text = " ".join(p if p.endswith(("?", "!")) else p + "." for _, p in phrases).rstrip(".")
             merged.setdefault((turn, text, answer), []).append(label)
         out = []
         for (_, text, answer), labels in merged.items():
@@ -178,6 +194,7 @@ class _Notes:
     questions: _Items = field(default_factory=_Items)
     signals: _Items = field(default_factory=_Items)
     moments: dict[int, KeyMoment] = field(default_factory=dict)  # segment index -> its moment
+    rivals: set[int] = field(default_factory=set)  # turns that name a competitor
     used: set[tuple[int, int]] = field(default_factory=set)  # (segment, sentence) already in the notes
 
     def moment(self, index: int | None, moment: KeyMoment) -> None:
@@ -195,7 +212,8 @@ _INTRO_WITHIN = 6
 def _intro_turn(segments: Sequence[SegmentLike]) -> int | None:
     """The first customer turn, among the call's first few, that says who the customer is."""
     for i, seg in enumerate(segments[:_INTRO_WITHIN]):
-        if seg.speaker != "rep" and any(is_intro(s) for s in sentences(seg.text)):
+        said = sentences(seg.text)
+        if seg.speaker != "rep" and any(introduces(said, k) for k in range(len(said))):
             return i
     return None
 
@@ -221,9 +239,18 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
         answer = gist(reply) if reply else ""
         if family == "objection":
             if is_question(said[k]) and index is not None:
-                notes.questions.add(turn, _phrase(said, k), answer)  # "why so expensive?" asks
+                notes.questions.add(turn, _phrase(said, k), answer, at=k)  # "why so expensive?" asks
                 notes.used.add((turn, k))
                 continue
+            if is_topic(said[k]) and k + 1 < len(said) and is_question(said[k + 1]):
+                continue  # "And the price. Is there a break at eighteen?": the question that follows
+            if states(SIGN_UP, said[k]):  # "let's just try it": the customer signs up
+                notes.signals.add(turn, _phrase(said, k, ahead=True), at=k)
+                notes.moment(index, KeyMoment(kind="buying_signal", text=tidy(said[k]), at=at))
+                notes.used.add((turn, k))
+                continue
+            if index is not None and index == intro and (introduces(said, k) or is_size(said[k])):
+                continue  # who the customer is and how big ("twelve offices, I've known for years")
             # a promise is an action item ("I'll ask round the pharmacies"), unless it is the
             # decision going elsewhere ("I'll check with my partner"); a goodbye is nothing
             promise = commits(said[k]) and key != "authority" and not AUTHORITY.search(said[k])
@@ -235,7 +262,7 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
             if any(is_question(s) for s in said[k + 1 :]):
                 answer = ""  # the rep's reply answers the question asked after it
             phrase = _phrase(said, k, ahead=True, before=True)
-            notes.objections.add(turn, phrase, answer, label=label)
+            notes.objections.add(turn, phrase, answer, label=label, at=k)
             # the sentences around it that the phrase took in are noted, not pains as well
             around = (j for j in (k - 1, k + 1) if 0 <= j < len(said))
             notes.used |= {(turn, j) for j in around if tidy(said[j]) in phrase}
@@ -243,15 +270,20 @@ def _from_insights(notes: _Notes, segments: Sequence[SegmentLike], insights: Seq
             notes.moment(index, KeyMoment(kind="objection", text=text, at=at))
         elif family == "competitor":
             name = insight.entity or key
-            notes.competitors.append(f"{name} ({tidy(said[k]).rstrip('.')})")
+            notes.rivals.add(turn)
+            # "DentaForge. We've been on it eleven years.": what is said of it, not the name again
+            about = k + 1 if tidy(said[k]).rstrip(".!").lower() == name.lower() and k + 1 < len(said) else k
+            notes.competitors.append(f"{name} ({tidy(said[about]).rstrip('.')})")
             text = f"{name} mentioned: {tidy(said[k])}"
             notes.moment(index, KeyMoment(kind="competitor", text=text, at=at))
         elif family == "qa" and index is not None and (turn, k) not in notes.used:
             answer = answer or insight.content
-            notes.questions.add(turn, _phrase(said, k), answer)
+            notes.questions.add(turn, _phrase(said, k), answer, at=k)
             notes.moment(index, KeyMoment(kind="question", text=f"{tidy(said[k])} \u2192 {answer}", at=at))
         elif family == "signal":
-            notes.signals.add(turn, _phrase(said, k))
+            # "When can we start?", "if we moved, does all that come with us?": with the answer
+            asked = index is not None and is_question(said[k])
+            notes.signals.add(turn, _phrase(said, k), answer if asked else None, at=k)
             notes.moment(index, KeyMoment(kind="buying_signal", text=tidy(said[k]), at=at))
         else:
             continue
@@ -272,7 +304,9 @@ def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
             if (i, k) in notes.used:
                 continue
             notes.used.add((i, k))
-            if is_intro(sentence) and (not notes.customer or (len(notes.customer) < 2 and is_size(sentence))):
+            if introduces(said, k) and (
+                not notes.customer or (len(notes.customer) < 2 and is_size(sentence))
+            ):
                 who = re.sub(r"^(?:we're|we are)\s+", "", tidy(sentence), flags=re.I)
                 notes.customer.append(who[:1].upper() + who[1:])
                 follows = k + 1 < len(said) and is_size(said[k + 1]) and not is_intro(said[k + 1])
@@ -282,14 +316,20 @@ def _from_turns(notes: _Notes, segments: Sequence[SegmentLike]) -> None:
                     notes.used.add((i, k + 1))
             elif is_question(sentence):
                 if len(sentence.split()) >= 4:
-                    notes.questions.add(i, _phrase(said, k), answer)
+                    notes.questions.add(i, _phrase(said, k), answer, at=k)
                     notes.moment(i, KeyMoment(kind="question", text=tidy(sentence), at=seg.start))
             elif CONCERN.search(sentence) or AUTHORITY.search(sentence):
                 label = "Authority" if AUTHORITY.search(sentence) else "Concern"
-                notes.objections.add(i, _phrase(said, k), answer, label=label)
+                notes.objections.add(i, _phrase(said, k), answer, label=label, at=k)
                 notes.moment(i, KeyMoment(kind="objection", text=f"{label}: {tidy(sentence)}", at=seg.start))
             elif intro is not None and i < intro:
                 continue
+            elif defends(sentence):  # "it's been rock solid for us": why they would not change
+                label = "Competitor" if i in notes.rivals else "Need"
+                notes.objections.join(i, _phrase(said, k), answer, label=label, at=k)
+                notes.moment(i, KeyMoment(kind="objection", text=f"{label}: {tidy(sentence)}", at=seg.start))
+            elif commits(sentence):
+                continue  # "I'll send you the list by Friday": an action item, not a pain
             elif NEED.search(sentence):
                 notes.needs.add(i, _phrase(said, k))
             elif is_pain(sentence):
@@ -307,9 +347,14 @@ def draft_summary(segments: Sequence[SegmentLike], insights: Sequence[InsightLik
     _from_turns(notes, segments)
     actions: list[str] = []
     turns = [Turn(seg.speaker, seg.text) for seg in segments]
-    for i, sentence, items in action_items(turns):
+    steps: dict[int, list[str]] = {}  # segment index -> the items it commits someone to
+    for i, _, items in action_items(turns):
         actions += items
-        notes.moment(i, KeyMoment(kind="next_step", text=tidy(sentence), at=segments[i].start))
+        steps.setdefault(i, []).extend(items)
+    for i, items in steps.items():  # the moment in the items' words, owner and date included
+        notes.moment(
+            i, KeyMoment(kind="next_step", text="; ".join(dict.fromkeys(items)), at=segments[i].start)
+        )
     actions = list(dict.fromkeys(actions))
     lines: list[str] = []
     for title, items in (
