@@ -24,9 +24,8 @@ When an interim or pause decode so stops before 2 s+ of new speech (the other vo
 sentence), the next ones decode from the last commit, the context only in the prompt, until
 something is committed (or such a decode skips the speech too: the context audio comes back).
 
-A voice change a diarizer heard (`speaker_changed`, one channel) ends what was said before it:
-the last decode that went on past it is committed at the word boundary nearest it, when the
-policy cuts there (CommitPolicy.turn_cuts; off by default, see there).
+A voice change a diarizer heard (`speaker_changed`, one channel) ends what was said before it,
+when the policy cuts there (CommitPolicy.turn_cuts; off by default): see wingman.stt.turn_cuts.
 
 One decode in flight per channel keeps the state simple (a result is applied before the next
 decode is chosen, so a commit never races a decode of audio it already covered) and bounds
@@ -52,6 +51,7 @@ from wingman.audio.vad import VadSegmenter
 from wingman.events import new_id
 from wingman.stt.base import SAMPLE_RATE
 from wingman.stt.commit import Agreement, Commit, CommitPolicy, shift
+from wingman.stt.turn_cuts import TurnCuts
 from wingman.stt.whisper import F32, Transcript, Word
 
 HISTORY = 3 * SAMPLE_RATE  # audio kept before a speech start: VAD confirmation, padding, context
@@ -66,7 +66,6 @@ PAST_DONE_S = 0.05  # a decoded word is new if it ends this far past the last co
 CROSS_GAP = int(1.5 * SAMPLE_RATE)  # a span this soon after the last one is decoded with its end
 STUCK_S = 2.0  # a decode with this much new speech and almost no new word: drop the context audio
 STUCK_AFTER_TURN_S = 1.0  # ... after a cut at a voice change (Whisper, hearing the other voice, stops)
-TURN_STALE = 3 * SAMPLE_RATE  # a voice change no decode placed by this much later is dropped
 Kind = Literal["interim", "pause", "final"]
 Submit = Callable[[F32, "str | None", bool], "concurrent.futures.Future[Transcript | None]"]
 
@@ -142,10 +141,7 @@ class ChannelDecoder:
         self._orphan: _Job | None = None
         self._bare = False  # interims decode from the commit, without the context audio
         self._finished = False
-        self._turns: list[int] = []  # voice changes (samples) past the last commit, not cut at yet
-        # the last cut at a voice change: a decode that, hearing the other voice before it,
-        # stops gives way sooner to one from the cut (STUCK_AFTER_TURN_S)
-        self._turn_cut = -1
+        self._turns = TurnCuts(self._agreement)  # voice changes not cut at yet
         # the last interim or pause decode of the head span and its words not committed
         self._heard: tuple[_Span, _Job, tuple[Word, ...], float | None] | None = None
 
@@ -368,7 +364,7 @@ class ChannelDecoder:
                 else:
                     self._retry = retry
                 return
-        stuck_s = STUCK_AFTER_TURN_S if self.done_at == self._turn_cut else STUCK_S
+        stuck_s = STUCK_AFTER_TURN_S if self.done_at == self._turns.last_cut else STUCK_S
         if sparse and job.kind != "final" and new_s >= stuck_s:
             # an interim or pause decode that, hearing the context, stopped before seconds of
             # new speech (the other voice after a sentence; "the market." five times over
@@ -427,41 +423,22 @@ class ChannelDecoder:
         with self._lock:
             if self.closed or sample <= self.done_at or not self.policy.turn_cuts:
                 return
-            self._turns.append(sample)
-            self._turns.sort()
+            self._turns.add(sample)
             self._cut_at_turn()
 
     def _cut_at_turn(self) -> bool:
-        """Commit at the earliest voice change the last decode (`_heard`) went on past, if it
-        has a word boundary near it; True when it did. A change is dropped once a decode has
-        placed it (or cut there already), or TURN_STALE after it."""
+        """Commit at a voice change the last decode (`_heard`) went on past; True when it did."""
         heard = self._heard
         if heard is None or not self._spans or self._spans[0] is not heard[0]:
-            self._turns = [t for t in self._turns if t > self.done_at]
+            self._turns.drop_before(self.done_at)
             return False
         _, job, words, conf = heard
-        self._turns = [t for t in self._turns if t > self.done_at and job.end - t < TURN_STALE]
-        seg_start, audio_end = self.done_at / SAMPLE_RATE, job.end / SAMPLE_RATE
-        for turn in list(self._turns):
-            change = turn / SAMPLE_RATE
-            if audio_end < change + self.policy.turn_heard_s:
-                break  # the last words before it may be cut off: wait for a longer decode
-            i = self._agreement.turn_boundary(words, seg_start=seg_start, audio_end=audio_end, change=change)
-            if i is None:
-                continue
-            self._turns.remove(turn)
-            if i < 0:
-                self._turn_cut = self.done_at  # cut there already
-                continue
-            commit = self._agreement.at_turn(
-                words, i, seg_start=seg_start, audio_end=audio_end, change=change
-            )
-            if commit is not None:
-                self._take(job, commit, conf)
-                self._turn_cut = self.done_at
-                self._turns = [t for t in self._turns if t > self.done_at]
-                return True
-        return False
+        commit = self._turns.cut(words, done_at=self.done_at, end=job.end)
+        if commit is None:
+            return False
+        self._take(job, commit, conf)
+        self._turns.taken(self.done_at)
+        return True
 
     def _close_span(
         self,
