@@ -16,7 +16,7 @@ after capacity's two lines:
                    the batch it ran in (what a final waits for after it is taken)
   thread           batches and busy wall seconds of each decode thread over the run: the rest
                    is idle (nothing pending)
-  phase_wall_s     wall seconds summed over batches: mel features (Python, under the GIL),
+  phase_wall_s     wall seconds summed over batches: mel features (numpy, wingman.stt.batch),
                    CTranslate2 encode, generate and align; generate calls per batch (one per
                    group of prompts of one length, wingman.stt.batch.prompt_groups)
   quarter k        the same, for the finals submitted in each quarter of the run (lag that
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import capacity  # noqa: E402
 
 from tests.speech_metrics import percentile  # noqa: E402
-from wingman.stt import channel, scheduler, whisper  # noqa: E402
+from wingman.stt import batch, channel, scheduler, whisper  # noqa: E402
 
 
 @dataclass
@@ -105,10 +105,9 @@ class Trace:
 
         def traced_init(self: whisper.WhisperDecoder, *a: Any, **kw: Any) -> None:
             init(self, *a, **kw)
-            model = self._model
-            model.feature_extractor = trace._timed(model.feature_extractor, "feat")
-            model.model = _Timed(model.model, trace)
+            self._model.model = _Timed(self._model.model, trace)
 
+        batch.log_mel = self._timed(batch.log_mel, "feat")
         scheduler.DecodeScheduler.submit = traced_submit  # type: ignore[method-assign]
         scheduler.DecodeScheduler._run = traced_run  # type: ignore[method-assign]
         channel.ChannelDecoder._pump = traced_pump  # type: ignore[method-assign]
