@@ -4,18 +4,20 @@ Every call streams a realistic one-channel conversation (tests/audio_sets.py: th
 recording and synthetic two-voice telephone calls, in turn) in 100 ms chunks into ONE
 LocalWhisperStt (one model, one batching decode scheduler), all at once. Prints two lines:
 
-    capacity calls=10 realtime=yes lag_growth_s=0.1 delay_p50_s=0.9 p95_s=2.1 wer=0.12 cpu=0.140
-             cores=1.40 batch=3.1
+    capacity calls=10 realtime=yes lag_growth_s=0.1 lag_trend_s=0.05 delay_p50_s=0.9 p95_s=2.1
+             wer=0.12 cpu=0.140 cores=1.40 batch=3.1
     process cpu_s=56.0 wall_s=41.2 cores_used=1.36 decodes=812 load1=3.10
 
-  realtime     finals keep up: the lag of each call's last final behind its audio does not grow
-               (lag_growth_s: that lag at the end minus at the middle, worst call, < 1 s)
-  lag_trend_s  the same lag averaged over the last quarter of each call minus over its second
-               quarter, worst call. lag_growth samples two instants and reads the speech not yet
-               final at them: one call alone says realtime=no lag_growth_s=1.1 (the real phone
-               call's last turn is still being spoken when its audio ends), and small changes
-               flip it (bench/capacity_replay.py); a decoder that falls behind makes the mean
-               lag grow
+  realtime     finals keep up: lag_trend_s < 0.5 s (until 2026-12-07 the rule was lag_growth_s
+               < 1 s, which one call alone fails: see lag_growth_s)
+  lag_trend_s  the lag of each call's finals behind its audio averaged over the last quarter of
+               the call minus over its second quarter, worst call: a decoder that falls behind
+               makes the mean lag grow
+  lag_growth_s that lag at the end minus at the middle, worst call. It samples two instants and
+               reads the speech not yet final at them: one call alone gives lag_growth_s=1.1 on
+               every run (the real phone call's audio ends 0.1-0.3 s after its last turn, before
+               that turn's final can arrive), and small changes flip it
+               (bench/capacity_replay.py); printed for comparison with earlier runs
   delay        sentence end -> final holding it, p50/p95 over every call (tests/speech_metrics)
   wer          word error rate of the finals, over every call
   cpu          CPU seconds of this process per second of audio (all calls' audio); `cores`:
@@ -91,6 +93,9 @@ def sets(seconds: float) -> list[AudioSet]:
     return [cut(a, seconds) for a in (real_phone_call(0), synthetic_call(0), synthetic_call(1))]
 
 
+LIVE_TREND_S = 0.5  # the mean lag may rise this much between the second and last quarter
+
+
 def lag_at(run: StreamRun, t: float) -> float:
     """Seconds the finals that arrived by audio time t lag behind it (t - their furthest end)."""
     ends = [r.end for at, r in run.results if r.is_final and at - run.t0 <= t]
@@ -128,7 +133,7 @@ async def measure(args: argparse.Namespace, calls: int) -> Outcome:
     errors = sum(wer(r.audio, r.finals) * len(r.audio.reference().split()) for r in runs)
     words = sum(len(r.audio.reference().split()) for r in runs)
     audio_s = sum(r.audio.duration for r in runs)
-    live, batch = growth < 1.0, decodes / batches
+    live, batch = trend < LIVE_TREND_S, decodes / batches
     return Outcome(
         calls, live, growth, trend, delays, errors / words, cpu / audio_s, batch, cpu, wall, decodes
     )
