@@ -212,3 +212,28 @@ async def test_another_process_adding_a_document_is_noticed() -> None:
     await there.add_document("ana", "b.md", b"# Whisper\n\nTeam leads can whisper to agents.", None)
     paths = [h.path for h in await here.search("Can team leads whisper?", user_id="ana")]
     assert paths[0] == "b.md"
+
+
+async def test_rerank_puts_the_passage_whose_one_sentence_answers_first() -> None:
+    kb = KnowledgeBase(store=MemoryStore(), embedder=shared_embedder())
+    tablets = (
+        "# Tablets\n\nThe tablets come in grey or blue. Each one has a ten-inch screen and a "
+        "rubber case. Labs order them with the first invoice. They keep working for three days "
+        "when the internet connection goes down. Screens can be cleaned with alcohol wipes."
+    )
+    network = (
+        "# Network\n\nThe office router should be on a wired connection. Our support team can "
+        "help configure the network, the firewall and the wifi access points for a new lab."
+    )
+    await kb.add_document("ana", "tablets.md", tablets.encode(), "text/markdown")
+    await kb.add_document("ana", "network.md", network.encode(), "text/markdown")
+    query = "What happens when the internet goes out?"
+    passages = await kb.retrieve("ana", query, limit=4)
+    assert sorted(p.filename for p in passages) == ["network.md", "tablets.md"]
+    reranked = await kb.rerank(query, passages)
+    assert [p.filename for p in reranked] == ["tablets.md", "network.md"]
+    best = reranked[0]
+    assert best.dense < reranked[1].dense  # by whole-passage similarity alone it comes second
+    assert best.sentence is not None and best.sentence > best.dense  # one sentence, not the whole
+    assert all(p.sentence is None for p in passages)  # retrieve leaves it unset
+    assert await kb.rerank(query, []) == []

@@ -42,9 +42,11 @@ class QaAnswer(BaseModel):
 
 
 def retrieval_confidence(passage: Passage) -> float:
-    """How sure we are that `passage` answers the question: mostly the embedding similarity,
-    plus the idf-weighted share of the question's words the passage contains."""
-    return round(0.8 * passage.dense + 0.2 * passage.coverage, 4)
+    """How sure we are that `passage` answers the question: mostly the embedding similarity
+    (of the whole passage, averaged with that of its best sentence once re-ranked), plus the
+    idf-weighted share of the question's words the passage contains."""
+    similarity = passage.dense if passage.sentence is None else (passage.dense + passage.sentence) / 2
+    return round(0.8 * similarity + 0.2 * passage.coverage, 4)
 
 
 # Spoken phrasings of common buyer questions, and the words knowledge bases answer them in:
@@ -343,7 +345,9 @@ class QaAgent(Agent):
             floor = self.min_confidence
             if query != question:
                 floor = min(floor, RECOGNIZED_PHRASING_FLOOR)
-            passages = await self.knowledge.retrieve(block.tenant, query, limit=4)
+            passages = await self.knowledge.rerank(
+                query, await self.knowledge.retrieve(block.tenant, query, limit=4)
+            )
             if not passages:
                 notes.append(f"{kind} question: knowledge base empty")
                 continue

@@ -16,7 +16,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,7 +76,8 @@ class Passage:
     `lexical` the BM25 score divided by the best BM25 score of the query (0..1),
     `fused` the reciprocal-rank-fusion score that orders the results, and `coverage` the
     idf-weighted share of the query's words found in the passage (a word the knowledge base
-    never uses weighs most, so off-topic questions get a low coverage)."""
+    never uses weighs most, so off-topic questions get a low coverage). `sentence` is the best
+    cosine similarity of one of its sentences (with the title) to the query, set by `rerank`."""
 
     chunk_id: str
     document_id: str
@@ -87,6 +88,7 @@ class Passage:
     lexical: float
     fused: float
     coverage: float = 0.0
+    sentence: float | None = None
 
     @property
     def title(self) -> str:
@@ -418,6 +420,21 @@ class KnowledgeBase(Search):
             )
             for i in order
         ]
+
+    async def rerank(self, query: str, passages: Sequence[Passage]) -> list[Passage]:
+        """`passages` with their best sentence's similarity to `query` (the sentence embeddings
+        are cached by `warm_sentences`), best first by the mean of passage and sentence
+        similarity: a passage whose one sentence answers the question outranks one that is
+        about the topic as a whole."""
+        if not passages:
+            return []
+        qv = await self.embedder.embed_query(query)
+        scored: list[tuple[float, Passage]] = []
+        for passage in passages:
+            texts = [f"{passage.title}: {t}" for t in passage_sentences(passage.body)]
+            best = float((await self.embedder.embed_many(texts) @ qv).max()) if texts else passage.dense
+            scored.append((passage.dense + best, replace(passage, sentence=best)))
+        return [p for _, p in sorted(scored, key=lambda item: -item[0])]
 
     async def rank_sentences(self, query: str, passages: Sequence[Passage]) -> list[dict[str, Any]]:
         """The sentences of `passages` scored against `query` (cosine similarity and word
