@@ -1,12 +1,13 @@
 """Right tip at the right moment, and a summary worth pasting into a CRM, on the labelled set.
 
-The calls of tests/data/eval (4 made-up companies, each with its own profile and knowledge base;
-see its README) go through the real agents (coach, search, Q&A), the real gate and the real
+The calls of tests/data/eval (eleven made-up companies, each with its own profile and knowledge
+base; see its README) go through the real agents (coach, search, Q&A), the real gate and the real
 end-of-call summary, with the local engine. Per split (dev, holdout) it prints precision and
 recall per kind (objections, competitor briefs, knowledge-base answers citing the labelled
 document, buying signals), summary fact recall, next steps with owner and date, file-name leaks,
 other-company leaks (a tip or summary naming another company of the set, or the sample company)
-and tips per minute. The last line is one comparable figure (holdout).
+and tips per minute. The last line is one comparable figure (of the last split run). The
+default is the dev split: the holdout is scored only on purpose (`--split holdout`), once.
 
     .venv/bin/python bench/tips.py [--split dev|holdout|all] [--show] [--by-company]
         [--speech [--band phone|wide|both] [--calls N]] [--only a,b] [--skip a,b]
@@ -322,7 +323,7 @@ def summary_line(name: str, report: Report) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="dev")
     parser.add_argument("--show", action="store_true", help="print every tip, summary and miss")
     parser.add_argument("--speech", action="store_true", help="speak the calls and transcribe them first")
     parser.add_argument(
