@@ -87,10 +87,20 @@ _PARAPHRASES = [
     (  # "ten years of files in the old system, would we have to move it ourselves"
         r"\b(?:(?:old|previous|current|existing|legacy) (?:system|software|tool|provider)|"
         r"(?:move|moving|bring|carry|port|transfer)\b[^.?!]{0,30}\b(?:files|data|records|history|over)|"
-        r"migrat\w*|import\w*)\b",
+        r"migrat\w*|import\w*|"
+        # "if we moved, do we start from zero, or does all that come with us?"
+        r"start(?:ing)? (?:again |over )?(?:from )?(?:zero|scratch)|start(?:ing)? (?:all )?over|"
+        r"lose (?:all )?(?:our|my|the) history|"
+        r"(?:come|comes|coming) (?:over |across )?with us|(?:come|comes|carry|carried) (?:over|across))\b",
         "migration import data from previous system",
     ),
-    (r"\b(?:discount\w*|deal|cheaper|break on|savings?)\b", "discount off"),
+    (  # "at eighteen seats, is there any kind of break?": a discount for volume
+        r"\b(?:discount\w*|deal|cheaper|break on|savings?|"
+        r"(?:any (?:kind of |sort of )?|(?:kind|sort) of (?:a )?|(?:is|was) there a )"
+        r"break\b(?! ?(?:down|room))|"
+        r"volume|bulk|multi-?(?:site|location|buildings?))\b",
+        "discount off",
+    ),
     # everyday idioms for a few topics every product's documents cover: stopping for a while,
     # the price, doing it from home, where the data lives
     (
@@ -107,9 +117,10 @@ _PARAPHRASES = [
         r"\bremotely\b",
         "online from their own phone or computer",
     ),
-    (
-        r"\bwhere (?:do|does|would|will|is|are) (?:[\w']+ ){0,4}"
-        r"(?:sit|sits|sitting|live|lives|end up|ends up|kept|held)\b",
+    (  # "where do the members' details end up sitting", "where the patient stuff lives"
+        r"\bwhere (?:(?:do|does|would|will|is|are) (?:[\w']+ ){0,4}|"
+        r"(?:the|our|my|their|all) (?:[\w']+ ){0,3})"
+        r"(?:sit|sits|sitting|live|lives|end up|ends up|kept|held|stored)\b",
         "stored hosted data",
     ),
     (  # "what's the cheapest way in", "is the monthly number based on apartments": the plans
@@ -122,7 +133,7 @@ _PARAPHRASES = [
         r"\b(?:cancel\w*|locked in|contract\w*|month to month|tied (?:in|into|down)|walk away|get out of|"
         r"notice period|lock-?in|"
         r"commit(?:ted|ment)? (?:to|for) (?:a|the|one|two|three) (?:year|years|term))\b",
-        "contract month to month annual notice",
+        "contract long-term month to month annual cancel stop notice",
     ),
     (r"\b(?:safe|secure|security|protect\w*|encrypt\w*|hack\w*|breach\w*)\b", "security encrypted"),
     (  # "some bloke under the dash with a load of wires": fitting the hardware
@@ -175,11 +186,31 @@ _PARAPHRASES = [
     ),
     (  # "could we hand the insurer some kind of audit report": certifications and audits
         r"\b(?:audit\w*|certif\w*|complian\w*|soc ?(?:2|two)|iso|pen ?test\w*|insurer|insurance|"
+        r"hipaa|gdpr|pci|ferpa|ccpa|"
         r"questionnaire|auditors?|regulators?)\b",
         "certified audit report compliance",
     ),
+    (  # "could the offices see where their case is at without phoning": status and tracking
+        r"\bwhere (?:[\w']+ ){1,4}(?:is|are) (?:at|up to)\b|\b(?:status|progress|how far along|"
+        r"track (?:\w+ ){0,2}(?:orders?|cases?|jobs?|deliver\w*|parcels?|shipments?|packages?|"
+        r"requests?|tickets?))\b",
+        "status track progress",
+    ),
+    (  # "can I make it jump the line, so the guys see it first thing?": rushing one job
+        r"\b(?:jump the (?:line|queue)|skip the (?:line|queue)|front of the (?:line|queue)|rush\w*|urgent\w*|"
+        r"priorit\w*|fast-?track\w*|expedit\w*|bump (?:it|them|\w+) up)\b",
+        "rush priority urgent first",
+    ),
+    (  # "the patient got a message saying we're ten minutes away": automatic notices
+        r"\b(?:(?:message|text|sms|email|notification|alert)s? (?:\w+ ){0,3}(?:saying|telling|letting)|"
+        r"(?:minutes|an hour|hours) away|on (?:the|our|my|their|his|her) way|heads-? ?up|"
+        r"let (?:them|him|her|people|customers|patients|clients|the \w+) know (?:when|that|if))\b",
+        "automatic text notification sms email",
+    ),
     (
         r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month)|"
+        # "would my dentists have to buy something, or pay you guys?"
+        r"(?:have|need|got) to (?:buy|pay)|pay (?:you|anything|extra|more|for)|for free|free of charge|"
         r"(?:would|will|does) (?:it|that|this) (?:come|comes|work out|add up) to|set (?:us|me) back|"
         r"pay (?:\w+ ){0,2}(?:up ?front|before|to start)|up-?front)\b",
         "price dollars per month plan fee",
@@ -255,6 +286,25 @@ def with_context(question: str, block_text: str) -> str:
     return f"{' '.join(names)}: {question}" if names else question
 
 
+# "And the price.", "What about security?", "Now, the contract.": a topic named just before the
+# question about it ("at eighteen seats, is there any kind of break?")
+_TOPIC = re.compile(
+    r"^(?:(?:and|so|now|then|also|okay|ok|right|next),? )*(?:what about|how about|about|as for|on)? ?"
+    r"(?:the|your|our) (?:[a-z][\w'-]* ?){1,2}[.?!]?$",
+    re.I,
+)
+
+
+def with_topic(question: str, sentence: str, block_text: str) -> str:
+    """`question` preceded by the topic the speaker named in the sentence right before
+    `sentence` ("And the price. At eighteen seats, is there any kind of break?" ->
+    "And the price. At eighteen seats, ..."), when that sentence is only a topic."""
+    before = sentences(block_text.split(sentence, 1)[0])
+    if not before or not _TOPIC.match(before[-1].strip()) or before[-1] in question:
+        return question
+    return f"{before[-1]} {question}"
+
+
 # "..., are you?", "..., isn't it?": a statement the speaker asks to be agreed with
 _TAG = re.compile(
     r",\s*(?:well,?\s*)?(?:are|is|do|does|did|was|were|have|has|can|could|would|will)(?:n't| not)?\s+"
@@ -274,6 +324,39 @@ def canonical_query(text: str, ctx: CallContext) -> str:
         words = [re.escape(w) for w in match.surface.split()]
         text = re.sub(r"\b" + r"[\s-]+".join(words) + r"\b", match.name, text, flags=re.I)
     return text
+
+
+# how much closer to the question an unnamed competitor's battlecard must be than the best own
+# passage to keep its sentences in the running
+BATTLECARD_MARGIN = 0.05
+
+
+def named_battlecards(text: str, ctx: CallContext) -> set[str]:
+    """The battlecards of the competitors `text` names."""
+    return {
+        doc
+        for match in ctx.catalog.matcher.find(text)
+        if ctx.catalog.kinds.get(match.name) == "competitor"
+        and (doc := ctx.catalog.documents.get(match.name))
+    }
+
+
+def prefer_own_documents(
+    passages: list[Passage], battlecards: set[str], named: set[str], floor: float
+) -> list[Passage]:
+    """`passages` for answering: a battlecard answers questions about its competitor, the
+    company's own documents the rest. When an own passage is confident, it goes first, and the
+    battlecards of competitors the question does not name ("do you charge for the office people
+    too?") are dropped, so none of their sentences ("X charges per office user") is cited,
+    unless one of them is clearly closer to the question (the rollout time a company wrote only
+    in a battlecard): then they stay behind the own passages, for their sentences to compete."""
+    own = [p for p in passages if p.filename not in battlecards or p.filename in named]
+    others = [p for p in passages if p.filename in battlecards and p.filename not in named]
+    if not own or retrieval_confidence(own[0]) < floor:
+        return passages
+    if others and max(map(retrieval_confidence, others)) > retrieval_confidence(own[0]) + BATTLECARD_MARGIN:
+        return own + others
+    return own
 
 
 class QaAgent(Agent):
@@ -340,7 +423,8 @@ class QaAgent(Agent):
                 # you?": a comparison for the competitor brief, not a question for the documents
                 notes.append(f"{kind} question: a competitor comparison, left to the competitor brief")
                 continue
-            question = canonical_query(with_context(sentence, block.text), ctx)
+            question = with_topic(with_context(sentence, block.text), sentence, block.text)
+            question = canonical_query(question, ctx)
             query = expand_question(question)
             floor = self.min_confidence
             if query != question:
@@ -351,12 +435,8 @@ class QaAgent(Agent):
             if not passages:
                 notes.append(f"{kind} question: knowledge base empty")
                 continue
-            # a battlecard answers questions about its competitor; the company's own documents
-            # answer the rest, when one of them is confident enough
-            own = [p for p in passages if p.filename not in battlecards]
-            if own and passages[0].filename in battlecards and retrieval_confidence(own[0]) >= floor:
-                passages = own + [p for p in passages if p.filename in battlecards]
-            passages = passages[:3]
+            named = named_battlecards(question, ctx)
+            passages = prefer_own_documents(passages, battlecards, named, floor)[:3]
             confidence = retrieval_confidence(passages[0])
             if query == question and passages[0].coverage < MIN_OWN_WORDS:
                 notes.append(

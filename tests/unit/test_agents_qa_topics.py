@@ -1,0 +1,128 @@
+"""Q&A on buyer questions about topics most knowledge bases cover, asked in everyday words:
+moving the history over, where a job is at, rushing one job, whether the buyer's own customers
+pay, a discount for volume, compliance regimes; a topic named just before its question ("And the
+price. At thirty seats, is there any kind of break?"), and a topic somebody else will raise ("our
+lawyers are going to ask me about HIPAA"). Real MiniLM retrieval over a small knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import pytest
+
+from tests.fakes.agents import USER, block, catalog_for, shared_embedder
+from tests.fakes.store import MemoryStore
+from wingman.agents.base import CallContext
+from wingman.agents.qa import QaAgent, expand_question, with_topic
+from wingman.agents.text import question_kind
+from wingman.llm.local import LocalLlm
+from wingman.search.knowledge import KnowledgeBase
+
+DOCUMENTS = {
+    "onboarding.md": b"""# Getting started
+
+## Moving over from another system
+
+During setup our team imports your customers, price lists and open jobs from the previous
+system, and closed jobs as far back as you wish, with their invoices.
+
+## Training
+
+Two live training sessions for the office and a short video course for technicians.
+""",
+    "security.md": b"""# Security and compliance
+
+## HIPAA
+
+We sign a business associate agreement with every customer that handles patient records.
+
+## Where data is kept
+
+All data is hosted in data centers in Ohio and Oregon, encrypted in transit and at rest.
+""",
+    "portal.md": b"""# The customer portal
+
+Each of your customers gets a login to a portal carrying your logo. They see the status of each
+of their jobs as it moves through the stages, with the expected completion date.
+""",
+    "scheduling.md": b"""# Scheduling
+
+## The day board
+
+Jobs are laid out by day and by team, with late jobs in red.
+
+## Rush jobs
+
+A job can be marked as a rush when it is booked or later; rush jobs go to the top of their day
+and every team sees them first.
+""",
+    "pricing.md": b"""# Pricing
+
+Billed per technician seat, per month. Office staff get their logins at no charge, and your
+customers never pay anything for the portal.
+
+## Plans
+
+- Core: 40 dollars per technician seat per month.
+- Plus: 60 dollars per technician seat per month, with the customer portal.
+- Companies with more than 25 technician seats receive a written quote with a volume discount.
+""",
+}
+
+
+@pytest.fixture
+async def qa() -> tuple[QaAgent, CallContext]:
+    kb = KnowledgeBase(store=MemoryStore(), embedder=shared_embedder())
+    for name, text in DOCUMENTS.items():
+        await kb.add_document(USER, name, text, "text/markdown")
+    b = block("")
+    return QaAgent(knowledge=kb, llm=LocalLlm()), CallContext(
+        call_id=b.call_id, user_id=b.user_id, catalog=await catalog_for(kb)
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "document"),
+    [
+        ("If we switch, do we have to start from scratch, or does our old history come with us?",
+         "onboarding.md"),
+        ("Could my customers check where their job is at without ringing the office?", "portal.md"),
+        ("Say a client needs a boiler done tomorrow, can we bump it up so the crew does it first?",
+         "scheduling.md"),
+        ("Would my customers have to pay anything to use that portal?", "pricing.md"),
+        ("Okay. And the price. With thirty technicians, is there any kind of break?", "pricing.md"),
+        ("Fine. Our lawyers, they are going to ask me first thing about HIPAA.", "security.md"),
+    ],
+)
+async def test_an_everyday_question_is_answered_from_the_right_document(
+    qa: tuple[QaAgent, CallContext], said: str, document: str
+) -> None:
+    agent, ctx = qa
+    outcome = await agent.handle(block(said), ctx)
+    assert [PurePath(i.source or "").name for i in outcome.insights] == [document], outcome.run.output
+
+
+def test_a_topic_named_just_before_the_question_goes_with_it() -> None:
+    said = "Right. And the contract. Is it a year?"
+    assert with_topic("Is it a year?", "Is it a year?", said) == "And the contract. Is it a year?"
+    # a remark before the question is no topic
+    said = "Fair enough. Is it a year?"
+    assert with_topic("Is it a year?", "Is it a year?", said) == "Is it a year?"
+    said = "We love the colours on the new screens. Is it a year?"
+    assert with_topic("Is it a year?", "Is it a year?", said) == "Is it a year?"
+
+
+def test_a_topic_somebody_else_will_raise_is_a_question() -> None:
+    assert question_kind("The board, they are going to ask me about the security side.") == "implicit"
+    assert question_kind("They asked me about the security side last year.") is None
+
+
+def test_everyday_words_map_to_the_documents_words() -> None:
+    assert "discount" in expand_question("At forty users is there any sort of break?")
+    assert "discount" not in expand_question("We take a break at noon, can it pause the timers?")
+    assert "compliance" in expand_question("Do you cover GDPR?")
+    assert "migration" in expand_question("Would we be starting over from zero?")
+    assert "stored" in expand_question("I need to know where the customer files live.")
+    assert "status" in expand_question("Can they see where their order is at?")
+    assert "price" in expand_question("Would the drivers have to pay anything?")
+    assert "rush" in expand_question("Can we make one jump the queue?")
