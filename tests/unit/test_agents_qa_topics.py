@@ -13,10 +13,10 @@ import pytest
 from tests.fakes.agents import USER, block, catalog_for, shared_embedder
 from tests.fakes.store import MemoryStore
 from wingman.agents.base import CallContext
-from wingman.agents.qa import QaAgent, expand_question, with_topic
+from wingman.agents.qa import QaAgent, expand_question, vendor_words_held, with_topic
 from wingman.agents.text import question_kind
 from wingman.llm.local import LocalLlm
-from wingman.search.knowledge import KnowledgeBase
+from wingman.search.knowledge import KnowledgeBase, Passage
 
 DOCUMENTS = {
     "onboarding.md": b"""# Getting started
@@ -66,6 +66,11 @@ customers never pay anything for the portal.
 - Core: 40 dollars per technician seat per month.
 - Plus: 60 dollars per technician seat per month, with the customer portal.
 - Companies with more than 25 technician seats receive a written quote with a volume discount.
+
+## Terms
+
+Cards and bank transfers are accepted, invoices go out on the first of the month, and there is
+no long-term contract: plans run month to month and end on 30 days' notice.
 """,
 }
 
@@ -92,6 +97,8 @@ async def qa() -> tuple[QaAgent, CallContext]:
         ("Would my customers have to pay anything to use that portal?", "pricing.md"),
         ("Okay. And the price. With thirty technicians, is there any kind of break?", "pricing.md"),
         ("Fine. Our lawyers, they are going to ask me first thing about HIPAA.", "security.md"),
+        ("My partner gets nervous about these things, so would we be tied down for three years, or could "
+         "we walk away at the end of the season if the crew hates it?", "pricing.md"),
     ],
 )
 async def test_an_everyday_question_is_answered_from_the_right_document(
@@ -126,3 +133,16 @@ def test_everyday_words_map_to_the_documents_words() -> None:
     assert "status" in expand_question("Can they see where their order is at?")
     assert "price" in expand_question("Would the drivers have to pay anything?")
     assert "rush" in expand_question("Can we make one jump the queue?")
+
+
+def test_a_passage_in_the_knowledge_base_words_of_a_recognized_phrasing() -> None:
+    def passage(body: str) -> Passage:
+        return Passage(chunk_id="c", document_id="d", filename="pricing.md", heading="Terms", body=body,
+                       dense=0.2, lexical=0.0, fused=0.0)
+
+    question = "Could we walk away if it does not work for us?"
+    query = expand_question(question)
+    assert vendor_words_held(query, question, passage("No long-term contract: plans run month to month "
+                                                      "and end on 30 days' notice."))
+    assert not vendor_words_held(query, question, passage("Setup takes two weeks with a trainer on site."))
+    assert not vendor_words_held(question, question, passage("Plans run month to month."))

@@ -17,6 +17,7 @@ from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase, Passage
+from wingman.search.lexical import lexical_tokens
 
 QA_SYSTEM = """You are Wingman, an assistant that whispers to a sales rep during a live call.
 {company} The customer just asked a
@@ -220,6 +221,19 @@ _PARAPHRASE_PATTERNS = [(re.compile(p, re.I), words) for p, words in _PARAPHRASE
 # a question in a recognized buyer phrasing ("do you let people try it before they commit") needs
 # less retrieval evidence: its topic is known, and the vendor's words were added to the query
 RECOGNIZED_PHRASING_FLOOR = 0.25
+# ... and less still when the best passage is written in those words (at least half of them, and
+# two): "could we walk away?" and a passage on plans that run "month to month" with "30 days'
+# notice" and "no long-term contract", however far apart the two are as wholes
+VENDOR_WORDS_FLOOR = 0.22
+VENDOR_WORDS_SHARE = 0.5
+
+
+def vendor_words_held(query: str, question: str, passage: Passage) -> bool:
+    """Whether `passage` holds most of the knowledge-base words `expand_question` added to
+    `question` (the rest of `query`)."""
+    added = set(lexical_tokens(query[len(question) :]))
+    held = added & set(lexical_tokens(f"{passage.heading} {passage.body}"))
+    return len(held) >= 2 and len(held) >= VENDOR_WORDS_SHARE * len(added)
 # a question in no known phrasing whose words the best passage does not hold at all ("could members
 # pay their monthly dues through it": no 'dues' anywhere) is near the documents only by its
 # general topic; the passage answers some other question
@@ -438,6 +452,8 @@ class QaAgent(Agent):
             named = named_battlecards(question, ctx)
             passages = prefer_own_documents(passages, battlecards, named, floor)[:3]
             confidence = retrieval_confidence(passages[0])
+            if query != question and vendor_words_held(query, question, passages[0]):
+                floor = min(floor, VENDOR_WORDS_FLOOR)
             if query == question and passages[0].coverage < MIN_OWN_WORDS:
                 notes.append(
                     f"{kind} question: none of its words in the best passage ({passages[0].filename}, "
