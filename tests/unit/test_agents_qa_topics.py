@@ -13,7 +13,8 @@ import pytest
 from tests.fakes.agents import USER, block, catalog_for, shared_embedder
 from tests.fakes.store import MemoryStore
 from wingman.agents.base import CallContext
-from wingman.agents.qa import QaAgent, expand_question, vendor_words_held, with_topic
+from wingman.agents.phrasings import expand_question, vendor_words_held
+from wingman.agents.qa import QaAgent, with_topic
 from wingman.agents.text import question_kind
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase, Passage
