@@ -1,8 +1,9 @@
 """Q&A on buyer questions about topics most knowledge bases cover, asked in everyday words:
 moving the history over, where a job is at, rushing one job, whether the buyer's own customers
-pay, a discount for volume, compliance regimes; a topic named just before its question ("And the
-price. At thirty seats, is there any kind of break?"), and a topic somebody else will raise ("our
-lawyers are going to ask me about HIPAA"). Real MiniLM retrieval over a small knowledge base."""
+pay, a discount for volume, compliance regimes, reports, missed visits, how often, breakage; a
+topic named just before its question ("And the price. At thirty seats, is there any kind of
+break?"), and a topic somebody else will raise ("our lawyers are going to ask me about HIPAA").
+Real MiniLM retrieval over a small knowledge base."""
 
 from __future__ import annotations
 
@@ -57,6 +58,26 @@ Jobs are laid out by day and by team, with late jobs in red.
 A job can be marked as a rush when it is booked or later; rush jobs go to the top of their day
 and every team sees them first.
 """,
+    "visits.md": b"""# Service visits
+
+## Schedule
+
+Crews come weekly or every other week, on a fixed day agreed at signup.
+
+## Missed or late visits
+
+If a crew misses a visit, it comes back within one working day at no charge, and you are told
+by text as soon as a crew is running late.
+
+## Equipment
+
+Damaged or faulty equipment is replaced free of charge within two working days.
+""",
+    "reports.md": b"""# Reports
+
+A monthly report sums up every site's work orders, hours and parts, with totals per site, and
+can be downloaded as a PDF or a spreadsheet from the dashboard at any time.
+""",
     "pricing.md": b"""# Pricing
 
 Billed per technician seat, per month. Office staff get their logins at no charge, and your
@@ -98,6 +119,13 @@ async def qa() -> tuple[QaAgent, CallContext]:
         ("Would my customers have to pay anything to use that portal?", "pricing.md"),
         ("Okay. And the price. With thirty technicians, is there any kind of break?", "pricing.md"),
         ("Fine. Our lawyers, they are going to ask me first thing about HIPAA.", "security.md"),
+        ("Could I pull the numbers for each building at the end of the month, to show head office?",
+         "reports.md"),
+        ("Is there something I could hand the board at year end showing what we did?", "reports.md"),
+        ("And if your lads forget us one Tuesday, then what?", "visits.md"),
+        ("Say the truck doesn't come because of snow, do we just wait a week?", "visits.md"),
+        ("How many times a month would you swing by?", "visits.md"),
+        ("If a unit goes wrong halfway through the season, who sorts it out?", "visits.md"),
         ("My partner gets nervous about these things, so would we be tied down for three years, or could "
          "we walk away at the end of the season if the crew hates it?", "pricing.md"),
     ],
@@ -134,6 +162,8 @@ def test_everyday_words_map_to_the_documents_words() -> None:
     assert "status" in expand_question("Can they see where their order is at?")
     assert "price" in expand_question("Would the drivers have to pay anything?")
     assert "rush" in expand_question("Can we make one jump the queue?")
+    assert "reports monthly" not in expand_question("Can tenants report a leak from their phone?")
+    assert "replacement" not in expand_question("What's the damage if we only take the basic plan?")
 
 
 def test_a_passage_in_the_knowledge_base_words_of_a_recognized_phrasing() -> None:

@@ -166,6 +166,33 @@ _PARAPHRASES = [
         r"let (?:them|him|her|people|customers|patients|clients|the \w+) know (?:when|that|if))\b",
         "automatic text notification sms email",
     ),
+    (  # "could I pull what we sent each month, to show the board?": reports
+        # (the noun: "report a leak" asks for no report)
+        r"\b(?:reports|reporting|(?:a|the|our|my|any|some|monthly|weekly|annual|yearly) report|dashboards?|"
+        r"(?:monthly|weekly|yearly|annual|year-end) (?:summary|summaries|numbers|figures|totals)|"
+        r"(?:see|pull|get|download|print|send) (?:\w+ ){0,3}(?:numbers|figures|totals|stats|statistics|"
+        r"breakdowns?|summary|summaries)|"
+        r"(?:show|hand|give) (?:\w+ ){0,3}(?:board|head office|council|auditors?|investors?)|year[- ]end|"
+        r"paper trail|proof (?:of|that|for)|prove (?:to|that))\b",
+        "report reports monthly dashboard totals",
+    ),
+    (  # "what happens if the crew misses us one week?": a missed or late visit of the service
+        r"\b(?:miss(?:es|ed)? (?:a |the |our |us |one |my )?(?:\w+ )?(?:pickups?|pick-?ups?|collections?|"
+        r"visits?|deliver(?:y|ies)|stops?|week)|(?:skip(?:s|ped)?|forget(?:s)?|forgot) (?:us|our)\b|"
+        r"(?:doesn't|does not|didn't|did not|never|don't|do not) (?:show up|turn up|come|arrive)|"
+        r"running late)\b",
+        "missed late visit rescheduled",
+    ),
+    (  # "how often would you come by?": the schedule of a recurring service
+        r"\b(?:how often|how frequently|how many times a|(?:once|twice|three times) a (?:day|week|fortnight)|"
+        r"every other (?:day|week))\b",
+        "schedule frequency weekly every",
+    ),
+    (  # "what if one of the bins gets damaged?": breakage and replacement
+        # (not "any kind of break on the price", "what's the damage", "we are broke")
+        r"\b(?:breaks? down|broken|broke down|damaged|stolen|goes wrong|stops? working|faulty|replac\w*)\b",
+        "replacement repair damaged",
+    ),
     (
         r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month)|"
         # "would my dentists have to buy something, or pay you guys?"
