@@ -1,7 +1,8 @@
 """Battlecards and the company's own documents on Q&A: a question that names no competitor is
 answered (and cited) from the company's own documents when one of them is confident, even where
 a battlecard has a sentence on the same topic; a battlecard still answers a question about its
-competitor, and a question only a battlecard answers."""
+competitor once that competitor was briefed (before, the search agent's brief from the same
+battlecard answers it), and a question only a battlecard answers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.fakes.agents import USER, block, catalog_for, shared_embedder
 from tests.fakes.store import MemoryStore
 from wingman.agents.base import CallContext
 from wingman.agents.qa import QaAgent, prefer_own_documents
+from wingman.events import Insight
 from wingman.llm.local import LocalLlm
 from wingman.search.knowledge import KnowledgeBase, Passage
 
@@ -74,9 +76,24 @@ async def test_a_question_naming_no_competitor_cites_the_own_document(
     assert await _cited(qa, "Would we be paying for the people in the office as well?") == ["pricing.md"]
 
 
-async def test_a_question_about_the_competitor_may_cite_its_battlecard(
+async def test_a_question_about_a_competitor_not_yet_briefed_is_left_to_its_brief(
     qa: tuple[QaAgent, CallContext],
 ) -> None:
+    agent, ctx = qa
+    outcome = await agent.handle(block("Why would we pick you over Tallyho on price?"), ctx)
+    assert outcome.insights == []
+    assert "left to the competitor brief" in outcome.run.output
+
+
+async def test_a_question_about_a_competitor_briefed_earlier_cites_its_battlecard(
+    qa: tuple[QaAgent, CallContext],
+) -> None:
+    agent, ctx = qa
+    brief = Insight(
+        call_id=ctx.call_id, user_id=ctx.user_id, agent="search", category="Competitor",
+        kind="competitor.tallyho", content="Tallyho: ...", entity="Tallyho",
+    )
+    ctx.shown[brief.id] = brief
     assert await _cited(qa, "Why would we pick you over Tallyho on price?") == ["battlecard-tallyho.md"]
 
 

@@ -169,6 +169,19 @@ def named_battlecards(text: str, ctx: CallContext) -> set[str]:
     }
 
 
+def left_to_the_brief(question: str, best: Passage, ctx: CallContext) -> str | None:
+    """The competitor `question` names, when `best` is its battlecard and no brief about it
+    was shown yet in the call (the search agent briefs on it now)."""
+    for match in ctx.catalog.matcher.find(question):
+        if ctx.catalog.kinds.get(match.name) != "competitor":
+            continue
+        if ctx.catalog.documents.get(match.name) != best.filename:
+            continue
+        if not any(i.agent == "search" and i.entity == match.name for i in ctx.shown.values()):
+            return match.name
+    return None
+
+
 def prefer_own_documents(
     passages: list[Passage], battlecards: set[str], named: set[str], floor: float
 ) -> list[Passage]:
@@ -265,6 +278,12 @@ class QaAgent(Agent):
                 continue
             named = named_battlecards(question, ctx)
             passages = prefer_own_documents(passages, battlecards, named, floor)[:3]
+            if (competitor := left_to_the_brief(question, passages[0], ctx)) is not None:
+                # "we use X already, why would we switch?": the competitor brief the search agent
+                # draws from the same battlecard answers it; the Q&A agent answers such a
+                # question only once X was briefed earlier in the call
+                notes.append(f"{kind} question: about {competitor}, left to the competitor brief")
+                continue
             confidence = retrieval_confidence(passages[0])
             if query != question and vendor_words_held(query, question, passages[0]):
                 floor = min(floor, VENDOR_WORDS_FLOOR)
