@@ -2,7 +2,8 @@
 answered (and cited) from the company's own documents when one of them is confident, even where
 a battlecard has a sentence on the same topic; a battlecard still answers a question about its
 competitor once that competitor was briefed (before, the search agent's brief from the same
-battlecard answers it), and a question only a battlecard answers."""
+battlecard answers it), and a question only a battlecard answers once its competitor came up in
+the call."""
 
 from __future__ import annotations
 
@@ -97,9 +98,13 @@ async def test_a_question_about_a_competitor_briefed_earlier_cites_its_battlecar
     assert await _cited(qa, "Why would we pick you over Tallyho on price?") == ["battlecard-tallyho.md"]
 
 
-async def test_a_question_only_a_battlecard_answers_is_still_answered(
+async def test_a_question_only_a_battlecard_answers_is_answered_once_its_competitor_came_up(
     qa: tuple[QaAgent, CallContext],
 ) -> None:
+    agent, ctx = qa
+    # nobody talked of Tallyho: its battlecard answers nothing in this call
+    assert await _cited(qa, "How quickly could we be up and running?") == []
+    ctx.recent.append(block("We had a demo from Tallyho last month, it looked fine."))
     assert await _cited(qa, "How quickly could we be up and running?") == ["battlecard-tallyho.md"]
 
 

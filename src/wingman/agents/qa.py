@@ -277,6 +277,12 @@ class QaAgent(Agent):
                 notes.append(f"{kind} question: knowledge base empty")
                 continue
             named = named_battlecards(question, ctx)
+            # the battlecard of a competitor nobody brought up in the call answers nothing in it
+            talked_of = named | named_battlecards(" ".join([*(b.text for b in ctx.recent), block.text]), ctx)
+            passages = [p for p in passages if p.filename not in battlecards or p.filename in talked_of]
+            if not passages:
+                notes.append(f"{kind} question: only battlecards of competitors not talked of")
+                continue
             passages = prefer_own_documents(passages, battlecards, named, floor)[:3]
             if (competitor := left_to_the_brief(question, passages[0], ctx)) is not None:
                 # "we use X already, why would we switch?": the competitor brief the search agent
