@@ -146,6 +146,8 @@ def test_a_topic_named_just_before_the_question_goes_with_it() -> None:
     assert with_topic("Is it a year?", "Is it a year?", said) == "Is it a year?"
     said = "We love the colours on the new screens. Is it a year?"
     assert with_topic("Is it a year?", "Is it a year?", said) == "Is it a year?"
+    said = "Um, so, the other thing. Is it a year?"
+    assert with_topic("Is it a year?", "Is it a year?", said) == "Is it a year?"
 
 
 def test_a_topic_somebody_else_will_raise_is_a_question() -> None:

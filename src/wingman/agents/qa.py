@@ -118,7 +118,9 @@ def with_context(question: str, block_text: str) -> str:
 # question about it ("at eighteen seats, is there any kind of break?")
 _TOPIC = re.compile(
     r"^(?:(?:and|so|now|then|also|okay|ok|right|next),? )*(?:what about|how about|about|as for|on)? ?"
-    r"(?:the|your|our) (?:[a-z][\w'-]* ?){1,2}[.?!]?$",
+    # (not "so, the other thing.", "and the thing is.": no topic named)
+    r"(?:the|your|our) (?!(?:other |next |last |main |big |same )?"
+    r"(?:thing|things|one|bit|question|point|stuff|way|deal)\b)(?:[a-z][\w'-]* ?){1,2}[.?!]?$",
     re.I,
 )
 
