@@ -12,6 +12,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
+from wingman.agents.phrasings import (
+    RECOGNIZED_PHRASING_FLOOR,
+    VENDOR_WORDS_FLOOR,
+    expand_question,
+    vendor_words_held,
+)
 from wingman.agents.text import NAME, question_sentences, sentences
 from wingman.events import Insight, TranscriptBlock
 from wingman.llm.base import Llm, LlmRequest
@@ -49,146 +55,6 @@ def retrieval_confidence(passage: Passage) -> float:
     return round(0.8 * similarity + 0.2 * passage.coverage, 4)
 
 
-# Spoken phrasings of common buyer questions, and the words knowledge bases answer them in:
-# "can it talk to X" is about integrations, "how long before we are up and running" about setup
-# time. Added to the retrieval query (not to the answer), so passage and sentence ranking find
-# documents written in the vendor's words.
-_PARAPHRASES = [
-    (r"\bhow (?:long|quickly|fast|soon)\b", "takes days weeks"),
-    (
-        r"\b(?:up and running|go(?:ing)? live|get (?:\w+ ){0,2}live|be live|roll ?outs?|rolling out|"
-        r"deploy\w*|implement\w*|onboard\w*|set ?up(?! fees?)|stand (?:it|this) up|switch over)\b",
-        "setup rollout implementation live",
-    ),
-    (  # "can it talk to X": the product (not a person) working with another system
-        r"\b(?:it|this|that|you|the app|the system|your \w+) (?:talks? to|works? with|connects? (?:to|with)|"
-        r"hooks? (?:up )?(?:to|into|with)|plugs? into|plays? (?:nice|well) with|syncs? with|ties? into)\b",
-        "integrates syncs with",
-    ),
-    (r"\b(?:slow (?:down|up)|bogs? down|heavy|lag\w*|performance|battery)\b", "performance processor"),
-    (
-        r"\b(?:stored|kept|hosted|resides?|where (?:is|are|does|do) (?:the |our |my )?data|"
-        r"leaves? (?:the|our) (?:country|region|continent)|data cent(?:er|re)s?)\b",
-        "stored hosted data",
-    ),
-    (  # "would the invoices end up in QuickBooks without retyping": an integration question
-        r"\b(?:end up in|flow (?:in)?to|show up in|go straight (?:in)?to|land in|retyp\w*|re-?enter\w*|"
-        r"double entry|copy (?:\w+ )?(?:over|across)|"
-        r"(?:type|key|enter) (?:\w+ ){0,2}in (?:again|twice|by hand)|pull (?:\w+ ){0,3}(?:out of|from)|"
-        # "is it me typing it all in again", "someone in the office keying in receipts"
-        r"(?:typing|keying|entering) (?:\w+ ){0,2}in|keys? (?:\w+ ){0,2}in by hand)\b",
-        "integrates syncs with",
-    ),
-    (  # "let people try it before they commit": the trial, pilot or proof of concept
-        r"\b(?:try (?:it|this|you|things) out|try (?:it|this) (?:first|before)|test drive|"
-        r"trial|pilot|before (?:we|they|i|you) (?:commit|sign|buy|pay))\b",
-        "free trial pilot proof of concept",
-    ),
-    (  # "ten years of files in the old system, would we have to move it ourselves"
-        r"\b(?:(?:old|previous|current|existing|legacy) (?:system|software|tool|provider)|"
-        r"(?:move|moving|bring|carry|port|transfer)\b[^.?!]{0,30}\b(?:files|data|records|history|over)|"
-        r"migrat\w*|import\w*)\b",
-        "migration import data from previous system",
-    ),
-    (r"\b(?:discount\w*|deal|cheaper|break on|savings?)\b", "discount off"),
-    # everyday idioms for a few topics every product's documents cover: stopping for a while,
-    # the price, doing it from home, where the data lives
-    (
-        r"\b(?:on ice|put (?:\w+ ){0,3}on pause|pause\w*|freez\w*|skip a month|take a break from)\b",
-        "pause freeze hold",
-    ),
-    (
-        r"\bwhat(?:'s| is) the damage\b|\bhow much (?:are we|am i) looking at\b|\bballpark\b",
-        "price dollars per month",
-    ),
-    (
-        r"\bfrom (?:the |her |his |their |my |our )?"
-        r"(?:couch|sofa|home|house|kitchen table|own phone|phone|laptop)\b|"
-        r"\bremotely\b",
-        "online from their own phone or computer",
-    ),
-    (
-        r"\bwhere (?:do|does|would|will|is|are) (?:[\w']+ ){0,4}"
-        r"(?:sit|sits|sitting|live|lives|end up|ends up|kept|held)\b",
-        "stored hosted data",
-    ),
-    (  # "what's the cheapest way in", "is the monthly number based on apartments": the plans
-        r"\b(?:cheapest|least expensive|entry[- ]level|starter plan|way in|smallest plan|basic plan|"
-        r"(?:number|price|bill|fee|cost|charge|rate|pricing) (?:is |be )?based on|"
-        r"how many (?:people|users|staff|logins?|seats) (?:\w+ ){0,2}log)\b",
-        "price plans dollars per month billed per",
-    ),
-    (  # "would we be tied in for a year, or could we walk away": the contract's length and exit
-        r"\b(?:cancel\w*|locked in|contract\w*|month to month|tied (?:in|into|down)|walk away|get out of|"
-        r"notice period|lock-?in|"
-        r"commit(?:ted|ment)? (?:to|for) (?:a|the|one|two|three) (?:year|years|term))\b",
-        "contract month to month annual notice",
-    ),
-    (r"\b(?:safe|secure|security|protect\w*|encrypt\w*|hack\w*|breach\w*)\b", "security encrypted"),
-    (  # "some bloke under the dash with a load of wires": fitting the hardware
-        r"\b(?:under the (?:dash\w*|bonnet|hood|desk|counter)|wir(?:es|ing)|fitted|fitting|install\w*|"
-        r"fit (?:it|them|the \w+)|(?:have|need) to do to (?:the|our|my) \w+)\b",
-        "install fitting plugs in minutes no tools wiring",
-    ),
-    (  # "is a box plugged in the whole time going to leave me with a dead van": draining power
-        r"\b(?:dead (?:van|car|truck|vehicle|battery|batteries|phone|device)|flat (?:battery|batteries)|"
-        r"drain\w*|run (?:\w+ )?(?:down|flat))\b",
-        "battery drain power",
-    ),
-    (  # "is the box a one-off, or wrapped up in the monthly", "before the VAT or after": what is charged
-        r"\b(?:one-?off|wrapped (?:up )?in the (?:monthly|price|subscription|plan)|"
-        r"vat|before tax|after tax|before the tax|after the tax)\b",
-        "price per month plan fee one-off excluding tax",
-    ),
-    (  # "i don't want to be seeing where they go on a sunday": staff privacy outside work
-        r"\b(?:privacy|private|spying|snooping|big brother|"
-        r"(?:see|seeing|watch|watching|track|tracking) (?:\w+ ){0,2}where "
-        r"(?:they|he|she|the \w+) (?:go|goes|went|are))\b",
-        "privacy private personal outside working hours",
-    ),
-    (r"\b(?:train\w*|learn\w*|teach|get the hang)\b", "training learn"),
-    (  # "half the day in boiler rooms with zero bars": no phone signal where they work
-        r"\b(?:offline|no (?:signal|reception|internet|coverage)|(?:zero|no|any) bars|dead ?zones?|"
-        r"out of range|without (?:a )?(?:signal|internet|connection|wifi))\b",
-        "offline signal",
-    ),
-    (  # "several of our members mostly speak Portuguese": the languages the product speaks
-        r"\b(?:speaks?|speaking|language|languages|translat\w*|bilingual|english|spanish|french|"
-        r"portuguese|german|italian|chinese|mandarin|cantonese|vietnamese|arabic|polish)\b",
-        "language languages available in english",
-    ),
-    (  # "when the heating goes out at two in the morning, does somebody get woken up"
-        r"\b(?:middle of the night|after hours|out of hours|overnight|woken|wakes? (?:\w+ )?up|"
-        r"(?:one|two|three|four|five|1|2|3|4|5) (?:am|a\.m\.|in the morning)|on-?call|"
-        r"at night|(?:24|twenty-four)[ /-]?(?:7|seven|hours?))\b",
-        "emergency on-call any hour",
-    ),
-    (  # "if we ever part ways, do we get to take our history with us": leaving with the data
-        r"\b(?:part ways|take (?:our|my|the|all) (?:\w+ ){0,2}with (?:us|me)|locked up|held hostage|"
-        r"get (?:our|my|the) (?:\w+ ){0,2}(?:back|out)|export\w*|download (?:our|my|the|all))\b",
-        "export data after cancel",
-    ),
-    (  # "what if the wifi in the back corner cuts out": working without a connection
-        r"\b(?:wi-?fi|internet|network|connection|signal|reception)\b[^.?!]{0,40}\b(?:cuts? out|drops?|"
-        r"dropping|goes down|go down|is down|dies|fails|spotty|patchy|flaky|unreliable)\b",
-        "offline wi-fi network drops keeps working",
-    ),
-    (  # "could we hand the insurer some kind of audit report": certifications and audits
-        r"\b(?:audit\w*|certif\w*|complian\w*|soc ?(?:2|two)|iso|pen ?test\w*|insurer|insurance|"
-        r"questionnaire|auditors?|regulators?)\b",
-        "certified audit report compliance",
-    ),
-    (
-        r"\b(?:how much|cost\w*|price\w*|pricing|charge\w*|per (?:seat|user|device|month)|"
-        r"(?:would|will|does) (?:it|that|this) (?:come|comes|work out|add up) to|set (?:us|me) back|"
-        r"pay (?:\w+ ){0,2}(?:up ?front|before|to start)|up-?front)\b",
-        "price dollars per month plan fee",
-    ),
-]
-_PARAPHRASE_PATTERNS = [(re.compile(p, re.I), words) for p, words in _PARAPHRASES]
-# a question in a recognized buyer phrasing ("do you let people try it before they commit") needs
-# less retrieval evidence: its topic is known, and the vendor's words were added to the query
-RECOGNIZED_PHRASING_FLOOR = 0.25
 # a question in no known phrasing whose words the best passage does not hold at all ("could members
 # pay their monthly dues through it": no 'dues' anywhere) is near the documents only by its
 # general topic; the passage answers some other question
@@ -217,13 +83,6 @@ def is_scheduling_request(sentence: str) -> bool:
     sentence = sentence.strip()
     last = sentence.rsplit(",", 1)[-1]
     return any(_SCHEDULING.search(part.strip()) is not None for part in {sentence, last})
-
-
-def expand_question(question: str) -> str:
-    """The retrieval query for `question`: its words plus the knowledge-base words for the
-    spoken phrasings it uses ("can it talk to Xero" -> "... (integrates syncs with)")."""
-    extra = [words for pattern, words in _PARAPHRASE_PATTERNS if pattern.search(question)]
-    return f"{question} ({' '.join(extra)})" if extra else question
 
 
 # "is there a way round that?", "is that a thing you do?": a short question about what the
@@ -255,6 +114,27 @@ def with_context(question: str, block_text: str) -> str:
     return f"{' '.join(names)}: {question}" if names else question
 
 
+# "And the price.", "What about security?", "Now, the contract.": a topic named just before the
+# question about it ("at eighteen seats, is there any kind of break?")
+_TOPIC = re.compile(
+    r"^(?:(?:and|so|now|then|also|okay|ok|right|next),? )*(?:what about|how about|about|as for|on)? ?"
+    # (not "so, the other thing.", "and the thing is.": no topic named)
+    r"(?:the|your|our) (?!(?:other |next |last |main |big |same )?"
+    r"(?:thing|things|one|bit|question|point|stuff|way|deal)\b)(?:[a-z][\w'-]* ?){1,2}[.?!]?$",
+    re.I,
+)
+
+
+def with_topic(question: str, sentence: str, block_text: str) -> str:
+    """`question` preceded by the topic the speaker named in the sentence right before
+    `sentence` ("And the price. At eighteen seats, is there any kind of break?" ->
+    "And the price. At eighteen seats, ..."), when that sentence is only a topic."""
+    before = sentences(block_text.split(sentence, 1)[0])
+    if not before or not _TOPIC.match(before[-1].strip()) or before[-1] in question:
+        return question
+    return f"{before[-1]} {question}"
+
+
 # "..., are you?", "..., isn't it?": a statement the speaker asks to be agreed with
 _TAG = re.compile(
     r",\s*(?:well,?\s*)?(?:are|is|do|does|did|was|were|have|has|can|could|would|will)(?:n't| not)?\s+"
@@ -274,6 +154,52 @@ def canonical_query(text: str, ctx: CallContext) -> str:
         words = [re.escape(w) for w in match.surface.split()]
         text = re.sub(r"\b" + r"[\s-]+".join(words) + r"\b", match.name, text, flags=re.I)
     return text
+
+
+# how much closer to the question an unnamed competitor's battlecard must be than the best own
+# passage to keep its sentences in the running
+BATTLECARD_MARGIN = 0.05
+
+
+def named_battlecards(text: str, ctx: CallContext) -> set[str]:
+    """The battlecards of the competitors `text` names."""
+    return {
+        doc
+        for match in ctx.catalog.matcher.find(text)
+        if ctx.catalog.kinds.get(match.name) == "competitor"
+        and (doc := ctx.catalog.documents.get(match.name))
+    }
+
+
+def left_to_the_brief(question: str, best: Passage, ctx: CallContext) -> str | None:
+    """The competitor `question` names, when `best` is its battlecard and no brief about it
+    was shown yet in the call (the search agent briefs on it now)."""
+    for match in ctx.catalog.matcher.find(question):
+        if ctx.catalog.kinds.get(match.name) != "competitor":
+            continue
+        if ctx.catalog.documents.get(match.name) != best.filename:
+            continue
+        if not any(i.agent == "search" and i.entity == match.name for i in ctx.shown.values()):
+            return match.name
+    return None
+
+
+def prefer_own_documents(
+    passages: list[Passage], battlecards: set[str], named: set[str], floor: float
+) -> list[Passage]:
+    """`passages` for answering: a battlecard answers questions about its competitor, the
+    company's own documents the rest. When an own passage is confident, it goes first, and the
+    battlecards of competitors the question does not name ("do you charge for the office people
+    too?") are dropped, so none of their sentences ("X charges per office user") is cited,
+    unless one of them is clearly closer to the question (the rollout time a company wrote only
+    in a battlecard): then they stay behind the own passages, for their sentences to compete."""
+    own = [p for p in passages if p.filename not in battlecards or p.filename in named]
+    others = [p for p in passages if p.filename in battlecards and p.filename not in named]
+    if not own or retrieval_confidence(own[0]) < floor:
+        return passages
+    if others and max(map(retrieval_confidence, others)) > retrieval_confidence(own[0]) + BATTLECARD_MARGIN:
+        return own + others
+    return own
 
 
 class QaAgent(Agent):
@@ -340,7 +266,8 @@ class QaAgent(Agent):
                 # you?": a comparison for the competitor brief, not a question for the documents
                 notes.append(f"{kind} question: a competitor comparison, left to the competitor brief")
                 continue
-            question = canonical_query(with_context(sentence, block.text), ctx)
+            question = with_topic(with_context(sentence, block.text), sentence, block.text)
+            question = canonical_query(question, ctx)
             query = expand_question(question)
             floor = self.min_confidence
             if query != question:
@@ -351,13 +278,23 @@ class QaAgent(Agent):
             if not passages:
                 notes.append(f"{kind} question: knowledge base empty")
                 continue
-            # a battlecard answers questions about its competitor; the company's own documents
-            # answer the rest, when one of them is confident enough
-            own = [p for p in passages if p.filename not in battlecards]
-            if own and passages[0].filename in battlecards and retrieval_confidence(own[0]) >= floor:
-                passages = own + [p for p in passages if p.filename in battlecards]
-            passages = passages[:3]
+            named = named_battlecards(question, ctx)
+            # the battlecard of a competitor nobody brought up in the call answers nothing in it
+            talked_of = named | named_battlecards(" ".join([*(b.text for b in ctx.recent), block.text]), ctx)
+            passages = [p for p in passages if p.filename not in battlecards or p.filename in talked_of]
+            if not passages:
+                notes.append(f"{kind} question: only battlecards of competitors not talked of")
+                continue
+            passages = prefer_own_documents(passages, battlecards, named, floor)[:3]
+            if (competitor := left_to_the_brief(question, passages[0], ctx)) is not None:
+                # "we use X already, why would we switch?": the competitor brief the search agent
+                # draws from the same battlecard answers it; the Q&A agent answers such a
+                # question only once X was briefed earlier in the call
+                notes.append(f"{kind} question: about {competitor}, left to the competitor brief")
+                continue
             confidence = retrieval_confidence(passages[0])
+            if query != question and vendor_words_held(query, question, passages[0]):
+                floor = min(floor, VENDOR_WORDS_FLOOR)
             if query == question and passages[0].coverage < MIN_OWN_WORDS:
                 notes.append(
                     f"{kind} question: none of its words in the best passage ({passages[0].filename}, "

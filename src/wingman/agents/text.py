@@ -110,6 +110,12 @@ _IMPLICIT = [
         r"privacy) (?:team|folks|people|department|officer|lead)s? (?:will|would|is going to|"
         r"are going to|always) (?:ask|want to know|need to know|want to see|want)\b"
     ),
+    # "the auditors, they are going to ask me straight off about encryption": a topic somebody the
+    # customer answers to will raise, for the rep to answer now
+    re.compile(
+        r"\b(?:they|he|she|(?:our|the|my|their) \w+(?: \w+)?) (?:are|is|will|would)(?: going to| definitely| "
+        r"probably| always| first)? ask(?: me| us)?(?: \w+){0,2} about\b"
+    ),
     # "the laptops are already slow, I cannot put anything heavy on them": a constraint the rep
     # should answer (how light the product is, whether it works offline ...)
     re.compile(
