@@ -45,23 +45,33 @@ class Rule(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     tips: list[str] = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
+    # what a sentence must hold for the examples alone to fire this rule (any one pattern): a
+    # competitor objection names an alternative, whatever it sounds like ("set us up with the
+    # trial" sits next to "we're halfway through a trial with someone else")
+    examples_require: list[str] = Field(default_factory=list)
     # a knowledge-base query for the workspace's own facts this tip needs (its pilot, discounts,
     # entry plan...): the best matching sentence is added to the tip, citing its document
     facts: str | None = None
     _compiled: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
     _excluded: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
+    _required: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
 
     def compile(self, where: str) -> list[str]:
         """Compile the patterns; returns one message per bad one (empty when all are good)."""
         problems: list[str] = []
-        compiled: dict[str, list[re.Pattern[str]]] = {"patterns": [], "exclude": []}
-        for name, patterns in (("patterns", self.patterns), ("exclude", self.exclude)):
+        compiled: dict[str, list[re.Pattern[str]]] = {"patterns": [], "exclude": [], "examples_require": []}
+        for name, patterns in (
+            ("patterns", self.patterns),
+            ("exclude", self.exclude),
+            ("examples_require", self.examples_require),
+        ):
             for i, pattern in enumerate(patterns):
                 try:
                     compiled[name].append(re.compile(pattern))
                 except re.error as e:
                     problems.append(f"{where}.{name}[{i}]: bad regular expression ({e})")
         self._compiled, self._excluded = compiled["patterns"], compiled["exclude"]
+        self._required = compiled["examples_require"]
         return problems
 
     def applies_to(self, speaker: str | None) -> bool:
@@ -71,6 +81,10 @@ class Rule(BaseModel):
     def excluded(self, text: str) -> bool:
         """Whether an exclusion pattern vetoes this rule on normalized `text`."""
         return any(p.search(text) for p in self._excluded)
+
+    def examples_may_fire(self, text: str) -> bool:
+        """Whether normalized `text` holds what `examples_require` asks for (True without it)."""
+        return not self._required or any(p.search(text) for p in self._required)
 
     def match(self, text: str) -> tuple[int, str] | None:
         """(index, matched words) of the first pattern matching normalized `text`, unless an
@@ -148,7 +162,7 @@ class Detection:
     @property
     def why(self) -> str:
         """For the agent-run record: the rule's name and the words that matched."""
-        return f"{self.rule.label}: heard \"{self.words}\"" if self.words else self.rule.label
+        return f'{self.rule.label}: heard "{self.words}"' if self.words else self.rule.label
 
 
 class Playbook(BaseModel):
