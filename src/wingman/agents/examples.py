@@ -41,6 +41,13 @@ _MIN_CLAUSE_WORDS = 3
 _CONDITION = re.compile(
     r"^(?:and |or |but |so )?(?:if|unless|once|as long as|provided|assuming|whether)\b", re.I
 )
+# a wish: "i'd love for nobody to retype the orders", "it would be great if the drivers..."
+_WISH = re.compile(
+    r"^(?:(?:and|so|but|okay|honestly|look|yeah),?\s+)*(?:(?:i|we)(?:['’]d| would)? (?:really |just )?"
+    r"(?:love|wish)\b|(?:it|that)(?:['’]d| would) be (?:amazing|great|lovely|brilliant|fantastic|"
+    r"ideal|nice|a dream|a relief)\b)",
+    re.IGNORECASE,
+)
 
 
 def clauses(sentence_list: Sequence[str]) -> list[str]:
@@ -159,7 +166,7 @@ class ExampleMatcher:
                 runner_up = max(runner_up, value)
         if (
             best is None
-            or best.score < m.threshold
+            or best.score < m.threshold_for(best.kind)
             or best.score - neutral < m.margin
             or best.score - runner_up < m.rule_margin
             or (best.kind in self._probed and self.is_pain(vector))
@@ -182,10 +189,13 @@ class ExampleMatcher:
         # once?" the piece "and the setup fee" sounds like a complaint about a fee, the question
         # only asks about it; a piece of a question can still hold a signal ("..., because we'd
         # want to start soon?")
+        # a wish ("i'd love for nobody to retype the orders") says what they want: a need to
+        # build on, whatever objection its words are near
         return [
             f
-            for f, (_, piece_of_question) in zip(found, texts, strict=True)
-            if f is not None and not (piece_of_question and f.kind.startswith(_OBJECTION))
+            for f, (text, piece_of_question) in zip(found, texts, strict=True)
+            if f is not None
+            and not (f.kind.startswith(_OBJECTION) and (piece_of_question or _WISH.match(text)))
         ]
 
 

@@ -128,6 +128,9 @@ class Matching(BaseModel):
 
     k: int = Field(3, ge=1)  # a kind's score is the mean similarity of its k nearest examples
     threshold: float = Field(0.45, ge=0, le=1)
+    # a higher bar for a kind whose examples sit near ordinary talk ("how long have you been
+    # around?" is near the customer telling how long it has been in business)
+    kind_thresholds: dict[str, float] = Field(default_factory=dict)
     margin: float = Field(0.0, ge=0, le=1)  # over the neutral examples' score
     rule_margin: float = Field(0.0, ge=0, le=1)  # over the runner-up rule's score
     # an objection heard in a question ("would we be tied in for a year?") by the examples alone
@@ -137,6 +140,9 @@ class Matching(BaseModel):
     # sentence on the complaint side of the probe between their examples and `pain_examples`
     # ("what we have is a nightmare") does not fire them (examples.py)
     pain_probe: list[str] = Field(default_factory=list)
+
+    def threshold_for(self, kind: str) -> float:
+        return self.kind_thresholds.get(kind, self.threshold)
 
 
 class Nudges(BaseModel):
