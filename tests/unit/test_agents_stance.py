@@ -116,3 +116,18 @@ def _without_requirements() -> Playbook:
         for rule in raw[family].values():
             rule["examples_require"] = []
     return parse_playbook(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("Honestly I doubt it's designed for a practice our size.", {"objection.need"}),
+        ("It feels built for much bigger operations than us.", {"objection.need"}),
+        ("I'm a bit gun-shy after what happened with the last supplier.", {"objection.trust"}),
+        # said without doubt, fitting them is a reason to buy, not an objection
+        ("That's why we called, it's made for firms like ours.", set()),
+    ],
+)
+def test_a_doubt_about_fit_and_wariness_after_a_bad_experience(text: str, kinds: set[str]) -> None:
+    found = {d.kind for d in Playbook.load(PLAYBOOK).detect(text, speaker="customer")}
+    assert {k for k in found if k.startswith("objection.")} == kinds
