@@ -131,3 +131,13 @@ def _without_requirements() -> Playbook:
 def test_a_doubt_about_fit_and_wariness_after_a_bad_experience(text: str, kinds: set[str]) -> None:
     found = {d.kind for d in Playbook.load(PLAYBOOK).detect(text, speaker="customer")}
     assert {k for k in found if k.startswith("objection.")} == kinds
+
+
+async def test_a_question_needs_the_question_margin_to_be_a_signal_too(coach: SalesCoach) -> None:
+    # a hypothetical question about moving the history is near "what would we need to have ready
+    # for the migration?": the Q&A agent answers it; it is no close
+    hypothetical = "Supposing we moved across, would the history come with us?"
+    assert await _matched(hypothetical) == {"signal.buying"}
+    assert await _kinds(coach, hypothetical) == set()
+    # a question that clearly sounds like buying more still is a signal
+    assert await _kinds(coach, "Could we add the warehouse team later on?") == {"signal.buying"}

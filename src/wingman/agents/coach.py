@@ -214,11 +214,14 @@ class SalesCoach(Agent):
                     if m.kind == "objection.price" and is_own_costs_rising(sentence):
                         continue  # "the fuel bill's gone through the roof": their cost, a pain
                     if (
-                        m.kind.startswith("objection.")
+                        m.kind.startswith(_DECIDING)
                         and asked
                         and m.score < playbook.matching.threshold + playbook.matching.question_margin
                     ):
-                        continue  # "would we be tied in for a year?" asks; the Q&A answers it
+                        # "would we be tied in for a year?" asks, and so does "would your thing
+                        # let people in through those?": the Q&A answers them, unless they sound
+                        # clearly like an objection or a close
+                        continue
                     here[m.kind] = Finding(
                         m.kind,
                         rule.label,

@@ -133,8 +133,8 @@ class Matching(BaseModel):
     kind_thresholds: dict[str, float] = Field(default_factory=dict)
     margin: float = Field(0.0, ge=0, le=1)  # over the neutral examples' score
     rule_margin: float = Field(0.0, ge=0, le=1)  # over the runner-up rule's score
-    # an objection heard in a question ("would we be tied in for a year?") by the examples alone
-    # needs this much more than `threshold`: a question is the Q&A agent's to answer
+    # an objection or a signal heard in a question ("would we be tied in for a year?") by the
+    # examples alone needs this much more than `threshold`: a question is the Q&A agent's to answer
     question_margin: float = Field(0.0, ge=0, le=1)
     # the kinds that defend the current setup or its cost ("what we have works", "too dear"): a
     # sentence on the complaint side of the probe between their examples and `pain_examples`
