@@ -7,7 +7,9 @@ similarity of its k nearest examples. The best rule fires when its score reaches
 beats the neutral examples by the margin and the runner-up rule by the rule margin (a sentence
 halfway between two rules is ambiguous, and says nothing). Patterns stay the precise path; this
 is the recall path, tuned for precision on tests/data/utterances_dev.yaml. A question is judged
-whole: a piece of one ("and the setup fee, is that every year?") is never an objection alone.
+whole: a piece of one ("and the setup fee, is that every year?") is never an objection alone;
+nor is a wish ("i'd love it if my manager didn't have to sign every timesheet"). Kinds the
+coach rules out for a sentence (a competitor objection naming no alternative) are no candidates.
 
 Similarity sees the topic, not which way the customer leans on it: "our system is a nightmare"
 sits next to "our system does what we need". A linear probe (ridge regression on the same
