@@ -14,6 +14,7 @@ moment, and the playbook's own tip is used whenever it cannot.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 
@@ -51,6 +52,28 @@ _COMPETITOR_HANDOVER = frozenset(
 )
 MIN_FACT_SCORE = 0.35
 _DECIDING = ("objection.", "signal.")  # families whose pattern makes the examples unneeded
+
+
+# a topic named on its own before the question about it: "and the price. at eighteen seats, is
+# there any kind of break?", "now, the setup fee. is that every year?"
+_TOPIC = re.compile(
+    r"^(?:(?:and|so|now|okay|ok|right|also|then|well|what about|as for),?\s+)*"
+    r"(?:the|your|that|this|those|these|our)\s+[\w-]+(?:\s+[\w-]+){0,2}[.:]?$",
+    re.IGNORECASE,
+)
+
+
+def topics_joined(sentence_list: Sequence[str]) -> list[str]:
+    """The sentences, with a topic named alone ("And the price.") joined to the question that
+    follows it: the question says what is asked about the topic, and "and the price" alone
+    sounds like a complaint about it."""
+    out: list[str] = []
+    for sentence in sentence_list:
+        if out and _TOPIC.match(out[-1]) and question_kind(sentence) == "explicit":
+            out[-1] = f"{out[-1].rstrip('.:')}, {sentence[:1].lower()}{sentence[1:]}"
+        else:
+            out.append(sentence)
+    return out
 
 
 class CoachTip(BaseModel):
@@ -122,7 +145,7 @@ class SalesCoach(Agent):
         found: dict[str, Finding] = {}
         parts = [
             (sentence, ctx.catalog.matcher.find(sentence))
-            for sentence in sentences(block.text) or [block.text]
+            for sentence in topics_joined(sentences(block.text) or [block.text])
         ]
         per_sentence: list[dict[str, Finding]] = []
         for sentence, entities in parts:
@@ -150,8 +173,15 @@ class SalesCoach(Agent):
                 # "could we start the pilot the first week of March?": asking for a start date is
                 # the customer closing, whatever words the signal's patterns know
                 here["signal.buying"] = Finding(
-                    "signal.buying", rule.label, rule.category, rule.priority, rule.tips, 1.0,
-                    f"{rule.label}: asks for a start date", facts=rule.facts, sentence=sentence,
+                    "signal.buying",
+                    rule.label,
+                    rule.category,
+                    rule.priority,
+                    rule.tips,
+                    1.0,
+                    f"{rule.label}: asks for a start date",
+                    facts=rule.facts,
+                    sentence=sentence,
                 )
             per_sentence.append(here)
         # the examples are the recall path: only when no objection or signal pattern (the
@@ -168,7 +198,12 @@ class SalesCoach(Agent):
                 prepared = prepare(sentence, entities, ctx.catalog.competitors)
                 own_task = is_own_task(sentence)
                 asked = block_asks
-                for m in await matcher.match([sentence]):
+                # a kind that cannot apply here (a competitor objection naming no alternative)
+                # is no candidate: "set us up with the trial" is then the signal it sounds like
+                ruled_out = frozenset(
+                    kind for kind, rule in playbook.rules() if not rule.examples_may_fire(prepared)
+                )
+                for m in await matcher.match([sentence], ruled_out=ruled_out):
                     rule = playbook.rule(m.kind)
                     if rule is None or m.kind in here or not rule.applies_to(block.speaker):
                         continue
@@ -179,11 +214,14 @@ class SalesCoach(Agent):
                     if m.kind == "objection.price" and is_own_costs_rising(sentence):
                         continue  # "the fuel bill's gone through the roof": their cost, a pain
                     if (
-                        m.kind.startswith("objection.")
+                        m.kind.startswith(_DECIDING)
                         and asked
                         and m.score < playbook.matching.threshold + playbook.matching.question_margin
                     ):
-                        continue  # "would we be tied in for a year?" asks; the Q&A answers it
+                        # "would we be tied in for a year?" asks, and so does "would your thing
+                        # let people in through those?": the Q&A answers them, unless they sound
+                        # clearly like an objection or a close
+                        continue
                     here[m.kind] = Finding(
                         m.kind,
                         rule.label,

@@ -6,7 +6,10 @@ embedded (MiniLM, cached) and compared with every example; a rule's score is the
 similarity of its k nearest examples. The best rule fires when its score reaches the threshold,
 beats the neutral examples by the margin and the runner-up rule by the rule margin (a sentence
 halfway between two rules is ambiguous, and says nothing). Patterns stay the precise path; this
-is the recall path, tuned for precision on tests/data/utterances_dev.yaml.
+is the recall path, tuned for precision on tests/data/utterances_dev.yaml. A question is judged
+whole: a piece of one ("and the setup fee, is that every year?") is never an objection alone;
+nor is a wish ("i'd love it if my manager didn't have to sign every timesheet"). Kinds the
+coach rules out for a sentence (a competitor objection naming no alternative) are no candidates.
 
 Similarity sees the topic, not which way the customer leans on it: "our system is a nightmare"
 sits next to "our system does what we need". A linear probe (ridge regression on the same
@@ -26,9 +29,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wingman.agents.playbook import Playbook
+from wingman.agents.text import question_kind
 from wingman.search.embeddings import Embedder
 
 NEUTRAL = "neutral"
+_OBJECTION = "objection."
 _PROBE_RIDGE = 1.0  # the probe's L2 penalty (unit-length embeddings, a few hundred examples)
 # where a spoken sentence splits into clauses that can carry their own objection or signal
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\b(?:but|so|because|though)\b)\s*", re.IGNORECASE)
@@ -38,17 +43,32 @@ _MIN_CLAUSE_WORDS = 3
 _CONDITION = re.compile(
     r"^(?:and |or |but |so )?(?:if|unless|once|as long as|provided|assuming|whether)\b", re.I
 )
+# a wish: "i'd love for nobody to retype the orders", "it would be great if the drivers..."
+_WISH = re.compile(
+    r"^(?:(?:and|so|but|okay|honestly|look|yeah),?\s+)*(?:(?:i|we)(?:['’]d| would)? (?:really |just )?"
+    r"(?:love|wish)\b|(?:it|that)(?:['’]d| would) be (?:amazing|great|lovely|brilliant|fantastic|"
+    r"ideal|nice|a dream|a relief)\b)",
+    re.IGNORECASE,
+)
 
 
 def clauses(sentence_list: Sequence[str]) -> list[str]:
     """The sentences, then the clauses of those that have several (each of 3+ words, not a
     condition standing alone)."""
-    found = list(sentence_list)
+    return [text for text, _ in _clauses_of(sentence_list)]
+
+
+def _clauses_of(sentence_list: Sequence[str]) -> list[tuple[str, bool]]:
+    """clauses(), each with whether it is a piece of a question (not the question whole)."""
+    found = {s: False for s in sentence_list}
     for sentence in sentence_list:
         parts = [p for p in _CLAUSE.split(sentence) if len(p.split()) >= _MIN_CLAUSE_WORDS]
         if len(parts) > 1:
-            found.extend(p for p in parts if p not in found and not _CONDITION.match(p))
-    return found
+            asks = question_kind(sentence) == "explicit"
+            for p in parts:
+                if p not in found and not _CONDITION.match(p):
+                    found[p] = asks
+    return list(found.items())
 
 
 @dataclass(frozen=True)
@@ -115,7 +135,15 @@ class ExampleMatcher:
         weights, bias = self._probe
         return float(vector @ weights) + bias < 0
 
-    def score(self, matrix: NDArray[np.float32], vector: NDArray[np.float32]) -> ExampleMatch | None:
+    def score(
+        self,
+        matrix: NDArray[np.float32],
+        vector: NDArray[np.float32],
+        *,
+        ruled_out: frozenset[str] = frozenset(),
+    ) -> ExampleMatch | None:
+        """The rule `vector` fires, if any; the kinds in `ruled_out` cannot apply to this text
+        and are neither candidates nor runners-up."""
         if not self._texts:
             return None
         m = self._playbook.matching
@@ -124,6 +152,8 @@ class ExampleMatcher:
         neutral = -1.0
         runner_up = -1.0
         for kind in self._kinds:
+            if kind in ruled_out:
+                continue
             mask = self._labels == kind
             kind_sims = sims[mask]
             top = np.sort(kind_sims)[::-1][: m.k]
@@ -138,7 +168,7 @@ class ExampleMatcher:
                 runner_up = max(runner_up, value)
         if (
             best is None
-            or best.score < m.threshold
+            or best.score < m.threshold_for(best.kind)
             or best.score - neutral < m.margin
             or best.score - runner_up < m.rule_margin
             or (best.kind in self._probed and self.is_pain(vector))
@@ -146,15 +176,29 @@ class ExampleMatcher:
             return None
         return best
 
-    async def match(self, sentences: Sequence[str]) -> list[ExampleMatch]:
-        """The example matches of `sentences` and their clauses (one per text at most)."""
+    async def match(
+        self, sentences: Sequence[str], *, ruled_out: frozenset[str] = frozenset()
+    ) -> list[ExampleMatch]:
+        """The example matches of `sentences` and their clauses (one per text at most), never
+        of the kinds in `ruled_out`."""
         if not sentences or not self._texts:
             return []
         matrix = await self._examples()
-        texts = clauses(sentences)
-        vectors = await asyncio.gather(*(self._embedder.embed_query(s) for s in texts))
-        found = [self.score(matrix, v) for v in vectors]
-        return [f for f in found if f is not None]
+        texts = _clauses_of(sentences)
+        vectors = await asyncio.gather(*(self._embedder.embed_query(s) for s, _ in texts))
+        found = [self.score(matrix, v, ruled_out=ruled_out) for v in vectors]
+        # a question is judged whole: in "and the setup fee, is that every year or just the
+        # once?" the piece "and the setup fee" sounds like a complaint about a fee, the question
+        # only asks about it; a piece of a question can still hold a signal ("..., because we'd
+        # want to start soon?")
+        # a wish ("i'd love for nobody to retype the orders") says what they want: a need to
+        # build on, whatever objection its words are near
+        return [
+            f
+            for f, (text, piece_of_question) in zip(found, texts, strict=True)
+            if f is not None
+            and not (f.kind.startswith(_OBJECTION) and (piece_of_question or _WISH.match(text)))
+        ]
 
 
 def _fit_probe(

@@ -45,23 +45,33 @@ class Rule(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     tips: list[str] = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
+    # what a sentence must hold for the examples alone to fire this rule (any one pattern): a
+    # competitor objection names an alternative, whatever it sounds like ("set us up with the
+    # trial" sits next to "we're halfway through a trial with someone else")
+    examples_require: list[str] = Field(default_factory=list)
     # a knowledge-base query for the workspace's own facts this tip needs (its pilot, discounts,
     # entry plan...): the best matching sentence is added to the tip, citing its document
     facts: str | None = None
     _compiled: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
     _excluded: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
+    _required: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
 
     def compile(self, where: str) -> list[str]:
         """Compile the patterns; returns one message per bad one (empty when all are good)."""
         problems: list[str] = []
-        compiled: dict[str, list[re.Pattern[str]]] = {"patterns": [], "exclude": []}
-        for name, patterns in (("patterns", self.patterns), ("exclude", self.exclude)):
+        compiled: dict[str, list[re.Pattern[str]]] = {"patterns": [], "exclude": [], "examples_require": []}
+        for name, patterns in (
+            ("patterns", self.patterns),
+            ("exclude", self.exclude),
+            ("examples_require", self.examples_require),
+        ):
             for i, pattern in enumerate(patterns):
                 try:
                     compiled[name].append(re.compile(pattern))
                 except re.error as e:
                     problems.append(f"{where}.{name}[{i}]: bad regular expression ({e})")
         self._compiled, self._excluded = compiled["patterns"], compiled["exclude"]
+        self._required = compiled["examples_require"]
         return problems
 
     def applies_to(self, speaker: str | None) -> bool:
@@ -71,6 +81,10 @@ class Rule(BaseModel):
     def excluded(self, text: str) -> bool:
         """Whether an exclusion pattern vetoes this rule on normalized `text`."""
         return any(p.search(text) for p in self._excluded)
+
+    def examples_may_fire(self, text: str) -> bool:
+        """Whether normalized `text` holds what `examples_require` asks for (True without it)."""
+        return not self._required or any(p.search(text) for p in self._required)
 
     def match(self, text: str) -> tuple[int, str] | None:
         """(index, matched words) of the first pattern matching normalized `text`, unless an
@@ -114,15 +128,21 @@ class Matching(BaseModel):
 
     k: int = Field(3, ge=1)  # a kind's score is the mean similarity of its k nearest examples
     threshold: float = Field(0.45, ge=0, le=1)
+    # a higher bar for a kind whose examples sit near ordinary talk ("how long have you been
+    # around?" is near the customer telling how long it has been in business)
+    kind_thresholds: dict[str, float] = Field(default_factory=dict)
     margin: float = Field(0.0, ge=0, le=1)  # over the neutral examples' score
     rule_margin: float = Field(0.0, ge=0, le=1)  # over the runner-up rule's score
-    # an objection heard in a question ("would we be tied in for a year?") by the examples alone
-    # needs this much more than `threshold`: a question is the Q&A agent's to answer
+    # an objection or a signal heard in a question ("would we be tied in for a year?") by the
+    # examples alone needs this much more than `threshold`: a question is the Q&A agent's to answer
     question_margin: float = Field(0.0, ge=0, le=1)
     # the kinds that defend the current setup or its cost ("what we have works", "too dear"): a
     # sentence on the complaint side of the probe between their examples and `pain_examples`
     # ("what we have is a nightmare") does not fire them (examples.py)
     pain_probe: list[str] = Field(default_factory=list)
+
+    def threshold_for(self, kind: str) -> float:
+        return self.kind_thresholds.get(kind, self.threshold)
 
 
 class Nudges(BaseModel):
@@ -148,7 +168,7 @@ class Detection:
     @property
     def why(self) -> str:
         """For the agent-run record: the rule's name and the words that matched."""
-        return f"{self.rule.label}: heard \"{self.words}\"" if self.words else self.rule.label
+        return f'{self.rule.label}: heard "{self.words}"' if self.words else self.rule.label
 
 
 class Playbook(BaseModel):
