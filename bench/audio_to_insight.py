@@ -31,19 +31,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DEMO_WAV, demo_script, percentile, word_set  # noqa: E402
 
-from tests.audio_sets import conversation, demo_call_set  # noqa: E402
+from tests.audio_sets import conversation, demo_one_channel  # noqa: E402
 from tests.server import running_server  # noqa: E402
 from wingman.demo import DemoResult, run_demo  # noqa: E402
 from wingman.settings import Settings  # noqa: E402
@@ -211,17 +212,31 @@ def summary_line(found: list[Timing], audio: str, extra: int) -> str:
 
 
 def one_channel(path: Path, *, phone: bool) -> Path:
-    """The sample call on one channel; with `phone`, in the telephone band as
-    scripts/make_conversation_audio.py makes its phone calls."""
-    demo = demo_call_set()
-    mono = demo.audio.sum(axis=1).astype(np.float32)
-    if phone:
-        line = conversation.telephone(mono, snr_db=20.0, rng=np.random.default_rng(0))
-        call = conversation.Conversation(line[:, None], conversation.PHONE_RATE, demo.turns)
-    else:
-        call = conversation.Conversation(mono[:, None], demo.rate, demo.turns)
-    written: Path = conversation.write(call, path)
+    """The sample call on one channel (tests.audio_sets.demo_one_channel), written to `path`."""
+    call = demo_one_channel(phone=phone)
+    written: Path = conversation.write(conversation.Conversation(call.audio, call.rate, call.turns), path)
     return written
+
+
+def dump(path: Path, url: str, result: DemoResult) -> None:
+    """What the call said and decided, to find why a cue's tip is missing: each final with its
+    speaker, each insight, and each agent run (its input, rule and output) from the REST API."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        r = http.get(f"/api/calls/{result.call_id}/agent-runs")
+        r.raise_for_status()
+        runs = r.json()
+        r = http.get(f"/api/calls/{result.call_id}")
+        r.raise_for_status()
+        saved = r.json()["transcript"]
+    finals = [{k: f.get(k) for k in ("speaker", "start", "end", "text")} for f in result.finals]
+    insights = [{"at": round(e.at - result.stream_started_at, 2), **e.data} for e in result.of("insight")]
+    path.write_text(
+        json.dumps(
+            {"finals": finals, "saved": saved, "insights": insights, "agent_runs": runs},
+            indent=1,
+            default=str,
+        )
+    )
 
 
 def main() -> None:
@@ -232,6 +247,11 @@ def main() -> None:
         default="stereo",
         help="the shipped two channels, both on one, or one in the telephone band",
     )
+    ap.add_argument(
+        "--dump",
+        type=Path,
+        help="write the finals (text, speaker, times), the insights and every agent run as JSON here",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         audio = DEMO_WAV
@@ -239,6 +259,8 @@ def main() -> None:
             audio = one_channel(Path(tmp) / f"{args.audio}.wav", phone=args.audio == "phone")
         with running_server(Settings(data_dir=Path(tmp), auth="local")) as url:
             result = asyncio.run(run_demo(url=url, audio=audio, speed=1.0, title="bench", sample_data=True))
+            if args.dump is not None:
+                dump(args.dump, url, result)
     found = timings(result)
     for t in found:
         print(describe(t))

@@ -43,6 +43,7 @@ from tests.audio_sets import (  # noqa: E402
     AudioSet,
     at16k,
     demo_call_set,
+    demo_one_channel,
     real_phone_call,
     synthetic_call,
     two_cities_set,
@@ -69,6 +70,8 @@ SETS: dict[str, Callable[[int], AudioSet]] = {
     "real_phone": lambda seed: real_phone_call(seed),
     "two_cities": lambda seed: two_cities_set(),
     "demo": lambda seed: demo_call_set(),
+    "demo_mono": lambda seed: demo_one_channel(),
+    "demo_phone": lambda seed: demo_one_channel(phone=True),
 }
 SEEDED = ("synthetic_phone", "synthetic_wide", "real_phone")  # gaps, noise and rates per seed
 TWO_VOICE_MONO = ("synthetic_phone", "synthetic_wide", "real_phone")

@@ -161,6 +161,25 @@ def transcript_blocks(
     return out, t
 
 
+async def local_worker(
+    store: MemoryStore, knowledge: KnowledgeBase, profiles: ProfileService, tenant: str
+) -> AgentWorker:
+    """The real agents and gate with the local engine, started and warmed for `tenant`."""
+    worker = AgentWorker(
+        bus=MemoryBus(),
+        store=store,
+        llm=LocalLlm(),
+        knowledge=knowledge,
+        web_search=None,
+        settings=Settings(agent_deadline_seconds=5.0),
+        profiles=profiles,
+    )
+    for agent in worker.agents:
+        await agent.start()
+        await agent.warm(tenant)
+    return worker
+
+
 async def run_call(
     path: Path,
     world: dict[str, tuple[CompanyProfile, list[Path]]],
@@ -180,18 +199,7 @@ async def run_call(
         await knowledge.add_document(tenant, doc.name, doc.read_bytes(), "text/markdown")  # noqa: ASYNC240
     profiles = ProfileService(store=store)
     await profiles.put(tenant, profile)
-    worker = AgentWorker(
-        bus=MemoryBus(),
-        store=store,
-        llm=LocalLlm(),
-        knowledge=knowledge,
-        web_search=None,
-        settings=Settings(agent_deadline_seconds=5.0),
-        profiles=profiles,
-    )
-    for agent in worker.agents:
-        await agent.start()
-        await agent.warm(tenant)
+    worker = await local_worker(store, knowledge, profiles, tenant)
     call_id = path.stem
     if stt is not None:
         blocks, length = await speech_blocks(

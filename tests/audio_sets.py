@@ -162,6 +162,22 @@ def demo_call_set() -> AudioSet:
     return AudioSet("demo_stereo", pcm, rate, tuple(sorted(turns, key=lambda t: t.start)))
 
 
+@functools.cache
+def demo_one_channel(*, phone: bool = False) -> AudioSet:
+    """The demo call mixed onto one channel (16 kHz, as one microphone hears both voices); with
+    `phone`, that channel in the telephone band too (8 kHz, 300-3400 Hz, noise at 20 dB SNR), as
+    scripts/make_conversation_audio.py makes its phone calls."""
+    demo = demo_call_set()
+    mono = demo.audio.sum(axis=1).astype(np.float32)
+    turns = tuple(
+        Turn(t.speaker, t.text, t.start, t.end, channel=0, sentence_ends=t.sentence_ends) for t in demo.turns
+    )
+    if phone:
+        line = conversation.telephone(mono, snr_db=20.0, rng=np.random.default_rng(0))
+        return AudioSet("demo_phone", line[:, None], conversation.PHONE_RATE, turns)
+    return AudioSet("demo_mono", mono[:, None], demo.rate, turns)
+
+
 # -- real human speech
 def _need(path: Path, how: str) -> Path:
     if not path.exists():

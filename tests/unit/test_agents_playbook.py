@@ -45,6 +45,10 @@ def test_shipped_playbook_covers_every_objection_kind() -> None:
         ("We're also talking to air called.", "customer", {"objection.competitor"}),
         ("We already use Salesforce.", "customer", set()),  # a product, not a competitor
         ("I'll have to run this by my boss first.", "customer", {"objection.authority"}),
+        # whoever they name, a title speech recognition got wrong included ("VP" heard as "MeMe")
+        ("I will also need to check with my MeMe before we sign anything.", "customer",
+         {"objection.authority"}),
+        ("We need to talk with our ops lead before we decide.", "customer", {"objection.authority"}),
         ("At the end of the day it's the partners who sign, not me.", "customer", {"objection.authority"}),
         ("My crew is not exactly tech savvy, they just won't use it.", "customer", {"objection.need"}),
         ("Could our staff get by with the tablets we have?", "customer", set()),  # a question
@@ -168,6 +172,20 @@ async def test_coach_tips_rotate_and_competitor_with_battlecard_is_left_to_searc
     assert named.insights == []
     generic = await coach.handle(block("We're also talking to a few other vendors.", seq=4), ctx)
     assert [i.kind for i in generic.insights] == ["objection.competitor"]
+
+
+async def test_a_price_objection_naming_a_competitor_just_briefed_gets_the_price_tip() -> None:
+    coach = SalesCoach(playbook=PlaybookSource(PLAYBOOK), llm=LocalLlm())
+    ctx = CallContext(call_id="call-1", user_id="user-1", catalog=_catalog())
+    price = "Aircall, your price seems high."
+    # first mention: the search agent's brief (with its price angle) answers it
+    assert (await coach.handle(block(price, seq=1, start=20.0, end=22.0), ctx)).insights == []
+    ctx.gate.entities["aircall"] = 22.0  # the gate showed the Aircall brief; another is a repeat
+    again = await coach.handle(block(price, seq=2, start=25.0, end=27.0), ctx)
+    assert [i.kind for i in again.insights] == ["objection.price"]
+    # long after (past the gate's repeat window) the competitor is briefed again
+    late = await coach.handle(block(price, seq=3, start=400.0, end=402.0), ctx)
+    assert late.insights == []
 
 
 async def test_coach_says_nothing_on_small_talk_and_records_it() -> None:

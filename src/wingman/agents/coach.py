@@ -4,7 +4,8 @@ examples for customer sentences), sentence by sentence; the LLM only words the t
 moment, and the playbook's own tip is used whenever it cannot.
 
 - A sentence that names a competitor is the search agent's: its brief (from the battlecard,
-  with the price angle when price comes up) answers it, not a generic price or competitor tip.
+  with the price angle when price comes up) answers it, not a generic price or competitor tip;
+  once that competitor was briefed (the gate holds a second brief back), the coach answers.
 - An objection raised again gets the playbook's next tip for it (escalation); the gate counts
   what was shown.
 - A rule with `facts` brings the tenant's own facts (its pilot, discounts, entry plan) from its
@@ -125,15 +126,22 @@ class SalesCoach(Agent):
     async def start(self) -> None:
         await self.warm("")  # the template every tenant starts from
 
-    def _competitor_named(self, entities: Sequence[EntityMatch], ctx: CallContext) -> bool:
-        return any(ctx.catalog.kinds.get(e.name) == "competitor" for e in entities)
+    def _competitor_to_brief(self, entities: Sequence[EntityMatch], ctx: CallContext, *, at: float) -> bool:
+        """Whether the sentence names a competitor the search agent will brief: one not briefed
+        a moment ago (the gate would hold that brief back as a repeat, and the objection in the
+        sentence, "Aircall's price seems high" after the Aircall brief, would get no tip)."""
+        return any(
+            ctx.catalog.kinds.get(e.name) == "competitor" and not ctx.gate.entity_shown(e.name, at=at)
+            for e in entities
+        )
 
     async def detect(
         self, block: TranscriptBlock, ctx: CallContext, *, deconflict: bool = True
     ) -> list[Finding]:
         """Objections, signals and tone in `block` (nudges excluded), sentence by sentence.
         With `deconflict`, price and competitor objections in a sentence that names a
-        competitor are left to the search agent, whose brief carries the facts."""
+        competitor are left to the search agent, whose brief carries the facts, unless that
+        competitor was just briefed."""
         playbook = await self.playbook.for_tenant(block.tenant)
         matcher = self._examples(playbook)
         if matcher is not None and not matcher.ready:
@@ -234,7 +242,7 @@ class SalesCoach(Agent):
                         sentence=sentence,
                     )
         for (_, entities), here in zip(parts, per_sentence, strict=True):
-            if deconflict and self._competitor_named(entities, ctx):
+            if deconflict and self._competitor_to_brief(entities, ctx, at=block.end):
                 for kind in _COMPETITOR_HANDOVER:
                     here.pop(kind, None)
             for kind, finding in here.items():

@@ -26,6 +26,7 @@ from wingman.agents.feedback import FeedbackPreferences
 from wingman.events import Insight
 
 WINDOW_SECONDS = 60.0
+REPEAT_AFTER_SECONDS = 300.0  # the same entity (a competitor's brief) again within this is held
 RULE_FAMILIES = ("objection.", "signal.", "tone.")
 
 
@@ -42,6 +43,12 @@ class GateState:
     def times_shown(self, kind: str) -> int:
         """How many insights of `kind` this call has shown (the coach's next tip index)."""
         return self.shown[kind]
+
+    def entity_shown(self, entity: str, *, at: float, within: float = REPEAT_AFTER_SECONDS) -> bool:
+        """Whether an insight about `entity` (a competitor's brief) passed less than `within`
+        seconds of call time before `at`: the gate would hold another one back as a repeat."""
+        last = self.entities.get(entity.lower())
+        return last is not None and at - last < within
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class InsightGate:
         self,
         *,
         per_minute: int,
-        repeat_after_seconds: float = 300.0,
+        repeat_after_seconds: float = REPEAT_AFTER_SECONDS,
         restate_seconds: float = 8.0,
         near_duplicate: float = 90.0,
         low_priority: float = 0.5,
