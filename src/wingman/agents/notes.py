@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 
 from wingman.agents import text as _text
+from wingman.agents.anaphora import refers_back
 from wingman.agents.text import NAME, question_kind
 
 # "Dr. Alvarez", "Mrs. So-and-so": a title's full stop ends no sentence
@@ -131,7 +132,6 @@ _ACK = re.compile(
     r"got it|one page, got it|brilliant|nice|that's fair(?: enough)?)\b",
     re.I,
 )
-_ANAPHOR = re.compile(r"\b(?:there|that|this|it|those|these|them|they|one|he|she|him|her)\b", re.I)
 
 
 def tidy(text: str) -> str:
@@ -278,7 +278,7 @@ def needs_context(sentence: str) -> bool:
     there a way round that?", "does any of this end up in there?")."""
     words = len(tidy(sentence).split())
     if is_question(sentence):  # "is there a way round that?", not "does Relay sync with Xero?"
-        return words <= 18 and bool(_ANAPHOR.search(sentence)) and not NAME.search(sentence)
+        return words <= 18 and refers_back(sentence) and not NAME.search(sentence)
     return words <= 7
 
 
