@@ -12,24 +12,8 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
-from wingman.agents import text as _text
 from wingman.agents.anaphora import refers_back
-from wingman.agents.text import NAME, question_kind
-
-# "Dr. Alvarez", "Mrs. So-and-so": a title's full stop ends no sentence
-_TITLE = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St)\.$")
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of `text` (agents/text.py), a title's full stop ending none."""
-    out: list[str] = []
-    for sentence in _text.sentences(text):
-        if out and _TITLE.search(out[-1]):
-            out[-1] = f"{out[-1]} {sentence}"
-        else:
-            out.append(sentence)
-    return out
-
+from wingman.agents.text import NAME, question_kind, sentences
 
 _OPENERS = (
     r"so|and|but|okay|ok|right|yeah|yep|well|look|listen|honestly|oh|ah|hm+|mm+|um+|uh+|erm|er|"
