@@ -13,6 +13,7 @@ from wingman.agents.text import (
     normalize,
     question_kind,
     question_sentences,
+    sentences,
 )
 
 NAMES = ["Aircall", "Gong", "HubSpot", "Salesforce", "RingCentral", "Dialpad", "Slack", "Microsoft Teams"]
@@ -190,3 +191,33 @@ def test_the_customers_own_costs_rising_are_told_from_our_price() -> None:
     assert is_own_costs_rising("Our agency spend is climbing every month.")
     assert not is_own_costs_rising("Your monthly fee is going to be hard to justify.")
     assert not is_own_costs_rising("That's well over what we budgeted.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Dr. Okafor signs everything. Mrs. Byrne pays.",
+            ["Dr. Okafor signs everything.", "Mrs. Byrne pays."],
+        ),
+        (
+            "I asked Mr. Lee and Ms. Wu. Mx. Doe said yes!",
+            ["I asked Mr. Lee and Ms. Wu.", "Mx. Doe said yes!"],
+        ),
+        ("Prof. Adeyemi runs St. Jude's. Fine.", ["Prof. Adeyemi runs St. Jude's.", "Fine."]),
+        (
+            "We use a few, e.g. Slack, i.e. the chat. It works.",
+            ["We use a few, e.g. Slack, i.e. the chat.", "It works."],
+        ),
+        ("It's Xero vs. paper. Paper loses.", ["It's Xero vs. paper.", "Paper loses."]),
+        ("Granite Inc. signed last week. So did we.", ["Granite Inc. signed last week.", "So did we."]),
+        ("We're at No. 4 Mill Lane. Come by.", ["We're at No. 4 Mill Lane.", "Come by."]),
+        # "No." before a word is an answer
+        ("Is it monthly? No. We pay yearly.", ["Is it monthly?", "No.", "We pay yearly."]),
+        # the speech engine's lower case (question_kind splits normalized text)
+        ("is dr. patel in? she is.", ["is dr. patel in?", "she is."]),
+        ("Really? Yes! Done.", ["Really?", "Yes!", "Done."]),
+    ],
+)
+def test_a_title_or_abbreviation_ends_no_sentence(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected

@@ -1,5 +1,6 @@
 """The echo gate on signals with a known echo path, and the numpy filterbank against the
-reference extractor's output (saved from senko's C++ extractor by the export script's check)."""
+reference extractor's output (saved from senko's C++ extractor by the export script's check)
+and against the dense mel matmul it computes without BLAS."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.audio_sets import at16k, real_phone_call
 from wingman.audio.pcm import read_wav
+from wingman.speakers import fbank as fb
 from wingman.speakers.echo import FRAME, EchoGate
 from wingman.speakers.fbank import NUM_MEL_BINS, cmn_fbank, fbank, num_frames
 
@@ -93,3 +96,31 @@ def test_fbank_frames_and_a_tone_in_the_right_band() -> None:
     assert int(np.argmax(low)) < int(np.argmax(high))
     assert fbank(np.zeros(100, np.float32)).shape == (0, NUM_MEL_BINS)
 
+
+
+def dense_fbank(audio: np.ndarray) -> np.ndarray:
+    """The filterbank as it was computed before the banded sums: a float matmul on the mel
+    banks (the reference the banded sums must equal to float32 rounding)."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    n = num_frames(x.shape[0])
+    idx = np.arange(fb.FRAME_LENGTH)[None, :] + fb.FRAME_SHIFT * np.arange(n)[:, None]
+    frames = x[idx].astype(np.float64)
+    frames -= frames.mean(axis=1, keepdims=True)
+    frames[:, 1:] -= fb.PREEMPH * frames[:, :-1]
+    frames[:, 0] *= 1.0 - fb.PREEMPH
+    frames *= fb._window()
+    power = np.abs(np.fft.rfft(frames, n=fb.FFT_SIZE, axis=1)) ** 2
+    energies = power[:, : fb.FFT_SIZE // 2].astype(np.float32) @ fb._mel_banks()
+    return np.log(np.maximum(energies, np.finfo(np.float32).eps)).astype(np.float32)
+
+
+def test_fbank_is_the_dense_mel_matmul_on_real_speech() -> None:
+    audio = at16k(real_phone_call(0)).audio[:, 0]
+    # one frame, a diarizer window (1.5 s), a long clip, one not a whole number of frames
+    for start, end in [(16000, 16400), (3 * 16000, 4.5 * 16000), (0, 7 * 16000), (160_000, 172_345)]:
+        clip = np.ascontiguousarray(audio[int(start) : int(end)])
+        expected, got = dense_fbank(clip), fbank(clip)
+        assert got.dtype == np.float32 and got.shape == expected.shape == (num_frames(clip.shape[0]), 80)
+        assert float(np.abs(got - expected).max()) < 1e-5
+    silence = np.zeros(16000, np.float32)
+    np.testing.assert_array_equal(fbank(silence), dense_fbank(silence))

@@ -12,23 +12,8 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
-from wingman.agents import text as _text
-from wingman.agents.text import NAME, question_kind
-
-# "Dr. Alvarez", "Mrs. So-and-so": a title's full stop ends no sentence
-_TITLE = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St)\.$")
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of `text` (agents/text.py), a title's full stop ending none."""
-    out: list[str] = []
-    for sentence in _text.sentences(text):
-        if out and _TITLE.search(out[-1]):
-            out[-1] = f"{out[-1]} {sentence}"
-        else:
-            out.append(sentence)
-    return out
-
+from wingman.agents.anaphora import refers_back
+from wingman.agents.text import NAME, question_kind, sentences
 
 _OPENERS = (
     r"so|and|but|okay|ok|right|yeah|yep|well|look|listen|honestly|oh|ah|hm+|mm+|um+|uh+|erm|er|"
@@ -131,7 +116,6 @@ _ACK = re.compile(
     r"got it|one page, got it|brilliant|nice|that's fair(?: enough)?)\b",
     re.I,
 )
-_ANAPHOR = re.compile(r"\b(?:there|that|this|it|those|these|them|they|one|he|she|him|her)\b", re.I)
 
 
 def tidy(text: str) -> str:
@@ -278,7 +262,7 @@ def needs_context(sentence: str) -> bool:
     there a way round that?", "does any of this end up in there?")."""
     words = len(tidy(sentence).split())
     if is_question(sentence):  # "is there a way round that?", not "does Relay sync with Xero?"
-        return words <= 18 and bool(_ANAPHOR.search(sentence)) and not NAME.search(sentence)
+        return words <= 18 and refers_back(sentence) and not NAME.search(sentence)
     return words <= 7
 
 

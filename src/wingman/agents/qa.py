@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from wingman.agents.anaphora import points_at_thing
 from wingman.agents.base import Agent, AgentOutcome, CallContext, ask_llm, snippet, stable_id, system_prompt
 from wingman.agents.phrasings import (
     RECOGNIZED_PHRASING_FLOOR,
@@ -87,9 +88,7 @@ def is_scheduling_request(sentence: str) -> bool:
 
 # "is there a way round that?", "is that a thing you do?": a short question about what the
 # sentence before it said
-_ANAPHORIC = re.compile(r"\b(?:that|this|it|those|these|them)\b", re.I)
 _ANAPHORIC_MAX_WORDS = 7
-_PLACE = re.compile(r"\b(?:in|into|to|from|with|on) there\b", re.I)
 _NOT_NAMES = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april may "
     "june july august september october november december god".split()
@@ -101,7 +100,7 @@ def with_context(question: str, block_text: str) -> str:
     question that only points at that sentence ("is there a way round that?"); a longer one
     that points but names nothing ("does any of this end up in there, or is it me typing it
     all in again?") takes the names of that sentence ("I do all of that in Xero")."""
-    if not _ANAPHORIC.search(question) and not _PLACE.search(question):
+    if not points_at_thing(question):
         return question
     before = sentences(block_text.split(question, 1)[0])
     if not before:

@@ -38,11 +38,10 @@ from wingman.agents.notes import (
     needs_context,
     opens_with_count,
     sentence_of,
-    sentences,
     states,
     tidy,
 )
-from wingman.agents.text import is_social
+from wingman.agents.text import is_social, sentences
 from wingman.errors import ProviderError
 from wingman.llm.base import Llm, LlmRequest
 from wingman.profile import CompanyProfile, company_line

