@@ -322,7 +322,7 @@ def summary_line(name: str, report: Report) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="dev")
     parser.add_argument("--show", action="store_true", help="print every tip, summary and miss")
     parser.add_argument("--speech", action="store_true", help="speak the calls and transcribe them first")
     parser.add_argument(
