@@ -267,6 +267,8 @@ def main() -> None:
         + (f" {'speakers':>8} {'turns':>5}" if args.speakers else "")
     )
     all_delays: list[float] = []
+    by_set: dict[str, list[float]] = {}
+    wers: dict[str, list[tuple[float, float]]] = {}
     gaps: list[float] = []
     for name in filter(None, args.sets.split(",")):
         for seed in seeds if name in SEEDED else [0]:
@@ -295,6 +297,8 @@ def main() -> None:
                 print(f"    delays {[round(d, 2) for d in delays]}")
             if name != "two_cities":
                 all_delays += delays
+            by_set.setdefault(name, []).extend(delays)
+            wers.setdefault(name, []).append((streamed, alone))
             gaps.append(streamed - alone)
             print(
                 f"{label:18} {streamed:6.3f} {alone:6.3f} {percentile(delays, 50):5.2f} "
@@ -304,6 +308,12 @@ def main() -> None:
             )
             decoder.save()
     pool.shutdown()
+    for name, delays in by_set.items():
+        mean = [sum(x) / len(x) for x in zip(*wers[name], strict=True)]
+        print(
+            f"{name:18} all seeds: delay p50 {percentile(delays, 50):.2f} p95 {percentile(delays, 95):.2f}"
+            f" WER {mean[0]:.3f} alone {mean[1]:.3f}"
+        )
     print(
         f"replay delay_p50_s={percentile(all_delays, 50):.2f} p95_s={percentile(all_delays, 95):.2f} "
         f"wer_gap_max={max(gaps, default=float('nan')):.3f}"

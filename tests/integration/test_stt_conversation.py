@@ -6,6 +6,9 @@
 - The synthetic stereo call, where "Do you integrate with HubSpot?" once came out twice: no
   phrase of the script is repeated in the finals.
 - Silence, noise, hum and music-like tones: no final, no error.
+- The commit rules that hang on what Whisper does on real audio: a decode that stops at a
+  sentence before the next voice, two that stop at the same one, an interim that skips the
+  new voice.
 - Who said each word on one channel: the real phone call at 16 kHz (as the pipeline resamples
   it) through the engine and the speaker model (speakers/stream.py, CAM++): most words carry
   the right speaker; one real reader alone stays one speaker.
@@ -137,6 +140,35 @@ def test_a_decode_that_stops_before_the_next_voice_commits_its_sentence(engine: 
     commit = Agreement().update(heard, seg_start=lo, audio_end=hi, at_pause=False)
     assert commit is not None and commit.rule == "stopped" and commit.cut_to < 44.5
     assert "budget" in normalize(" ".join(w.text for w in commit.words))
+
+
+def test_two_decodes_that_stop_at_the_same_sentence_commit_it_early(engine: LocalWhisperStt) -> None:
+    """On the espeak call (seed 2), interims of "I understand. What budget did you have in
+    mind for this year?" end at "year." and leave out the other voice that starts 0.2 s after
+    it. Two such decodes in a row, the second with 0.5 s of that voice after the sentence,
+    commit it (`settled`), half a second before one decode alone would (`stopped`)."""
+    import json
+
+    from tests.audio_sets import DEMO_SCRIPT, synthetic_call
+    from wingman.stt.commit import Agreement, shift
+    from wingman.stt.whisper import glossary_prompt
+
+    call = at16k(synthetic_call(2))
+    glossary = glossary_prompt(list(json.loads(DEMO_SCRIPT.read_text())["vocabulary"]))
+    lo = 39.43  # the commit before: "... compared to what we pay now."
+    agreement = Agreement()
+    commits = []
+    for hi in (43.1, 43.8):
+        audio = call.audio[int(lo * RATE) : int(hi * RATE), 0]
+        tr = engine.decoder.decode(audio, prompt=glossary, words=True)
+        heard = shift(tr.words, lo)
+        assert heard and heard[-1].text.endswith((".", "?")), tr.text
+        commits.append(agreement.update(heard, seg_start=lo, audio_end=hi, at_pause=False))
+    first, second = commits
+    assert first is None
+    assert second is not None and second.rule == "settled" and not second.rest
+    assert "budget" in normalize(" ".join(w.text for w in second.words))
+    assert second.cut_to < 43.8
 
 
 def test_an_interim_that_skips_the_new_voice_hears_it_from_the_commit(engine: LocalWhisperStt) -> None:

@@ -261,3 +261,44 @@ def test_a_voice_change_cuts_only_through_words_two_decodes_agree_on() -> None:
     a.update(heard, seg_start=0, audio_end=2.1, at_pause=False)
     # the two decodes differ at the second word: no boundary after it is agreed
     assert a.turn_boundary(heard, seg_start=0, audio_end=2.1, change=0.9) is None
+
+
+def test_two_decodes_that_end_at_the_same_sentence_commit_it_before_the_stop_gap() -> None:
+    # espeak call, seed 2: "... what budget did you have in mind for this year?" then the other
+    # voice, which Whisper leaves out; two decodes in a row end at the same sentence
+    heard = words("What budget did you have in mind for this year.", start=39.8, step=0.35)
+    a = Agreement()
+    assert a.update(heard, seg_start=39.4, audio_end=heard[-1].end + 0.1, at_pause=False) is None
+    commit = a.update(heard, seg_start=39.4, audio_end=heard[-1].end + 0.6, at_pause=False)
+    assert commit is not None and commit.rule == "settled" and commit.words == heard and not commit.rest
+    assert commit.cut_from == heard[-1].end and commit.cut_to > commit.cut_from
+    # less speech after it than the settle gap, a word the two decodes do not share, or no
+    # sentence end: nothing yet
+    b = Agreement()
+    b.update(heard, seg_start=39.4, audio_end=heard[-1].end + 0.1, at_pause=False)
+    assert b.update(heard, seg_start=39.4, audio_end=heard[-1].end + 0.3, at_pause=False) is None
+    c = Agreement()
+    c.update(
+        words("What budget did you have in mind for his year.", start=39.8, step=0.35),
+        seg_start=39.4,
+        audio_end=43.4,
+        at_pause=False,
+    )
+    assert c.update(heard, seg_start=39.4, audio_end=heard[-1].end + 0.6, at_pause=False) is None
+    unfinished = words("What budget did you have in mind for this", start=39.8, step=0.35)
+    d = Agreement()
+    d.update(unfinished, seg_start=39.4, audio_end=43.0, at_pause=False)
+    assert d.update(unfinished, seg_start=39.4, audio_end=43.6, at_pause=False) is None
+
+
+def test_a_segment_that_ends_with_no_words_keeps_the_last_decode_to_agree_with() -> None:
+    a = Agreement()
+    first = words("We use HubSpot for that. Do", start=27.0)
+    a.update(first, seg_start=26.6, audio_end=28.9, at_pause=False)
+    a.commit_all(())  # the VAD cut the span at an earlier pause: nothing left to emit there
+    commit = a.update(
+        words("We use HubSpot for that. Do you", start=27.0), seg_start=26.6, audio_end=29.3, at_pause=False
+    )
+    assert commit is not None and commit.rule == "sentence" and commit.words == first[:5]
+    a.commit_all(words("Do you integrate", start=28.5))  # words emitted: nothing left to agree with
+    assert a.previous == ()

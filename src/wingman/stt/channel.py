@@ -208,8 +208,9 @@ class ChannelDecoder:
             # before it, so the first words are heard in context (Whisper skips the silence)
             self.seg_start = max(self._context_start(self.done_at), self.buf_start)
         else:
+            # (a span that goes on from the last one keeps the last decode to agree with)
             self.seg_start = self.done_at = max(sample, self.done_at)
-        self._agreement.previous = ()
+            self._agreement.previous = ()
 
     def _trim(self) -> None:
         keep = self.seg_start if self._spans else self.segmenter.position - HISTORY

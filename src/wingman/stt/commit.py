@@ -13,7 +13,10 @@ final and where to cut the audio. The rules, in order:
 2. **Sentence punctuation two decodes agree on** (LocalAgreement-2): of the prefix this decode
    and the previous one agree on, word for word, commit through the last word both end with
    sentence punctuation, if this decode goes on past it (a period Whisper puts where the audio
-   happens to stop is not a sentence end).
+   happens to stop is not a sentence end). Going on past it can be audio without a word: when
+   both decodes end with the same sentence, word for word, and this one heard `settle_gap_s`
+   of speech after it (Whisper, having ended a sentence, often stops before the next voice),
+   the sentence is committed; one decode alone waits `stop_gap_s` for that.
 3. **A soft cap**: past `soft_cap_s` of uncommitted audio, commit the agreed prefix up to its
    last comma-like mark, if it has one.
 4. **A hard cap**: past `hard_cap_s`, commit the agreed prefix (LocalAgreement-2 on words) up
@@ -87,6 +90,8 @@ class CommitPolicy:
     max_hole_s: float = 2.0  # seconds without a word that no commit spans
     # speech this long after a decode's last word, in an open span: Whisper stopped before it
     stop_gap_s: float = 1.0
+    # ... or this long, when the decode before agreed on every word and ended there too
+    settle_gap_s: float = 0.5
     # a voice change: cut at a word boundary this near it (the diarizer places changes to
     # about 0.1-0.4 s), in a decode that went on at least `turn_heard_s` past it
     turn_reach_s: float = 0.8
@@ -226,6 +231,18 @@ class Agreement:
             # next decode starts at the speech it skipped
             return self._commit(words, len(words), last.end, last.end + CUT_AFTER_STOP_S, "stopped")
         agreed = agreed_prefix(words, previous)
+        if (
+            # the same, seen by two decodes: this one and the one before agree on every word
+            # and end at the same sentence end, and this one heard speech past it that
+            # neither put a word to (the other voice starting): waiting for the stop gap
+            # only delays it (replay, synthetic calls: delay p50 1.70 -> 1.42 s)
+            long_enough
+            and agreed == len(words) == len(previous)
+            and ends_sentence(last)
+            and ends_sentence(previous[-1])
+            and audio_end - last.end >= self.policy.settle_gap_s
+        ):
+            return self._commit(words, len(words), last.end, last.end + CUT_AFTER_STOP_S, "settled")
         for i in range(min(agreed, len(words) - 1) - 1, -1, -1):
             if ends_sentence(words[i]) and ends_sentence(previous[i]):
                 return self._cut_after(words, i, "sentence")
@@ -283,9 +300,12 @@ class Agreement:
         return self._commit(words, len(words), last, max(last, min(change, audio_end)), "turn")
 
     def commit_all(self, words: Sequence[Word]) -> None:
-        """The segment ended (end of speech): everything in it was emitted."""
-        self.tail = tuple(words[-MAX_OVERLAP:]) if words else self.tail
-        self.previous = ()
+        """The segment ended (end of speech): everything in it was emitted. A segment that
+        ends with no words (the VAD cut a long span at an earlier pause, after the last
+        commit) leaves the last decode to agree with: its words are the speech going on."""
+        if words:
+            self.tail = tuple(words[-MAX_OVERLAP:])
+            self.previous = ()
 
     def reset(self) -> None:
         """A new stretch of speech after silence: no context to agree with or strip."""
