@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pytest
-from numpy.typing import NDArray
 
 from tests.fakes.agents import USER, sample_knowledge, shared_embedder
 from tests.fakes.hostile import pdf_file
@@ -240,36 +237,3 @@ async def test_rerank_puts_the_passage_whose_one_sentence_answers_first() -> Non
     assert best.sentence is not None and best.sentence > best.dense  # one sentence, not the whole
     assert all(p.sentence is None for p in passages)  # retrieve leaves it unset
     assert await kb.rerank(query, []) == []
-
-
-class CountingEmbedder(Embedder):
-    """The real embedder, counting the texts that `embed_many` is asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[str] = []
-
-    async def embed_many(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        self.asked += list(texts)
-        return await super().embed_many(texts)
-
-
-async def test_rank_sentences_takes_the_reranks_scores_instead_of_embedding_again() -> None:
-    embedder = CountingEmbedder()
-    kb = KnowledgeBase(store=MemoryStore(), embedder=embedder)
-    await kb.load_sample("ana")
-    query = "Does Relay integrate with HubSpot?"
-    passages = await kb.retrieve("ana", query, limit=4)
-    reranked = await kb.rerank(query, passages)
-    # the same passages in the same order, as retrieve gives them: scored from scratch
-    plain = [next(p for p in passages if p.chunk_id == r.chunk_id) for r in reranked[:2]]
-    embedder.asked.clear()
-    expected = await kb.rank_sentences(query, plain)
-    assert len(embedder.asked) == len(expected) > 2
-    embedder.asked.clear()
-    assert await kb.rank_sentences(query, reranked[:2]) == expected
-    assert embedder.asked == []  # the rerank's sentence scores, not a second embedding
-    # scores kept for another query are not used for this one
-    other = "How much does Relay cost?"
-    assert await kb.rank_sentences(other, reranked[:2]) == await kb.rank_sentences(other, plain)
-    assert len(embedder.asked) == 2 * len(expected)

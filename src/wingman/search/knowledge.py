@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,7 +43,6 @@ SAMPLE_DIR = DATA_DIR / "sample" / "knowledge"
 RRF_K = 60
 RETRY_EMPTY_SECONDS = 5.0  # a tenant whose documents could not be read is tried again this soon
 _CONTENT_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".pdf": "application/pdf"}
-
 
 class DocumentStore(Protocol):
     """The Store methods the knowledge base uses (wingman.store.repos.Store has them)."""
@@ -78,8 +77,7 @@ class Passage:
     `fused` the reciprocal-rank-fusion score that orders the results, and `coverage` the
     idf-weighted share of the query's words found in the passage (a word the knowledge base
     never uses weighs most, so off-topic questions get a low coverage). `sentence` is the best
-    cosine similarity of one of its sentences (with the title) to the query, set by `rerank`,
-    which keeps every sentence's similarity in `sentence_scores` for `rank_sentences`."""
+    cosine similarity of one of its sentences (with the title) to the query, set by `rerank`."""
 
     chunk_id: str
     document_id: str
@@ -91,8 +89,6 @@ class Passage:
     fused: float
     coverage: float = 0.0
     sentence: float | None = None
-    # (the query, each of `passage_sentences(body)`'s cosine similarity to it), from `rerank`
-    sentence_scores: tuple[str, tuple[float, ...]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def title(self) -> str:
@@ -436,16 +432,13 @@ class KnowledgeBase(Search):
         scored: list[tuple[float, Passage]] = []
         for passage in passages:
             texts = [f"{passage.title}: {t}" for t in passage_sentences(passage.body)]
-            sims = await self.embedder.embed_many(texts) @ qv if texts else np.zeros(0, np.float32)
-            best = float(sims.max()) if texts else passage.dense
-            kept = (query, tuple(float(x) for x in sims))
-            scored.append((passage.dense + best, replace(passage, sentence=best, sentence_scores=kept)))
+            best = float((await self.embedder.embed_many(texts) @ qv).max()) if texts else passage.dense
+            scored.append((passage.dense + best, replace(passage, sentence=best)))
         return [p for _, p in sorted(scored, key=lambda item: -item[0])]
 
     async def rank_sentences(self, query: str, passages: Sequence[Passage]) -> list[dict[str, Any]]:
         """The sentences of `passages` scored against `query` (cosine similarity and word
-        overlap, a small penalty per passage rank): the material for extractive answers. The
-        similarities of a passage re-ranked for the same query are `rerank`'s."""
+        overlap, a small penalty per passage rank): the material for extractive answers."""
         items: list[dict[str, Any]] = []
         for rank, passage in enumerate(passages):
             for position, text in enumerate(passage_sentences(passage.body)):
@@ -460,18 +453,10 @@ class KnowledgeBase(Search):
                 )
         if not items:
             return []
-        known = [
-            p.sentence_scores[1] if p.sentence_scores and p.sentence_scores[0] == query else None
-            for p in passages
-        ]
-        todo = [f"{i['title']}: {i['text']}" for i in items if known[i["passage"]] is None]
-        fresh: Iterator[float] = iter(())
-        if todo:
-            qv = await self.embedder.embed_query(query)
-            fresh = (float(x) for x in await self.embedder.embed_many(todo) @ qv)
-        sims = [next(fresh) if (k := known[i["passage"]]) is None else k[i["position"]] for i in items]
+        qv = await self.embedder.embed_query(query)
+        vectors = await self.embedder.embed_many([f"{i['title']}: {i['text']}" for i in items])
         query_tokens = set(lexical_tokens(query))
-        for item, sim in zip(items, sims, strict=True):
+        for item, sim in zip(items, vectors @ qv, strict=True):
             overlap = (
                 len(query_tokens & set(lexical_tokens(item["text"]))) / len(query_tokens)
                 if query_tokens
@@ -479,7 +464,7 @@ class KnowledgeBase(Search):
             )
             # a section's first sentence usually states its point
             lead = 0.03 if item["position"] == 0 else 0.0
-            item["score"] = round(0.75 * sim + 0.25 * overlap + lead - 0.05 * int(item["passage"]), 4)
+            item["score"] = round(0.75 * float(sim) + 0.25 * overlap + lead - 0.05 * int(item["passage"]), 4)
         return items
 
     async def warm_sentences(self, tenant: str) -> None:
